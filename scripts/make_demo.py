@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Regenerate fixtures/demo: a believable quarter (2026-Q3) of the fictional Aurora Labs.
+
+Deterministic (fixed seed). The committed files are what the demo and the golden test use;
+this script only documents how they were made.
+
+  python3 scripts/make_demo.py fixtures/demo
+"""
+import csv
+import datetime as dt
+import os
+import random
+import sys
+
+R = random.Random(20260701)
+Q_START = dt.datetime(2026, 7, 1, tzinfo=dt.timezone.utc)
+
+# team -> [(model, training_type, base_model, teacher_model, hardware, site, precision, sparsity, params)]
+PLAN = {
+    "foundation": [
+        ("aurora-7b", "pretraining", "", "", "H100-SXM5-80GB", "stockholm-1", "bf16", "", 7e9),
+        ("aurora-70b", "pretraining", "", "", "H100-SXM5-80GB", "stockholm-1", "bf16", "", 70e9),
+        ("aurora-7b-chat", "fine-tuning", "aurora-7b", "", "H100-SXM5-80GB", "paris-1", "bf16", "", 7e9),
+    ],
+    "applied-nlp": [
+        ("support-bot", "fine-tuning", "llama-3-8b", "", "A100-SXM4-80GB", "iowa-cloud", "fp16", "", 8e9),
+        ("summarizer", "fine-tuning", "aurora-7b", "", "A100-SXM4-80GB", "paris-1", "bf16", "", 7e9),
+        ("aurora-1b-distilled", "distillation", "", "aurora-70b", "H100-SXM5-80GB", "paris-1", "bf16", "", 1.3e9),
+    ],
+    "vision": [
+        ("vit-huge", "pretraining", "", "", "A100-SXM4-80GB", "iowa-cloud", "fp32", "", 632e6),
+        ("detector-v2", "fine-tuning", "dinov2-large", "", "L40S", "paris-1", "fp16", "", 300e6),
+        ("seg-small", "distillation", "", "vit-huge", "L40S", "paris-1", "fp16", "0.5", 40e6),
+    ],
+    "speech": [
+        ("asr-large", "pretraining", "", "", "A100-SXM4-80GB", "stockholm-1", "tf32", "", 1.5e9),
+        ("tts-base", "fine-tuning", "whisper-large-v3", "", "L4", "iowa-cloud", "fp16", "", 240e6),
+        ("asr-small-distilled", "distillation", "", "asr-large", "L4", "stockholm-1", "int8", "0.3", 120e6),
+    ],
+}
+PUBLISHED = {"aurora-7b": "https://example.org/aurora-7b/model-card#environmental-impact",
+             "seg-small": "arXiv:2607.01234 (appendix C)"}
+HOSTS = {"stockholm-1": "sto", "paris-1": "par", "iowa-cloud": "ia"}
+
+
+def iso(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def jobs():
+    rows = []
+    n = 0
+    for team, models in PLAN.items():
+        for (model, ttype, base, teacher, hw, site, prec, sparsity, params) in models:
+            runs = {"pretraining": 7, "fine-tuning": 5, "distillation": 4}[ttype]
+            for k in range(runs):
+                n += 1
+                devices = R.choice({"pretraining": [64, 128, 256], "fine-tuning": [8, 16], "distillation": [8, 16, 32]}[ttype])
+                if hw in ("L4", "L40S"):
+                    devices = R.choice([2, 4, 8])
+                hours = R.uniform(6, 90) if ttype == "pretraining" else R.uniform(2, 30)
+                start = Q_START + dt.timedelta(hours=R.uniform(0, 88 * 24))
+                if n == 3:
+                    start = Q_START - dt.timedelta(hours=20)      # straddles the start of the quarter
+                if n == 40:
+                    start = dt.datetime(2026, 9, 30, 12, tzinfo=dt.timezone.utc)  # straddles the end
+                start = start.replace(minute=0, second=0, microsecond=0)
+                end = start + dt.timedelta(minutes=round(hours * 60))
+                status = "completed"
+                if k == runs - 1 and ttype == "pretraining":
+                    status = "failed"
+                if n % 11 == 4:
+                    status = "cancelled"
+                nodes = max(1, devices // 8)
+                r = dict(job_id=f"aur-{n:04d}", model=model, team=team, project=f"{team}-q3", site=site, zone="",
+                         start=iso(start), end=iso(end), hardware=hw, devices=devices,
+                         nodes=f"{HOSTS[site]}-gpu[{R.randint(1, 40):02d}-{R.randint(41, 60):02d}]" if nodes > 1 else f"{HOSTS[site]}-gpu{R.randint(1, 60):02d}",
+                         gpu_ids="", training_type=ttype, base_model=base, teacher_model=teacher, sparsity=sparsity,
+                         precision=prec, parameters=f"{params:.0f}",
+                         tokens=f"{devices * hours * R.uniform(0.8, 1.2) * 2.5e6:.0f}" if ttype != "distillation" else "",
+                         status=status, gpu_hours="", avg_power_w="", energy_kwh="", published=PUBLISHED.get(model, "") if k == 0 else "")
+                # Energy sources: a third metered from the cluster's counters, some with a measured
+                # mean power, the rest estimated from TDP.
+                if n % 3 == 0:
+                    tdp = {"H100-SXM5-80GB": 700, "A100-SXM4-80GB": 400, "L40S": 350, "L4": 72}[hw]
+                    r["energy_kwh"] = f"{devices * hours * tdp * R.uniform(0.55, 0.85) / 1000:.3f}"
+                elif n % 3 == 1:
+                    tdp = {"H100-SXM5-80GB": 700, "A100-SXM4-80GB": 400, "L40S": 350, "L4": 72}[hw]
+                    r["avg_power_w"] = f"{tdp * R.uniform(0.5, 0.9):.1f}"
+                if n % 13 == 7:
+                    r["gpu_hours"] = f"{devices * hours * 0.9:.2f}"      # scheduler-reported, excludes queueing
+                rows.append(r)
+    # Two evaluation sweeps run on a public cloud region, located by zone only.
+    for i, zone in enumerate(["gcp:europe-west4", "FR"]):
+        start = Q_START + dt.timedelta(days=30 + 20 * i, hours=9)
+        rows.append(dict(job_id=f"aur-eval-{i + 1}", model="aurora-7b-chat", team="foundation", project="evals", site="", zone=zone,
+                         start=iso(start), end=iso(start + dt.timedelta(hours=5)), hardware="H100-SXM5-80GB", devices=8,
+                         nodes="", gpu_ids="", training_type="evaluation", base_model="", teacher_model="", sparsity="",
+                         precision="bf16", parameters="7000000000", tokens="", status="completed", gpu_hours="",
+                         avg_power_w="420.0", energy_kwh="", published=""))
+    return rows
+
+
+def codecarbon(out):
+    """A speech-team workstation (standalone runs, cumulative snapshots) and the CodeCarbon trace
+    of one manifest job (matched by experiment_id)."""
+    header = ("timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,"
+              "cpu_energy,gpu_energy,ram_energy,energy_consumed,country_name,country_iso_code,region,cloud_provider,cloud_region,"
+              "os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,ram_total_size,"
+              "tracking_mode,on_cloud,pue").split(",")
+    rows = []
+    t0 = dt.datetime(2026, 8, 3, 9, 0, 0)
+    for run in range(5):
+        run_id = f"6f1c2a9e-0000-4000-8000-00000000000{run + 1}"
+        start = t0 + dt.timedelta(days=4 * run, hours=run)
+        total_s = R.uniform(3, 9) * 3600
+        for snap in range(1, 4):
+            d = total_s * snap / 3
+            gpu_kw = 2 * R.uniform(0.25, 0.31)
+            e = d / 3600 * (gpu_kw + 0.09)
+            rows.append(dict(timestamp=(start + dt.timedelta(seconds=d)).strftime("%Y-%m-%dT%H:%M:%S"), project_name="asr-tiny-experiments",
+                             run_id=run_id, experiment_id="5b0fa12a-3dd7-45bb-9766-cc326314d9f1", duration=f"{d:.6f}",
+                             emissions=f"{e * 0.04:.12e}", emissions_rate=f"{e * 0.04 / d:.12e}", cpu_power="65.0", gpu_power=f"{gpu_kw * 1000:.3f}",
+                             ram_power="23.5", cpu_energy=f"{d / 3600 * 0.065:.9f}", gpu_energy=f"{d / 3600 * gpu_kw:.9f}",
+                             ram_energy=f"{d / 3600 * 0.025:.9f}", energy_consumed=f"{e:.9f}", country_name="Sweden", country_iso_code="SWE",
+                             region="", cloud_provider="", cloud_region="", os="Linux-6.8.0-generic-x86_64-with-glibc2.39",
+                             python_version="3.11.9", codecarbon_version="2.8.3", cpu_count="32", cpu_model="AMD Ryzen Threadripper 7970X",
+                             gpu_count="2", gpu_model="2 x NVIDIA GeForce RTX 4090", longitude="", latitude="", ram_total_size="125.5",
+                             tracking_mode="machine", on_cloud="N", pue="1.0"))
+    with open(os.path.join(out, "codecarbon", "speech-workstation.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=header, lineterminator="\r\n")  # written on a Windows share
+        w.writeheader()
+        w.writerows(rows)
+    return header
+
+
+def codecarbon_job(out, header, job):
+    start = dt.datetime.strptime(job["start"], "%Y-%m-%dT%H:%M:%SZ")
+    end = dt.datetime.strptime(job["end"], "%Y-%m-%dT%H:%M:%SZ")
+    total = (end - start).total_seconds()
+    rows = []
+    for snap in range(1, 5):
+        d = total * snap / 4
+        e = d / 3600 * job["devices"] * 0.68 * 1.08  # CodeCarbon here was told the site's PUE 1.08
+        rows.append({h: "" for h in header} | dict(
+            # CodeCarbon writes the machine's local wall-clock time: Stockholm is UTC+2 in summer.
+            timestamp=(start + dt.timedelta(hours=2, seconds=d)).strftime("%Y-%m-%dT%H:%M:%S"), project_name=job["model"],
+            run_id="0c1d2e3f-4a5b-4c6d-8e7f-" + job["job_id"].replace("-", "").rjust(12, "0"), experiment_id=job["job_id"],
+            duration=f"{d:.3f}", emissions=f"{e * 0.018:.9f}", energy_consumed=f"{e:.9f}", country_name="Sweden",
+            country_iso_code="SWE", gpu_count=str(job["devices"]), gpu_model=f"{job['devices']} x NVIDIA H100 80GB HBM3",
+            tracking_mode="process", on_cloud="N", pue="1.08"))
+    with open(os.path.join(out, "codecarbon", f"{job['job_id']}.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+CONFIG = '''# Aurora Labs, third quarter 2026: the bundled demo of greenledger.
+[report]
+title = "Aurora Labs: training footprint"
+organization = "Aurora Labs"
+period = "2026-Q3"
+reference_intensity_g_per_kwh = 475
+
+[inputs]
+jobs = ["jobs.csv"]
+codecarbon = ["codecarbon/*.csv"]
+timezone = "Europe/Stockholm"   # CodeCarbon writes local wall-clock time
+
+[[site]]
+id = "stockholm-1"
+name = "Stockholm DC (colocation)"
+zone = "SE3"
+pue = 1.08
+wue_l_per_kwh = 0.2
+
+[[site]]
+id = "paris-1"
+name = "Paris DC1"
+zone = "FR"
+wue_l_per_kwh = 0.4
+residual_mix_g_per_kwh = 60
+[[site.pue]]
+period = "2026-07"
+value = 1.31
+[[site.pue]]
+period = "2026-08"
+value = 1.34
+[[site.pue]]
+period = "2026-09"
+value = 1.27
+
+[[site]]
+id = "iowa-cloud"
+name = "Cloud, us-central1"
+zone = "gcp:us-central1"
+pue = 1.10
+
+# Embodied emissions: the lab's own procurement assumptions (no manufacturer figure is
+# embedded in greenledger). Values per accelerator including its share of the host server.
+[[hardware]]
+name = "H100-SXM5-80GB"
+embodied_kgco2e = 460
+lifetime_years = 6
+use_factor = 0.85
+source = "Aurora Labs procurement assumption (demo)"
+
+[[hardware]]
+name = "A100-SXM4-80GB"
+embodied_kgco2e = 350
+lifetime_years = 6
+use_factor = 0.85
+source = "Aurora Labs procurement assumption (demo)"
+
+[codecarbon]
+teams = { "asr-tiny-experiments" = "speech", "aurora-70b" = "foundation" }
+sites = { "asr-tiny-experiments" = "stockholm-1" }
+'''
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(os.path.join(out, "codecarbon"), exist_ok=True)
+    rows = jobs()
+    cols = list(rows[0].keys())
+    with open(os.path.join(out, "jobs.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    header = codecarbon(out)
+    # The CodeCarbon-traced job: an aurora-70b run without energy_kwh in the manifest.
+    traced = next(r for r in rows if r["model"] == "aurora-70b" and not r["energy_kwh"] and r["status"] == "completed")
+    codecarbon_job(out, header, traced)
+    with open(os.path.join(out, "greenledger.toml"), "w", encoding="utf-8") as f:
+        f.write(CONFIG)
+
+
+if __name__ == "__main__":
+    main()

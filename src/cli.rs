@@ -1,0 +1,118 @@
+//! Command-line definitions (clap derive). Only parsing lives here; `config` validates.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "greenledger", version, about = "Audit-grade energy and emissions accounts for ML training", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the report for a period from the inputs.
+    Report(ReportArgs),
+    /// Read and check the inputs; print the findings. Exit 1 when any finding is an error.
+    Validate(InputArgs),
+    /// Quick single-run calculator: energy and location-based emissions of one run.
+    Estimate(EstimateArgs),
+    /// Write the bundled demo quarter and report on it.
+    Demo(DemoArgs),
+}
+
+/// The inputs of a run; command-line inputs add to those of the config file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InputArgs {
+    /// greenledger.toml (inputs in it are relative to its folder).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Jobs manifest, CSV or Parquet (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub jobs: Vec<PathBuf>,
+    /// CodeCarbon emissions.csv (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub codecarbon: Vec<PathBuf>,
+    /// Power telemetry: generic samples, nvidia-smi or DCGM (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub telemetry: Vec<PathBuf>,
+    /// Slurm `sacct -P` output (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub sacct: Vec<PathBuf>,
+    /// Grid intensity time series (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub grid: Vec<PathBuf>,
+    /// Reporting period: 2026-Q3, 2026-07, 2026 or START..END. Default: the span of the data.
+    #[arg(long, value_name = "PERIOD")]
+    pub period: Option<String>,
+    /// Time zone for naive timestamps (UTC, +02:00, Europe/Paris). Overrides the config.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "greenledger-report")]
+    pub out: PathBuf,
+    /// Comma-separated output formats: html, json, csv (pdf and model-cards are planned).
+    #[arg(long, value_name = "LIST", default_value = "html,json,csv")]
+    pub format: String,
+    /// Replace a non-empty output folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Folder of templates overriding the embedded ones (same file names).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Timestamp to print as the generation time (RFC 3339). Default: SOURCE_DATE_EPOCH, else none.
+    #[arg(long, value_name = "TIME")]
+    pub generated_at: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(group = clap::ArgGroup::new("power").required(true).args(["power_w", "hardware"]))]
+#[command(group = clap::ArgGroup::new("grid").required(true).args(["zone", "intensity"]))]
+pub struct EstimateArgs {
+    /// Accelerator-hours of the run.
+    #[arg(long, value_name = "H")]
+    pub gpu_hours: f64,
+    /// Mean power per accelerator, in watts.
+    #[arg(long, value_name = "W")]
+    pub power_w: Option<f64>,
+    /// Accelerator name from the hardware table (its TDP is used).
+    #[arg(long, value_name = "NAME")]
+    pub hardware: Option<String>,
+    /// Power usage effectiveness of the facility (default: the embedded industry average).
+    #[arg(long, value_name = "P")]
+    pub pue: Option<f64>,
+    /// Grid zone (ISO country code, bidding zone or cloud region).
+    #[arg(long, value_name = "Z")]
+    pub zone: Option<String>,
+    /// Grid intensity in gCO2e/kWh.
+    #[arg(long, value_name = "G")]
+    pub intensity: Option<f64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

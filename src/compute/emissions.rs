@@ -1,0 +1,193 @@
+//! From resolved jobs to per-job energy and emissions, as polars column expressions.
+//!
+//! facility = IT x PUE; location = facility x intensity / 1000; embodied = device-hours x
+//! embodied / (lifetime x 8760 x use factor); water = IT x WUE. Every quantity is prorated by the
+//! share of the job inside the period.
+
+use super::resolve::Resolved;
+use super::{Amounts, JobRow};
+use crate::error::{Error, Result};
+use crate::timeutil::fmt_utc;
+use polars::prelude::*;
+
+pub(crate) fn pe(e: PolarsError) -> Error {
+    Error::new(format!("internal table error: {e}"))
+}
+
+/// One row per job with its inputs and computed quantities, in the order of `rows`.
+pub fn job_frame(rows: &[Resolved]) -> Result<DataFrame> {
+    let v = |f: &dyn Fn(&Resolved) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    let o = |f: &dyn Fn(&Resolved) -> Option<f64>| rows.iter().map(f).collect::<Vec<Option<f64>>>();
+    let s = |f: &dyn Fn(&Resolved) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let df = df!(
+        "team" => s(&|r| r.job.team.clone()),
+        "model" => s(&|r| r.job.model.clone()),
+        "tier" => s(&|r| r.tier.as_str().to_string()),
+        "fraction" => v(&|r| r.fraction),
+        "device_hours_full" => v(&|r| r.device_hours_full),
+        "it_kwh_full" => v(&|r| r.it_kwh_full),
+        "pue" => v(&|r| r.pue),
+        "intensity" => v(&|r| r.intensity_g_per_kwh),
+        "embodied_rate" => o(&|r| r.embodied_per_device_hour),
+        "wue" => o(&|r| r.wue_l_per_kwh),
+        "tokens_full" => o(&|r| r.job.tokens),
+    )
+    .map_err(pe)?;
+    df.lazy()
+        .with_columns([
+            (col("device_hours_full") * col("fraction")).alias("gpu_hours"),
+            (col("it_kwh_full") * col("fraction")).alias("it_energy_kwh"),
+            (col("tokens_full") * col("fraction")).alias("tokens"),
+        ])
+        .with_columns([
+            (col("it_energy_kwh") * col("pue")).alias("facility_energy_kwh"),
+            (col("gpu_hours") * col("embodied_rate")).alias("embodied_kgco2e"),
+            (col("it_energy_kwh") * col("wue")).alias("water_l"),
+        ])
+        .with_columns([(col("facility_energy_kwh") * col("intensity") / lit(1000.0)).alias("location_kgco2e")])
+        .collect()
+        .map_err(pe)
+}
+
+pub(crate) fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    Ok(df.column(name).map_err(pe)?.f64().map_err(pe)?.iter().collect())
+}
+
+/// Per-mille-safe ratio: `None` when the denominator is zero.
+pub fn ratio(num: f64, den: f64) -> Option<f64> {
+    (den > 0.0).then(|| num / den)
+}
+
+/// The ledger's job rows, sorted by job_id.
+pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
+    let gpu = f64s(df, "gpu_hours")?;
+    let it = f64s(df, "it_energy_kwh")?;
+    let fac = f64s(df, "facility_energy_kwh")?;
+    let loc = f64s(df, "location_kgco2e")?;
+    let emb = f64s(df, "embodied_kgco2e")?;
+    let water = f64s(df, "water_l")?;
+    let tokens = f64s(df, "tokens")?;
+    let mut out: Vec<JobRow> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let j = &r.job;
+            let location = loc[i].unwrap_or(0.0);
+            let gpu_hours = gpu[i].unwrap_or(0.0);
+            JobRow {
+                job_id: j.job_id.clone(),
+                model: j.model.clone(),
+                team: j.team.clone(),
+                project: j.project.clone(),
+                site: j.site.clone(),
+                zone: r.zone.clone(),
+                hardware: r.hardware_name.clone().unwrap_or_else(|| j.hardware.clone()),
+                devices: j.devices,
+                start: fmt_utc(j.start),
+                end: fmt_utc(j.end),
+                training_type: j.training_type.as_str(),
+                status: j.status.as_str(),
+                base_model: j.base_model.clone(),
+                teacher_model: j.teacher_model.clone(),
+                precision: j.precision.clone(),
+                sparsity: j.sparsity,
+                parameters: j.parameters,
+                tokens: j.tokens,
+                published: j.published.clone(),
+                energy_source: r.tier,
+                energy_detail: match (&j.metered, r.power_w) {
+                    (Some(m), _) => m.source.clone(),
+                    (None, Some(p)) => format!("{} device-hours x {p} W", r.device_hours_full),
+                    (None, None) => String::new(),
+                },
+                coverage: None,
+                sampled_kwh: None,
+                imputed_kwh: None,
+                fraction_in_period: r.fraction,
+                pue: r.pue,
+                intensity_g_per_kwh: r.intensity_g_per_kwh,
+                factor_year: r.factor_year,
+                amounts: Amounts {
+                    jobs: 1,
+                    gpu_hours,
+                    it_energy_kwh: it[i].unwrap_or(0.0),
+                    facility_energy_kwh: fac[i].unwrap_or(0.0),
+                    location_kgco2e: location,
+                    market_kgco2e: None,
+                    embodied_kgco2e: emb[i],
+                    water_l: water[i],
+                    kgco2e_per_gpu_hour: ratio(location, gpu_hours),
+                },
+                kgco2e_per_million_tokens: tokens[i].and_then(|t| ratio(location, t / 1e6)),
+                file: j.origin.file.clone(),
+                line: j.origin.line,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::resolve::Tier;
+    use crate::ingest::{Job, Origin, Status, TrainingType};
+    use chrono::{TimeZone, Utc};
+
+    fn resolved(fraction: f64, it: f64, pue: f64, g: f64, emb: Option<f64>, wue: Option<f64>) -> Resolved {
+        let t = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
+        Resolved {
+            job: Job {
+                job_id: "j".into(), model: "m".into(), team: "t".into(), project: None, site: None, zone: Some("FR".into()),
+                start: t, end: t + chrono::Duration::hours(10), hardware: "H100".into(), devices: 8.0, nodes: None, gpu_ids: None,
+                training_type: TrainingType::Pretraining, base_model: None, teacher_model: None, sparsity: None, precision: None,
+                parameters: None, tokens: Some(2e9), status: Status::Completed, gpu_hours: None, avg_power_w: None, metered: None,
+                published: None, from_codecarbon: false, origin: Origin { file: "jobs.csv".into(), line: 2 },
+            },
+            tier: Tier::Estimated,
+            fraction,
+            device_hours_full: 80.0,
+            it_kwh_full: it,
+            pue,
+            intensity_g_per_kwh: g,
+            zone: "FR".into(),
+            factor_year: Some(2023),
+            embodied_per_device_hour: emb,
+            wue_l_per_kwh: wue,
+            hardware_name: Some("H100-SXM5-80GB".into()),
+            power_w: Some(700.0),
+        }
+    }
+
+    #[test]
+    fn formulas_match_hand_computation() {
+        // 8 x H100 for 10 h at 700 W = 56 kWh IT; PUE 1.2 -> 67.2 kWh; 56 g/kWh -> 3.7632 kg.
+        // Embodied 460 kg over 6 y x 8760 h x 0.85 use = 0.0103106... kg/device-hour x 80 h.
+        let rate = 460.0 / (6.0 * 8760.0 * 0.85);
+        let rows = vec![resolved(1.0, 56.0, 1.2, 56.0, Some(rate), Some(0.4))];
+        let df = job_frame(&rows).unwrap();
+        let r = &job_rows(&rows, &df).unwrap()[0];
+        let a = &r.amounts;
+        assert!((a.it_energy_kwh - 56.0).abs() < 1e-12);
+        assert!((a.facility_energy_kwh - 67.2).abs() < 1e-12);
+        assert!((a.location_kgco2e - 3.7632).abs() < 1e-12);
+        assert!((a.embodied_kgco2e.unwrap() - 80.0 * 460.0 / 44676.0).abs() < 1e-12);
+        assert!((a.water_l.unwrap() - 22.4).abs() < 1e-12);
+        assert!((a.kgco2e_per_gpu_hour.unwrap() - 3.7632 / 80.0).abs() < 1e-15);
+        assert!((r.kgco2e_per_million_tokens.unwrap() - 3.7632 / 2000.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn quantities_are_prorated_by_time_in_period() {
+        let rows = vec![resolved(0.25, 56.0, 1.5, 100.0, None, None)];
+        let df = job_frame(&rows).unwrap();
+        let a = &job_rows(&rows, &df).unwrap()[0].amounts;
+        assert!((a.gpu_hours - 20.0).abs() < 1e-12);
+        assert!((a.it_energy_kwh - 14.0).abs() < 1e-12);
+        assert!((a.facility_energy_kwh - 21.0).abs() < 1e-12);
+        assert!((a.location_kgco2e - 2.1).abs() < 1e-12);
+        assert_eq!(a.embodied_kgco2e, None);
+        assert_eq!(a.water_l, None);
+    }
+}

@@ -1,0 +1,127 @@
+//! The ledger: per-job energy, factors applied, aggregates. The only place with dataframe logic.
+
+pub mod aggregate;
+pub mod emissions;
+pub mod resolve;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::factors::Factors;
+use crate::findings::Finding;
+use crate::ingest::Ingested;
+use crate::timeutil::Period;
+pub use resolve::{FactorUse, Tier};
+use serde::Serialize;
+
+/// Summed quantities: the keys every level of report.json shares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Amounts {
+    pub jobs: u64,
+    pub gpu_hours: f64,
+    pub it_energy_kwh: f64,
+    pub facility_energy_kwh: f64,
+    pub location_kgco2e: f64,
+    /// Market-based emissions: `null` until market-based accounting lands.
+    pub market_kgco2e: Option<f64>,
+    /// Sum over jobs whose hardware has known embodied emissions; `null` when none has.
+    pub embodied_kgco2e: Option<f64>,
+    /// On-site water, over jobs at sites with a WUE; `null` when none has.
+    pub water_l: Option<f64>,
+    /// kgCO2e (location-based) per accelerator-hour.
+    pub kgco2e_per_gpu_hour: Option<f64>,
+}
+
+/// One job's row of the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRow {
+    pub job_id: String,
+    pub model: String,
+    pub team: String,
+    pub project: Option<String>,
+    pub site: Option<String>,
+    pub zone: String,
+    pub hardware: String,
+    pub devices: f64,
+    pub start: String,
+    pub end: String,
+    pub training_type: &'static str,
+    pub status: &'static str,
+    pub base_model: Option<String>,
+    pub teacher_model: Option<String>,
+    pub precision: Option<String>,
+    pub sparsity: Option<f64>,
+    pub parameters: Option<f64>,
+    pub tokens: Option<f64>,
+    pub published: Option<String>,
+    pub energy_source: Tier,
+    /// Where metered energy came from, or the power used for an estimate.
+    pub energy_detail: String,
+    /// Share of the job's sampled device-time (telemetry tier); `null` for other tiers.
+    pub coverage: Option<f64>,
+    pub sampled_kwh: Option<f64>,
+    pub imputed_kwh: Option<f64>,
+    /// Share of the job's duration inside the period.
+    pub fraction_in_period: f64,
+    pub pue: f64,
+    pub intensity_g_per_kwh: f64,
+    pub factor_year: Option<i32>,
+    #[serde(flatten)]
+    pub amounts: Amounts,
+    /// kgCO2e (location-based) per million tokens, when tokens are known.
+    pub kgco2e_per_million_tokens: Option<f64>,
+    pub file: String,
+    pub line: u64,
+}
+
+/// A team's or a model's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupRow {
+    pub key: String,
+    /// For models: the team that owns it (the team with the most jobs of it).
+    pub team: Option<String>,
+    pub amounts: Amounts,
+}
+
+/// Energy per tier.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierShare {
+    pub tier: Tier,
+    pub jobs: u64,
+    pub it_energy_kwh: f64,
+    pub share: f64,
+}
+
+/// The computed accounts of a period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ledger {
+    pub period: Period,
+    pub jobs: Vec<JobRow>,
+    pub teams: Vec<GroupRow>,
+    pub models: Vec<GroupRow>,
+    pub totals: Amounts,
+    pub tiers: Vec<TierShare>,
+    pub factors: Vec<FactorUse>,
+    pub findings: Vec<Finding>,
+}
+
+/// Build the ledger from the canonical tables.
+pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledger> {
+    let mut findings = ingested.findings;
+    let period = resolve::period_of(cfg, &ingested.jobs).unwrap_or_else(|| Period::spanning(chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH));
+    let res = resolve::resolve(cfg, factors, ingested.jobs, &period);
+    findings.extend(res.findings);
+    let frame = emissions::job_frame(&res.rows)?;
+    let jobs = emissions::job_rows(&res.rows, &frame)?;
+    let agg = aggregate::aggregate(&frame)?;
+    crate::findings::sort(&mut findings);
+    Ok(Ledger {
+        period,
+        jobs,
+        teams: agg.teams,
+        models: agg.models,
+        totals: agg.totals,
+        tiers: agg.tiers,
+        factors: res.factors.into_values().collect(),
+        findings,
+    })
+}

@@ -1,0 +1,314 @@
+//! Per-job references resolved against the config and factor set: site, zone factor, PUE over
+//! the job's time in the period, hardware power and embodied rate, and the share of the job
+//! inside the reporting period. Jobs that cannot be accounted become error findings.
+
+use crate::config::{Config, Site};
+use crate::factors::{self, Factors};
+use crate::findings::{codes, Finding};
+use crate::ingest::Job;
+use crate::timeutil::{fmt_utc, overlap_s, seconds, Period};
+use std::collections::BTreeMap;
+
+/// A factor the ledger used, as the report lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FactorUse {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    pub source: String,
+    pub year: Option<i32>,
+}
+
+/// The energy tier of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Metered,
+    Sampled,
+    Estimated,
+}
+
+impl Tier {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Tier::Metered => "metered",
+            Tier::Sampled => "sampled",
+            Tier::Estimated => "estimated",
+        }
+    }
+}
+
+/// Everything compute needs about one job, before the arithmetic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub job: Job,
+    pub tier: Tier,
+    /// Share of the job's duration inside the period (0 < f <= 1).
+    pub fraction: f64,
+    /// Device-hours of the whole job (gpu_hours, else devices x duration).
+    pub device_hours_full: f64,
+    /// IT energy of the whole job, kWh.
+    pub it_kwh_full: f64,
+    /// Time-weighted PUE over the job's time in the period.
+    pub pue: f64,
+    pub intensity_g_per_kwh: f64,
+    /// The grid zone whose factor applies (or `site:<id>` for a configured intensity).
+    pub zone: String,
+    pub factor_year: Option<i32>,
+    /// Embodied kgCO2e per device-hour, when the hardware's embodied emissions are known.
+    pub embodied_per_device_hour: Option<f64>,
+    pub wue_l_per_kwh: Option<f64>,
+    /// The hardware table's name for the accelerator, when known.
+    pub hardware_name: Option<String>,
+    pub power_w: Option<f64>,
+}
+
+/// Collected while resolving: factors used and findings.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    pub rows: Vec<Resolved>,
+    pub factors: BTreeMap<String, FactorUse>,
+    pub findings: Vec<Finding>,
+}
+
+fn use_factor(map: &mut BTreeMap<String, FactorUse>, name: String, value: f64, unit: &str, source: &str, year: Option<i32>) {
+    map.entry(name.clone()).or_insert(FactorUse { name, value, unit: unit.to_string(), source: source.to_string(), year });
+}
+
+/// The period a run reports on: the configured one, else the span of the jobs.
+pub fn period_of(cfg: &Config, jobs: &[Job]) -> Option<Period> {
+    if let Some(p) = &cfg.period {
+        return Some(p.clone());
+    }
+    let start = jobs.iter().map(|j| j.start).min()?;
+    let end = jobs.iter().map(|j| j.end).max()?;
+    Some(Period::spanning(start, end))
+}
+
+/// Time-weighted PUE of a site over `[a, b)`: per-period values where they apply, else the
+/// site's whole-time value, else `default`.
+pub fn site_pue(site: &Site, a: chrono::DateTime<chrono::Utc>, b: chrono::DateTime<chrono::Utc>, default: f64) -> f64 {
+    let total = seconds(a, b);
+    if total <= 0.0 {
+        return default;
+    }
+    let base = site.pue.iter().find(|e| e.period.is_none()).map(|e| e.value).unwrap_or(default);
+    let mut covered = 0.0;
+    let mut weighted = 0.0;
+    for e in &site.pue {
+        if let Some(p) = &e.period {
+            let o = overlap_s(a, b, p.start, p.end);
+            covered += o;
+            weighted += o * e.value;
+        }
+    }
+    (weighted + (total - covered).max(0.0) * base) / total
+}
+
+/// Resolve every job. Jobs outside the period or with unresolvable references are left out,
+/// each with a finding.
+pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period) -> Resolution {
+    let mut res = Resolution::default();
+    let default_pue = cfg.default_pue.unwrap_or(factors::DEFAULT_PUE);
+    let default_pue_source = if cfg.default_pue.is_some() { "greenledger.toml [estimate] default_pue" } else { factors::DEFAULT_PUE_SOURCE };
+    let default_pue_year = if cfg.default_pue.is_some() { None } else { Some(factors::DEFAULT_PUE_YEAR) };
+    let mut unknown_hw: BTreeMap<String, (u64, String, u64)> = BTreeMap::new();
+    let mut straddling = 0u64;
+    let mut default_pue_users: BTreeMap<String, u64> = BTreeMap::new();
+    let mut fallback_zones: BTreeMap<String, String> = BTreeMap::new();
+    for job in jobs {
+        let at = |f: Finding| f.at(&job.origin.file, Some(job.origin.line));
+        let duration_s = seconds(job.start, job.end);
+        let inside = period.overlap_s(job.start, job.end);
+        if inside <= 0.0 {
+            res.findings.push(at(Finding::info(
+                codes::JOBS_OUTSIDE_PERIOD,
+                format!("job '{}' ({} .. {}) lies outside the period {}; not counted", job.job_id, fmt_utc(job.start), fmt_utc(job.end), period.label),
+            )));
+            continue;
+        }
+        let fraction = (inside / duration_s).min(1.0);
+        if fraction < 1.0 {
+            straddling += 1;
+        }
+        let clip_a = job.start.max(period.start);
+        let clip_b = job.end.min(period.end);
+
+        // Site, zone and PUE.
+        let site = match &job.site {
+            Some(id) => match cfg.site(id) {
+                Some(s) => Some(s),
+                None => {
+                    res.findings.push(at(Finding::error(
+                        codes::JOBS_UNKNOWN_SITE,
+                        format!("job '{}': site '{id}' is not defined; add a [[site]] with id = \"{id}\" to greenledger.toml; the job is not counted", job.job_id),
+                    )));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let pue = match site {
+            Some(s) => {
+                let p = site_pue(s, clip_a, clip_b, default_pue);
+                if s.pue.is_empty() {
+                    *default_pue_users.entry(format!("site '{}'", s.id)).or_default() += 1;
+                    use_factor(&mut res.factors, "PUE (default)".into(), default_pue, "ratio", default_pue_source, default_pue_year);
+                } else {
+                    for e in &s.pue {
+                        let name = match &e.period {
+                            Some(p) => format!("PUE {} {}", s.id, p.label),
+                            None => format!("PUE {}", s.id),
+                        };
+                        let applies = e.period.as_ref().is_none_or(|p| overlap_s(clip_a, clip_b, p.start, p.end) > 0.0);
+                        if applies {
+                            use_factor(&mut res.factors, name, e.value, "ratio", &format!("greenledger.toml [[site]] {} (line {})", s.id, s.line), None);
+                        }
+                    }
+                }
+                p
+            }
+            None => {
+                *default_pue_users.entry("jobs without a site".to_string()).or_default() += 1;
+                use_factor(&mut res.factors, "PUE (default)".into(), default_pue, "ratio", default_pue_source, default_pue_year);
+                default_pue
+            }
+        };
+        let zone_name = site.and_then(|s| s.zone.clone()).or_else(|| job.zone.clone());
+        let (intensity, zone, factor_year) = match site.and_then(|s| s.grid_intensity_g_per_kwh.map(|g| (s, g))) {
+            Some((s, g)) => {
+                use_factor(&mut res.factors, format!("grid {}", s.id), g, "gCO2e/kWh", &format!("greenledger.toml [[site]] {} grid_intensity_g_per_kwh", s.id), None);
+                (g, format!("site:{}", s.id), None)
+            }
+            None => {
+                let Some(zn) = zone_name else {
+                    res.findings.push(at(Finding::error(codes::JOBS_NO_LOCATION, format!("job '{}' has no site and no zone, so no grid factor applies; the job is not counted", job.job_id))));
+                    continue;
+                };
+                match factors.zone(&zn) {
+                    Some(m) => {
+                        if m.fallback {
+                            fallback_zones.insert(zn.clone(), m.factor.zone.clone());
+                        }
+                        let f = m.factor;
+                        use_factor(&mut res.factors, format!("grid {}", f.zone), f.g_per_kwh, "gCO2e/kWh", &format!("{} ({})", f.source, f.licence), Some(f.year));
+                        (f.g_per_kwh, f.zone.clone(), Some(f.year))
+                    }
+                    None => {
+                        res.findings.push(at(Finding::error(
+                            codes::ZONE_NO_FACTOR,
+                            format!("job '{}': zone '{zn}' has no grid factor (use an ISO country code, a bidding zone or a cloud region, or set grid_intensity_g_per_kwh on the site); the job is not counted", job.job_id),
+                        )));
+                        continue;
+                    }
+                }
+            }
+        };
+
+        // Hardware, energy tier and embodied rate.
+        let hw = factors.hardware(&job.hardware);
+        let duration_h = duration_s / 3600.0;
+        let device_hours_full = job.gpu_hours.unwrap_or(job.devices * duration_h);
+        let power_w = job.avg_power_w.or_else(|| hw.and_then(|h| h.tdp_w).map(|t| t * cfg.utilisation));
+        if hw.is_none() && job.devices > 0.0 && !(job.from_codecarbon && job.hardware == "unknown") {
+            let e = unknown_hw.entry(job.hardware.clone()).or_insert((0, job.origin.file.clone(), job.origin.line));
+            e.0 += 1;
+        }
+        let (tier, it_kwh_full) = match (&job.metered, power_w) {
+            (Some(m), _) => (Tier::Metered, m.it_kwh),
+            (None, Some(p)) => {
+                if job.avg_power_w.is_none() {
+                    if let Some(h) = hw {
+                        use_factor(&mut res.factors, format!("TDP {}", h.name), h.tdp_w.unwrap_or(0.0), "W", &h.source, h.year);
+                    }
+                }
+                (Tier::Estimated, device_hours_full * p / 1000.0)
+            }
+            (None, None) => {
+                let why = match hw {
+                    Some(h) => format!("'{}' has no published TDP", h.name),
+                    None => format!("hardware '{}' is not in the hardware table", job.hardware),
+                };
+                res.findings.push(at(Finding::error(
+                    codes::JOBS_NO_POWER,
+                    format!("job '{}': no energy can be estimated: no energy_kwh, no avg_power_w, and {why}; give one of them or a [[hardware]] entry; the job is not counted", job.job_id),
+                )));
+                continue;
+            }
+        };
+        let embodied = hw.and_then(|h| {
+            let e = h.embodied_kgco2e?;
+            let life = h.lifetime_years.unwrap_or(factors::DEFAULT_LIFETIME_YEARS);
+            let uf = h.use_factor.unwrap_or(factors::DEFAULT_USE_FACTOR);
+            let (src, year) = match &h.embodied_source {
+                Some(s) => (s.as_str(), None),
+                None => (h.source.as_str(), h.year),
+            };
+            let default_src = "greenledger default (documented assumption)";
+            use_factor(&mut res.factors, format!("embodied {}", h.name), e, "kgCO2e/device", src, year);
+            use_factor(&mut res.factors, format!("lifetime {}", h.name), life, "years", if h.lifetime_years.is_some() { src } else { default_src }, year);
+            use_factor(&mut res.factors, format!("use factor {}", h.name), uf, "ratio", if h.use_factor.is_some() { src } else { default_src }, year);
+            Some(e / (life * 8760.0 * uf))
+        });
+        let wue = site.and_then(|s| s.wue_l_per_kwh);
+        if let (Some(s), Some(w)) = (site, wue) {
+            use_factor(&mut res.factors, format!("WUE {}", s.id), w, "L/kWh", &format!("greenledger.toml [[site]] {}", s.id), None);
+        }
+        res.rows.push(Resolved {
+            tier,
+            fraction,
+            device_hours_full,
+            it_kwh_full,
+            pue,
+            intensity_g_per_kwh: intensity,
+            zone,
+            factor_year,
+            embodied_per_device_hour: embodied,
+            wue_l_per_kwh: wue,
+            hardware_name: hw.map(|h| h.name.clone()),
+            power_w: if tier == Tier::Estimated { power_w } else { None },
+            job,
+        });
+    }
+    for (name, (n, file, line)) in unknown_hw {
+        res.findings.push(
+            Finding::warning(
+                codes::JOBS_UNKNOWN_HARDWARE,
+                format!("hardware '{name}' ({n} job(s)) is not in the hardware table: its embodied emissions are unknown; add a [[hardware]] entry"),
+            )
+            .at(&file, Some(line)),
+        );
+    }
+    for (who, n) in default_pue_users {
+        res.findings.push(Finding::info(
+            codes::SITE_DEFAULT_PUE,
+            format!("{n} job(s) of {who} have no configured PUE; the default {default_pue} ({default_pue_source}) applies"),
+        ));
+    }
+    for (zone, country) in fallback_zones {
+        res.findings.push(Finding::warning(
+            codes::ZONE_NO_FACTOR,
+            format!("zone '{zone}' has no factor of its own; the annual average of {country} is used (give a grid file or the site's grid_intensity_g_per_kwh for a better figure)"),
+        ));
+    }
+    if straddling > 0 {
+        res.findings.push(Finding::info(
+            codes::JOBS_PARTLY_OUTSIDE_PERIOD,
+            format!("{straddling} job(s) run past the edges of the period {}; their energy, GPU-hours and emissions are prorated by time", period.label),
+        ));
+    }
+    let year = period.year();
+    let old: Vec<String> = res
+        .factors
+        .values()
+        .filter(|f| f.unit == "gCO2e/kWh" && f.year.is_some_and(|y| y != year))
+        .map(|f| format!("{} ({})", f.name, f.year.unwrap_or_default()))
+        .collect();
+    if !old.is_empty() {
+        res.findings.push(Finding::info(
+            codes::FACTOR_YEAR,
+            format!("the period is in {year}, but the latest annual grid factors available are from other years: {}", old.join(", ")),
+        ));
+    }
+    res
+}

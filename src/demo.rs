@@ -1,0 +1,55 @@
+//! `greenledger demo`: the bundled demo quarter (fixtures/demo, embedded in the binary), written
+//! out next to the report made from it.
+
+use crate::cli::InputArgs;
+use crate::config::Output;
+use crate::error::{Error, Result};
+use crate::render;
+use crate::report::Report;
+use std::path::PathBuf;
+
+/// The demo's input files: (path relative to the demo folder, bytes).
+pub const FILES: [(&str, &[u8]); 4] = [
+    ("greenledger.toml", include_bytes!("../fixtures/demo/greenledger.toml")),
+    ("jobs.csv", include_bytes!("../fixtures/demo/jobs.csv")),
+    ("codecarbon/aur-0008.csv", include_bytes!("../fixtures/demo/codecarbon/aur-0008.csv")),
+    ("codecarbon/speech-workstation.csv", include_bytes!("../fixtures/demo/codecarbon/speech-workstation.csv")),
+];
+
+/// Write the demo inputs into `dir`.
+pub fn write_inputs(dir: &std::path::Path) -> Result<()> {
+    for (rel, bytes) in FILES {
+        let p = dir.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, "create a folder", e))?;
+        }
+        std::fs::write(&p, bytes).map_err(|e| Error::io(&p, "write", e))?;
+    }
+    Ok(())
+}
+
+/// Report on the demo quarter: the output folder gets the report and, under `inputs/`, the
+/// files it was made from.
+pub fn run(out: &Output) -> Result<Report> {
+    render::check_out_dir(&out.dir, out.force)?;
+    let scratch = std::env::temp_dir().join(format!("greenledger-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let result = (|| {
+        write_inputs(&scratch)?;
+        let args = InputArgs { config: Some(scratch.join("greenledger.toml")), quiet: true, ..Default::default() };
+        let report = crate::build_report(&args, crate::generated_at(out.generated_at.as_deref())?)?;
+        let mut files = render::render_all(&report, out)?;
+        for (rel, bytes) in FILES {
+            files.push((format!("inputs/{rel}"), bytes.to_vec()));
+        }
+        render::write_atomically(&out.dir, &files, out.force)?;
+        Ok(report)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// The demo folder in the source tree (for tests).
+pub fn source_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo")
+}

@@ -1,0 +1,116 @@
+//! Findings: every problem met in the inputs, with a stable code, a severity and where it was.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How serious a finding is. Errors make `report` exit 1 and `validate` fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        })
+    }
+}
+
+/// One problem with the inputs. `code` is stable across versions: tools may match on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    /// The input file, as the user named it; `None` for problems of the run as a whole.
+    pub file: Option<String>,
+    /// 1-based line (CSV, TOML) or row (Parquet) where the problem is.
+    pub line: Option<u64>,
+}
+
+impl Finding {
+    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+        Finding {
+            code,
+            severity,
+            message: message.into(),
+            file: None,
+            line: None,
+        }
+    }
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, message)
+    }
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, message)
+    }
+    pub fn info(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Info, message)
+    }
+    /// Attach the file (and optionally the line) the finding is about.
+    pub fn at(mut self, file: &str, line: Option<u64>) -> Self {
+        self.file = Some(file.to_string());
+        self.line = line;
+        self
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line}: ")?,
+            (Some(file), None) => write!(f, "{file}: ")?,
+            _ => {}
+        }
+        write!(f, "{} [{}]: {}", self.severity, self.code, self.message)
+    }
+}
+
+/// Sort findings into their reporting order: by file, line, code, message (deterministic output).
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.code, &a.message, a.severity).cmp(&(
+            &b.file, b.line, b.code, &b.message, b.severity,
+        ))
+    });
+}
+
+/// Stable finding codes. Kept in one place so that they are documented and never collide.
+pub mod codes {
+    pub const JOBS_MISSING_COLUMN: &str = "jobs.missing-column";
+    pub const JOBS_UNKNOWN_COLUMN: &str = "jobs.unknown-column";
+    pub const JOBS_MISSING_VALUE: &str = "jobs.missing-value";
+    pub const JOBS_BAD_TIMESTAMP: &str = "jobs.bad-timestamp";
+    pub const JOBS_NAIVE_TIMESTAMP: &str = "jobs.naive-timestamp";
+    pub const JOBS_BAD_NUMBER: &str = "jobs.bad-number";
+    pub const JOBS_BAD_VALUE: &str = "jobs.bad-value";
+    pub const JOBS_DUPLICATE_ID: &str = "jobs.duplicate-id";
+    pub const JOBS_END_BEFORE_START: &str = "jobs.end-before-start";
+    pub const JOBS_UNKNOWN_SITE: &str = "jobs.unknown-site";
+    pub const JOBS_NO_LOCATION: &str = "jobs.no-location";
+    pub const JOBS_UNKNOWN_HARDWARE: &str = "jobs.unknown-hardware";
+    pub const JOBS_NO_POWER: &str = "jobs.no-power";
+    pub const JOBS_OUTSIDE_PERIOD: &str = "jobs.outside-period";
+    pub const JOBS_PARTLY_OUTSIDE_PERIOD: &str = "jobs.partly-outside-period";
+    pub const CC_MISSING_COLUMN: &str = "codecarbon.missing-column";
+    pub const CC_SHORT_ROW: &str = "codecarbon.short-row";
+    pub const CC_BAD_TIMESTAMP: &str = "codecarbon.bad-timestamp";
+    pub const CC_NAIVE_TIMESTAMP: &str = "codecarbon.naive-timestamp";
+    pub const CC_BAD_NUMBER: &str = "codecarbon.bad-number";
+    pub const CC_NO_ENERGY: &str = "codecarbon.no-energy";
+    pub const CC_SNAPSHOT: &str = "codecarbon.superseded-snapshot";
+    pub const CC_NO_TEAM: &str = "codecarbon.no-team";
+    pub const CC_NO_ZONE: &str = "codecarbon.no-zone";
+    pub const CC_MATCHED: &str = "codecarbon.matched-job";
+    pub const CC_DEFAULT_PUE: &str = "codecarbon.default-pue";
+    pub const ZONE_NO_FACTOR: &str = "factors.zone-without-factor";
+    pub const FACTOR_YEAR: &str = "factors.year-mismatch";
+    pub const SITE_DEFAULT_PUE: &str = "sites.default-pue";
+    pub const INPUT_EMPTY: &str = "input.no-rows";
+}

@@ -1,0 +1,321 @@
+//! CodeCarbon `emissions.csv`, every column generation (11 to 38 columns), mapped by header name.
+//!
+//! Rows sharing a `run_id` are cumulative snapshots of one run: only the latest counts. IT
+//! energy is `energy_consumed / pue` (CodeCarbon multiplies its own PUE in).
+
+use super::{InputRecord, Job, Metered, Origin, Status, TrainingType};
+use crate::config::{Config, InputFile};
+use crate::error::{Error, Result};
+use crate::findings::{codes, Finding};
+use crate::timeutil::{fmt_utc, parse_timestamp};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
+
+/// The columns greenledger needs; all other CodeCarbon columns are read past.
+pub const REQUIRED: [&str; 4] = ["timestamp", "project_name", "duration", "energy_consumed"];
+
+/// One CodeCarbon run (its latest snapshot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub run_id: Option<String>,
+    pub experiment_id: Option<String>,
+    pub project: String,
+    pub end: DateTime<Utc>,
+    pub duration_s: f64,
+    pub energy_consumed_kwh: f64,
+    pub pue: f64,
+    pub zone: Option<String>,
+    pub gpu_count: f64,
+    pub gpu_model: Option<String>,
+    pub origin: Origin,
+}
+
+impl Run {
+    /// IT energy: CodeCarbon's energy with its own PUE divided out.
+    pub fn it_kwh(&self) -> f64 {
+        self.energy_consumed_kwh / self.pue
+    }
+    pub fn start(&self) -> DateTime<Utc> {
+        self.end - Duration::milliseconds((self.duration_s * 1000.0).round() as i64)
+    }
+}
+
+/// Read one file into runs (latest snapshot per run_id).
+pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, findings: &mut Vec<Finding>) -> Result<Vec<Run>> {
+    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(body);
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| Error::in_file(&f.shown, format!("cannot read the CSV header: {e}")).at_line(1))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    for c in REQUIRED {
+        if !header.iter().any(|h| h == c) {
+            return Err(Error::in_file(&f.shown, format!("{} column '{c}' is missing: this is not a CodeCarbon emissions.csv", codes::CC_MISSING_COLUMN))
+                .at_line(1)
+                .hint(format!("a CodeCarbon file has at least {}", REQUIRED.join(", "))));
+        }
+    }
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let mut runs: Vec<Run> = Vec::new();
+    let mut naive_first = None;
+    let mut naive_n = 0u64;
+    for (i, record) in rdr.records().enumerate() {
+        // Count lines from the byte offset: the csv crate's own line count is off after CRLF.
+        let line = record
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map(|p| line_of_offset(body, p.byte() as usize))
+            .unwrap_or(i as u64 + 2);
+        rec.rows += 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                rec.rows_rejected += 1;
+                findings.push(Finding::warning(codes::CC_SHORT_ROW, format!("unreadable row ({e}); not counted")).at(&f.shown, Some(line)));
+                continue;
+            }
+        };
+        if record.iter().all(|c| c.trim().is_empty()) {
+            rec.rows -= 1; // a blank line is not a row
+            continue;
+        }
+        if record.len() != header.len() {
+            // CodeCarbon drops empty columns from appended rows, shifting every later field:
+            // such a row cannot be mapped by name with confidence.
+            rec.rows_rejected += 1;
+            findings.push(
+                Finding::warning(codes::CC_SHORT_ROW, format!("the row has {} fields but the header has {}; its columns cannot be matched, so it is not counted", record.len(), header.len()))
+                    .at(&f.shown, Some(line)),
+            );
+            continue;
+        }
+        let get = |name: &str| col(name).and_then(|c| record.get(c)).map(str::trim).filter(|s| !s.is_empty());
+        let num = |name: &str| get(name).map(|s| s.parse::<f64>().map_err(|_| format!("'{name}': cannot read '{s}' as a number")));
+        let mut bad = |code, msg: String| {
+            rec.rows_rejected += 1;
+            findings.push(Finding::warning(code, format!("{msg}; the row is not counted")).at(&f.shown, Some(line)));
+        };
+        let end = match get("timestamp").map(|s| parse_timestamp(s, &cfg.timezone)) {
+            Some(Ok(st)) => {
+                if st.naive {
+                    naive_n += 1;
+                    naive_first.get_or_insert(line);
+                }
+                st.utc
+            }
+            Some(Err(e)) => {
+                bad(codes::CC_BAD_TIMESTAMP, format!("'timestamp': {e}"));
+                continue;
+            }
+            None => {
+                bad(codes::CC_BAD_TIMESTAMP, "'timestamp' is empty".into());
+                continue;
+            }
+        };
+        let energy = match num("energy_consumed") {
+            Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
+            Some(Ok(v)) => {
+                bad(codes::CC_BAD_NUMBER, format!("'energy_consumed' = {v} is negative or not finite"));
+                continue;
+            }
+            Some(Err(m)) => {
+                bad(codes::CC_BAD_NUMBER, m);
+                continue;
+            }
+            None => {
+                bad(codes::CC_NO_ENERGY, "'energy_consumed' is empty (CodeCarbon measured nothing for this snapshot)".into());
+                continue;
+            }
+        };
+        let duration = match num("duration") {
+            Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
+            Some(Err(m)) => {
+                bad(codes::CC_BAD_NUMBER, m);
+                continue;
+            }
+            _ => {
+                bad(codes::CC_BAD_NUMBER, "'duration' is empty or negative".into());
+                continue;
+            }
+        };
+        let pue = match num("pue") {
+            None => 1.0,
+            Some(Ok(p)) if p >= 1.0 && p.is_finite() => p,
+            Some(_) => {
+                bad(codes::CC_BAD_NUMBER, format!("'pue' = {:?} is not a PUE (>= 1)", get("pue").unwrap_or("")));
+                continue;
+            }
+        };
+        let on_cloud = get("on_cloud").is_some_and(|v| v.eq_ignore_ascii_case("y") || v.eq_ignore_ascii_case("true"));
+        let zone = match (on_cloud, get("cloud_provider"), get("cloud_region")) {
+            (true, Some(p), Some(r)) => Some(format!("{}:{}", p.to_lowercase(), r)),
+            _ => get("country_iso_code").map(String::from),
+        };
+        let gpu_count = num("gpu_count").and_then(|r| r.ok()).filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(0.0);
+        runs.push(Run {
+            run_id: get("run_id").map(String::from),
+            experiment_id: get("experiment_id").map(String::from),
+            project: get("project_name").unwrap_or("codecarbon").to_string(),
+            end,
+            duration_s: duration,
+            energy_consumed_kwh: energy,
+            pue,
+            zone,
+            gpu_count,
+            gpu_model: get("gpu_model").map(String::from),
+            origin: Origin { file: f.shown.clone(), line },
+        });
+    }
+    if let Some(first) = naive_first {
+        findings.push(
+            Finding::warning(
+                codes::CC_NAIVE_TIMESTAMP,
+                format!("{naive_n} timestamps have no time zone (CodeCarbon writes local wall-clock time); they were read as {}", cfg.timezone_name),
+            )
+            .at(&f.shown, Some(first)),
+        );
+    }
+    Ok(latest_snapshots(runs, f, rec, findings))
+}
+
+/// 1-based line of the record starting at `offset` (the csv crate may point at the `\n` of a
+/// preceding CRLF, so line breaks at the offset are skipped).
+fn line_of_offset(body: &[u8], mut offset: usize) -> u64 {
+    while offset < body.len() && (body[offset] == b'\n' || body[offset] == b'\r') {
+        offset += 1;
+    }
+    body[..offset.min(body.len())].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+}
+
+/// Keep the latest snapshot of each run_id (latest timestamp, then longest duration, then the
+/// later line). Rows without a run_id are runs of their own.
+pub fn latest_snapshots(runs: Vec<Run>, f: &InputFile, rec: &mut InputRecord, findings: &mut Vec<Finding>) -> Vec<Run> {
+    let mut by_id: BTreeMap<String, Run> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut superseded: Vec<u64> = Vec::new();
+    for r in runs {
+        let Some(id) = r.run_id.clone() else {
+            out.push(r);
+            continue;
+        };
+        match by_id.get(&id) {
+            Some(prev) if (prev.end, prev.duration_s, prev.origin.line) > (r.end, r.duration_s, r.origin.line) => {
+                superseded.push(r.origin.line);
+            }
+            Some(prev) => {
+                superseded.push(prev.origin.line);
+                by_id.insert(id, r);
+            }
+            None => {
+                by_id.insert(id, r);
+            }
+        }
+    }
+    out.extend(by_id.into_values());
+    out.sort_by_key(|r| r.origin.line);
+    rec.rows_used = out.len() as u64;
+    rec.rows_superseded = superseded.len() as u64;
+    if !superseded.is_empty() {
+        superseded.sort_unstable();
+        let lines: Vec<String> = superseded.iter().take(20).map(|l| l.to_string()).collect();
+        let more = if superseded.len() > 20 { format!(" and {} more", superseded.len() - 20) } else { String::new() };
+        findings.push(
+            Finding::info(
+                codes::CC_SNAPSHOT,
+                format!("{} rows are earlier cumulative snapshots of a run whose latest row is counted (lines {}{more})", superseded.len(), lines.join(", ")),
+            )
+            .at(&f.shown, None),
+        );
+    }
+    out
+}
+
+/// Attach runs to manifest jobs (by run_id or experiment_id = job_id) as metered energy; other
+/// runs become jobs of their own.
+pub fn merge(runs: Vec<Run>, jobs: &mut Vec<Job>, cfg: &Config, _factors: &crate::factors::Factors, rec: &mut InputRecord, findings: &mut Vec<Finding>) {
+    let mut unassigned: BTreeMap<String, u64> = BTreeMap::new();
+    for run in runs {
+        let target = jobs.iter().position(|j| {
+            !j.from_codecarbon && (run.run_id.as_deref() == Some(j.job_id.as_str()) || run.experiment_id.as_deref() == Some(j.job_id.as_str()))
+        });
+        let run_name = run.run_id.clone().unwrap_or_else(|| format!("{}:{}", run.origin.file, run.origin.line));
+        if let Some(i) = target {
+            let job = &mut jobs[i];
+            match &mut job.metered {
+                Some(m) if m.source == "energy_kwh column" => {
+                    findings.push(
+                        Finding::info(codes::CC_MATCHED, format!("CodeCarbon run {run_name} matches job '{}', which already has energy_kwh; the manifest's value is kept", job.job_id))
+                            .at(&run.origin.file, Some(run.origin.line)),
+                    );
+                }
+                Some(m) => {
+                    m.it_kwh += run.it_kwh();
+                    m.source = format!("{}; CodeCarbon run {run_name}", m.source);
+                }
+                None => {
+                    job.metered = Some(Metered { it_kwh: run.it_kwh(), source: format!("CodeCarbon run {run_name}") });
+                    job.from_codecarbon = true;
+                }
+            }
+            continue;
+        }
+        let team = match cfg.codecarbon_teams.get(&run.project) {
+            Some(t) => t.clone(),
+            None => {
+                *unassigned.entry(run.project.clone()).or_default() += 1;
+                "unassigned".to_string()
+            }
+        };
+        let start = run.start();
+        let mut end = run.end;
+        if end <= start {
+            end = start + Duration::milliseconds(1).max(Duration::zero());
+        }
+        jobs.push(Job {
+            job_id: run_name.clone(),
+            model: run.project.clone(),
+            team,
+            project: Some(run.project.clone()),
+            site: cfg.codecarbon_sites.get(&run.project).cloned(),
+            zone: run.zone.clone(),
+            start,
+            end,
+            hardware: run.gpu_model.clone().unwrap_or_else(|| "unknown".into()),
+            devices: run.gpu_count,
+            nodes: None,
+            gpu_ids: None,
+            training_type: TrainingType::Other,
+            base_model: None,
+            teacher_model: None,
+            sparsity: None,
+            precision: None,
+            parameters: None,
+            tokens: None,
+            status: Status::Completed,
+            gpu_hours: Some(run.gpu_count * run.duration_s / 3600.0),
+            avg_power_w: None,
+            metered: Some(Metered { it_kwh: run.it_kwh(), source: format!("CodeCarbon run {run_name} (ended {})", fmt_utc(run.end)) }),
+            published: None,
+            from_codecarbon: true,
+            origin: run.origin.clone(),
+        });
+    }
+    if !unassigned.is_empty() {
+        let runs: u64 = unassigned.values().sum();
+        let list: Vec<String> = unassigned.iter().map(|(p, n)| format!("{p} ({n})")).collect();
+        findings.push(
+            Finding::warning(
+                codes::CC_NO_TEAM,
+                format!(
+                    "{runs} CodeCarbon run(s) of {} project(s) match no job and no team and are counted under team 'unassigned': {} (map projects to teams in [codecarbon] teams)",
+                    unassigned.len(),
+                    list.join(", ")
+                ),
+            )
+            .at(&rec.path, None),
+        );
+    }
+}

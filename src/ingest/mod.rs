@@ -1,0 +1,191 @@
+//! Input adapters, one per format. Each yields canonical rows and findings; none computes
+//! emissions.
+
+pub mod codecarbon;
+pub mod jobs;
+pub mod table;
+
+use crate::config::{Config, InputFile};
+use crate::error::{Error, Result};
+use crate::findings::Finding;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// What kind of work a job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainingType {
+    Pretraining,
+    FineTuning,
+    Distillation,
+    Evaluation,
+    Other,
+}
+
+impl TrainingType {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_lowercase().replace('_', "-").as_str() {
+            "pretraining" | "pre-training" => Self::Pretraining,
+            "fine-tuning" | "finetuning" | "fine-tune" | "finetune" => Self::FineTuning,
+            "distillation" => Self::Distillation,
+            "evaluation" | "eval" | "inference" => Self::Evaluation,
+            "other" => Self::Other,
+            _ => return None,
+        })
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pretraining => "pretraining",
+            Self::FineTuning => "fine-tuning",
+            Self::Distillation => "distillation",
+            Self::Evaluation => "evaluation",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// How a job ended. Failed and cancelled work counts too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_lowercase().as_str() {
+            "completed" | "complete" | "success" | "succeeded" | "done" => Self::Completed,
+            "failed" | "failure" | "error" | "timeout" | "node_fail" | "oom" => Self::Failed,
+            "cancelled" | "canceled" | "killed" | "preempted" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Energy measured by a counter or a tracker for a job (the metered tier), before PUE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metered {
+    pub it_kwh: f64,
+    /// Where it came from, e.g. `energy_kwh column` or `CodeCarbon run 409f7ac2…`.
+    pub source: String,
+}
+
+/// Where a canonical row came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    pub file: String,
+    pub line: u64,
+}
+
+/// One training job, validated: the canonical jobs table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub job_id: String,
+    pub model: String,
+    pub team: String,
+    pub project: Option<String>,
+    pub site: Option<String>,
+    pub zone: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub hardware: String,
+    pub devices: f64,
+    pub nodes: Option<String>,
+    pub gpu_ids: Option<String>,
+    pub training_type: TrainingType,
+    pub base_model: Option<String>,
+    pub teacher_model: Option<String>,
+    pub sparsity: Option<f64>,
+    pub precision: Option<String>,
+    pub parameters: Option<f64>,
+    pub tokens: Option<f64>,
+    pub status: Status,
+    pub gpu_hours: Option<f64>,
+    pub avg_power_w: Option<f64>,
+    pub metered: Option<Metered>,
+    pub published: Option<String>,
+    /// CodeCarbon's own PUE was divided out of this job's metered energy.
+    pub from_codecarbon: bool,
+    pub origin: Origin,
+}
+
+/// An input file as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputRecord {
+    pub path: String,
+    pub kind: &'static str,
+    pub sha256: String,
+    pub size: u64,
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows that became (part of) the ledger.
+    pub rows_used: u64,
+    /// Rows set aside, each with a finding.
+    pub rows_rejected: u64,
+    /// Rows replaced by a later cumulative snapshot of the same run (CodeCarbon).
+    pub rows_superseded: u64,
+}
+
+/// Everything read from the inputs.
+#[derive(Debug, Clone, Default)]
+pub struct Ingested {
+    pub jobs: Vec<Job>,
+    pub inputs: Vec<InputRecord>,
+    pub findings: Vec<Finding>,
+}
+
+/// Read a whole input file, returning its bytes and its record (hash, size).
+pub fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRecord)> {
+    let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.shown, "read the file", e))?;
+    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+    let rec = InputRecord {
+        path: f.shown.clone(),
+        kind,
+        sha256,
+        size: bytes.len() as u64,
+        rows: 0,
+        rows_used: 0,
+        rows_rejected: 0,
+        rows_superseded: 0,
+    };
+    Ok((bytes, rec))
+}
+
+/// Read every input named by the config.
+pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
+    let mut out = Ingested::default();
+    for (kind, files) in [("telemetry", &cfg.inputs.telemetry), ("sacct", &cfg.inputs.sacct), ("grid", &cfg.inputs.grid)] {
+        if let Some(f) = files.first() {
+            return Err(Error::in_file(&f.shown, format!("{kind} inputs are not supported by this version of greenledger yet"))
+                .hint(format!("remove the {kind} input; jobs manifests and CodeCarbon files are read")));
+        }
+    }
+    if cfg.inputs.jobs.is_empty() && cfg.inputs.codecarbon.is_empty() {
+        return Err(Error::new("no inputs: give --jobs or --codecarbon files, or a --config naming them")
+            .hint("try `greenledger demo` to see a complete example"));
+    }
+    for f in &cfg.inputs.jobs {
+        let (bytes, mut rec) = read_input(f, "jobs")?;
+        let jobs = jobs::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;
+        out.jobs.extend(jobs);
+        out.inputs.push(rec);
+    }
+    jobs::check_duplicates(&mut out.jobs, &mut out.findings, &mut out.inputs);
+    for f in &cfg.inputs.codecarbon {
+        let (bytes, mut rec) = read_input(f, "codecarbon")?;
+        let runs = codecarbon::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;
+        codecarbon::merge(runs, &mut out.jobs, cfg, factors, &mut rec, &mut out.findings);
+        out.inputs.push(rec);
+    }
+    Ok(out)
+}

@@ -1,0 +1,137 @@
+//! greenledger: audit-grade energy and emissions accounts for ML training.
+//!
+//! The pipeline, as [`report`] runs it:
+//! files → [`ingest`] (canonical jobs + findings) → [`compute`] (polars: energy, factors,
+//! aggregates → [`compute::Ledger`]) → [`report::Report`] (the view-model) → [`render`] (html,
+//! json, csv), written atomically.
+
+pub mod cli;
+pub mod compute;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod estimate;
+pub mod factors;
+pub mod findings;
+pub mod ingest;
+pub mod render;
+pub mod report;
+pub mod timeutil;
+
+use cli::{Cli, Command, InputArgs};
+use config::{Config, Output};
+use error::{Error, Result};
+use factors::Factors;
+use findings::Severity;
+use report::Report;
+use std::io::Write;
+
+/// Read, compute and build the view-model (no files written).
+pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<Report> {
+    let (cfg, config_findings) = Config::load(inputs)?;
+    let factors = Factors::embedded().with_hardware(&cfg.hardware);
+    let mut ingested = ingest::load(&cfg, &factors)?;
+    ingested.findings.extend(config_findings);
+    let inputs = std::mem::take(&mut ingested.inputs);
+    let ledger = compute::build(&cfg, &factors, ingested)?;
+    Ok(Report::new(&cfg, &factors, ledger, inputs, generated_at))
+}
+
+/// The whole `report` command: build the report and write every format into the output folder.
+pub fn report(inputs: &InputArgs, out: &Output) -> Result<Report> {
+    render::check_out_dir(&out.dir, out.force)?;
+    let report = build_report(inputs, generated_at(out.generated_at.as_deref())?)?;
+    let files = render::render_all(&report, out)?;
+    render::write_atomically(&out.dir, &files, out.force)?;
+    Ok(report)
+}
+
+/// The generation time printed in reports: `--generated-at`, else `SOURCE_DATE_EPOCH`, else none
+/// (so that identical inputs give identical files).
+pub fn generated_at(flag: Option<&str>) -> Result<Option<String>> {
+    if let Some(s) = flag {
+        let st = timeutil::parse_timestamp(s, &timeutil::InputZone::Utc).map_err(|e| Error::new(format!("--generated-at: {e}")))?;
+        return Ok(Some(timeutil::fmt_utc(st.utc)));
+    }
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => {
+            let secs: i64 = v.trim().parse().map_err(|_| Error::new(format!("SOURCE_DATE_EPOCH='{v}' is not a number of seconds")))?;
+            let t = chrono::DateTime::from_timestamp(secs, 0).ok_or_else(|| Error::new("SOURCE_DATE_EPOCH is out of range"))?;
+            Ok(Some(timeutil::fmt_utc(t)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Print a one-line summary and the serious findings of a finished report to stderr.
+fn summarise(report: &Report, out: &Output) {
+    let c = &report.finding_counts;
+    let mut err = std::io::stderr().lock();
+    let serious: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).collect();
+    for f in serious.iter().take(20) {
+        let _ = writeln!(err, "{f}");
+    }
+    if serious.len() > 20 {
+        let _ = writeln!(err, "... and {} more (see findings in the report)", serious.len() - 20);
+    }
+    let _ = writeln!(
+        err,
+        "wrote {}: {} jobs, {:.3} tCO2e location-based, {:.3} MWh facility energy; {} errors, {} warnings, {} notes",
+        out.dir.display(),
+        report.totals.jobs,
+        report.totals.location_kgco2e / 1000.0,
+        report.totals.facility_energy_kwh / 1000.0,
+        c.error,
+        c.warning,
+        c.info
+    );
+}
+
+/// Run a parsed command line; returns the exit code (0 ok, 1 error findings). Errors that stop
+/// the run are returned for the caller to print with exit code 2.
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Report(a) => {
+            let out = Output::from_args(&a.output)?;
+            let r = report(&a.inputs, &out)?;
+            if !a.inputs.quiet {
+                summarise(&r, &out);
+            }
+            Ok(if r.has_errors() { 1 } else { 0 })
+        }
+        Command::Validate(a) => {
+            let r = build_report(&a, None)?;
+            let mut out = std::io::stdout().lock();
+            for f in &r.findings {
+                let _ = writeln!(out, "{f}");
+            }
+            let c = &r.finding_counts;
+            let _ = writeln!(out, "{} input files, {} jobs: {} errors, {} warnings, {} notes", r.inputs.len(), r.totals.jobs, c.error, c.warning, c.info);
+            Ok(if r.has_errors() { 1 } else { 0 })
+        }
+        Command::Estimate(a) => {
+            let e = estimate::estimate(&a, &Factors::embedded())?;
+            let mut out = std::io::stdout().lock();
+            if a.json {
+                let _ = writeln!(out, "{}", serde_json::to_string(&e).map_err(|e| Error::new(e.to_string()))?);
+            } else {
+                let _ = writeln!(out, "accelerator-hours    {}", e.gpu_hours);
+                let _ = writeln!(out, "IT energy            {:.3} kWh  ({} W per device)", e.it_energy_kwh, e.power_w);
+                let _ = writeln!(out, "facility energy      {:.3} kWh  (PUE {})", e.facility_energy_kwh, e.pue);
+                let _ = writeln!(out, "location-based       {:.3} kgCO2e  ({} g/kWh)", e.location_kgco2e, e.intensity_g_per_kwh);
+                for s in &e.sources {
+                    let _ = writeln!(out, "  {s}");
+                }
+            }
+            Ok(0)
+        }
+        Command::Demo(a) => {
+            let out = Output::from_args(&a.output)?;
+            let r = demo::run(&out)?;
+            if !a.quiet {
+                summarise(&r, &out);
+            }
+            Ok(if r.has_errors() { 1 } else { 0 })
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The greenledger command: parse arguments, run the library, map the outcome to an exit code.
+
+use clap::Parser;
+
+fn main() {
+    let cli = greenledger::cli::Cli::parse();
+    let code = match greenledger::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("greenledger: error: {e}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,136 @@
+//! csv/: jobs, teams, models and findings tables. Cells that a spreadsheet would run as a
+//! formula are neutralised.
+
+use super::{Rendered, Renderer};
+use crate::compute::Amounts;
+use crate::error::{Error, Result};
+use crate::report::Report;
+
+pub struct Csv;
+
+/// Prefix a cell that starts like a spreadsheet formula (`=`, `+`, `-`, `@`, tab, CR) with `'`,
+/// so that it is shown as text. Plain numbers are left alone.
+pub fn neutralise(cell: &str) -> String {
+    let risky = matches!(cell.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r'));
+    if risky && cell.parse::<f64>().is_err() {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
+fn num(v: f64) -> String {
+    format!("{v}")
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(num).unwrap_or_default()
+}
+
+const AMOUNT_COLUMNS: [&str; 9] = [
+    "jobs", "gpu_hours", "it_energy_kwh", "facility_energy_kwh", "location_kgco2e", "market_kgco2e", "embodied_kgco2e", "water_l", "kgco2e_per_gpu_hour",
+];
+
+fn amounts(a: &Amounts) -> Vec<String> {
+    vec![
+        a.jobs.to_string(),
+        num(a.gpu_hours),
+        num(a.it_energy_kwh),
+        num(a.facility_energy_kwh),
+        num(a.location_kgco2e),
+        opt(a.market_kgco2e),
+        opt(a.embodied_kgco2e),
+        opt(a.water_l),
+        opt(a.kgco2e_per_gpu_hour),
+    ]
+}
+
+fn table(header: Vec<&str>, rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let e = |e: csv::Error| Error::new(format!("cannot write CSV: {e}"));
+    w.write_record(&header).map_err(e)?;
+    for r in rows {
+        w.write_record(r.iter().map(|c| neutralise(c))).map_err(e)?;
+    }
+    w.into_inner().map_err(|e| Error::new(format!("cannot write CSV: {e}")))
+}
+
+impl Renderer for Csv {
+    fn render(&self, r: &Report) -> Result<Rendered> {
+        let s = |o: &Option<String>| o.clone().unwrap_or_default();
+        let mut jobs_h = vec![
+            "job_id", "model", "team", "project", "site", "zone", "hardware", "devices", "start", "end", "training_type", "status", "base_model",
+            "teacher_model", "precision", "sparsity", "parameters", "tokens", "energy_source", "energy_detail", "coverage", "sampled_kwh", "imputed_kwh",
+            "fraction_in_period", "pue", "intensity_g_per_kwh", "factor_year",
+        ];
+        jobs_h.extend(AMOUNT_COLUMNS);
+        jobs_h.extend(["kgco2e_per_million_tokens", "published", "file", "line"]);
+        let jobs = r
+            .jobs
+            .iter()
+            .map(|j| {
+                let mut row = vec![
+                    j.job_id.clone(), j.model.clone(), j.team.clone(), s(&j.project), s(&j.site), j.zone.clone(), j.hardware.clone(), num(j.devices),
+                    j.start.clone(), j.end.clone(), j.training_type.into(), j.status.into(), s(&j.base_model), s(&j.teacher_model), s(&j.precision),
+                    opt(j.sparsity), opt(j.parameters), opt(j.tokens), j.energy_source.as_str().into(), j.energy_detail.clone(), opt(j.coverage),
+                    opt(j.sampled_kwh), opt(j.imputed_kwh), num(j.fraction_in_period), num(j.pue), num(j.intensity_g_per_kwh),
+                    j.factor_year.map(|y| y.to_string()).unwrap_or_default(),
+                ];
+                row.extend(amounts(&j.amounts));
+                row.extend([opt(j.kgco2e_per_million_tokens), s(&j.published), j.file.clone(), j.line.to_string()]);
+                row
+            })
+            .collect();
+        let mut teams_h = vec!["team"];
+        teams_h.extend(AMOUNT_COLUMNS);
+        teams_h.push("share");
+        let teams = r
+            .teams
+            .iter()
+            .map(|t| {
+                let mut row = vec![t.team.clone()];
+                row.extend(amounts(&t.amounts));
+                row.push(num(t.share));
+                row
+            })
+            .collect();
+        let mut models_h = vec!["model", "team"];
+        models_h.extend(AMOUNT_COLUMNS);
+        let models = r
+            .models
+            .iter()
+            .map(|m| {
+                let mut row = vec![m.model.clone(), m.team.clone()];
+                row.extend(amounts(&m.amounts));
+                row
+            })
+            .collect();
+        let findings = r
+            .findings
+            .iter()
+            .map(|f| vec![f.code.to_string(), f.severity.to_string(), f.message.clone(), s(&f.file), f.line.map(|l| l.to_string()).unwrap_or_default()])
+            .collect();
+        Ok(vec![
+            ("csv/jobs.csv".into(), table(jobs_h, jobs)?),
+            ("csv/teams.csv".into(), table(teams_h, teams)?),
+            ("csv/models.csv".into(), table(models_h, models)?),
+            ("csv/findings.csv".into(), table(vec!["code", "severity", "message", "file", "line"], findings)?),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("+cmd"), "'+cmd");
+        assert_eq!(neutralise("-2+3"), "'-2+3");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("\tx"), "'\tx");
+        assert_eq!(neutralise("-1.5"), "-1.5");
+        assert_eq!(neutralise("team-a"), "team-a");
+    }
+}

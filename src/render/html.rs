@@ -1,0 +1,130 @@
+//! report.html: tera templates over the view-model; self-contained (inline CSS), escaped.
+//! Templates are embedded; a `--templates DIR` with files of the same names overrides them.
+
+use super::{Rendered, Renderer};
+use crate::error::{Error, Result};
+use crate::report::Report;
+use std::collections::HashMap;
+use std::path::Path;
+use tera::{Context, Tera, Value};
+
+/// The embedded templates: (name, text).
+pub const TEMPLATES: [(&str, &str); 2] = [
+    ("report.html.tera", include_str!("../../templates/report.html.tera")),
+    ("style.css", include_str!("../../templates/style.css")),
+];
+
+pub struct Html {
+    tera: Tera,
+}
+
+/// Group digits of a number: 1234567.891 with 2 decimals -> "1,234,567.89".
+pub fn group_digits(v: f64, decimals: usize) -> String {
+    if !v.is_finite() {
+        return "n/a".into();
+    }
+    let s = format!("{:.*}", decimals, v.abs());
+    let (int, frac) = s.split_once('.').map(|(a, b)| (a.to_string(), Some(b.to_string()))).unwrap_or((s.clone(), None));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(&f);
+    }
+    let zero = out.chars().all(|c| c == '0' || c == '.' || c == ',');
+    if v < 0.0 && !zero {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// `{{ x | num(d=2, scale=0.001) }}`: grouped digits (after scaling); null shows as an em dash (unknown, never zero).
+fn num_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let d = args.get("d").and_then(Value::as_u64).unwrap_or(2) as usize;
+    let scale = args.get("scale").and_then(Value::as_f64).unwrap_or(1.0);
+    Ok(Value::String(match v.as_f64() {
+        Some(x) => group_digits(x * scale, d),
+        None => "—".into(),
+    }))
+}
+
+/// `{{ x | pct }}`: a share 0..1 as a percentage with one decimal.
+fn pct_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let d = args.get("d").and_then(Value::as_u64).unwrap_or(1) as usize;
+    Ok(Value::String(match v.as_f64() {
+        Some(x) => format!("{:.*} %", d, x * 100.0),
+        None => "—".into(),
+    }))
+}
+
+/// `{{ x | pctnum }}`: a share 0..1 as a bare percentage number (for CSS widths).
+fn pctnum_filter(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    Ok(Value::String(format!("{:.3}", v.as_f64().unwrap_or(0.0) * 100.0)))
+}
+
+impl Html {
+    /// Load the embedded templates, then any overrides from `dir`.
+    pub fn new(dir: Option<&Path>) -> Result<Html> {
+        let mut tera = Tera::default();
+        let mut sources: Vec<(String, String)> = TEMPLATES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+        if let Some(dir) = dir {
+            if !dir.is_dir() {
+                return Err(Error::in_file(dir, "--templates must name a folder").hint("copy templates/ from the repository and edit it"));
+            }
+            for (name, text) in sources.iter_mut() {
+                let p = dir.join(&*name);
+                if p.exists() {
+                    *text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, "read the template", e))?;
+                }
+            }
+        }
+        tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+            .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))).hint("check the templates given with --templates"))?;
+        tera.autoescape_on(vec![".html.tera"]);
+        tera.register_filter("num", num_filter);
+        tera.register_filter("pct", pct_filter);
+        tera.register_filter("pctnum", pctnum_filter);
+        Ok(Html { tera })
+    }
+}
+
+fn tera_chain(e: &tera::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+impl Renderer for Html {
+    fn render(&self, report: &Report) -> Result<Rendered> {
+        let mut ctx = Context::from_serialize(report).map_err(|e| Error::new(format!("template context: {e}")))?;
+        // The stylesheet is inlined so the report is one self-contained file.
+        let css = self.tera.render("style.css", &Context::new()).map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
+        ctx.insert("css", &css);
+        let html = self.tera.render("report.html.tera", &ctx).map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
+        Ok(vec![("report.html".into(), html.into_bytes())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_digits;
+
+    #[test]
+    fn digits_are_grouped() {
+        assert_eq!(group_digits(1234567.891, 2), "1,234,567.89");
+        assert_eq!(group_digits(999.0, 0), "999");
+        assert_eq!(group_digits(-1000.5, 1), "-1,000.5");
+        assert_eq!(group_digits(-0.0001, 2), "0.00");
+        assert_eq!(group_digits(0.0, 3), "0.000");
+    }
+}

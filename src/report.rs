@@ -1,0 +1,177 @@
+//! The view-model: one serialisable `Report` that every renderer reads. Nothing is computed
+//! after this point except presentation.
+
+use crate::compute::{Amounts, FactorUse, JobRow, Ledger, TierShare};
+use crate::config::Config;
+use crate::factors::{self, Factors};
+use crate::findings::{Finding, Severity};
+use crate::ingest::InputRecord;
+use crate::timeutil::Period;
+use serde::Serialize;
+
+pub const SCHEMA: &str = "greenledger/report@1";
+
+/// The practices of the rubric (DESIGN §6), in report order.
+pub const PRACTICES: [&str; 8] = [
+    "clean_energy",
+    "pretrained_reuse",
+    "distillation",
+    "efficient_training",
+    "efficient_hardware",
+    "carbon_aware",
+    "low_waste",
+    "transparency",
+];
+
+/// Practice scores of a team: 0..100 or null. Scoring is not implemented in this version, so
+/// every score is null and `note` says why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scores {
+    #[serde(flatten)]
+    pub practices: std::collections::BTreeMap<&'static str, Option<f64>>,
+    pub overall: Option<f64>,
+    pub note: &'static str,
+}
+
+impl Scores {
+    fn unscored() -> Self {
+        Scores {
+            practices: PRACTICES.iter().map(|p| (*p, None)).collect(),
+            overall: None,
+            note: "practice scoring is not available in this version",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamView {
+    pub team: String,
+    #[serde(flatten)]
+    pub amounts: Amounts,
+    /// Share of the organisation's location-based emissions.
+    pub share: f64,
+    pub scores: Scores,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelView {
+    pub model: String,
+    pub team: String,
+    #[serde(flatten)]
+    pub amounts: Amounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhatIf {
+    pub team: String,
+    pub kind: String,
+    pub message: String,
+    pub saving_kgco2e: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingCounts {
+    pub error: usize,
+    pub warning: usize,
+    pub info: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FactorSet {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+/// Settings and assumptions that shaped the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Methodology {
+    pub default_pue: f64,
+    pub default_pue_source: String,
+    pub utilisation: f64,
+    pub timezone: String,
+    pub reference_intensity_g_per_kwh: Option<f64>,
+    /// Emissions had the facility energy met the reference intensity.
+    pub reference_kgco2e: Option<f64>,
+    pub embedded_zones: usize,
+    pub embedded_cloud_regions: usize,
+    pub embedded_hardware: usize,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub generator: String,
+    pub title: String,
+    pub organization: String,
+    pub generated_at: Option<String>,
+    pub period: Period,
+    pub totals: Amounts,
+    pub tiers: Vec<TierShare>,
+    pub teams: Vec<TeamView>,
+    pub models: Vec<ModelView>,
+    pub jobs: Vec<JobRow>,
+    pub whatifs: Vec<WhatIf>,
+    pub findings: Vec<Finding>,
+    pub finding_counts: FindingCounts,
+    pub inputs: Vec<InputRecord>,
+    pub factors: Vec<FactorUse>,
+    pub factor_set: FactorSet,
+    pub methodology: Methodology,
+}
+
+impl Report {
+    pub fn new(cfg: &Config, factors: &Factors, ledger: Ledger, inputs: Vec<InputRecord>, generated_at: Option<String>) -> Report {
+        let total_loc = ledger.totals.location_kgco2e;
+        let teams = ledger
+            .teams
+            .into_iter()
+            .map(|g| TeamView {
+                share: if total_loc > 0.0 { g.amounts.location_kgco2e / total_loc } else { 0.0 },
+                team: g.key,
+                amounts: g.amounts,
+                scores: Scores::unscored(),
+            })
+            .collect();
+        let models = ledger.models.into_iter().map(|g| ModelView { model: g.key, team: g.team.unwrap_or_default(), amounts: g.amounts }).collect();
+        let count = |s| ledger.findings.iter().filter(|f| f.severity == s).count();
+        let finding_counts = FindingCounts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
+        let (zones, regions, hw) = factors.counts();
+        Report {
+            schema: SCHEMA,
+            generator: format!("greenledger {}", env!("CARGO_PKG_VERSION")),
+            title: cfg.title.clone(),
+            organization: cfg.organization.clone(),
+            generated_at,
+            period: ledger.period,
+            methodology: Methodology {
+                default_pue: cfg.default_pue.unwrap_or(factors::DEFAULT_PUE),
+                default_pue_source: if cfg.default_pue.is_some() { "greenledger.toml".into() } else { factors::DEFAULT_PUE_SOURCE.into() },
+                utilisation: cfg.utilisation,
+                timezone: cfg.timezone_name.clone(),
+                reference_intensity_g_per_kwh: cfg.reference_intensity_g_per_kwh,
+                reference_kgco2e: cfg.reference_intensity_g_per_kwh.map(|g| ledger.totals.facility_energy_kwh * g / 1000.0),
+                embedded_zones: zones,
+                embedded_cloud_regions: regions,
+                embedded_hardware: hw,
+            },
+            totals: ledger.totals,
+            tiers: ledger.tiers,
+            teams,
+            models,
+            jobs: ledger.jobs,
+            whatifs: Vec::new(),
+            finding_counts,
+            findings: ledger.findings,
+            inputs,
+            factors: ledger.factors,
+            factor_set: FactorSet { name: factors.name.clone(), version: factors.version.clone(), sha256: factors.sha256.clone() },
+        }
+    }
+
+    /// True when any finding is an error (exit code 1).
+    pub fn has_errors(&self) -> bool {
+        self.finding_counts.error > 0
+    }
+}
