@@ -193,7 +193,11 @@ struct EstimateSection {
 
 /// 1-based line of a byte offset in `text`.
 pub fn line_of(text: &str, offset: usize) -> u64 {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+        + 1
 }
 
 impl Config {
@@ -207,26 +211,39 @@ impl Config {
                     Error::io(p, "read the config", e).hint("check the path given to --config")
                 })?;
                 let parsed: FileConfig = toml::from_str(&text).map_err(|e| {
-                    let mut err = Error::in_file(p, e.message().to_string())
-                        .hint("see the greenledger.toml section of DESIGN.md for the accepted keys");
+                    let mut err = Error::in_file(p, e.message().to_string()).hint(
+                        "see the greenledger.toml section of DESIGN.md for the accepted keys",
+                    );
                     if let Some(span) = e.span() {
                         err = err.at_line(line_of(&text, span.start));
                     }
                     err
                 })?;
                 let shown = p.display().to_string();
-                (parsed, text, Some(InputFile { path: p.clone(), shown }))
+                (
+                    parsed,
+                    text,
+                    Some(InputFile {
+                        path: p.clone(),
+                        shown,
+                    }),
+                )
             }
             None => (FileConfig::default(), String::new(), None),
         };
-        let cfg_path = cfg_file.as_ref().map(|f| f.shown.clone()).unwrap_or_default();
+        let cfg_path = cfg_file
+            .as_ref()
+            .map(|f| f.shown.clone())
+            .unwrap_or_default();
         let base = args
             .config
             .as_ref()
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_default();
 
-        let err_at = |offset: usize, msg: String| Error::in_file(&cfg_path, msg).at_line(line_of(&text, offset));
+        let err_at = |offset: usize, msg: String| {
+            Error::in_file(&cfg_path, msg).at_line(line_of(&text, offset))
+        };
 
         // Period: the command line wins over the file.
         let period = if let Some(p) = &args.period {
@@ -235,19 +252,26 @@ impl Config {
             Some(Period::parse(p.get_ref()).map_err(|e| err_at(p.span().start, e))?)
         } else {
             match (&file.report.start, &file.report.end) {
-                (Some(s), Some(e)) => Some(
-                    Period::parse(&format!("{s}..{e}"))
-                        .map_err(|e| Error::in_file(&cfg_path, format!("[report] start/end: {e}")))?,
-                ),
+                (Some(s), Some(e)) => {
+                    Some(Period::parse(&format!("{s}..{e}")).map_err(|e| {
+                        Error::in_file(&cfg_path, format!("[report] start/end: {e}"))
+                    })?)
+                }
                 (None, None) => None,
                 _ => {
-                    return Err(Error::in_file(&cfg_path, "[report] needs both start and end, or period"))
+                    return Err(Error::in_file(
+                        &cfg_path,
+                        "[report] needs both start and end, or period",
+                    ))
                 }
             }
         };
 
         let (timezone, timezone_name) = match (&args.timezone, &file.inputs.timezone) {
-            (Some(tz), _) => (InputZone::parse(tz).map_err(|e| Error::new(format!("--timezone: {e}")))?, tz.clone()),
+            (Some(tz), _) => (
+                InputZone::parse(tz).map_err(|e| Error::new(format!("--timezone: {e}")))?,
+                tz.clone(),
+            ),
             (None, Some(tz)) => (
                 InputZone::parse(tz.get_ref()).map_err(|e| err_at(tz.span().start, e))?,
                 tz.get_ref().clone(),
@@ -258,8 +282,18 @@ impl Config {
         let mut inputs = Inputs::default();
         for (kind, from_file, from_cli, dest) in [
             ("jobs", &file.inputs.jobs, &args.jobs, &mut inputs.jobs),
-            ("codecarbon", &file.inputs.codecarbon, &args.codecarbon, &mut inputs.codecarbon),
-            ("telemetry", &file.inputs.telemetry, &args.telemetry, &mut inputs.telemetry),
+            (
+                "codecarbon",
+                &file.inputs.codecarbon,
+                &args.codecarbon,
+                &mut inputs.codecarbon,
+            ),
+            (
+                "telemetry",
+                &file.inputs.telemetry,
+                &args.telemetry,
+                &mut inputs.telemetry,
+            ),
             ("sacct", &file.inputs.sacct, &args.sacct, &mut inputs.sacct),
             ("grid", &file.inputs.grid, &args.grid, &mut inputs.grid),
         ] {
@@ -268,9 +302,16 @@ impl Config {
             }
             for p in from_cli {
                 if !p.exists() {
-                    return Err(Error::in_file(p, format!("{kind} input does not exist")).hint("check the path"));
+                    return Err(Error::in_file(p, format!("{kind} input does not exist"))
+                        .hint("check the path"));
                 }
-                push_unique(dest, InputFile { path: p.clone(), shown: p.display().to_string() });
+                push_unique(
+                    dest,
+                    InputFile {
+                        path: p.clone(),
+                        shown: p.display().to_string(),
+                    },
+                );
             }
         }
 
@@ -278,17 +319,26 @@ impl Config {
         for s in &file.site {
             let line = line_of(&text, s.span().start);
             let site = s.get_ref();
-            let bad = |m: String| Error::in_file(&cfg_path, format!("[[site]] '{}': {m}", site.id)).at_line(line);
+            let bad = |m: String| {
+                Error::in_file(&cfg_path, format!("[[site]] '{}': {m}", site.id)).at_line(line)
+            };
             if sites.iter().any(|x: &Site| x.id == site.id) {
                 return Err(bad("a site with this id is already defined".into()));
             }
             let mut pue = Vec::new();
             match &site.pue {
-                Some(PueSpec::One(v)) => pue.push(PueEntry { period: None, value: *v }),
+                Some(PueSpec::One(v)) => pue.push(PueEntry {
+                    period: None,
+                    value: *v,
+                }),
                 Some(PueSpec::ByPeriod(list)) => {
                     for e in list {
-                        let p = Period::parse(&e.period).map_err(|m| bad(format!("pue period: {m}")))?;
-                        pue.push(PueEntry { period: Some(p), value: e.value });
+                        let p = Period::parse(&e.period)
+                            .map_err(|m| bad(format!("pue period: {m}")))?;
+                        pue.push(PueEntry {
+                            period: Some(p),
+                            value: e.value,
+                        });
                     }
                 }
                 None => {}
@@ -331,13 +381,21 @@ impl Config {
                 ("use_factor", h.use_factor, 0.0),
             ] {
                 if let Some(v) = v {
-                    if !(v.is_finite() && v >= lo) || ((name == "lifetime_years" || name == "use_factor") && v == 0.0) {
-                        return Err(Error::in_file(&cfg_path, format!("[[hardware]] '{}': {name} = {v} is not valid", h.name)));
+                    if !(v.is_finite() && v >= lo)
+                        || ((name == "lifetime_years" || name == "use_factor") && v == 0.0)
+                    {
+                        return Err(Error::in_file(
+                            &cfg_path,
+                            format!("[[hardware]] '{}': {name} = {v} is not valid", h.name),
+                        ));
                     }
                 }
             }
             if h.use_factor.is_some_and(|u| u > 1.0) {
-                return Err(Error::in_file(&cfg_path, format!("[[hardware]] '{}': use_factor must be in (0, 1]", h.name)));
+                return Err(Error::in_file(
+                    &cfg_path,
+                    format!("[[hardware]] '{}': use_factor must be in (0, 1]", h.name),
+                ));
             }
         }
         for (project, site) in &file.codecarbon.sites {
@@ -350,18 +408,28 @@ impl Config {
         }
         let utilisation = file.estimate.utilisation.unwrap_or(1.0);
         if !(utilisation > 0.0 && utilisation <= 1.0) {
-            return Err(Error::in_file(&cfg_path, "[estimate] utilisation must be in (0, 1]"));
+            return Err(Error::in_file(
+                &cfg_path,
+                "[estimate] utilisation must be in (0, 1]",
+            ));
         }
         if let Some(p) = file.estimate.default_pue {
             if !(1.0..=5.0).contains(&p) {
-                return Err(Error::in_file(&cfg_path, "[estimate] default_pue must be in 1.0..5.0"));
+                return Err(Error::in_file(
+                    &cfg_path,
+                    "[estimate] default_pue must be in 1.0..5.0",
+                ));
             }
         }
         let _ = &file.rubric;
         Ok((
             Config {
                 config_file: cfg_file,
-                title: file.report.title.clone().unwrap_or_else(|| "Training footprint".to_string()),
+                title: file
+                    .report
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| "Training footprint".to_string()),
                 organization: file.report.organization.clone().unwrap_or_default(),
                 period,
                 reference_intensity_g_per_kwh: file.report.reference_intensity_g_per_kwh,
@@ -393,26 +461,56 @@ fn push_unique(dest: &mut Vec<InputFile>, f: InputFile) {
 
 /// Expand one `[inputs]` entry, relative to the config's folder. A literal path that does not
 /// exist stops the run; a glob that matches nothing is a warning.
-fn expand(base: &Path, pattern: &str, kind: &str, cfg: &str, dest: &mut Vec<InputFile>, findings: &mut Vec<Finding>) -> Result<()> {
+fn expand(
+    base: &Path,
+    pattern: &str,
+    kind: &str,
+    cfg: &str,
+    dest: &mut Vec<InputFile>,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
     let is_glob = pattern.contains(['*', '?', '[']);
     let full = base.join(pattern);
     if !is_glob {
         if !full.exists() {
-            return Err(Error::in_file(cfg, format!("[inputs] {kind}: '{pattern}' does not exist (looked for {})", full.display()))
-                .hint("paths in [inputs] are relative to the config file's folder"));
+            return Err(Error::in_file(
+                cfg,
+                format!(
+                    "[inputs] {kind}: '{pattern}' does not exist (looked for {})",
+                    full.display()
+                ),
+            )
+            .hint("paths in [inputs] are relative to the config file's folder"));
         }
-        push_unique(dest, InputFile { path: full, shown: pattern.to_string() });
+        push_unique(
+            dest,
+            InputFile {
+                path: full,
+                shown: pattern.to_string(),
+            },
+        );
         return Ok(());
     }
     let pat = full.to_string_lossy().to_string();
     let mut found: Vec<PathBuf> = glob::glob(&pat)
-        .map_err(|e| Error::in_file(cfg, format!("[inputs] {kind}: bad pattern '{pattern}': {e}")))?
+        .map_err(|e| {
+            Error::in_file(
+                cfg,
+                format!("[inputs] {kind}: bad pattern '{pattern}': {e}"),
+            )
+        })?
         .filter_map(|r| r.ok())
         .filter(|p| p.is_file())
         .collect();
     found.sort();
     if found.is_empty() {
-        findings.push(Finding::warning(codes::INPUT_EMPTY, format!("[inputs] {kind}: '{pattern}' matches no file")).at(cfg, None));
+        findings.push(
+            Finding::warning(
+                codes::INPUT_EMPTY,
+                format!("[inputs] {kind}: '{pattern}' matches no file"),
+            )
+            .at(cfg, None),
+        );
     }
     for p in found {
         let shown = p.strip_prefix(base).unwrap_or(&p).display().to_string();
@@ -430,11 +528,14 @@ pub fn parse_formats(s: &str) -> Result<Vec<Format>> {
             "json" => Format::Json,
             "csv" => Format::Csv,
             "pdf" | "model-cards" => {
-                return Err(Error::new(format!("--format {f}: this output is not available yet in this version"))
-                    .hint("use html, json and csv"))
+                return Err(Error::new(format!(
+                    "--format {f}: this output is not available yet in this version"
+                ))
+                .hint("use html, json and csv"))
             }
             other => {
-                return Err(Error::new(format!("--format: unknown format '{other}'")).hint("use a comma-separated list of html, json, csv"))
+                return Err(Error::new(format!("--format: unknown format '{other}'"))
+                    .hint("use a comma-separated list of html, json, csv"))
             }
         };
         if !out.contains(&fmt) {

@@ -10,10 +10,19 @@ use std::path::PathBuf;
 
 /// The demo's input files: (path relative to the demo folder, bytes).
 pub const FILES: [(&str, &[u8]); 4] = [
-    ("greenledger.toml", include_bytes!("../fixtures/demo/greenledger.toml")),
+    (
+        "greenledger.toml",
+        include_bytes!("../fixtures/demo/greenledger.toml"),
+    ),
     ("jobs.csv", include_bytes!("../fixtures/demo/jobs.csv")),
-    ("codecarbon/aur-0008.csv", include_bytes!("../fixtures/demo/codecarbon/aur-0008.csv")),
-    ("codecarbon/speech-workstation.csv", include_bytes!("../fixtures/demo/codecarbon/speech-workstation.csv")),
+    (
+        "codecarbon/aur-0008.csv",
+        include_bytes!("../fixtures/demo/codecarbon/aur-0008.csv"),
+    ),
+    (
+        "codecarbon/speech-workstation.csv",
+        include_bytes!("../fixtures/demo/codecarbon/speech-workstation.csv"),
+    ),
 ];
 
 /// Write the demo inputs into `dir`.
@@ -36,7 +45,11 @@ pub fn run(out: &Output) -> Result<Report> {
     let _ = std::fs::remove_dir_all(&scratch);
     let result = (|| {
         write_inputs(&scratch)?;
-        let args = InputArgs { config: Some(scratch.join("greenledger.toml")), quiet: true, ..Default::default() };
+        let args = InputArgs {
+            config: Some(scratch.join("greenledger.toml")),
+            quiet: true,
+            ..Default::default()
+        };
         let report = crate::build_report(&args, crate::generated_at(out.generated_at.as_deref())?)?;
         let mut files = render::render_all(&report, out)?;
         for (rel, bytes) in FILES {

@@ -23,7 +23,9 @@ fn positive(name: &str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        Err(Error::new(format!("--{name} must be a number >= 0, not {v}")))
+        Err(Error::new(format!(
+            "--{name} must be a number >= 0, not {v}"
+        )))
     }
 }
 
@@ -34,9 +36,18 @@ pub fn estimate(a: &EstimateArgs, factors: &Factors) -> Result<Estimate> {
     let power_w = match (a.power_w, &a.hardware) {
         (Some(w), _) => positive("power-w", w)?,
         (None, Some(name)) => {
-            let h = factors.hardware(name).ok_or_else(|| Error::new(format!("--hardware: '{name}' is not in the hardware table")).hint("give --power-w instead"))?;
-            let tdp = h.tdp_w.ok_or_else(|| Error::new(format!("--hardware: '{}' has no published TDP", h.name)).hint("give --power-w instead"))?;
-            sources.push(format!("power: TDP of {} ({} W, {})", h.name, tdp, h.source));
+            let h = factors.hardware(name).ok_or_else(|| {
+                Error::new(format!("--hardware: '{name}' is not in the hardware table"))
+                    .hint("give --power-w instead")
+            })?;
+            let tdp = h.tdp_w.ok_or_else(|| {
+                Error::new(format!("--hardware: '{}' has no published TDP", h.name))
+                    .hint("give --power-w instead")
+            })?;
+            sources.push(format!(
+                "power: TDP of {} ({} W, {})",
+                h.name, tdp, h.source
+            ));
             tdp
         }
         (None, None) => return Err(Error::new("give --power-w or --hardware")),
@@ -45,7 +56,11 @@ pub fn estimate(a: &EstimateArgs, factors: &Factors) -> Result<Estimate> {
         Some(p) if p.is_finite() && p >= 1.0 => p,
         Some(p) => return Err(Error::new(format!("--pue must be >= 1, not {p}"))),
         None => {
-            sources.push(format!("PUE: {} ({})", factors::DEFAULT_PUE, factors::DEFAULT_PUE_SOURCE));
+            sources.push(format!(
+                "PUE: {} ({})",
+                factors::DEFAULT_PUE,
+                factors::DEFAULT_PUE_SOURCE
+            ));
             factors::DEFAULT_PUE
         }
     };
@@ -53,7 +68,10 @@ pub fn estimate(a: &EstimateArgs, factors: &Factors) -> Result<Estimate> {
         (Some(g), _) => positive("intensity", g)?,
         (None, Some(z)) => {
             let m = factors.zone(z).ok_or_else(|| Error::new(format!("--zone: no grid factor for '{z}'")).hint("use an ISO country code, a bidding zone or a cloud region, or give --intensity"))?;
-            sources.push(format!("grid: {} {} g/kWh ({}, {})", m.factor.zone, m.factor.g_per_kwh, m.factor.source, m.factor.year));
+            sources.push(format!(
+                "grid: {} {} g/kWh ({}, {})",
+                m.factor.zone, m.factor.g_per_kwh, m.factor.source, m.factor.year
+            ));
             m.factor.g_per_kwh
         }
         (None, None) => return Err(Error::new("give --zone or --intensity")),
@@ -79,7 +97,15 @@ mod tests {
     #[test]
     fn issue_example_by_hand() {
         // 1000 GPU-h x 400 W = 400 kWh; x 1.1 = 440 kWh; x 385 g = 169.4 kg.
-        let a = EstimateArgs { gpu_hours: 1000.0, power_w: Some(400.0), hardware: None, pue: Some(1.1), zone: None, intensity: Some(385.0), json: true };
+        let a = EstimateArgs {
+            gpu_hours: 1000.0,
+            power_w: Some(400.0),
+            hardware: None,
+            pue: Some(1.1),
+            zone: None,
+            intensity: Some(385.0),
+            json: true,
+        };
         let e = estimate(&a, &Factors::embedded()).unwrap();
         assert!((e.it_energy_kwh - 400.0).abs() < 1e-9);
         assert!((e.facility_energy_kwh - 440.0).abs() < 1e-9);

@@ -75,9 +75,8 @@ impl fmt::Display for Finding {
 /// Sort findings into their reporting order: by file, line, code, message (deterministic output).
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (&a.file, a.line, a.code, &a.message, a.severity).cmp(&(
-            &b.file, b.line, b.code, &b.message, b.severity,
-        ))
+        (&a.file, a.line, a.code, &a.message, a.severity)
+            .cmp(&(&b.file, b.line, b.code, &b.message, b.severity))
     });
 }
 

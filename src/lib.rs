@@ -50,13 +50,19 @@ pub fn report(inputs: &InputArgs, out: &Output) -> Result<Report> {
 /// (so that identical inputs give identical files).
 pub fn generated_at(flag: Option<&str>) -> Result<Option<String>> {
     if let Some(s) = flag {
-        let st = timeutil::parse_timestamp(s, &timeutil::InputZone::Utc).map_err(|e| Error::new(format!("--generated-at: {e}")))?;
+        let st = timeutil::parse_timestamp(s, &timeutil::InputZone::Utc)
+            .map_err(|e| Error::new(format!("--generated-at: {e}")))?;
         return Ok(Some(timeutil::fmt_utc(st.utc)));
     }
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.trim().is_empty() => {
-            let secs: i64 = v.trim().parse().map_err(|_| Error::new(format!("SOURCE_DATE_EPOCH='{v}' is not a number of seconds")))?;
-            let t = chrono::DateTime::from_timestamp(secs, 0).ok_or_else(|| Error::new("SOURCE_DATE_EPOCH is out of range"))?;
+            let secs: i64 = v.trim().parse().map_err(|_| {
+                Error::new(format!(
+                    "SOURCE_DATE_EPOCH='{v}' is not a number of seconds"
+                ))
+            })?;
+            let t = chrono::DateTime::from_timestamp(secs, 0)
+                .ok_or_else(|| Error::new("SOURCE_DATE_EPOCH is out of range"))?;
             Ok(Some(timeutil::fmt_utc(t)))
         }
         _ => Ok(None),
@@ -67,12 +73,20 @@ pub fn generated_at(flag: Option<&str>) -> Result<Option<String>> {
 fn summarise(report: &Report, out: &Output) {
     let c = &report.finding_counts;
     let mut err = std::io::stderr().lock();
-    let serious: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).collect();
+    let serious: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .collect();
     for f in serious.iter().take(20) {
         let _ = writeln!(err, "{f}");
     }
     if serious.len() > 20 {
-        let _ = writeln!(err, "... and {} more (see findings in the report)", serious.len() - 20);
+        let _ = writeln!(
+            err,
+            "... and {} more (see findings in the report)",
+            serious.len() - 20
+        );
     }
     let _ = writeln!(
         err,
@@ -106,19 +120,43 @@ pub fn run(cli: Cli) -> Result<i32> {
                 let _ = writeln!(out, "{f}");
             }
             let c = &r.finding_counts;
-            let _ = writeln!(out, "{} input files, {} jobs: {} errors, {} warnings, {} notes", r.inputs.len(), r.totals.jobs, c.error, c.warning, c.info);
+            let _ = writeln!(
+                out,
+                "{} input files, {} jobs: {} errors, {} warnings, {} notes",
+                r.inputs.len(),
+                r.totals.jobs,
+                c.error,
+                c.warning,
+                c.info
+            );
             Ok(if r.has_errors() { 1 } else { 0 })
         }
         Command::Estimate(a) => {
             let e = estimate::estimate(&a, &Factors::embedded())?;
             let mut out = std::io::stdout().lock();
             if a.json {
-                let _ = writeln!(out, "{}", serde_json::to_string(&e).map_err(|e| Error::new(e.to_string()))?);
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&e).map_err(|e| Error::new(e.to_string()))?
+                );
             } else {
                 let _ = writeln!(out, "accelerator-hours    {}", e.gpu_hours);
-                let _ = writeln!(out, "IT energy            {:.3} kWh  ({} W per device)", e.it_energy_kwh, e.power_w);
-                let _ = writeln!(out, "facility energy      {:.3} kWh  (PUE {})", e.facility_energy_kwh, e.pue);
-                let _ = writeln!(out, "location-based       {:.3} kgCO2e  ({} g/kWh)", e.location_kgco2e, e.intensity_g_per_kwh);
+                let _ = writeln!(
+                    out,
+                    "IT energy            {:.3} kWh  ({} W per device)",
+                    e.it_energy_kwh, e.power_w
+                );
+                let _ = writeln!(
+                    out,
+                    "facility energy      {:.3} kWh  (PUE {})",
+                    e.facility_energy_kwh, e.pue
+                );
+                let _ = writeln!(
+                    out,
+                    "location-based       {:.3} kgCO2e  ({} g/kWh)",
+                    e.location_kgco2e, e.intensity_g_per_kwh
+                );
                 for s in &e.sources {
                     let _ = writeln!(out, "  {s}");
                 }

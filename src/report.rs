@@ -122,21 +122,43 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(cfg: &Config, factors: &Factors, ledger: Ledger, inputs: Vec<InputRecord>, generated_at: Option<String>) -> Report {
+    pub fn new(
+        cfg: &Config,
+        factors: &Factors,
+        ledger: Ledger,
+        inputs: Vec<InputRecord>,
+        generated_at: Option<String>,
+    ) -> Report {
         let total_loc = ledger.totals.location_kgco2e;
         let teams = ledger
             .teams
             .into_iter()
             .map(|g| TeamView {
-                share: if total_loc > 0.0 { g.amounts.location_kgco2e / total_loc } else { 0.0 },
+                share: if total_loc > 0.0 {
+                    g.amounts.location_kgco2e / total_loc
+                } else {
+                    0.0
+                },
                 team: g.key,
                 amounts: g.amounts,
                 scores: Scores::unscored(),
             })
             .collect();
-        let models = ledger.models.into_iter().map(|g| ModelView { model: g.key, team: g.team.unwrap_or_default(), amounts: g.amounts }).collect();
+        let models = ledger
+            .models
+            .into_iter()
+            .map(|g| ModelView {
+                model: g.key,
+                team: g.team.unwrap_or_default(),
+                amounts: g.amounts,
+            })
+            .collect();
         let count = |s| ledger.findings.iter().filter(|f| f.severity == s).count();
-        let finding_counts = FindingCounts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
+        let finding_counts = FindingCounts {
+            error: count(Severity::Error),
+            warning: count(Severity::Warning),
+            info: count(Severity::Info),
+        };
         let (zones, regions, hw) = factors.counts();
         Report {
             schema: SCHEMA,
@@ -147,11 +169,17 @@ impl Report {
             period: ledger.period,
             methodology: Methodology {
                 default_pue: cfg.default_pue.unwrap_or(factors::DEFAULT_PUE),
-                default_pue_source: if cfg.default_pue.is_some() { "greenledger.toml".into() } else { factors::DEFAULT_PUE_SOURCE.into() },
+                default_pue_source: if cfg.default_pue.is_some() {
+                    "greenledger.toml".into()
+                } else {
+                    factors::DEFAULT_PUE_SOURCE.into()
+                },
                 utilisation: cfg.utilisation,
                 timezone: cfg.timezone_name.clone(),
                 reference_intensity_g_per_kwh: cfg.reference_intensity_g_per_kwh,
-                reference_kgco2e: cfg.reference_intensity_g_per_kwh.map(|g| ledger.totals.facility_energy_kwh * g / 1000.0),
+                reference_kgco2e: cfg
+                    .reference_intensity_g_per_kwh
+                    .map(|g| ledger.totals.facility_energy_kwh * g / 1000.0),
                 embedded_zones: zones,
                 embedded_cloud_regions: regions,
                 embedded_hardware: hw,
@@ -166,7 +194,11 @@ impl Report {
             findings: ledger.findings,
             inputs,
             factors: ledger.factors,
-            factor_set: FactorSet { name: factors.name.clone(), version: factors.version.clone(), sha256: factors.sha256.clone() },
+            factor_set: FactorSet {
+                name: factors.name.clone(),
+                version: factors.version.clone(),
+                sha256: factors.sha256.clone(),
+            },
         }
     }
 

@@ -32,8 +32,14 @@ impl InputZone {
     pub fn to_utc(&self, naive: NaiveDateTime) -> Result<DateTime<Utc>, String> {
         let r = match self {
             InputZone::Utc => return Ok(Utc.from_utc_datetime(&naive)),
-            InputZone::Fixed(o) => o.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc)),
-            InputZone::Named(z) => z.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc)),
+            InputZone::Fixed(o) => o
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|d| d.with_timezone(&Utc)),
+            InputZone::Named(z) => z
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|d| d.with_timezone(&Utc)),
         };
         r.ok_or_else(|| format!("{naive} does not exist in this time zone (daylight-saving gap)"))
     }
@@ -45,7 +51,9 @@ fn parse_offset(t: &str) -> Option<chrono::FixedOffset> {
         b'-' => (-1, &t[1..]),
         _ => return None,
     };
-    let (h, m) = rest.split_once(':').unwrap_or((rest.get(..2)?, rest.get(2..).unwrap_or("0")));
+    let (h, m) = rest
+        .split_once(':')
+        .unwrap_or((rest.get(..2)?, rest.get(2..).unwrap_or("0")));
     let h: i32 = h.parse().ok()?;
     let m: i32 = if m.is_empty() { 0 } else { m.parse().ok()? };
     if h > 23 || m > 59 {
@@ -75,32 +83,53 @@ pub fn parse_timestamp(s: &str, zone: &InputZone) -> Result<Stamp, String> {
     };
     let norm = norm.replace(" +", "+").replace(" -", "-");
     if let Ok(d) = DateTime::parse_from_rfc3339(&norm) {
-        return Ok(Stamp { utc: d.with_timezone(&Utc), naive: false });
+        return Ok(Stamp {
+            utc: d.with_timezone(&Utc),
+            naive: false,
+        });
     }
     // Offsets without a colon (+0200) and UTC spelled out.
     for f in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z"] {
         if let Ok(d) = DateTime::parse_from_str(&norm, f) {
-            return Ok(Stamp { utc: d.with_timezone(&Utc), naive: false });
+            return Ok(Stamp {
+                utc: d.with_timezone(&Utc),
+                naive: false,
+            });
         }
     }
-    if let Some(stripped) = norm.strip_suffix(" UTC").or_else(|| norm.strip_suffix("UTC")) {
+    if let Some(stripped) = norm
+        .strip_suffix(" UTC")
+        .or_else(|| norm.strip_suffix("UTC"))
+    {
         if let Some(n) = parse_naive(stripped.trim_end()) {
-            return Ok(Stamp { utc: Utc.from_utc_datetime(&n), naive: false });
+            return Ok(Stamp {
+                utc: Utc.from_utc_datetime(&n),
+                naive: false,
+            });
         }
     }
     match parse_naive(&norm) {
-        Some(n) => Ok(Stamp { utc: zone.to_utc(n)?, naive: true }),
+        Some(n) => Ok(Stamp {
+            utc: zone.to_utc(n)?,
+            naive: true,
+        }),
         None => Err(format!("cannot read '{t}' as a timestamp")),
     }
 }
 
 fn parse_naive(t: &str) -> Option<NaiveDateTime> {
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y/%m/%dT%H:%M:%S%.f"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y/%m/%dT%H:%M:%S%.f",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
             return Some(n);
         }
     }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().map(|d| d.and_time(NaiveTime::MIN))
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_time(NaiveTime::MIN))
 }
 
 /// Format an instant as RFC 3339 UTC with second precision (milliseconds when present).
@@ -146,7 +175,11 @@ impl Period {
             if end <= start {
                 return Err(format!("period '{s}' ends before it starts"));
             }
-            return Ok(Period { label: t.to_string(), start, end });
+            return Ok(Period {
+                label: t.to_string(),
+                start,
+                end,
+            });
         }
         if let Some((y, q)) = t.split_once("-Q").or_else(|| t.split_once("-q")) {
             let y: i32 = y.parse().map_err(|_| bad())?;
@@ -155,15 +188,33 @@ impl Period {
                 return Err(bad());
             }
             let start = ymd(y, 3 * (q - 1) + 1).ok_or_else(bad)?;
-            let end = if q == 4 { ymd(y + 1, 1) } else { ymd(y, 3 * q + 1) }.ok_or_else(bad)?;
-            return Ok(Period { label: format!("{y}-Q{q}"), start, end });
+            let end = if q == 4 {
+                ymd(y + 1, 1)
+            } else {
+                ymd(y, 3 * q + 1)
+            }
+            .ok_or_else(bad)?;
+            return Ok(Period {
+                label: format!("{y}-Q{q}"),
+                start,
+                end,
+            });
         }
         if t.len() == 7 && t.as_bytes()[4] == b'-' {
             let y: i32 = t[..4].parse().map_err(|_| bad())?;
             let m: u32 = t[5..].parse().map_err(|_| bad())?;
             let start = ymd(y, m).ok_or_else(bad)?;
-            let end = if m == 12 { ymd(y + 1, 1) } else { ymd(y, m + 1) }.ok_or_else(bad)?;
-            return Ok(Period { label: t.to_string(), start, end });
+            let end = if m == 12 {
+                ymd(y + 1, 1)
+            } else {
+                ymd(y, m + 1)
+            }
+            .ok_or_else(bad)?;
+            return Ok(Period {
+                label: t.to_string(),
+                start,
+                end,
+            });
         }
         if t.len() == 4 {
             let y: i32 = t.parse().map_err(|_| bad())?;
@@ -197,7 +248,12 @@ impl Period {
 }
 
 /// Seconds of overlap between `[a0, a1)` and `[b0, b1)`.
-pub fn overlap_s(a0: DateTime<Utc>, a1: DateTime<Utc>, b0: DateTime<Utc>, b1: DateTime<Utc>) -> f64 {
+pub fn overlap_s(
+    a0: DateTime<Utc>,
+    a1: DateTime<Utc>,
+    b0: DateTime<Utc>,
+    b1: DateTime<Utc>,
+) -> f64 {
     let s = a0.max(b0);
     let e = a1.min(b1);
     if e > s {
@@ -249,7 +305,14 @@ mod tests {
     fn timestamps_in_every_accepted_form() {
         let z = InputZone::Utc;
         let want = utc("2026-07-01T10:00:00Z");
-        for s in ["2026-07-01T10:00:00Z", "2026-07-01 10:00:00Z", "2026-07-01T12:00:00+02:00", "2026-07-01 12:00:00 +02:00", "2026-07-01T12:00:00+0200", "2026-07-01 10:00:00 UTC"] {
+        for s in [
+            "2026-07-01T10:00:00Z",
+            "2026-07-01 10:00:00Z",
+            "2026-07-01T12:00:00+02:00",
+            "2026-07-01 12:00:00 +02:00",
+            "2026-07-01T12:00:00+0200",
+            "2026-07-01 10:00:00 UTC",
+        ] {
             let st = parse_timestamp(s, &z).unwrap_or_else(|e| panic!("{s}: {e}"));
             assert_eq!(st.utc, want, "{s}");
             assert!(!st.naive, "{s}");
@@ -258,9 +321,15 @@ mod tests {
         assert!(n.naive);
         assert_eq!(n.utc, want);
         let paris = InputZone::parse("Europe/Paris").unwrap();
-        assert_eq!(parse_timestamp("2026-07-01 12:00:00", &paris).unwrap().utc, want);
+        assert_eq!(
+            parse_timestamp("2026-07-01 12:00:00", &paris).unwrap().utc,
+            want
+        );
         let plus2 = InputZone::parse("+02:00").unwrap();
-        assert_eq!(parse_timestamp("2026-07-01T12:00", &plus2).unwrap().utc, want);
+        assert_eq!(
+            parse_timestamp("2026-07-01T12:00", &plus2).unwrap().utc,
+            want
+        );
         assert!(parse_timestamp("01/07/2026", &z).is_err());
         assert!(InputZone::parse("Mars/Olympus").is_err());
     }
@@ -268,7 +337,13 @@ mod tests {
     #[test]
     fn overlap_is_clipped() {
         let p = Period::parse("2026-Q3").unwrap();
-        assert_eq!(p.overlap_s(utc("2026-06-30T23:00:00Z"), utc("2026-07-01T01:00:00Z")), 3600.0);
-        assert_eq!(p.overlap_s(utc("2026-10-01T00:00:00Z"), utc("2026-10-01T01:00:00Z")), 0.0);
+        assert_eq!(
+            p.overlap_s(utc("2026-06-30T23:00:00Z"), utc("2026-07-01T01:00:00Z")),
+            3600.0
+        );
+        assert_eq!(
+            p.overlap_s(utc("2026-10-01T00:00:00Z"), utc("2026-10-01T01:00:00Z")),
+            0.0
+        );
     }
 }

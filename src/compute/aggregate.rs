@@ -14,14 +14,27 @@ pub struct Aggregates {
     pub tiers: Vec<TierShare>,
 }
 
-const SUMMED: [&str; 6] = ["gpu_hours", "it_energy_kwh", "facility_energy_kwh", "location_kgco2e", "embodied_kgco2e", "water_l"];
+const SUMMED: [&str; 6] = [
+    "gpu_hours",
+    "it_energy_kwh",
+    "facility_energy_kwh",
+    "location_kgco2e",
+    "embodied_kgco2e",
+    "water_l",
+];
 
 fn sum_exprs() -> Vec<Expr> {
     let mut e = vec![len().cast(DataType::Float64).alias("jobs")];
     for c in SUMMED {
         e.push(col(c).sum().alias(c));
         // Known-value counts, so that a sum over only unknowns stays unknown (null), not zero.
-        e.push(col(c).is_not_null().cast(DataType::Float64).sum().alias(format!("{c}__n")));
+        e.push(
+            col(c)
+                .is_not_null()
+                .cast(DataType::Float64)
+                .sum()
+                .alias(format!("{c}__n")),
+        );
     }
     e
 }
@@ -48,7 +61,14 @@ fn amounts_at(df: &DataFrame, i: usize) -> Result<Amounts> {
 }
 
 fn strings(df: &DataFrame, c: &str) -> Result<Vec<String>> {
-    Ok(df.column(c).map_err(pe)?.str().map_err(pe)?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+    Ok(df
+        .column(c)
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
 }
 
 fn grouped(df: &DataFrame, by: &[&str]) -> Result<DataFrame> {
@@ -65,14 +85,23 @@ fn grouped(df: &DataFrame, by: &[&str]) -> Result<DataFrame> {
 
 /// Totals, teams (sorted by name), models (sorted by name) and the tier mix.
 pub fn aggregate(df: &DataFrame) -> Result<Aggregates> {
-    let totals_df = df.clone().lazy().select(sum_exprs()).collect().map_err(pe)?;
+    let totals_df = df
+        .clone()
+        .lazy()
+        .select(sum_exprs())
+        .collect()
+        .map_err(pe)?;
     let totals = amounts_at(&totals_df, 0)?;
 
     let t = grouped(df, &["team"])?;
     let team_names = strings(&t, "team")?;
     let mut teams = Vec::new();
     for (i, k) in team_names.into_iter().enumerate() {
-        teams.push(GroupRow { key: k, team: None, amounts: amounts_at(&t, i)? });
+        teams.push(GroupRow {
+            key: k,
+            team: None,
+            amounts: amounts_at(&t, i)?,
+        });
     }
 
     // A model belongs to the team with the most of its jobs (ties: the first by name).
@@ -84,9 +113,18 @@ pub fn aggregate(df: &DataFrame) -> Result<Aggregates> {
     for (i, k) in strings(&m, "model")?.into_iter().enumerate() {
         let owner = (0..mt_models.len())
             .filter(|&j| mt_models[j] == k)
-            .max_by(|&a, &b| mt_jobs[a].partial_cmp(&mt_jobs[b]).unwrap_or(std::cmp::Ordering::Equal).then(mt_teams[b].cmp(&mt_teams[a])))
+            .max_by(|&a, &b| {
+                mt_jobs[a]
+                    .partial_cmp(&mt_jobs[b])
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(mt_teams[b].cmp(&mt_teams[a]))
+            })
             .map(|j| mt_teams[j].clone());
-        models.push(GroupRow { key: k, team: owner, amounts: amounts_at(&m, i)? });
+        models.push(GroupRow {
+            key: k,
+            team: owner,
+            amounts: amounts_at(&m, i)?,
+        });
     }
 
     let tr = grouped(df, &["tier"])?;
@@ -98,8 +136,18 @@ pub fn aggregate(df: &DataFrame) -> Result<Aggregates> {
             "sampled" => Tier::Sampled,
             _ => Tier::Estimated,
         };
-        tiers.push(TierShare { tier, jobs: a.jobs, it_energy_kwh: a.it_energy_kwh, share: ratio(a.it_energy_kwh, totals.it_energy_kwh).unwrap_or(0.0) });
+        tiers.push(TierShare {
+            tier,
+            jobs: a.jobs,
+            it_energy_kwh: a.it_energy_kwh,
+            share: ratio(a.it_energy_kwh, totals.it_energy_kwh).unwrap_or(0.0),
+        });
     }
     tiers.sort_by_key(|t| t.tier);
-    Ok(Aggregates { totals, teams, models, tiers })
+    Ok(Aggregates {
+        totals,
+        teams,
+        models,
+        tiers,
+    })
 }

@@ -44,13 +44,21 @@ pub fn job_frame(rows: &[Resolved]) -> Result<DataFrame> {
             (col("gpu_hours") * col("embodied_rate")).alias("embodied_kgco2e"),
             (col("it_energy_kwh") * col("wue")).alias("water_l"),
         ])
-        .with_columns([(col("facility_energy_kwh") * col("intensity") / lit(1000.0)).alias("location_kgco2e")])
+        .with_columns([
+            (col("facility_energy_kwh") * col("intensity") / lit(1000.0)).alias("location_kgco2e"),
+        ])
         .collect()
         .map_err(pe)
 }
 
 pub(crate) fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    Ok(df.column(name).map_err(pe)?.f64().map_err(pe)?.iter().collect())
+    Ok(df
+        .column(name)
+        .map_err(pe)?
+        .f64()
+        .map_err(pe)?
+        .iter()
+        .collect())
 }
 
 /// Per-mille-safe ratio: `None` when the denominator is zero.
@@ -81,7 +89,10 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                 project: j.project.clone(),
                 site: j.site.clone(),
                 zone: r.zone.clone(),
-                hardware: r.hardware_name.clone().unwrap_or_else(|| j.hardware.clone()),
+                hardware: r
+                    .hardware_name
+                    .clone()
+                    .unwrap_or_else(|| j.hardware.clone()),
                 devices: j.devices,
                 start: fmt_utc(j.start),
                 end: fmt_utc(j.end),
@@ -135,15 +146,46 @@ mod tests {
     use crate::ingest::{Job, Origin, Status, TrainingType};
     use chrono::{TimeZone, Utc};
 
-    fn resolved(fraction: f64, it: f64, pue: f64, g: f64, emb: Option<f64>, wue: Option<f64>) -> Resolved {
+    fn resolved(
+        fraction: f64,
+        it: f64,
+        pue: f64,
+        g: f64,
+        emb: Option<f64>,
+        wue: Option<f64>,
+    ) -> Resolved {
         let t = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
         Resolved {
             job: Job {
-                job_id: "j".into(), model: "m".into(), team: "t".into(), project: None, site: None, zone: Some("FR".into()),
-                start: t, end: t + chrono::Duration::hours(10), hardware: "H100".into(), devices: 8.0, nodes: None, gpu_ids: None,
-                training_type: TrainingType::Pretraining, base_model: None, teacher_model: None, sparsity: None, precision: None,
-                parameters: None, tokens: Some(2e9), status: Status::Completed, gpu_hours: None, avg_power_w: None, metered: None,
-                published: None, from_codecarbon: false, origin: Origin { file: "jobs.csv".into(), line: 2 },
+                job_id: "j".into(),
+                model: "m".into(),
+                team: "t".into(),
+                project: None,
+                site: None,
+                zone: Some("FR".into()),
+                start: t,
+                end: t + chrono::Duration::hours(10),
+                hardware: "H100".into(),
+                devices: 8.0,
+                nodes: None,
+                gpu_ids: None,
+                training_type: TrainingType::Pretraining,
+                base_model: None,
+                teacher_model: None,
+                sparsity: None,
+                precision: None,
+                parameters: None,
+                tokens: Some(2e9),
+                status: Status::Completed,
+                gpu_hours: None,
+                avg_power_w: None,
+                metered: None,
+                published: None,
+                from_codecarbon: false,
+                origin: Origin {
+                    file: "jobs.csv".into(),
+                    line: 2,
+                },
             },
             tier: Tier::Estimated,
             fraction,

@@ -107,7 +107,9 @@ pub struct Ledger {
 /// Build the ledger from the canonical tables.
 pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledger> {
     let mut findings = ingested.findings;
-    let period = resolve::period_of(cfg, &ingested.jobs).unwrap_or_else(|| Period::spanning(chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH));
+    let period = resolve::period_of(cfg, &ingested.jobs).unwrap_or_else(|| {
+        Period::spanning(chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH)
+    });
     let res = resolve::resolve(cfg, factors, ingested.jobs, &period);
     findings.extend(res.findings);
     let frame = emissions::job_frame(&res.rows)?;

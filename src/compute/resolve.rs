@@ -71,8 +71,21 @@ pub struct Resolution {
     pub findings: Vec<Finding>,
 }
 
-fn use_factor(map: &mut BTreeMap<String, FactorUse>, name: String, value: f64, unit: &str, source: &str, year: Option<i32>) {
-    map.entry(name.clone()).or_insert(FactorUse { name, value, unit: unit.to_string(), source: source.to_string(), year });
+fn use_factor(
+    map: &mut BTreeMap<String, FactorUse>,
+    name: String,
+    value: f64,
+    unit: &str,
+    source: &str,
+    year: Option<i32>,
+) {
+    map.entry(name.clone()).or_insert(FactorUse {
+        name,
+        value,
+        unit: unit.to_string(),
+        source: source.to_string(),
+        year,
+    });
 }
 
 /// The period a run reports on: the configured one, else the span of the jobs.
@@ -87,12 +100,22 @@ pub fn period_of(cfg: &Config, jobs: &[Job]) -> Option<Period> {
 
 /// Time-weighted PUE of a site over `[a, b)`: per-period values where they apply, else the
 /// site's whole-time value, else `default`.
-pub fn site_pue(site: &Site, a: chrono::DateTime<chrono::Utc>, b: chrono::DateTime<chrono::Utc>, default: f64) -> f64 {
+pub fn site_pue(
+    site: &Site,
+    a: chrono::DateTime<chrono::Utc>,
+    b: chrono::DateTime<chrono::Utc>,
+    default: f64,
+) -> f64 {
     let total = seconds(a, b);
     if total <= 0.0 {
         return default;
     }
-    let base = site.pue.iter().find(|e| e.period.is_none()).map(|e| e.value).unwrap_or(default);
+    let base = site
+        .pue
+        .iter()
+        .find(|e| e.period.is_none())
+        .map(|e| e.value)
+        .unwrap_or(default);
     let mut covered = 0.0;
     let mut weighted = 0.0;
     for e in &site.pue {
@@ -110,8 +133,16 @@ pub fn site_pue(site: &Site, a: chrono::DateTime<chrono::Utc>, b: chrono::DateTi
 pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period) -> Resolution {
     let mut res = Resolution::default();
     let default_pue = cfg.default_pue.unwrap_or(factors::DEFAULT_PUE);
-    let default_pue_source = if cfg.default_pue.is_some() { "greenledger.toml [estimate] default_pue" } else { factors::DEFAULT_PUE_SOURCE };
-    let default_pue_year = if cfg.default_pue.is_some() { None } else { Some(factors::DEFAULT_PUE_YEAR) };
+    let default_pue_source = if cfg.default_pue.is_some() {
+        "greenledger.toml [estimate] default_pue"
+    } else {
+        factors::DEFAULT_PUE_SOURCE
+    };
+    let default_pue_year = if cfg.default_pue.is_some() {
+        None
+    } else {
+        Some(factors::DEFAULT_PUE_YEAR)
+    };
     let mut unknown_hw: BTreeMap<String, (u64, String, u64)> = BTreeMap::new();
     let mut straddling = 0u64;
     let mut default_pue_users: BTreeMap<String, u64> = BTreeMap::new();
@@ -123,7 +154,13 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
         if inside <= 0.0 {
             res.findings.push(at(Finding::info(
                 codes::JOBS_OUTSIDE_PERIOD,
-                format!("job '{}' ({} .. {}) lies outside the period {}; not counted", job.job_id, fmt_utc(job.start), fmt_utc(job.end), period.label),
+                format!(
+                    "job '{}' ({} .. {}) lies outside the period {}; not counted",
+                    job.job_id,
+                    fmt_utc(job.start),
+                    fmt_utc(job.end),
+                    period.label
+                ),
             )));
             continue;
         }
@@ -152,32 +189,74 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
             Some(s) => {
                 let p = site_pue(s, clip_a, clip_b, default_pue);
                 if s.pue.is_empty() {
-                    *default_pue_users.entry(format!("site '{}'", s.id)).or_default() += 1;
-                    use_factor(&mut res.factors, "PUE (default)".into(), default_pue, "ratio", default_pue_source, default_pue_year);
+                    *default_pue_users
+                        .entry(format!("site '{}'", s.id))
+                        .or_default() += 1;
+                    use_factor(
+                        &mut res.factors,
+                        "PUE (default)".into(),
+                        default_pue,
+                        "ratio",
+                        default_pue_source,
+                        default_pue_year,
+                    );
                 } else {
                     for e in &s.pue {
                         let name = match &e.period {
                             Some(p) => format!("PUE {} {}", s.id, p.label),
                             None => format!("PUE {}", s.id),
                         };
-                        let applies = e.period.as_ref().is_none_or(|p| overlap_s(clip_a, clip_b, p.start, p.end) > 0.0);
+                        let applies = e
+                            .period
+                            .as_ref()
+                            .is_none_or(|p| overlap_s(clip_a, clip_b, p.start, p.end) > 0.0);
                         if applies {
-                            use_factor(&mut res.factors, name, e.value, "ratio", &format!("greenledger.toml [[site]] {} (line {})", s.id, s.line), None);
+                            use_factor(
+                                &mut res.factors,
+                                name,
+                                e.value,
+                                "ratio",
+                                &format!("greenledger.toml [[site]] {} (line {})", s.id, s.line),
+                                None,
+                            );
                         }
                     }
                 }
                 p
             }
             None => {
-                *default_pue_users.entry("jobs without a site".to_string()).or_default() += 1;
-                use_factor(&mut res.factors, "PUE (default)".into(), default_pue, "ratio", default_pue_source, default_pue_year);
+                *default_pue_users
+                    .entry("jobs without a site".to_string())
+                    .or_default() += 1;
+                use_factor(
+                    &mut res.factors,
+                    "PUE (default)".into(),
+                    default_pue,
+                    "ratio",
+                    default_pue_source,
+                    default_pue_year,
+                );
                 default_pue
             }
         };
-        let zone_name = site.and_then(|s| s.zone.clone()).or_else(|| job.zone.clone());
-        let (intensity, zone, factor_year) = match site.and_then(|s| s.grid_intensity_g_per_kwh.map(|g| (s, g))) {
+        let zone_name = site
+            .and_then(|s| s.zone.clone())
+            .or_else(|| job.zone.clone());
+        let (intensity, zone, factor_year) = match site
+            .and_then(|s| s.grid_intensity_g_per_kwh.map(|g| (s, g)))
+        {
             Some((s, g)) => {
-                use_factor(&mut res.factors, format!("grid {}", s.id), g, "gCO2e/kWh", &format!("greenledger.toml [[site]] {} grid_intensity_g_per_kwh", s.id), None);
+                use_factor(
+                    &mut res.factors,
+                    format!("grid {}", s.id),
+                    g,
+                    "gCO2e/kWh",
+                    &format!(
+                        "greenledger.toml [[site]] {} grid_intensity_g_per_kwh",
+                        s.id
+                    ),
+                    None,
+                );
                 (g, format!("site:{}", s.id), None)
             }
             None => {
@@ -191,7 +270,14 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
                             fallback_zones.insert(zn.clone(), m.factor.zone.clone());
                         }
                         let f = m.factor;
-                        use_factor(&mut res.factors, format!("grid {}", f.zone), f.g_per_kwh, "gCO2e/kWh", &format!("{} ({})", f.source, f.licence), Some(f.year));
+                        use_factor(
+                            &mut res.factors,
+                            format!("grid {}", f.zone),
+                            f.g_per_kwh,
+                            "gCO2e/kWh",
+                            &format!("{} ({})", f.source, f.licence),
+                            Some(f.year),
+                        );
                         (f.g_per_kwh, f.zone.clone(), Some(f.year))
                     }
                     None => {
@@ -209,9 +295,16 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
         let hw = factors.hardware(&job.hardware);
         let duration_h = duration_s / 3600.0;
         let device_hours_full = job.gpu_hours.unwrap_or(job.devices * duration_h);
-        let power_w = job.avg_power_w.or_else(|| hw.and_then(|h| h.tdp_w).map(|t| t * cfg.utilisation));
-        if hw.is_none() && job.devices > 0.0 && !(job.from_codecarbon && job.hardware == "unknown") {
-            let e = unknown_hw.entry(job.hardware.clone()).or_insert((0, job.origin.file.clone(), job.origin.line));
+        let power_w = job
+            .avg_power_w
+            .or_else(|| hw.and_then(|h| h.tdp_w).map(|t| t * cfg.utilisation));
+        if hw.is_none() && job.devices > 0.0 && !(job.from_codecarbon && job.hardware == "unknown")
+        {
+            let e = unknown_hw.entry(job.hardware.clone()).or_insert((
+                0,
+                job.origin.file.clone(),
+                job.origin.line,
+            ));
             e.0 += 1;
         }
         let (tier, it_kwh_full) = match (&job.metered, power_w) {
@@ -219,7 +312,14 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
             (None, Some(p)) => {
                 if job.avg_power_w.is_none() {
                     if let Some(h) = hw {
-                        use_factor(&mut res.factors, format!("TDP {}", h.name), h.tdp_w.unwrap_or(0.0), "W", &h.source, h.year);
+                        use_factor(
+                            &mut res.factors,
+                            format!("TDP {}", h.name),
+                            h.tdp_w.unwrap_or(0.0),
+                            "W",
+                            &h.source,
+                            h.year,
+                        );
                     }
                 }
                 (Tier::Estimated, device_hours_full * p / 1000.0)
@@ -245,14 +345,50 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
                 None => (h.source.as_str(), h.year),
             };
             let default_src = "greenledger default (documented assumption)";
-            use_factor(&mut res.factors, format!("embodied {}", h.name), e, "kgCO2e/device", src, year);
-            use_factor(&mut res.factors, format!("lifetime {}", h.name), life, "years", if h.lifetime_years.is_some() { src } else { default_src }, year);
-            use_factor(&mut res.factors, format!("use factor {}", h.name), uf, "ratio", if h.use_factor.is_some() { src } else { default_src }, year);
+            use_factor(
+                &mut res.factors,
+                format!("embodied {}", h.name),
+                e,
+                "kgCO2e/device",
+                src,
+                year,
+            );
+            use_factor(
+                &mut res.factors,
+                format!("lifetime {}", h.name),
+                life,
+                "years",
+                if h.lifetime_years.is_some() {
+                    src
+                } else {
+                    default_src
+                },
+                year,
+            );
+            use_factor(
+                &mut res.factors,
+                format!("use factor {}", h.name),
+                uf,
+                "ratio",
+                if h.use_factor.is_some() {
+                    src
+                } else {
+                    default_src
+                },
+                year,
+            );
             Some(e / (life * 8760.0 * uf))
         });
         let wue = site.and_then(|s| s.wue_l_per_kwh);
         if let (Some(s), Some(w)) = (site, wue) {
-            use_factor(&mut res.factors, format!("WUE {}", s.id), w, "L/kWh", &format!("greenledger.toml [[site]] {}", s.id), None);
+            use_factor(
+                &mut res.factors,
+                format!("WUE {}", s.id),
+                w,
+                "L/kWh",
+                &format!("greenledger.toml [[site]] {}", s.id),
+                None,
+            );
         }
         res.rows.push(Resolved {
             tier,
@@ -266,7 +402,11 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
             embodied_per_device_hour: embodied,
             wue_l_per_kwh: wue,
             hardware_name: hw.map(|h| h.name.clone()),
-            power_w: if tier == Tier::Estimated { power_w } else { None },
+            power_w: if tier == Tier::Estimated {
+                power_w
+            } else {
+                None
+            },
             job,
         });
     }

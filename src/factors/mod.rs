@@ -14,7 +14,8 @@ const HARDWARE_CSV: &str = include_str!("data/hardware.csv");
 
 /// Industry-average PUE used when a site gives none.
 pub const DEFAULT_PUE: f64 = 1.58;
-pub const DEFAULT_PUE_SOURCE: &str = "Uptime Institute Global Data Center Survey 2023 (industry average PUE)";
+pub const DEFAULT_PUE_SOURCE: &str =
+    "Uptime Institute Global Data Center Survey 2023 (industry average PUE)";
 pub const DEFAULT_PUE_YEAR: i32 = 2023;
 /// Embodied-emission amortisation defaults when a hardware entry gives embodied but not these.
 pub const DEFAULT_LIFETIME_YEARS: f64 = 5.0;
@@ -133,7 +134,13 @@ impl Factors {
         let hardware = read_csv::<HardwareRow>(HARDWARE_CSV)
             .into_iter()
             .map(|h| Hardware {
-                aliases: h.aliases.split(';').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect(),
+                aliases: h
+                    .aliases
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(String::from)
+                    .collect(),
                 name: h.name,
                 tdp_w: h.tdp_w,
                 embodied_kgco2e: h.embodied_kgco2e,
@@ -163,7 +170,10 @@ impl Factors {
     /// gives; any other adds a new accelerator.
     pub fn with_hardware(mut self, overrides: &[HardwareOverride]) -> Factors {
         for o in overrides {
-            let source = o.source.clone().unwrap_or_else(|| "greenledger.toml [[hardware]]".to_string());
+            let source = o
+                .source
+                .clone()
+                .unwrap_or_else(|| "greenledger.toml [[hardware]]".to_string());
             if let Some(i) = self.hardware_index(&o.name) {
                 let h = &mut self.hardware[i];
                 if o.tdp_w.is_some() {
@@ -171,7 +181,10 @@ impl Factors {
                     h.source = source.clone();
                     h.year = None;
                 }
-                if o.embodied_kgco2e.is_some() || o.lifetime_years.is_some() || o.use_factor.is_some() {
+                if o.embodied_kgco2e.is_some()
+                    || o.lifetime_years.is_some()
+                    || o.use_factor.is_some()
+                {
                     h.embodied_source = Some(source.clone());
                 }
                 if o.embodied_kgco2e.is_some() {
@@ -209,7 +222,11 @@ impl Factors {
         self.hardware
             .iter()
             .position(|h| normalise_hardware(&h.name) == n)
-            .or_else(|| self.hardware.iter().position(|h| h.aliases.iter().any(|a| normalise_hardware(a) == n)))
+            .or_else(|| {
+                self.hardware
+                    .iter()
+                    .position(|h| h.aliases.iter().any(|a| normalise_hardware(a) == n))
+            })
     }
 
     /// Find an accelerator by name or alias (case, vendor words and punctuation ignored).
@@ -227,21 +244,41 @@ impl Factors {
         }
         let up = z.to_uppercase();
         if let Some(f) = self.grid.get(&up) {
-            return Some(ZoneMatch { factor: f, via: None, fallback: false });
+            return Some(ZoneMatch {
+                factor: f,
+                via: None,
+                fallback: false,
+            });
         }
         if let Some(f) = self.iso3.get(&up).and_then(|z2| self.grid.get(z2)) {
-            return Some(ZoneMatch { factor: f, via: Some(format!("ISO-3 code {up}")), fallback: false });
+            return Some(ZoneMatch {
+                factor: f,
+                via: Some(format!("ISO-3 code {up}")),
+                fallback: false,
+            });
         }
         let low = z.to_lowercase();
         let region = low.split_once(':').map(|(_, r)| r).unwrap_or(&low);
         if let Some((provider, gz)) = self.cloud.get(region) {
             if let Some(f) = self.grid.get(gz) {
-                return Some(ZoneMatch { factor: f, via: Some(format!("{provider} region {region}")), fallback: false });
+                return Some(ZoneMatch {
+                    factor: f,
+                    via: Some(format!("{provider} region {region}")),
+                    fallback: false,
+                });
             }
         }
         if let Some((country, _)) = up.split_once('-') {
-            if let Some(f) = self.grid.get(country).or_else(|| self.iso3.get(country).and_then(|c| self.grid.get(c))) {
-                return Some(ZoneMatch { factor: f, via: Some(format!("country average for {z}")), fallback: true });
+            if let Some(f) = self
+                .grid
+                .get(country)
+                .or_else(|| self.iso3.get(country).and_then(|c| self.grid.get(c)))
+            {
+                return Some(ZoneMatch {
+                    factor: f,
+                    via: Some(format!("country average for {z}")),
+                    fallback: true,
+                });
             }
         }
         None
@@ -279,7 +316,10 @@ mod tests {
         assert_eq!(sub.factor.zone, "US");
         assert!(f.zone("XX").is_none());
         for g in f.grid.values() {
-            assert!(g.g_per_kwh >= 0.0 && (2000..=2030).contains(&g.year), "{g:?}");
+            assert!(
+                g.g_per_kwh >= 0.0 && (2000..=2030).contains(&g.year),
+                "{g:?}"
+            );
             assert!(!g.source.is_empty());
         }
     }
@@ -288,14 +328,35 @@ mod tests {
     fn hardware_matching_ignores_case_vendor_and_counts() {
         let f = Factors::embedded();
         assert_eq!(f.hardware("H100-SXM5-80GB").unwrap().tdp_w, Some(700.0));
-        assert_eq!(f.hardware("NVIDIA H100 80GB HBM3").unwrap().name, "H100-SXM5-80GB");
-        assert_eq!(f.hardware("1 x NVIDIA GeForce RTX 3060").unwrap().tdp_w, Some(170.0));
+        assert_eq!(
+            f.hardware("NVIDIA H100 80GB HBM3").unwrap().name,
+            "H100-SXM5-80GB"
+        );
+        assert_eq!(
+            f.hardware("1 x NVIDIA GeForce RTX 3060").unwrap().tdp_w,
+            Some(170.0)
+        );
         assert_eq!(f.hardware("a100-sxm4-40gb").unwrap().tdp_w, Some(400.0));
         assert_eq!(f.hardware("Tesla T4").unwrap().tdp_w, Some(70.0));
         assert_eq!(f.hardware("MI300X").unwrap().tdp_w, Some(750.0));
         assert!(f.hardware("TPU v5e").unwrap().tdp_w.is_none());
         assert!(f.hardware("Abacus").is_none());
-        for name in ["V100", "A100-PCIE-80GB", "H200", "B200", "GH200", "MI250X", "Gaudi 2", "Gaudi3", "TPU v3", "TPU-v4", "L4", "L40S", "A10G", "RTX 4090"] {
+        for name in [
+            "V100",
+            "A100-PCIE-80GB",
+            "H200",
+            "B200",
+            "GH200",
+            "MI250X",
+            "Gaudi 2",
+            "Gaudi3",
+            "TPU v3",
+            "TPU-v4",
+            "L4",
+            "L40S",
+            "A10G",
+            "RTX 4090",
+        ] {
             assert!(f.hardware(name).is_some(), "{name}");
         }
     }
@@ -303,11 +364,30 @@ mod tests {
     #[test]
     fn overrides_replace_and_add() {
         let f = Factors::embedded().with_hardware(&[
-            HardwareOverride { name: "H100-SXM5-80GB".into(), tdp_w: None, embodied_kgco2e: Some(460.0), lifetime_years: Some(6.0), use_factor: Some(0.85), aliases: vec![], source: None },
-            HardwareOverride { name: "Custom-ASIC".into(), tdp_w: Some(300.0), embodied_kgco2e: None, lifetime_years: None, use_factor: None, aliases: vec!["asic1".into()], source: None },
+            HardwareOverride {
+                name: "H100-SXM5-80GB".into(),
+                tdp_w: None,
+                embodied_kgco2e: Some(460.0),
+                lifetime_years: Some(6.0),
+                use_factor: Some(0.85),
+                aliases: vec![],
+                source: None,
+            },
+            HardwareOverride {
+                name: "Custom-ASIC".into(),
+                tdp_w: Some(300.0),
+                embodied_kgco2e: None,
+                lifetime_years: None,
+                use_factor: None,
+                aliases: vec!["asic1".into()],
+                source: None,
+            },
         ]);
         let h = f.hardware("H100").unwrap();
-        assert_eq!((h.tdp_w, h.embodied_kgco2e, h.use_factor), (Some(700.0), Some(460.0), Some(0.85)));
+        assert_eq!(
+            (h.tdp_w, h.embodied_kgco2e, h.use_factor),
+            (Some(700.0), Some(460.0), Some(0.85))
+        );
         assert_eq!(f.hardware("ASIC1").unwrap().tdp_w, Some(300.0));
     }
 }

@@ -41,20 +41,40 @@ impl Run {
 }
 
 /// Read one file into runs (latest snapshot per run_id).
-pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, findings: &mut Vec<Finding>) -> Result<Vec<Run>> {
+pub fn read(
+    bytes: &[u8],
+    f: &InputFile,
+    cfg: &Config,
+    rec: &mut InputRecord,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Run>> {
     let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(body);
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(body);
     let header: Vec<String> = rdr
         .headers()
-        .map_err(|e| Error::in_file(&f.shown, format!("cannot read the CSV header: {e}")).at_line(1))?
+        .map_err(|e| {
+            Error::in_file(&f.shown, format!("cannot read the CSV header: {e}")).at_line(1)
+        })?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
     for c in REQUIRED {
         if !header.iter().any(|h| h == c) {
-            return Err(Error::in_file(&f.shown, format!("{} column '{c}' is missing: this is not a CodeCarbon emissions.csv", codes::CC_MISSING_COLUMN))
-                .at_line(1)
-                .hint(format!("a CodeCarbon file has at least {}", REQUIRED.join(", "))));
+            return Err(Error::in_file(
+                &f.shown,
+                format!(
+                    "{} column '{c}' is missing: this is not a CodeCarbon emissions.csv",
+                    codes::CC_MISSING_COLUMN
+                ),
+            )
+            .at_line(1)
+            .hint(format!(
+                "a CodeCarbon file has at least {}",
+                REQUIRED.join(", ")
+            )));
         }
     }
     let col = |name: &str| header.iter().position(|h| h == name);
@@ -74,7 +94,13 @@ pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, fi
             Ok(r) => r,
             Err(e) => {
                 rec.rows_rejected += 1;
-                findings.push(Finding::warning(codes::CC_SHORT_ROW, format!("unreadable row ({e}); not counted")).at(&f.shown, Some(line)));
+                findings.push(
+                    Finding::warning(
+                        codes::CC_SHORT_ROW,
+                        format!("unreadable row ({e}); not counted"),
+                    )
+                    .at(&f.shown, Some(line)),
+                );
                 continue;
             }
         };
@@ -92,11 +118,24 @@ pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, fi
             );
             continue;
         }
-        let get = |name: &str| col(name).and_then(|c| record.get(c)).map(str::trim).filter(|s| !s.is_empty());
-        let num = |name: &str| get(name).map(|s| s.parse::<f64>().map_err(|_| format!("'{name}': cannot read '{s}' as a number")));
+        let get = |name: &str| {
+            col(name)
+                .and_then(|c| record.get(c))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let num = |name: &str| {
+            get(name).map(|s| {
+                s.parse::<f64>()
+                    .map_err(|_| format!("'{name}': cannot read '{s}' as a number"))
+            })
+        };
         let mut bad = |code, msg: String| {
             rec.rows_rejected += 1;
-            findings.push(Finding::warning(code, format!("{msg}; the row is not counted")).at(&f.shown, Some(line)));
+            findings.push(
+                Finding::warning(code, format!("{msg}; the row is not counted"))
+                    .at(&f.shown, Some(line)),
+            );
         };
         let end = match get("timestamp").map(|s| parse_timestamp(s, &cfg.timezone)) {
             Some(Ok(st)) => {
@@ -118,7 +157,10 @@ pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, fi
         let energy = match num("energy_consumed") {
             Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
             Some(Ok(v)) => {
-                bad(codes::CC_BAD_NUMBER, format!("'energy_consumed' = {v} is negative or not finite"));
+                bad(
+                    codes::CC_BAD_NUMBER,
+                    format!("'energy_consumed' = {v} is negative or not finite"),
+                );
                 continue;
             }
             Some(Err(m)) => {
@@ -126,7 +168,11 @@ pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, fi
                 continue;
             }
             None => {
-                bad(codes::CC_NO_ENERGY, "'energy_consumed' is empty (CodeCarbon measured nothing for this snapshot)".into());
+                bad(
+                    codes::CC_NO_ENERGY,
+                    "'energy_consumed' is empty (CodeCarbon measured nothing for this snapshot)"
+                        .into(),
+                );
                 continue;
             }
         };
@@ -137,7 +183,10 @@ pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, fi
                 continue;
             }
             _ => {
-                bad(codes::CC_BAD_NUMBER, "'duration' is empty or negative".into());
+                bad(
+                    codes::CC_BAD_NUMBER,
+                    "'duration' is empty or negative".into(),
+                );
                 continue;
             }
         };
@@ -145,16 +194,23 @@ pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, fi
             None => 1.0,
             Some(Ok(p)) if p >= 1.0 && p.is_finite() => p,
             Some(_) => {
-                bad(codes::CC_BAD_NUMBER, format!("'pue' = {:?} is not a PUE (>= 1)", get("pue").unwrap_or("")));
+                bad(
+                    codes::CC_BAD_NUMBER,
+                    format!("'pue' = {:?} is not a PUE (>= 1)", get("pue").unwrap_or("")),
+                );
                 continue;
             }
         };
-        let on_cloud = get("on_cloud").is_some_and(|v| v.eq_ignore_ascii_case("y") || v.eq_ignore_ascii_case("true"));
+        let on_cloud = get("on_cloud")
+            .is_some_and(|v| v.eq_ignore_ascii_case("y") || v.eq_ignore_ascii_case("true"));
         let zone = match (on_cloud, get("cloud_provider"), get("cloud_region")) {
             (true, Some(p), Some(r)) => Some(format!("{}:{}", p.to_lowercase(), r)),
             _ => get("country_iso_code").map(String::from),
         };
-        let gpu_count = num("gpu_count").and_then(|r| r.ok()).filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(0.0);
+        let gpu_count = num("gpu_count")
+            .and_then(|r| r.ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .unwrap_or(0.0);
         runs.push(Run {
             run_id: get("run_id").map(String::from),
             experiment_id: get("experiment_id").map(String::from),
@@ -166,7 +222,10 @@ pub fn read(bytes: &[u8], f: &InputFile, cfg: &Config, rec: &mut InputRecord, fi
             zone,
             gpu_count,
             gpu_model: get("gpu_model").map(String::from),
-            origin: Origin { file: f.shown.clone(), line },
+            origin: Origin {
+                file: f.shown.clone(),
+                line,
+            },
         });
     }
     if let Some(first) = naive_first {
@@ -187,12 +246,21 @@ fn line_of_offset(body: &[u8], mut offset: usize) -> u64 {
     while offset < body.len() && (body[offset] == b'\n' || body[offset] == b'\r') {
         offset += 1;
     }
-    body[..offset.min(body.len())].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+    body[..offset.min(body.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+        + 1
 }
 
 /// Keep the latest snapshot of each run_id (latest timestamp, then longest duration, then the
 /// later line). Rows without a run_id are runs of their own.
-pub fn latest_snapshots(runs: Vec<Run>, f: &InputFile, rec: &mut InputRecord, findings: &mut Vec<Finding>) -> Vec<Run> {
+pub fn latest_snapshots(
+    runs: Vec<Run>,
+    f: &InputFile,
+    rec: &mut InputRecord,
+    findings: &mut Vec<Finding>,
+) -> Vec<Run> {
     let mut by_id: BTreeMap<String, Run> = BTreeMap::new();
     let mut out = Vec::new();
     let mut superseded: Vec<u64> = Vec::new();
@@ -202,7 +270,10 @@ pub fn latest_snapshots(runs: Vec<Run>, f: &InputFile, rec: &mut InputRecord, fi
             continue;
         };
         match by_id.get(&id) {
-            Some(prev) if (prev.end, prev.duration_s, prev.origin.line) > (r.end, r.duration_s, r.origin.line) => {
+            Some(prev)
+                if (prev.end, prev.duration_s, prev.origin.line)
+                    > (r.end, r.duration_s, r.origin.line) =>
+            {
                 superseded.push(r.origin.line);
             }
             Some(prev) => {
@@ -221,7 +292,11 @@ pub fn latest_snapshots(runs: Vec<Run>, f: &InputFile, rec: &mut InputRecord, fi
     if !superseded.is_empty() {
         superseded.sort_unstable();
         let lines: Vec<String> = superseded.iter().take(20).map(|l| l.to_string()).collect();
-        let more = if superseded.len() > 20 { format!(" and {} more", superseded.len() - 20) } else { String::new() };
+        let more = if superseded.len() > 20 {
+            format!(" and {} more", superseded.len() - 20)
+        } else {
+            String::new()
+        };
         findings.push(
             Finding::info(
                 codes::CC_SNAPSHOT,
@@ -235,13 +310,25 @@ pub fn latest_snapshots(runs: Vec<Run>, f: &InputFile, rec: &mut InputRecord, fi
 
 /// Attach runs to manifest jobs (by run_id or experiment_id = job_id) as metered energy; other
 /// runs become jobs of their own.
-pub fn merge(runs: Vec<Run>, jobs: &mut Vec<Job>, cfg: &Config, _factors: &crate::factors::Factors, rec: &mut InputRecord, findings: &mut Vec<Finding>) {
+pub fn merge(
+    runs: Vec<Run>,
+    jobs: &mut Vec<Job>,
+    cfg: &Config,
+    _factors: &crate::factors::Factors,
+    rec: &mut InputRecord,
+    findings: &mut Vec<Finding>,
+) {
     let mut unassigned: BTreeMap<String, u64> = BTreeMap::new();
     for run in runs {
         let target = jobs.iter().position(|j| {
-            !j.from_codecarbon && (run.run_id.as_deref() == Some(j.job_id.as_str()) || run.experiment_id.as_deref() == Some(j.job_id.as_str()))
+            !j.from_codecarbon
+                && (run.run_id.as_deref() == Some(j.job_id.as_str())
+                    || run.experiment_id.as_deref() == Some(j.job_id.as_str()))
         });
-        let run_name = run.run_id.clone().unwrap_or_else(|| format!("{}:{}", run.origin.file, run.origin.line));
+        let run_name = run
+            .run_id
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", run.origin.file, run.origin.line));
         if let Some(i) = target {
             let job = &mut jobs[i];
             match &mut job.metered {
@@ -256,7 +343,10 @@ pub fn merge(runs: Vec<Run>, jobs: &mut Vec<Job>, cfg: &Config, _factors: &crate
                     m.source = format!("{}; CodeCarbon run {run_name}", m.source);
                 }
                 None => {
-                    job.metered = Some(Metered { it_kwh: run.it_kwh(), source: format!("CodeCarbon run {run_name}") });
+                    job.metered = Some(Metered {
+                        it_kwh: run.it_kwh(),
+                        source: format!("CodeCarbon run {run_name}"),
+                    });
                     job.from_codecarbon = true;
                 }
             }
@@ -297,7 +387,10 @@ pub fn merge(runs: Vec<Run>, jobs: &mut Vec<Job>, cfg: &Config, _factors: &crate
             status: Status::Completed,
             gpu_hours: Some(run.gpu_count * run.duration_s / 3600.0),
             avg_power_w: None,
-            metered: Some(Metered { it_kwh: run.it_kwh(), source: format!("CodeCarbon run {run_name} (ended {})", fmt_utc(run.end)) }),
+            metered: Some(Metered {
+                it_kwh: run.it_kwh(),
+                source: format!("CodeCarbon run {run_name} (ended {})", fmt_utc(run.end)),
+            }),
             published: None,
             from_codecarbon: true,
             origin: run.origin.clone(),
@@ -305,7 +398,10 @@ pub fn merge(runs: Vec<Run>, jobs: &mut Vec<Job>, cfg: &Config, _factors: &crate
     }
     if !unassigned.is_empty() {
         let runs: u64 = unassigned.values().sum();
-        let list: Vec<String> = unassigned.iter().map(|(p, n)| format!("{p} ({n})")).collect();
+        let list: Vec<String> = unassigned
+            .iter()
+            .map(|(p, n)| format!("{p} ({n})"))
+            .collect();
         findings.push(
             Finding::warning(
                 codes::CC_NO_TEAM,

@@ -164,15 +164,26 @@ pub fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRe
 /// Read every input named by the config.
 pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
     let mut out = Ingested::default();
-    for (kind, files) in [("telemetry", &cfg.inputs.telemetry), ("sacct", &cfg.inputs.sacct), ("grid", &cfg.inputs.grid)] {
+    for (kind, files) in [
+        ("telemetry", &cfg.inputs.telemetry),
+        ("sacct", &cfg.inputs.sacct),
+        ("grid", &cfg.inputs.grid),
+    ] {
         if let Some(f) = files.first() {
-            return Err(Error::in_file(&f.shown, format!("{kind} inputs are not supported by this version of greenledger yet"))
-                .hint(format!("remove the {kind} input; jobs manifests and CodeCarbon files are read")));
+            return Err(Error::in_file(
+                &f.shown,
+                format!("{kind} inputs are not supported by this version of greenledger yet"),
+            )
+            .hint(format!(
+                "remove the {kind} input; jobs manifests and CodeCarbon files are read"
+            )));
         }
     }
     if cfg.inputs.jobs.is_empty() && cfg.inputs.codecarbon.is_empty() {
-        return Err(Error::new("no inputs: give --jobs or --codecarbon files, or a --config naming them")
-            .hint("try `greenledger demo` to see a complete example"));
+        return Err(Error::new(
+            "no inputs: give --jobs or --codecarbon files, or a --config naming them",
+        )
+        .hint("try `greenledger demo` to see a complete example"));
     }
     for f in &cfg.inputs.jobs {
         let (bytes, mut rec) = read_input(f, "jobs")?;
@@ -184,7 +195,14 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
     for f in &cfg.inputs.codecarbon {
         let (bytes, mut rec) = read_input(f, "codecarbon")?;
         let runs = codecarbon::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;
-        codecarbon::merge(runs, &mut out.jobs, cfg, factors, &mut rec, &mut out.findings);
+        codecarbon::merge(
+            runs,
+            &mut out.jobs,
+            cfg,
+            factors,
+            &mut rec,
+            &mut out.findings,
+        );
         out.inputs.push(rec);
     }
     Ok(out)

@@ -11,7 +11,10 @@ pub struct Csv;
 /// Prefix a cell that starts like a spreadsheet formula (`=`, `+`, `-`, `@`, tab, CR) with `'`,
 /// so that it is shown as text. Plain numbers are left alone.
 pub fn neutralise(cell: &str) -> String {
-    let risky = matches!(cell.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r'));
+    let risky = matches!(
+        cell.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r')
+    );
     if risky && cell.parse::<f64>().is_err() {
         format!("'{cell}")
     } else {
@@ -28,7 +31,15 @@ fn opt(v: Option<f64>) -> String {
 }
 
 const AMOUNT_COLUMNS: [&str; 9] = [
-    "jobs", "gpu_hours", "it_energy_kwh", "facility_energy_kwh", "location_kgco2e", "market_kgco2e", "embodied_kgco2e", "water_l", "kgco2e_per_gpu_hour",
+    "jobs",
+    "gpu_hours",
+    "it_energy_kwh",
+    "facility_energy_kwh",
+    "location_kgco2e",
+    "market_kgco2e",
+    "embodied_kgco2e",
+    "water_l",
+    "kgco2e_per_gpu_hour",
 ];
 
 fn amounts(a: &Amounts) -> Vec<String> {
@@ -46,22 +57,49 @@ fn amounts(a: &Amounts) -> Vec<String> {
 }
 
 fn table(header: Vec<&str>, rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
     let e = |e: csv::Error| Error::new(format!("cannot write CSV: {e}"));
     w.write_record(&header).map_err(e)?;
     for r in rows {
         w.write_record(r.iter().map(|c| neutralise(c))).map_err(e)?;
     }
-    w.into_inner().map_err(|e| Error::new(format!("cannot write CSV: {e}")))
+    w.into_inner()
+        .map_err(|e| Error::new(format!("cannot write CSV: {e}")))
 }
 
 impl Renderer for Csv {
     fn render(&self, r: &Report) -> Result<Rendered> {
         let s = |o: &Option<String>| o.clone().unwrap_or_default();
         let mut jobs_h = vec![
-            "job_id", "model", "team", "project", "site", "zone", "hardware", "devices", "start", "end", "training_type", "status", "base_model",
-            "teacher_model", "precision", "sparsity", "parameters", "tokens", "energy_source", "energy_detail", "coverage", "sampled_kwh", "imputed_kwh",
-            "fraction_in_period", "pue", "intensity_g_per_kwh", "factor_year",
+            "job_id",
+            "model",
+            "team",
+            "project",
+            "site",
+            "zone",
+            "hardware",
+            "devices",
+            "start",
+            "end",
+            "training_type",
+            "status",
+            "base_model",
+            "teacher_model",
+            "precision",
+            "sparsity",
+            "parameters",
+            "tokens",
+            "energy_source",
+            "energy_detail",
+            "coverage",
+            "sampled_kwh",
+            "imputed_kwh",
+            "fraction_in_period",
+            "pue",
+            "intensity_g_per_kwh",
+            "factor_year",
         ];
         jobs_h.extend(AMOUNT_COLUMNS);
         jobs_h.extend(["kgco2e_per_million_tokens", "published", "file", "line"]);
@@ -70,14 +108,41 @@ impl Renderer for Csv {
             .iter()
             .map(|j| {
                 let mut row = vec![
-                    j.job_id.clone(), j.model.clone(), j.team.clone(), s(&j.project), s(&j.site), j.zone.clone(), j.hardware.clone(), num(j.devices),
-                    j.start.clone(), j.end.clone(), j.training_type.into(), j.status.into(), s(&j.base_model), s(&j.teacher_model), s(&j.precision),
-                    opt(j.sparsity), opt(j.parameters), opt(j.tokens), j.energy_source.as_str().into(), j.energy_detail.clone(), opt(j.coverage),
-                    opt(j.sampled_kwh), opt(j.imputed_kwh), num(j.fraction_in_period), num(j.pue), num(j.intensity_g_per_kwh),
+                    j.job_id.clone(),
+                    j.model.clone(),
+                    j.team.clone(),
+                    s(&j.project),
+                    s(&j.site),
+                    j.zone.clone(),
+                    j.hardware.clone(),
+                    num(j.devices),
+                    j.start.clone(),
+                    j.end.clone(),
+                    j.training_type.into(),
+                    j.status.into(),
+                    s(&j.base_model),
+                    s(&j.teacher_model),
+                    s(&j.precision),
+                    opt(j.sparsity),
+                    opt(j.parameters),
+                    opt(j.tokens),
+                    j.energy_source.as_str().into(),
+                    j.energy_detail.clone(),
+                    opt(j.coverage),
+                    opt(j.sampled_kwh),
+                    opt(j.imputed_kwh),
+                    num(j.fraction_in_period),
+                    num(j.pue),
+                    num(j.intensity_g_per_kwh),
                     j.factor_year.map(|y| y.to_string()).unwrap_or_default(),
                 ];
                 row.extend(amounts(&j.amounts));
-                row.extend([opt(j.kgco2e_per_million_tokens), s(&j.published), j.file.clone(), j.line.to_string()]);
+                row.extend([
+                    opt(j.kgco2e_per_million_tokens),
+                    s(&j.published),
+                    j.file.clone(),
+                    j.line.to_string(),
+                ]);
                 row
             })
             .collect();
@@ -108,13 +173,27 @@ impl Renderer for Csv {
         let findings = r
             .findings
             .iter()
-            .map(|f| vec![f.code.to_string(), f.severity.to_string(), f.message.clone(), s(&f.file), f.line.map(|l| l.to_string()).unwrap_or_default()])
+            .map(|f| {
+                vec![
+                    f.code.to_string(),
+                    f.severity.to_string(),
+                    f.message.clone(),
+                    s(&f.file),
+                    f.line.map(|l| l.to_string()).unwrap_or_default(),
+                ]
+            })
             .collect();
         Ok(vec![
             ("csv/jobs.csv".into(), table(jobs_h, jobs)?),
             ("csv/teams.csv".into(), table(teams_h, teams)?),
             ("csv/models.csv".into(), table(models_h, models)?),
-            ("csv/findings.csv".into(), table(vec!["code", "severity", "message", "file", "line"], findings)?),
+            (
+                "csv/findings.csv".into(),
+                table(
+                    vec!["code", "severity", "message", "file", "line"],
+                    findings,
+                )?,
+            ),
         ])
     }
 }

@@ -10,7 +10,10 @@ use tera::{Context, Tera, Value};
 
 /// The embedded templates: (name, text).
 pub const TEMPLATES: [(&str, &str); 2] = [
-    ("report.html.tera", include_str!("../../templates/report.html.tera")),
+    (
+        "report.html.tera",
+        include_str!("../../templates/report.html.tera"),
+    ),
     ("style.css", include_str!("../../templates/style.css")),
 ];
 
@@ -24,7 +27,10 @@ pub fn group_digits(v: f64, decimals: usize) -> String {
         return "n/a".into();
     }
     let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = s.split_once('.').map(|(a, b)| (a.to_string(), Some(b.to_string()))).unwrap_or((s.clone(), None));
+    let (int, frac) = s
+        .split_once('.')
+        .map(|(a, b)| (a.to_string(), Some(b.to_string())))
+        .unwrap_or((s.clone(), None));
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -64,27 +70,38 @@ fn pct_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
 
 /// `{{ x | pctnum }}`: a share 0..1 as a bare percentage number (for CSS widths).
 fn pctnum_filter(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    Ok(Value::String(format!("{:.3}", v.as_f64().unwrap_or(0.0) * 100.0)))
+    Ok(Value::String(format!(
+        "{:.3}",
+        v.as_f64().unwrap_or(0.0) * 100.0
+    )))
 }
 
 impl Html {
     /// Load the embedded templates, then any overrides from `dir`.
     pub fn new(dir: Option<&Path>) -> Result<Html> {
         let mut tera = Tera::default();
-        let mut sources: Vec<(String, String)> = TEMPLATES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+        let mut sources: Vec<(String, String)> = TEMPLATES
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
         if let Some(dir) = dir {
             if !dir.is_dir() {
-                return Err(Error::in_file(dir, "--templates must name a folder").hint("copy templates/ from the repository and edit it"));
+                return Err(Error::in_file(dir, "--templates must name a folder")
+                    .hint("copy templates/ from the repository and edit it"));
             }
             for (name, text) in sources.iter_mut() {
                 let p = dir.join(&*name);
                 if p.exists() {
-                    *text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, "read the template", e))?;
+                    *text = std::fs::read_to_string(&p)
+                        .map_err(|e| Error::io(&p, "read the template", e))?;
                 }
             }
         }
         tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-            .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))).hint("check the templates given with --templates"))?;
+            .map_err(|e| {
+                Error::new(format!("template error: {}", tera_chain(&e)))
+                    .hint("check the templates given with --templates")
+            })?;
         tera.autoescape_on(vec![".html.tera"]);
         tera.register_filter("num", num_filter);
         tera.register_filter("pct", pct_filter);
@@ -106,11 +123,18 @@ fn tera_chain(e: &tera::Error) -> String {
 
 impl Renderer for Html {
     fn render(&self, report: &Report) -> Result<Rendered> {
-        let mut ctx = Context::from_serialize(report).map_err(|e| Error::new(format!("template context: {e}")))?;
+        let mut ctx = Context::from_serialize(report)
+            .map_err(|e| Error::new(format!("template context: {e}")))?;
         // The stylesheet is inlined so the report is one self-contained file.
-        let css = self.tera.render("style.css", &Context::new()).map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
+        let css = self
+            .tera
+            .render("style.css", &Context::new())
+            .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
         ctx.insert("css", &css);
-        let html = self.tera.render("report.html.tera", &ctx).map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
+        let html = self
+            .tera
+            .render("report.html.tera", &ctx)
+            .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
         Ok(vec![("report.html".into(), html.into_bytes())])
     }
 }

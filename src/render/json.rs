@@ -8,7 +8,8 @@ pub struct Json;
 
 impl Renderer for Json {
     fn render(&self, report: &Report) -> Result<Rendered> {
-        let mut s = serde_json::to_string_pretty(report).map_err(|e| Error::new(format!("cannot serialise the report: {e}")))?;
+        let mut s = serde_json::to_string_pretty(report)
+            .map_err(|e| Error::new(format!("cannot serialise the report: {e}")))?;
         s.push('\n');
         Ok(vec![("report.json".into(), s.into_bytes())])
     }

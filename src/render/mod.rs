@@ -40,11 +40,20 @@ pub fn render_all(report: &Report, out: &Output) -> Result<Rendered> {
 pub fn check_out_dir(dir: &Path, force: bool) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {
-            return Err(Error::in_file(dir, "the output path exists and is not a folder").hint("choose another --out"));
+            return Err(
+                Error::in_file(dir, "the output path exists and is not a folder")
+                    .hint("choose another --out"),
+            );
         }
-        let non_empty = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "read the output folder", e))?.next().is_some();
+        let non_empty = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, "read the output folder", e))?
+            .next()
+            .is_some();
         if non_empty && !force {
-            return Err(Error::in_file(dir, "the output folder exists and is not empty").hint("pass --force to replace it, or choose another --out"));
+            return Err(
+                Error::in_file(dir, "the output folder exists and is not empty")
+                    .hint("pass --force to replace it, or choose another --out"),
+            );
         }
     }
     Ok(())
@@ -57,11 +66,16 @@ pub fn write_atomically(dir: &Path, files: &Rendered, force: bool) -> Result<Vec
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, "create the output's parent folder", e))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| Error::io(&parent, "create the output's parent folder", e))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, "remove a stale temporary folder", e))?;
+        std::fs::remove_dir_all(&tmp)
+            .map_err(|e| Error::io(&tmp, "remove a stale temporary folder", e))?;
     }
     let mut written = Vec::new();
     let result = (|| {
@@ -74,9 +88,11 @@ pub fn write_atomically(dir: &Path, files: &Rendered, force: bool) -> Result<Vec
             written.push(dir.join(rel));
         }
         if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, "replace the output folder", e))?;
+            std::fs::remove_dir_all(dir)
+                .map_err(|e| Error::io(dir, "replace the output folder", e))?;
         }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, "move the finished report into place", e))
+        std::fs::rename(&tmp, dir)
+            .map_err(|e| Error::io(dir, "move the finished report into place", e))
     })();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);

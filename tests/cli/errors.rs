@@ -1,0 +1,301 @@
+//! Bad input: clear messages naming file and line, exit codes 1 (report made, error findings)
+//! and 2 (run impossible); never a panic.
+
+use super::{gl, read_json, tmp_with};
+use predicates::str::contains;
+
+const CONFIG: &str =
+    "[inputs]\njobs = [\"jobs.csv\"]\n\n[[site]]\nid = \"s1\"\nzone = \"FR\"\npue = 1.2\n";
+const HEADER: &str = "job_id,model,team,site,start,end,hardware,devices\n";
+const GOOD: &str = "ok-1,m,t,s1,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100,8\n";
+
+/// Run `report` on a config + jobs.csv; returns (exit code, stderr, report.json if written).
+fn run(jobs: &str) -> (i32, String, Option<serde_json::Value>) {
+    let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", jobs)]);
+    let out = d.path().join("out");
+    let o = gl()
+        .args(["report", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let json = out.join("report.json");
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+        json.exists().then(|| read_json(&json)),
+    )
+}
+
+fn finding(r: &serde_json::Value, code: &str) -> serde_json::Value {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} in {}", r["findings"]))
+        .clone()
+}
+
+#[test]
+fn missing_column_stops_the_run_naming_file_and_line() {
+    let (code, err, _) = run("job_id,model,team,site,start,end,devices\nx,m,t,s1,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,1\n");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("jobs.csv:1:"), "{err}");
+    assert!(err.contains("'hardware' is missing"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn unparsable_timestamp_is_an_error_finding_with_its_line() {
+    let (code, err, r) = run(&format!(
+        "{HEADER}{GOOD}bad-1,m,t,s1,01/07/2026 10:00,2026-07-01T10:00:00Z,H100,8\n"
+    ));
+    assert_eq!(code, 1, "{err}");
+    let r = r.unwrap();
+    let f = finding(&r, "jobs.bad-timestamp");
+    assert_eq!(f["line"], 3);
+    assert_eq!(f["severity"], "error");
+    assert!(f["file"].as_str().unwrap().ends_with("jobs.csv"));
+    assert!(err.contains("jobs.csv:3:"), "{err}");
+    assert_eq!(r["totals"]["jobs"], 1, "the bad row is not counted");
+    assert_eq!(r["inputs"][0]["rows_rejected"], 1);
+}
+
+#[test]
+fn unparsable_number_end_before_start_and_duplicates() {
+    let jobs = format!(
+        "{HEADER}{GOOD}n-1,m,t,s1,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100,eight\ne-1,m,t,s1,2026-07-02T00:00:00Z,2026-07-01T10:00:00Z,H100,8\n{GOOD}"
+    );
+    let (code, _, r) = run(&jobs);
+    assert_eq!(code, 1);
+    let r = r.unwrap();
+    assert_eq!(finding(&r, "jobs.bad-number")["line"], 3);
+    assert_eq!(finding(&r, "jobs.end-before-start")["line"], 4);
+    let dup = finding(&r, "jobs.duplicate-id");
+    assert_eq!(dup["line"], 5);
+    assert!(
+        dup["message"].as_str().unwrap().contains("jobs.csv:2"),
+        "{dup}"
+    );
+    assert_eq!(r["totals"]["jobs"], 1);
+    let i = &r["inputs"][0];
+    assert_eq!(
+        (
+            i["rows"].as_u64(),
+            i["rows_used"].as_u64(),
+            i["rows_rejected"].as_u64()
+        ),
+        (Some(4), Some(1), Some(3))
+    );
+}
+
+#[test]
+fn unknown_site_hardware_and_zone() {
+    let jobs = "job_id,model,team,site,zone,start,end,hardware,devices,avg_power_w\n\
+        s-1,m,t,nowhere,,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100,8,\n\
+        h-1,m,t,s1,,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,Abacus-9000,8,\n\
+        h-2,m,t,s1,,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,Abacus-9000,8,300\n\
+        z-1,m,t,,Atlantis,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100,8,\n";
+    let (code, _, r) = run(jobs);
+    assert_eq!(code, 1);
+    let r = r.unwrap();
+    let site = finding(&r, "jobs.unknown-site");
+    assert_eq!(site["line"], 2);
+    assert!(site["message"].as_str().unwrap().contains("add a [[site]]"));
+    assert_eq!(finding(&r, "jobs.no-power")["line"], 3);
+    assert_eq!(finding(&r, "jobs.unknown-hardware")["severity"], "warning");
+    assert_eq!(finding(&r, "factors.zone-without-factor")["line"], 5);
+    // h-2 has a measured power, so it is estimated from it; the others are not counted.
+    assert_eq!(r["totals"]["jobs"], 1);
+    assert!((r["totals"]["it_energy_kwh"].as_f64().unwrap() - 24.0).abs() < 1e-9);
+}
+
+#[test]
+fn naive_timestamps_and_unknown_columns_are_warnings() {
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,colour\nn-1,m,t,s1,2026-07-01 00:00:00,2026-07-01 10:00:00,H100,8,blue\n";
+    let (code, _, r) = run(jobs);
+    assert_eq!(code, 0);
+    let r = r.unwrap();
+    let naive = finding(&r, "jobs.naive-timestamp");
+    assert_eq!(naive["severity"], "warning");
+    assert_eq!(naive["line"], 2);
+    let unknown = finding(&r, "jobs.unknown-column");
+    assert_eq!(unknown["line"], 1);
+    assert!(unknown["message"].as_str().unwrap().contains("'colour'"));
+}
+
+#[test]
+fn bad_config_names_file_and_line() {
+    let d = tmp_with(&[
+        (
+            "greenledger.toml",
+            "[report]\ntitle = \"x\"\ncolour = \"green\"\n",
+        ),
+        ("jobs.csv", HEADER),
+    ]);
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(2)
+        .stderr(contains("greenledger.toml:3:"))
+        .stderr(contains("unknown field `colour`"));
+    let d = tmp_with(&[(
+        "greenledger.toml",
+        "[[site]]\nid = \"a\"\nzone = \"FR\"\npue = 0.7\n",
+    )]);
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(2)
+        .stderr(contains("greenledger.toml:1:"))
+        .stderr(contains("pue 0.7"));
+    let d = tmp_with(&[("greenledger.toml", "[inputs]\njobs = [\"missing.csv\"]\n")]);
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(2)
+        .stderr(contains("missing.csv"));
+}
+
+#[test]
+fn validate_exits_1_on_error_findings_and_0_when_clean() {
+    let d = tmp_with(&[
+        ("greenledger.toml", CONFIG),
+        ("jobs.csv", &format!("{HEADER}{GOOD}")),
+    ]);
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(0)
+        .stdout(contains("0 errors"));
+    let d = tmp_with(&[
+        ("greenledger.toml", CONFIG),
+        (
+            "jobs.csv",
+            &format!("{HEADER}{GOOD}x,m,t,s1,never,2026-07-01T10:00:00Z,H100,8\n"),
+        ),
+    ]);
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(1)
+        .stdout(contains("jobs.csv:3: error [jobs.bad-timestamp]"));
+}
+
+#[test]
+fn output_folder_is_never_overwritten_without_force() {
+    let d = tmp_with(&[
+        ("greenledger.toml", CONFIG),
+        ("jobs.csv", &format!("{HEADER}{GOOD}")),
+        ("out/keep.txt", "mine"),
+    ]);
+    let cfg = d.path().join("greenledger.toml");
+    let out = d.path().join("out");
+    gl().args(["report", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("keep.txt")).unwrap(),
+        "mine"
+    );
+    gl().args(["report", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .arg("--force")
+        .assert()
+        .code(0);
+    assert!(!out.join("keep.txt").exists());
+    assert!(
+        out.join("report.json").exists()
+            && out.join("report.html").exists()
+            && out.join("csv/jobs.csv").exists()
+    );
+    // No temporary folder is left behind.
+    let left: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty());
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    gl().args(["report", "--period", "2026-Q9", "--jobs", "x.csv"])
+        .assert()
+        .code(2);
+    let d = tmp_with(&[("jobs.csv", &format!("{HEADER}{GOOD}"))]);
+    gl().args(["report", "--jobs"])
+        .arg(d.path().join("jobs.csv"))
+        .args(["--period", "last year"])
+        .assert()
+        .code(2)
+        .stderr(contains("2026-Q3"));
+    gl().args(["report", "--jobs"])
+        .arg(d.path().join("jobs.csv"))
+        .args(["--format", "docx"])
+        .assert()
+        .code(2)
+        .stderr(contains("unknown format"));
+    gl().args(["report"])
+        .assert()
+        .code(2)
+        .stderr(contains("no inputs"));
+    gl().args(["report", "--jobs"])
+        .arg(d.path().join("nope.csv"))
+        .assert()
+        .code(2)
+        .stderr(contains("does not exist"));
+    gl().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn hostile_names_are_escaped_and_neutralised() {
+    let jobs = format!("{HEADER}=HYPERLINK(\"http://x\"),<script>alert(1)</script>,@team,s1,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100,8\n");
+    let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", &jobs)]);
+    let out = d.path().join("out");
+    gl().args(["report", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
+    let csv = std::fs::read_to_string(out.join("csv/jobs.csv")).unwrap();
+    assert!(csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{csv}");
+    assert!(csv.contains(",'@team,"), "{csv}");
+}
+
+#[test]
+fn garbage_input_never_panics() {
+    for body in [
+        "",
+        "\u{feff}",
+        "job_id\n",
+        "a,b\n1,2,3\n",
+        "\u{0}\u{1}binary",
+        "job_id,model,team,site,start,end,hardware,devices\n\"unterminated",
+    ] {
+        let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", body)]);
+        let o = gl()
+            .args(["validate", "--config"])
+            .arg(d.path().join("greenledger.toml"))
+            .output()
+            .unwrap();
+        let code = o.status.code().unwrap();
+        assert!(code == 1 || code == 2, "{body:?}: {code}");
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+            "{body:?}"
+        );
+    }
+}

@@ -1,0 +1,300 @@
+//! Golden tests: each fixtures/<case>/ with an expected/ folder is reported on, and every file in
+//! expected/ must match byte for byte. `UPDATE_GOLDEN=1 cargo test` rewrites them (review the diff).
+
+use super::{assert_reconciles, fixture, gl, read_json, root};
+use std::path::Path;
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().filter_map(|e| e.ok()) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(
+                    p.strip_prefix(dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn check_case(case: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("r");
+    let o = gl()
+        .args(["report", "--quiet", "--format", "json,csv", "--config"])
+        .arg(fixture(case).join("greenledger.toml"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{case}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let expected = fixture(case).join("expected");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let _ = std::fs::remove_dir_all(&expected);
+        for f in files_under(&dir) {
+            let dst = expected.join(&f);
+            std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            std::fs::copy(dir.join(&f), dst).unwrap();
+        }
+    }
+    assert!(
+        expected.is_dir(),
+        "{case}: no expected/ folder; run with UPDATE_GOLDEN=1 once"
+    );
+    assert_eq!(
+        files_under(&expected),
+        files_under(&dir),
+        "{case}: the set of output files changed"
+    );
+    for f in files_under(&expected) {
+        let want = std::fs::read_to_string(expected.join(&f)).unwrap();
+        let got = std::fs::read_to_string(dir.join(&f)).unwrap();
+        if want != got {
+            let line = want
+                .lines()
+                .zip(got.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            panic!(
+                "{case}/{f} differs from the golden file at line {}:\n  want: {}\n  got:  {}\n(UPDATE_GOLDEN=1 to accept)",
+                line + 1,
+                want.lines().nth(line).unwrap_or(""),
+                got.lines().nth(line).unwrap_or("")
+            );
+        }
+    }
+}
+
+#[test]
+fn demo_matches_golden() {
+    check_case("demo");
+}
+
+#[test]
+fn handcalc_matches_golden() {
+    check_case("handcalc");
+}
+
+#[test]
+fn demo_quarter_is_complete_and_reconciles() {
+    let r = read_json(&fixture("demo/expected/report.json"));
+    assert_eq!(r["schema"], "greenledger/report@1");
+    assert_eq!(r["period"]["label"], "2026-Q3");
+    assert!(r["teams"].as_array().unwrap().len() >= 4);
+    assert!(r["models"].as_array().unwrap().len() >= 10);
+    assert!(r["jobs"].as_array().unwrap().len() >= 60);
+    assert_eq!(r["finding_counts"]["error"], 0);
+    let sites: std::collections::BTreeSet<&str> = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|j| j["site"].as_str())
+        .collect();
+    assert!(sites.len() >= 3, "{sites:?}");
+    let kinds: std::collections::BTreeSet<&str> = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["training_type"].as_str().unwrap())
+        .collect();
+    for k in ["pretraining", "fine-tuning", "distillation"] {
+        assert!(kinds.contains(k), "{kinds:?}");
+    }
+    let statuses: std::collections::BTreeSet<&str> = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains("failed") && statuses.contains("cancelled"));
+    let tiers: Vec<&str> = r["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tier"].as_str().unwrap())
+        .collect();
+    assert!(tiers.contains(&"metered") && tiers.contains(&"estimated"));
+    assert!(r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["kind"] == "codecarbon"));
+    assert_reconciles(&r);
+}
+
+#[test]
+fn demo_command_writes_the_same_report_and_its_inputs() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("demo");
+    gl().args(["demo", "--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+    for f in [
+        "report.json",
+        "csv/jobs.csv",
+        "csv/teams.csv",
+        "csv/models.csv",
+        "csv/findings.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(dir.join(f)).unwrap(),
+            std::fs::read(fixture("demo/expected").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    for section in [
+        "id=\"summary\"",
+        "id=\"teams\"",
+        "id=\"models\"",
+        "id=\"jobs\"",
+        "id=\"findings\"",
+        "id=\"factors\"",
+        "id=\"inputs\"",
+        "id=\"methodology\"",
+        "Aurora Labs",
+    ] {
+        assert!(html.contains(section), "{section}");
+    }
+    for (rel, bytes) in greenledger::demo::FILES {
+        assert_eq!(
+            std::fs::read(dir.join("inputs").join(rel)).unwrap(),
+            bytes,
+            "{rel}"
+        );
+    }
+    // Without --force the folder is kept.
+    gl().args(["demo", "--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn every_demo_fixture_is_embedded() {
+    let src = fixture("demo");
+    let on_disk: Vec<String> = files_under(&src)
+        .into_iter()
+        .filter(|f| !f.starts_with("expected/"))
+        .collect();
+    let embedded: Vec<String> = greenledger::demo::FILES
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    let mut e = embedded.clone();
+    e.sort();
+    assert_eq!(on_disk, e);
+    for (rel, bytes) in greenledger::demo::FILES {
+        assert_eq!(std::fs::read(src.join(rel)).unwrap(), bytes, "{rel}");
+    }
+}
+
+#[test]
+fn identical_inputs_give_identical_files() {
+    let out = tempfile::tempdir().unwrap();
+    let (a, b) = (out.path().join("a"), out.path().join("b"));
+    for d in [&a, &b] {
+        gl().args([
+            "demo",
+            "--quiet",
+            "--generated-at",
+            "2026-10-02T08:00:00Z",
+            "--out",
+        ])
+        .arg(d)
+        .assert()
+        .code(0);
+    }
+    let files = files_under(&a);
+    assert_eq!(files, files_under(&b));
+    for f in &files {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("generated 2026-10-02T08:00:00Z"));
+    // SOURCE_DATE_EPOCH works too.
+    let c = out.path().join("c");
+    gl().env("SOURCE_DATE_EPOCH", "1790000000")
+        .args(["demo", "--quiet", "--format", "json", "--out"])
+        .arg(&c)
+        .assert()
+        .code(0);
+    assert_eq!(
+        read_json(&c.join("report.json"))["generated_at"],
+        "2026-09-21T14:13:20Z"
+    );
+}
+
+#[test]
+fn html_renderer_snapshot() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("r");
+    gl().args([
+        "report",
+        "--quiet",
+        "--format",
+        "html",
+        "--generated-at",
+        "2026-10-01T00:00:00Z",
+        "--config",
+    ])
+    .arg(fixture("handcalc/greenledger.toml"))
+    .arg("--out")
+    .arg(&dir)
+    .assert()
+    .code(0);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    insta::with_settings!({ snapshot_path => root().join("tests/cli/snapshots"), prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("handcalc_report_html", html);
+    });
+}
+
+#[test]
+fn templates_can_be_overridden() {
+    let d = super::tmp_with(&[(
+        "report.html.tera",
+        "<p>{{ title }}: {{ totals.jobs }} jobs, {{ totals.location_kgco2e | num(d=4) }} kg</p>",
+    )]);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("r");
+    gl().args(["report", "--quiet", "--format", "html", "--config"])
+        .arg(fixture("handcalc/greenledger.toml"))
+        .arg("--templates")
+        .arg(d.path())
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("report.html")).unwrap(),
+        "<p>Hand calculation: 5 jobs, 3.7837 kg</p>"
+    );
+    let bad = super::tmp_with(&[("report.html.tera", "{% if %}")]);
+    gl().args(["report", "--quiet", "--config"])
+        .arg(fixture("handcalc/greenledger.toml"))
+        .arg("--templates")
+        .arg(bad.path())
+        .arg("--out")
+        .arg(out.path().join("x"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("template error"));
+}

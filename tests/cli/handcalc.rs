@@ -1,0 +1,161 @@
+//! fixtures/handcalc: every figure worked out by hand.
+//!
+//! X1: 500 W TDP, embodied 876 kg over 1 year x 8760 h x use 1.0 = 0.1 kg per device-hour.
+//! j1 site a (100 g/kWh, PUE 1.5, WUE 0.5): 2 dev x 10 h x 500 W = 10 kWh -> 15 kWh -> 1.5 kg;
+//!    embodied 20 x 0.1 = 2 kg; water 5 L.
+//! j2 site b (SE3 18 g/kWh), 4 h in July (PUE 1.2) + 4 h in August (1.4): PUE 1.3; metered 8 kWh
+//!    -> 10.4 kWh -> 0.1872 kg; embodied 8 x 0.1 = 0.8 kg; no WUE.
+//! j3 site b, 2 of its 4 h in the period (fraction 0.5): 4 dev x 4 h x 250 W = 4 kWh -> 2 kWh,
+//!    8 device-hours; PUE 1.2 (July) -> 2.4 kWh -> 0.0432 kg; embodied 0.8 kg.
+//! j4 zone DE (380.95047 g/kWh), no site -> default PUE 1.6: 1 H100 x 2 h x 700 W = 1.4 kWh ->
+//!    2.24 kWh -> 0.8533290528 kg; H100 embodied unknown.
+//! j5 lies in October: not counted.
+//! j6 site a, gpu_hours 16 given: 16 x 500 W = 8 kWh -> 12 kWh -> 1.2 kg; embodied 1.6 kg; 4 L.
+
+use super::{assert_reconciles, fixture, gl, read_json};
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+#[test]
+fn every_figure_matches_the_hand_calculation() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("r");
+    gl().args(["report", "--config"])
+        .arg(fixture("handcalc/greenledger.toml"))
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .code(0);
+    let r = read_json(&dir.join("report.json"));
+    let job = |id: &str| {
+        r["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job_id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))
+            .clone()
+    };
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+
+    let j1 = job("j1");
+    for (k, want) in [
+        ("gpu_hours", 20.0),
+        ("it_energy_kwh", 10.0),
+        ("facility_energy_kwh", 15.0),
+        ("location_kgco2e", 1.5),
+        ("embodied_kgco2e", 2.0),
+        ("water_l", 5.0),
+    ] {
+        assert!(close(f(&j1, k), want), "j1 {k}: {}", j1[k]);
+    }
+    assert_eq!(j1["energy_source"], "estimated");
+    let j2 = job("j2");
+    assert_eq!(j2["energy_source"], "metered");
+    for (k, want) in [
+        ("pue", 1.3),
+        ("facility_energy_kwh", 10.4),
+        ("location_kgco2e", 0.1872),
+        ("embodied_kgco2e", 0.8),
+    ] {
+        assert!(close(f(&j2, k), want), "j2 {k}: {}", j2[k]);
+    }
+    assert!(j2["water_l"].is_null(), "unknown water stays unknown");
+    let j3 = job("j3");
+    for (k, want) in [
+        ("fraction_in_period", 0.5),
+        ("gpu_hours", 8.0),
+        ("it_energy_kwh", 2.0),
+        ("pue", 1.2),
+        ("location_kgco2e", 0.0432),
+    ] {
+        assert!(close(f(&j3, k), want), "j3 {k}: {}", j3[k]);
+    }
+    let j4 = job("j4");
+    for (k, want) in [
+        ("pue", 1.6),
+        ("facility_energy_kwh", 2.24),
+        ("location_kgco2e", 0.8533290528),
+    ] {
+        assert!(close(f(&j4, k), want), "j4 {k}: {}", j4[k]);
+    }
+    assert!(j4["embodied_kgco2e"].is_null());
+    assert!(r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["job_id"] != "j5"));
+    let j6 = job("j6");
+    for (k, want) in [
+        ("gpu_hours", 16.0),
+        ("it_energy_kwh", 8.0),
+        ("location_kgco2e", 1.2),
+        ("embodied_kgco2e", 1.6),
+        ("water_l", 4.0),
+    ] {
+        assert!(close(f(&j6, k), want), "j6 {k}: {}", j6[k]);
+    }
+
+    let t = &r["totals"];
+    assert_eq!(t["jobs"], 5);
+    for (k, want) in [
+        ("gpu_hours", 54.0),
+        ("it_energy_kwh", 29.4),
+        ("facility_energy_kwh", 42.04),
+        ("location_kgco2e", 3.7837290528),
+        ("embodied_kgco2e", 5.2),
+        ("water_l", 9.0),
+    ] {
+        assert!(close(f(t, k), want), "totals {k}: {}", t[k]);
+    }
+    assert!(t["market_kgco2e"].is_null());
+    let team = |n: &str| {
+        r["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["team"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert!(close(f(&team("alpha"), "location_kgco2e"), 1.6872));
+    assert!(close(f(&team("beta"), "location_kgco2e"), 2.0965290528));
+    assert_reconciles(&r);
+
+    // The outside job is reported, and so is the default PUE.
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"jobs.outside-period"), "{codes:?}");
+    assert!(codes.contains(&"sites.default-pue"), "{codes:?}");
+    assert!(codes.contains(&"jobs.partly-outside-period"), "{codes:?}");
+    // Every factor used is listed with its source.
+    let factors: Vec<&str> = r["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "grid DE",
+        "grid a",
+        "PUE b 2026-07",
+        "PUE b 2026-08",
+        "PUE (default)",
+        "TDP X1",
+        "TDP H100-SXM5-80GB",
+        "embodied X1",
+        "WUE a",
+    ] {
+        assert!(factors.contains(&want), "{want} not in {factors:?}");
+    }
+    // The tier mix: j2 metered (8 kWh IT) of 29.4.
+    let tiers = r["tiers"].as_array().unwrap();
+    let metered = tiers.iter().find(|x| x["tier"] == "metered").unwrap();
+    assert!(close(f(metered, "share"), 8.0 / 29.4));
+}

@@ -1,0 +1,90 @@
+//! Integration tests: one crate (every test binary links polars), one module per concern.
+
+mod codecarbon;
+mod errors;
+mod estimate;
+mod golden;
+mod handcalc;
+mod props;
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// The greenledger binary, with a clean environment for determinism.
+pub fn gl() -> Command {
+    let mut c = Command::cargo_bin("greenledger").unwrap();
+    c.env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(case: &str) -> PathBuf {
+    root().join("fixtures").join(case)
+}
+
+/// ../shared/data/real from the project root, when it exists.
+pub fn real_data(sub: &str) -> Option<PathBuf> {
+    let p = root().join("../shared/data/real").join(sub);
+    p.is_dir().then_some(p)
+}
+
+pub fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Write `files` (name, text) into a fresh temporary folder.
+pub fn tmp_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let p = d.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    d
+}
+
+/// Relative difference, for reconciliation checks.
+pub fn rel(a: f64, b: f64) -> f64 {
+    if a == b {
+        0.0
+    } else {
+        (a - b).abs() / a.abs().max(b.abs())
+    }
+}
+
+/// Assert that teams, models and jobs each add up to the totals (1e-9 relative).
+pub fn assert_reconciles(r: &serde_json::Value) {
+    let totals = &r["totals"];
+    for level in ["teams", "models", "jobs"] {
+        for key in [
+            "gpu_hours",
+            "it_energy_kwh",
+            "facility_energy_kwh",
+            "location_kgco2e",
+            "embodied_kgco2e",
+            "water_l",
+        ] {
+            let sum: f64 = r[level]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|x| x[key].as_f64())
+                .sum();
+            let total = totals[key].as_f64().unwrap_or(0.0);
+            assert!(
+                rel(sum, total) <= 1e-9,
+                "{level}.{key}: {sum} vs totals {total}"
+            );
+        }
+        let jobs: u64 = r[level]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["jobs"].as_u64().unwrap())
+            .sum();
+        assert_eq!(jobs, totals["jobs"].as_u64().unwrap(), "{level}.jobs");
+    }
+}
