@@ -348,6 +348,18 @@ impl Config {
                     return Err(bad(format!("pue {} is outside 1.0..5.0", e.value)));
                 }
             }
+            // Per-period values must not overlap: each instant has one PUE.
+            let periods: Vec<&Period> = pue.iter().filter_map(|e| e.period.as_ref()).collect();
+            for (i, a) in periods.iter().enumerate() {
+                for b in &periods[i + 1..] {
+                    if a.start < b.end && b.start < a.end {
+                        return Err(bad(format!(
+                            "pue periods {} and {} overlap; give each instant one PUE",
+                            a.label, b.label
+                        )));
+                    }
+                }
+            }
             for (name, v) in [
                 ("wue_l_per_kwh", site.wue_l_per_kwh),
                 ("grid_intensity_g_per_kwh", site.grid_intensity_g_per_kwh),

@@ -14,13 +14,14 @@ pub struct Aggregates {
     pub tiers: Vec<TierShare>,
 }
 
-const SUMMED: [&str; 6] = [
+const SUMMED: [&str; 7] = [
     "gpu_hours",
     "it_energy_kwh",
     "facility_energy_kwh",
     "location_kgco2e",
     "embodied_kgco2e",
     "water_l",
+    "tokens",
 ];
 
 fn sum_exprs() -> Vec<Expr> {
@@ -36,6 +37,13 @@ fn sum_exprs() -> Vec<Expr> {
                 .alias(format!("{c}__n")),
         );
     }
+    // Emissions of the jobs that give tokens, for an intensity per token that is not diluted.
+    e.push(
+        col("location_kgco2e")
+            .filter(col("tokens").is_not_null())
+            .sum()
+            .alias("location_with_tokens"),
+    );
     e
 }
 
@@ -57,6 +65,13 @@ fn amounts_at(df: &DataFrame, i: usize) -> Result<Amounts> {
         embodied_kgco2e: known("embodied_kgco2e")?,
         water_l: known("water_l")?,
         kgco2e_per_gpu_hour: ratio(location, gpu_hours),
+        tokens: known("tokens")?,
+        kgco2e_per_million_tokens: known("tokens")?.and_then(|t| {
+            ratio(
+                get("location_with_tokens").ok().flatten().unwrap_or(0.0),
+                t / 1e6,
+            )
+        }),
     })
 }
 

@@ -103,7 +103,6 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                 precision: j.precision.clone(),
                 sparsity: j.sparsity,
                 parameters: j.parameters,
-                tokens: j.tokens,
                 published: j.published.clone(),
                 energy_source: r.tier,
                 energy_detail: match (&j.metered, r.power_w) {
@@ -128,8 +127,10 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                     embodied_kgco2e: emb[i],
                     water_l: water[i],
                     kgco2e_per_gpu_hour: ratio(location, gpu_hours),
+                    tokens: tokens[i],
+                    kgco2e_per_million_tokens: tokens[i].and_then(|t| ratio(location, t / 1e6)),
                 },
-                kgco2e_per_million_tokens: tokens[i].and_then(|t| ratio(location, t / 1e6)),
+                kgco2e_per_billion_parameters: j.parameters.and_then(|p| ratio(location, p / 1e9)),
                 file: j.origin.file.clone(),
                 line: j.origin.line,
             }
@@ -217,7 +218,7 @@ mod tests {
         assert!((a.embodied_kgco2e.unwrap() - 80.0 * 460.0 / 44676.0).abs() < 1e-12);
         assert!((a.water_l.unwrap() - 22.4).abs() < 1e-12);
         assert!((a.kgco2e_per_gpu_hour.unwrap() - 3.7632 / 80.0).abs() < 1e-15);
-        assert!((r.kgco2e_per_million_tokens.unwrap() - 3.7632 / 2000.0).abs() < 1e-15);
+        assert!((a.kgco2e_per_million_tokens.unwrap() - 3.7632 / 2000.0).abs() < 1e-15);
     }
 
     #[test]

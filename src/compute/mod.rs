@@ -29,6 +29,10 @@ pub struct Amounts {
     pub water_l: Option<f64>,
     /// kgCO2e (location-based) per accelerator-hour.
     pub kgco2e_per_gpu_hour: Option<f64>,
+    /// Tokens processed (prorated), over the jobs that give them; `null` when none does.
+    pub tokens: Option<f64>,
+    /// kgCO2e (location-based) per million tokens, over the jobs that give tokens.
+    pub kgco2e_per_million_tokens: Option<f64>,
 }
 
 /// One job's row of the ledger.
@@ -51,7 +55,6 @@ pub struct JobRow {
     pub precision: Option<String>,
     pub sparsity: Option<f64>,
     pub parameters: Option<f64>,
-    pub tokens: Option<f64>,
     pub published: Option<String>,
     pub energy_source: Tier,
     /// Where metered energy came from, or the power used for an estimate.
@@ -67,8 +70,8 @@ pub struct JobRow {
     pub factor_year: Option<i32>,
     #[serde(flatten)]
     pub amounts: Amounts,
-    /// kgCO2e (location-based) per million tokens, when tokens are known.
-    pub kgco2e_per_million_tokens: Option<f64>,
+    /// kgCO2e (location-based) per billion parameters of the model, when known.
+    pub kgco2e_per_billion_parameters: Option<f64>,
     pub file: String,
     pub line: u64,
 }

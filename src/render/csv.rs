@@ -30,7 +30,7 @@ fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
 }
 
-const AMOUNT_COLUMNS: [&str; 9] = [
+const AMOUNT_COLUMNS: [&str; 11] = [
     "jobs",
     "gpu_hours",
     "it_energy_kwh",
@@ -40,6 +40,8 @@ const AMOUNT_COLUMNS: [&str; 9] = [
     "embodied_kgco2e",
     "water_l",
     "kgco2e_per_gpu_hour",
+    "tokens",
+    "kgco2e_per_million_tokens",
 ];
 
 fn amounts(a: &Amounts) -> Vec<String> {
@@ -53,6 +55,8 @@ fn amounts(a: &Amounts) -> Vec<String> {
         opt(a.embodied_kgco2e),
         opt(a.water_l),
         opt(a.kgco2e_per_gpu_hour),
+        opt(a.tokens),
+        opt(a.kgco2e_per_million_tokens),
     ]
 }
 
@@ -90,7 +94,6 @@ impl Renderer for Csv {
             "precision",
             "sparsity",
             "parameters",
-            "tokens",
             "energy_source",
             "energy_detail",
             "coverage",
@@ -102,7 +105,7 @@ impl Renderer for Csv {
             "factor_year",
         ];
         jobs_h.extend(AMOUNT_COLUMNS);
-        jobs_h.extend(["kgco2e_per_million_tokens", "published", "file", "line"]);
+        jobs_h.extend(["kgco2e_per_billion_parameters", "published", "file", "line"]);
         let jobs = r
             .jobs
             .iter()
@@ -125,7 +128,6 @@ impl Renderer for Csv {
                     s(&j.precision),
                     opt(j.sparsity),
                     opt(j.parameters),
-                    opt(j.tokens),
                     j.energy_source.as_str().into(),
                     j.energy_detail.clone(),
                     opt(j.coverage),
@@ -138,7 +140,7 @@ impl Renderer for Csv {
                 ];
                 row.extend(amounts(&j.amounts));
                 row.extend([
-                    opt(j.kgco2e_per_million_tokens),
+                    opt(j.kgco2e_per_billion_parameters),
                     s(&j.published),
                     j.file.clone(),
                     j.line.to_string(),

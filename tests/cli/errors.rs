@@ -299,3 +299,97 @@ fn garbage_input_never_panics() {
         );
     }
 }
+
+#[test]
+fn overlapping_pue_periods_are_refused() {
+    let cfg = "[[site]]\nid = \"a\"\nzone = \"FR\"\n[[site.pue]]\nperiod = \"2026-Q3\"\nvalue = 1.2\n[[site.pue]]\nperiod = \"2026-08\"\nvalue = 1.3\n";
+    let d = tmp_with(&[("greenledger.toml", cfg)]);
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(2)
+        .stderr(contains("overlap"));
+}
+
+#[test]
+fn without_a_period_the_report_spans_the_data() {
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices\na,m,t,FR,2026-07-03T00:00:00Z,2026-07-03T10:00:00Z,H100,1\nb,m,t,DE,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,H100,1\n";
+    let d = tmp_with(&[("jobs.csv", jobs)]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--jobs"])
+        .arg(d.path().join("jobs.csv"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["period"]["start"], "2026-07-03T00:00:00Z");
+    assert_eq!(r["period"]["end"], "2026-08-02T00:00:00Z");
+    assert_eq!(r["totals"]["jobs"], 2);
+    // 10 h + 24 h of 700 W at the default PUE 1.58.
+    assert!(
+        (r["totals"]["facility_energy_kwh"].as_f64().unwrap() - 34.0 * 0.7 * 1.58).abs() < 1e-9
+    );
+}
+
+#[test]
+fn parquet_manifest_gives_the_same_ledger_as_csv() {
+    use polars::prelude::*;
+    let csv_path = super::fixture("handcalc/jobs.csv");
+    let d = tempfile::tempdir().unwrap();
+    // Typed columns as a data engineer would write them: UTC timestamps, integer devices.
+    let mut df = CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(csv_path))
+        .unwrap()
+        .finish()
+        .unwrap();
+    for c in ["start", "end"] {
+        let ms: Vec<i64> = df
+            .column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(v.unwrap())
+                    .unwrap()
+                    .timestamp_millis()
+            })
+            .collect();
+        let s = Series::new(c.into(), ms)
+            .cast(&DataType::Datetime(
+                TimeUnit::Milliseconds,
+                Some(TimeZone::UTC),
+            ))
+            .unwrap();
+        df.with_column(s.into()).unwrap();
+    }
+    let devices = df
+        .column("devices")
+        .unwrap()
+        .cast(&DataType::Int64)
+        .unwrap();
+    df.with_column(devices).unwrap();
+    let pq = d.path().join("jobs.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let cfg = std::fs::read_to_string(super::fixture("handcalc/greenledger.toml"))
+        .unwrap()
+        .replace("jobs.csv", "jobs.parquet");
+    std::fs::write(d.path().join("greenledger.toml"), cfg).unwrap();
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let from_pq = read_json(&out.join("report.json"));
+    let from_csv = read_json(&super::fixture("handcalc/expected/report.json"));
+    assert_eq!(from_pq["totals"], from_csv["totals"]);
+    assert_eq!(from_pq["teams"], from_csv["teams"]);
+    assert_eq!(from_pq["jobs"].as_array().unwrap().len(), 5);
+    assert_eq!(from_pq["jobs"][0]["start"], "2026-07-10T00:00:00Z");
+}

@@ -11,6 +11,9 @@
 //!    2.24 kWh -> 0.8533290528 kg; H100 embodied unknown.
 //! j5 lies in October: not counted.
 //! j6 site a, gpu_hours 16 given: 16 x 500 W = 8 kWh -> 12 kWh -> 1.2 kg; embodied 1.6 kg; 4 L.
+//! Tokens: j1 1e9 (1.5 kg -> 0.0015 kg per million), j3 4e8 prorated to 2e8; over the jobs that
+//! give tokens: (1.5 + 0.0432) kg / 1200 million = 0.001286 kg per million tokens.
+//! Parameters: j1 2e9 -> 1.5 kg / 2 = 0.75 kg per billion parameters.
 
 use super::{assert_reconciles, fixture, gl, read_json};
 
@@ -52,6 +55,8 @@ fn every_figure_matches_the_hand_calculation() {
         assert!(close(f(&j1, k), want), "j1 {k}: {}", j1[k]);
     }
     assert_eq!(j1["energy_source"], "estimated");
+    assert!(close(f(&j1, "kgco2e_per_million_tokens"), 0.0015));
+    assert!(close(f(&j1, "kgco2e_per_billion_parameters"), 0.75));
     let j2 = job("j2");
     assert_eq!(j2["energy_source"], "metered");
     for (k, want) in [
@@ -111,6 +116,9 @@ fn every_figure_matches_the_hand_calculation() {
         assert!(close(f(t, k), want), "totals {k}: {}", t[k]);
     }
     assert!(t["market_kgco2e"].is_null());
+    assert!(close(f(t, "tokens"), 1.2e9));
+    assert!(close(f(t, "kgco2e_per_million_tokens"), 0.001286));
+    assert!(close(f(&job("j3"), "tokens"), 2e8));
     let team = |n: &str| {
         r["teams"]
             .as_array()
