@@ -49,6 +49,9 @@ pub struct InputArgs {
     /// Time zone for naive timestamps (UTC, +02:00, Europe/Paris). Overrides the config.
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
+    /// Seconds between two power samples above which the segment is a gap (default 120).
+    #[arg(long, value_name = "S")]
+    pub max_gap_s: Option<f64>,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,

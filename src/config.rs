@@ -97,6 +97,8 @@ pub struct Config {
     pub utilisation: f64,
     /// Default PUE for jobs without a site (else the embedded industry average).
     pub default_pue: Option<f64>,
+    /// A segment between two power samples longer than this is a gap (no energy).
+    pub max_gap_s: f64,
     pub quiet: bool,
 }
 
@@ -117,6 +119,8 @@ struct FileConfig {
     codecarbon: CodecarbonSection,
     #[serde(default)]
     estimate: EstimateSection,
+    #[serde(default)]
+    telemetry: TelemetrySection,
     /// Reserved for the practice rubric (scoring lands later); accepted and kept.
     #[serde(default)]
     rubric: Option<toml::Value>,
@@ -154,6 +158,8 @@ struct InputsSection {
 struct SiteSection {
     id: String,
     name: Option<String>,
+    /// `grid_zone` is accepted too (the spelling of shared/bench/gen_fleet.py).
+    #[serde(alias = "grid_zone")]
     zone: Option<String>,
     pue: Option<PueSpec>,
     wue_l_per_kwh: Option<f64>,
@@ -182,6 +188,12 @@ struct CodecarbonSection {
     teams: BTreeMap<String, String>,
     #[serde(default)]
     sites: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TelemetrySection {
+    max_gap_s: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -434,6 +446,13 @@ impl Config {
             }
         }
         let _ = &file.rubric;
+        let max_gap_s = args.max_gap_s.or(file.telemetry.max_gap_s).unwrap_or(120.0);
+        if !(max_gap_s.is_finite() && max_gap_s > 0.0) {
+            return Err(Error::in_file(
+                &cfg_path,
+                format!("max_gap_s must be a number of seconds > 0, not {max_gap_s}"),
+            ));
+        }
         Ok((
             Config {
                 config_file: cfg_file,
@@ -454,6 +473,7 @@ impl Config {
                 codecarbon_sites: file.codecarbon.sites,
                 utilisation,
                 default_pue: file.estimate.default_pue,
+                max_gap_s,
                 quiet: args.quiet,
             },
             findings,

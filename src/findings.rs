@@ -112,4 +112,19 @@ pub mod codes {
     pub const FACTOR_YEAR: &str = "factors.year-mismatch";
     pub const SITE_DEFAULT_PUE: &str = "sites.default-pue";
     pub const INPUT_EMPTY: &str = "input.no-rows";
+    pub const TELEMETRY_UNRECOGNISED: &str = "telemetry.unrecognised-format";
+    pub const TELEMETRY_BAD_ROW: &str = "telemetry.bad-row";
+    pub const TELEMETRY_NAIVE_TIMESTAMP: &str = "telemetry.naive-timestamp";
+    pub const TELEMETRY_DEVICE_COLUMN: &str = "telemetry.device-column";
+    pub const TELEMETRY_POWER_FIELD: &str = "telemetry.power-field";
+    pub const TELEMETRY_NODE_FROM_NAME: &str = "telemetry.node-from-file-name";
+    pub const TELEMETRY_NO_TIME: &str = "telemetry.no-timestamp";
+    pub const TELEMETRY_DUPLICATES: &str = "telemetry.duplicates";
+    pub const TELEMETRY_DROPPED: &str = "telemetry.dropped-power";
+    pub const TELEMETRY_GAPS: &str = "telemetry.gaps";
+    pub const TELEMETRY_OUT_OF_ORDER: &str = "telemetry.out-of-order";
+    pub const TELEMETRY_COUNTER_RESET: &str = "telemetry.counter-reset";
+    pub const TELEMETRY_OVERLAP: &str = "telemetry.overlapping-claims";
+    pub const TELEMETRY_IMPUTED: &str = "telemetry.imputed";
+    pub const TELEMETRY_NO_SAMPLES: &str = "telemetry.no-samples";
 }

@@ -32,9 +32,8 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
     let factors = Factors::embedded().with_hardware(&cfg.hardware);
     let mut ingested = ingest::load(&cfg, &factors)?;
     ingested.findings.extend(config_findings);
-    let inputs = std::mem::take(&mut ingested.inputs);
     let ledger = compute::build(&cfg, &factors, ingested)?;
-    Ok(Report::new(&cfg, &factors, ledger, inputs, generated_at))
+    Ok(Report::new(&cfg, &factors, ledger, generated_at))
 }
 
 /// The whole `report` command: build the report and write every format into the output folder.

@@ -1,7 +1,7 @@
 //! The view-model: one serialisable `Report` that every renderer reads. Nothing is computed
 //! after this point except presentation.
 
-use crate::compute::{Amounts, FactorUse, JobRow, Ledger, TierShare};
+use crate::compute::{Amounts, FactorUse, JobRow, Ledger, TelemetrySummary, TierShare};
 use crate::config::Config;
 use crate::factors::{self, Factors};
 use crate::findings::{Finding, Severity};
@@ -116,6 +116,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub finding_counts: FindingCounts,
     pub inputs: Vec<InputRecord>,
+    /// Telemetry summary (samples, gaps, idle energy per node and site); `null` without telemetry.
+    pub telemetry: Option<TelemetrySummary>,
     pub factors: Vec<FactorUse>,
     pub factor_set: FactorSet,
     pub methodology: Methodology,
@@ -126,7 +128,6 @@ impl Report {
         cfg: &Config,
         factors: &Factors,
         ledger: Ledger,
-        inputs: Vec<InputRecord>,
         generated_at: Option<String>,
     ) -> Report {
         let total_loc = ledger.totals.location_kgco2e;
@@ -192,7 +193,8 @@ impl Report {
             whatifs: Vec::new(),
             finding_counts,
             findings: ledger.findings,
-            inputs,
+            inputs: ledger.inputs,
+            telemetry: ledger.telemetry,
             factors: ledger.factors,
             factor_set: FactorSet {
                 name: factors.name.clone(),

@@ -24,6 +24,7 @@ pub fn job_frame(rows: &[Resolved]) -> Result<DataFrame> {
         "model" => s(&|r| r.job.model.clone()),
         "tier" => s(&|r| r.tier.as_str().to_string()),
         "fraction" => v(&|r| r.fraction),
+        "energy_fraction" => v(&|r| r.energy_fraction),
         "device_hours_full" => v(&|r| r.device_hours_full),
         "it_kwh_full" => v(&|r| r.it_kwh_full),
         "pue" => v(&|r| r.pue),
@@ -36,7 +37,7 @@ pub fn job_frame(rows: &[Resolved]) -> Result<DataFrame> {
     df.lazy()
         .with_columns([
             (col("device_hours_full") * col("fraction")).alias("gpu_hours"),
-            (col("it_kwh_full") * col("fraction")).alias("it_energy_kwh"),
+            (col("it_kwh_full") * col("energy_fraction")).alias("it_energy_kwh"),
             (col("tokens_full") * col("fraction")).alias("tokens"),
         ])
         .with_columns([
@@ -110,9 +111,9 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                     (None, Some(p)) => format!("{} device-hours x {p} W", r.device_hours_full),
                     (None, None) => String::new(),
                 },
-                coverage: None,
-                sampled_kwh: None,
-                imputed_kwh: None,
+                coverage: r.coverage,
+                sampled_kwh: r.sampled_kwh,
+                imputed_kwh: r.imputed_kwh,
                 fraction_in_period: r.fraction,
                 pue: r.pue,
                 intensity_g_per_kwh: r.intensity_g_per_kwh,
@@ -190,6 +191,10 @@ mod tests {
             },
             tier: Tier::Estimated,
             fraction,
+            energy_fraction: fraction,
+            sampled_kwh: None,
+            imputed_kwh: None,
+            coverage: None,
             device_hours_full: 80.0,
             it_kwh_full: it,
             pue,

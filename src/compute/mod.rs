@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod emissions;
+pub mod energy;
 pub mod resolve;
 
 use crate::config::Config;
@@ -105,15 +106,70 @@ pub struct Ledger {
     pub tiers: Vec<TierShare>,
     pub factors: Vec<FactorUse>,
     pub findings: Vec<Finding>,
+    pub inputs: Vec<crate::ingest::InputRecord>,
+    /// Telemetry summary and idle energy, when telemetry was given.
+    pub telemetry: Option<TelemetrySummary>,
+}
+
+/// What the telemetry showed as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TelemetrySummary {
+    #[serde(flatten)]
+    pub stats: energy::TelemetryStats,
+    /// Mean coverage of the sampled jobs, weighted by their device-time.
+    pub mean_coverage: Option<f64>,
+    /// Idle (unallocated) energy per node, with the site its jobs ran at.
+    pub nodes: Vec<NodeIdleRow>,
+    /// Idle energy per site.
+    pub sites: Vec<SiteIdle>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeIdleRow {
+    pub node: String,
+    pub site: Option<String>,
+    pub idle_kwh: f64,
+    pub total_kwh: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteIdle {
+    pub site: String,
+    pub idle_kwh: f64,
 }
 
 /// Build the ledger from the canonical tables.
 pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledger> {
     let mut findings = ingested.findings;
+    let mut inputs = ingested.inputs;
     let period = resolve::period_of(cfg, &ingested.jobs).unwrap_or_else(|| {
         Period::spanning(chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH)
     });
-    let res = resolve::resolve(cfg, factors, ingested.jobs, &period);
+    let attribution = if ingested.telemetry.is_empty() {
+        None
+    } else {
+        Some(energy::attribute(
+            cfg,
+            factors,
+            &ingested.jobs,
+            &period,
+            &ingested.telemetry,
+            !cfg.quiet,
+        )?)
+    };
+    let node_sites = node_sites(&ingested.jobs);
+    let res = resolve::resolve(
+        cfg,
+        factors,
+        ingested.jobs,
+        &period,
+        attribution.as_ref().map(|a| a.jobs.as_slice()),
+    );
+    let telemetry = attribution.map(|mut a| {
+        findings.append(&mut a.findings);
+        inputs.append(&mut a.inputs);
+        summarise_telemetry(a, &res.rows, &node_sites)
+    });
     findings.extend(res.findings);
     let frame = emissions::job_frame(&res.rows)?;
     let jobs = emissions::job_rows(&res.rows, &frame)?;
@@ -128,5 +184,67 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         tiers: agg.tiers,
         factors: res.factors.into_values().collect(),
         findings,
+        inputs,
+        telemetry,
     })
+}
+
+/// The site of each node: that of the first job (by id) listing it.
+fn node_sites(jobs: &[crate::ingest::Job]) -> std::collections::BTreeMap<String, String> {
+    let mut sorted: Vec<&crate::ingest::Job> = jobs.iter().collect();
+    sorted.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+    let mut out = std::collections::BTreeMap::new();
+    for j in sorted {
+        let (Some(nodes), Some(site)) = (&j.nodes, &j.site) else {
+            continue;
+        };
+        if let Ok(hosts) = crate::ingest::hostlist::expand_nodes(nodes) {
+            for h in hosts {
+                out.entry(crate::ingest::hostlist::node_key(&h))
+                    .or_insert_with(|| site.clone());
+            }
+        }
+    }
+    out
+}
+
+fn summarise_telemetry(
+    a: energy::Attribution,
+    rows: &[resolve::Resolved],
+    node_sites: &std::collections::BTreeMap<String, String>,
+) -> TelemetrySummary {
+    let (mut covered, mut device_s) = (0.0, 0.0);
+    for r in rows {
+        if let (Some(c), Tier::Sampled) = (r.coverage, r.tier) {
+            let ds = r.job.devices * (r.job.end - r.job.start).num_milliseconds() as f64 / 1000.0
+                * r.fraction;
+            covered += c * ds;
+            device_s += ds;
+        }
+    }
+    let nodes: Vec<NodeIdleRow> = a
+        .nodes
+        .into_iter()
+        .map(|n| NodeIdleRow {
+            site: node_sites.get(&n.node).cloned(),
+            node: n.node,
+            idle_kwh: n.idle_kwh,
+            total_kwh: n.total_kwh,
+        })
+        .collect();
+    let mut sites: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    for n in &nodes {
+        *sites
+            .entry(n.site.clone().unwrap_or_else(|| "(no site)".into()))
+            .or_default() += n.idle_kwh;
+    }
+    TelemetrySummary {
+        stats: a.stats,
+        mean_coverage: (device_s > 0.0).then(|| covered / device_s),
+        nodes,
+        sites: sites
+            .into_iter()
+            .map(|(site, idle_kwh)| SiteIdle { site, idle_kwh })
+            .collect(),
+    }
 }

@@ -2,6 +2,7 @@
 //! the job's time in the period, hardware power and embodied rate, and the share of the job
 //! inside the reporting period. Jobs that cannot be accounted become error findings.
 
+use super::energy::JobTelemetry;
 use crate::config::{Config, Site};
 use crate::factors::{self, Factors};
 use crate::findings::{codes, Finding};
@@ -45,6 +46,14 @@ pub struct Resolved {
     pub tier: Tier,
     /// Share of the job's duration inside the period (0 < f <= 1).
     pub fraction: f64,
+    /// The factor applied to `it_kwh_full`: `fraction` for whole-job energy (prorated by time),
+    /// 1 for telemetry, which is already clipped to the period.
+    pub energy_fraction: f64,
+    /// Telemetry tier details: energy integrated from samples, imputed for uncovered time
+    /// (kWh), and the covered share of device-time.
+    pub sampled_kwh: Option<f64>,
+    pub imputed_kwh: Option<f64>,
+    pub coverage: Option<f64>,
     /// Device-hours of the whole job (gpu_hours, else devices x duration).
     pub device_hours_full: f64,
     /// IT energy of the whole job, kWh.
@@ -130,7 +139,16 @@ pub fn site_pue(
 
 /// Resolve every job. Jobs outside the period or with unresolvable references are left out,
 /// each with a finding.
-pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period) -> Resolution {
+pub fn resolve(
+    cfg: &Config,
+    factors: &Factors,
+    jobs: Vec<Job>,
+    period: &Period,
+    telemetry: Option<&[JobTelemetry]>,
+) -> Resolution {
+    let mut imputed_jobs = (0u64, 0.0f64);
+    let mut unsampled: Vec<String> = Vec::new();
+    let mut over_covered: Vec<String> = Vec::new();
     let mut res = Resolution::default();
     let default_pue = cfg.default_pue.unwrap_or(factors::DEFAULT_PUE);
     let default_pue_source = if cfg.default_pue.is_some() {
@@ -147,7 +165,8 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
     let mut straddling = 0u64;
     let mut default_pue_users: BTreeMap<String, u64> = BTreeMap::new();
     let mut fallback_zones: BTreeMap<String, String> = BTreeMap::new();
-    for job in jobs {
+    for (index, job) in jobs.into_iter().enumerate() {
+        let tel = telemetry.map(|t| &t[index]);
         let at = |f: Finding| f.at(&job.origin.file, Some(job.origin.line));
         let duration_s = seconds(job.start, job.end);
         let inside = period.overlap_s(job.start, job.end);
@@ -307,9 +326,51 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
             ));
             e.0 += 1;
         }
-        let (tier, it_kwh_full) = match (&job.metered, power_w) {
-            (Some(m), _) => (Tier::Metered, m.it_kwh),
-            (None, Some(p)) => {
+        // The best tier available: a meter for the whole job (energy_kwh, CodeCarbon), energy
+        // counters (DCGM), power samples, else an estimate.
+        let device_s = job.devices * inside;
+        let from_telemetry = |j: f64, covered: f64| {
+            let coverage = if device_s > 0.0 {
+                covered / device_s
+            } else {
+                0.0
+            };
+            let imputed = if covered > 0.0 && device_s > covered {
+                j / covered * (device_s - covered)
+            } else {
+                0.0
+            };
+            (j / 3.6e6, imputed / 3.6e6, coverage)
+        };
+        let mut telemetry_tier = None;
+        if job.metered.is_none() {
+            if let Some(t) = tel {
+                if t.counter_covered_s > 0.0 {
+                    telemetry_tier = Some((
+                        Tier::Metered,
+                        from_telemetry(t.counter_j, t.counter_covered_s),
+                    ));
+                } else if t.covered_s > 0.0 {
+                    telemetry_tier =
+                        Some((Tier::Sampled, from_telemetry(t.sampled_j, t.covered_s)));
+                } else if job.nodes.is_some() {
+                    unsampled.push(job.job_id.clone());
+                }
+            }
+        }
+        let (tier, it_kwh_full) = match (&job.metered, power_w, telemetry_tier) {
+            (Some(m), _, _) => (Tier::Metered, m.it_kwh),
+            (None, _, Some((tier, (measured, imputed, coverage)))) => {
+                if imputed > 0.0 {
+                    imputed_jobs.0 += 1;
+                    imputed_jobs.1 += imputed;
+                }
+                if coverage > 1.001 {
+                    over_covered.push(format!("{} ({:.0} %)", job.job_id, coverage * 100.0));
+                }
+                (tier, measured + imputed)
+            }
+            (None, Some(p), None) => {
                 if job.avg_power_w.is_none() {
                     if let Some(h) = hw {
                         use_factor(
@@ -324,7 +385,7 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
                 }
                 (Tier::Estimated, device_hours_full * p / 1000.0)
             }
-            (None, None) => {
+            (None, None, None) => {
                 let why = match hw {
                     Some(h) => format!("'{}' has no published TDP", h.name),
                     None => format!("hardware '{}' is not in the hardware table", job.hardware),
@@ -390,9 +451,17 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
                 None,
             );
         }
+        let (energy_fraction, sampled_kwh, imputed_kwh, coverage) = match telemetry_tier {
+            Some((_, (m, i, c))) if job.metered.is_none() => (1.0, Some(m), Some(i), Some(c)),
+            _ => (fraction, None, None, None),
+        };
         res.rows.push(Resolved {
             tier,
             fraction,
+            energy_fraction,
+            sampled_kwh,
+            imputed_kwh,
+            coverage,
             device_hours_full,
             it_kwh_full,
             pue,
@@ -429,6 +498,31 @@ pub fn resolve(cfg: &Config, factors: &Factors, jobs: Vec<Job>, period: &Period)
         res.findings.push(Finding::warning(
             codes::ZONE_NO_FACTOR,
             format!("zone '{zone}' has no factor of its own; the annual average of {country} is used (give a grid file or the site's grid_intensity_g_per_kwh for a better figure)"),
+        ));
+    }
+    if imputed_jobs.0 > 0 {
+        res.findings.push(Finding::info(
+            codes::TELEMETRY_IMPUTED,
+            format!(
+                "{} job(s) had device-time without valid samples; {:.3} kWh were imputed at each job's mean measured power (imputed_kwh in the job rows)",
+                imputed_jobs.0, imputed_jobs.1
+            ),
+        ));
+    }
+    if !unsampled.is_empty() {
+        res.findings.push(Finding::warning(
+            codes::TELEMETRY_NO_SAMPLES,
+            format!(
+                "{} job(s) list nodes but no telemetry covers them, so they are estimated: {}",
+                unsampled.len(),
+                unsampled.join(", ")
+            ),
+        ));
+    }
+    if !over_covered.is_empty() {
+        res.findings.push(Finding::warning(
+            codes::TELEMETRY_IMPUTED,
+            format!("telemetry covers more device-time than devices x duration for: {} (check the devices and gpu_ids columns)", over_covered.join(", ")),
         ));
     }
     if straddling > 0 {

@@ -2,8 +2,13 @@
 //! emissions.
 
 pub mod codecarbon;
+pub mod dcgm;
+pub mod generic;
+pub mod hostlist;
 pub mod jobs;
+pub mod nvidia_smi;
 pub mod table;
+pub mod telemetry;
 
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
@@ -140,6 +145,8 @@ pub struct InputRecord {
 #[derive(Debug, Clone, Default)]
 pub struct Ingested {
     pub jobs: Vec<Job>,
+    /// Telemetry files, detected but not yet read (compute streams them).
+    pub telemetry: Vec<telemetry::Source>,
     pub inputs: Vec<InputRecord>,
     pub findings: Vec<Finding>,
 }
@@ -161,14 +168,43 @@ pub fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRe
     Ok((bytes, rec))
 }
 
+/// Hash a file without holding it in memory (telemetry can be many gigabytes).
+pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRecord)> {
+    use std::io::Read;
+    let mut h =
+        std::fs::File::open(&f.path).map_err(|e| Error::io(&f.shown, "read the file", e))?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = h
+            .read(&mut buf)
+            .map_err(|e| Error::io(&f.shown, "read the file", e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hash.update(&buf[..n]);
+    }
+    Ok((
+        (),
+        InputRecord {
+            path: f.shown.clone(),
+            kind,
+            sha256: format!("{:x}", hash.finalize()),
+            size,
+            rows: 0,
+            rows_used: 0,
+            rows_rejected: 0,
+            rows_superseded: 0,
+        },
+    ))
+}
+
 /// Read every input named by the config.
 pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
     let mut out = Ingested::default();
-    for (kind, files) in [
-        ("telemetry", &cfg.inputs.telemetry),
-        ("sacct", &cfg.inputs.sacct),
-        ("grid", &cfg.inputs.grid),
-    ] {
+    for (kind, files) in [("sacct", &cfg.inputs.sacct), ("grid", &cfg.inputs.grid)] {
         if let Some(f) = files.first() {
             return Err(Error::in_file(
                 &f.shown,
@@ -205,5 +241,6 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         );
         out.inputs.push(rec);
     }
+    out.telemetry = telemetry::sources(cfg, &mut out.inputs, &mut out.findings)?;
     Ok(out)
 }

@@ -6,6 +6,7 @@ mod estimate;
 mod golden;
 mod handcalc;
 mod props;
+mod telemetry;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,225 @@
+//! Generic power samples, CSV or Parquet: `timestamp, node, device, power_w` (as
+//! shared/bench/gen_fleet.py writes them). Scanned lazily by polars' streaming engine and handed
+//! on in batches, so memory does not grow with the file.
+
+use super::telemetry::{parse_ms, Kind, Nodes, SampleBatch, ScanOutput, Source};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::findings::{codes, Finding};
+use polars::prelude::*;
+
+/// Accepted spellings of the four columns.
+const TIME: [&str; 4] = ["timestamp", "time", "ts", "datetime"];
+const NODE: [&str; 4] = ["node", "host", "hostname", "nodename"];
+const DEVICE: [&str; 5] = ["device", "gpu", "gpu_index", "index", "device_id"];
+const POWER: [&str; 5] = ["power_w", "power", "power_watts", "watts", "power.draw"];
+
+/// Find the four columns among `cols` (case-insensitive); their names as in the file.
+pub fn resolve_columns(cols: &[String]) -> std::result::Result<[String; 4], String> {
+    let find = |names: &[&str]| {
+        cols.iter()
+            .find(|c| names.iter().any(|n| c.trim().eq_ignore_ascii_case(n)))
+            .cloned()
+    };
+    match (find(&TIME), find(&NODE), find(&DEVICE), find(&POWER)) {
+        (Some(t), Some(n), Some(d), Some(p)) => Ok([t, n, d, p]),
+        _ => Err(format!(
+            "needs the columns timestamp, node, device, power_w; found {}",
+            cols.join(", ")
+        )),
+    }
+}
+
+fn pe(shown: &str) -> impl Fn(PolarsError) -> Error + '_ {
+    move |e| Error::in_file(shown, format!("cannot read telemetry: {e}"))
+}
+
+/// Stream the file through `on_batch`.
+pub fn scan(
+    src: &Source,
+    cfg: &Config,
+    nodes: &mut Nodes,
+    out: &mut ScanOutput,
+    on_batch: &mut dyn FnMut(&SampleBatch),
+) -> Result<u64> {
+    let shown = src.file.shown.as_str();
+    let path = PlRefPath::try_from_path(&src.file.path).map_err(pe(shown))?;
+    let mut lf = match src.kind {
+        Kind::GenericParquet => {
+            LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(pe(shown))?
+        }
+        _ => LazyCsvReader::new(path)
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .finish()
+            .map_err(pe(shown))?,
+    };
+    let schema = lf.collect_schema().map_err(pe(shown))?;
+    let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    let [t, n, d, p] = resolve_columns(&names).map_err(|m| Error::in_file(shown, m).at_line(1))?;
+    let lf = lf.select([
+        col(t.as_str()).alias("t"),
+        col(n.as_str()).cast(DataType::String).alias("n"),
+        col(d.as_str()).cast(DataType::String).alias("d"),
+        col(p.as_str()).cast(DataType::Float64).alias("p"),
+    ]);
+
+    // polars runs the scan on its own threads and sends batches here, in file order.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<PolarsResult<DataFrame>>(4);
+    let err_tx = tx.clone();
+    let lf = lf
+        .sink_batches(
+            PlanCallback::new(move |df: DataFrame| Ok(tx.send(Ok(df)).is_err())),
+            true,
+            None,
+        )
+        .map_err(pe(shown))?;
+    let runner = std::thread::spawn(move || {
+        if let Err(e) = lf.collect_with_engine(Engine::Streaming) {
+            let _ = err_tx.send(Err(e));
+        }
+    });
+
+    let mut rows = 0u64;
+    let mut bad_time = (0u64, None::<String>);
+    let mut bad_device = (0u64, None::<String>);
+    let mut naive = 0u64;
+    let mut batch = SampleBatch::default();
+    let mut last_node: (String, u32) = (String::from("\u{0}"), 0);
+    let mut result = Ok(());
+    for msg in rx {
+        let df = match msg {
+            Ok(df) => df,
+            Err(e) => {
+                result = Err(pe(shown)(e));
+                break;
+            }
+        };
+        batch.node.clear();
+        batch.device.clear();
+        batch.t_ms.clear();
+        batch.power_w.clear();
+        let h = df.height();
+        rows += h as u64;
+        let tcol = df.column("t").map_err(pe(shown))?;
+        let times: Vec<Option<i64>> = match tcol.dtype() {
+            DataType::Datetime(unit, _) => {
+                let div = match unit {
+                    TimeUnit::Nanoseconds => 1_000_000,
+                    TimeUnit::Microseconds => 1_000,
+                    TimeUnit::Milliseconds => 1,
+                };
+                tcol.cast(&DataType::Int64)
+                    .map_err(pe(shown))?
+                    .i64()
+                    .map_err(pe(shown))?
+                    .iter()
+                    .map(|v| v.map(|v| v.div_euclid(div)))
+                    .collect()
+            }
+            _ => {
+                let s = tcol.cast(&DataType::String).map_err(pe(shown))?;
+                s.str()
+                    .map_err(pe(shown))?
+                    .iter()
+                    .map(|v| {
+                        let v = v?;
+                        match parse_ms(v, cfg) {
+                            Ok((ms, zoned)) => {
+                                if !zoned {
+                                    naive += 1;
+                                }
+                                Some(ms)
+                            }
+                            Err(_) => {
+                                bad_time.0 += 1;
+                                bad_time.1.get_or_insert_with(|| v.to_string());
+                                None
+                            }
+                        }
+                    })
+                    .collect()
+            }
+        };
+        let ncol = df
+            .column("n")
+            .map_err(pe(shown))?
+            .str()
+            .map_err(pe(shown))?
+            .clone();
+        let dcol = df
+            .column("d")
+            .map_err(pe(shown))?
+            .str()
+            .map_err(pe(shown))?
+            .clone();
+        let pcol = df
+            .column("p")
+            .map_err(pe(shown))?
+            .f64()
+            .map_err(pe(shown))?
+            .clone();
+        for (i, ((nv, dv), pv)) in ncol.iter().zip(dcol.iter()).zip(pcol.iter()).enumerate() {
+            let (Some(t), Some(nv), Some(dv)) = (times[i], nv, dv) else {
+                bad_device.0 += 1;
+                continue;
+            };
+            let node = if nv == last_node.0 {
+                last_node.1
+            } else {
+                let id = nodes.id(nv);
+                last_node = (nv.to_string(), id);
+                id
+            };
+            let Ok(device) = dv.trim().parse::<u32>() else {
+                bad_device.0 += 1;
+                bad_device.1.get_or_insert_with(|| dv.to_string());
+                continue;
+            };
+            // A missing power value is NaN: the integrator drops it with a finding.
+            batch.push(node, device, t, pv.unwrap_or(f64::NAN));
+        }
+        on_batch(&batch);
+    }
+    let _ = runner.join();
+    result?;
+    if bad_time.0 > 0 {
+        out.findings.push(
+            Finding::error(
+                codes::TELEMETRY_BAD_ROW,
+                format!(
+                    "{} samples have an unreadable timestamp (e.g. '{}'); they are not used",
+                    bad_time.0,
+                    bad_time.1.unwrap_or_default()
+                ),
+            )
+            .at(shown, None),
+        );
+    }
+    if bad_device.0 > bad_time.0 {
+        out.findings.push(
+            Finding::error(
+                codes::TELEMETRY_BAD_ROW,
+                format!(
+                    "{} samples lack a node or a numeric device (e.g. '{}'); they are not used",
+                    bad_device.0 - bad_time.0,
+                    bad_device.1.unwrap_or_default()
+                ),
+            )
+            .at(shown, None),
+        );
+    }
+    if naive > 0 {
+        out.findings.push(
+            Finding::warning(
+                codes::TELEMETRY_NAIVE_TIMESTAMP,
+                format!(
+                    "{naive} timestamps have no time zone; they were read as {}",
+                    cfg.timezone_name
+                ),
+            )
+            .at(shown, None),
+        );
+    }
+    Ok(rows)
+}

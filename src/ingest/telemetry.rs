@@ -1,0 +1,310 @@
+//! Power telemetry: the canonical samples table, streamed in batches, from any of the readers
+//! (generic CSV/Parquet, nvidia-smi logs, DCGM exporter scrapes and query_range exports).
+
+use super::hostlist::node_key;
+use super::{dcgm, generic, nvidia_smi, InputRecord};
+use crate::config::{Config, InputFile};
+use crate::error::{Error, Result};
+use crate::findings::{codes, Finding};
+use std::collections::HashMap;
+
+/// Node names, interned: samples carry a `u32` id. Names are compared in [`node_key`] form.
+#[derive(Debug, Clone, Default)]
+pub struct Nodes {
+    pub names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Nodes {
+    pub fn id(&mut self, name: &str) -> u32 {
+        let key = node_key(name);
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(key.clone());
+        self.index.insert(key, i);
+        i
+    }
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(&node_key(name)).copied()
+    }
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// A batch of power samples: parallel columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleBatch {
+    pub node: Vec<u32>,
+    pub device: Vec<u32>,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub t_ms: Vec<i64>,
+    pub power_w: Vec<f64>,
+}
+
+impl SampleBatch {
+    pub fn len(&self) -> usize {
+        self.t_ms.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.t_ms.is_empty()
+    }
+    pub fn push(&mut self, node: u32, device: u32, t_ms: i64, power_w: f64) {
+        self.node.push(node);
+        self.device.push(device);
+        self.t_ms.push(t_ms);
+        self.power_w.push(power_w);
+    }
+}
+
+/// One reading of a cumulative energy counter (DCGM total energy, millijoules since boot).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CounterReading {
+    pub node: u32,
+    pub device: u32,
+    pub t_ms: i64,
+    pub mj: f64,
+}
+
+/// Which reader a telemetry file needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    GenericCsv,
+    GenericParquet,
+    NvidiaSmi,
+    DcgmText,
+    DcgmJson,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::GenericCsv => "telemetry (generic CSV)",
+            Kind::GenericParquet => "telemetry (generic Parquet)",
+            Kind::NvidiaSmi => "telemetry (nvidia-smi)",
+            Kind::DcgmText => "telemetry (DCGM text)",
+            Kind::DcgmJson => "telemetry (DCGM query_range JSON)",
+        }
+    }
+}
+
+/// Decide the format of a telemetry file from its name and first bytes.
+pub fn detect(f: &InputFile) -> Result<std::result::Result<Kind, String>> {
+    if super::table::is_parquet(&f.path) {
+        return Ok(Ok(Kind::GenericParquet));
+    }
+    use std::io::Read;
+    let mut head = vec![0u8; 64 * 1024];
+    let n = std::fs::File::open(&f.path)
+        .and_then(|mut h| h.read(&mut head))
+        .map_err(|e| Error::io(&f.shown, "read the telemetry file", e))?;
+    head.truncate(n);
+    let text = String::from_utf8_lossy(&head);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    if text.starts_with('{') {
+        return Ok(Ok(Kind::DcgmJson));
+    }
+    if text.contains("DCGM_FI_")
+        && text
+            .lines()
+            .any(|l| l.starts_with("DCGM_FI_") || l.starts_with("# TYPE"))
+    {
+        return Ok(Ok(Kind::DcgmText));
+    }
+    let first = text.lines().next().unwrap_or("").to_ascii_lowercase();
+    if first.contains("power.draw") {
+        return Ok(Ok(Kind::NvidiaSmi));
+    }
+    let cols: Vec<String> = first
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .collect();
+    if generic::resolve_columns(&cols).is_ok() {
+        return Ok(Ok(Kind::GenericCsv));
+    }
+    Ok(Err(format!(
+        "not a telemetry format greenledger reads (first line: '{}'); expected generic samples (timestamp,node,device,power_w), an nvidia-smi --query-gpu CSV with power.draw, or a DCGM exporter scrape / query_range JSON",
+        first.chars().take(80).collect::<String>()
+    )))
+}
+
+/// A telemetry file with its detected format.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub file: InputFile,
+    pub kind: Kind,
+}
+
+/// Everything the readers found besides samples.
+#[derive(Debug, Default)]
+pub struct ScanOutput {
+    pub counters: Vec<CounterReading>,
+    pub findings: Vec<Finding>,
+}
+
+/// Read one source, handing each batch of samples to `on_batch`. Returns rows read.
+pub fn scan(
+    src: &Source,
+    cfg: &Config,
+    nodes: &mut Nodes,
+    out: &mut ScanOutput,
+    on_batch: &mut dyn FnMut(&SampleBatch),
+) -> Result<u64> {
+    match src.kind {
+        Kind::GenericCsv | Kind::GenericParquet => generic::scan(src, cfg, nodes, out, on_batch),
+        Kind::NvidiaSmi => nvidia_smi::scan(src, cfg, nodes, out, on_batch),
+        Kind::DcgmText => dcgm::scan_text(src, nodes, out, on_batch),
+        Kind::DcgmJson => dcgm::scan_json(src, nodes, out, on_batch),
+    }
+}
+
+/// Detect every telemetry input; files in no known format become error findings.
+pub fn sources(
+    cfg: &Config,
+    inputs: &mut Vec<InputRecord>,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    for f in &cfg.inputs.telemetry {
+        match detect(f)? {
+            Ok(kind) => out.push(Source {
+                file: f.clone(),
+                kind,
+            }),
+            Err(msg) => {
+                findings.push(
+                    Finding::error(
+                        codes::TELEMETRY_UNRECOGNISED,
+                        format!("{msg}; the file is not used"),
+                    )
+                    .at(&f.shown, Some(1)),
+                );
+                let (_, rec) = super::read_input_meta(f, "telemetry")?;
+                inputs.push(rec);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn digits(b: &[u8]) -> Option<i64> {
+    let mut v = 0i64;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as i64;
+    }
+    Some(v)
+}
+
+/// Fast path for `YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|±HH:MM]`: epoch milliseconds, and whether the
+/// text had a zone. `None` for anything else (the caller falls back to the general parser).
+pub fn fast_timestamp(s: &str) -> Option<(i64, bool)> {
+    let b = s.trim().as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    let (h, mi, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut ms = 0i64;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = &b[start..i];
+        if frac.is_empty() {
+            return None;
+        }
+        let take = frac.len().min(3);
+        ms = digits(&frac[..take])? * 10i64.pow(3 - take as u32);
+    }
+    let mut offset_min = 0i64;
+    let zoned = match &b[i..] {
+        [] => false,
+        [b'Z'] | [b'z'] => true,
+        rest if rest == b" UTC" || rest == b"UTC" => true,
+        [sign @ (b'+' | b'-'), hh1, hh2, b':', mm1, mm2] => {
+            let hh = digits(&[*hh1, *hh2])?;
+            let mm = digits(&[*mm1, *mm2])?;
+            offset_min = (hh * 60 + mm) * if *sign == b'-' { -1 } else { 1 };
+            true
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    Some((
+        ((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec * 1000 + ms,
+        zoned,
+    ))
+}
+
+/// Parse a telemetry timestamp: the fast path, else the general parser (naive = input zone).
+pub fn parse_ms(s: &str, cfg: &Config) -> std::result::Result<(i64, bool), String> {
+    match fast_timestamp(s) {
+        Some((ms, true)) => Ok((ms, true)),
+        Some((_, false)) | None => {
+            let st = crate::timeutil::parse_timestamp(s, &cfg.timezone)?;
+            Ok((st.utc.timestamp_millis(), !st.naive))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_timestamps_agree_with_chrono() {
+        for s in [
+            "2026-07-01 00:00:09.078Z",
+            "2026-07-01T00:00:09Z",
+            "2025-09-08T17:26:50+08:00",
+            "2024-02-29T23:59:59.999-05:30",
+            "1999-12-31 23:00:00 UTC",
+        ] {
+            let (ms, zoned) = fast_timestamp(s).unwrap_or_else(|| panic!("{s}"));
+            assert!(zoned);
+            let want = crate::timeutil::parse_timestamp(s, &crate::timeutil::InputZone::Utc)
+                .unwrap()
+                .utc
+                .timestamp_millis();
+            assert_eq!(ms, want, "{s}");
+        }
+        assert_eq!(
+            fast_timestamp("2026-07-01 00:00:00"),
+            Some((1_782_864_000_000, false))
+        );
+        assert!(fast_timestamp("2026/07/01 00:00:00").is_none());
+        assert!(fast_timestamp("2026-13-01 00:00:00Z").is_none());
+    }
+}

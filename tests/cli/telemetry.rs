@@ -1,0 +1,480 @@
+//! Power telemetry to job energy: hand-computed cases, agreement with the DuckDB reference,
+//! row order and file splits, and the real nvidia-smi and DCGM files.
+
+use super::{fixture, gl, read_json, real_data, tmp_with};
+use greenledger::cli::InputArgs;
+
+/// 2026-07-01T00:00:00Z in epoch milliseconds.
+const BASE_MS: i64 = 1_782_864_000_000;
+
+fn ts(s: i64) -> String {
+    let t = chrono::DateTime::from_timestamp_millis(BASE_MS + s * 1000).unwrap();
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+const JOBS_HEADER: &str = "job_id,model,team,zone,start,end,hardware,devices,nodes,gpu_ids\n";
+
+/// The hand-computed case, as files: see `hand_computed_cases` for the arithmetic.
+fn hand_case() -> Vec<(String, String)> {
+    let mut power = String::from("timestamp,node,device,power_w\n");
+    // n1/gpu0: a ramp, a gap, a duplicate at 460 s (mean 200 W).
+    for (t, p) in [
+        (0, 100.0),
+        (60, 200.0),
+        (120, 200.0),
+        (400, 100.0),
+        (460, 100.0),
+        (460, 300.0),
+        (520, 200.0),
+    ] {
+        power.push_str(&format!("{},n1,0,{p}\n", ts(t)));
+    }
+    // n1/gpu1 is not claimed by any job (gpu_ids = 0): all idle, 50 W for 60 s.
+    for t in [0, 60] {
+        power.push_str(&format!("{},n1,1,50\n", ts(t)));
+    }
+    // n2/gpu0: two jobs claim it at once.
+    for t in [0, 50, 100, 150] {
+        power.push_str(&format!("{},n2,0,100\n", ts(t)));
+    }
+    let mut dcgm = String::from("# HELP DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION Total energy consumption since boot (in mJ).\n# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter\n");
+    for (t, mj) in [
+        (0, 1_000_000.0),
+        (60, 7_000_000.0),
+        (120, 2_000_000.0),
+        (180, 8_000_000.0),
+    ] {
+        dcgm.push_str(&format!("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{gpu=\"0\",UUID=\"GPU-3\",Hostname=\"n3\"}} {mj} {}\n", BASE_MS + t * 1000));
+    }
+    let job = |id: &str, s: i64, e: i64, nodes: &str, ids: &str| {
+        format!("{id},m,t,FR,{},{},H100,1,{nodes},{ids}\n", ts(s), ts(e))
+    };
+    let mut jobs = String::from(JOBS_HEADER);
+    jobs.push_str(&job("A", 30, 90, "n1", "0"));
+    jobs.push_str(&job("B", 90, 430, "n1", "0"));
+    jobs.push_str(&job("C", 430, 500, "n1", "0"));
+    jobs.push_str(&job("D", 0, 100, "n2", ""));
+    jobs.push_str(&job("E", 50, 150, "n2", ""));
+    jobs.push_str(&job("F", 30, 150, "n3", "0"));
+    jobs.push_str(&job("G", 30, 150, "n9", "0"));
+    let cfg = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"power.csv\", \"dcgm.prom\"]\n";
+    vec![
+        ("greenledger.toml".into(), cfg.into()),
+        ("jobs.csv".into(), jobs),
+        ("power.csv".into(), power),
+        ("dcgm.prom".into(), dcgm),
+    ]
+}
+
+fn write(files: &[(String, String)]) -> tempfile::TempDir {
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    tmp_with(&refs)
+}
+
+fn report(dir: &std::path::Path) -> serde_json::Value {
+    let out = dir.join("out");
+    let o = gl()
+        .args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(dir.join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    read_json(&out.join("report.json"))
+}
+
+fn job<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_id"] == id)
+        .unwrap_or_else(|| panic!("job {id}"))
+}
+
+/// n1/gpu0 segments: [0,60] 100->200 W (9000 J), [60,120] 200 W (12000 J), [120,400] a gap,
+/// [400,460] 100->200 W (the duplicate at 460 s averages 100 and 300), [460,520] 200 W.
+/// A [30,90): 150->200 W for 30 s = 5250 J, then 200 W for 30 s = 6000 J: 11250 J, 60 s.
+/// B [90,430): 6000 J in [90,120], the gap, 100->150 W over [400,430] = 3750 J: 9750 J in 60 s
+///   of its 340 s; imputed at 162.5 W for 280 s = 45500 J.
+/// C [430,500): 150->200 W over [430,460] = 5250 J, 200 W over [460,500] = 8000 J (ends between
+///   two samples): 13250 J.
+/// Idle on n1: [0,30] = 3750 J, [500,520] = 4000 J on gpu0, and gpu1's 3000 J.
+/// n2/gpu0, 100 W: D [0,100) and E [50,150) overlap; D keeps [0,100): 10000 J; E: 5000 J.
+/// n3/gpu0 counter (mJ): 1e6, 7e6 at 60 s, 2e6 at 120 s (reset), 8e6 at 180 s: F [30,150) gets
+///   6000 J x 30/60 + 2000 J + 6000 J x 30/60 = 8000 J, metered.
+/// G lists a node with no telemetry: estimated (700 W x 120 s).
+#[test]
+fn hand_computed_cases() {
+    let d = write(&hand_case());
+    let r = report(d.path());
+    let kwh = |j: f64| j / 3.6e6;
+    let a = job(&r, "A");
+    assert_eq!(a["energy_source"], "sampled");
+    assert!(
+        close(a["sampled_kwh"].as_f64().unwrap(), kwh(11250.0)),
+        "{a}"
+    );
+    assert!(close(a["coverage"].as_f64().unwrap(), 1.0));
+    assert!(close(a["imputed_kwh"].as_f64().unwrap(), 0.0));
+    let b = job(&r, "B");
+    assert!(
+        close(b["sampled_kwh"].as_f64().unwrap(), kwh(9750.0)),
+        "{b}"
+    );
+    assert!(close(b["coverage"].as_f64().unwrap(), 60.0 / 340.0));
+    assert!(close(b["imputed_kwh"].as_f64().unwrap(), kwh(45500.0)));
+    assert!(close(
+        b["it_energy_kwh"].as_f64().unwrap(),
+        kwh(9750.0 + 45500.0)
+    ));
+    let c = job(&r, "C");
+    assert!(
+        close(c["sampled_kwh"].as_f64().unwrap(), kwh(13250.0)),
+        "{c}"
+    );
+    assert!(close(
+        job(&r, "D")["sampled_kwh"].as_f64().unwrap(),
+        kwh(10000.0)
+    ));
+    assert!(close(
+        job(&r, "E")["sampled_kwh"].as_f64().unwrap(),
+        kwh(5000.0)
+    ));
+    let f = job(&r, "F");
+    assert_eq!(f["energy_source"], "metered");
+    assert!(
+        close(f["it_energy_kwh"].as_f64().unwrap(), kwh(8000.0)),
+        "{f}"
+    );
+    let g = job(&r, "G");
+    assert_eq!(g["energy_source"], "estimated");
+    assert!(close(
+        g["it_energy_kwh"].as_f64().unwrap(),
+        0.7 * 120.0 / 3600.0
+    ));
+
+    let t = &r["telemetry"];
+    let node = |n: &str| {
+        t["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["node"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert!(close(
+        node("n1")["idle_kwh"].as_f64().unwrap(),
+        kwh(3750.0 + 4000.0 + 3000.0)
+    ));
+    assert!(close(
+        node("n1")["total_kwh"].as_f64().unwrap(),
+        kwh(9000.0 + 12000.0 + 9000.0 + 12000.0 + 3000.0)
+    ));
+    assert_eq!(t["duplicates"], 1);
+    assert_eq!(t["gaps"], 1);
+    assert!(close(t["gap_seconds"].as_f64().unwrap(), 280.0));
+    assert_eq!(t["counter_resets"], 1);
+    let findings = r["findings"].as_array().unwrap();
+    let overlap = findings
+        .iter()
+        .find(|f| f["code"] == "telemetry.overlapping-claims")
+        .expect("overlap finding");
+    assert_eq!(overlap["severity"], "error");
+    assert!(
+        overlap["message"].as_str().unwrap().contains("'D' and 'E'"),
+        "{overlap}"
+    );
+    for code in [
+        "telemetry.duplicates",
+        "telemetry.gaps",
+        "telemetry.counter-reset",
+        "telemetry.imputed",
+        "telemetry.no-samples",
+    ] {
+        assert!(findings.iter().any(|f| f["code"] == code), "{code}");
+    }
+}
+
+/// Library-level report on a folder, for the property tests.
+fn ledger(dir: &std::path::Path) -> greenledger::report::Report {
+    let args = InputArgs {
+        config: Some(dir.join("greenledger.toml")),
+        quiet: true,
+        ..Default::default()
+    };
+    greenledger::build_report(&args, None).unwrap()
+}
+
+#[test]
+fn splitting_or_shuffling_the_samples_changes_nothing() {
+    let files = hand_case();
+    let base = ledger(write(&files).path());
+    let power = &files.iter().find(|(n, _)| n == "power.csv").unwrap().1;
+    let mut lines: Vec<&str> = power.lines().skip(1).collect();
+    for seed in 1..6u64 {
+        // A deterministic shuffle, then a split into two files.
+        let mut s = seed;
+        for i in (1..lines.len()).rev() {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            lines.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        let cut = (seed as usize * 3) % lines.len();
+        let part = |ls: &[&str]| format!("timestamp,node,device,power_w\n{}\n", ls.join("\n"));
+        let mut variant: Vec<(String, String)> = files
+            .iter()
+            .filter(|(n, _)| n != "power.csv" && n != "greenledger.toml")
+            .cloned()
+            .collect();
+        variant.push(("a.csv".into(), part(&lines[..cut])));
+        variant.push(("b.csv".into(), part(&lines[cut..])));
+        variant.push((
+            "greenledger.toml".into(),
+            files[0].1.replace("\"power.csv\"", "\"a.csv\", \"b.csv\""),
+        ));
+        let r = ledger(write(&variant).path());
+        for (x, y) in base.jobs.iter().zip(&r.jobs) {
+            assert_eq!(x.job_id, y.job_id);
+            assert!(
+                close(x.amounts.it_energy_kwh, y.amounts.it_energy_kwh),
+                "seed {seed} {}: {} vs {}",
+                x.job_id,
+                x.amounts.it_energy_kwh,
+                y.amounts.it_energy_kwh
+            );
+            assert_eq!(
+                x.coverage.map(|c| (c * 1e9).round()),
+                y.coverage.map(|c| (c * 1e9).round())
+            );
+        }
+        let (bt, rt) = (
+            base.telemetry.as_ref().unwrap(),
+            r.telemetry.as_ref().unwrap(),
+        );
+        assert!(close(bt.stats.idle_kwh, rt.stats.idle_kwh));
+        assert_eq!(bt.stats.duplicates, rt.stats.duplicates);
+        assert_eq!(bt.stats.gaps, rt.stats.gaps);
+    }
+}
+
+fn reference(case: &str) -> Vec<(String, f64)> {
+    let text = std::fs::read_to_string(fixture(case).join("expected-reference.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].parse().unwrap())
+        })
+        .collect()
+}
+
+/// gen_fleet.py fleets with the per-job energy reference_duckdb.py computed (kept as fixtures,
+/// so this test needs no Python): 1e-6 relative, Parquet and CSV.
+#[test]
+fn agrees_with_the_duckdb_reference() {
+    for (case, file) in [
+        ("fleet-s1", "power.parquet"),
+        ("fleet-s1", "power.csv"),
+        ("fleet-s2", "power.parquet"),
+        ("fleet-s3", "power.parquet"),
+    ] {
+        let dir = fixture(case);
+        let out = tempfile::tempdir().unwrap();
+        let o = gl()
+            .args(["report", "--quiet", "--format", "json", "--config"])
+            .arg(dir.join("greenledger.toml"))
+            .arg("--jobs")
+            .arg(dir.join("jobs.csv"))
+            .arg("--telemetry")
+            .arg(dir.join(file))
+            .arg("--out")
+            .arg(out.path().join("r"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{case}/{file}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = read_json(&out.path().join("r/report.json"));
+        let want = reference(case);
+        assert!(!want.is_empty());
+        for (id, kwh) in want {
+            let j = job(&r, &id);
+            assert_eq!(j["energy_source"], "sampled", "{case} {id}");
+            let got = j["sampled_kwh"].as_f64().unwrap();
+            assert!(
+                (got - kwh).abs() <= 1e-6 * kwh,
+                "{case}/{file} {id}: {got} vs reference {kwh}"
+            );
+        }
+    }
+}
+
+#[test]
+fn nvidia_smi_quirks_are_read() {
+    // Units in header and cells, ", " separators, sentinels, a repeated header from an appended
+    // log, average power preferred over instant, a partial last sample, local time (+02:00 zone).
+    let log = "timestamp, index, name, power.draw.average [W], power.draw.instant [W], memory.used [MiB]\n\
+        2026/07/01 02:00:00.000, 0, NVIDIA H100 80GB HBM3, 100.00 W, 90.00 W, 4096 MiB\n\
+        2026/07/01 02:00:00.000, 1, NVIDIA H100 80GB HBM3, [N/A], 50.00 W, 4096 MiB\n\
+        timestamp, index, name, power.draw.average [W], power.draw.instant [W], memory.used [MiB]\n\
+        2026/07/01 02:01:00.000, 0, NVIDIA H100 80GB HBM3, 200.00 W, 210.00 W, [N/A]\n\
+        2026/07/01 02:01:00.000, 1, NVIDIA H100 80GB HBM3, [N/A], N/A, 4096 MiB\n\
+        2026/07/01 02:02:00.000, 0, NVIDIA H100 80GB HBM3, 200.00 W, 210.00 W, 4096 MiB\n";
+    let jobs = format!(
+        "{JOBS_HEADER}J,m,t,FR,{},{},H100,1,gpu-host-7,0\n",
+        ts(0),
+        ts(120)
+    );
+    let cfg = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"gpu-host-7.csv\"]\ntimezone = \"+02:00\"\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", &jobs),
+        ("gpu-host-7.csv", log),
+    ]);
+    let r = report(d.path());
+    // gpu0: 100 -> 200 W over 60 s (9000 J) then 200 W for 60 s (12000 J).
+    let j = job(&r, "J");
+    assert_eq!(j["energy_source"], "sampled");
+    assert!(
+        close(j["sampled_kwh"].as_f64().unwrap(), 21000.0 / 3.6e6),
+        "{j}"
+    );
+    let findings = r["findings"].as_array().unwrap();
+    let msg = |code: &str| {
+        findings
+            .iter()
+            .filter(|f| f["code"] == code)
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    assert!(
+        msg("telemetry.power-field").contains("power.draw.average (3 samples)"),
+        "{}",
+        msg("telemetry.power-field")
+    );
+    assert!(msg("telemetry.power-field").contains("power.draw.instant (1 samples)"));
+    assert!(
+        msg("telemetry.bad-row").contains("repeated header"),
+        "{}",
+        msg("telemetry.bad-row")
+    );
+    assert!(msg("telemetry.bad-row").contains("no power value"));
+    assert!(msg("telemetry.node-from-file-name").contains("gpu-host-7"));
+}
+
+#[test]
+fn unknown_formats_are_error_findings_not_crashes() {
+    let jobs = format!("{JOBS_HEADER}J,m,t,FR,{},{},H100,1,,\n", ts(0), ts(120));
+    let cfg = "[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"notes.txt\"]\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", &jobs),
+        ("notes.txt", "hello\nworld\n"),
+    ]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1);
+    let r = read_json(&out.join("report.json"));
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "telemetry.unrecognised-format" && f["file"] == "notes.txt"));
+}
+
+#[test]
+fn every_real_nvidia_smi_and_dcgm_file_is_read_or_rejected_cleanly() {
+    let mut files = Vec::new();
+    for sub in ["nvidia-smi", "dcgm"] {
+        let Some(dir) = real_data(sub) else {
+            eprintln!("../shared/data/real/{sub} not present: skipped");
+            continue;
+        };
+        for e in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {
+            let p = e.path();
+            if !p.to_string_lossy().ends_with(".source.txt") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    for f in files {
+        let jobs = format!("{JOBS_HEADER}J,m,t,FR,{},{},H100,1,,\n", ts(0), ts(120));
+        let d = tmp_with(&[("jobs.csv", &jobs)]);
+        let out = d.path().join("out");
+        let o = gl()
+            .args(["report", "--quiet", "--format", "json", "--jobs"])
+            .arg(d.path().join("jobs.csv"))
+            .arg("--telemetry")
+            .arg(&f)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", f.display());
+        let code = o.status.code().unwrap();
+        assert!(code <= 2, "{}", f.display());
+        if code == 2 {
+            assert!(
+                stderr.contains(&*f.file_name().unwrap().to_string_lossy()),
+                "{}: the error names the file: {stderr}",
+                f.display()
+            );
+            continue;
+        }
+        let r = read_json(&out.join("report.json"));
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let about: Vec<&serde_json::Value> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["file"].as_str().is_some_and(|p| p.ends_with(&name)))
+            .collect();
+        let rec = r["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["path"].as_str().unwrap().ends_with(&name))
+            .unwrap();
+        if name.contains("capture") {
+            assert!(
+                about
+                    .iter()
+                    .any(|x| x["code"] == "telemetry.unrecognised-format"),
+                "{name} is rejected with a finding"
+            );
+        } else if name.starts_with("datadog") {
+            // A single scrape without timestamps: read, and every sample reported as unusable.
+            assert!(
+                about.iter().any(|x| x["code"] == "telemetry.no-timestamp"),
+                "{name}: {about:?}"
+            );
+        } else {
+            assert!(rec["rows_used"].as_u64().unwrap() > 0, "{name}: {rec}");
+        }
+    }
+}
