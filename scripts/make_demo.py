@@ -155,6 +155,64 @@ def codecarbon_job(out, header, job):
         w.writerows(rows)
 
 
+def telemetry(out, rows):
+    """Telemetry for two jobs: an nvidia-smi log on a Paris node (local time, units, a [N/A], an
+    appended log's repeated header, a partial last sample) and a DCGM query_range export on a
+    Stockholm node (power gauge and energy counter, with one counter reset)."""
+    os.makedirs(os.path.join(out, "telemetry"), exist_ok=True)
+    smi = next(r for r in rows if r["job_id"] == "aur-0017")
+    smi.update(nodes="par-gpu42", gpu_ids="0-7", devices=8)
+    start = dt.datetime.strptime(smi["start"], "%Y-%m-%dT%H:%M:%SZ") - dt.timedelta(minutes=30)
+    end = dt.datetime.strptime(smi["end"], "%Y-%m-%dT%H:%M:%SZ") + dt.timedelta(minutes=30)
+    header = "timestamp, index, name, power.draw.average [W], power.draw.instant [W], utilization.gpu [%]"
+    lines = [header]
+    t, k = start, 0
+    job_s = dt.datetime.strptime(smi["start"], "%Y-%m-%dT%H:%M:%SZ")
+    job_e = dt.datetime.strptime(smi["end"], "%Y-%m-%dT%H:%M:%SZ")
+    while t <= end:
+        local = (t + dt.timedelta(hours=2)).strftime("%Y/%m/%d %H:%M:%S.") + f"{R.randint(0, 999):03d}"
+        busy = job_s <= t < job_e
+        for g in range(8):
+            if t + dt.timedelta(seconds=90) > end and g >= 5:
+                break  # the logger was stopped mid-sample
+            p = R.gauss(540 if busy else 72, 35 if busy else 4)
+            avg = "[N/A]" if k == 400 and g == 3 else f"{p:.2f} W"
+            lines.append(f"{local}, {g}, NVIDIA H100 80GB HBM3, {avg}, {p + R.gauss(0, 8):.2f} W, {R.randint(85, 99) if busy else 0} %")
+        if k == 300:
+            lines.append(header)  # the log was appended to after a restart
+        t += dt.timedelta(seconds=90)
+        k += 1
+    with open(os.path.join(out, "telemetry", "par-gpu42.nvidia-smi.csv"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+    dcgm = next(r for r in rows if r["job_id"] == "aur-0065")
+    dcgm.update(nodes="sto-gpu18", gpu_ids="0-3", devices=4)
+    s = dt.datetime.strptime(dcgm["start"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    e = dt.datetime.strptime(dcgm["end"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    t0 = int(s.timestamp()) - 1800
+    t1 = int(e.timestamp()) + 1800
+    result = []
+    for g in range(4):
+        labels = {"gpu": str(g), "UUID": f"GPU-5e1f00{g}-aaaa-bbbb-cccc-00000000000{g}", "device": f"nvidia{g}",
+                  "modelName": "NVIDIA L4", "Hostname": "sto-gpu18", "DCGM_FI_DRIVER_VERSION": "550.54.15"}
+        power, energy = [], []
+        counter = 9.1e9 + g * 1e8
+        for ts in range(t0, t1 + 1, 120):
+            busy = s.timestamp() <= ts < e.timestamp()
+            p = R.gauss(58 if busy else 16, 3 if busy else 0.5)
+            counter += p * 120 * 1000
+            if g == 2 and ts == t0 + 120 * 400:
+                counter = p * 60 * 1000  # driver reload: the counter restarts from zero
+            power.append([ts, f"{p:.6f}"])
+            energy.append([ts, f"{counter:.0f}"])
+        result.append({"metric": {"__name__": "DCGM_FI_DEV_POWER_USAGE", **labels}, "values": power})
+        result.append({"metric": {"__name__": "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", **labels}, "values": energy})
+    import json
+    with open(os.path.join(out, "telemetry", "sto-gpu18.dcgm.json"), "w", encoding="utf-8") as f:
+        json.dump({"status": "success", "data": {"resultType": "matrix", "result": result}}, f, separators=(",", ":"))
+        f.write("\n")
+
+
 CONFIG = '''# Aurora Labs, third quarter 2026: the bundled demo of greenledger.
 [report]
 title = "Aurora Labs: training footprint"
@@ -165,6 +223,7 @@ reference_intensity_g_per_kwh = 475
 [inputs]
 jobs = ["jobs.csv"]
 codecarbon = ["codecarbon/*.csv"]
+telemetry = ["telemetry/*"]
 timezone = "Europe/Stockholm"   # CodeCarbon writes local wall-clock time
 
 [[site]]
@@ -222,6 +281,9 @@ def main():
     out = sys.argv[1]
     os.makedirs(os.path.join(out, "codecarbon"), exist_ok=True)
     rows = jobs()
+    for r in rows:
+        r["nodes"] = ""  # only the jobs with telemetry name their nodes
+    telemetry(out, rows)
     cols = list(rows[0].keys())
     with open(os.path.join(out, "jobs.csv"), "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")

@@ -9,7 +9,7 @@ use crate::report::Report;
 use std::path::PathBuf;
 
 /// The demo's input files: (path relative to the demo folder, bytes).
-pub const FILES: [(&str, &[u8]); 4] = [
+pub const FILES: [(&str, &[u8]); 6] = [
     (
         "greenledger.toml",
         include_bytes!("../fixtures/demo/greenledger.toml"),
@@ -22,6 +22,14 @@ pub const FILES: [(&str, &[u8]); 4] = [
     (
         "codecarbon/speech-workstation.csv",
         include_bytes!("../fixtures/demo/codecarbon/speech-workstation.csv"),
+    ),
+    (
+        "telemetry/par-gpu42.nvidia-smi.csv",
+        include_bytes!("../fixtures/demo/telemetry/par-gpu42.nvidia-smi.csv"),
+    ),
+    (
+        "telemetry/sto-gpu18.dcgm.json",
+        include_bytes!("../fixtures/demo/telemetry/sto-gpu18.dcgm.json"),
     ),
 ];
 

@@ -108,6 +108,12 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                 energy_source: r.tier,
                 energy_detail: match (&j.metered, r.power_w) {
                     (Some(m), _) => m.source.clone(),
+                    (None, _) if r.tier == super::Tier::Metered => {
+                        "energy counters (DCGM total energy)".to_string()
+                    }
+                    (None, _) if r.tier == super::Tier::Sampled => {
+                        "integrated from power samples".to_string()
+                    }
                     (None, Some(p)) => format!("{} device-hours x {p} W", r.device_hours_full),
                     (None, None) => String::new(),
                 },

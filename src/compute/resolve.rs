@@ -330,11 +330,15 @@ pub fn resolve(
         // counters (DCGM), power samples, else an estimate.
         let device_s = job.devices * inside;
         let from_telemetry = |j: f64, covered: f64| {
-            let coverage = if device_s > 0.0 {
+            let mut coverage = if device_s > 0.0 {
                 covered / device_s
             } else {
                 0.0
             };
+            // Float noise on a fully covered job must not read as over-coverage.
+            if coverage > 1.0 && coverage < 1.0 + 1e-9 {
+                coverage = 1.0;
+            }
             let imputed = if covered > 0.0 && device_s > covered {
                 j / covered * (device_s - covered)
             } else {
