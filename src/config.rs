@@ -99,6 +99,8 @@ pub struct Config {
     pub default_pue: Option<f64>,
     /// A segment between two power samples longer than this is a gap (no energy).
     pub max_gap_s: f64,
+    /// Columns of nvidia-smi logs without a header line.
+    pub nvidia_smi_columns: Option<Vec<String>>,
     pub quiet: bool,
 }
 
@@ -194,6 +196,8 @@ struct CodecarbonSection {
 #[serde(deny_unknown_fields)]
 struct TelemetrySection {
     max_gap_s: Option<f64>,
+    /// Columns of nvidia-smi logs written with `--format=csv,noheader`.
+    nvidia_smi_columns: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -474,6 +478,7 @@ impl Config {
                 utilisation,
                 default_pue: file.estimate.default_pue,
                 max_gap_s,
+                nvidia_smi_columns: file.telemetry.nvidia_smi_columns.clone(),
                 quiet: args.quiet,
             },
             findings,

@@ -60,7 +60,8 @@ pub fn scan(
     let lf = lf.select([
         col(t.as_str()).alias("t"),
         col(n.as_str()).cast(DataType::String).alias("n"),
-        col(d.as_str()).cast(DataType::String).alias("d"),
+        // Non-strict numeric casts: a value that is not a number becomes null (a bad row).
+        col(d.as_str()).cast(DataType::UInt32).alias("d"),
         col(p.as_str()).cast(DataType::Float64).alias("p"),
     ]);
 
@@ -150,7 +151,7 @@ pub fn scan(
         let dcol = df
             .column("d")
             .map_err(pe(shown))?
-            .str()
+            .u32()
             .map_err(pe(shown))?
             .clone();
         let pcol = df
@@ -160,8 +161,11 @@ pub fn scan(
             .map_err(pe(shown))?
             .clone();
         for (i, ((nv, dv), pv)) in ncol.iter().zip(dcol.iter()).zip(pcol.iter()).enumerate() {
-            let (Some(t), Some(nv), Some(dv)) = (times[i], nv, dv) else {
+            let (Some(t), Some(nv), Some(device)) = (times[i], nv, dv) else {
                 bad_device.0 += 1;
+                if bad_device.1.is_none() && times[i].is_some() {
+                    bad_device.1 = Some(format!("node {}", nv.unwrap_or("(empty)")));
+                }
                 continue;
             };
             let node = if nv == last_node.0 {
@@ -170,11 +174,6 @@ pub fn scan(
                 let id = nodes.id(nv);
                 last_node = (nv.to_string(), id);
                 id
-            };
-            let Ok(device) = dv.trim().parse::<u32>() else {
-                bad_device.0 += 1;
-                bad_device.1.get_or_insert_with(|| dv.to_string());
-                continue;
             };
             // A missing power value is NaN: the integrator drops it with a finding.
             batch.push(node, device, t, pv.unwrap_or(f64::NAN));

@@ -85,10 +85,18 @@ pub fn scan(
             }
         }
     }
-    let Some((_, header)) = records.first() else {
+    let Some((_, first)) = records.first() else {
         return Err(Error::in_file(shown, "the nvidia-smi log is empty"));
     };
-    let fields: Vec<String> = header.iter().map(field_name).collect();
+    // A log without a header line takes its columns from [telemetry] nvidia_smi_columns.
+    let has_header = first
+        .iter()
+        .any(|h| field_name(h).starts_with("power.draw") || field_name(h) == "timestamp");
+    let fields: Vec<String> = match (&cfg.nvidia_smi_columns, has_header) {
+        (Some(cols), false) => cols.iter().map(|c| field_name(c)).collect(),
+        _ => first.iter().map(field_name).collect(),
+    };
+    let skip = usize::from(has_header);
     let col = |name: &str| fields.iter().position(|f| f == name);
     let t_col = col("timestamp").ok_or_else(|| {
         Error::in_file(shown, "no 'timestamp' column")
@@ -113,10 +121,10 @@ pub fn scan(
         .unwrap_or_else(|| "node".into());
     let data: Vec<&(u64, csv::StringRecord)> = records
         .iter()
-        .skip(1)
+        .skip(skip)
         .filter(|(_, r)| r.get(t_col).map(field_name).as_deref() != Some("timestamp"))
         .collect();
-    let repeated_headers = records.len() - 1 - data.len();
+    let repeated_headers = records.len() - skip - data.len();
 
     // The device column: the candidate with the most distinct values (a mislabelled constant
     // `index` loses to a `gpu` column that varies).

@@ -91,7 +91,7 @@ impl Kind {
 }
 
 /// Decide the format of a telemetry file from its name and first bytes.
-pub fn detect(f: &InputFile) -> Result<std::result::Result<Kind, String>> {
+pub fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, String>> {
     if super::table::is_parquet(&f.path) {
         return Ok(Ok(Kind::GenericParquet));
     }
@@ -116,6 +116,15 @@ pub fn detect(f: &InputFile) -> Result<std::result::Result<Kind, String>> {
     let first = text.lines().next().unwrap_or("").to_ascii_lowercase();
     if first.contains("power.draw") {
         return Ok(Ok(Kind::NvidiaSmi));
+    }
+    // `--format=csv,noheader`: a first field like 2026/07/14 08:12:53.353.
+    let lead = first.split(',').next().unwrap_or("").trim();
+    if lead.len() >= 19 && lead.as_bytes()[4] == b'/' && lead.as_bytes()[7] == b'/' {
+        return Ok(if cfg.nvidia_smi_columns.is_some() {
+            Ok(Kind::NvidiaSmi)
+        } else {
+            Err("this looks like an nvidia-smi log without a header (--format=csv,noheader); list its columns in [telemetry] nvidia_smi_columns, e.g. [\"timestamp\", \"index\", \"power.draw\"]".into())
+        });
     }
     let cols: Vec<String> = first
         .split(',')
@@ -168,7 +177,7 @@ pub fn sources(
 ) -> Result<Vec<Source>> {
     let mut out = Vec::new();
     for f in &cfg.inputs.telemetry {
-        match detect(f)? {
+        match detect(f, cfg)? {
             Ok(kind) => out.push(Source {
                 file: f.clone(),
                 kind,

@@ -478,3 +478,49 @@ fn every_real_nvidia_smi_and_dcgm_file_is_read_or_rejected_cleanly() {
         }
     }
 }
+
+#[test]
+fn nvidia_smi_without_header_needs_its_columns() {
+    let log = "2026/07/01 02:00:00.000, 0, 100.00 W\n2026/07/01 02:01:00.000, 0, 200.00 W\n";
+    let jobs = format!(
+        "{JOBS_HEADER}J,m,t,FR,{},{},H100,1,node7,0\n",
+        ts(0),
+        ts(60)
+    );
+    let base = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"node7.csv\"]\ntimezone = \"+02:00\"\n";
+    let with_cols = format!(
+        "{base}[telemetry]\nnvidia_smi_columns = [\"timestamp\", \"index\", \"power.draw [W]\"]\n"
+    );
+    let d = tmp_with(&[
+        ("greenledger.toml", with_cols.as_str()),
+        ("jobs.csv", &jobs),
+        ("node7.csv", log),
+    ]);
+    let r = report(d.path());
+    let j = job(&r, "J");
+    assert_eq!(j["energy_source"], "sampled");
+    assert!(
+        close(j["sampled_kwh"].as_f64().unwrap(), 9000.0 / 3.6e6),
+        "{j}"
+    );
+    let d = tmp_with(&[
+        ("greenledger.toml", base),
+        ("jobs.csv", &jobs),
+        ("node7.csv", log),
+    ]);
+    let r = report(d.path());
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "telemetry.unrecognised-format")
+        .expect("finding")
+        .clone();
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("nvidia_smi_columns"),
+        "{f}"
+    );
+}
