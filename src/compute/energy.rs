@@ -370,6 +370,23 @@ impl Integrator {
     }
 }
 
+/// `telemetry [########----------------]  33 %  8.2 M samples` (a counter when the total is
+/// unknown).
+fn progress_line(seen: u64, expected: u64) -> String {
+    if expected == 0 {
+        return format!("telemetry: {:.1} M samples", seen as f64 / 1e6);
+    }
+    let share = (seen as f64 / expected as f64).min(1.0);
+    let filled = (share * 24.0).round() as usize;
+    format!(
+        "telemetry [{}{}] {:3.0} %  {:.1} M samples",
+        "#".repeat(filled),
+        "-".repeat(24 - filled),
+        share * 100.0,
+        seen as f64 / 1e6
+    )
+}
+
 /// Largest number of samples held in memory at once when out-of-order devices are re-read.
 const ROW_BUDGET: u64 = 40_000_000;
 
@@ -420,7 +437,13 @@ pub fn attribute(
     };
     let mut scan_out = ScanOutput::default();
     let show = progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let expected: u64 = if show {
+        sources.iter().filter_map(telemetry::expected_rows).sum()
+    } else {
+        0
+    };
     let mut seen = 0u64;
+    let mut last_shown = 0u64;
 
     // Pass 1: stream every source, integrating devices whose samples come in time order.
     for src in sources {
@@ -435,8 +458,9 @@ pub fn attribute(
                 it.feed(b, &mut last);
                 used += b.len() as u64;
                 seen += b.len() as u64;
-                if show {
-                    eprint!("\rreading telemetry: {:.1} M samples", seen as f64 / 1e6);
+                if show && seen - last_shown >= 1_000_000 {
+                    last_shown = seen;
+                    eprint!("\r{}", progress_line(seen, expected));
                 }
             },
         )?;

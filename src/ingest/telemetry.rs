@@ -198,6 +198,27 @@ pub fn sources(
     Ok(out)
 }
 
+/// Rows a source is expected to hold, for the progress bar: exact for Parquet (metadata),
+/// estimated from the mean line length of the first 64 KiB for text files.
+pub fn expected_rows(src: &Source) -> Option<u64> {
+    use std::io::Read;
+    if src.kind == Kind::GenericParquet {
+        let f = std::fs::File::open(&src.file.path).ok()?;
+        let mut r = <polars::prelude::ParquetReader<std::fs::File> as polars::prelude::SerReader<
+            _,
+        >>::new(f);
+        return r.num_rows().ok().map(|n| n as u64);
+    }
+    let size = std::fs::metadata(&src.file.path).ok()?.len();
+    let mut head = vec![0u8; 64 * 1024];
+    let n = std::fs::File::open(&src.file.path)
+        .ok()?
+        .read(&mut head)
+        .ok()?;
+    let lines = head[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    (lines > 1).then(|| size * lines / n as u64)
+}
+
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
