@@ -219,56 +219,60 @@ fn ledger(dir: &std::path::Path) -> greenledger::report::Report {
     greenledger::build_report(&args, None).unwrap()
 }
 
-#[test]
-fn splitting_or_shuffling_the_samples_changes_nothing() {
-    let files = hand_case();
-    let base = ledger(write(&files).path());
+/// Shuffle the hand case's samples with `seed`, split them in two files at `cut`, and report.
+fn shuffled_and_split(
+    files: &[(String, String)],
+    seed: u64,
+    cut: usize,
+) -> greenledger::report::Report {
     let power = &files.iter().find(|(n, _)| n == "power.csv").unwrap().1;
     let mut lines: Vec<&str> = power.lines().skip(1).collect();
-    for seed in 1..6u64 {
-        // A deterministic shuffle, then a split into two files.
-        let mut s = seed;
-        for i in (1..lines.len()).rev() {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            lines.swap(i, (s >> 33) as usize % (i + 1));
-        }
-        let cut = (seed as usize * 3) % lines.len();
-        let part = |ls: &[&str]| format!("timestamp,node,device,power_w\n{}\n", ls.join("\n"));
-        let mut variant: Vec<(String, String)> = files
-            .iter()
-            .filter(|(n, _)| n != "power.csv" && n != "greenledger.toml")
-            .cloned()
-            .collect();
-        variant.push(("a.csv".into(), part(&lines[..cut])));
-        variant.push(("b.csv".into(), part(&lines[cut..])));
-        variant.push((
-            "greenledger.toml".into(),
-            files[0].1.replace("\"power.csv\"", "\"a.csv\", \"b.csv\""),
-        ));
-        let r = ledger(write(&variant).path());
+    let mut s = seed | 1;
+    for i in (1..lines.len()).rev() {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        lines.swap(i, (s >> 33) as usize % (i + 1));
+    }
+    let cut = cut % (lines.len() + 1);
+    let part = |ls: &[&str]| {
+        format!(
+            "timestamp,node,device,power_w\n{}",
+            ls.iter().map(|l| format!("{l}\n")).collect::<String>()
+        )
+    };
+    let mut variant: Vec<(String, String)> = files
+        .iter()
+        .filter(|(n, _)| n != "power.csv" && n != "greenledger.toml")
+        .cloned()
+        .collect();
+    variant.push(("a.csv".into(), part(&lines[..cut])));
+    variant.push(("b.csv".into(), part(&lines[cut..])));
+    variant.push((
+        "greenledger.toml".into(),
+        files[0].1.replace("\"power.csv\"", "\"a.csv\", \"b.csv\""),
+    ));
+    ledger(write(&variant).path())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// Splitting a telemetry file in two, or shuffling its rows, changes nothing.
+    #[test]
+    fn splitting_or_shuffling_the_samples_changes_nothing(seed in proptest::prelude::any::<u64>(), cut in 0usize..64) {
+        let files = hand_case();
+        let base = ledger(write(&files).path());
+        let r = shuffled_and_split(&files, seed, cut);
         for (x, y) in base.jobs.iter().zip(&r.jobs) {
-            assert_eq!(x.job_id, y.job_id);
-            assert!(
-                close(x.amounts.it_energy_kwh, y.amounts.it_energy_kwh),
-                "seed {seed} {}: {} vs {}",
-                x.job_id,
-                x.amounts.it_energy_kwh,
-                y.amounts.it_energy_kwh
-            );
-            assert_eq!(
-                x.coverage.map(|c| (c * 1e9).round()),
-                y.coverage.map(|c| (c * 1e9).round())
-            );
+            proptest::prop_assert_eq!(&x.job_id, &y.job_id);
+            proptest::prop_assert!(close(x.amounts.it_energy_kwh, y.amounts.it_energy_kwh), "{}: {} vs {}", x.job_id, x.amounts.it_energy_kwh, y.amounts.it_energy_kwh);
+            proptest::prop_assert_eq!(x.coverage.map(|c| (c * 1e9).round()), y.coverage.map(|c| (c * 1e9).round()));
         }
-        let (bt, rt) = (
-            base.telemetry.as_ref().unwrap(),
-            r.telemetry.as_ref().unwrap(),
-        );
-        assert!(close(bt.stats.idle_kwh, rt.stats.idle_kwh));
-        assert_eq!(bt.stats.duplicates, rt.stats.duplicates);
-        assert_eq!(bt.stats.gaps, rt.stats.gaps);
+        let (bt, rt) = (base.telemetry.as_ref().unwrap(), r.telemetry.as_ref().unwrap());
+        proptest::prop_assert!(close(bt.stats.idle_kwh, rt.stats.idle_kwh));
+        proptest::prop_assert_eq!(bt.stats.duplicates, rt.stats.duplicates);
+        proptest::prop_assert_eq!(bt.stats.gaps, rt.stats.gaps);
     }
 }
 
