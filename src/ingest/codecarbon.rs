@@ -81,13 +81,13 @@ pub fn read(
     let mut runs: Vec<Run> = Vec::new();
     let mut naive_first = None;
     let mut naive_n = 0u64;
+    let mut lines = super::LineCounter::default();
     for (i, record) in rdr.records().enumerate() {
-        // Count lines from the byte offset: the csv crate's own line count is off after CRLF.
         let line = record
             .as_ref()
             .ok()
             .and_then(|r| r.position())
-            .map(|p| line_of_offset(body, p.byte() as usize))
+            .map(|p| lines.line_at(body, p.byte() as usize))
             .unwrap_or(i as u64 + 2);
         rec.rows += 1;
         let record = match record {
@@ -238,19 +238,6 @@ pub fn read(
         );
     }
     Ok(latest_snapshots(runs, f, rec, findings))
-}
-
-/// 1-based line of the record starting at `offset` (the csv crate may point at the `\n` of a
-/// preceding CRLF, so line breaks at the offset are skipped).
-fn line_of_offset(body: &[u8], mut offset: usize) -> u64 {
-    while offset < body.len() && (body[offset] == b'\n' || body[offset] == b'\r') {
-        offset += 1;
-    }
-    body[..offset.min(body.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count() as u64
-        + 1
 }
 
 /// Keep the latest snapshot of each run_id (latest timestamp, then longest duration, then the

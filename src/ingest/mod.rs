@@ -168,6 +168,36 @@ pub fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRe
     Ok((bytes, rec))
 }
 
+/// Line numbers of records met in increasing byte order, counted incrementally (so a whole file
+/// costs one pass). The csv crate's own line count is off after CRLF, and a record's offset may
+/// point at the `\n` of the preceding CRLF: line breaks at the offset are skipped.
+#[derive(Debug, Default)]
+pub struct LineCounter {
+    pos: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    /// 1-based line of the record starting at `offset`.
+    pub fn line_at(&mut self, body: &[u8], mut offset: usize) -> u64 {
+        while offset < body.len() && (body[offset] == b'\n' || body[offset] == b'\r') {
+            offset += 1;
+        }
+        let offset = offset.min(body.len());
+        if offset < self.pos {
+            // Not in order after all: count from the start.
+            self.pos = 0;
+            self.line = 0;
+        }
+        self.line += body[self.pos..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        self.pos = offset;
+        self.line + 1
+    }
+}
+
 /// Hash a file without holding it in memory (telemetry can be many gigabytes).
 pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRecord)> {
     use std::io::Read;

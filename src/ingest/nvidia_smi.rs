@@ -37,17 +37,6 @@ pub fn number(v: &str) -> Option<f64> {
     num.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
-fn line_of(body: &[u8], mut offset: usize) -> u64 {
-    while offset < body.len() && (body[offset] == b'\n' || body[offset] == b'\r') {
-        offset += 1;
-    }
-    body[..offset.min(body.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count() as u64
-        + 1
-}
-
 pub fn scan(
     src: &Source,
     cfg: &Config,
@@ -65,12 +54,13 @@ pub fn scan(
         .trim(csv::Trim::All)
         .from_reader(body);
     let mut records = Vec::new();
+    let mut lines = super::LineCounter::default();
     for r in rdr.records() {
         match r {
             Ok(r) => {
                 let line = r
                     .position()
-                    .map(|p| line_of(body, p.byte() as usize))
+                    .map(|p| lines.line_at(body, p.byte() as usize))
                     .unwrap_or(0);
                 records.push((line, r));
             }
