@@ -232,6 +232,14 @@ name = "Stockholm DC (colocation)"
 zone = "SE3"
 pue = 1.08
 wue_l_per_kwh = 0.2
+residual_mix_g_per_kwh = 35      # demo value: the supplier's residual mix
+
+[[site.instrument]]              # market-based: a wind PPA for the quarter
+kind = "PPA"
+period = "2026-Q3"
+mwh = 70
+intensity_g_per_kwh = 0
+reference = "Aurora wind PPA, contract 2025-031 (demo)"
 
 [[site]]
 id = "paris-1"
@@ -239,6 +247,11 @@ name = "Paris DC1"
 zone = "FR"
 wue_l_per_kwh = 0.4
 residual_mix_g_per_kwh = 60
+[[site.instrument]]
+kind = "GO"
+period = "2026-07"
+mwh = 15
+reference = "French GO registry, lot FR-2026-0712 (demo)"
 [[site.pue]]
 period = "2026-07"
 value = 1.31
@@ -254,6 +267,11 @@ id = "iowa-cloud"
 name = "Cloud, us-central1"
 zone = "gcp:us-central1"
 pue = 1.10
+[[site.instrument]]
+kind = "REC"
+period = "2026-Q3"
+mwh = 30
+reference = "Green-e REC certificate 88-1042 (demo)"
 
 # Embodied emissions: the lab's own procurement assumptions (no manufacturer figure is
 # embedded in greenledger). Values per accelerator including its share of the host server.

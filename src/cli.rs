@@ -55,6 +55,9 @@ pub struct InputArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How the config file is named in the report (the demo's is written to a scratch folder).
+    #[arg(skip)]
+    pub config_name: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

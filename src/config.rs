@@ -43,7 +43,20 @@ pub struct Site {
     pub wue_l_per_kwh: Option<f64>,
     pub grid_intensity_g_per_kwh: Option<f64>,
     pub residual_mix_g_per_kwh: Option<f64>,
+    /// Contractual instruments (market-based Scope 2), in config order.
+    pub instruments: Vec<Instrument>,
     pub line: u64,
+}
+
+/// A contractual instrument: energy attribute certificates or a supplier-specific factor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instrument {
+    /// PPA, REC, GO or supplier.
+    pub kind: String,
+    pub period: Period,
+    pub mwh: f64,
+    pub intensity_g_per_kwh: f64,
+    pub reference: String,
 }
 
 /// A `[[hardware]]` entry adding to or overriding the embedded table.
@@ -167,6 +180,19 @@ struct SiteSection {
     wue_l_per_kwh: Option<f64>,
     grid_intensity_g_per_kwh: Option<f64>,
     residual_mix_g_per_kwh: Option<f64>,
+    #[serde(default)]
+    instrument: Vec<InstrumentSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InstrumentSection {
+    kind: String,
+    period: String,
+    mwh: f64,
+    intensity_g_per_kwh: Option<f64>,
+    #[serde(default)]
+    reference: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,7 +261,10 @@ impl Config {
                     }
                     err
                 })?;
-                let shown = p.display().to_string();
+                let shown = args
+                    .config_name
+                    .clone()
+                    .unwrap_or_else(|| p.display().to_string());
                 (
                     parsed,
                     text,
@@ -390,6 +419,46 @@ impl Config {
             if site.zone.is_none() && site.grid_intensity_g_per_kwh.is_none() {
                 return Err(bad("give a zone or a grid_intensity_g_per_kwh".into()));
             }
+            let mut instruments = Vec::new();
+            for i in &site.instrument {
+                let kind = i.kind.trim().to_ascii_uppercase();
+                let kind = match kind.as_str() {
+                    "PPA" | "REC" | "GO" => kind,
+                    "SUPPLIER" => "supplier".to_string(),
+                    _ => {
+                        return Err(bad(format!(
+                            "instrument kind '{}' is not one of PPA, REC, GO, supplier",
+                            i.kind
+                        )))
+                    }
+                };
+                let period =
+                    Period::parse(&i.period).map_err(|m| bad(format!("instrument period: {m}")))?;
+                if !(i.mwh.is_finite() && i.mwh >= 0.0) {
+                    return Err(bad(format!("instrument mwh must be >= 0, not {}", i.mwh)));
+                }
+                // Certificates (PPA, REC, GO) carry the zero-emission attribute unless stated;
+                // a supplier-specific factor must be given.
+                let g = match (i.intensity_g_per_kwh, kind.as_str()) {
+                    (Some(g), _) if g.is_finite() && g >= 0.0 => g,
+                    (Some(g), _) => {
+                        return Err(bad(format!(
+                            "instrument intensity_g_per_kwh must be >= 0, not {g}"
+                        )))
+                    }
+                    (None, "supplier") => {
+                        return Err(bad("a supplier instrument needs intensity_g_per_kwh".into()))
+                    }
+                    (None, _) => 0.0,
+                };
+                instruments.push(Instrument {
+                    kind,
+                    period,
+                    mwh: i.mwh,
+                    intensity_g_per_kwh: g,
+                    reference: i.reference.clone(),
+                });
+            }
             sites.push(Site {
                 id: site.id.clone(),
                 name: site.name.clone().unwrap_or_else(|| site.id.clone()),
@@ -398,6 +467,7 @@ impl Config {
                 wue_l_per_kwh: site.wue_l_per_kwh,
                 grid_intensity_g_per_kwh: site.grid_intensity_g_per_kwh,
                 residual_mix_g_per_kwh: site.residual_mix_g_per_kwh,
+                instruments,
                 line,
             });
         }

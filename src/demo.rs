@@ -55,6 +55,7 @@ pub fn run(out: &Output) -> Result<Report> {
         write_inputs(&scratch)?;
         let args = InputArgs {
             config: Some(scratch.join("greenledger.toml")),
+            config_name: Some("greenledger.toml".into()),
             quiet: true,
             ..Default::default()
         };

@@ -127,4 +127,6 @@ pub mod codes {
     pub const TELEMETRY_OVERLAP: &str = "telemetry.overlapping-claims";
     pub const TELEMETRY_IMPUTED: &str = "telemetry.imputed";
     pub const TELEMETRY_NO_SAMPLES: &str = "telemetry.no-samples";
+    pub const MARKET_NO_RESIDUAL: &str = "market.no-residual-mix";
+    pub const MARKET_SURPLUS: &str = "market.surplus";
 }

@@ -119,6 +119,8 @@ pub struct Report {
     /// Telemetry summary (samples, gaps, idle energy per node and site); `null` without telemetry.
     pub telemetry: Option<TelemetrySummary>,
     pub factors: Vec<FactorUse>,
+    /// Contractual instruments (market-based), with allocation and surplus.
+    pub instruments: Vec<crate::compute::market::InstrumentUse>,
     pub factor_set: FactorSet,
     pub methodology: Methodology,
 }
@@ -196,6 +198,7 @@ impl Report {
             inputs: ledger.inputs,
             telemetry: ledger.telemetry,
             factors: ledger.factors,
+            instruments: ledger.instruments,
             factor_set: FactorSet {
                 name: factors.name.clone(),
                 version: factors.version.clone(),

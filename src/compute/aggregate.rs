@@ -14,11 +14,12 @@ pub struct Aggregates {
     pub tiers: Vec<TierShare>,
 }
 
-const SUMMED: [&str; 7] = [
+const SUMMED: [&str; 8] = [
     "gpu_hours",
     "it_energy_kwh",
     "facility_energy_kwh",
     "location_kgco2e",
+    "market_kgco2e",
     "embodied_kgco2e",
     "water_l",
     "tokens",
@@ -61,7 +62,7 @@ fn amounts_at(df: &DataFrame, i: usize) -> Result<Amounts> {
         it_energy_kwh: get("it_energy_kwh")?.unwrap_or(0.0),
         facility_energy_kwh: get("facility_energy_kwh")?.unwrap_or(0.0),
         location_kgco2e: location,
-        market_kgco2e: None,
+        market_kgco2e: known("market_kgco2e")?,
         embodied_kgco2e: known("embodied_kgco2e")?,
         water_l: known("water_l")?,
         kgco2e_per_gpu_hour: ratio(location, gpu_hours),

@@ -76,6 +76,12 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
     let emb = f64s(df, "embodied_kgco2e")?;
     let water = f64s(df, "water_l")?;
     let tokens = f64s(df, "tokens")?;
+    // Market-based emissions are added by compute::market; a bare job frame has none.
+    let market = if df.column("market_kgco2e").is_ok() {
+        f64s(df, "market_kgco2e")?
+    } else {
+        vec![None; df.height()]
+    };
     let mut out: Vec<JobRow> = rows
         .iter()
         .enumerate()
@@ -130,7 +136,7 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                     it_energy_kwh: it[i].unwrap_or(0.0),
                     facility_energy_kwh: fac[i].unwrap_or(0.0),
                     location_kgco2e: location,
-                    market_kgco2e: None,
+                    market_kgco2e: market[i],
                     embodied_kgco2e: emb[i],
                     water_l: water[i],
                     kgco2e_per_gpu_hour: ratio(location, gpu_hours),

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod emissions;
 pub mod energy;
+pub mod market;
 pub mod resolve;
 
 use crate::config::Config;
@@ -22,7 +23,7 @@ pub struct Amounts {
     pub it_energy_kwh: f64,
     pub facility_energy_kwh: f64,
     pub location_kgco2e: f64,
-    /// Market-based emissions: `null` until market-based accounting lands.
+    /// Market-based emissions (GHG Protocol Scope 2): instruments, residual mix, else grid.
     pub market_kgco2e: Option<f64>,
     /// Sum over jobs whose hardware has known embodied emissions; `null` when none has.
     pub embodied_kgco2e: Option<f64>,
@@ -105,6 +106,8 @@ pub struct Ledger {
     pub totals: Amounts,
     pub tiers: Vec<TierShare>,
     pub factors: Vec<FactorUse>,
+    /// Contractual instruments and how they were allocated (market-based).
+    pub instruments: Vec<market::InstrumentUse>,
     pub findings: Vec<Finding>,
     pub inputs: Vec<crate::ingest::InputRecord>,
     /// Telemetry summary and idle energy, when telemetry was given.
@@ -171,9 +174,29 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         summarise_telemetry(a, &res.rows, &node_sites)
     });
     findings.extend(res.findings);
-    let frame = emissions::job_frame(&res.rows)?;
+    let mut frame = emissions::job_frame(&res.rows)?;
+    let facility: Vec<f64> = emissions::f64s(&frame, "facility_energy_kwh")?
+        .into_iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect();
+    let location: Vec<f64> = emissions::f64s(&frame, "location_kgco2e")?
+        .into_iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect();
+    let market = market::allocate(cfg, &res.rows, &facility, &location, &period);
+    frame
+        .with_column(polars::prelude::Column::new(
+            "market_kgco2e".into(),
+            market.kg.clone(),
+        ))
+        .map_err(emissions::pe)?;
     let jobs = emissions::job_rows(&res.rows, &frame)?;
     let agg = aggregate::aggregate(&frame)?;
+    findings.extend(market.findings);
+    let mut factors = res.factors;
+    for f in market.factors {
+        factors.entry(f.name.clone()).or_insert(f);
+    }
     crate::findings::sort(&mut findings);
     Ok(Ledger {
         period,
@@ -182,7 +205,8 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         models: agg.models,
         totals: agg.totals,
         tiers: agg.tiers,
-        factors: res.factors.into_values().collect(),
+        factors: factors.into_values().collect(),
+        instruments: market.instruments,
         findings,
         inputs,
         telemetry,

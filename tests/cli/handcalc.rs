@@ -115,7 +115,8 @@ fn every_figure_matches_the_hand_calculation() {
     ] {
         assert!(close(f(t, k), want), "totals {k}: {}", t[k]);
     }
-    assert!(t["market_kgco2e"].is_null());
+    // No instruments and no residual mix: market-based falls back to the grid factor.
+    assert!(close(f(t, "market_kgco2e"), 3.7837290528));
     assert!(close(f(t, "tokens"), 1.2e9));
     assert!(close(f(t, "kgco2e_per_million_tokens"), 0.001286));
     assert!(close(f(&job("j3"), "tokens"), 2e8));

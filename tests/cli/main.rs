@@ -5,6 +5,7 @@ mod errors;
 mod estimate;
 mod golden;
 mod handcalc;
+mod market;
 mod props;
 mod telemetry;
 

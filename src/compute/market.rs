@@ -1,0 +1,239 @@
+//! Market-based Scope 2 (GHG Protocol): per site, contractual instruments are allocated to the
+//! facility energy of the site's jobs pro rata, within each instrument's period; covered energy
+//! takes the instrument's factor, the rest the site's residual mix, else the grid factor (with a
+//! warning naming the site). Surplus is reported, never carried to other periods or sites.
+//!
+//! A job's energy is taken as spread evenly over its time in the period; time is cut at every
+//! instrument boundary, so instruments of different periods never see each other's energy.
+
+use super::resolve::{FactorUse, Resolved};
+use crate::config::Config;
+use crate::findings::{codes, Finding};
+use crate::timeutil::{overlap_s, Period};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One instrument as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstrumentUse {
+    pub site: String,
+    pub kind: String,
+    pub period: String,
+    pub reference: String,
+    pub intensity_g_per_kwh: f64,
+    /// As contracted.
+    pub mwh: f64,
+    /// The share of `mwh` falling in the reporting period (by time).
+    pub available_mwh: f64,
+    /// The site's facility energy in the instrument's period (within the reporting period).
+    pub consumption_mwh: f64,
+    pub allocated_mwh: f64,
+    /// Not used: reported, never carried elsewhere.
+    pub surplus_mwh: f64,
+    /// allocated / consumption.
+    pub share_covered: Option<f64>,
+}
+
+/// Market-based emissions per job (aligned with the rows) and the instrument inventory.
+#[derive(Debug, Clone, Default)]
+pub struct Market {
+    pub kg: Vec<f64>,
+    pub instruments: Vec<InstrumentUse>,
+    pub findings: Vec<Finding>,
+    pub factors: Vec<FactorUse>,
+}
+
+fn clip(r: &Resolved, period: &Period) -> (DateTime<Utc>, DateTime<Utc>) {
+    (r.job.start.max(period.start), r.job.end.min(period.end))
+}
+
+/// Allocate instruments; `facility_kwh` and `location_kg` are per row.
+pub fn allocate(
+    cfg: &Config,
+    rows: &[Resolved],
+    facility_kwh: &[f64],
+    location_kg: &[f64],
+    period: &Period,
+) -> Market {
+    let mut m = Market {
+        kg: vec![0.0; rows.len()],
+        ..Default::default()
+    };
+    let mut no_site = 0usize;
+    let mut by_site: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        match r.job.site.as_deref().and_then(|s| cfg.site(s)) {
+            Some(s) => by_site.entry(s.id.as_str()).or_default().push(i),
+            None => {
+                // No site: no instruments, no residual mix; the grid factor stands in.
+                m.kg[i] = location_kg[i];
+                no_site += 1;
+            }
+        }
+    }
+    for site in &cfg.sites {
+        let Some(jobs) = by_site.get(site.id.as_str()) else {
+            for ins in &site.instruments {
+                let available = available_mwh(ins.mwh, &ins.period, period);
+                m.instruments.push(InstrumentUse {
+                    site: site.id.clone(),
+                    kind: ins.kind.clone(),
+                    period: ins.period.label.clone(),
+                    reference: ins.reference.clone(),
+                    intensity_g_per_kwh: ins.intensity_g_per_kwh,
+                    mwh: ins.mwh,
+                    available_mwh: available,
+                    consumption_mwh: 0.0,
+                    allocated_mwh: 0.0,
+                    surplus_mwh: available,
+                    share_covered: None,
+                });
+            }
+            continue;
+        };
+        // Elementary slices: the reporting period cut at every instrument boundary.
+        let mut cuts = vec![period.start, period.end];
+        for ins in &site.instruments {
+            for t in [ins.period.start, ins.period.end] {
+                if t > period.start && t < period.end {
+                    cuts.push(t);
+                }
+            }
+        }
+        cuts.sort();
+        cuts.dedup();
+        let slices: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+            cuts.windows(2).map(|w| (w[0], w[1])).collect();
+        // uncovered[j][k]: facility kWh of job j in slice k not yet covered by an instrument.
+        let mut uncovered: Vec<Vec<f64>> = jobs
+            .iter()
+            .map(|&i| {
+                let (a, b) = clip(&rows[i], period);
+                let span = overlap_s(a, b, a, b);
+                slices
+                    .iter()
+                    .map(|&(s, e)| {
+                        if span > 0.0 {
+                            facility_kwh[i] * overlap_s(a, b, s, e) / span
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        for ins in &site.instruments {
+            let inside: Vec<usize> = (0..slices.len())
+                .filter(|&k| slices[k].0 >= ins.period.start && slices[k].1 <= ins.period.end)
+                .collect();
+            let consumption: f64 = uncovered
+                .iter()
+                .map(|u| inside.iter().map(|&k| u[k]).sum::<f64>())
+                .sum();
+            let available = available_mwh(ins.mwh, &ins.period, period) * 1000.0;
+            let ratio = if consumption > 0.0 {
+                (available / consumption).min(1.0)
+            } else {
+                0.0
+            };
+            let mut allocated = 0.0;
+            for (jj, u) in uncovered.iter_mut().enumerate() {
+                for &k in &inside {
+                    let c = u[k] * ratio;
+                    u[k] -= c;
+                    allocated += c;
+                    m.kg[jobs[jj]] += c * ins.intensity_g_per_kwh / 1000.0;
+                }
+            }
+            m.factors.push(FactorUse {
+                name: format!("instrument {} {} {}", site.id, ins.kind, ins.period.label),
+                value: ins.intensity_g_per_kwh,
+                unit: "gCO2e/kWh".into(),
+                source: if ins.reference.is_empty() {
+                    format!("greenledger.toml [[site.instrument]] of {}", site.id)
+                } else {
+                    ins.reference.clone()
+                },
+                year: None,
+            });
+            m.instruments.push(InstrumentUse {
+                site: site.id.clone(),
+                kind: ins.kind.clone(),
+                period: ins.period.label.clone(),
+                reference: ins.reference.clone(),
+                intensity_g_per_kwh: ins.intensity_g_per_kwh,
+                mwh: ins.mwh,
+                available_mwh: available / 1000.0,
+                consumption_mwh: consumption / 1000.0,
+                allocated_mwh: allocated / 1000.0,
+                surplus_mwh: (available - allocated).max(0.0) / 1000.0,
+                share_covered: (consumption > 0.0).then(|| allocated / consumption),
+            });
+            if available > allocated + 1e-9 {
+                m.findings.push(Finding::info(
+                    codes::MARKET_SURPLUS,
+                    format!(
+                        "site '{}': {} {} has {:.3} MWh more than the site consumed in its period; the surplus is reported, not carried over",
+                        site.id,
+                        ins.kind,
+                        ins.period.label,
+                        (available - allocated) / 1000.0
+                    ),
+                ));
+            }
+        }
+        // The rest: the residual mix, else the grid factor.
+        let mut fallback_kwh = 0.0;
+        for (jj, u) in uncovered.iter().enumerate() {
+            let i = jobs[jj];
+            let rest: f64 = u.iter().sum();
+            match site.residual_mix_g_per_kwh {
+                Some(g) => m.kg[i] += rest * g / 1000.0,
+                None => {
+                    if facility_kwh[i] > 0.0 {
+                        m.kg[i] += location_kg[i] * rest / facility_kwh[i];
+                    }
+                    fallback_kwh += rest;
+                }
+            }
+        }
+        match site.residual_mix_g_per_kwh {
+            Some(g) => m.factors.push(FactorUse {
+                name: format!("residual mix {}", site.id),
+                value: g,
+                unit: "gCO2e/kWh".into(),
+                source: format!("greenledger.toml [[site]] {} residual_mix_g_per_kwh", site.id),
+                year: None,
+            }),
+            None if fallback_kwh > 0.0 => m.findings.push(
+                Finding::warning(
+                    codes::MARKET_NO_RESIDUAL,
+                    format!(
+                        "site '{}' has no residual_mix_g_per_kwh: {:.3} MWh not covered by instruments take the grid (location) factor in the market-based figure; give the supplier's residual mix",
+                        site.id,
+                        fallback_kwh / 1000.0
+                    ),
+                )
+                .at(&cfg.config_file.as_ref().map(|f| f.shown.clone()).unwrap_or_default(), Some(site.line)),
+            ),
+            None => {}
+        }
+    }
+    if no_site > 0 {
+        m.findings.push(Finding::warning(
+            codes::MARKET_NO_RESIDUAL,
+            format!("{no_site} job(s) have no site, so no instruments or residual mix apply: their market-based figure uses the grid factor"),
+        ));
+    }
+    m
+}
+
+/// The part of an instrument's MWh that falls in the reporting period, by time.
+fn available_mwh(mwh: f64, ins: &Period, report: &Period) -> f64 {
+    let len = overlap_s(ins.start, ins.end, ins.start, ins.end);
+    if len <= 0.0 {
+        return 0.0;
+    }
+    mwh * overlap_s(ins.start, ins.end, report.start, report.end) / len
+}
