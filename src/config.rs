@@ -114,6 +114,8 @@ pub struct Config {
     pub max_gap_s: f64,
     /// Columns of nvidia-smi logs without a header line.
     pub nvidia_smi_columns: Option<Vec<String>>,
+    /// Relative uncertainties for the low/high bounds.
+    pub uncertainty: crate::compute::uncertainty::Uncertainty,
     pub quiet: bool,
 }
 
@@ -136,6 +138,8 @@ struct FileConfig {
     estimate: EstimateSection,
     #[serde(default)]
     telemetry: TelemetrySection,
+    #[serde(default)]
+    uncertainty: crate::compute::uncertainty::Uncertainty,
     /// Reserved for the practice rubric (scoring lands later); accepted and kept.
     #[serde(default)]
     rubric: Option<toml::Value>,
@@ -549,6 +553,7 @@ impl Config {
                 default_pue: file.estimate.default_pue,
                 max_gap_s,
                 nvidia_smi_columns: file.telemetry.nvidia_smi_columns.clone(),
+                uncertainty: file.uncertainty.clone(),
                 quiet: args.quiet,
             },
             findings,

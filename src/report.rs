@@ -86,6 +86,8 @@ pub struct FactorSet {
 /// Settings and assumptions that shaped the numbers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Methodology {
+    /// Relative uncertainties behind the low/high bounds.
+    pub uncertainty: crate::compute::uncertainty::Uncertainty,
     pub default_pue: f64,
     pub default_pue_source: String,
     pub utilisation: f64,
@@ -171,6 +173,7 @@ impl Report {
             generated_at,
             period: ledger.period,
             methodology: Methodology {
+                uncertainty: cfg.uncertainty.clone(),
                 default_pue: cfg.default_pue.unwrap_or(factors::DEFAULT_PUE),
                 default_pue_source: if cfg.default_pue.is_some() {
                     "greenledger.toml".into()

@@ -14,12 +14,16 @@ pub struct Aggregates {
     pub tiers: Vec<TierShare>,
 }
 
-const SUMMED: [&str; 8] = [
+const SUMMED: [&str; 12] = [
     "gpu_hours",
     "it_energy_kwh",
     "facility_energy_kwh",
     "location_kgco2e",
     "market_kgco2e",
+    "location_kgco2e_low",
+    "location_kgco2e_high",
+    "market_kgco2e_low",
+    "market_kgco2e_high",
     "embodied_kgco2e",
     "water_l",
     "tokens",
@@ -66,6 +70,10 @@ fn amounts_at(df: &DataFrame, i: usize) -> Result<Amounts> {
         embodied_kgco2e: known("embodied_kgco2e")?,
         water_l: known("water_l")?,
         kgco2e_per_gpu_hour: ratio(location, gpu_hours),
+        location_kgco2e_low: known("location_kgco2e_low")?,
+        location_kgco2e_high: known("location_kgco2e_high")?,
+        market_kgco2e_low: known("market_kgco2e_low")?,
+        market_kgco2e_high: known("market_kgco2e_high")?,
         tokens: known("tokens")?,
         kgco2e_per_million_tokens: known("tokens")?.and_then(|t| {
             ratio(

@@ -77,11 +77,24 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
     let water = f64s(df, "water_l")?;
     let tokens = f64s(df, "tokens")?;
     // Market-based emissions are added by compute::market; a bare job frame has none.
-    let market = if df.column("market_kgco2e").is_ok() {
-        f64s(df, "market_kgco2e")?
-    } else {
-        vec![None; df.height()]
+    // Market-based emissions and bounds are added by compute::build; a bare job frame has none.
+    let optional = |name: &str| -> Result<Vec<Option<f64>>> {
+        if df.column(name).is_ok() {
+            f64s(df, name)
+        } else {
+            Ok(vec![None; df.height()])
+        }
     };
+    let market = optional("market_kgco2e")?;
+    let bounds: Vec<Vec<Option<f64>>> = [
+        "location_kgco2e_low",
+        "location_kgco2e_high",
+        "market_kgco2e_low",
+        "market_kgco2e_high",
+    ]
+    .iter()
+    .map(|n| optional(n))
+    .collect::<Result<_>>()?;
     let mut out: Vec<JobRow> = rows
         .iter()
         .enumerate()
@@ -140,6 +153,10 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                     embodied_kgco2e: emb[i],
                     water_l: water[i],
                     kgco2e_per_gpu_hour: ratio(location, gpu_hours),
+                    location_kgco2e_low: bounds[0][i],
+                    location_kgco2e_high: bounds[1][i],
+                    market_kgco2e_low: bounds[2][i],
+                    market_kgco2e_high: bounds[3][i],
                     tokens: tokens[i],
                     kgco2e_per_million_tokens: tokens[i].and_then(|t| ratio(location, t / 1e6)),
                 },

@@ -39,6 +39,8 @@ pub struct InstrumentUse {
 #[derive(Debug, Clone, Default)]
 pub struct Market {
     pub kg: Vec<f64>,
+    /// Facility kWh of each job covered by instruments.
+    pub covered_kwh: Vec<f64>,
     pub instruments: Vec<InstrumentUse>,
     pub findings: Vec<Finding>,
     pub factors: Vec<FactorUse>,
@@ -58,6 +60,7 @@ pub fn allocate(
 ) -> Market {
     let mut m = Market {
         kg: vec![0.0; rows.len()],
+        covered_kwh: vec![0.0; rows.len()],
         ..Default::default()
     };
     let mut no_site = 0usize;
@@ -144,6 +147,7 @@ pub fn allocate(
                     u[k] -= c;
                     allocated += c;
                     m.kg[jobs[jj]] += c * ins.intensity_g_per_kwh / 1000.0;
+                    m.covered_kwh[jobs[jj]] += c;
                 }
             }
             m.factors.push(FactorUse {

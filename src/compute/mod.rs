@@ -5,6 +5,7 @@ pub mod emissions;
 pub mod energy;
 pub mod market;
 pub mod resolve;
+pub mod uncertainty;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -31,6 +32,11 @@ pub struct Amounts {
     pub water_l: Option<f64>,
     /// kgCO2e (location-based) per accelerator-hour.
     pub kgco2e_per_gpu_hour: Option<f64>,
+    /// Uncertainty bounds of the location- and market-based figures (see compute::uncertainty).
+    pub location_kgco2e_low: Option<f64>,
+    pub location_kgco2e_high: Option<f64>,
+    pub market_kgco2e_low: Option<f64>,
+    pub market_kgco2e_high: Option<f64>,
     /// Tokens processed (prorated), over the jobs that give them; `null` when none does.
     pub tokens: Option<f64>,
     /// kgCO2e (location-based) per million tokens, over the jobs that give tokens.
@@ -184,12 +190,33 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         .map(|v| v.unwrap_or(0.0))
         .collect();
     let market = market::allocate(cfg, &res.rows, &facility, &location, &period);
-    frame
-        .with_column(polars::prelude::Column::new(
-            "market_kgco2e".into(),
-            market.kg.clone(),
-        ))
-        .map_err(emissions::pe)?;
+    let (mut loc_low, mut loc_high, mut mkt_low, mut mkt_high) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, r) in res.rows.iter().enumerate() {
+        let covered = if facility[i] > 0.0 {
+            market.covered_kwh[i] / facility[i]
+        } else {
+            0.0
+        };
+        let (rl, rm) = cfg.uncertainty.relative(r, covered);
+        let (a, b) = uncertainty::bounds(location[i], rl);
+        let (c, d) = uncertainty::bounds(market.kg[i], rm);
+        loc_low.push(a);
+        loc_high.push(b);
+        mkt_low.push(c);
+        mkt_high.push(d);
+    }
+    for (name, values) in [
+        ("market_kgco2e", market.kg.clone()),
+        ("location_kgco2e_low", loc_low),
+        ("location_kgco2e_high", loc_high),
+        ("market_kgco2e_low", mkt_low),
+        ("market_kgco2e_high", mkt_high),
+    ] {
+        frame
+            .with_column(polars::prelude::Column::new(name.into(), values))
+            .map_err(emissions::pe)?;
+    }
     let jobs = emissions::job_rows(&res.rows, &frame)?;
     let agg = aggregate::aggregate(&frame)?;
     findings.extend(market.findings);

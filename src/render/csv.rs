@@ -30,7 +30,7 @@ fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
 }
 
-const AMOUNT_COLUMNS: [&str; 11] = [
+const AMOUNT_COLUMNS: [&str; 15] = [
     "jobs",
     "gpu_hours",
     "it_energy_kwh",
@@ -40,6 +40,10 @@ const AMOUNT_COLUMNS: [&str; 11] = [
     "embodied_kgco2e",
     "water_l",
     "kgco2e_per_gpu_hour",
+    "location_kgco2e_low",
+    "location_kgco2e_high",
+    "market_kgco2e_low",
+    "market_kgco2e_high",
     "tokens",
     "kgco2e_per_million_tokens",
 ];
@@ -55,6 +59,10 @@ fn amounts(a: &Amounts) -> Vec<String> {
         opt(a.embodied_kgco2e),
         opt(a.water_l),
         opt(a.kgco2e_per_gpu_hour),
+        opt(a.location_kgco2e_low),
+        opt(a.location_kgco2e_high),
+        opt(a.market_kgco2e_low),
+        opt(a.market_kgco2e_high),
         opt(a.tokens),
         opt(a.kgco2e_per_million_tokens),
     ]

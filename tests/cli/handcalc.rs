@@ -57,6 +57,22 @@ fn every_figure_matches_the_hand_calculation() {
     assert_eq!(j1["energy_source"], "estimated");
     assert!(close(f(&j1, "kgco2e_per_million_tokens"), 0.0015));
     assert!(close(f(&j1, "kgco2e_per_billion_parameters"), 0.75));
+    // Uncertainty: estimated from TDP (30 %), PUE (5 %), a site-configured intensity (10 %), in
+    // quadrature: sqrt(0.1025) = 0.3201562...; location 1.5 kg -> 1.0197657 .. 1.9802343 kg.
+    let rel = 0.1025f64.sqrt();
+    assert!(
+        close(f(&j1, "location_kgco2e_low"), 1.5 * (1.0 - rel)),
+        "{}",
+        j1["location_kgco2e_low"]
+    );
+    assert!(close(f(&j1, "location_kgco2e_high"), 1.5 * (1.0 + rel)));
+    // Metered j2 with an annual grid factor: sqrt(0.05^2 + 0.05^2 + 0.15^2).
+    let rel2 = (0.0025f64 + 0.0025 + 0.0225).sqrt();
+    let j2b = job("j2");
+    assert!(close(
+        f(&j2b, "location_kgco2e_high"),
+        0.1872 * (1.0 + rel2)
+    ));
     let j2 = job("j2");
     assert_eq!(j2["energy_source"], "metered");
     for (k, want) in [
