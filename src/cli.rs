@@ -43,6 +43,9 @@ pub struct InputArgs {
     /// Grid intensity time series (repeatable).
     #[arg(long, value_name = "FILE")]
     pub grid: Vec<PathBuf>,
+    /// A factor file (TOML) replacing the embedded grid factors: restates the period.
+    #[arg(long, value_name = "FILE")]
+    pub factors: Option<PathBuf>,
     /// Reporting period: 2026-Q3, 2026-07, 2026 or START..END. Default: the span of the data.
     #[arg(long, value_name = "PERIOD")]
     pub period: Option<String>,

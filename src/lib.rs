@@ -29,7 +29,11 @@ use std::io::Write;
 /// Read, compute and build the view-model (no files written).
 pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<Report> {
     let (cfg, config_findings) = Config::load(inputs)?;
-    let factors = Factors::embedded().with_hardware(&cfg.hardware);
+    let factors = match &inputs.factors {
+        Some(p) => Factors::from_file(p, &p.display().to_string())?,
+        None => Factors::embedded(),
+    }
+    .with_hardware(&cfg.hardware);
     let mut ingested = ingest::load(&cfg, &factors)?;
     ingested.findings.extend(config_findings);
     let ledger = compute::build(&cfg, &factors, ingested)?;

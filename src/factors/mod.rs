@@ -116,7 +116,96 @@ pub fn normalise_hardware(name: &str) -> String {
     s.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
 }
 
+/// A factor file (`--factors FILE`, TOML): it replaces the embedded grid table, and may add
+/// hardware entries and cloud-region mappings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FactorFile {
+    name: String,
+    version: String,
+    grid: Vec<FactorFileGrid>,
+    #[serde(default)]
+    hardware: Vec<HardwareOverride>,
+    #[serde(default)]
+    cloud_region: Vec<FactorFileCloud>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FactorFileGrid {
+    zone: String,
+    #[serde(default)]
+    iso3: String,
+    #[serde(default)]
+    name: String,
+    g_per_kwh: f64,
+    year: i32,
+    source: String,
+    #[serde(default)]
+    licence: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FactorFileCloud {
+    provider: String,
+    region: String,
+    zone: String,
+}
+
 impl Factors {
+    /// Restate with a factor file: its grid table replaces the embedded one (zones it lacks have
+    /// no factor), its hardware adds to or overrides the embedded table, its cloud regions add
+    /// to the embedded map. The set is named by the file's name and version and its sha256.
+    pub fn from_file(path: &std::path::Path, shown: &str) -> crate::error::Result<Factors> {
+        use crate::error::Error;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(shown, "read the factor file", e))?;
+        let file: FactorFile = toml::from_str(&text).map_err(|e| {
+            let mut err = Error::in_file(shown, e.message().to_string()).hint("a factor file has name, version and [[grid]] entries (zone, g_per_kwh, year, source)");
+            if let Some(span) = e.span() {
+                err = err.at_line(crate::config::line_of(&text, span.start));
+            }
+            err
+        })?;
+        let mut f = Factors::embedded();
+        f.grid.clear();
+        f.iso3.clear();
+        for g in file.grid {
+            if !(g.g_per_kwh.is_finite() && g.g_per_kwh >= 0.0) {
+                return Err(Error::in_file(
+                    shown,
+                    format!("zone '{}': g_per_kwh must be >= 0", g.zone),
+                ));
+            }
+            let zone = g.zone.trim().to_uppercase();
+            if !g.iso3.is_empty() {
+                f.iso3.insert(g.iso3.to_uppercase(), zone.clone());
+            }
+            f.grid.insert(
+                zone.clone(),
+                GridFactor {
+                    zone,
+                    iso3: g.iso3,
+                    name: g.name,
+                    g_per_kwh: g.g_per_kwh,
+                    year: g.year,
+                    source: g.source,
+                    licence: g.licence,
+                },
+            );
+        }
+        for c in file.cloud_region {
+            f.cloud
+                .insert(c.region.to_lowercase(), (c.provider, c.zone.to_uppercase()));
+        }
+        let mut f = f.with_hardware(&file.hardware);
+        f.name = file.name;
+        f.version = file.version;
+        f.sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
+        Ok(f)
+    }
+
     /// The embedded factor set.
     pub fn embedded() -> Factors {
         let mut grid = BTreeMap::new();

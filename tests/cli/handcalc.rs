@@ -184,3 +184,75 @@ fn every_figure_matches_the_hand_calculation() {
     let metered = tiers.iter().find(|x| x["tier"] == "metered").unwrap();
     assert!(close(f(metered, "share"), 8.0 / 29.4));
 }
+
+#[test]
+fn restated_factors_replace_the_grid_table_and_are_named() {
+    // Restate with DE at 400 g/kWh: j4's 2.24 kWh -> 0.896 kg (was 0.8533290528).
+    let d = super::tmp_with(&[(
+        "restated.toml",
+        "name = \"corporate-2026\"\nversion = \"2026.2\"\n[[grid]]\nzone = \"DE\"\ng_per_kwh = 400\nyear = 2025\nsource = \"utility statement 2025\"\n[[grid]]\nzone = \"SE3\"\ng_per_kwh = 18\nyear = 2024\nsource = \"ENTSO-E\"\n",
+    )]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(fixture("handcalc/greenledger.toml"))
+        .arg("--factors")
+        .arg(d.path().join("restated.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = read_json(&out.join("report.json"));
+    let j4 = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_id"] == "j4")
+        .unwrap()
+        .clone();
+    assert!(
+        close(j4["location_kgco2e"].as_f64().unwrap(), 0.896),
+        "{}",
+        j4["location_kgco2e"]
+    );
+    assert_eq!(j4["factor_year"], 2025);
+    assert_eq!(r["factor_set"]["name"], "corporate-2026");
+    assert_eq!(r["factor_set"]["version"], "2026.2");
+    let text = std::fs::read(d.path().join("restated.toml")).unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        r["factor_set"]["sha256"],
+        format!("{:x}", sha2::Sha256::digest(&text))
+    );
+    let embedded = read_json(&fixture("handcalc/expected/report.json"));
+    assert_ne!(embedded["factor_set"]["sha256"], r["factor_set"]["sha256"]);
+    assert_eq!(embedded["factor_set"]["name"], "greenledger-embedded");
+    // A zone the restated set lacks has no factor: an error finding, not a silent fallback.
+    let d2 = super::tmp_with(&[("only-de.toml", "name = \"x\"\nversion = \"1\"\n[[grid]]\nzone = \"DE\"\ng_per_kwh = 400\nyear = 2025\nsource = \"s\"\n")]);
+    let out2 = d2.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(fixture("handcalc/greenledger.toml"))
+        .arg("--factors")
+        .arg(d2.path().join("only-de.toml"))
+        .arg("--out")
+        .arg(&out2)
+        .assert()
+        .code(1);
+    let r2 = read_json(&out2.join("report.json"));
+    assert!(r2["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "factors.zone-without-factor"
+            && f["message"].as_str().unwrap().contains("'SE3'")));
+    let bad = super::tmp_with(&[(
+        "bad.toml",
+        "name = \"x\"\nversion = \"1\"\n[[grid]]\nzone = \"DE\"\n",
+    )]);
+    gl().args(["validate", "--config"])
+        .arg(fixture("handcalc/greenledger.toml"))
+        .arg("--factors")
+        .arg(bad.path().join("bad.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("bad.toml"));
+}
