@@ -116,6 +116,13 @@ pub struct Config {
     pub nvidia_smi_columns: Option<Vec<String>>,
     /// Relative uncertainties for the low/high bounds.
     pub uncertainty: crate::compute::uncertainty::Uncertainty,
+    pub sacct_columns: Option<Vec<String>>,
+    pub sacct_site: Option<String>,
+    pub sacct_sites: BTreeMap<String, String>,
+    pub sacct_hardware: Option<String>,
+    pub sacct_partitions: BTreeMap<String, String>,
+    pub sacct_models: BTreeMap<String, String>,
+    pub sacct_exclusive: bool,
     pub quiet: bool,
 }
 
@@ -140,6 +147,8 @@ struct FileConfig {
     telemetry: TelemetrySection,
     #[serde(default)]
     uncertainty: crate::compute::uncertainty::Uncertainty,
+    #[serde(default)]
+    sacct: SacctSection,
     /// Reserved for the practice rubric (scoring lands later); accepted and kept.
     #[serde(default)]
     rubric: Option<toml::Value>,
@@ -220,6 +229,27 @@ struct CodecarbonSection {
     teams: BTreeMap<String, String>,
     #[serde(default)]
     sites: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SacctSection {
+    /// Field list of headerless output (`--noheader`), in order.
+    columns: Option<Vec<String>>,
+    /// Site of every sacct job, or per cluster.
+    site: Option<String>,
+    #[serde(default)]
+    sites: BTreeMap<String, String>,
+    /// Accelerator of every sacct job, or per partition.
+    hardware: Option<String>,
+    #[serde(default)]
+    partitions: BTreeMap<String, String>,
+    /// JobName -> model.
+    #[serde(default)]
+    models: BTreeMap<String, String>,
+    /// Nodes are allocated exclusively (ConsumedEnergyRaw is then the job's own).
+    #[serde(default)]
+    exclusive: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -554,6 +584,13 @@ impl Config {
                 max_gap_s,
                 nvidia_smi_columns: file.telemetry.nvidia_smi_columns.clone(),
                 uncertainty: file.uncertainty.clone(),
+                sacct_columns: file.sacct.columns.clone(),
+                sacct_site: file.sacct.site.clone(),
+                sacct_sites: file.sacct.sites.clone(),
+                sacct_hardware: file.sacct.hardware.clone(),
+                sacct_partitions: file.sacct.partitions.clone(),
+                sacct_models: file.sacct.models.clone(),
+                sacct_exclusive: file.sacct.exclusive,
                 quiet: args.quiet,
             },
             findings,

@@ -129,4 +129,7 @@ pub mod codes {
     pub const TELEMETRY_NO_SAMPLES: &str = "telemetry.no-samples";
     pub const MARKET_NO_RESIDUAL: &str = "market.no-residual-mix";
     pub const MARKET_SURPLUS: &str = "market.surplus";
+    pub const SACCT_BAD_ROW: &str = "sacct.bad-row";
+    pub const SACCT_SKIPPED: &str = "sacct.skipped-job";
+    pub const SACCT_SHARED_ENERGY: &str = "sacct.shared-node-energy";
 }

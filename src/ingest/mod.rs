@@ -7,6 +7,7 @@ pub mod generic;
 pub mod hostlist;
 pub mod jobs;
 pub mod nvidia_smi;
+pub mod sacct;
 pub mod table;
 pub mod telemetry;
 
@@ -234,7 +235,7 @@ pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRe
 /// Read every input named by the config.
 pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
     let mut out = Ingested::default();
-    for (kind, files) in [("sacct", &cfg.inputs.sacct), ("grid", &cfg.inputs.grid)] {
+    for (kind, files) in [("grid", &cfg.inputs.grid)] {
         if let Some(f) = files.first() {
             return Err(Error::in_file(
                 &f.shown,
@@ -245,7 +246,8 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
             )));
         }
     }
-    if cfg.inputs.jobs.is_empty() && cfg.inputs.codecarbon.is_empty() {
+    if cfg.inputs.jobs.is_empty() && cfg.inputs.codecarbon.is_empty() && cfg.inputs.sacct.is_empty()
+    {
         return Err(Error::new(
             "no inputs: give --jobs or --codecarbon files, or a --config naming them",
         )
@@ -258,6 +260,11 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         out.inputs.push(rec);
     }
     jobs::check_duplicates(&mut out.jobs, &mut out.findings, &mut out.inputs);
+    for f in &cfg.inputs.sacct {
+        let (bytes, mut rec) = read_input(f, "sacct")?;
+        sacct::read(&bytes, f, cfg, &mut rec, &mut out.jobs, &mut out.findings)?;
+        out.inputs.push(rec);
+    }
     for f in &cfg.inputs.codecarbon {
         let (bytes, mut rec) = read_input(f, "codecarbon")?;
         let runs = codecarbon::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;

@@ -7,6 +7,7 @@ mod golden;
 mod handcalc;
 mod market;
 mod props;
+mod sacct;
 mod telemetry;
 
 use assert_cmd::Command;

@@ -1,0 +1,187 @@
+//! Slurm sacct: steps fold into their job without double counting, energy in joules, tokens,
+//! manifest enrichment, headerless files, and every real file in ../shared/data/real/sacct.
+
+use super::{gl, read_json, real_data, tmp_with};
+
+const SACCT: &str = "JobID|JobName|Account|Partition|State|Start|End|NodeList|AllocTRES|ConsumedEnergyRaw\n\
+100|llm-pt|nlp|gpu|COMPLETED|2026-07-01T00:00:00|2026-07-01T10:00:00|gpu[01-02]|billing=64,cpu=64,gres/gpu=8,node=2|36000000\n\
+100.batch|batch|nlp||COMPLETED|2026-07-01T00:00:00|2026-07-01T10:00:00|gpu01|cpu=32|18000000\n\
+100.0|python|nlp||COMPLETED|2026-07-01T00:00:00|2026-07-01T10:00:00|gpu[01-02]|cpu=64|18000000\n\
+101|eval|cv|gpu|FAILED|2026-07-02T00:00:00|2026-07-02T02:00:00|gpu03|gres/gpu=4|\n\
+101.batch|batch|cv||FAILED|2026-07-02T00:00:00|2026-07-02T02:00:00|gpu03|cpu=8|7200000\n\
+101.extern|extern|cv||COMPLETED|2026-07-02T00:00:00|2026-07-02T02:00:00|gpu03|cpu=8|7300000\n\
+102|x|cv|gpu|PENDING|Unknown|Unknown|None assigned||\n\
+103|y|cv|gpu|CANCELLED by 1234|2026-07-03T00:00:00|2026-07-03T01:00:00|gpu04|gres/gpu=2|\n\
+\n";
+
+const CONFIG: &str = "[report]\nperiod = \"2026-Q3\"\n[inputs]\nsacct = [\"sacct.txt\"]\n[sacct]\nsite = \"hpc\"\nhardware = \"A100-SXM4-80GB\"\n[[site]]\nid = \"hpc\"\nzone = \"FR\"\npue = 1.0\n";
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+fn run(files: &[(&str, &str)]) -> serde_json::Value {
+    let d = tmp_with(files);
+    let out = d.path().join("out");
+    let o = gl()
+        .args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    read_json(&out.join("report.json"))
+}
+
+#[test]
+fn steps_do_not_double_count() {
+    let r = run(&[("greenledger.toml", CONFIG), ("sacct.txt", SACCT)]);
+    let job = |id: &str| {
+        r["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job_id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))
+            .clone()
+    };
+    // 100: the allocation's 36 MJ = 10 kWh, not 10 + the steps' 5 + 5.
+    let j100 = job("100");
+    assert_eq!(j100["energy_source"], "metered");
+    assert!(
+        close(j100["it_energy_kwh"].as_f64().unwrap(), 10.0),
+        "{j100}"
+    );
+    assert_eq!(j100["team"], "nlp");
+    assert_eq!(j100["model"], "llm-pt");
+    assert_eq!(j100["devices"], 8.0);
+    assert_eq!(j100["site"], "hpc");
+    // 101: no energy on the allocation row: the batch step's 7.2 MJ = 2 kWh (not the extern's).
+    let j101 = job("101");
+    assert!(
+        close(j101["it_energy_kwh"].as_f64().unwrap(), 2.0),
+        "{j101}"
+    );
+    assert_eq!(j101["status"], "failed");
+    // 103: cancelled, no energy: estimated, 2 GPUs x 1 h x 400 W.
+    let j103 = job("103");
+    assert_eq!(j103["energy_source"], "estimated");
+    assert_eq!(j103["status"], "cancelled");
+    assert!(close(j103["it_energy_kwh"].as_f64().unwrap(), 0.8));
+    assert_eq!(r["totals"]["jobs"], 3);
+    let i = &r["inputs"][0];
+    assert_eq!(i["rows"], 8);
+    assert_eq!(
+        i["rows_used"].as_u64().unwrap()
+            + i["rows_rejected"].as_u64().unwrap()
+            + i["rows_superseded"].as_u64().unwrap(),
+        8
+    );
+    let findings = r["findings"].as_array().unwrap();
+    assert!(findings.iter().any(
+        |f| f["code"] == "sacct.skipped-job" && f["message"].as_str().unwrap().contains("102")
+    ));
+    assert!(findings
+        .iter()
+        .any(|f| f["code"] == "sacct.shared-node-energy"));
+}
+
+#[test]
+fn a_manifest_row_is_enriched_not_duplicated() {
+    let cfg = CONFIG.replace(
+        "sacct = [\"sacct.txt\"]",
+        "sacct = [\"sacct.txt\"]\njobs = [\"jobs.csv\"]",
+    );
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,training_type\n100,llm-7b,foundation,hpc,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100,8,pretraining\n";
+    let r = run(&[
+        ("greenledger.toml", &cfg),
+        ("sacct.txt", SACCT),
+        ("jobs.csv", jobs),
+    ]);
+    let hits: Vec<&serde_json::Value> = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["job_id"] == "100")
+        .collect();
+    assert_eq!(hits.len(), 1);
+    let j = hits[0];
+    assert_eq!(j["model"], "llm-7b");
+    assert_eq!(j["team"], "foundation");
+    assert_eq!(j["energy_source"], "metered");
+    assert!(close(j["it_energy_kwh"].as_f64().unwrap(), 10.0));
+}
+
+#[test]
+fn headerless_output_needs_its_columns() {
+    let body: String = SACCT.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let d = tmp_with(&[("greenledger.toml", CONFIG), ("sacct.txt", &body)]);
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("[sacct] columns"));
+    let cfg = CONFIG.replace(
+        "[sacct]\n",
+        "[sacct]\ncolumns = [\"JobID\", \"JobName\", \"Account\", \"Partition\", \"State\", \"Start\", \"End\", \"NodeList\", \"AllocTRES\", \"ConsumedEnergyRaw\"]\n",
+    );
+    let r = run(&[("greenledger.toml", &cfg), ("sacct.txt", &body)]);
+    assert_eq!(r["totals"]["jobs"], 3);
+}
+
+#[test]
+fn every_real_sacct_file_is_read() {
+    let Some(dir) = real_data("sacct") else {
+        eprintln!("../shared/data/real/sacct not present: skipped");
+        return;
+    };
+    // XDMoD's files have no header; their field order is XDMoD's (see the .source.txt).
+    let xdmod = "[sacct]\ncolumns = [\"jobid\",\"jobidraw\",\"cluster\",\"partition\",\"qos\",\"account\",\"group\",\"gid\",\"user\",\"uid\",\"submit\",\"eligible\",\"start\",\"end\",\"elapsed\",\"exitcode\",\"state\",\"nnodes\",\"ncpus\",\"reqcpus\",\"reqmem\",\"reqtres\",\"alloctres\",\"timelimit\",\"nodelist\",\"jobname\"]\nsite = \"hpc\"\nhardware = \"V100\"\n[[site]]\nid = \"hpc\"\nzone = \"US\"\n";
+    let cfgdir = tmp_with(&[("greenledger.toml", xdmod)]);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| !p.to_string_lossy().ends_with(".source.txt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4);
+    for f in files {
+        let out = cfgdir.path().join("out");
+        let o = gl()
+            .args([
+                "report", "--quiet", "--format", "json", "--force", "--config",
+            ])
+            .arg(cfgdir.path().join("greenledger.toml"))
+            .arg("--sacct")
+            .arg(&f)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = read_json(&out.join("report.json"));
+        let i = &r["inputs"][0];
+        let rows = i["rows"].as_u64().unwrap();
+        assert!(rows > 0, "{}", f.display());
+        assert_eq!(
+            rows,
+            i["rows_used"].as_u64().unwrap()
+                + i["rows_rejected"].as_u64().unwrap()
+                + i["rows_superseded"].as_u64().unwrap(),
+            "{}: every row accounted for",
+            f.display()
+        );
+    }
+}
