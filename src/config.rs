@@ -123,6 +123,8 @@ pub struct Config {
     pub sacct_partitions: BTreeMap<String, String>,
     pub sacct_models: BTreeMap<String, String>,
     pub sacct_exclusive: bool,
+    /// Use life-cycle rather than direct (operational) hourly intensities.
+    pub grid_lifecycle: bool,
     pub quiet: bool,
 }
 
@@ -149,6 +151,8 @@ struct FileConfig {
     uncertainty: crate::compute::uncertainty::Uncertainty,
     #[serde(default)]
     sacct: SacctSection,
+    #[serde(default)]
+    grid: GridSection,
     /// Reserved for the practice rubric (scoring lands later); accepted and kept.
     #[serde(default)]
     rubric: Option<toml::Value>,
@@ -229,6 +233,14 @@ struct CodecarbonSection {
     teams: BTreeMap<String, String>,
     #[serde(default)]
     sites: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GridSection {
+    /// Life-cycle intensities instead of direct (operational) ones.
+    #[serde(default)]
+    lifecycle: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -591,6 +603,7 @@ impl Config {
                 sacct_partitions: file.sacct.partitions.clone(),
                 sacct_models: file.sacct.models.clone(),
                 sacct_exclusive: file.sacct.exclusive,
+                grid_lifecycle: file.grid.lifecycle,
                 quiet: args.quiet,
             },
             findings,

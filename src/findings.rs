@@ -130,6 +130,9 @@ pub mod codes {
     pub const MARKET_NO_RESIDUAL: &str = "market.no-residual-mix";
     pub const MARKET_SURPLUS: &str = "market.surplus";
     pub const SACCT_BAD_ROW: &str = "sacct.bad-row";
+    pub const GRID_DATE_ORDER: &str = "grid.date-order";
+    pub const GRID_BAD_ROW: &str = "grid.bad-row";
+    pub const GRID_MISSING_HOURS: &str = "grid.missing-hours";
     pub const SACCT_SKIPPED: &str = "sacct.skipped-job";
     pub const SACCT_SHARED_ENERGY: &str = "sacct.shared-node-energy";
 }

@@ -234,6 +234,7 @@ mod tests {
             wue_l_per_kwh: wue,
             hardware_name: Some("H100-SXM5-80GB".into()),
             power_w: Some(700.0),
+            hourly: false,
         }
     }
 

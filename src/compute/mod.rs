@@ -173,6 +173,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         ingested.jobs,
         &period,
         attribution.as_ref().map(|a| a.jobs.as_slice()),
+        &ingested.grid,
     );
     let telemetry = attribution.map(|mut a| {
         findings.append(&mut a.findings);

@@ -70,6 +70,8 @@ pub struct Resolved {
     /// The hardware table's name for the accelerator, when known.
     pub hardware_name: Option<String>,
     pub power_w: Option<f64>,
+    /// The intensity is the job-weighted mean of hourly factors.
+    pub hourly: bool,
 }
 
 /// Collected while resolving: factors used and findings.
@@ -145,7 +147,9 @@ pub fn resolve(
     jobs: Vec<Job>,
     period: &Period,
     telemetry: Option<&[JobTelemetry]>,
+    hourly: &crate::ingest::grid::Hourly,
 ) -> Resolution {
+    let mut missing_hours: BTreeMap<String, u64> = BTreeMap::new();
     let mut imputed_jobs = (0u64, 0.0f64);
     let mut unsampled: Vec<String> = Vec::new();
     let mut over_covered: Vec<String> = Vec::new();
@@ -299,6 +303,10 @@ pub fn resolve(
                         );
                         (f.g_per_kwh, f.zone.clone(), Some(f.year))
                     }
+                    None if hourly.has(&zn) => {
+                        // No annual factor, but hourly data: missing hours will be reported.
+                        (f64::NAN, zn.to_uppercase(), None)
+                    }
                     None => {
                         res.findings.push(at(Finding::error(
                             codes::ZONE_NO_FACTOR,
@@ -308,6 +316,65 @@ pub fn resolve(
                     }
                 }
             }
+        };
+
+        // Hourly factors: each hour of the job's time in the period meets that hour's intensity
+        // (energy spread evenly over the job's time); hours without data take the annual factor.
+        let mut hourly_used = false;
+        let (intensity, factor_year) = if !zone.starts_with("site:") && hourly.has(&zone) {
+            let (a, b) = (clip_a.timestamp(), clip_b.timestamp());
+            let (mut weighted, mut total, mut missing) = (0.0, 0.0, 0u64);
+            let mut h = a.div_euclid(3600) * 3600;
+            while h < b {
+                let w = ((h + 3600).min(b) - h.max(a)) as f64;
+                match hourly.get(&zone, h) {
+                    Some(g) => weighted += w * g,
+                    None => {
+                        missing += 1;
+                        weighted += w * intensity;
+                    }
+                }
+                total += w;
+                h += 3600;
+            }
+            if missing > 0 {
+                *missing_hours.entry(zone.clone()).or_default() += missing;
+            }
+            if !weighted.is_finite() {
+                res.findings.push(at(Finding::error(
+                    codes::ZONE_NO_FACTOR,
+                    format!("job '{}': zone '{zone}' has hourly data but not for all of the job's hours, and no annual factor to fill them; the job is not counted", job.job_id),
+                )));
+                continue;
+            }
+            hourly_used = true;
+            let source = hourly
+                .sources
+                .get(&zone.to_uppercase())
+                .cloned()
+                .unwrap_or_default();
+            use_factor(
+                &mut res.factors,
+                format!("grid {zone} hourly"),
+                if total > 0.0 {
+                    weighted / total
+                } else {
+                    intensity
+                },
+                "gCO2e/kWh (job-weighted mean)",
+                &format!("hourly series from {source}"),
+                None,
+            );
+            (
+                if total > 0.0 {
+                    weighted / total
+                } else {
+                    intensity
+                },
+                factor_year,
+            )
+        } else {
+            (intensity, factor_year)
         };
 
         // Hardware, energy tier and embodied rate.
@@ -460,6 +527,7 @@ pub fn resolve(
             _ => (fraction, None, None, None),
         };
         res.rows.push(Resolved {
+            hourly: hourly_used,
             tier,
             fraction,
             energy_fraction,
@@ -502,6 +570,12 @@ pub fn resolve(
         res.findings.push(Finding::warning(
             codes::ZONE_NO_FACTOR,
             format!("zone '{zone}' has no factor of its own; the annual average of {country} is used (give a grid file or the site's grid_intensity_g_per_kwh for a better figure)"),
+        ));
+    }
+    for (zone, n) in &missing_hours {
+        res.findings.push(Finding::warning(
+            codes::GRID_MISSING_HOURS,
+            format!("{n} job-hours in zone {zone} have no hourly grid data; they take the annual factor"),
         ));
     }
     if imputed_jobs.0 > 0 {

@@ -25,6 +25,8 @@ pub struct Uncertainty {
     pub pue: f64,
     /// Annual grid factor of a zone (embedded or from a factor file).
     pub grid_annual: f64,
+    /// Hourly grid factors (job-weighted).
+    pub grid_hourly: f64,
     /// A grid intensity configured on the site.
     pub grid_site: f64,
     /// Residual mix (market-based, energy not covered by instruments).
@@ -43,6 +45,7 @@ impl Default for Uncertainty {
             estimated_tdp: 0.30,
             pue: 0.05,
             grid_annual: 0.15,
+            grid_hourly: 0.05,
             grid_site: 0.10,
             residual_mix: 0.15,
             instrument: 0.0,
@@ -74,6 +77,8 @@ impl Uncertainty {
         let e = self.energy(r);
         let grid = if r.zone.starts_with("site:") {
             self.grid_site
+        } else if r.hourly {
+            self.grid_hourly
         } else {
             self.grid_annual
         };
@@ -104,6 +109,6 @@ mod tests {
         assert!(
             u.estimated_tdp > u.estimated_measured_power && u.estimated_measured_power > u.metered
         );
-        assert!(u.grid_annual > u.grid_site);
+        assert!(u.grid_annual > u.grid_site && u.grid_site > u.grid_hourly);
     }
 }

@@ -4,6 +4,7 @@
 pub mod codecarbon;
 pub mod dcgm;
 pub mod generic;
+pub mod grid;
 pub mod hostlist;
 pub mod jobs;
 pub mod nvidia_smi;
@@ -148,6 +149,8 @@ pub struct Ingested {
     pub jobs: Vec<Job>,
     /// Telemetry files, detected but not yet read (compute streams them).
     pub telemetry: Vec<telemetry::Source>,
+    /// Hourly grid intensity from --grid files.
+    pub grid: grid::Hourly,
     pub inputs: Vec<InputRecord>,
     pub findings: Vec<Finding>,
 }
@@ -235,17 +238,6 @@ pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRe
 /// Read every input named by the config.
 pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
     let mut out = Ingested::default();
-    for (kind, files) in [("grid", &cfg.inputs.grid)] {
-        if let Some(f) = files.first() {
-            return Err(Error::in_file(
-                &f.shown,
-                format!("{kind} inputs are not supported by this version of greenledger yet"),
-            )
-            .hint(format!(
-                "remove the {kind} input; jobs manifests and CodeCarbon files are read"
-            )));
-        }
-    }
     if cfg.inputs.jobs.is_empty() && cfg.inputs.codecarbon.is_empty() && cfg.inputs.sacct.is_empty()
     {
         return Err(Error::new(
@@ -279,5 +271,6 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         out.inputs.push(rec);
     }
     out.telemetry = telemetry::sources(cfg, &mut out.inputs, &mut out.findings)?;
+    out.grid = grid::load(cfg, &mut out.inputs, &mut out.findings)?;
     Ok(out)
 }

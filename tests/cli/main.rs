@@ -4,6 +4,7 @@ mod codecarbon;
 mod errors;
 mod estimate;
 mod golden;
+mod grid;
 mod handcalc;
 mod market;
 mod props;

@@ -1,0 +1,136 @@
+//! Hourly location-based factors: each hour of a job's energy meets that hour's intensity;
+//! hours without data take the annual factor, with a finding. Real Electricity Maps exports of
+//! both header generations are read.
+
+use super::{gl, read_json, real_data, tmp_with};
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+/// A job from 00:30 to 03:30 using 3 kWh at PUE 1 in FR; hourly intensity 100, 200, 300 g/kWh,
+/// nothing for 03:00 (the annual FR factor, 56.03859, fills it). Job-weighted intensity:
+/// (0.5 x 100 + 200 + 300 + 0.5 x 56.03859) / 3 = 192.673098 g/kWh, where the mean of the
+/// hourly values would be 200: 3 kWh -> 0.578019295 kg.
+#[test]
+fn each_hour_meets_its_factor() {
+    let grid = "zone,timestamp,g_per_kwh\nFR,2026-07-01T00:00:00Z,100\nFR,2026-07-01T01:00:00Z,200\nFR,2026-07-01T02:00:00Z,300\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nh1,m,t,p,2026-07-01T00:30:00Z,2026-07-01T03:30:00Z,H100,1,3\n";
+    let cfg = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\n[[site]]\nid = \"p\"\nzone = \"FR\"\npue = 1.0\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", jobs),
+        ("grid.csv", grid),
+    ]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = read_json(&out.join("report.json"));
+    let j = &r["jobs"][0];
+    let want = (0.5 * 100.0 + 200.0 + 300.0 + 0.5 * 56.03859) / 3.0;
+    assert!(
+        close(j["intensity_g_per_kwh"].as_f64().unwrap(), want),
+        "{}",
+        j["intensity_g_per_kwh"]
+    );
+    assert!(close(
+        j["location_kgco2e"].as_f64().unwrap(),
+        3.0 * want / 1000.0
+    ));
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "grid.missing-hours")
+        .expect("missing-hours finding")
+        .clone();
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 job-hours in zone FR"),
+        "{f}"
+    );
+    assert!(r["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "grid FR hourly"));
+    // The hourly factor is tighter than the annual one.
+    let rel = (0.05f64 * 0.05 + 0.05 * 0.05 + 0.05 * 0.05).sqrt();
+    assert!(close(
+        j["location_kgco2e_high"].as_f64().unwrap(),
+        3.0 * want / 1000.0 * (1.0 + rel)
+    ));
+}
+
+#[test]
+fn real_electricity_maps_exports_are_read() {
+    let Some(dir) = real_data("grid") else {
+        eprintln!("../shared/data/real/grid not present: skipped");
+        return;
+    };
+    for (file, zone, day) in [
+        ("electricitymaps__GB_2023_hourly.csv", "GB", "2023-03-14"),
+        (
+            "electricitymaps__FR_2022_hourly_excel-edited.csv",
+            "FR",
+            "2022-03-14",
+        ),
+    ] {
+        let path = dir.join(file);
+        // A one-day job: its intensity is the mean of that day's 24 hourly values in the file.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (y, m, dd) = (&day[0..4], &day[5..7], &day[8..10]);
+        let keys = [format!("{day} "), format!("{dd}/{m}/{y} ")];
+        let values: Vec<f64> = text
+            .lines()
+            .filter(|l| keys.iter().any(|k| l.starts_with(k.as_str())))
+            .map(|l| l.split(',').nth(4).unwrap().parse::<f64>().unwrap())
+            .collect();
+        assert_eq!(values.len(), 24, "{file}");
+        let mean = values.iter().sum::<f64>() / 24.0;
+        let jobs = format!("job_id,model,team,zone,start,end,hardware,devices,energy_kwh\nd1,m,t,{zone},{day}T00:00:00Z,{day}T23:59:59.999Z,H100,1,1\n");
+        let d = tmp_with(&[("jobs.csv", &jobs)]);
+        let out = d.path().join("out");
+        let o = gl()
+            .args(["report", "--quiet", "--format", "json", "--jobs"])
+            .arg(d.path().join("jobs.csv"))
+            .arg("--grid")
+            .arg(&path)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{file}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = read_json(&out.join("report.json"));
+        let got = r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap();
+        assert!((got - mean).abs() < 1e-3 * mean, "{file}: {got} vs {mean}");
+        let rec = r["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == "grid")
+            .unwrap()
+            .clone();
+        assert_eq!(rec["rows"], 8760, "{file}");
+        assert_eq!(rec["rows_used"], 8760, "{file}");
+        if file.contains("FR") {
+            assert!(r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "grid.date-order"
+                    && f["message"].as_str().unwrap().contains("DD/MM/YYYY")));
+        }
+    }
+}
