@@ -213,6 +213,46 @@ def telemetry(out, rows):
         f.write("\n")
 
 
+def grid_and_sacct(out):
+    """A synthetic hourly intensity series for FR over the quarter (diurnal shape around the
+    annual level; demo data, not a real export) and a Slurm sacct -P export of the speech team's
+    sweep on the Stockholm cluster (allocation and step rows, ConsumedEnergyRaw in joules)."""
+    import math
+    os.makedirs(os.path.join(out, "grid"), exist_ok=True)
+    lines = ["zone,timestamp,g_per_kwh"]
+    t = dt.datetime(2026, 7, 1)
+    while t < dt.datetime(2026, 10, 1):
+        g = 56 + 22 * math.sin((t.hour - 8) / 24 * 2 * math.pi) + R.gauss(0, 4)
+        lines.append(f"FR,{t.strftime('%Y-%m-%dT%H:%M:%SZ')},{max(g, 15):.2f}")
+        t += dt.timedelta(hours=1)
+    with open(os.path.join(out, "grid", "FR_2026Q3_hourly.csv"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.makedirs(os.path.join(out, "sacct"), exist_ok=True)
+    rows = ["JobID|JobName|Account|Partition|Cluster|State|Start|End|NodeList|AllocTRES|ConsumedEnergyRaw"]
+    start = dt.datetime(2026, 8, 20, 6, 0)
+    for k in range(5):
+        jid = 880101 + k
+        s0 = start + dt.timedelta(hours=30 * k)
+        hours = R.uniform(6, 20)
+        e = s0 + dt.timedelta(hours=hours)
+        state = ["COMPLETED", "COMPLETED", "FAILED", "COMPLETED", "PENDING"][k]
+        gpus = 16
+        joules = gpus * hours * 3600 * R.uniform(260, 330)
+        fmt = "%Y-%m-%dT%H:%M:%S"
+        if state == "PENDING":
+            rows.append(f"{jid}|asr-large-sweep|speech|a100|sto|PENDING|Unknown|Unknown|None assigned|billing=64,cpu=64,gres/gpu=16,node=2|")
+            continue
+        nodes = f"sto-a100-[{2 * k + 1:02d}-{2 * k + 2:02d}]"
+        # sacct writes the cluster's local time (CEST, UTC+2) without a zone.
+        ls, le = (s0 + dt.timedelta(hours=2)).strftime(fmt), (e + dt.timedelta(hours=2)).strftime(fmt)
+        rows.append(f"{jid}|asr-large-sweep|speech|a100|sto|{state}|{ls}|{le}|{nodes}|billing=64,cpu=64,gres/gpu={gpus},node=2|{joules:.0f}")
+        rows.append(f"{jid}.batch|batch|speech||sto|{state}|{ls}|{le}|sto-a100-{2 * k + 1:02d}|cpu=32|{joules / 2:.0f}")
+        rows.append(f"{jid}.extern|extern|speech||sto|COMPLETED|{ls}|{le}|{nodes}|cpu=64|{joules:.0f}")
+        rows.append(f"{jid}.0|python|speech||sto|{state}|{ls}|{le}|{nodes}|cpu=64|{joules / 2:.0f}")
+    with open(os.path.join(out, "sacct", "sto-cluster-2026Q3.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(rows) + "\n\n")  # sacct output ends with an empty line
+
+
 CONFIG = '''# Aurora Labs, third quarter 2026: the bundled demo of greenledger.
 [report]
 title = "Aurora Labs: training footprint"
@@ -224,6 +264,8 @@ reference_intensity_g_per_kwh = 475
 jobs = ["jobs.csv"]
 codecarbon = ["codecarbon/*.csv"]
 telemetry = ["telemetry/*"]
+grid = ["grid/FR_2026Q3_hourly.csv"]
+sacct = ["sacct/*.txt"]
 timezone = "Europe/Stockholm"   # CodeCarbon writes local wall-clock time
 
 [[site]]
@@ -289,6 +331,12 @@ lifetime_years = 6
 use_factor = 0.85
 source = "Aurora Labs procurement assumption (demo)"
 
+[sacct]                          # the Stockholm cluster's accounting
+site = "stockholm-1"
+hardware = "A100-SXM4-80GB"
+models = { "asr-large-sweep" = "asr-large" }
+exclusive = true                 # whole nodes per job: ConsumedEnergyRaw is the job's own
+
 [codecarbon]
 teams = { "asr-tiny-experiments" = "speech", "aurora-70b" = "foundation" }
 sites = { "asr-tiny-experiments" = "stockholm-1" }
@@ -302,6 +350,7 @@ def main():
     for r in rows:
         r["nodes"] = ""  # only the jobs with telemetry name their nodes
     telemetry(out, rows)
+    grid_and_sacct(out)
     cols = list(rows[0].keys())
     with open(os.path.join(out, "jobs.csv"), "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")

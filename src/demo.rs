@@ -9,7 +9,7 @@ use crate::report::Report;
 use std::path::PathBuf;
 
 /// The demo's input files: (path relative to the demo folder, bytes).
-pub const FILES: [(&str, &[u8]); 6] = [
+pub const FILES: [(&str, &[u8]); 8] = [
     (
         "greenledger.toml",
         include_bytes!("../fixtures/demo/greenledger.toml"),
@@ -30,6 +30,14 @@ pub const FILES: [(&str, &[u8]); 6] = [
     (
         "telemetry/sto-gpu18.dcgm.json",
         include_bytes!("../fixtures/demo/telemetry/sto-gpu18.dcgm.json"),
+    ),
+    (
+        "grid/FR_2026Q3_hourly.csv",
+        include_bytes!("../fixtures/demo/grid/FR_2026Q3_hourly.csv"),
+    ),
+    (
+        "sacct/sto-cluster-2026Q3.txt",
+        include_bytes!("../fixtures/demo/sacct/sto-cluster-2026Q3.txt"),
     ),
 ];
 
