@@ -132,6 +132,35 @@ fn demo_quarter_is_complete_and_reconciles() {
         .unwrap()
         .iter()
         .any(|i| i["kind"] == "codecarbon"));
+    for kind in ["jobs", "codecarbon", "telemetry", "sacct", "grid"] {
+        assert!(
+            r["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["kind"] == kind),
+            "the demo has {kind} input"
+        );
+    }
+    assert!(tiers.contains(&"sampled"), "{tiers:?}");
+    assert!(!r["instruments"].as_array().unwrap().is_empty());
+    assert!(
+        r["totals"]["market_kgco2e"].as_f64().unwrap()
+            < r["totals"]["location_kgco2e"].as_f64().unwrap()
+    );
+    assert!(r["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "grid FR hourly"));
+    assert!(r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|j| j["energy_detail"]
+            .as_str()
+            .unwrap()
+            .contains("ConsumedEnergyRaw")));
     assert_reconciles(&r);
 }
 
