@@ -27,6 +27,9 @@ pub struct JobTelemetry {
     /// Joules from energy counters (DCGM), within the job and the period.
     pub counter_j: f64,
     pub counter_covered_s: f64,
+    /// Sampled joules per hour (hour start, epoch seconds): the job's energy profile, for
+    /// hourly grid factors.
+    pub hourly_j: BTreeMap<i64, f64>,
 }
 
 /// Idle (unallocated) energy of one node.
@@ -84,6 +87,8 @@ struct Dev {
     cursor: usize,
     claim_j: Vec<f64>,
     claim_s: Vec<f64>,
+    /// Per claim, joules per hour since the hour of the claim's start.
+    claim_hours: Vec<Vec<f64>>,
     prev: Option<(i64, f64)>,
     /// A point not yet final: (t, sum of power, count) — more samples at t may follow.
     pending: Option<(i64, f64, u32)>,
@@ -116,6 +121,7 @@ impl Dev {
             cursor: 0,
             claim_j: vec![0.0; n],
             claim_s: vec![0.0; n],
+            claim_hours: vec![Vec::new(); n],
             prev: None,
             pending: None,
             out_of_order: false,
@@ -212,12 +218,33 @@ impl Dev {
                 self.claim_j[i] += ej;
                 self.claim_s[i] += (cb - ca) as f64 / 1000.0;
                 claimed += ej;
+                // The hourly profile: split at hour boundaries (a segment rarely crosses one).
+                let base = s.div_euclid(HOUR_MS);
+                let hours = &mut self.claim_hours[i];
+                let mut x = ca;
+                while x < cb {
+                    let h = x.div_euclid(HOUR_MS);
+                    let y = ((h + 1) * HOUR_MS).min(cb);
+                    let part = if x == ca && y == cb {
+                        ej
+                    } else {
+                        trapezoid(t0, p0, t1, p1, x, y)
+                    };
+                    let k = (h - base) as usize;
+                    if hours.len() <= k {
+                        hours.resize(k + 1, 0.0);
+                    }
+                    hours[k] += part;
+                    x = y;
+                }
             }
             i += 1;
         }
         self.idle_j += e_all - claimed;
     }
 }
+
+const HOUR_MS: i64 = 3_600_000;
 
 /// Energy (J) of the straight line from (t0, p0) to (t1, p1), between a and b (ms).
 #[inline]
@@ -577,6 +604,15 @@ pub fn attribute(
         for (k, &(job, _, _)) in d.claims.iter().enumerate() {
             att.jobs[job].sampled_j += d.claim_j[k];
             att.jobs[job].covered_s += d.claim_s[k];
+            let base = d.claims[k].1.div_euclid(HOUR_MS);
+            for (h, j) in d.claim_hours[k].iter().enumerate() {
+                if *j != 0.0 {
+                    *att.jobs[job]
+                        .hourly_j
+                        .entry((base + h as i64) * 3600)
+                        .or_default() += j;
+                }
+            }
         }
         let e = idle.entry(nodes.name(d.node).to_string()).or_default();
         e.0 += d.idle_j;

@@ -324,9 +324,23 @@ pub fn resolve(
         let (intensity, factor_year) = if !zone.starts_with("site:") && hourly.has(&zone) {
             let (a, b) = (clip_a.timestamp(), clip_b.timestamp());
             let (mut weighted, mut total, mut missing) = (0.0, 0.0, 0u64);
-            let mut h = a.div_euclid(3600) * 3600;
-            while h < b {
-                let w = ((h + 3600).min(b) - h.max(a)) as f64;
+            // The weights: the job's sampled energy per hour when telemetry gives a profile,
+            // else its time in each hour (energy spread evenly).
+            let profile: Vec<(i64, f64)> = match tel
+                .filter(|t| t.covered_s > 0.0 && !t.hourly_j.is_empty() && job.metered.is_none())
+            {
+                Some(t) => t.hourly_j.iter().map(|(h, j)| (*h, *j)).collect(),
+                None => {
+                    let mut v = Vec::new();
+                    let mut h = a.div_euclid(3600) * 3600;
+                    while h < b {
+                        v.push((h, ((h + 3600).min(b) - h.max(a)) as f64));
+                        h += 3600;
+                    }
+                    v
+                }
+            };
+            for (h, w) in profile {
                 match hourly.get(&zone, h) {
                     Some(g) => weighted += w * g,
                     None => {
@@ -335,7 +349,6 @@ pub fn resolve(
                     }
                 }
                 total += w;
-                h += 3600;
             }
             if missing > 0 {
                 *missing_hours.entry(zone.clone()).or_default() += missing;

@@ -134,3 +134,54 @@ fn real_electricity_maps_exports_are_read() {
         }
     }
 }
+
+/// With telemetry, the hours are weighted by the job's sampled energy: 100 W in the first hour,
+/// 300 W in the second (one minute ramps between), against 100 and 300 g/kWh: the job-weighted
+/// intensity is close to 250 g/kWh, where an even spread would give 200.
+#[test]
+fn sampled_jobs_weight_hours_by_their_energy() {
+    let base = chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z").unwrap();
+    let mut power = String::from("timestamp,node,device,power_w\n");
+    for k in 0..=120 {
+        let p = if k < 60 { 100.0 } else { 300.0 };
+        let t = base + chrono::Duration::seconds(k * 60);
+        power.push_str(&format!("{},n1,0,{p}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
+    }
+    let grid =
+        "zone,timestamp,g_per_kwh\nFR,2026-07-01T00:00:00Z,100\nFR,2026-07-01T01:00:00Z,300\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,nodes,gpu_ids\ns1,m,t,p,2026-07-01T00:00:00Z,2026-07-01T02:00:00Z,H100,1,n1,0\n";
+    let cfg = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\ntelemetry = [\"power.csv\"]\n[[site]]\nid = \"p\"\nzone = \"FR\"\npue = 1.0\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", jobs),
+        ("grid.csv", grid),
+        ("power.csv", &power),
+    ]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = read_json(&out.join("report.json"));
+    let j = &r["jobs"][0];
+    // Hour 0: 100 W for 3540 s plus the 100 -> 300 W ramp over the last minute (12000 J).
+    let (h0, h1) = (100.0 * 3540.0 + 12000.0, 300.0 * 3600.0);
+    let g = (h0 * 100.0 + h1 * 300.0) / (h0 + h1);
+    assert_eq!(j["energy_source"], "sampled");
+    assert!(
+        close(j["sampled_kwh"].as_f64().unwrap(), (h0 + h1) / 3.6e6),
+        "{}",
+        j["sampled_kwh"]
+    );
+    assert!(
+        close(j["intensity_g_per_kwh"].as_f64().unwrap(), g),
+        "{} vs {g}",
+        j["intensity_g_per_kwh"]
+    );
+    assert!(close(
+        j["location_kgco2e"].as_f64().unwrap(),
+        (h0 + h1) / 3.6e6 * g / 1000.0
+    ));
+}
