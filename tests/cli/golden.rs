@@ -29,9 +29,18 @@ fn files_under(dir: &Path) -> Vec<String> {
 fn check_case(case: &str) {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("r");
+    // Run from the case's folder with a relative config path, as a user would: paths in the
+    // outputs are as given, so the golden files do not depend on where the checkout is.
     let o = gl()
-        .args(["report", "--quiet", "--format", "json,csv", "--config"])
-        .arg(fixture(case).join("greenledger.toml"))
+        .current_dir(fixture(case))
+        .args([
+            "report",
+            "--quiet",
+            "--format",
+            "json,csv",
+            "--config",
+            "greenledger.toml",
+        ])
         .arg("--out")
         .arg(&dir)
         .output()
@@ -279,20 +288,21 @@ fn identical_inputs_give_identical_files() {
 fn html_renderer_snapshot() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("r");
-    gl().args([
-        "report",
-        "--quiet",
-        "--format",
-        "html",
-        "--generated-at",
-        "2026-10-01T00:00:00Z",
-        "--config",
-    ])
-    .arg(fixture("handcalc/greenledger.toml"))
-    .arg("--out")
-    .arg(&dir)
-    .assert()
-    .code(0);
+    gl().current_dir(fixture("handcalc"))
+        .args([
+            "report",
+            "--quiet",
+            "--format",
+            "html",
+            "--generated-at",
+            "2026-10-01T00:00:00Z",
+            "--config",
+            "greenledger.toml",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .assert()
+        .code(0);
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     insta::with_settings!({ snapshot_path => root().join("tests/cli/snapshots"), prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("handcalc_report_html", html);
