@@ -1,11 +1,7 @@
 //! CodeCarbon files: our own fixtures reproducing the quirks, and every real file in
 //! ../shared/data/real/codecarbon when that folder exists.
 
-use super::{assert_reconciles, fixture, gl, read_json, real_data};
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
-}
+use super::{assert_reconciles, close, fixture, gl, read_json, real_data};
 
 #[test]
 fn every_generation_and_quirk_is_read() {

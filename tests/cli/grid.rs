@@ -2,11 +2,7 @@
 //! hours without data take the annual factor, with a finding. Real Electricity Maps exports of
 //! both header generations are read.
 
-use super::{gl, read_json, real_data, tmp_with};
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
-}
+use super::{close, gl, read_json, real_data, tmp_with};
 
 /// A job from 00:30 to 03:30 using 3 kWh at PUE 1 in FR; hourly intensity 100, 200, 300 g/kWh,
 /// nothing for 03:00 (the annual FR factor, 56.03859, fills it). Job-weighted intensity:

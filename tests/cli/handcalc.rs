@@ -15,11 +15,7 @@
 //! give tokens: (1.5 + 0.0432) kg / 1200 million = 0.001286 kg per million tokens.
 //! Parameters: j1 2e9 -> 1.5 kg / 2 = 0.75 kg per billion parameters.
 
-use super::{assert_reconciles, fixture, gl, read_json};
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
-}
+use super::{assert_reconciles, close, fixture, gl, read_json};
 
 #[test]
 fn every_figure_matches_the_hand_calculation() {

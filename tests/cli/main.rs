@@ -50,6 +50,11 @@ pub fn tmp_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     d
 }
 
+/// Equal to 1e-9 relative (absolute below 1): for figures computed by hand.
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
 /// Relative difference, for reconciliation checks.
 pub fn rel(a: f64, b: f64) -> f64 {
     if a == b {

@@ -11,7 +11,7 @@
 //! 30 kg, with a warning naming site C.
 //! Location-based: a1 100, a3 100, a2 300, b1 100, c1 30 = 630 kg; market-based 780 kg.
 
-use super::{assert_reconciles, gl, read_json, tmp_with};
+use super::{assert_reconciles, close, gl, read_json, tmp_with};
 
 const CONFIG: &str = r#"
 [report]
@@ -60,10 +60,6 @@ a3,m,t,A,2026-07-05T00:00:00Z,2026-07-06T00:00:00Z,H100,1,1000\n\
 a2,m,u,A,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,H100,1,3000\n\
 b1,m,u,B,2026-07-10T00:00:00Z,2026-07-11T00:00:00Z,H100,1,500\n\
 c1,n,u,C,2026-07-10T00:00:00Z,2026-07-11T00:00:00Z,H100,1,100\n";
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
-}
 
 #[test]
 fn instruments_are_allocated_by_hand() {

@@ -1,7 +1,7 @@
 //! Slurm sacct: steps fold into their job without double counting, energy in joules, tokens,
 //! manifest enrichment, headerless files, and every real file in ../shared/data/real/sacct.
 
-use super::{gl, read_json, real_data, tmp_with};
+use super::{close, gl, read_json, real_data, tmp_with};
 
 const SACCT: &str = "JobID|JobName|Account|Partition|State|Start|End|NodeList|AllocTRES|ConsumedEnergyRaw\n\
 100|llm-pt|nlp|gpu|COMPLETED|2026-07-01T00:00:00|2026-07-01T10:00:00|gpu[01-02]|billing=64,cpu=64,gres/gpu=8,node=2|36000000\n\
@@ -15,10 +15,6 @@ const SACCT: &str = "JobID|JobName|Account|Partition|State|Start|End|NodeList|Al
 \n";
 
 const CONFIG: &str = "[report]\nperiod = \"2026-Q3\"\n[inputs]\nsacct = [\"sacct.txt\"]\n[sacct]\nsite = \"hpc\"\nhardware = \"A100-SXM4-80GB\"\n[[site]]\nid = \"hpc\"\nzone = \"FR\"\npue = 1.0\n";
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
-}
 
 fn run(files: &[(&str, &str)]) -> serde_json::Value {
     let d = tmp_with(files);

@@ -1,7 +1,7 @@
 //! Power telemetry to job energy: hand-computed cases, agreement with the DuckDB reference,
 //! row order and file splits, and the real nvidia-smi and DCGM files.
 
-use super::{fixture, gl, read_json, real_data, tmp_with};
+use super::{close, fixture, gl, read_json, real_data, tmp_with};
 use greenledger::cli::InputArgs;
 
 /// 2026-07-01T00:00:00Z in epoch milliseconds.
@@ -10,10 +10,6 @@ const BASE_MS: i64 = 1_782_864_000_000;
 fn ts(s: i64) -> String {
     let t = chrono::DateTime::from_timestamp_millis(BASE_MS + s * 1000).unwrap();
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
 }
 
 const JOBS_HEADER: &str = "job_id,model,team,zone,start,end,hardware,devices,nodes,gpu_ids\n";
