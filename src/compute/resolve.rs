@@ -293,15 +293,45 @@ pub fn resolve(
                             fallback_zones.insert(zn.clone(), m.factor.zone.clone());
                         }
                         let f = m.factor;
+                        // An annual table given with --grid takes precedence over the embedded one.
+                        if let Some((g, year, source)) = hourly.annual_for(
+                            &[f.zone.as_str(), f.iso3.as_str(), zn.as_str()],
+                            period.year(),
+                        ) {
+                            use_factor(
+                                &mut res.factors,
+                                format!("grid {} ({source})", f.zone),
+                                g,
+                                "gCO2e/kWh",
+                                &source,
+                                year,
+                            );
+                            (g, f.zone.clone(), year)
+                        } else {
+                            use_factor(
+                                &mut res.factors,
+                                format!("grid {}", f.zone),
+                                f.g_per_kwh,
+                                "gCO2e/kWh",
+                                &format!("{} ({})", f.source, f.licence),
+                                Some(f.year),
+                            );
+                            (f.g_per_kwh, f.zone.clone(), Some(f.year))
+                        }
+                    }
+                    None if hourly.annual_for(&[zn.as_str()], period.year()).is_some() => {
+                        let (g, year, source) = hourly
+                            .annual_for(&[zn.as_str()], period.year())
+                            .expect("checked by the guard");
                         use_factor(
                             &mut res.factors,
-                            format!("grid {}", f.zone),
-                            f.g_per_kwh,
+                            format!("grid {zn} ({source})"),
+                            g,
                             "gCO2e/kWh",
-                            &format!("{} ({})", f.source, f.licence),
-                            Some(f.year),
+                            &source,
+                            year,
                         );
-                        (f.g_per_kwh, f.zone.clone(), Some(f.year))
+                        (g, zn.to_uppercase(), year)
                     }
                     None if hourly.has(&zn) => {
                         // No annual factor, but hourly data: missing hours will be reported.

@@ -9,15 +9,41 @@ use crate::findings::{codes, Finding};
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap};
 
-/// Hourly intensity per zone: zone (upper case) -> hour start (epoch seconds) -> gCO2e/kWh.
+/// Grid intensity read from `--grid` files: hourly series and annual tables.
 #[derive(Debug, Clone, Default)]
 pub struct Hourly {
+    /// zone (upper case) -> hour start (epoch seconds) -> gCO2e/kWh.
     pub zones: HashMap<String, BTreeMap<i64, f64>>,
     /// zone -> the files it came from (for the factor list).
     pub sources: BTreeMap<String, String>,
+    /// Annual factors: zone (upper case; cloud regions lower case) -> year (0 when the table
+    /// gives none) -> (gCO2e/kWh, source file).
+    pub annual: HashMap<String, BTreeMap<i32, (f64, String)>>,
 }
 
 impl Hourly {
+    /// The annual factor for the first of `keys` that has one: the period's year, else the
+    /// latest earlier year, else the earliest later one. Returns (g, year, source).
+    pub fn annual_for(&self, keys: &[&str], year: i32) -> Option<(f64, Option<i32>, String)> {
+        for k in keys.iter().filter(|k| !k.is_empty()) {
+            let Some(by_year) = self
+                .annual
+                .get(&k.to_uppercase())
+                .or_else(|| self.annual.get(&k.to_lowercase()))
+            else {
+                continue;
+            };
+            let pick = by_year
+                .range(..=year)
+                .next_back()
+                .or_else(|| by_year.iter().next());
+            if let Some((y, (g, src))) = pick {
+                return Some((*g, (*y != 0).then_some(*y), src.clone()));
+            }
+        }
+        None
+    }
+
     pub fn get(&self, zone: &str, hour: i64) -> Option<f64> {
         self.zones
             .get(&zone.to_uppercase())
@@ -60,6 +86,12 @@ fn read(
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
     let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return read_json(body, f, out, rec, findings);
+    }
+    if let Some(()) = read_annual_csv(body, f, out, rec, findings)? {
+        return Ok(());
+    }
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(body);
     let header: Vec<String> = rdr
         .headers()
@@ -173,4 +205,176 @@ fn parse_hour(t: &str, month_first: bool, cfg: &Config) -> Option<i64> {
             .timestamp()
     };
     Some(secs.div_euclid(3600) * 3600)
+}
+
+fn add_annual(out: &mut Hourly, zone: &str, year: i32, g: f64, source: &str) {
+    // Cloud regions (`us-east-1`) keep their case; zone codes are upper case.
+    let key = if zone.chars().any(|c| c.is_ascii_lowercase()) && zone.contains('-') {
+        zone.to_lowercase()
+    } else {
+        zone.to_uppercase()
+    };
+    out.annual
+        .entry(key)
+        .or_default()
+        .insert(year, (g, source.to_string()));
+}
+
+/// Annual tables (CSV): Electricity Maps yearly exports, yearly averages by zone_key, OWID and
+/// carbontracker country tables, cloud-region tables (region, impact). `None`: not annual.
+fn read_annual_csv(
+    body: &[u8],
+    f: &InputFile,
+    out: &mut Hourly,
+    rec: &mut InputRecord,
+    findings: &mut Vec<Finding>,
+) -> Result<Option<()>> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(body);
+    let raw: Vec<String> = rdr
+        .headers()
+        .map_err(|e| Error::in_file(&f.shown, format!("cannot read the header: {e}")).at_line(1))?
+        .iter()
+        .map(String::from)
+        .collect();
+    let header: Vec<String> = raw.iter().map(|h| norm(h)).collect();
+    let col = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
+    let year_col = col(&["year"]);
+    let yearly_export =
+        f.shown.to_ascii_lowercase().contains("yearly") && col(&["datetime (utc)"]).is_some();
+    let cloud = col(&["region"]).filter(|_| header.iter().any(|h| h == "impact"));
+    if year_col.is_none() && !yearly_export && cloud.is_none() {
+        return Ok(None);
+    }
+    let intensity = header.iter().position(|h| {
+        h.contains("carbon_intensity")
+            || (h.contains("carbon intensity") && !h.contains("life cycle") && !h.contains("lca"))
+            || h == "impact"
+    });
+    let Some(g_col) = intensity else {
+        return Err(Error::in_file(
+            &f.shown,
+            format!(
+                "an annual table without an intensity column (columns: {})",
+                raw.join(", ")
+            ),
+        )
+        .at_line(1));
+    };
+    let zone_cols: Vec<usize> = match cloud {
+        Some(c) => vec![c],
+        None => ["zone_key", "zone id", "alpha-2", "code", "zone"]
+            .iter()
+            .filter_map(|n| col(&[n]))
+            .collect(),
+    };
+    if zone_cols.is_empty() {
+        return Err(Error::in_file(
+            &f.shown,
+            "an annual table without a zone or country code column",
+        )
+        .at_line(1));
+    }
+    let dt_col = col(&["datetime (utc)"]);
+    let mut empty = Vec::new();
+    for (i, r) in rdr.records().enumerate() {
+        rec.rows += 1;
+        let line = i as u64 + 2;
+        let Ok(r) = r else {
+            empty.push(line);
+            continue;
+        };
+        let g = r
+            .get(g_col)
+            .map(str::trim)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|g| g.is_finite() && *g >= 0.0);
+        let year = match (year_col, dt_col) {
+            (Some(c), _) => r.get(c).and_then(|y| y.trim().parse::<i32>().ok()),
+            (None, Some(c)) => r
+                .get(c)
+                .and_then(|t| t.trim().get(..4))
+                .and_then(|y| y.parse::<i32>().ok()),
+            _ => Some(0),
+        };
+        let zones: Vec<&str> = zone_cols
+            .iter()
+            .filter_map(|&c| r.get(c))
+            .map(str::trim)
+            .filter(|z| !z.is_empty())
+            .collect();
+        match (g, year, zones.is_empty()) {
+            (Some(g), Some(y), false) => {
+                for z in zones {
+                    add_annual(out, z, y, g, &f.shown);
+                }
+                rec.rows_used += 1;
+            }
+            _ => empty.push(line),
+        }
+    }
+    rec.rows_rejected = empty.len() as u64;
+    if !empty.is_empty() {
+        findings.push(
+            Finding::info(codes::GRID_BAD_ROW, format!("{} rows have no zone code, year or intensity (aggregates, years without data) and are not used (first at line {})", empty.len(), empty[0]))
+                .at(&f.shown, Some(empty[0])),
+        );
+    }
+    Ok(Some(()))
+}
+
+/// JSON tables: CodeCarbon's per-country energy mix (ISO-3 keys) and per-zone factors
+/// (`{data: {zone: {emission_factor, year}}}`); anything else is reported, not guessed at.
+fn read_json(
+    body: &[u8],
+    f: &InputFile,
+    out: &mut Hourly,
+    rec: &mut InputRecord,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Error::in_file(&f.shown, format!("not valid JSON: {e}")).at_line(e.line() as u64)
+    })?;
+    let table = v.get("data").filter(|d| d.is_object()).unwrap_or(&v);
+    let Some(obj) = table.as_object() else {
+        return Err(Error::in_file(
+            &f.shown,
+            "a JSON grid table must be an object of zones",
+        ));
+    };
+    let mut skipped = 0u64;
+    for (zone, entry) in obj {
+        rec.rows += 1;
+        let g = entry
+            .get("carbon_intensity")
+            .or_else(|| entry.get("emission_factor"))
+            .and_then(|x| x.as_f64());
+        let year = entry
+            .get("year")
+            .and_then(|y| y.as_i64())
+            .map(|y| y as i32)
+            .unwrap_or(0);
+        match g {
+            Some(g) if g.is_finite() && g >= 0.0 => {
+                add_annual(out, zone, year, g, &f.shown);
+                rec.rows_used += 1;
+            }
+            _ => skipped += 1,
+        }
+    }
+    rec.rows_rejected = skipped;
+    if rec.rows_used == 0 {
+        findings.push(
+            Finding::warning(codes::GRID_BAD_ROW, "no per-zone intensity found (this table is not keyed by zone, e.g. factors per generation source); the file is not used")
+                .at(&f.shown, Some(1)),
+        );
+    } else if skipped > 0 {
+        findings.push(
+            Finding::info(
+                codes::GRID_BAD_ROW,
+                format!("{skipped} entries without a zone intensity are not used"),
+            )
+            .at(&f.shown, None),
+        );
+    }
+    Ok(())
 }

@@ -181,3 +181,77 @@ fn sampled_jobs_weight_hours_by_their_energy() {
         (h0 + h1) / 3.6e6 * g / 1000.0
     ));
 }
+
+/// Every file in ../shared/data/real/grid is read as hourly series or annual table (or, for a
+/// table not keyed by zone, reported); an annual table overrides the embedded factor.
+#[test]
+fn every_real_grid_file_is_read() {
+    let Some(dir) = real_data("grid") else {
+        eprintln!("../shared/data/real/grid not present: skipped");
+        return;
+    };
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,energy_kwh\nd1,m,t,FR,2020-02-01T00:00:00Z,2020-02-02T00:00:00Z,H100,1,1\n";
+    let d = tmp_with(&[("jobs.csv", jobs)]);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| !p.to_string_lossy().ends_with(".source.txt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 11);
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let out = d.path().join("out");
+        let o = gl()
+            .args(["report", "--quiet", "--format", "json", "--force", "--jobs"])
+            .arg(d.path().join("jobs.csv"))
+            .arg("--grid")
+            .arg(&f)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = read_json(&out.join("report.json"));
+        let rec = r["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == "grid")
+            .unwrap()
+            .clone();
+        let (rows, used, rejected) = (
+            rec["rows"].as_u64().unwrap(),
+            rec["rows_used"].as_u64().unwrap(),
+            rec["rows_rejected"].as_u64().unwrap(),
+        );
+        assert!(rows > 0 && rows == used + rejected, "{name}: {rec}");
+        if name.contains("per_source") {
+            assert_eq!(used, 0);
+            assert!(r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["code"] == "grid.bad-row"
+                    && x["message"].as_str().unwrap().contains("not keyed by zone")));
+        }
+        if name.contains("eu-carbon-intensity") {
+            // France, 2020, in Our World in Data's table: 55 g/kWh; the EU-27 aggregate (no code)
+            // is set aside.
+            let j = &r["jobs"][0];
+            assert!(
+                close(j["intensity_g_per_kwh"].as_f64().unwrap(), 55.0),
+                "{}",
+                j["intensity_g_per_kwh"]
+            );
+            assert_eq!(j["factor_year"], 2020);
+            assert!(rejected > 0);
+        }
+    }
+}
