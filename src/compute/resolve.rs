@@ -391,11 +391,7 @@ pub fn resolve(
                 continue;
             }
             hourly_used = true;
-            let source = hourly
-                .sources
-                .get(&zone.to_uppercase())
-                .cloned()
-                .unwrap_or_default();
+            let source = hourly.source(&zone);
             use_factor(
                 &mut res.factors,
                 format!("grid {zone} hourly"),

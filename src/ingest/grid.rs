@@ -44,14 +44,33 @@ impl Hourly {
         None
     }
 
+    /// The series of a zone: by its id, else the Electricity Maps id that ends with it
+    /// (`SE3` finds `SE-SE3`).
+    fn series(&self, zone: &str) -> Option<(&String, &BTreeMap<i64, f64>)> {
+        let z = zone.to_uppercase();
+        self.zones.get_key_value(&z).or_else(|| {
+            let suffix = format!("-{z}");
+            let mut hits = self.zones.iter().filter(|(k, _)| k.ends_with(&suffix));
+            match (hits.next(), hits.next()) {
+                (Some(hit), None) => Some(hit),
+                _ => None,
+            }
+        })
+    }
+
+    /// The file a zone's hourly series came from.
+    pub fn source(&self, zone: &str) -> String {
+        self.series(zone)
+            .and_then(|(k, _)| self.sources.get(k))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn get(&self, zone: &str, hour: i64) -> Option<f64> {
-        self.zones
-            .get(&zone.to_uppercase())
-            .and_then(|m| m.get(&hour))
-            .copied()
+        self.series(zone).and_then(|(_, m)| m.get(&hour)).copied()
     }
     pub fn has(&self, zone: &str) -> bool {
-        self.zones.contains_key(&zone.to_uppercase())
+        self.series(zone).is_some()
     }
 }
 

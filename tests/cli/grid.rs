@@ -255,3 +255,37 @@ fn every_real_grid_file_is_read() {
         }
     }
 }
+
+/// A site in bidding zone SE3 finds Electricity Maps' `SE-SE3` series.
+#[test]
+fn bidding_zones_match_electricity_maps_ids() {
+    let grid = "zone,timestamp,g_per_kwh\nSE-SE3,2026-07-01T00:00:00Z,10\nSE-SE4,2026-07-01T00:00:00Z,40\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\ns,m,t,sto,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,H100,1,1\n";
+    let cfg = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\n[[site]]\nid = \"sto\"\nzone = \"SE3\"\npue = 1.0\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", jobs),
+        ("grid.csv", grid),
+    ]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = read_json(&out.join("report.json"));
+    assert!(
+        close(r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap(), 10.0),
+        "{}",
+        r["jobs"][0]
+    );
+    let f = r["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "grid SE3 hourly")
+        .unwrap()
+        .clone();
+    assert!(f["source"].as_str().unwrap().contains("grid.csv"), "{f}");
+}
