@@ -116,6 +116,8 @@ pub struct Config {
     pub nvidia_smi_columns: Option<Vec<String>>,
     /// Relative uncertainties for the low/high bounds.
     pub uncertainty: crate::compute::uncertainty::Uncertainty,
+    /// The practice rubric (embedded defaults with `[rubric]` overrides).
+    pub rubric: crate::score::Rubric,
     pub sacct_columns: Option<Vec<String>>,
     pub sacct_site: Option<String>,
     pub sacct_sites: BTreeMap<String, String>,
@@ -153,9 +155,9 @@ struct FileConfig {
     sacct: SacctSection,
     #[serde(default)]
     grid: GridSection,
-    /// Reserved for the practice rubric (scoring lands later); accepted and kept.
+    /// Overrides of the practice rubric, per practice.
     #[serde(default)]
-    rubric: Option<toml::Value>,
+    rubric: Option<BTreeMap<String, crate::score::PointOverride>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -565,7 +567,22 @@ impl Config {
                 ));
             }
         }
-        let _ = &file.rubric;
+        let rubric = match &file.rubric {
+            Some(r) => crate::score::Rubric::default().with(r).map_err(|m| {
+                // Point at the offending [rubric.<practice>] table.
+                let name = m
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("[rubric.");
+                let at = text
+                    .find(&format!("[rubric.{name}]"))
+                    .or_else(|| text.find("[rubric"))
+                    .unwrap_or(0);
+                Error::in_file(&cfg_path, m.clone()).at_line(line_of(&text, at))
+            })?,
+            None => crate::score::Rubric::default(),
+        };
         let max_gap_s = args.max_gap_s.or(file.telemetry.max_gap_s).unwrap_or(120.0);
         if !(max_gap_s.is_finite() && max_gap_s > 0.0) {
             return Err(Error::in_file(
@@ -596,6 +613,7 @@ impl Config {
                 max_gap_s,
                 nvidia_smi_columns: file.telemetry.nvidia_smi_columns.clone(),
                 uncertainty: file.uncertainty.clone(),
+                rubric,
                 sacct_columns: file.sacct.columns.clone(),
                 sacct_site: file.sacct.site.clone(),
                 sacct_sites: file.sacct.sites.clone(),

@@ -16,6 +16,7 @@ pub mod findings;
 pub mod ingest;
 pub mod render;
 pub mod report;
+pub mod score;
 pub mod timeutil;
 
 use cli::{Cli, Command, InputArgs};

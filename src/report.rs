@@ -11,36 +11,28 @@ use serde::Serialize;
 
 pub const SCHEMA: &str = "greenledger/report@1";
 
-/// The practices of the rubric (DESIGN §6), in report order.
-pub const PRACTICES: [&str; 8] = [
-    "clean_energy",
-    "pretrained_reuse",
-    "distillation",
-    "efficient_training",
-    "efficient_hardware",
-    "carbon_aware",
-    "low_waste",
-    "transparency",
-];
-
-/// Practice scores of a team: 0..100 or null. Scoring is not implemented in this version, so
-/// every score is null and `note` says why.
+/// Practice scores: 0..100 or null per practice, and the weighted overall.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scores {
     #[serde(flatten)]
     pub practices: std::collections::BTreeMap<&'static str, Option<f64>>,
     pub overall: Option<f64>,
-    pub note: &'static str,
 }
 
 impl Scores {
-    fn unscored() -> Self {
+    fn from(card: &crate::score::ScoreCard) -> Self {
         Scores {
-            practices: PRACTICES.iter().map(|p| (*p, None)).collect(),
-            overall: None,
-            note: "practice scoring is not available in this version",
+            practices: card.scores.clone(),
+            overall: card.overall,
         }
     }
+}
+
+/// The organisation's scores, with the metric, evidence and reasons behind each.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Organization {
+    pub scores: Scores,
+    pub score_details: Vec<crate::score::PracticeScore>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +43,8 @@ pub struct TeamView {
     /// Share of the organisation's location-based emissions.
     pub share: f64,
     pub scores: Scores,
+    /// The metric, evidence and reason behind each score.
+    pub score_details: Vec<crate::score::PracticeScore>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,6 +106,10 @@ pub struct Report {
     pub totals: Amounts,
     pub tiers: Vec<TierShare>,
     pub teams: Vec<TeamView>,
+    /// The organisation's practice scores.
+    pub organization_scores: Organization,
+    /// The rubric the scores were computed with.
+    pub rubric: crate::score::Rubric,
     pub models: Vec<ModelView>,
     pub jobs: Vec<JobRow>,
     pub whatifs: Vec<WhatIf>,
@@ -135,18 +133,25 @@ impl Report {
         generated_at: Option<String>,
     ) -> Report {
         let total_loc = ledger.totals.location_kgco2e;
+        let all: Vec<&JobRow> = ledger.jobs.iter().collect();
+        let org = crate::score::scorecard(&all, &cfg.rubric);
         let teams = ledger
             .teams
             .into_iter()
-            .map(|g| TeamView {
-                share: if total_loc > 0.0 {
-                    g.amounts.location_kgco2e / total_loc
-                } else {
-                    0.0
-                },
-                team: g.key,
-                amounts: g.amounts,
-                scores: Scores::unscored(),
+            .map(|g| {
+                let jobs: Vec<&JobRow> = ledger.jobs.iter().filter(|j| j.team == g.key).collect();
+                let card = crate::score::scorecard(&jobs, &cfg.rubric);
+                TeamView {
+                    share: if total_loc > 0.0 {
+                        g.amounts.location_kgco2e / total_loc
+                    } else {
+                        0.0
+                    },
+                    team: g.key,
+                    amounts: g.amounts,
+                    scores: Scores::from(&card),
+                    score_details: card.details,
+                }
             })
             .collect();
         let models = ledger
@@ -193,6 +198,11 @@ impl Report {
             totals: ledger.totals,
             tiers: ledger.tiers,
             teams,
+            organization_scores: Organization {
+                scores: Scores::from(&org),
+                score_details: org.details,
+            },
+            rubric: cfg.rubric.clone(),
             models,
             jobs: ledger.jobs,
             whatifs: Vec::new(),

@@ -161,6 +161,9 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                     kgco2e_per_million_tokens: tokens[i].and_then(|t| ratio(location, t / 1e6)),
                 },
                 kgco2e_per_billion_parameters: j.parameters.and_then(|p| ratio(location, p / 1e9)),
+                tdp_w: r.tdp_w,
+                mean_power_w: r.measured_power_w,
+                zone_period_avg_g_per_kwh: r.zone_period_avg,
                 file: j.origin.file.clone(),
                 line: j.origin.line,
             }
@@ -235,6 +238,9 @@ mod tests {
             hardware_name: Some("H100-SXM5-80GB".into()),
             power_w: Some(700.0),
             hourly: false,
+            zone_period_avg: None,
+            tdp_w: Some(700.0),
+            measured_power_w: None,
         }
     }
 

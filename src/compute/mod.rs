@@ -80,6 +80,13 @@ pub struct JobRow {
     pub amounts: Amounts,
     /// kgCO2e (location-based) per billion parameters of the model, when known.
     pub kgco2e_per_billion_parameters: Option<f64>,
+    /// TDP of the accelerator, when the hardware table knows it.
+    pub tdp_w: Option<f64>,
+    /// Measured mean power per device (samples, a meter, or avg_power_w); `null` for TDP
+    /// estimates.
+    pub mean_power_w: Option<f64>,
+    /// The zone's mean hourly intensity over the period, when hourly data exist.
+    pub zone_period_avg_g_per_kwh: Option<f64>,
     pub file: String,
     pub line: u64,
 }

@@ -72,6 +72,13 @@ pub struct Resolved {
     pub power_w: Option<f64>,
     /// The intensity is the job-weighted mean of hourly factors.
     pub hourly: bool,
+    /// The zone's mean hourly intensity over the period (when hourly data exist), for
+    /// carbon-aware scheduling.
+    pub zone_period_avg: Option<f64>,
+    /// TDP of the accelerator, when known.
+    pub tdp_w: Option<f64>,
+    /// Measured mean power per device: from samples, a meter over device-hours, or avg_power_w.
+    pub measured_power_w: Option<f64>,
 }
 
 /// Collected while resolving: factors used and findings.
@@ -139,6 +146,12 @@ pub fn site_pue(
     (weighted + (total - covered).max(0.0) * base) / total
 }
 
+/// Whole-job metered energy (not clipped telemetry counters): its mean power is energy over
+/// device-hours.
+fn energy_fraction_is_whole(job: &Job) -> bool {
+    job.metered.is_some()
+}
+
 /// Resolve every job. Jobs outside the period or with unresolvable references are left out,
 /// each with a finding.
 pub fn resolve(
@@ -150,6 +163,7 @@ pub fn resolve(
     hourly: &crate::ingest::grid::Hourly,
 ) -> Resolution {
     let mut missing_hours: BTreeMap<String, u64> = BTreeMap::new();
+    let mut zone_avgs: BTreeMap<String, Option<f64>> = BTreeMap::new();
     let mut imputed_jobs = (0u64, 0.0f64);
     let mut unsampled: Vec<String> = Vec::new();
     let mut over_covered: Vec<String> = Vec::new();
@@ -391,6 +405,19 @@ pub fn resolve(
                 continue;
             }
             hourly_used = true;
+            zone_avgs.entry(zone.clone()).or_insert_with(|| {
+                let (p0, p1) = (period.start.timestamp(), period.end.timestamp());
+                let mut h = p0.div_euclid(3600) * 3600;
+                let (mut sum, mut n) = (0.0, 0.0);
+                while h < p1 {
+                    if let Some(g) = hourly.get(&zone, h) {
+                        sum += g;
+                        n += 1.0;
+                    }
+                    h += 3600;
+                }
+                (n > 0.0).then(|| sum / n)
+            });
             let source = hourly.source(&zone);
             use_factor(
                 &mut res.factors,
@@ -567,6 +594,23 @@ pub fn resolve(
         };
         res.rows.push(Resolved {
             hourly: hourly_used,
+            zone_period_avg: if hourly_used {
+                zone_avgs.get(&zone).copied().flatten()
+            } else {
+                None
+            },
+            tdp_w: hw.and_then(|h| h.tdp_w),
+            measured_power_w: match (tier, tel) {
+                (Tier::Sampled, Some(t)) if t.covered_s > 0.0 => Some(t.sampled_j / t.covered_s),
+                (Tier::Metered, _) if device_hours_full > 0.0 && energy_fraction_is_whole(&job) => {
+                    Some(it_kwh_full * 1000.0 / device_hours_full)
+                }
+                (Tier::Metered, Some(t)) if t.counter_covered_s > 0.0 => {
+                    Some(t.counter_j / t.counter_covered_s)
+                }
+                (Tier::Estimated, _) => job.avg_power_w,
+                _ => None,
+            },
             tier,
             fraction,
             energy_fraction,

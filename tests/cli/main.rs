@@ -9,6 +9,7 @@ mod handcalc;
 mod market;
 mod props;
 mod sacct;
+mod scores;
 mod telemetry;
 
 use assert_cmd::Command;

@@ -53,6 +53,10 @@ proptest! {
         }
         for (a, b) in base.teams.iter().zip(&shuffled.teams) {
             prop_assert_eq!(&a.team, &b.team);
+            for (p, x) in &a.scores.practices {
+                let y = b.scores.practices[p];
+                prop_assert!(x.zip(y).is_none_or(|(x, y)| (x - y).abs() < 1e-9) && x.is_some() == y.is_some(), "score {p}: {x:?} vs {y:?}");
+            }
             prop_assert!(rel(a.amounts.location_kgco2e, b.amounts.location_kgco2e) <= 1e-9);
             prop_assert!(rel(a.amounts.facility_energy_kwh, b.amounts.facility_energy_kwh) <= 1e-9);
         }

@@ -1,0 +1,154 @@
+//! Practice scores on a crafted ledger, worked by hand.
+//!
+//! Team a: j1 pretraining (m1, published) 10 devices x 10 h = 100 GPU-h, fp32, metered 40 kWh;
+//! j2 fine-tuning of base x (m2) 100 GPU-h, bf16, estimated at avg_power_w 350 W = 35 kWh.
+//! Site s: grid and residual mix 100 g/kWh, PUE 1, no instruments: market 100 g/kWh.
+//! - clean_energy: 100 g/kWh -> (475 - 100) / (475 - 50) = 88.235294...
+//! - pretrained_reuse: 100 of 200 training GPU-h -> 0.5 / 0.8 = 62.5
+//! - distillation: no student among 2 models -> 0
+//! - efficient_training: 100 of 200 GPU-h mixed precision -> 0.5 / 0.9 = 55.5...
+//! - efficient_hardware: j1 400 W (40 kWh over 100 GPU-h), j2 350 W, of 700 W TDP: utilisation
+//!   (100 x 4/7 + 100 x 0.5) / 200 = 0.535714...; (u - 0.3) / 0.5
+//! - carbon_aware: no hourly data -> null, with the reason
+//! - low_waste: nothing failed -> 100
+//! - transparency: measured 40 of 75 kWh, 1 of 2 models published -> (0.5333 + 0.5) / 2
+//! Team b: k1 distillation (m3, teacher m1), failed, 10 GPU-h fp8, metered 5 kWh:
+//! distillation 1.0 -> 100; low_waste: all energy wasted -> 0.
+
+use super::{close, gl, read_json, tmp_with};
+
+const CONFIG: &str = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\n[[site]]\nid = \"s\"\nzone = \"FR\"\ngrid_intensity_g_per_kwh = 100\nresidual_mix_g_per_kwh = 100\npue = 1.0\n";
+const JOBS: &str = "job_id,model,team,site,start,end,hardware,devices,training_type,base_model,teacher_model,precision,status,avg_power_w,energy_kwh,published\n\
+j1,m1,a,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100,10,pretraining,,,fp32,completed,,40,https://example.org/m1\n\
+j2,m2,a,s,2026-07-02T00:00:00Z,2026-07-02T10:00:00Z,H100,10,fine-tuning,x,,bf16,completed,350,,\n\
+k1,m3,b,s,2026-07-03T00:00:00Z,2026-07-03T10:00:00Z,H100,1,distillation,,m1,fp8,failed,,5,\n";
+
+fn report(cfg: &str) -> serde_json::Value {
+    let d = tmp_with(&[("greenledger.toml", cfg), ("jobs.csv", JOBS)]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    read_json(&out.join("report.json"))
+}
+
+fn team(r: &serde_json::Value, t: &str) -> serde_json::Value {
+    r["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["team"] == t)
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn scores_by_hand() {
+    let r = report(CONFIG);
+    let a = team(&r, "a");
+    let s = |p: &str| a["scores"][p].as_f64();
+    let u = (100.0 * 4.0 / 7.0 + 100.0 * 0.5) / 200.0;
+    let transparency = (40.0 / 75.0 + 0.5) / 2.0;
+    let want = [
+        ("clean_energy", (475.0 - 100.0) / 425.0 * 100.0),
+        ("pretrained_reuse", 62.5),
+        ("distillation", 0.0),
+        ("efficient_training", 0.5 / 0.9 * 100.0),
+        ("efficient_hardware", (u - 0.3) / 0.5 * 100.0),
+        ("low_waste", 100.0),
+        ("transparency", transparency * 100.0),
+    ];
+    for (p, v) in want {
+        assert!(close(s(p).unwrap_or(f64::NAN), v), "{p}: {:?} vs {v}", s(p));
+    }
+    assert!(a["scores"]["carbon_aware"].is_null());
+    let detail = a["score_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["practice"] == "carbon_aware")
+        .unwrap()
+        .clone();
+    assert!(
+        detail["reason"].as_str().unwrap().contains("hourly"),
+        "{detail}"
+    );
+    let overall = want.iter().map(|(_, v)| v).sum::<f64>() / 7.0;
+    assert!(close(a["scores"]["overall"].as_f64().unwrap(), overall));
+    let reuse = a["score_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["practice"] == "pretrained_reuse")
+        .unwrap()
+        .clone();
+    assert_eq!(reuse["evidence"][0], "j2");
+
+    let b = team(&r, "b");
+    assert!(close(b["scores"]["distillation"].as_f64().unwrap(), 100.0));
+    assert!(close(b["scores"]["low_waste"].as_f64().unwrap(), 0.0));
+    // The organisation: 1 student of 3 models (1/3 of the way to 0.5 -> 66.7).
+    assert!(close(
+        r["organization_scores"]["scores"]["distillation"]
+            .as_f64()
+            .unwrap(),
+        (1.0 / 3.0) / 0.5 * 100.0
+    ));
+}
+
+#[test]
+fn rubric_overrides_change_weights_and_points() {
+    let cfg = format!("{CONFIG}[rubric.pretrained_reuse]\nfull = 0.5\nweight = 0\n");
+    let r = report(&cfg);
+    let a = team(&r, "a");
+    assert!(close(
+        a["scores"]["pretrained_reuse"].as_f64().unwrap(),
+        100.0
+    ));
+    // Weight 0: it no longer counts in the overall.
+    let others: f64 = [
+        "clean_energy",
+        "distillation",
+        "efficient_training",
+        "efficient_hardware",
+        "low_waste",
+        "transparency",
+    ]
+    .iter()
+    .map(|p| a["scores"][*p].as_f64().unwrap())
+    .sum();
+    assert!(close(
+        a["scores"]["overall"].as_f64().unwrap(),
+        others / 6.0
+    ));
+    let bad = format!("{CONFIG}[rubric.vibes]\nweight = 1\n");
+    let d = tmp_with(&[("greenledger.toml", bad.as_str()), ("jobs.csv", JOBS)]);
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("unknown practice"))
+        .stderr(predicates::str::contains("greenledger.toml:"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// Scores stay in 0..100 and improve monotonically as a practice's metric improves.
+    #[test]
+    fn scores_are_bounded_and_monotonic(a in -2.0f64..2.0, b in -2.0f64..2.0) {
+        let r = greenledger::score::Rubric::default();
+        for p in greenledger::score::PRACTICES {
+            let (sa, sb) = (r.score(p, a), r.score(p, b));
+            proptest::prop_assert!((0.0..=100.0).contains(&sa));
+            let pt = r.practices[p];
+            let better = |x: f64, y: f64| if pt.full > pt.zero { x >= y } else { x <= y };
+            if better(a, b) {
+                proptest::prop_assert!(sa >= sb, "{p}: {a} -> {sa}, {b} -> {sb}");
+            }
+        }
+    }
+}
