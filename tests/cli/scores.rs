@@ -12,6 +12,7 @@
 //! - carbon_aware: no hourly data -> null, with the reason
 //! - low_waste: nothing failed -> 100
 //! - transparency: measured 40 of 75 kWh, 1 of 2 models published -> (0.5333 + 0.5) / 2
+//!
 //! Team b: k1 distillation (m3, teacher m1), failed, 10 GPU-h fp8, metered 5 kWh:
 //! distillation 1.0 -> 100; low_waste: all energy wasted -> 0.
 
