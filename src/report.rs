@@ -55,13 +55,7 @@ pub struct ModelView {
     pub amounts: Amounts,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WhatIf {
-    pub team: String,
-    pub kind: String,
-    pub message: String,
-    pub saving_kgco2e: f64,
-}
+pub use crate::score::whatif::WhatIf;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FindingCounts {
@@ -134,6 +128,7 @@ impl Report {
     ) -> Report {
         let total_loc = ledger.totals.location_kgco2e;
         let all: Vec<&JobRow> = ledger.jobs.iter().collect();
+        let whatifs = crate::score::whatif::whatifs(&ledger.jobs, &ledger.sites);
         let org = crate::score::scorecard(&all, &cfg.rubric);
         let teams = ledger
             .teams
@@ -205,7 +200,7 @@ impl Report {
             rubric: cfg.rubric.clone(),
             models,
             jobs: ledger.jobs,
-            whatifs: Vec::new(),
+            whatifs,
             finding_counts,
             findings: ledger.findings,
             inputs: ledger.inputs,

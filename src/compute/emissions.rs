@@ -164,6 +164,7 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                 tdp_w: r.tdp_w,
                 mean_power_w: r.measured_power_w,
                 zone_period_avg_g_per_kwh: r.zone_period_avg,
+                shift_best_g_per_kwh: r.shift_best,
                 file: j.origin.file.clone(),
                 line: j.origin.line,
             }
@@ -239,6 +240,7 @@ mod tests {
             power_w: Some(700.0),
             hourly: false,
             zone_period_avg: None,
+            shift_best: None,
             tdp_w: Some(700.0),
             measured_power_w: None,
         }

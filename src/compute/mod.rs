@@ -87,6 +87,8 @@ pub struct JobRow {
     pub mean_power_w: Option<f64>,
     /// The zone's mean hourly intensity over the period, when hourly data exist.
     pub zone_period_avg_g_per_kwh: Option<f64>,
+    /// The cleanest mean intensity the job could have had shifted within +-12 h (hourly data).
+    pub shift_best_g_per_kwh: Option<f64>,
     pub file: String,
     pub line: u64,
 }
@@ -125,6 +127,16 @@ pub struct Ledger {
     pub inputs: Vec<crate::ingest::InputRecord>,
     /// Telemetry summary and idle energy, when telemetry was given.
     pub telemetry: Option<TelemetrySummary>,
+    /// Each configured site's PUE and intensity, for the site what-if.
+    pub sites: Vec<SiteFactor>,
+}
+
+/// A site's effective PUE and location-based intensity over the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteFactor {
+    pub site: String,
+    pub pue: f64,
+    pub intensity_g_per_kwh: f64,
 }
 
 /// What the telemetry showed as a whole.
@@ -174,6 +186,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         )?)
     };
     let node_sites = node_sites(&ingested.jobs);
+    let sites = site_factors(cfg, factors, &period);
     let res = resolve::resolve(
         cfg,
         factors,
@@ -245,7 +258,29 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         findings,
         inputs,
         telemetry,
+        sites,
     })
+}
+
+/// Effective PUE (time-weighted over the period) and annual intensity of each configured site.
+fn site_factors(cfg: &Config, factors: &Factors, period: &Period) -> Vec<SiteFactor> {
+    let default_pue = cfg.default_pue.unwrap_or(crate::factors::DEFAULT_PUE);
+    cfg.sites
+        .iter()
+        .filter_map(|s| {
+            let g = s.grid_intensity_g_per_kwh.or_else(|| {
+                s.zone
+                    .as_deref()
+                    .and_then(|z| factors.zone(z))
+                    .map(|m| m.factor.g_per_kwh)
+            })?;
+            Some(SiteFactor {
+                site: s.id.clone(),
+                pue: resolve::site_pue(s, period.start, period.end, default_pue),
+                intensity_g_per_kwh: g,
+            })
+        })
+        .collect()
 }
 
 /// The site of each node: that of the first job (by id) listing it.

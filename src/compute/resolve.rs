@@ -75,6 +75,9 @@ pub struct Resolved {
     /// The zone's mean hourly intensity over the period (when hourly data exist), for
     /// carbon-aware scheduling.
     pub zone_period_avg: Option<f64>,
+    /// The lowest mean hourly intensity over the job's time shifted by -12..=12 h (hourly data
+    /// covering every hour), for the carbon-aware what-if.
+    pub shift_best: Option<f64>,
     /// TDP of the accelerator, when known.
     pub tdp_w: Option<f64>,
     /// Measured mean power per device: from samples, a meter over device-hours, or avg_power_w.
@@ -144,6 +147,35 @@ pub fn site_pue(
         }
     }
     (weighted + (total - covered).max(0.0) * base) / total
+}
+
+/// The lowest mean intensity of `[a, b)` shifted by whole hours within +-12 h, over shifts whose
+/// every hour has data (energy spread evenly).
+fn best_shift(hourly: &crate::ingest::grid::Hourly, zone: &str, a: i64, b: i64) -> Option<f64> {
+    let mut best: Option<f64> = None;
+    for k in -12i64..=12 {
+        let (sa, sb) = (a + k * 3600, b + k * 3600);
+        let (mut weighted, mut total) = (0.0, 0.0);
+        let mut h = sa.div_euclid(3600) * 3600;
+        let mut complete = true;
+        while h < sb {
+            let w = ((h + 3600).min(sb) - h.max(sa)) as f64;
+            match hourly.get(zone, h) {
+                Some(g) => weighted += w * g,
+                None => {
+                    complete = false;
+                    break;
+                }
+            }
+            total += w;
+            h += 3600;
+        }
+        if complete && total > 0.0 {
+            let g = weighted / total;
+            best = Some(best.map_or(g, |x: f64| x.min(g)));
+        }
+    }
+    best
 }
 
 /// Whole-job metered energy (not clipped telemetry counters): its mean power is energy over
@@ -594,6 +626,11 @@ pub fn resolve(
         };
         res.rows.push(Resolved {
             hourly: hourly_used,
+            shift_best: if hourly_used {
+                best_shift(hourly, &zone, clip_a.timestamp(), clip_b.timestamp())
+            } else {
+                None
+            },
             zone_period_avg: if hourly_used {
                 zone_avgs.get(&zone).copied().flatten()
             } else {

@@ -153,3 +153,96 @@ proptest::proptest! {
         }
     }
 }
+
+/// What-ifs by hand: team a's 75 kWh IT at site s (PUE 1, 100 g/kWh) = 7.5 kg; the cleanest
+/// configured site, t (PUE 1.5, 20 g/kWh: 30 g per IT kWh), would emit 2.25 kg: saving 5.25 kg.
+/// Team b's failed k1: 5 kWh x 100 g = 0.5 kg avoidable; at site t 0.15 kg: saving 0.35 kg.
+#[test]
+fn whatifs_by_hand() {
+    let cfg = format!(
+        "{CONFIG}[[site]]\nid = \"t\"\nzone = \"SE3\"\ngrid_intensity_g_per_kwh = 20\npue = 1.5\n"
+    );
+    let r = report(&cfg);
+    let w = r["whatifs"].as_array().unwrap();
+    let get = |team: &str, kind: &str| {
+        w.iter()
+            .find(|x| x["team"] == team && x["kind"] == kind)
+            .map(|x| x["saving_kgco2e"].as_f64().unwrap())
+    };
+    assert!(close(get("a", "cleanest_site").unwrap(), 5.25), "{w:?}");
+    assert!(close(get("b", "avoid_failed_work").unwrap(), 0.5));
+    assert!(close(get("b", "cleanest_site").unwrap(), 0.35));
+    assert!(get("a", "avoid_failed_work").is_none());
+    assert!(
+        get("a", "carbon_aware_shift").is_none(),
+        "no hourly data, no shift what-if"
+    );
+    let savings: Vec<f64> = w
+        .iter()
+        .map(|x| x["saving_kgco2e"].as_f64().unwrap())
+        .collect();
+    assert!(
+        savings.windows(2).all(|p| p[0] >= p[1]),
+        "sorted by saving: {savings:?}"
+    );
+}
+
+/// With hourly data: a 1 h job at 300 g/kWh where every other hour within +-12 h is 100 g/kWh.
+/// Shift what-if: 1 kWh x (300 - 100) g = 0.2 kg. carbon_aware: job-weighted 300 against the
+/// period's mean of the zone's hours (Jul 1 00:00..12:00: (300 + 12 x 100) / 13) = +160 %,
+/// clamped to a score of 0.
+#[test]
+fn carbon_aware_score_and_shift_by_hand() {
+    let mut grid = String::from("zone,timestamp,g_per_kwh\n");
+    let base = chrono::DateTime::parse_from_rfc3339("2026-06-30T12:00:00Z").unwrap();
+    for k in 0..25 {
+        let t = base + chrono::Duration::hours(k);
+        grid.push_str(&format!(
+            "FR,{},{}\n",
+            t.format("%Y-%m-%dT%H:%M:%SZ"),
+            if k == 12 { 300 } else { 100 }
+        ));
+    }
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh,precision\nh,m,c,p,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,H100,1,1,bf16\n";
+    let cfg = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\n[[site]]\nid = \"p\"\nzone = \"FR\"\npue = 1.0\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", jobs),
+        ("grid.csv", &grid),
+    ]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = read_json(&out.join("report.json"));
+    let shift = r["whatifs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["kind"] == "carbon_aware_shift")
+        .expect("shift what-if")
+        .clone();
+    assert!(
+        close(shift["saving_kgco2e"].as_f64().unwrap(), 0.2),
+        "{shift}"
+    );
+    let c = team(&r, "c");
+    let detail = c["score_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["practice"] == "carbon_aware")
+        .unwrap()
+        .clone();
+    assert!(
+        close(
+            detail["metric"].as_f64().unwrap(),
+            300.0 / (1500.0 / 13.0) - 1.0
+        ),
+        "{detail}"
+    );
+    assert_eq!(c["scores"]["carbon_aware"], 0.0);
+}

@@ -1,0 +1,88 @@
+//! What-ifs: per team, the emissions (location-based) a change would have saved. Pure.
+
+use crate::compute::{JobRow, SiteFactor};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One what-if.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhatIf {
+    pub team: String,
+    pub kind: String,
+    pub message: String,
+    pub saving_kgco2e: f64,
+}
+
+/// The what-ifs of every team, largest saving first.
+///
+/// - `cleanest_site`: the jobs' IT energy at the configured site with the lowest PUE x intensity;
+/// - `carbon_aware_shift`: each job moved within +-12 h to its cleanest window (hourly data);
+/// - `avoid_failed_work`: the emissions of failed and cancelled jobs.
+pub fn whatifs(jobs: &[JobRow], sites: &[SiteFactor]) -> Vec<WhatIf> {
+    let mut by_team: BTreeMap<&str, Vec<&JobRow>> = BTreeMap::new();
+    for j in jobs {
+        by_team.entry(j.team.as_str()).or_default().push(j);
+    }
+    let best = sites.iter().min_by(|a, b| {
+        (a.pue * a.intensity_g_per_kwh)
+            .total_cmp(&(b.pue * b.intensity_g_per_kwh))
+            .then(a.site.cmp(&b.site))
+    });
+    let mut out = Vec::new();
+    for (team, js) in by_team {
+        if let Some(b) = best {
+            let saving: f64 = js
+                .iter()
+                .map(|j| {
+                    (j.amounts.location_kgco2e
+                        - j.amounts.it_energy_kwh * b.pue * b.intensity_g_per_kwh / 1000.0)
+                        .max(0.0)
+                })
+                .sum();
+            if saving > 0.0 {
+                out.push(WhatIf {
+                    team: team.to_string(),
+                    kind: "cleanest_site".into(),
+                    message: format!("running {team}'s jobs at {} (PUE {:.2}, {:.0} gCO2e/kWh) would have emitted {saving:.1} kgCO2e less", b.site, b.pue, b.intensity_g_per_kwh),
+                    saving_kgco2e: saving,
+                });
+            }
+        }
+        let shift: f64 = js
+            .iter()
+            .filter_map(|j| {
+                j.shift_best_g_per_kwh.map(|g| {
+                    (j.amounts.facility_energy_kwh * (j.intensity_g_per_kwh - g) / 1000.0).max(0.0)
+                })
+            })
+            .sum();
+        if shift > 0.0 {
+            out.push(WhatIf {
+                team: team.to_string(),
+                kind: "carbon_aware_shift".into(),
+                message: format!("starting each job with hourly grid data up to 12 h earlier or later, in its cleanest window, would have saved {shift:.1} kgCO2e"),
+                saving_kgco2e: shift,
+            });
+        }
+        let failed: Vec<&&JobRow> = js
+            .iter()
+            .filter(|j| j.status == "failed" || j.status == "cancelled")
+            .collect();
+        let waste: f64 = failed.iter().map(|j| j.amounts.location_kgco2e).sum();
+        if waste > 0.0 {
+            out.push(WhatIf {
+                team: team.to_string(),
+                kind: "avoid_failed_work".into(),
+                message: format!("the {} failed or cancelled job(s) emitted {waste:.1} kgCO2e; checkpointing and early validation avoid most of it", failed.len()),
+                saving_kgco2e: waste,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        b.saving_kgco2e
+            .total_cmp(&a.saving_kgco2e)
+            .then(a.team.cmp(&b.team))
+            .then(a.kind.cmp(&b.kind))
+    });
+    out
+}
