@@ -46,6 +46,9 @@ pub struct InputArgs {
     /// A factor file (TOML) replacing the embedded grid factors: restates the period.
     #[arg(long, value_name = "FILE")]
     pub factors: Option<PathBuf>,
+    /// An earlier greenledger report.json: the report shows each team's change since then.
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
     /// Reporting period: 2026-Q3, 2026-07, 2026 or START..END. Default: the span of the data.
     #[arg(long, value_name = "PERIOD")]
     pub period: Option<String>,

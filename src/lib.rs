@@ -38,7 +38,38 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
     let mut ingested = ingest::load(&cfg, &factors)?;
     ingested.findings.extend(config_findings);
     let ledger = compute::build(&cfg, &factors, ingested)?;
-    Ok(Report::new(&cfg, &factors, ledger, generated_at))
+    let mut report = Report::new(&cfg, &factors, ledger, generated_at);
+    if let Some(p) = &inputs.previous {
+        report.previous = Some(previous(p, &report)?);
+    }
+    Ok(report)
+}
+
+/// Read an earlier report.json and compare each team with it.
+fn previous(p: &std::path::Path, report: &Report) -> Result<score::progress::Previous> {
+    use sha2::Digest;
+    let shown = p.display().to_string();
+    let bytes = std::fs::read(p).map_err(|e| Error::io(&shown, "read the previous report", e))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::in_file(&shown, format!("not valid JSON: {e}")).at_line(e.line() as u64)
+    })?;
+    if v.get("schema").and_then(|s| s.as_str()) != Some(report::SCHEMA) {
+        return Err(Error::in_file(
+            &shown,
+            format!("not a greenledger report (schema {})", report::SCHEMA),
+        )
+        .hint("give the report.json of an earlier greenledger run"));
+    }
+    Ok(score::progress::Previous {
+        file: shown,
+        period: v
+            .pointer("/period/label")
+            .and_then(|l| l.as_str())
+            .unwrap_or("")
+            .to_string(),
+        sha256: format!("{:x}", sha2::Sha256::digest(&bytes)),
+        teams: score::progress::deltas(&report.teams, &v),
+    })
 }
 
 /// The whole `report` command: build the report and write every format into the output folder.

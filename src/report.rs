@@ -104,6 +104,8 @@ pub struct Report {
     pub organization_scores: Organization,
     /// The rubric the scores were computed with.
     pub rubric: crate::score::Rubric,
+    /// Quarter over quarter: each team's change since an earlier report (`--previous`).
+    pub previous: Option<crate::score::progress::Previous>,
     pub models: Vec<ModelView>,
     pub jobs: Vec<JobRow>,
     pub whatifs: Vec<WhatIf>,
@@ -198,6 +200,7 @@ impl Report {
                 score_details: org.details,
             },
             rubric: cfg.rubric.clone(),
+            previous: None,
             models,
             jobs: ledger.jobs,
             whatifs,

@@ -246,3 +246,70 @@ fn carbon_aware_score_and_shift_by_hand() {
     );
     assert_eq!(c["scores"]["carbon_aware"], 0.0);
 }
+
+/// Quarter over quarter: the same ledger with j1 metered at 20 instead of 40 kWh. Team a's
+/// location-based emissions go from (40 + 35) x 0.1 = 7.5 kg to 5.5 kg: -2 kg, -26.7 %.
+#[test]
+fn deltas_against_a_previous_report() {
+    let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", JOBS)]);
+    let prev = d.path().join("prev");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&prev)
+        .assert()
+        .code(0);
+    std::fs::write(
+        d.path().join("jobs.csv"),
+        JOBS.replace("fp32,completed,,40,", "fp32,completed,,20,"),
+    )
+    .unwrap();
+    let out = d.path().join("now");
+    gl().args(["report", "--quiet", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--previous")
+        .arg(prev.join("report.json"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = read_json(&out.join("report.json"));
+    let before = read_json(&prev.join("report.json"));
+    let p = &r["previous"];
+    assert_eq!(p["period"], "2026-Q3");
+    let a = p["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["team"] == "a")
+        .unwrap()
+        .clone();
+    assert!(close(a["location_kgco2e"].as_f64().unwrap(), -2.0), "{a}");
+    assert!(close(
+        a["location_kgco2e_change"].as_f64().unwrap(),
+        5.5 / 7.5 - 1.0
+    ));
+    let ta = team(&r, "a");
+    let tb = before["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["team"] == "a")
+        .unwrap()
+        .clone();
+    let want = ta["scores"]["transparency"].as_f64().unwrap()
+        - tb["scores"]["transparency"].as_f64().unwrap();
+    assert!(close(a["scores"]["transparency"].as_f64().unwrap(), want));
+    assert!(a["scores"]["carbon_aware"].is_null(), "null stays null");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"progress\""));
+    // Not a greenledger report: a clear error.
+    std::fs::write(d.path().join("other.json"), "{\"hello\": 1}").unwrap();
+    gl().args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--previous")
+        .arg(d.path().join("other.json"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("not a greenledger report"));
+}

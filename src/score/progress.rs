@@ -1,0 +1,82 @@
+//! Quarter over quarter: deltas per team against an earlier greenledger report.json. Pure: the
+//! caller reads the file.
+
+use crate::report::TeamView;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One team's change since the previous report (current minus previous).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamDelta {
+    pub team: String,
+    /// Whether the team is in the previous report at all.
+    pub in_previous: bool,
+    pub location_kgco2e: Option<f64>,
+    /// Relative change of location-based emissions.
+    pub location_kgco2e_change: Option<f64>,
+    pub market_kgco2e: Option<f64>,
+    pub kgco2e_per_gpu_hour: Option<f64>,
+    /// practice (and `overall`) -> score change, null when either score is null.
+    pub scores: BTreeMap<String, Option<f64>>,
+}
+
+/// The previous report as it is compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Previous {
+    pub file: String,
+    pub period: String,
+    pub sha256: String,
+    pub teams: Vec<TeamDelta>,
+}
+
+fn num(v: &serde_json::Value, k: &str) -> Option<f64> {
+    v.get(k).and_then(|x| x.as_f64())
+}
+
+/// Deltas of `teams` against the `teams` array of a previous report.
+pub fn deltas(teams: &[TeamView], previous: &serde_json::Value) -> Vec<TeamDelta> {
+    let prev: BTreeMap<&str, &serde_json::Value> = previous
+        .get("teams")
+        .and_then(|t| t.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.get("team").and_then(|n| n.as_str()).map(|n| (n, t)))
+                .collect()
+        })
+        .unwrap_or_default();
+    teams
+        .iter()
+        .map(|t| {
+            let p = prev.get(t.team.as_str()).copied();
+            let d = |now: Option<f64>, k: &str| Some(now? - num(p?, k)?);
+            let mut scores = BTreeMap::new();
+            for (practice, now) in &t.scores.practices {
+                let before = p
+                    .and_then(|p| p.get("scores"))
+                    .and_then(|s| s.get(*practice))
+                    .and_then(|x| x.as_f64());
+                scores.insert(practice.to_string(), now.zip(before).map(|(a, b)| a - b));
+            }
+            let before_overall = p
+                .and_then(|p| p.get("scores"))
+                .and_then(|s| s.get("overall"))
+                .and_then(|x| x.as_f64());
+            scores.insert(
+                "overall".to_string(),
+                t.scores.overall.zip(before_overall).map(|(a, b)| a - b),
+            );
+            let loc_before = p.and_then(|p| num(p, "location_kgco2e"));
+            TeamDelta {
+                team: t.team.clone(),
+                in_previous: p.is_some(),
+                location_kgco2e: d(Some(t.amounts.location_kgco2e), "location_kgco2e"),
+                location_kgco2e_change: loc_before
+                    .filter(|b| *b > 0.0)
+                    .map(|b| t.amounts.location_kgco2e / b - 1.0),
+                market_kgco2e: d(t.amounts.market_kgco2e, "market_kgco2e"),
+                kgco2e_per_gpu_hour: d(t.amounts.kgco2e_per_gpu_hour, "kgco2e_per_gpu_hour"),
+                scores,
+            }
+        })
+        .collect()
+}
