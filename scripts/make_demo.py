@@ -337,6 +337,11 @@ hardware = "A100-SXM4-80GB"
 models = { "asr-large-sweep" = "asr-large" }
 exclusive = true                 # whole nodes per job: ConsumedEnergyRaw is the job's own
 
+[[published_footprint]]          # external base models' published training emissions
+model = "llama-3-8b"
+kgco2e = 390000
+source = "Meta Llama 3 model card: 8B pretraining, 390 tCO2eq"
+
 [codecarbon]
 teams = { "asr-tiny-experiments" = "speech", "aurora-70b" = "foundation" }
 sites = { "asr-tiny-experiments" = "stockholm-1" }

@@ -118,6 +118,8 @@ pub struct Config {
     pub uncertainty: crate::compute::uncertainty::Uncertainty,
     /// The practice rubric (embedded defaults with `[rubric]` overrides).
     pub rubric: crate::score::Rubric,
+    /// Published footprints of external models.
+    pub published_footprints: Vec<crate::score::lineage::PublishedFootprint>,
     pub sacct_columns: Option<Vec<String>>,
     pub sacct_site: Option<String>,
     pub sacct_sites: BTreeMap<String, String>,
@@ -155,6 +157,9 @@ struct FileConfig {
     sacct: SacctSection,
     #[serde(default)]
     grid: GridSection,
+    /// Published training footprints of external models (for the reuse dividend).
+    #[serde(default)]
+    published_footprint: Vec<crate::score::lineage::PublishedFootprint>,
     /// Overrides of the practice rubric, per practice.
     #[serde(default)]
     rubric: Option<BTreeMap<String, crate::score::PointOverride>>,
@@ -614,6 +619,7 @@ impl Config {
                 nvidia_smi_columns: file.telemetry.nvidia_smi_columns.clone(),
                 uncertainty: file.uncertainty.clone(),
                 rubric,
+                published_footprints: file.published_footprint.clone(),
                 sacct_columns: file.sacct.columns.clone(),
                 sacct_site: file.sacct.site.clone(),
                 sacct_sites: file.sacct.sites.clone(),

@@ -104,6 +104,8 @@ pub struct Report {
     pub organization_scores: Organization,
     /// The rubric the scores were computed with.
     pub rubric: crate::score::Rubric,
+    /// The model graph and each team's reuse dividend (an estimate).
+    pub lineage: crate::score::lineage::Lineage,
     /// Quarter over quarter: each team's change since an earlier report (`--previous`).
     pub previous: Option<crate::score::progress::Previous>,
     pub models: Vec<ModelView>,
@@ -131,6 +133,7 @@ impl Report {
         let total_loc = ledger.totals.location_kgco2e;
         let all: Vec<&JobRow> = ledger.jobs.iter().collect();
         let whatifs = crate::score::whatif::whatifs(&ledger.jobs, &ledger.sites);
+        let lineage = crate::score::lineage::lineage(&ledger.jobs, &cfg.published_footprints);
         let org = crate::score::scorecard(&all, &cfg.rubric);
         let teams = ledger
             .teams
@@ -201,6 +204,7 @@ impl Report {
             },
             rubric: cfg.rubric.clone(),
             previous: None,
+            lineage,
             models,
             jobs: ledger.jobs,
             whatifs,

@@ -313,3 +313,41 @@ fn deltas_against_a_previous_report() {
         .code(2)
         .stderr(predicates::str::contains("not a greenledger report"));
 }
+
+/// Lineage: j2 fine-tunes external x (published at 1000 kg), k1 distils m1, which this ledger
+/// pretrained (j1: 40 kWh x 100 g = 4 kg). Dividends: team a 1000 kg, team b 4 kg.
+#[test]
+fn lineage_and_reuse_dividend_by_hand() {
+    let cfg = format!("{CONFIG}[[published_footprint]]\nmodel = \"x\"\nkgco2e = 1000\nsource = \"x's model card\"\n");
+    let r = report(&cfg);
+    let l = &r["lineage"];
+    let edges = l["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 2);
+    let e = |m: &str| edges.iter().find(|e| e["model"] == m).unwrap().clone();
+    assert_eq!(e("m2")["relation"], "base");
+    assert_eq!(e("m2")["parent_source"], "x's model card");
+    assert_eq!(e("m3")["relation"], "teacher");
+    assert!(close(e("m3")["parent_kgco2e"].as_f64().unwrap(), 4.0));
+    let d = |t: &str| {
+        l["dividends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["team"] == t)
+            .unwrap()
+            .clone()
+    };
+    assert!(close(d("a")["kgco2e_estimate"].as_f64().unwrap(), 1000.0));
+    assert!(close(d("b")["kgco2e_estimate"].as_f64().unwrap(), 4.0));
+    // Without the published figure, x is listed as unknown, not counted as zero.
+    let r2 = report(CONFIG);
+    let a = r2["lineage"]["dividends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["team"] == "a")
+        .unwrap()
+        .clone();
+    assert_eq!(a["unknown"][0], "x");
+    assert!(close(a["kgco2e_estimate"].as_f64().unwrap(), 0.0));
+}
