@@ -159,6 +159,8 @@ impl Renderer for Csv {
         let mut teams_h = vec!["team"];
         teams_h.extend(AMOUNT_COLUMNS);
         teams_h.push("share");
+        teams_h.extend(crate::score::PRACTICES.iter().copied());
+        teams_h.push("overall");
         let teams = r
             .teams
             .iter()
@@ -166,7 +168,25 @@ impl Renderer for Csv {
                 let mut row = vec![t.team.clone()];
                 row.extend(amounts(&t.amounts));
                 row.push(num(t.share));
+                row.extend(
+                    crate::score::PRACTICES
+                        .iter()
+                        .map(|p| opt(t.scores.practices.get(p).copied().flatten())),
+                );
+                row.push(opt(t.scores.overall));
                 row
+            })
+            .collect();
+        let whatifs = r
+            .whatifs
+            .iter()
+            .map(|w| {
+                vec![
+                    w.team.clone(),
+                    w.kind.clone(),
+                    num(w.saving_kgco2e),
+                    w.message.clone(),
+                ]
             })
             .collect();
         let mut models_h = vec!["model", "team"];
@@ -197,6 +217,10 @@ impl Renderer for Csv {
             ("csv/jobs.csv".into(), table(jobs_h, jobs)?),
             ("csv/teams.csv".into(), table(teams_h, teams)?),
             ("csv/models.csv".into(), table(models_h, models)?),
+            (
+                "csv/whatifs.csv".into(),
+                table(vec!["team", "kind", "saving_kgco2e", "message"], whatifs)?,
+            ),
             (
                 "csv/findings.csv".into(),
                 table(
