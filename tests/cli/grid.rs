@@ -289,3 +289,34 @@ fn bidding_zones_match_electricity_maps_ids() {
         .clone();
     assert!(f["source"].as_str().unwrap().contains("grid.csv"), "{f}");
 }
+
+/// Direct intensity by default; life-cycle with `[grid] lifecycle = true`.
+#[test]
+fn lifecycle_on_request() {
+    let grid = "Datetime (UTC),Country,Zone name,Zone id,Carbon intensity gCO₂eq/kWh (direct),Carbon intensity gCO₂eq/kWh (Life cycle)\r\n2026-07-01 00:00:00,France,France,FR,25,44\r\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nh,m,t,p,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,H100,1,1\n";
+    let base = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\n[[site]]\nid = \"p\"\nzone = \"FR\"\npue = 1.0\n";
+    for (cfg, want) in [
+        (base.to_string(), 25.0),
+        (format!("{base}[grid]\nlifecycle = true\n"), 44.0),
+    ] {
+        let d = tmp_with(&[
+            ("greenledger.toml", cfg.as_str()),
+            ("jobs.csv", jobs),
+            ("grid.csv", grid),
+        ]);
+        let out = d.path().join("out");
+        gl().args(["report", "--quiet", "--format", "json", "--config"])
+            .arg(d.path().join("greenledger.toml"))
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(0);
+        let r = read_json(&out.join("report.json"));
+        assert!(
+            close(r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap(), want),
+            "{cfg}: {}",
+            r["jobs"][0]["intensity_g_per_kwh"]
+        );
+    }
+}
