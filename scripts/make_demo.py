@@ -5,6 +5,13 @@ Deterministic (fixed seed). The committed files are what the demo and the golden
 this script only documents how they were made.
 
   python3 scripts/make_demo.py fixtures/demo
+
+The previous quarter (2026-Q2) the demo compares with is a real greenledger run on a Q2 quarter
+of the same lab, made by this script with --previous-quarter:
+
+  python3 scripts/make_demo.py /tmp/q2 --previous-quarter
+  (cd /tmp/q2 && greenledger report --config greenledger.toml --format json --out out)
+  cp /tmp/q2/out/report.json fixtures/demo/previous/2026-Q2.report.json
 """
 import csv
 import datetime as dt
@@ -259,6 +266,7 @@ title = "Aurora Labs: training footprint"
 organization = "Aurora Labs"
 period = "2026-Q3"
 reference_intensity_g_per_kwh = 475
+previous = "previous/2026-Q2.report.json"   # last quarter's greenledger report: deltas
 
 [inputs]
 jobs = ["jobs.csv"]
@@ -348,8 +356,34 @@ sites = { "asr-tiny-experiments" = "stockholm-1" }
 '''
 
 
+def previous_quarter(out):
+    """2026-Q2 of the same lab: jobs only (its telemetry and contracts are not bundled)."""
+    global Q_START, R
+    Q_START = dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc)
+    R = random.Random(20260401)
+    os.makedirs(out, exist_ok=True)
+    rows = jobs()
+    for r in rows:
+        r["nodes"] = ""
+    with open(os.path.join(out, "jobs.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    cfg = CONFIG.replace('period = "2026-Q3"\nreference', 'period = "2026-Q2"\nreference')
+    cfg = "".join(line for line in cfg.splitlines(keepends=True) if not line.startswith("previous ="))
+    start = cfg.index("[inputs]")
+    end = cfg.index("timezone =", start)
+    cfg = cfg[:start] + '[inputs]\njobs = ["jobs.csv"]\n' + cfg[end:]
+    cfg = cfg.replace("third quarter 2026", "second quarter 2026")
+    with open(os.path.join(out, "greenledger.toml"), "w", encoding="utf-8") as f:
+        f.write(cfg)
+
+
 def main():
     out = sys.argv[1]
+    if "--previous-quarter" in sys.argv:
+        previous_quarter(out)
+        return
     os.makedirs(os.path.join(out, "codecarbon"), exist_ok=True)
     rows = jobs()
     for r in rows:

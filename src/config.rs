@@ -118,6 +118,8 @@ pub struct Config {
     pub uncertainty: crate::compute::uncertainty::Uncertainty,
     /// The practice rubric (embedded defaults with `[rubric]` overrides).
     pub rubric: crate::score::Rubric,
+    /// `[report] previous`: an earlier report.json, resolved against the config's folder.
+    pub previous: Option<InputFile>,
     /// Published footprints of external models.
     pub published_footprints: Vec<crate::score::lineage::PublishedFootprint>,
     pub sacct_columns: Option<Vec<String>>,
@@ -174,6 +176,8 @@ struct ReportSection {
     start: Option<String>,
     end: Option<String>,
     reference_intensity_g_per_kwh: Option<f64>,
+    /// An earlier report.json to compare with (relative to this file).
+    previous: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -619,6 +623,10 @@ impl Config {
                 nvidia_smi_columns: file.telemetry.nvidia_smi_columns.clone(),
                 uncertainty: file.uncertainty.clone(),
                 rubric,
+                previous: file.report.previous.as_ref().map(|p| InputFile {
+                    path: base.join(p),
+                    shown: p.clone(),
+                }),
                 published_footprints: file.published_footprint.clone(),
                 sacct_columns: file.sacct.columns.clone(),
                 sacct_site: file.sacct.site.clone(),

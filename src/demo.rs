@@ -9,7 +9,7 @@ use crate::report::Report;
 use std::path::PathBuf;
 
 /// The demo's input files: (path relative to the demo folder, bytes).
-pub const FILES: [(&str, &[u8]); 8] = [
+pub const FILES: [(&str, &[u8]); 9] = [
     (
         "greenledger.toml",
         include_bytes!("../fixtures/demo/greenledger.toml"),
@@ -34,6 +34,10 @@ pub const FILES: [(&str, &[u8]); 8] = [
     (
         "grid/FR_2026Q3_hourly.csv",
         include_bytes!("../fixtures/demo/grid/FR_2026Q3_hourly.csv"),
+    ),
+    (
+        "previous/2026-Q2.report.json",
+        include_bytes!("../fixtures/demo/previous/2026-Q2.report.json"),
     ),
     (
         "sacct/sto-cluster-2026Q3.txt",

@@ -39,16 +39,26 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
     ingested.findings.extend(config_findings);
     let ledger = compute::build(&cfg, &factors, ingested)?;
     let mut report = Report::new(&cfg, &factors, ledger, generated_at);
-    if let Some(p) = &inputs.previous {
-        report.previous = Some(previous(p, &report)?);
+    // The command line wins over `[report] previous`.
+    let prev = match (&inputs.previous, &cfg.previous) {
+        (Some(p), _) => Some((p.clone(), p.display().to_string())),
+        (None, Some(f)) => Some((f.path.clone(), f.shown.clone())),
+        (None, None) => None,
+    };
+    if let Some((path, shown)) = prev {
+        report.previous = Some(previous(&path, &shown, &report)?);
     }
     Ok(report)
 }
 
 /// Read an earlier report.json and compare each team with it.
-fn previous(p: &std::path::Path, report: &Report) -> Result<score::progress::Previous> {
+fn previous(
+    p: &std::path::Path,
+    shown: &str,
+    report: &Report,
+) -> Result<score::progress::Previous> {
     use sha2::Digest;
-    let shown = p.display().to_string();
+    let shown = shown.to_string();
     let bytes = std::fs::read(p).map_err(|e| Error::io(&shown, "read the previous report", e))?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         Error::in_file(&shown, format!("not valid JSON: {e}")).at_line(e.line() as u64)
