@@ -162,6 +162,19 @@ fn demo_quarter_is_complete_and_reconciles() {
         .unwrap()
         .iter()
         .any(|f| f["name"] == "grid FR hourly"));
+    // Scorecards, lineage, what-ifs and deltas against the bundled previous quarter.
+    assert!(r["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["scores"]["overall"].is_number()));
+    assert!(!r["lineage"]["edges"].as_array().unwrap().is_empty());
+    assert!(!r["whatifs"].as_array().unwrap().is_empty());
+    assert_eq!(r["previous"]["period"], "2026-Q2");
+    assert_eq!(
+        r["previous"]["teams"].as_array().unwrap().len(),
+        r["teams"].as_array().unwrap().len()
+    );
     assert!(r["jobs"]
         .as_array()
         .unwrap()
