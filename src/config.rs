@@ -65,6 +65,8 @@ pub struct Instrument {
 pub struct HardwareOverride {
     pub name: String,
     pub tdp_w: Option<f64>,
+    /// Dense 16-bit tensor TFLOPS, for the efficient-hardware what-if.
+    pub tflops: Option<f64>,
     pub embodied_kgco2e: Option<f64>,
     pub lifetime_years: Option<f64>,
     pub use_factor: Option<f64>,

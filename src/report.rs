@@ -132,7 +132,11 @@ impl Report {
     ) -> Report {
         let total_loc = ledger.totals.location_kgco2e;
         let all: Vec<&JobRow> = ledger.jobs.iter().collect();
-        let whatifs = crate::score::whatif::whatifs(&ledger.jobs, &ledger.sites);
+        let whatifs = crate::score::whatif::whatifs(
+            &ledger.jobs,
+            &ledger.sites,
+            ledger.best_hardware.as_ref(),
+        );
         let lineage = crate::score::lineage::lineage(&ledger.jobs, &cfg.published_footprints);
         let org = crate::score::scorecard(&all, &cfg.rubric);
         let teams = ledger

@@ -162,6 +162,7 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
                 },
                 kgco2e_per_billion_parameters: j.parameters.and_then(|p| ratio(location, p / 1e9)),
                 tdp_w: r.tdp_w,
+                tflops: r.tflops,
                 mean_power_w: r.measured_power_w,
                 zone_period_avg_g_per_kwh: r.zone_period_avg,
                 shift_best_g_per_kwh: r.shift_best,
@@ -242,6 +243,7 @@ mod tests {
             zone_period_avg: None,
             shift_best: None,
             tdp_w: Some(700.0),
+            tflops: Some(989.0),
             measured_power_w: None,
         }
     }

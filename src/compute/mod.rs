@@ -82,6 +82,8 @@ pub struct JobRow {
     pub kgco2e_per_billion_parameters: Option<f64>,
     /// TDP of the accelerator, when the hardware table knows it.
     pub tdp_w: Option<f64>,
+    /// Dense 16-bit TFLOPS of the accelerator, when published.
+    pub tflops: Option<f64>,
     /// Measured mean power per device (samples, a meter, or avg_power_w); `null` for TDP
     /// estimates.
     pub mean_power_w: Option<f64>,
@@ -129,6 +131,16 @@ pub struct Ledger {
     pub telemetry: Option<TelemetrySummary>,
     /// Each configured site's PUE and intensity, for the site what-if.
     pub sites: Vec<SiteFactor>,
+    /// The accelerator with the most TFLOPS per watt in the table, for the hardware what-if.
+    pub best_hardware: Option<BestHardware>,
+}
+
+/// The most efficient accelerator of the hardware table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BestHardware {
+    pub name: String,
+    pub tflops: f64,
+    pub tdp_w: f64,
 }
 
 /// A site's effective PUE and location-based intensity over the period.
@@ -187,6 +199,11 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
     };
     let node_sites = node_sites(&ingested.jobs);
     let sites = site_factors(cfg, factors, &period);
+    let factors_best = factors.most_efficient().map(|h| BestHardware {
+        name: h.name.clone(),
+        tflops: h.tflops.unwrap_or(0.0),
+        tdp_w: h.tdp_w.unwrap_or(0.0),
+    });
     let res = resolve::resolve(
         cfg,
         factors,
@@ -259,6 +276,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         inputs,
         telemetry,
         sites,
+        best_hardware: factors_best,
     })
 }
 

@@ -80,6 +80,8 @@ pub struct Resolved {
     pub shift_best: Option<f64>,
     /// TDP of the accelerator, when known.
     pub tdp_w: Option<f64>,
+    /// Dense 16-bit TFLOPS of the accelerator, when known.
+    pub tflops: Option<f64>,
     /// Measured mean power per device: from samples, a meter over device-hours, or avg_power_w.
     pub measured_power_w: Option<f64>,
 }
@@ -637,6 +639,7 @@ pub fn resolve(
                 None
             },
             tdp_w: hw.and_then(|h| h.tdp_w),
+            tflops: hw.and_then(|h| h.tflops),
             measured_power_w: match (tier, tel) {
                 (Tier::Sampled, Some(t)) if t.covered_s > 0.0 => Some(t.sampled_j / t.covered_s),
                 (Tier::Metered, _) if device_hours_full > 0.0 && energy_fraction_is_whole(&job) => {

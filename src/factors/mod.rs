@@ -48,6 +48,8 @@ pub struct Hardware {
     pub name: String,
     pub aliases: Vec<String>,
     pub tdp_w: Option<f64>,
+    /// Dense 16-bit tensor throughput (BF16; FP16 on V100 and T4), TFLOPS, where published.
+    pub tflops: Option<f64>,
     pub embodied_kgco2e: Option<f64>,
     pub lifetime_years: Option<f64>,
     pub use_factor: Option<f64>,
@@ -65,6 +67,7 @@ struct HardwareRow {
     #[allow(dead_code)]
     vendor: String,
     tdp_w: Option<f64>,
+    tflops_bf16: Option<f64>,
     embodied_kgco2e: Option<f64>,
     lifetime_years: Option<f64>,
     use_factor: Option<f64>,
@@ -232,6 +235,7 @@ impl Factors {
                     .collect(),
                 name: h.name,
                 tdp_w: h.tdp_w,
+                tflops: h.tflops_bf16,
                 embodied_kgco2e: h.embodied_kgco2e,
                 lifetime_years: h.lifetime_years,
                 use_factor: h.use_factor,
@@ -291,6 +295,7 @@ impl Factors {
                     name: o.name.clone(),
                     aliases: o.aliases.clone(),
                     tdp_w: o.tdp_w,
+                    tflops: o.tflops,
                     embodied_kgco2e: o.embodied_kgco2e,
                     lifetime_years: o.lifetime_years,
                     use_factor: o.use_factor,
@@ -371,6 +376,18 @@ impl Factors {
             }
         }
         None
+    }
+
+    /// The accelerator doing the most work per watt (TFLOPS / TDP), among those with both.
+    pub fn most_efficient(&self) -> Option<&Hardware> {
+        self.hardware
+            .iter()
+            .filter(|h| h.tflops.is_some_and(|t| t > 0.0) && h.tdp_w.is_some_and(|w| w > 0.0))
+            .max_by(|a, b| {
+                (a.tflops.unwrap_or(0.0) / a.tdp_w.unwrap_or(1.0))
+                    .total_cmp(&(b.tflops.unwrap_or(0.0) / b.tdp_w.unwrap_or(1.0)))
+                    .then(b.name.cmp(&a.name))
+            })
     }
 
     /// Number of grid zones and cloud regions known (for the report's methodology section).
@@ -456,6 +473,7 @@ mod tests {
             HardwareOverride {
                 name: "H100-SXM5-80GB".into(),
                 tdp_w: None,
+                tflops: None,
                 embodied_kgco2e: Some(460.0),
                 lifetime_years: Some(6.0),
                 use_factor: Some(0.85),
@@ -465,6 +483,7 @@ mod tests {
             HardwareOverride {
                 name: "Custom-ASIC".into(),
                 tdp_w: Some(300.0),
+                tflops: Some(900.0),
                 embodied_kgco2e: None,
                 lifetime_years: None,
                 use_factor: None,
@@ -478,5 +497,11 @@ mod tests {
             (Some(700.0), Some(460.0), Some(0.85))
         );
         assert_eq!(f.hardware("ASIC1").unwrap().tdp_w, Some(300.0));
+        // 900 TFLOPS at 300 W (3.0 per W) beats the embedded best, H100 PCIe (756 / 350 = 2.16).
+        assert_eq!(f.most_efficient().unwrap().name, "Custom-ASIC");
+        assert_eq!(
+            Factors::embedded().most_efficient().unwrap().name,
+            "H100-PCIE-80GB"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! What-ifs: per team, the emissions (location-based) a change would have saved. Pure.
 
-use crate::compute::{JobRow, SiteFactor};
+use crate::compute::{BestHardware, JobRow, SiteFactor, Tier};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -17,8 +17,14 @@ pub struct WhatIf {
 ///
 /// - `cleanest_site`: the jobs' IT energy at the configured site with the lowest PUE x intensity;
 /// - `carbon_aware_shift`: each job moved within +-12 h to its cleanest window (hourly data);
-/// - `avoid_failed_work`: the emissions of failed and cancelled jobs.
-pub fn whatifs(jobs: &[JobRow], sites: &[SiteFactor]) -> Vec<WhatIf> {
+/// - `avoid_failed_work`: the emissions of failed and cancelled jobs;
+/// - `efficient_hardware`: estimate-only jobs (energy from TDP) moved to the accelerator with
+///   the most TFLOPS per watt, for the same work (TFLOPS x hours) at the same utilisation.
+pub fn whatifs(
+    jobs: &[JobRow],
+    sites: &[SiteFactor],
+    best_hw: Option<&BestHardware>,
+) -> Vec<WhatIf> {
     let mut by_team: BTreeMap<&str, Vec<&JobRow>> = BTreeMap::new();
     for j in jobs {
         by_team.entry(j.team.as_str()).or_default().push(j);
@@ -63,6 +69,31 @@ pub fn whatifs(jobs: &[JobRow], sites: &[SiteFactor]) -> Vec<WhatIf> {
                 message: format!("starting each job with hourly grid data up to 12 h earlier or later, in its cleanest window, would have saved {shift:.1} kgCO2e"),
                 saving_kgco2e: shift,
             });
+        }
+        if let Some(b) = best_hw.filter(|b| b.tflops > 0.0 && b.tdp_w > 0.0) {
+            // Energy for the same work scales with watts per TFLOPS.
+            let best_w_per_tflop = b.tdp_w / b.tflops;
+            let saving: f64 = js
+                .iter()
+                .filter(|j| j.energy_source == Tier::Estimated && j.mean_power_w.is_none())
+                .filter_map(|j| {
+                    let (tdp, tf) = (j.tdp_w?, j.tflops?);
+                    (tf > 0.0 && tdp > 0.0).then(|| {
+                        (j.amounts.location_kgco2e * (1.0 - best_w_per_tflop / (tdp / tf))).max(0.0)
+                    })
+                })
+                .sum();
+            if saving > 0.0 {
+                out.push(WhatIf {
+                    team: team.to_string(),
+                    kind: "efficient_hardware".into(),
+                    message: format!(
+                        "running its estimate-only jobs' work on {} ({:.0} TFLOPS at {:.0} W, the most per watt in the hardware table) would have saved {saving:.1} kgCO2e",
+                        b.name, b.tflops, b.tdp_w
+                    ),
+                    saving_kgco2e: saving,
+                });
+            }
         }
         let failed: Vec<&&JobRow> = js
             .iter()

@@ -351,3 +351,36 @@ fn lineage_and_reuse_dividend_by_hand() {
     assert_eq!(a["unknown"][0], "x");
     assert!(close(a["kgco2e_estimate"].as_f64().unwrap(), 0.0));
 }
+
+/// Efficient hardware: an estimate-only job on A100-SXM4-80GB (312 TFLOPS, 400 W), 10 GPU-h =
+/// 4 kWh = 0.4 kg at site s. The table's best work per watt is H100 PCIe (756 TFLOPS, 350 W):
+/// the same work takes (350 / 756) / (400 / 312) of the energy: saving 0.4 x (1 - 0.3611...).
+#[test]
+fn efficient_hardware_whatif_by_hand() {
+    let jobs = format!("{JOBS}e1,m9,e,s,2026-07-04T00:00:00Z,2026-07-04T10:00:00Z,A100-SXM4-80GB,1,pretraining,,,bf16,completed,,,\n");
+    let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", &jobs)]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = read_json(&out.join("report.json"));
+    let w = r["whatifs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["team"] == "e" && x["kind"] == "efficient_hardware")
+        .expect("what-if")
+        .clone();
+    let want = 0.4 * (1.0 - (350.0 / 756.0) / (400.0 / 312.0));
+    assert!(close(w["saving_kgco2e"].as_f64().unwrap(), want), "{w}");
+    assert!(w["message"].as_str().unwrap().contains("H100-PCIE-80GB"));
+    // Measured or metered jobs are not estimate-only: team a has none.
+    assert!(!r["whatifs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["team"] == "a" && x["kind"] == "efficient_hardware"));
+}
