@@ -177,6 +177,34 @@ impl Renderer for Csv {
                 row
             })
             .collect();
+        let lineage = r
+            .lineage
+            .edges
+            .iter()
+            .map(|e| {
+                vec![
+                    e.model.clone(),
+                    e.team.clone(),
+                    e.relation.to_string(),
+                    e.parent.clone(),
+                    opt(e.parent_kgco2e),
+                    e.parent_source.clone(),
+                ]
+            })
+            .collect();
+        let dividends = r
+            .lineage
+            .dividends
+            .iter()
+            .map(|d| {
+                vec![
+                    d.team.clone(),
+                    num(d.kgco2e_estimate),
+                    d.reused.join(";"),
+                    d.unknown.join(";"),
+                ]
+            })
+            .collect();
         let whatifs = r
             .whatifs
             .iter()
@@ -220,6 +248,27 @@ impl Renderer for Csv {
             (
                 "csv/whatifs.csv".into(),
                 table(vec!["team", "kind", "saving_kgco2e", "message"], whatifs)?,
+            ),
+            (
+                "csv/lineage.csv".into(),
+                table(
+                    vec![
+                        "model",
+                        "team",
+                        "relation",
+                        "parent",
+                        "parent_kgco2e",
+                        "parent_source",
+                    ],
+                    lineage,
+                )?,
+            ),
+            (
+                "csv/reuse_dividends.csv".into(),
+                table(
+                    vec!["team", "kgco2e_estimate", "reused", "unknown"],
+                    dividends,
+                )?,
             ),
             (
                 "csv/findings.csv".into(),
