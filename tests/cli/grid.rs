@@ -2,7 +2,7 @@
 //! hours without data take the annual factor, with a finding. Real Electricity Maps exports of
 //! both header generations are read.
 
-use super::{close, gl, read_json, real_data, tmp_with};
+use super::{close, gl, read_json, real_data, report_json, tmp_with};
 
 /// A job from 00:30 to 03:30 using 3 kWh at PUE 1 in FR; hourly intensity 100, 200, 300 g/kWh,
 /// nothing for 03:00 (the annual FR factor, 56.03859, fills it). Job-weighted intensity:
@@ -18,14 +18,7 @@ fn each_hour_meets_its_factor() {
         ("jobs.csv", jobs),
         ("grid.csv", grid),
     ]);
-    let out = d.path().join("out");
-    gl().args(["report", "--quiet", "--format", "json", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = read_json(&out.join("report.json"));
+    let r = report_json(d.path(), 0);
     let j = &r["jobs"][0];
     let want = (0.5 * 100.0 + 200.0 + 300.0 + 0.5 * 56.03859) / 3.0;
     assert!(
@@ -153,14 +146,7 @@ fn sampled_jobs_weight_hours_by_their_energy() {
         ("grid.csv", grid),
         ("power.csv", &power),
     ]);
-    let out = d.path().join("out");
-    gl().args(["report", "--quiet", "--format", "json", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = read_json(&out.join("report.json"));
+    let r = report_json(d.path(), 0);
     let j = &r["jobs"][0];
     // Hour 0: 100 W for 3540 s plus the 100 -> 300 W ramp over the last minute (12000 J).
     let (h0, h1) = (100.0 * 3540.0 + 12000.0, 300.0 * 3600.0);
@@ -267,14 +253,7 @@ fn bidding_zones_match_electricity_maps_ids() {
         ("jobs.csv", jobs),
         ("grid.csv", grid),
     ]);
-    let out = d.path().join("out");
-    gl().args(["report", "--quiet", "--format", "json", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = read_json(&out.join("report.json"));
+    let r = report_json(d.path(), 0);
     assert!(
         close(r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap(), 10.0),
         "{}",

@@ -40,6 +40,21 @@ pub fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
+/// Run `report --quiet --format json --config greenledger.toml` on the folder `dir`, assert
+/// the exit code, and return its report.json.
+pub fn report_json(dir: &Path, code: i32) -> serde_json::Value {
+    let out = dir.join("out");
+    gl().args([
+        "report", "--quiet", "--format", "json", "--force", "--config",
+    ])
+    .arg(dir.join("greenledger.toml"))
+    .arg("--out")
+    .arg(&out)
+    .assert()
+    .code(code);
+    read_json(&out.join("report.json"))
+}
+
 /// Write `files` (name, text) into a fresh temporary folder.
 pub fn tmp_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@
 //! 30 kg, with a warning naming site C.
 //! Location-based: a1 100, a3 100, a2 300, b1 100, c1 30 = 630 kg; market-based 780 kg.
 
-use super::{assert_reconciles, close, gl, read_json, tmp_with};
+use super::{assert_reconciles, close, gl, report_json, tmp_with};
 
 const CONFIG: &str = r#"
 [report]
@@ -64,14 +64,7 @@ c1,n,u,C,2026-07-10T00:00:00Z,2026-07-11T00:00:00Z,H100,1,100\n";
 #[test]
 fn instruments_are_allocated_by_hand() {
     let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", JOBS)]);
-    let out = d.path().join("out");
-    gl().args(["report", "--quiet", "--format", "json", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = read_json(&out.join("report.json"));
+    let r = report_json(d.path(), 0);
     let job = |id: &str| {
         r["jobs"]
             .as_array()
@@ -153,14 +146,7 @@ fn a_job_across_two_instrument_periods_is_split_by_time() {
     // 3000 kWh cover it all (surplus 1.8 MWh). Market: 350 kg.
     let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nx,m,t,A,2026-07-31T12:00:00Z,2026-08-01T12:00:00Z,H100,1,2400\n";
     let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", jobs)]);
-    let out = d.path().join("out");
-    gl().args(["report", "--quiet", "--format", "json", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = read_json(&out.join("report.json"));
+    let r = report_json(d.path(), 0);
     assert!(
         close(r["totals"]["market_kgco2e"].as_f64().unwrap(), 350.0),
         "{}",

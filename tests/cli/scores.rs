@@ -16,7 +16,7 @@
 //! Team b: k1 distillation (m3, teacher m1), failed, 10 GPU-h fp8, metered 5 kWh:
 //! distillation 1.0 -> 100; low_waste: all energy wasted -> 0.
 
-use super::{close, gl, read_json, tmp_with};
+use super::{close, gl, read_json, report_json, tmp_with};
 
 const CONFIG: &str = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\n[[site]]\nid = \"s\"\nzone = \"FR\"\ngrid_intensity_g_per_kwh = 100\nresidual_mix_g_per_kwh = 100\npue = 1.0\n";
 const JOBS: &str = "job_id,model,team,site,start,end,hardware,devices,training_type,base_model,teacher_model,precision,status,avg_power_w,energy_kwh,published\n\
@@ -210,14 +210,7 @@ fn carbon_aware_score_and_shift_by_hand() {
         ("jobs.csv", jobs),
         ("grid.csv", &grid),
     ]);
-    let out = d.path().join("out");
-    gl().args(["report", "--quiet", "--format", "json", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = read_json(&out.join("report.json"));
+    let r = report_json(d.path(), 0);
     let shift = r["whatifs"]
         .as_array()
         .unwrap()
@@ -359,14 +352,7 @@ fn lineage_and_reuse_dividend_by_hand() {
 fn efficient_hardware_whatif_by_hand() {
     let jobs = format!("{JOBS}e1,m9,e,s,2026-07-04T00:00:00Z,2026-07-04T10:00:00Z,A100-SXM4-80GB,1,pretraining,,,bf16,completed,,,\n");
     let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", &jobs)]);
-    let out = d.path().join("out");
-    gl().args(["report", "--quiet", "--format", "json", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = read_json(&out.join("report.json"));
+    let r = report_json(d.path(), 0);
     let w = r["whatifs"]
         .as_array()
         .unwrap()
