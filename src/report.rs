@@ -106,6 +106,9 @@ pub struct Report {
     pub rubric: crate::score::Rubric,
     /// The model graph and each team's reuse dividend (an estimate).
     pub lineage: crate::score::lineage::Lineage,
+    /// Charts of the report (drawn by the HTML and PDF renderers; not part of report.json).
+    #[serde(skip)]
+    pub charts: Vec<crate::render::chart::BarChart>,
     /// Quarter over quarter: each team's change since an earlier report (`--previous`).
     pub previous: Option<crate::score::progress::Previous>,
     pub models: Vec<ModelView>,
@@ -124,6 +127,101 @@ pub struct Report {
 }
 
 impl Report {
+    /// The chart models of this report.
+    fn build_charts(&mut self) {
+        use crate::render::chart::{BarChart, Series, COLORS};
+        let teams: Vec<String> = self.teams.iter().map(|t| t.team.clone()).collect();
+        let mut charts = vec![BarChart::new(
+            "emissions_by_team",
+            "Emissions by team",
+            "kgCO2e",
+            teams.clone(),
+            vec![
+                Series {
+                    name: "location-based".into(),
+                    values: self
+                        .teams
+                        .iter()
+                        .map(|t| t.amounts.location_kgco2e)
+                        .collect(),
+                    color: COLORS[0],
+                },
+                Series {
+                    name: "market-based".into(),
+                    values: self
+                        .teams
+                        .iter()
+                        .map(|t| t.amounts.market_kgco2e.unwrap_or(0.0))
+                        .collect(),
+                    color: COLORS[1],
+                },
+            ],
+        )];
+        charts.push(BarChart::new(
+            "energy_by_tier",
+            "IT energy by tier",
+            "kWh",
+            self.tiers
+                .iter()
+                .map(|t| t.tier.as_str().to_string())
+                .collect(),
+            vec![Series {
+                name: "IT energy".into(),
+                values: self.tiers.iter().map(|t| t.it_energy_kwh).collect(),
+                color: COLORS[2],
+            }],
+        ));
+        charts.push(BarChart::new(
+            "scores_by_team",
+            "Practice scores",
+            "0-100",
+            crate::score::PRACTICES
+                .iter()
+                .map(|p| p.replace('_', " "))
+                .collect(),
+            self.teams
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Series {
+                    name: t.team.clone(),
+                    values: crate::score::PRACTICES
+                        .iter()
+                        .map(|p| {
+                            t.scores
+                                .practices
+                                .get(p)
+                                .copied()
+                                .flatten()
+                                .unwrap_or(f64::NAN)
+                        })
+                        .collect(),
+                    color: COLORS[i % COLORS.len()],
+                })
+                .collect(),
+        ));
+        if let Some(tel) = &self.telemetry {
+            charts.push(BarChart::new(
+                "idle_by_node",
+                "Measured energy per node",
+                "kWh",
+                tel.nodes.iter().map(|n| n.node.clone()).collect(),
+                vec![
+                    Series {
+                        name: "allocated to jobs".into(),
+                        values: tel.nodes.iter().map(|n| n.total_kwh - n.idle_kwh).collect(),
+                        color: COLORS[0],
+                    },
+                    Series {
+                        name: "idle".into(),
+                        values: tel.nodes.iter().map(|n| n.idle_kwh).collect(),
+                        color: COLORS[5],
+                    },
+                ],
+            ));
+        }
+        self.charts = charts;
+    }
+
     pub fn new(
         cfg: &Config,
         factors: &Factors,
@@ -174,7 +272,7 @@ impl Report {
             info: count(Severity::Info),
         };
         let (zones, regions, hw) = factors.counts();
-        Report {
+        let mut report = Report {
             schema: SCHEMA,
             generator: format!("greenledger {}", env!("CARGO_PKG_VERSION")),
             title: cfg.title.clone(),
@@ -209,6 +307,7 @@ impl Report {
             rubric: cfg.rubric.clone(),
             previous: None,
             lineage,
+            charts: Vec::new(),
             models,
             jobs: ledger.jobs,
             whatifs,
@@ -223,7 +322,9 @@ impl Report {
                 version: factors.version.clone(),
                 sha256: factors.sha256.clone(),
             },
-        }
+        };
+        report.build_charts();
+        report
     }
 
     /// True when any finding is an error (exit code 1).

@@ -131,6 +131,13 @@ impl Renderer for Html {
             .render("style.css", &Context::new())
             .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
         ctx.insert("css", &css);
+        // Charts as inline SVG, by id (drawn from the chart models of the view-model).
+        let charts: std::collections::BTreeMap<&str, String> = report
+            .charts
+            .iter()
+            .map(|c| (c.id.as_str(), super::chart::svg(c)))
+            .collect();
+        ctx.insert("charts", &charts);
         let html = self
             .tera
             .render("report.html.tera", &ctx)

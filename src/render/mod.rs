@@ -1,5 +1,6 @@
 //! Renderers: each reads only the [`Report`] view-model and returns files to write.
 
+pub mod chart;
 pub mod csv;
 pub mod html;
 pub mod json;

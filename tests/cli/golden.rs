@@ -249,6 +249,21 @@ fn every_demo_fixture_is_embedded() {
     let mut e = embedded.clone();
     e.sort();
     assert_eq!(on_disk, e);
+    // The charts are inline SVG with their text as text.
+    for id in [
+        "emissions_by_team",
+        "energy_by_tier",
+        "scores_by_team",
+        "idle_by_node",
+    ] {
+        assert!(
+            html.contains(&format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"{id}\""
+            )),
+            "{id}"
+        );
+    }
+    assert!(html.contains(">Emissions by team (kgCO2e)</text>"));
     for (rel, bytes) in greenledger::demo::FILES {
         assert!(
             std::fs::read(src.join(rel)).unwrap() == bytes,
