@@ -91,6 +91,7 @@ pub enum Format {
     Html,
     Json,
     Csv,
+    ModelCards,
 }
 
 /// Everything a run needs, validated.
@@ -723,15 +724,16 @@ pub fn parse_formats(s: &str) -> Result<Vec<Format>> {
             "html" => Format::Html,
             "json" => Format::Json,
             "csv" => Format::Csv,
-            "pdf" | "model-cards" => {
+            "model-cards" => Format::ModelCards,
+            "pdf" => {
                 return Err(Error::new(format!(
                     "--format {f}: this output is not available yet in this version"
                 ))
-                .hint("use html, json and csv"))
+                .hint("use html, json, csv and model-cards"))
             }
             other => {
                 return Err(Error::new(format!("--format: unknown format '{other}'"))
-                    .hint("use a comma-separated list of html, json, csv"))
+                    .hint("use a comma-separated list of html, json, csv, model-cards"))
             }
         };
         if !out.contains(&fmt) {

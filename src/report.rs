@@ -53,6 +53,97 @@ pub struct ModelView {
     pub team: String,
     #[serde(flatten)]
     pub amounts: Amounts,
+    /// What a model card and a paper statement say about it.
+    pub card: ModelCard,
+}
+
+/// The facts behind a model's card (Hugging Face `co2_eq_emissions`) and its SCI.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelCard {
+    /// `pre-training` or `fine-tuning`, as the Hub uses them.
+    pub training_type: String,
+    /// e.g. "128 x H100-SXM5-80GB".
+    pub hardware_used: String,
+    /// Site names and grid zones.
+    pub geographical_location: String,
+    /// Location-based emissions in grams (the Hub's unit).
+    pub emissions_g: f64,
+    /// Training runs (jobs) of the model in the period.
+    pub runs: u64,
+    /// Software Carbon Intensity (ISO/IEC 21031): (E x I + M) per training run, kgCO2e, with
+    /// E x I the location-based emissions and M the embodied emissions (where known).
+    pub sci_kgco2e_per_run: Option<f64>,
+    /// The same per million tokens, when tokens are known.
+    pub sci_kgco2e_per_million_tokens: Option<f64>,
+    /// A safe file name for `model-cards/<file>.yaml`.
+    pub file: String,
+}
+
+/// A file name from a model name: letters, digits, `.`, `-` and `_` kept, the rest `_`.
+pub fn safe_file_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches('.').to_string();
+    if s.is_empty() {
+        "model".into()
+    } else {
+        s
+    }
+}
+
+fn model_card(model: &str, amounts: &Amounts, jobs: &[JobRow], cfg: &Config) -> ModelCard {
+    let mine: Vec<&JobRow> = jobs.iter().filter(|j| j.model == model).collect();
+    let training_type = if mine.iter().any(|j| j.training_type == "pretraining") {
+        "pre-training"
+    } else {
+        "fine-tuning"
+    };
+    // The largest allocation per accelerator type.
+    let mut hw: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    for j in &mine {
+        let e = hw.entry(j.hardware.as_str()).or_default();
+        *e = e.max(j.devices);
+    }
+    let hardware_used = hw
+        .iter()
+        .map(|(h, n)| format!("{n} x {h}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut places: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for j in &mine {
+        let site = j
+            .site
+            .as_deref()
+            .and_then(|s| cfg.site(s))
+            .map(|s| s.name.clone());
+        places.insert(match site {
+            Some(name) => format!("{name} ({})", j.zone),
+            None => j.zone.clone(),
+        });
+    }
+    let runs = mine.len() as u64;
+    let total = amounts.location_kgco2e + amounts.embodied_kgco2e.unwrap_or(0.0);
+    ModelCard {
+        training_type: training_type.into(),
+        hardware_used,
+        geographical_location: places.into_iter().collect::<Vec<_>>().join("; "),
+        emissions_g: amounts.location_kgco2e * 1000.0,
+        runs,
+        sci_kgco2e_per_run: (runs > 0).then(|| total / runs as f64),
+        sci_kgco2e_per_million_tokens: amounts
+            .tokens
+            .filter(|t| *t > 0.0)
+            .map(|t| total / (t / 1e6)),
+        file: safe_file_name(model),
+    }
 }
 
 pub use crate::score::whatif::WhatIf;
@@ -260,11 +351,22 @@ impl Report {
             .models
             .into_iter()
             .map(|g| ModelView {
+                card: model_card(&g.key, &g.amounts, &ledger.jobs, cfg),
                 model: g.key,
                 team: g.team.unwrap_or_default(),
                 amounts: g.amounts,
             })
-            .collect();
+            .collect::<Vec<ModelView>>();
+        // Distinct file names even when two model names sanitise alike.
+        let mut models = models;
+        let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for m in models.iter_mut() {
+            let n = seen.entry(m.card.file.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                m.card.file = format!("{}-{}", m.card.file, n);
+            }
+        }
         let count = |s| ledger.findings.iter().filter(|f| f.severity == s).count();
         let finding_counts = FindingCounts {
             error: count(Severity::Error),

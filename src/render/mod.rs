@@ -4,6 +4,7 @@ pub mod chart;
 pub mod csv;
 pub mod html;
 pub mod json;
+pub mod model_card;
 
 use crate::config::{Format, Output};
 use crate::error::{Error, Result};
@@ -24,6 +25,7 @@ pub fn renderer(format: Format, out: &Output) -> Result<Box<dyn Renderer>> {
     Ok(match format {
         Format::Json => Box::new(json::Json),
         Format::Csv => Box::new(csv::Csv),
+        Format::ModelCards => Box::new(model_card::ModelCards),
         Format::Html => Box::new(html::Html::new(out.templates.as_deref())?),
     })
 }

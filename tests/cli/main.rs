@@ -10,6 +10,7 @@ mod market;
 mod props;
 mod sacct;
 mod scores;
+mod sharing;
 mod telemetry;
 
 use assert_cmd::Command;
