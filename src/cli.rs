@@ -20,6 +20,15 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Write the bundled demo quarter and report on it.
     Demo(DemoArgs),
+    /// Check a report folder: inputs unchanged (sha256), outputs untouched, figures recomputed.
+    /// Exit 0 when all match, 1 naming what changed. Run it from the folder the report was made in.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VerifyArgs {
+    /// The output folder of greenledger report or demo.
+    pub dir: PathBuf,
 }
 
 /// The inputs of a run; command-line inputs add to those of the config file.

@@ -59,7 +59,7 @@ pub fn write_inputs(dir: &std::path::Path) -> Result<()> {
 
 /// Report on the demo quarter: the output folder gets the report and, under `inputs/`, the
 /// files it was made from.
-pub fn run(out: &Output) -> Result<Report> {
+pub fn run(out: &Output, command: &[String]) -> Result<Report> {
     render::check_out_dir(&out.dir, out.force)?;
     let scratch = std::env::temp_dir().join(format!("greenledger-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
@@ -76,6 +76,13 @@ pub fn run(out: &Output) -> Result<Report> {
         for (rel, bytes) in FILES {
             files.push((format!("inputs/{rel}"), bytes.to_vec()));
         }
+        crate::manifest::add(
+            &mut files,
+            &report,
+            command.to_vec(),
+            Some("greenledger.toml".into()),
+            true,
+        )?;
         render::write_atomically(&out.dir, &files, out.force)?;
         Ok(report)
     })();

@@ -14,6 +14,7 @@ pub mod estimate;
 pub mod factors;
 pub mod findings;
 pub mod ingest;
+pub mod manifest;
 pub mod render;
 pub mod report;
 pub mod score;
@@ -83,10 +84,12 @@ fn previous(
 }
 
 /// The whole `report` command: build the report and write every format into the output folder.
-pub fn report(inputs: &InputArgs, out: &Output) -> Result<Report> {
+pub fn report(inputs: &InputArgs, out: &Output, argv: &[String]) -> Result<Report> {
     render::check_out_dir(&out.dir, out.force)?;
     let report = build_report(inputs, generated_at(out.generated_at.as_deref())?)?;
-    let files = render::render_all(&report, out)?;
+    let mut files = render::render_all(&report, out)?;
+    let config = inputs.config.as_ref().map(|p| p.display().to_string());
+    manifest::add(&mut files, &report, manifest::command(argv), config, false)?;
     render::write_atomically(&out.dir, &files, out.force)?;
     Ok(report)
 }
@@ -148,11 +151,11 @@ fn summarise(report: &Report, out: &Output) {
 
 /// Run a parsed command line; returns the exit code (0 ok, 1 error findings). Errors that stop
 /// the run are returned for the caller to print with exit code 2.
-pub fn run(cli: Cli) -> Result<i32> {
+pub fn run(cli: Cli, argv: &[String]) -> Result<i32> {
     match cli.command {
         Command::Report(a) => {
             let out = Output::from_args(&a.output)?;
-            let r = report(&a.inputs, &out)?;
+            let r = report(&a.inputs, &out, argv)?;
             if !a.inputs.quiet {
                 summarise(&r, &out);
             }
@@ -208,9 +211,27 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Verify(a) => {
+            let v = manifest::verify(&a.dir)?;
+            let mut out = std::io::stdout().lock();
+            for p in &v.problems {
+                let _ = writeln!(out, "{p}");
+            }
+            if v.problems.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{}: every input, output and figure matches",
+                    a.dir.display()
+                );
+                Ok(0)
+            } else {
+                let _ = writeln!(out, "{}: {} problem(s)", a.dir.display(), v.problems.len());
+                Ok(1)
+            }
+        }
         Command::Demo(a) => {
             let out = Output::from_args(&a.output)?;
-            let r = demo::run(&out)?;
+            let r = demo::run(&out, &manifest::command(argv))?;
             if !a.quiet {
                 summarise(&r, &out);
             }

@@ -3,8 +3,9 @@
 use clap::Parser;
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
     let cli = greenledger::cli::Cli::parse();
-    let code = match greenledger::run(cli) {
+    let code = match greenledger::run(cli, &argv) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("greenledger: error: {e}");

@@ -141,6 +141,9 @@ pub struct InputRecord {
     pub rows_rejected: u64,
     /// Rows replaced by a later cumulative snapshot of the same run (CodeCarbon).
     pub rows_superseded: u64,
+    /// Where the file was read from (for the manifest and `verify`; not in report.json).
+    #[serde(skip)]
+    pub location: String,
 }
 
 /// Everything read from the inputs.
@@ -168,6 +171,7 @@ pub fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRe
         rows_used: 0,
         rows_rejected: 0,
         rows_superseded: 0,
+        location: f.path.display().to_string(),
     };
     Ok((bytes, rec))
 }
@@ -231,6 +235,7 @@ pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRe
             rows_used: 0,
             rows_rejected: 0,
             rows_superseded: 0,
+            location: f.path.display().to_string(),
         },
     ))
 }

@@ -73,3 +73,131 @@ fn model_names_become_safe_file_names() {
     );
     assert_eq!(greenledger::report::safe_file_name(""), "model");
 }
+
+#[test]
+fn verify_passes_untouched_and_names_what_changed() {
+    let d = super::tmp_with(&[
+        (
+            "greenledger.toml",
+            &std::fs::read_to_string(fixture("handcalc/greenledger.toml")).unwrap(),
+        ),
+        (
+            "jobs.csv",
+            &std::fs::read_to_string(fixture("handcalc/jobs.csv")).unwrap(),
+        ),
+    ]);
+    gl().current_dir(d.path())
+        .args([
+            "report",
+            "--quiet",
+            "--config",
+            "greenledger.toml",
+            "--out",
+            "r",
+        ])
+        .assert()
+        .code(0);
+    let m = read_json(&d.path().join("r/manifest.json"));
+    assert_eq!(m["schema"], "greenledger/manifest@1");
+    assert_eq!(
+        m["command"],
+        serde_json::json!([
+            "report",
+            "--quiet",
+            "--config",
+            "greenledger.toml",
+            "--out",
+            "OUT"
+        ])
+    );
+    let kinds: Vec<&str> = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["config", "jobs"]);
+    let outputs: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    for want in [
+        "report.json",
+        "report.html",
+        "csv/jobs.csv",
+        "model-cards/m-one.yaml",
+    ] {
+        assert!(outputs.contains(&want), "{want} in {outputs:?}");
+    }
+    assert_eq!(m["factor_set"]["name"], "greenledger-embedded");
+    gl().current_dir(d.path())
+        .args(["verify", "r"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("matches"));
+
+    // One byte of an input changes: exit 1, naming the file.
+    let jobs = d.path().join("jobs.csv");
+    let original = std::fs::read(&jobs).unwrap();
+    let mut changed = original.clone();
+    let last = changed.len() - 2;
+    changed[last] = b'9';
+    std::fs::write(&jobs, &changed).unwrap();
+    gl().current_dir(d.path())
+        .args(["verify", "r"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("input jobs.csv"))
+        .stdout(predicates::str::contains("changed"));
+    // The file disappears.
+    std::fs::remove_file(&jobs).unwrap();
+    gl().current_dir(d.path())
+        .args(["verify", "r"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("input jobs.csv"))
+        .stdout(predicates::str::contains("missing"));
+    // Restored, but an output was edited by hand.
+    std::fs::write(&jobs, &original).unwrap();
+    gl().current_dir(d.path())
+        .args(["verify", "r"])
+        .assert()
+        .code(0);
+    let csv = d.path().join("r/csv/teams.csv");
+    let text = std::fs::read_to_string(&csv)
+        .unwrap()
+        .replace("alpha", "alpha-team");
+    std::fs::write(&csv, text).unwrap();
+    gl().current_dir(d.path())
+        .args(["verify", "r"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains(
+            "output csv/teams.csv was modified",
+        ));
+    // Not a report folder.
+    gl().args(["verify"]).arg(d.path()).assert().code(2);
+}
+
+#[test]
+fn the_demo_folder_verifies() {
+    let out = tempfile::tempdir().unwrap();
+    gl().current_dir(out.path())
+        .args(["demo", "--quiet", "--out", "d"])
+        .assert()
+        .code(0);
+    assert!(out.path().join("d/manifest.json").exists());
+    assert!(out.path().join("d/model-cards/aurora-7b.yaml").exists());
+    gl().current_dir(out.path())
+        .args(["verify", "d"])
+        .assert()
+        .code(0);
+    std::fs::remove_file(out.path().join("d/inputs/sacct/sto-cluster-2026Q3.txt")).unwrap();
+    gl().current_dir(out.path())
+        .args(["verify", "d"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("sacct/sto-cluster-2026Q3.txt"));
+}
