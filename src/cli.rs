@@ -89,6 +89,10 @@ pub struct OutputArgs {
     /// Folder of templates overriding the embedded ones (same file names).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Outputs for outside readers: node and host names pseudonymised (stable hashes), file
+    /// paths dropped.
+    #[arg(long)]
+    pub public: bool,
     /// Timestamp to print as the generation time (RFC 3339). Default: SOURCE_DATE_EPOCH, else none.
     #[arg(long, value_name = "TIME")]
     pub generated_at: Option<String>,

@@ -79,6 +79,8 @@ pub struct HardwareOverride {
 #[derive(Debug, Clone)]
 pub struct Output {
     pub dir: PathBuf,
+    /// Pseudonymise names and drop paths (`--public`).
+    pub public: bool,
     pub formats: Vec<Format>,
     pub force: bool,
     pub templates: Option<PathBuf>,
@@ -750,6 +752,7 @@ impl Output {
     pub fn from_args(a: &OutputArgs) -> Result<Output> {
         Ok(Output {
             dir: a.out.clone(),
+            public: a.public,
             formats: parse_formats(&a.format)?,
             force: a.force,
             templates: a.templates.clone(),

@@ -71,7 +71,11 @@ pub fn run(out: &Output, command: &[String]) -> Result<Report> {
             quiet: true,
             ..Default::default()
         };
-        let report = crate::build_report(&args, crate::generated_at(out.generated_at.as_deref())?)?;
+        let mut report =
+            crate::build_report(&args, crate::generated_at(out.generated_at.as_deref())?)?;
+        if out.public {
+            report.make_public();
+        }
         let mut files = render::render_all(&report, out)?;
         for (rel, bytes) in FILES {
             files.push((format!("inputs/{rel}"), bytes.to_vec()));

@@ -86,9 +86,16 @@ fn previous(
 /// The whole `report` command: build the report and write every format into the output folder.
 pub fn report(inputs: &InputArgs, out: &Output, argv: &[String]) -> Result<Report> {
     render::check_out_dir(&out.dir, out.force)?;
-    let report = build_report(inputs, generated_at(out.generated_at.as_deref())?)?;
+    let mut report = build_report(inputs, generated_at(out.generated_at.as_deref())?)?;
+    if out.public {
+        report.make_public();
+    }
     let mut files = render::render_all(&report, out)?;
-    let config = inputs.config.as_ref().map(|p| p.display().to_string());
+    let config = if out.public {
+        None
+    } else {
+        inputs.config.as_ref().map(|p| p.display().to_string())
+    };
     manifest::add(&mut files, &report, manifest::command(argv), config, false)?;
     render::write_atomically(&out.dir, &files, out.force)?;
     Ok(report)

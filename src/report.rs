@@ -429,6 +429,70 @@ impl Report {
         report
     }
 
+    /// Prepare the report for outside readers: node and host names become stable pseudonyms
+    /// (`node-` and 8 hex digits of a sha256), and file paths are dropped.
+    pub fn make_public(&mut self) {
+        use sha2::Digest;
+        let pseudo = |name: &str| {
+            format!(
+                "node-{}",
+                &format!(
+                    "{:x}",
+                    sha2::Sha256::digest(format!("greenledger:{name}").as_bytes())
+                )[..8]
+            )
+        };
+        let mut names: Vec<(String, String)> = Vec::new();
+        if let Some(t) = &mut self.telemetry {
+            for n in &mut t.nodes {
+                let p = pseudo(&n.node);
+                names.push((n.node.clone(), p.clone()));
+                n.node = p;
+            }
+        }
+        for c in &mut self.charts {
+            for cat in &mut c.categories {
+                if let Some((_, p)) = names.iter().find(|(n, _)| n == cat) {
+                    *cat = p.clone();
+                }
+            }
+        }
+        for (k, i) in self.inputs.iter().enumerate() {
+            if !i.path.is_empty() {
+                names.push((i.path.clone(), format!("{} input {}", i.kind, k + 1)));
+            }
+            if !i.location.is_empty() && i.location != i.path {
+                names.push((i.location.clone(), format!("{} input {}", i.kind, k + 1)));
+            }
+        }
+        // Longest names first, so that `gpu1` does not eat into `gpu12`.
+        names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        let scrub = |s: &str| {
+            names
+                .iter()
+                .fold(s.to_string(), |acc, (n, p)| acc.replace(n.as_str(), p))
+        };
+        for f in &mut self.findings {
+            f.message = scrub(&f.message);
+            f.file = None;
+        }
+        for (k, i) in self.inputs.iter_mut().enumerate() {
+            i.path = format!("{} input {}", i.kind, k + 1);
+            i.location = String::new();
+        }
+        for j in &mut self.jobs {
+            j.file = String::new();
+            j.energy_detail = scrub(&j.energy_detail);
+        }
+        for f in &mut self.factors {
+            f.source = scrub(&f.source);
+            f.name = scrub(&f.name);
+        }
+        if let Some(p) = &mut self.previous {
+            p.file = "previous report".into();
+        }
+    }
+
     /// True when any finding is an error (exit code 1).
     pub fn has_errors(&self) -> bool {
         self.finding_counts.error > 0

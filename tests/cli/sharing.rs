@@ -201,3 +201,67 @@ fn the_demo_folder_verifies() {
         .code(1)
         .stdout(predicates::str::contains("sacct/sto-cluster-2026Q3.txt"));
 }
+
+/// --public: no node or host name and no file path from the inputs appears in the outputs.
+#[test]
+fn public_outputs_carry_no_node_names_or_paths() {
+    let power = "timestamp,node,device,power_w\n2026-07-01T00:00:00Z,secret-host-17.corp.example,0,100\n2026-07-01T00:01:00Z,secret-host-17.corp.example,0,100\n2026-07-01T00:00:00Z,hidden-node-3,0,50\n2026-07-01T00:01:00Z,hidden-node-3,0,50\n";
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,nodes,gpu_ids\nJ,m,t,FR,2026-07-01T00:00:00Z,2026-07-01T00:01:00Z,H100,1,secret-host-17,0\n";
+    let cfg = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"private-dir/jobs.csv\"]\ntelemetry = [\"private-dir/power-log.csv\"]\n";
+    let d = super::tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("private-dir/jobs.csv", jobs),
+        ("private-dir/power-log.csv", power),
+    ]);
+    gl().current_dir(d.path())
+        .args([
+            "report",
+            "--quiet",
+            "--public",
+            "--config",
+            "greenledger.toml",
+            "--out",
+            "pub",
+        ])
+        .assert()
+        .code(0);
+    let mut files = vec![d.path().join("pub")];
+    let mut checked = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string();
+        for secret in [
+            "secret-host",
+            "hidden-node",
+            "private-dir",
+            "power-log",
+            d.path().to_str().unwrap(),
+        ] {
+            assert!(!text.contains(secret), "{} contains {secret}", p.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6);
+    let r = read_json(&d.path().join("pub/report.json"));
+    // Stable pseudonyms: the same name gives the same pseudonym.
+    let nodes: Vec<&str> = r["telemetry"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes.len(), 2);
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n.starts_with("node-") && n.len() == 13),
+        "{nodes:?}"
+    );
+    assert_eq!(
+        r["jobs"][0]["energy_source"], "sampled",
+        "the figures are unchanged"
+    );
+}
