@@ -147,24 +147,10 @@ pub fn scan(
                     .collect()
             }
         };
-        let ncol = df
-            .column("n")
-            .map_err(pe(shown))?
-            .str()
-            .map_err(pe(shown))?
-            .clone();
-        let dcol = df
-            .column("d")
-            .map_err(pe(shown))?
-            .u32()
-            .map_err(pe(shown))?
-            .clone();
-        let pcol = df
-            .column("p")
-            .map_err(pe(shown))?
-            .f64()
-            .map_err(pe(shown))?
-            .clone();
+        let column = |name: &str| df.column(name).map_err(pe(shown));
+        let ncol = column("n")?.str().map_err(pe(shown))?.clone();
+        let dcol = column("d")?.u32().map_err(pe(shown))?.clone();
+        let pcol = column("p")?.f64().map_err(pe(shown))?.clone();
         for (i, ((nv, dv), pv)) in ncol.iter().zip(dcol.iter()).zip(pcol.iter()).enumerate() {
             let (Some(t), Some(nv), Some(device)) = (times[i], nv, dv) else {
                 bad_device.0 += 1;

@@ -56,6 +56,16 @@ pub fn report_json(dir: &Path, code: i32) -> serde_json::Value {
     read_json(&out.join("report.json"))
 }
 
+/// The report of the folder `dir` (its greenledger.toml), built in-process.
+pub fn build_in(dir: &Path) -> greenledger::report::Report {
+    let args = greenledger::cli::InputArgs {
+        config: Some(dir.join("greenledger.toml")),
+        quiet: true,
+        ..Default::default()
+    };
+    greenledger::build_report(&args, None).unwrap()
+}
+
 /// Write `files` (name, text) into a fresh temporary folder.
 pub fn tmp_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();

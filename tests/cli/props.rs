@@ -1,17 +1,7 @@
 //! Property tests: totals reconcile and row order does not matter.
 
-use super::{fixture, rel};
-use greenledger::cli::InputArgs;
+use super::{build_in, fixture, rel};
 use proptest::prelude::*;
-
-fn report_on(dir: &std::path::Path) -> greenledger::report::Report {
-    let args = InputArgs {
-        config: Some(dir.join("greenledger.toml")),
-        quiet: true,
-        ..Default::default()
-    };
-    greenledger::build_report(&args, None).unwrap()
-}
 
 /// The demo with its jobs.csv rows permuted.
 fn demo_with_rows(order: &[usize]) -> tempfile::TempDir {
@@ -44,8 +34,8 @@ proptest! {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             order.swap(i, (s >> 33) as usize % (i + 1));
         }
-        let base = report_on(demo_with_rows(&(0..n).collect::<Vec<_>>()).path());
-        let shuffled = report_on(demo_with_rows(&order).path());
+        let base = build_in(demo_with_rows(&(0..n).collect::<Vec<_>>()).path());
+        let shuffled = build_in(demo_with_rows(&order).path());
         prop_assert_eq!(base.jobs.len(), shuffled.jobs.len());
         for (a, b) in base.jobs.iter().zip(&shuffled.jobs) {
             prop_assert_eq!(&a.job_id, &b.job_id);
@@ -83,7 +73,7 @@ proptest! {
         }
         std::fs::write(d.path().join("greenledger.toml"), cfg).unwrap();
         std::fs::write(d.path().join("jobs.csv"), csv).unwrap();
-        let r = report_on(d.path());
+        let r = build_in(d.path());
         let v = serde_json::to_value(&r).unwrap();
         super::assert_reconciles(&v);
         // Every job is counted, or reported as outside the period.

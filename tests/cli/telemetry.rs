@@ -1,8 +1,7 @@
 //! Power telemetry to job energy: hand-computed cases, agreement with the DuckDB reference,
 //! row order and file splits, and the real nvidia-smi and DCGM files.
 
-use super::{close, fixture, gl, read_json, real_data, tmp_with};
-use greenledger::cli::InputArgs;
+use super::{build_in, close, fixture, gl, read_json, real_data, tmp_with};
 
 /// 2026-07-01T00:00:00Z in epoch milliseconds.
 const BASE_MS: i64 = 1_782_864_000_000;
@@ -205,16 +204,6 @@ fn hand_computed_cases() {
     }
 }
 
-/// Library-level report on a folder, for the property tests.
-fn ledger(dir: &std::path::Path) -> greenledger::report::Report {
-    let args = InputArgs {
-        config: Some(dir.join("greenledger.toml")),
-        quiet: true,
-        ..Default::default()
-    };
-    greenledger::build_report(&args, None).unwrap()
-}
-
 /// Shuffle the hand case's samples with `seed`, split them in two files at `cut`, and report.
 fn shuffled_and_split(
     files: &[(String, String)],
@@ -248,7 +237,7 @@ fn shuffled_and_split(
         "greenledger.toml".into(),
         files[0].1.replace("\"power.csv\"", "\"a.csv\", \"b.csv\""),
     ));
-    ledger(write(&variant).path())
+    build_in(write(&variant).path())
 }
 
 proptest::proptest! {
@@ -258,7 +247,7 @@ proptest::proptest! {
     #[test]
     fn splitting_or_shuffling_the_samples_changes_nothing(seed in proptest::prelude::any::<u64>(), cut in 0usize..64) {
         let files = hand_case();
-        let base = ledger(write(&files).path());
+        let base = build_in(write(&files).path());
         let r = shuffled_and_split(&files, seed, cut);
         for (x, y) in base.jobs.iter().zip(&r.jobs) {
             proptest::prop_assert_eq!(&x.job_id, &y.job_id);
