@@ -294,7 +294,7 @@ fn site_factors(cfg: &Config, factors: &Factors, period: &Period) -> Vec<SiteFac
             })?;
             Some(SiteFactor {
                 site: s.id.clone(),
-                pue: resolve::site_pue(s, period.start, period.end, default_pue),
+                pue: resolve::site_pue(s, period.start, period.end, default_pue).0,
                 intensity_g_per_kwh: g,
             })
         })

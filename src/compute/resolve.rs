@@ -122,16 +122,17 @@ pub fn period_of(cfg: &Config, jobs: &[Job]) -> Option<Period> {
 }
 
 /// Time-weighted PUE of a site over `[a, b)`: per-period values where they apply, else the
-/// site's whole-time value, else `default`.
+/// site's whole-time value, else `default`. The flag says whether `default` filled any time.
 pub fn site_pue(
     site: &Site,
     a: chrono::DateTime<chrono::Utc>,
     b: chrono::DateTime<chrono::Utc>,
     default: f64,
-) -> f64 {
+) -> (f64, bool) {
     let total = seconds(a, b);
+    let whole = site.pue.iter().any(|e| e.period.is_none());
     if total <= 0.0 {
-        return default;
+        return (default, !whole);
     }
     let base = site
         .pue
@@ -148,7 +149,11 @@ pub fn site_pue(
             weighted += o * e.value;
         }
     }
-    (weighted + (total - covered).max(0.0) * base) / total
+    let uncovered = (total - covered).max(0.0);
+    (
+        (weighted + uncovered * base) / total,
+        !whole && uncovered > 0.0,
+    )
 }
 
 /// The lowest mean intensity of `[a, b)` shifted by whole hours within +-12 h, over shifts whose
@@ -256,60 +261,49 @@ pub fn resolve(
             },
             None => None,
         };
-        let pue = match site {
+        let (pue, default_used) = match site {
             Some(s) => {
-                let p = site_pue(s, clip_a, clip_b, default_pue);
-                if s.pue.is_empty() {
-                    *default_pue_users
-                        .entry(format!("site '{}'", s.id))
-                        .or_default() += 1;
-                    use_factor(
-                        &mut res.factors,
-                        "PUE (default)".into(),
-                        default_pue,
-                        "ratio",
-                        default_pue_source,
-                        default_pue_year,
-                    );
-                } else {
-                    for e in &s.pue {
-                        let name = match &e.period {
-                            Some(p) => format!("PUE {} {}", s.id, p.label),
-                            None => format!("PUE {}", s.id),
-                        };
-                        let applies = e
-                            .period
-                            .as_ref()
-                            .is_none_or(|p| overlap_s(clip_a, clip_b, p.start, p.end) > 0.0);
-                        if applies {
-                            use_factor(
-                                &mut res.factors,
-                                name,
-                                e.value,
-                                "ratio",
-                                &format!("greenledger.toml [[site]] {} (line {})", s.id, s.line),
-                                None,
-                            );
-                        }
+                let (p, filled) = site_pue(s, clip_a, clip_b, default_pue);
+                for e in &s.pue {
+                    let name = match &e.period {
+                        Some(p) => format!("PUE {} {}", s.id, p.label),
+                        None => format!("PUE {}", s.id),
+                    };
+                    let applies = e
+                        .period
+                        .as_ref()
+                        .is_none_or(|p| overlap_s(clip_a, clip_b, p.start, p.end) > 0.0);
+                    if applies {
+                        use_factor(
+                            &mut res.factors,
+                            name,
+                            e.value,
+                            "ratio",
+                            &format!("greenledger.toml [[site]] {} (line {})", s.id, s.line),
+                            None,
+                        );
                     }
                 }
-                p
+                (p, filled)
             }
-            None => {
-                *default_pue_users
-                    .entry("jobs without a site".to_string())
-                    .or_default() += 1;
-                use_factor(
-                    &mut res.factors,
-                    "PUE (default)".into(),
-                    default_pue,
-                    "ratio",
-                    default_pue_source,
-                    default_pue_year,
-                );
-                default_pue
-            }
+            None => (default_pue, true),
         };
+        // The default PUE is listed, and its users counted, whenever it filled any of the time:
+        // jobs without a site, sites without a PUE, and time no per-period value covers.
+        if default_used {
+            let who = site
+                .map(|s| format!("site '{}'", s.id))
+                .unwrap_or_else(|| "jobs without a site".to_string());
+            *default_pue_users.entry(who).or_default() += 1;
+            use_factor(
+                &mut res.factors,
+                "PUE (default)".into(),
+                default_pue,
+                "ratio",
+                default_pue_source,
+                default_pue_year,
+            );
+        }
         let zone_name = site
             .and_then(|s| s.zone.clone())
             .or_else(|| job.zone.clone());
@@ -686,7 +680,7 @@ pub fn resolve(
     for (who, n) in default_pue_users {
         res.findings.push(Finding::info(
             codes::SITE_DEFAULT_PUE,
-            format!("{n} job(s) of {who} have no configured PUE; the default {default_pue} ({default_pue_source}) applies"),
+            format!("{n} job(s) of {who} have no configured PUE for some or all of their time; the default {default_pue} ({default_pue_source}) applies there"),
         ));
     }
     for (zone, country) in fallback_zones {

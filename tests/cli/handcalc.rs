@@ -252,3 +252,26 @@ fn restated_factors_replace_the_grid_table_and_are_named() {
         .code(2)
         .stderr(predicates::str::contains("bad.toml"));
 }
+
+/// A site whose per-period PUE covers July only: an August job takes the default PUE, which is
+/// then listed among the factors and reported, like for a site without any PUE.
+#[test]
+fn time_outside_every_pue_period_uses_the_listed_default() {
+    let cfg = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\n[estimate]\ndefault_pue = 1.6\n[[site]]\nid = \"b\"\nzone = \"SE3\"\n[[site.pue]]\nperiod = \"2026-07\"\nvalue = 1.2\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nx,m,t,b,2026-07-31T12:00:00Z,2026-08-01T12:00:00Z,H100,1,10\n";
+    let d = super::tmp_with(&[("greenledger.toml", cfg), ("jobs.csv", jobs)]);
+    let r = super::report_json(d.path(), 0);
+    // Half in July (1.2), half in August (default 1.6): 1.4.
+    assert!(close(r["jobs"][0]["pue"].as_f64().unwrap(), 1.4));
+    assert!(r["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "PUE (default)" && f["value"] == 1.6));
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "sites.default-pue"
+            && f["message"].as_str().unwrap().contains("site 'b'")));
+}
