@@ -190,6 +190,8 @@ pub struct Report {
     pub period: Period,
     pub totals: Amounts,
     pub tiers: Vec<TierShare>,
+    /// Energy and emissions per calendar month (UTC) of the period; the months sum to the totals.
+    pub monthly: Vec<crate::compute::MonthRow>,
     pub teams: Vec<TeamView>,
     /// The organisation's practice scores.
     pub organization_scores: Organization,
@@ -220,7 +222,7 @@ pub struct Report {
 impl Report {
     /// The chart models of this report.
     fn build_charts(&mut self) {
-        use crate::render::chart::{BarChart, Series, COLORS};
+        use crate::render::chart::{BarChart, Kind, Series, COLORS};
         let teams: Vec<String> = self.teams.iter().map(|t| t.team.clone()).collect();
         let mut charts = vec![BarChart::new(
             "emissions_by_team",
@@ -248,6 +250,49 @@ impl Report {
                 },
             ],
         )];
+        let months: Vec<String> = self.monthly.iter().map(|m| m.month.clone()).collect();
+        charts.push(BarChart::of_kind(
+            Kind::Stacked,
+            "energy_by_month",
+            "Facility energy by month",
+            "kWh",
+            months.clone(),
+            vec![
+                Series {
+                    name: "IT equipment".into(),
+                    values: self.monthly.iter().map(|m| m.it_energy_kwh).collect(),
+                    color: COLORS[0],
+                },
+                Series {
+                    name: "facility overhead (PUE)".into(),
+                    values: self
+                        .monthly
+                        .iter()
+                        .map(|m| m.facility_energy_kwh - m.it_energy_kwh)
+                        .collect(),
+                    color: COLORS[4],
+                },
+            ],
+        ));
+        charts.push(BarChart::of_kind(
+            Kind::Lines,
+            "emissions_by_month",
+            "Emissions by month",
+            "kgCO2e",
+            months,
+            vec![
+                Series {
+                    name: "location-based".into(),
+                    values: self.monthly.iter().map(|m| m.location_kgco2e).collect(),
+                    color: COLORS[0],
+                },
+                Series {
+                    name: "market-based".into(),
+                    values: self.monthly.iter().map(|m| m.market_kgco2e).collect(),
+                    color: COLORS[1],
+                },
+            ],
+        ));
         charts.push(BarChart::new(
             "energy_by_tier",
             "IT energy by tier",
@@ -291,7 +336,8 @@ impl Report {
                 .collect(),
         ));
         if let Some(tel) = &self.telemetry {
-            charts.push(BarChart::new(
+            charts.push(BarChart::of_kind(
+                Kind::Stacked,
                 "idle_by_node",
                 "Measured energy per node",
                 "kWh",
@@ -401,6 +447,7 @@ impl Report {
             },
             totals: ledger.totals,
             tiers: ledger.tiers,
+            monthly: ledger.monthly,
             teams,
             organization_scores: Organization {
                 scores: Scores::from(&org),

@@ -245,6 +245,7 @@ mod tests {
             tdp_w: Some(700.0),
             tflops: Some(989.0),
             measured_power_w: None,
+            months: vec![("2026-07".into(), 1.0)],
         }
     }
 

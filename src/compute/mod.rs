@@ -133,6 +133,44 @@ pub struct Ledger {
     pub sites: Vec<SiteFactor>,
     /// The accelerator with the most TFLOPS per watt in the table, for the hardware what-if.
     pub best_hardware: Option<BestHardware>,
+    /// Energy and emissions per calendar month of the period.
+    pub monthly: Vec<MonthRow>,
+}
+
+/// One calendar month (UTC) of the period: the jobs' figures split by their energy profile
+/// (sampled) or their time (else). The months sum to the totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthRow {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub gpu_hours: f64,
+    pub it_energy_kwh: f64,
+    pub facility_energy_kwh: f64,
+    pub location_kgco2e: f64,
+    pub market_kgco2e: f64,
+}
+
+/// Split each job's figures over the months of its time (see [`MonthRow`]).
+fn monthly(rows: &[resolve::Resolved], cols: [&[f64]; 5]) -> Vec<MonthRow> {
+    let mut out: std::collections::BTreeMap<String, [f64; 5]> = Default::default();
+    for (i, r) in rows.iter().enumerate() {
+        for (m, w) in &r.months {
+            let acc = out.entry(m.clone()).or_default();
+            for (k, col) in cols.iter().enumerate() {
+                acc[k] += col.get(i).copied().unwrap_or(0.0) * w;
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(month, v)| MonthRow {
+            month,
+            gpu_hours: v[0],
+            it_energy_kwh: v[1],
+            facility_energy_kwh: v[2],
+            location_kgco2e: v[3],
+            market_kgco2e: v[4],
+        })
+        .collect()
 }
 
 /// The most efficient accelerator of the hardware table.
@@ -255,6 +293,22 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
             .with_column(polars::prelude::Column::new(name.into(), values))
             .map_err(emissions::pe)?;
     }
+    let col = |name: &str| -> Result<Vec<f64>> {
+        Ok(emissions::f64s(&frame, name)?
+            .into_iter()
+            .map(|v| v.unwrap_or(0.0))
+            .collect())
+    };
+    let monthly = monthly(
+        &res.rows,
+        [
+            &col("gpu_hours")?,
+            &col("it_energy_kwh")?,
+            &facility,
+            &location,
+            &market.kg,
+        ],
+    );
     let jobs = emissions::job_rows(&res.rows, &frame)?;
     let agg = aggregate::aggregate(&frame)?;
     findings.extend(market.findings);
@@ -277,6 +331,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         telemetry,
         sites,
         best_hardware: factors_best,
+        monthly,
     })
 }
 

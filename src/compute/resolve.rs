@@ -8,6 +8,7 @@ use crate::factors::{self, Factors};
 use crate::findings::{codes, Finding};
 use crate::ingest::Job;
 use crate::timeutil::{fmt_utc, overlap_s, seconds, Period};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// A factor the ledger used, as the report lists it.
@@ -84,6 +85,59 @@ pub struct Resolved {
     pub tflops: Option<f64>,
     /// Measured mean power per device: from samples, a meter over device-hours, or avg_power_w.
     pub measured_power_w: Option<f64>,
+    /// The job's share of its in-period figures in each calendar month (UTC, `YYYY-MM`),
+    /// summing to 1: by its sampled energy per hour when telemetry gives a profile, else by
+    /// its time.
+    pub months: Vec<(String, f64)>,
+}
+
+/// Split `[a, b)` over calendar months (UTC): by the hourly energy `profile` (hour start,
+/// joules) when it has any energy, else by time. The weights sum to 1.
+pub fn month_weights(
+    a: DateTime<Utc>,
+    b: DateTime<Utc>,
+    profile: Option<&BTreeMap<i64, f64>>,
+) -> Vec<(String, f64)> {
+    let mut w: BTreeMap<String, f64> = BTreeMap::new();
+    let month = |t: i64| {
+        DateTime::<Utc>::from_timestamp(t, 0)
+            .unwrap_or(a)
+            .format("%Y-%m")
+            .to_string()
+    };
+    match profile.filter(|p| p.values().any(|j| *j > 0.0)) {
+        Some(p) => {
+            for (h, j) in p {
+                *w.entry(month(*h)).or_default() += j.max(0.0);
+            }
+        }
+        None => {
+            let mut t = a;
+            while t < b {
+                let next = next_month(t).min(b);
+                *w.entry(t.format("%Y-%m").to_string()).or_default() += seconds(t, next).max(0.0);
+                t = next;
+            }
+        }
+    }
+    let total: f64 = w.values().sum();
+    if total <= 0.0 {
+        return vec![(a.format("%Y-%m").to_string(), 1.0)];
+    }
+    w.into_iter().map(|(m, v)| (m, v / total)).collect()
+}
+
+/// The first instant of the month after `t` (UTC).
+fn next_month(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{Datelike, TimeZone};
+    let (y, m) = if t.month() == 12 {
+        (t.year() + 1, 1)
+    } else {
+        (t.year(), t.month() + 1)
+    };
+    Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(t + chrono::Duration::days(31))
 }
 
 /// Collected while resolving: factors used and findings.
@@ -620,7 +674,14 @@ pub fn resolve(
             Some((_, (m, i, c))) if job.metered.is_none() => (1.0, Some(m), Some(i), Some(c)),
             _ => (fraction, None, None, None),
         };
+        let months = month_weights(
+            clip_a,
+            clip_b,
+            tel.filter(|t| t.covered_s > 0.0 && job.metered.is_none())
+                .map(|t| &t.hourly_j),
+        );
         res.rows.push(Resolved {
+            months,
             hourly: hourly_used,
             shift_best: if hourly_used {
                 best_shift(hourly, &zone, clip_a.timestamp(), clip_b.timestamp())
@@ -740,4 +801,45 @@ pub fn resolve(
         ));
     }
     res
+}
+
+#[cfg(test)]
+mod month_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, m, d, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn months_split_by_time_or_by_energy() {
+        // 4 h before and 12 h after midnight of 1 August: a quarter and three quarters.
+        assert_eq!(
+            month_weights(t(7, 31, 20), t(8, 1, 12), None),
+            vec![("2026-07".to_string(), 0.25), ("2026-08".to_string(), 0.75)]
+        );
+        // The same span with a profile: 300 J in July's last hour, 100 J after.
+        let p: BTreeMap<i64, f64> = [
+            (t(7, 31, 23).timestamp(), 300.0),
+            (t(8, 1, 5).timestamp(), 100.0),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            month_weights(t(7, 31, 20), t(8, 1, 12), Some(&p)),
+            vec![("2026-07".to_string(), 0.75), ("2026-08".to_string(), 0.25)]
+        );
+        // December rolls into January; an empty span falls into its month.
+        let dec = Utc.with_ymd_and_hms(2026, 12, 31, 12, 0, 0).unwrap();
+        let jan = Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).unwrap();
+        assert_eq!(
+            month_weights(dec, jan, None),
+            vec![("2026-12".to_string(), 0.5), ("2027-01".to_string(), 0.5)]
+        );
+        assert_eq!(
+            month_weights(dec, dec, None),
+            vec![("2026-12".to_string(), 1.0)]
+        );
+    }
 }

@@ -246,6 +246,32 @@ impl Renderer for Csv {
             ("csv/teams.csv".into(), table(teams_h, teams)?),
             ("csv/models.csv".into(), table(models_h, models)?),
             (
+                "csv/monthly.csv".into(),
+                table(
+                    vec![
+                        "month",
+                        "gpu_hours",
+                        "it_energy_kwh",
+                        "facility_energy_kwh",
+                        "location_kgco2e",
+                        "market_kgco2e",
+                    ],
+                    r.monthly
+                        .iter()
+                        .map(|m| {
+                            vec![
+                                m.month.clone(),
+                                num(m.gpu_hours),
+                                num(m.it_energy_kwh),
+                                num(m.facility_energy_kwh),
+                                num(m.location_kgco2e),
+                                num(m.market_kgco2e),
+                            ]
+                        })
+                        .collect(),
+                )?,
+            ),
+            (
                 "csv/whatifs.csv".into(),
                 table(vec!["team", "kind", "saving_kgco2e", "message"], whatifs)?,
             ),

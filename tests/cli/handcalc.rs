@@ -143,6 +143,31 @@ fn every_figure_matches_the_hand_calculation() {
     };
     assert!(close(f(&team("alpha"), "location_kgco2e"), 1.6872));
     assert!(close(f(&team("beta"), "location_kgco2e"), 2.0965290528));
+    // By month (UTC): j2 runs 4 h in July and 4 h in August, so half of it goes to each; j3 is
+    // clipped to July; j4 and j6 are in September.
+    let months: Vec<&serde_json::Value> = r["monthly"].as_array().unwrap().iter().collect();
+    let names: Vec<&str> = months
+        .iter()
+        .map(|m| m["month"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["2026-07", "2026-08", "2026-09"]);
+    for (m, want) in months.iter().zip([
+        [32.0, 16.0, 22.6, 1.6368],
+        [4.0, 4.0, 5.2, 0.0936],
+        [18.0, 9.4, 14.24, 2.0533290528],
+    ]) {
+        for (k, w) in [
+            "gpu_hours",
+            "it_energy_kwh",
+            "facility_energy_kwh",
+            "location_kgco2e",
+        ]
+        .iter()
+        .zip(want)
+        {
+            assert!(close(f(m, k), w), "{} {k}: {}", m["month"], m[k]);
+        }
+    }
     assert_reconciles(&r);
 
     // The outside job is reported, and so is the default PUE.

@@ -94,6 +94,25 @@ pub fn rel(a: f64, b: f64) -> f64 {
 /// Assert that teams, models and jobs each add up to the totals (1e-9 relative).
 pub fn assert_reconciles(r: &serde_json::Value) {
     let totals = &r["totals"];
+    for key in [
+        "gpu_hours",
+        "it_energy_kwh",
+        "facility_energy_kwh",
+        "location_kgco2e",
+        "market_kgco2e",
+    ] {
+        let sum: f64 = r["monthly"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m[key].as_f64().unwrap())
+            .sum();
+        let total = totals[key].as_f64().unwrap_or(0.0);
+        assert!(
+            rel(sum, total) <= 1e-9,
+            "monthly.{key}: {sum} vs totals {total}"
+        );
+    }
     for level in ["teams", "models", "jobs"] {
         for key in [
             "gpu_hours",
