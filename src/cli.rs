@@ -80,8 +80,12 @@ pub struct OutputArgs {
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "greenledger-report")]
     pub out: PathBuf,
-    /// Comma-separated output formats: html, json, csv, model-cards (pdf is planned).
-    #[arg(long, value_name = "LIST", default_value = "html,json,csv,model-cards")]
+    /// Comma-separated output formats: html, json, csv, model-cards, pdf.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "html,json,csv,model-cards,pdf"
+    )]
     pub format: String,
     /// Replace a non-empty output folder.
     #[arg(long)]

@@ -94,6 +94,7 @@ pub enum Format {
     Json,
     Csv,
     ModelCards,
+    Pdf,
 }
 
 /// Everything a run needs, validated.
@@ -727,15 +728,10 @@ pub fn parse_formats(s: &str) -> Result<Vec<Format>> {
             "json" => Format::Json,
             "csv" => Format::Csv,
             "model-cards" => Format::ModelCards,
-            "pdf" => {
-                return Err(Error::new(format!(
-                    "--format {f}: this output is not available yet in this version"
-                ))
-                .hint("use html, json, csv and model-cards"))
-            }
+            "pdf" => Format::Pdf,
             other => {
                 return Err(Error::new(format!("--format: unknown format '{other}'"))
-                    .hint("use a comma-separated list of html, json, csv, model-cards"))
+                    .hint("use a comma-separated list of html, json, csv, model-cards, pdf"))
             }
         };
         if !out.contains(&fmt) {

@@ -9,10 +9,14 @@ use std::path::Path;
 use tera::{Context, Tera, Value};
 
 /// The embedded templates: (name, text).
-pub const TEMPLATES: [(&str, &str); 2] = [
+pub const TEMPLATES: [(&str, &str); 3] = [
     (
         "report.html.tera",
         include_str!("../../templates/report.html.tera"),
+    ),
+    (
+        "methodology.txt.tera",
+        include_str!("../../templates/methodology.txt.tera"),
     ),
     ("style.css", include_str!("../../templates/style.css")),
 ];
@@ -110,6 +114,69 @@ impl Html {
     }
 }
 
+/// Escape text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Inline markup of the plain-text templates: `**bold**` and `` `code` `` (escaped first).
+fn inline_html(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in esc(s).split("**").enumerate() {
+        if i % 2 == 1 {
+            out.push_str(&format!("<b>{part}</b>"));
+        } else {
+            for (k, p) in part.split('`').enumerate() {
+                if k % 2 == 1 {
+                    out.push_str(&format!("<code>{p}</code>"));
+                } else {
+                    out.push_str(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The methodology appendix as HTML: headings, lists and paragraphs.
+fn methodology_html(text: &str) -> String {
+    use super::Block;
+    let mut out = String::new();
+    let mut in_list = false;
+    for b in super::blocks(text) {
+        let bullet = matches!(b, Block::Bullet(_));
+        if bullet && !in_list {
+            out.push_str("<ul>\n");
+        } else if !bullet && in_list {
+            out.push_str("</ul>\n");
+        }
+        in_list = bullet;
+        match b {
+            Block::Heading(h) => out.push_str(&format!("<h3>{}</h3>\n", inline_html(&h))),
+            Block::Bullet(t) => out.push_str(&format!("<li>{}</li>\n", inline_html(&t))),
+            Block::Para(t) => out.push_str(&format!("<p>{}</p>\n", inline_html(&t))),
+        }
+    }
+    if in_list {
+        out.push_str("</ul>\n");
+    }
+    out
+}
+
+impl Html {
+    /// The methodology appendix (plain text with line markup), rendered over the report.
+    pub fn methodology(&self, report: &Report) -> Result<String> {
+        let ctx = Context::from_serialize(report)
+            .map_err(|e| Error::new(format!("template context: {e}")))?;
+        self.tera
+            .render("methodology.txt.tera", &ctx)
+            .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))
+    }
+}
+
 fn tera_chain(e: &tera::Error) -> String {
     let mut s = e.to_string();
     let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
@@ -138,6 +205,10 @@ impl Renderer for Html {
             .map(|c| (c.id.as_str(), super::chart::svg(c)))
             .collect();
         ctx.insert("charts", &charts);
+        ctx.insert(
+            "methodology_html",
+            &methodology_html(&self.methodology(report)?),
+        );
         let html = self
             .tera
             .render("report.html.tera", &ctx)

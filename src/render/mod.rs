@@ -5,6 +5,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod model_card;
+pub mod pdf;
 
 use crate::config::{Format, Output};
 use crate::error::{Error, Result};
@@ -27,6 +28,7 @@ pub fn renderer(format: Format, out: &Output) -> Result<Box<dyn Renderer>> {
         Format::Csv => Box::new(csv::Csv),
         Format::ModelCards => Box::new(model_card::ModelCards),
         Format::Html => Box::new(html::Html::new(out.templates.as_deref())?),
+        Format::Pdf => Box::new(pdf::Pdf::new(out.templates.as_deref())?),
     })
 }
 
@@ -37,6 +39,32 @@ pub fn render_all(report: &Report, out: &Output) -> Result<Rendered> {
         files.extend(renderer(*f, out)?.render(report)?);
     }
     Ok(files)
+}
+
+/// A block of the plain-text templates (the methodology appendix): one per line, `## ` a
+/// heading, `- ` a bullet, anything else a paragraph; blank lines are skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Block {
+    Heading(String),
+    Bullet(String),
+    Para(String),
+}
+
+/// Split a rendered plain-text template into blocks.
+pub fn blocks(text: &str) -> Vec<Block> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            if let Some(h) = l.strip_prefix("## ") {
+                Block::Heading(h.to_string())
+            } else if let Some(b) = l.strip_prefix("- ") {
+                Block::Bullet(b.to_string())
+            } else {
+                Block::Para(l.to_string())
+            }
+        })
+        .collect()
 }
 
 /// Refuse to replace a non-empty folder without `force`.

@@ -7,6 +7,7 @@ mod golden;
 mod grid;
 mod handcalc;
 mod market;
+mod pdf;
 mod props;
 mod sacct;
 mod scores;
