@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Load a report.html in headless Chromium, save a screenshot beside it, and fail when the page
+# logs anything to the console (errors, warnings, failed loads: the report has no script, so any
+# message is a fault).
+#
+#   scripts/check_html.sh [REPORT.html]      default: a fresh demo report in a temporary folder
+#
+# Needs Debian's chromium (apt-get install chromium). Exit 0 clean, 1 console messages, 2 set-up.
+set -euo pipefail
+browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+if [[ -z "$browser" ]]; then
+  echo "check_html: no chromium found (apt-get install chromium)" >&2
+  exit 2
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [[ $# -ge 1 ]]; then
+  html=$(realpath "$1")
+else
+  cargo run --quiet -- demo --quiet --out "$work/demo" >/dev/null
+  html="$work/demo/report.html"
+fi
+shot="${html%.html}.png"
+[[ $# -ge 1 ]] || shot="$PWD/check_html.png"
+# The flags keep Chromium off the network (this machine's is closed) and out of the user's profile.
+"$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --user-data-dir="$work/profile" --enable-logging=stderr --v=0 \
+  --window-size=1280,6000 --screenshot="$shot" "file://$html" 2>"$work/log" >/dev/null || {
+  cat "$work/log" >&2
+  echo "check_html: chromium failed" >&2
+  exit 2
+}
+if grep -q "CONSOLE" "$work/log"; then
+  echo "check_html: console messages in $html:" >&2
+  grep "CONSOLE" "$work/log" >&2
+  exit 1
+fi
+[[ -s "$shot" ]] || { echo "check_html: no screenshot was written" >&2; exit 2; }
+echo "check_html: no console messages; screenshot $shot"
