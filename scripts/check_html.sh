@@ -21,7 +21,7 @@ else
   html="$work/demo/report.html"
 fi
 shot="${html%.html}.png"
-[[ $# -ge 1 ]] || shot="$PWD/check_html.png"
+[[ $# -ge 1 ]] || shot="${CARGO_TARGET_DIR:-$PWD/target}/check_html.png"
 # The flags keep Chromium off the network (this machine's is closed) and out of the user's profile.
 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
