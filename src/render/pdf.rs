@@ -16,6 +16,7 @@ use printpdf::{
     Color, FontId, Line, LinePoint, Op, PaintMode, ParsedFont, PdfDocument, PdfFont, PdfFontHandle,
     PdfPage, PdfSaveOptions, Point, Polygon, PolygonRing, Pt, Rgb, TextItem, WindingOrder,
 };
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -594,14 +595,16 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     info.producer = format!("{} (printpdf)", r.generator);
     info.subject = format!("Energy and emissions, {}", r.period.label);
     // Fixed resource names (printpdf's own come from a process-wide counter).
-    doc.resources.fonts.map.insert(
-        FontId(REGULAR_ID.into()),
-        PdfFont::new(fonts.regular.clone()),
-    );
-    doc.resources
-        .fonts
-        .map
-        .insert(FontId(BOLD_ID.into()), PdfFont::new(fonts.bold.clone()));
+    let used = used_chars(&l.pages);
+    for (id, face, chars) in [
+        (REGULAR_ID, &fonts.regular, &used.0),
+        (BOLD_ID, &fonts.bold, &used.1),
+    ] {
+        doc.resources
+            .fonts
+            .map
+            .insert(FontId(id.into()), PdfFont::new(subset(face, chars)));
+    }
     for (k, (title, page)) in sections.iter().enumerate() {
         doc.bookmarks.map.insert(
             printpdf::PageAnnotId(format!("S{k:03}")),
@@ -647,6 +650,20 @@ fn finish(doc: &mut lopdf::Document, generated_at: Option<&str>) -> Result<Vec<u
             // claims no conformance it was not checked against.
             for k in ["GTS_PDFXVersion", "Trapped", "Identifier", "Keywords"] {
                 d.remove(k.as_bytes());
+            }
+        }
+    }
+    // Name the embedded faces as subsets (a six-letter tag and '+', PDF 32000-1 9.6.4), with a
+    // tag fixed per face so that the bytes do not vary.
+    for (_, obj) in doc.objects.iter_mut() {
+        if let Object::Dictionary(d) = obj {
+            for key in [b"BaseFont".as_slice(), b"FontName".as_slice()] {
+                let name = match d.get(key).and_then(Object::as_name) {
+                    Ok(n) if n == REGULAR_ID.as_bytes() => "GLDJVR+DejaVuSans",
+                    Ok(n) if n == BOLD_ID.as_bytes() => "GLDJVB+DejaVuSans-Bold",
+                    _ => continue,
+                };
+                d.set(key, Object::Name(name.as_bytes().to_vec()));
             }
         }
     }
@@ -1363,6 +1380,69 @@ fn methodology_appendix(l: &mut Layout, methodology: &str) {
             Block::Para(t) => l.para_with(&plain(&t), 8.5, INK, 0.0, false),
         }
     }
+}
+
+/// The characters drawn in each face (regular, bold), read off the pages' operations.
+fn used_chars(pages: &[Vec<Op>]) -> (BTreeSet<char>, BTreeSet<char>) {
+    let (mut regular, mut bold) = (BTreeSet::new(), BTreeSet::new());
+    for ops in pages {
+        let mut is_bold = false;
+        for op in ops {
+            match op {
+                Op::SetFont {
+                    font: PdfFontHandle::External(id),
+                    ..
+                } => is_bold = id.0 == BOLD_ID,
+                Op::ShowText { items } => {
+                    let set = if is_bold { &mut bold } else { &mut regular };
+                    for item in items {
+                        if let TextItem::Text(t) = item {
+                            set.extend(t.chars());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (regular, bold)
+}
+
+/// The face reduced to the glyphs of `chars` (without its layout engine printpdf embeds whole
+/// fonts, ~700 KB each). Should subsetting fail, or lose a character, the whole face is used.
+fn subset(face: &ParsedFont, chars: &BTreeSet<char>) -> ParsedFont {
+    use allsorts::binary::read::ReadScope;
+    use allsorts::font_data::FontData;
+    let gids: BTreeSet<u16> = chars
+        .iter()
+        .filter_map(|c| face.lookup_glyph_index(*c as u32))
+        .filter(|g| *g != 0)
+        .collect();
+    // .notdef first, then each glyph once (allsorts' requirements).
+    let ids: Vec<u16> = std::iter::once(0).chain(gids).collect();
+    let bytes = ReadScope::new(&face.original_bytes)
+        .read::<FontData<'_>>()
+        .ok()
+        .and_then(|f| {
+            let p = f.table_provider(0).ok()?;
+            allsorts::subset::subset(
+                &p,
+                &ids,
+                &allsorts::subset::SubsetProfile::Pdf,
+                allsorts::subset::CmapTarget::Unicode,
+            )
+            .ok()
+        });
+    let keeps_every_char = |p: &ParsedFont| {
+        chars.iter().all(|c| {
+            face.lookup_glyph_index(*c as u32).is_none()
+                || p.lookup_glyph_index(*c as u32).is_some()
+        })
+    };
+    bytes
+        .and_then(|b| ParsedFont::from_bytes(&b, 0, &mut Vec::new()))
+        .filter(keeps_every_char)
+        .unwrap_or_else(|| face.clone())
 }
 
 /// The chart of the report with this id.

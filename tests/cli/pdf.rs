@@ -86,6 +86,9 @@ fn renders_in_one_process_are_byte_identical() {
     let text = String::from_utf8_lossy(&a);
     assert!(!text.contains("CreationDate"));
     assert!(!text.contains("PDFXVersion"));
+    // The faces are embedded as subsets: the whole of DejaVu Sans is ~1.4 MB.
+    assert!(a.len() < 300_000, "{} bytes", a.len());
+    assert!(text.contains("/GLDJVR+DejaVuSans"));
 }
 
 #[test]
