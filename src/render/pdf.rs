@@ -154,6 +154,8 @@ fn col(title: &str, width: f32, right: bool) -> Col {
 struct Layout<'f> {
     fonts: &'f Fonts,
     pages: Vec<Vec<Op>>,
+    /// The page drawn on: the last while laying out; earlier ones for contents and footers.
+    current: usize,
     y: f32,
     /// Sections: (title, 1-based page) for the contents and the outline.
     sections: Vec<(String, usize)>,
@@ -164,13 +166,14 @@ impl<'f> Layout<'f> {
         Layout {
             fonts,
             pages: vec![Vec::new()],
+            current: 0,
             y: TOP,
             sections: Vec::new(),
         }
     }
 
     fn ops(&mut self) -> &mut Vec<Op> {
-        self.pages.last_mut().expect("a page")
+        &mut self.pages[self.current]
     }
 
     fn page_no(&self) -> usize {
@@ -179,6 +182,7 @@ impl<'f> Layout<'f> {
 
     fn new_page(&mut self) {
         self.pages.push(Vec::new());
+        self.current = self.pages.len() - 1;
         self.y = TOP;
     }
 
@@ -543,49 +547,32 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     // The cover's contents, now that the pages are known.
     let sections = l.sections.clone();
     let pages = l.pages.len();
-    {
-        let first = &mut l.pages[0];
-        let mut y = contents_y - 14.0;
-        let mut cover = Layout {
-            fonts,
-            pages: vec![std::mem::take(first)],
-            y,
-            sections: Vec::new(),
-        };
-        cover.text_at(LEFT, y, 13.0, true, ACCENT, "Contents");
-        y -= 18.0;
-        for (title, page) in &sections {
-            cover.text_at(LEFT, y, 10.0, false, INK, title);
-            let p = page.to_string();
-            let w = fonts.width(&p, 10.0, false);
-            cover.text_at(RIGHT - w, y, 10.0, false, INK, &p);
-            cover.line(
-                &[
-                    (LEFT + fonts.width(title, 10.0, false) + 4.0, y + 1.0),
-                    (RIGHT - w - 4.0, y + 1.0),
-                ],
-                RULE,
-                0.4,
-            );
-            y -= 15.0;
-        }
-        l.pages[0] = cover.pages.pop().unwrap_or_default();
+    l.current = 0;
+    let mut y = contents_y - 14.0;
+    l.text_at(LEFT, y, 13.0, true, ACCENT, "Contents");
+    y -= 18.0;
+    for (title, page) in &sections {
+        l.text_at(LEFT, y, 10.0, false, INK, title);
+        let p = page.to_string();
+        let w = fonts.width(&p, 10.0, false);
+        l.text_at(RIGHT - w, y, 10.0, false, INK, &p);
+        let dots_from = LEFT + fonts.width(title, 10.0, false) + 4.0;
+        l.line(
+            &[(dots_from, y + 1.0), (RIGHT - w - 4.0, y + 1.0)],
+            RULE,
+            0.4,
+        );
+        y -= 15.0;
     }
     // Footers: title, period and page numbers.
-    for (i, ops) in l.pages.iter_mut().enumerate() {
-        let mut f = Layout {
-            fonts,
-            pages: vec![std::mem::take(ops)],
-            y: 0.0,
-            sections: Vec::new(),
-        };
-        f.line(&[(LEFT, BOTTOM - 18.0), (RIGHT, BOTTOM - 18.0)], RULE, 0.5);
+    for i in 0..pages {
+        l.current = i;
+        l.line(&[(LEFT, BOTTOM - 18.0), (RIGHT, BOTTOM - 18.0)], RULE, 0.5);
         let left = format!("{} · {}", r.title, r.period.label);
-        f.text_at(LEFT, BOTTOM - 30.0, 7.5, false, MUTED, &left);
+        l.text_at(LEFT, BOTTOM - 30.0, 7.5, false, MUTED, &left);
         let right = format!("Page {} of {pages}", i + 1);
         let w = fonts.width(&right, 7.5, false);
-        f.text_at(RIGHT - w, BOTTOM - 30.0, 7.5, false, MUTED, &right);
-        *ops = f.pages.pop().unwrap_or_default();
+        l.text_at(RIGHT - w, BOTTOM - 30.0, 7.5, false, MUTED, &right);
     }
 
     let mut doc = PdfDocument::new(&r.title);
@@ -707,8 +694,11 @@ fn cover(l: &mut Layout, r: &Report) -> f32 {
     let fonts = l.fonts;
     // The cover: its contents list is drawn once the pages are known.
     l.y = TOP - 60.0;
-    l.text_at(LEFT, l.y, 24.0, true, ACCENT, &r.title);
-    l.y -= 26.0;
+    for line in fonts.wrap(&r.title, WIDTH, 24.0, true) {
+        l.text_at(LEFT, l.y, 24.0, true, ACCENT, &line);
+        l.y -= 28.0;
+    }
+    l.y += 2.0;
     if !r.organization.is_empty() {
         l.text_at(LEFT, l.y, 14.0, false, INK, &r.organization);
         l.y -= 20.0;
