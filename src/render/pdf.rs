@@ -1439,3 +1439,43 @@ fn subset(face: &ParsedFont, chars: &BTreeSet<char>) -> ParsedFont {
 fn chart_of<'a>(r: &'a Report, id: &str) -> Option<&'a BarChart> {
     r.charts.iter().find(|c| c.id == id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_every_line_within_the_width_and_every_character() {
+        let f = fonts().unwrap();
+        let text = "run-0001-with-a-rather-long-identifier on H100-SXM5-80GB × 256, CO₂ ≤ 5 t";
+        for width in [30.0, 60.0, 120.0, 400.0] {
+            let lines = f.wrap(text, width, 8.0, false);
+            for l in &lines {
+                // A line may overflow only when it is a single character.
+                assert!(
+                    f.width(l, 8.0, false) <= width || l.chars().count() == 1,
+                    "{l:?} at {width}"
+                );
+            }
+            let joined: String = lines.concat();
+            let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            assert_eq!(joined.replace(' ', ""), squeezed, "at {width}");
+        }
+        assert_eq!(f.wrap("", 50.0, 8.0, false), vec![String::new()]);
+        // The font has the glyphs the report prints (not .notdef, which has another width).
+        for c in ['₂', '≤', '—', 'é', '×', '³'] {
+            assert!(f.regular.lookup_glyph_index(c as u32).is_some(), "{c}");
+        }
+    }
+
+    #[test]
+    fn subsets_keep_the_characters_drawn() {
+        let f = fonts().unwrap();
+        let chars: BTreeSet<char> = "Aurora CO₂ ≤ 1,234.5 t".chars().collect();
+        let s = subset(&f.regular, &chars);
+        assert!(s.original_bytes.len() < f.regular.original_bytes.len() / 10);
+        for c in &chars {
+            assert!(s.lookup_glyph_index(*c as u32).is_some(), "{c}");
+        }
+    }
+}
