@@ -63,6 +63,32 @@ fn num_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     }))
 }
 
+/// A headline quantity in the unit that suits its size: kgCO2e as t from 1,000 kg, kWh as MWh
+/// from 1,000 kWh, litres as m³ from 1,000 L; below that the base unit, so that a small
+/// report does not print 0.00 t. `like` picks the unit (a range's bounds take their value's).
+pub fn quantity(v: Option<f64>, kind: &str, like: Option<f64>) -> String {
+    let Some(v) = v.filter(|x| x.is_finite()) else {
+        return "—".into();
+    };
+    let (small, big, d) = match kind {
+        "energy" => ("kWh", "MWh", 2),
+        "water" => ("L", "m³", 1),
+        _ => ("kg", "t", 2),
+    };
+    if like.unwrap_or(v).abs() >= 1000.0 {
+        format!("{} {big}", group_digits(v / 1000.0, d))
+    } else {
+        format!("{} {small}", group_digits(v, d))
+    }
+}
+
+/// `{{ x | qty(kind="mass", like=y) }}`: see [`quantity`].
+fn qty_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let kind = args.get("kind").and_then(Value::as_str).unwrap_or("mass");
+    let like = args.get("like").and_then(Value::as_f64);
+    Ok(Value::String(quantity(v.as_f64(), kind, like)))
+}
+
 /// `{{ x | pct }}`: a share 0..1 as a percentage with one decimal.
 fn pct_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     let d = args.get("d").and_then(Value::as_u64).unwrap_or(1) as usize;
@@ -109,6 +135,7 @@ impl Html {
         tera.autoescape_on(vec![".html.tera"]);
         tera.register_filter("num", num_filter);
         tera.register_filter("pct", pct_filter);
+        tera.register_filter("qty", qty_filter);
         tera.register_filter("pctnum", pctnum_filter);
         Ok(Html { tera })
     }
@@ -228,5 +255,18 @@ mod tests {
         assert_eq!(group_digits(-1000.5, 1), "-1,000.5");
         assert_eq!(group_digits(-0.0001, 2), "0.00");
         assert_eq!(group_digits(0.0, 3), "0.000");
+    }
+
+    #[test]
+    fn quantities_take_the_unit_of_their_size() {
+        use super::quantity;
+        assert_eq!(quantity(Some(6985.7), "mass", None), "6.99 t");
+        assert_eq!(quantity(Some(3.78373), "mass", None), "3.78 kg");
+        assert_eq!(quantity(Some(900.0), "mass", Some(1200.0)), "0.90 t");
+        assert_eq!(quantity(Some(42.04), "energy", None), "42.04 kWh");
+        assert_eq!(quantity(Some(102104.0), "energy", None), "102.10 MWh");
+        assert_eq!(quantity(Some(9.0), "water", None), "9.0 L");
+        assert_eq!(quantity(Some(16500.0), "water", None), "16.5 m³");
+        assert_eq!(quantity(None, "mass", None), "—");
     }
 }

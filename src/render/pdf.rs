@@ -724,31 +724,35 @@ fn cover(l: &mut Layout, r: &Report) -> f32 {
     l.text_at(LEFT, l.y, 9.0, false, MUTED, &made);
     l.y -= 30.0;
     let t = &r.totals;
-    let tonnes = |kg: f64| format!("{} t", n(kg / 1000.0, 2));
-    let range = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
-        (Some(a), Some(b)) => format!("{} to {} t", n(a / 1000.0, 2), n(b / 1000.0, 2)),
+    let q = super::html::quantity;
+    let range = |lo: Option<f64>, hi: Option<f64>, like: Option<f64>| match (lo, hi) {
+        (Some(_), Some(_)) => format!("{} to {}", q(lo, "mass", like), q(hi, "mass", like)),
         _ => "bounds unknown".into(),
     };
-    let cards: Vec<(String, String)> = vec![
+    let mut cards: Vec<(String, String)> = vec![
         (
-            tonnes(t.location_kgco2e),
+            q(Some(t.location_kgco2e), "mass", None),
             format!(
                 "CO₂e, location-based ({})",
-                range(t.location_kgco2e_low, t.location_kgco2e_high)
+                range(
+                    t.location_kgco2e_low,
+                    t.location_kgco2e_high,
+                    Some(t.location_kgco2e)
+                )
             ),
         ),
         (
-            t.market_kgco2e.map(tonnes).unwrap_or_else(|| "—".into()),
+            q(t.market_kgco2e, "mass", None),
             format!(
                 "CO₂e, market-based, GHG Protocol Scope 2 ({})",
-                range(t.market_kgco2e_low, t.market_kgco2e_high)
+                range(t.market_kgco2e_low, t.market_kgco2e_high, t.market_kgco2e)
             ),
         ),
         (
-            format!("{} MWh", n(t.facility_energy_kwh / 1000.0, 2)),
+            q(Some(t.facility_energy_kwh), "energy", None),
             format!(
-                "facility energy ({} MWh IT)",
-                n(t.it_energy_kwh / 1000.0, 2)
+                "facility energy ({} IT)",
+                q(Some(t.it_energy_kwh), "energy", Some(t.facility_energy_kwh))
             ),
         ),
         (
@@ -756,16 +760,27 @@ fn cover(l: &mut Layout, r: &Report) -> f32 {
             format!("accelerator-hours in {} jobs", t.jobs),
         ),
         (
-            t.embodied_kgco2e.map(tonnes).unwrap_or_else(|| "—".into()),
+            q(t.embodied_kgco2e, "mass", None),
             "embodied CO₂e (hardware with known figures)".into(),
         ),
         (
-            t.water_l
-                .map(|w| format!("{} m³", n(w / 1000.0, 1)))
-                .unwrap_or_else(|| "—".into()),
+            q(t.water_l, "water", None),
             "on-site water (sites with a WUE)".into(),
         ),
+        (
+            on(t.kgco2e_per_gpu_hour, 3),
+            "kgCO₂e per accelerator-hour".into(),
+        ),
     ];
+    if let Some(kg) = r.methodology.reference_kgco2e {
+        cards.push((
+            q(Some(kg), "mass", None),
+            format!(
+                "at the reference {} g/kWh, for comparison",
+                on(r.methodology.reference_intensity_g_per_kwh, 0)
+            ),
+        ));
+    }
     let card_w = (WIDTH - 12.0) / 2.0;
     for (i, (v, k)) in cards.iter().enumerate() {
         let x = LEFT + (i % 2) as f32 * (card_w + 12.0);

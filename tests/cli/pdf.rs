@@ -269,3 +269,20 @@ fn the_html_is_well_formed_and_carries_the_svg_charts() {
     assert!(check_html("<div><span>x</span>").is_err());
     assert!(check_html(r#"<a href="x>y</a>"#).is_err());
 }
+
+/// The text of the hand-calculated case's PDF, page by page: a snapshot of what a reader sees
+/// (layout changes show up as a reviewed diff).
+#[test]
+fn pdf_text_snapshot() {
+    let mut r = build_in(&fixture("handcalc"));
+    r.generated_at = Some("2026-10-01T00:00:00Z".into());
+    let pages = pages_text(&pdf_of(&r));
+    let text: Vec<String> = pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("=== page {} ===\n{}", i + 1, p.trim_end()))
+        .collect();
+    insta::with_settings!({ snapshot_path => super::root().join("tests/cli/snapshots"), prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("handcalc_report_pdf_text", text.join("\n"));
+    });
+}
