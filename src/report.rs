@@ -227,7 +227,7 @@ impl Report {
         let mut charts = vec![BarChart::new(
             "emissions_by_team",
             "Emissions by team",
-            "kgCO2e",
+            "kgCO₂e",
             teams.clone(),
             vec![
                 Series {
@@ -278,7 +278,7 @@ impl Report {
             Kind::Lines,
             "emissions_by_month",
             "Emissions by month",
-            "kgCO2e",
+            "kgCO₂e",
             months,
             vec![
                 Series {

@@ -235,7 +235,7 @@ fn demo_command_writes_the_same_report_and_its_inputs() {
             "{id}"
         );
     }
-    assert!(html.contains(">Emissions by team (kgCO2e)</text>"));
+    assert!(html.contains(">Emissions by team (kgCO₂e)</text>"));
     for (rel, bytes) in greenledger::demo::FILES {
         assert_eq!(
             std::fs::read(dir.join("inputs").join(rel)).unwrap(),
