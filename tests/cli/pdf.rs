@@ -274,9 +274,25 @@ fn the_html_is_well_formed_and_carries_the_svg_charts() {
 /// (layout changes show up as a reviewed diff).
 #[test]
 fn pdf_text_snapshot() {
-    let mut r = build_in(&fixture("handcalc"));
-    r.generated_at = Some("2026-10-01T00:00:00Z".into());
-    let pages = pages_text(&pdf_of(&r));
+    // Run from the fixture's folder, so that the findings name files relative to it (as in the
+    // HTML snapshot), whatever folder the repository is cloned into.
+    let out = tempfile::tempdir().unwrap();
+    gl().current_dir(fixture("handcalc"))
+        .args([
+            "report",
+            "--quiet",
+            "--format",
+            "pdf",
+            "--generated-at",
+            "2026-10-01T00:00:00Z",
+            "--config",
+            "greenledger.toml",
+            "--out",
+        ])
+        .arg(out.path().join("r"))
+        .assert()
+        .code(0);
+    let pages = pages_text(&std::fs::read(out.path().join("r/report.pdf")).unwrap());
     let text: Vec<String> = pages
         .iter()
         .enumerate()
