@@ -196,12 +196,20 @@ fn methodology_html(text: &str) -> String {
 impl Html {
     /// The methodology appendix (plain text with line markup), rendered over the report.
     pub fn methodology(&self, report: &Report) -> Result<String> {
-        let ctx = Context::from_serialize(report)
-            .map_err(|e| Error::new(format!("template context: {e}")))?;
+        self.methodology_in(&context(report)?)
+    }
+
+    /// The same over an already serialised report (the HTML renderer has one).
+    fn methodology_in(&self, ctx: &Context) -> Result<String> {
         self.tera
-            .render("methodology.txt.tera", &ctx)
+            .render("methodology.txt.tera", ctx)
             .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))
     }
+}
+
+/// The report as a template context.
+fn context(report: &Report) -> Result<Context> {
+    Context::from_serialize(report).map_err(|e| Error::new(format!("template context: {e}")))
 }
 
 fn tera_chain(e: &tera::Error) -> String {
@@ -217,8 +225,7 @@ fn tera_chain(e: &tera::Error) -> String {
 
 impl Renderer for Html {
     fn render(&self, report: &Report) -> Result<Rendered> {
-        let mut ctx = Context::from_serialize(report)
-            .map_err(|e| Error::new(format!("template context: {e}")))?;
+        let mut ctx = context(report)?;
         // The stylesheet is inlined so the report is one self-contained file.
         let css = self
             .tera
@@ -232,10 +239,8 @@ impl Renderer for Html {
             .map(|c| (c.id.as_str(), super::chart::svg(c)))
             .collect();
         ctx.insert("charts", &charts);
-        ctx.insert(
-            "methodology_html",
-            &methodology_html(&self.methodology(report)?),
-        );
+        let methodology = methodology_html(&self.methodology_in(&ctx)?);
+        ctx.insert("methodology_html", &methodology);
         let html = self
             .tera
             .render("report.html.tera", &ctx)
