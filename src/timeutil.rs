@@ -204,12 +204,7 @@ impl Period {
             let y: i32 = t[..4].parse().map_err(|_| bad())?;
             let m: u32 = t[5..].parse().map_err(|_| bad())?;
             let start = ymd(y, m).ok_or_else(bad)?;
-            let end = if m == 12 {
-                ymd(y + 1, 1)
-            } else {
-                ymd(y, m + 1)
-            }
-            .ok_or_else(bad)?;
+            let end = month_after(y, m).ok_or_else(bad)?;
             return Ok(Period {
                 label: t.to_string(),
                 start,
@@ -261,6 +256,21 @@ pub fn overlap_s(
     } else {
         0.0
     }
+}
+
+/// The first instant of the month after year `y`, month `m`.
+fn month_after(y: i32, m: u32) -> Option<DateTime<Utc>> {
+    if m == 12 {
+        ymd(y + 1, 1)
+    } else {
+        ymd(y, m + 1)
+    }
+}
+
+/// The first instant of the calendar month (UTC) after the one `t` falls in.
+pub fn next_month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Datelike;
+    month_after(t.year(), t.month()).unwrap_or(t + Duration::days(31))
 }
 
 fn ymd(y: i32, m: u32) -> Option<DateTime<Utc>> {

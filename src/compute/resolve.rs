@@ -7,7 +7,7 @@ use crate::config::{Config, Site};
 use crate::factors::{self, Factors};
 use crate::findings::{codes, Finding};
 use crate::ingest::Job;
-use crate::timeutil::{fmt_utc, overlap_s, seconds, Period};
+use crate::timeutil::{fmt_utc, next_month_start, overlap_s, seconds, Period};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -114,7 +114,7 @@ pub fn month_weights(
         None => {
             let mut t = a;
             while t < b {
-                let next = next_month(t).min(b);
+                let next = next_month_start(t).min(b);
                 *w.entry(t.format("%Y-%m").to_string()).or_default() += seconds(t, next).max(0.0);
                 t = next;
             }
@@ -125,19 +125,6 @@ pub fn month_weights(
         return vec![(a.format("%Y-%m").to_string(), 1.0)];
     }
     w.into_iter().map(|(m, v)| (m, v / total)).collect()
-}
-
-/// The first instant of the month after `t` (UTC).
-fn next_month(t: DateTime<Utc>) -> DateTime<Utc> {
-    use chrono::{Datelike, TimeZone};
-    let (y, m) = if t.month() == 12 {
-        (t.year() + 1, 1)
-    } else {
-        (t.year(), t.month() + 1)
-    };
-    Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
-        .single()
-        .unwrap_or(t + chrono::Duration::days(31))
 }
 
 /// Collected while resolving: factors used and findings.
