@@ -13,7 +13,9 @@ pub mod error;
 pub mod estimate;
 pub mod factors;
 pub mod findings;
+pub mod format;
 pub mod ingest;
+pub mod ledger;
 pub mod manifest;
 pub mod render;
 pub mod report;
@@ -79,7 +81,7 @@ fn previous(
             .unwrap_or("")
             .to_string(),
         sha256: format!("{:x}", sha2::Sha256::digest(&bytes)),
-        teams: score::progress::deltas(&report.teams, &v),
+        teams: score::progress::deltas(&report.teams_now(), &v),
     })
 }
 

@@ -1,8 +1,8 @@
 //! Sums per team, per model, per tier and in total, with polars group-bys.
 
 use super::emissions::{f64s, pe, ratio};
-use super::{Amounts, GroupRow, Tier, TierShare};
 use crate::error::Result;
+use crate::ledger::{Amounts, GroupRow, Tier, TierShare};
 use polars::prelude::*;
 
 /// The aggregates of a job frame.

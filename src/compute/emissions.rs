@@ -5,8 +5,8 @@
 //! share of the job inside the period.
 
 use super::resolve::Resolved;
-use super::{Amounts, JobRow};
 use crate::error::{Error, Result};
+use crate::ledger::{Amounts, JobRow};
 use crate::timeutil::fmt_utc;
 use polars::prelude::*;
 
@@ -178,8 +178,8 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::resolve::Tier;
     use crate::ingest::{Job, Origin, Status, TrainingType};
+    use crate::ledger::Tier;
     use chrono::{TimeZone, Utc};
 
     fn resolved(

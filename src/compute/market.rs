@@ -6,34 +6,13 @@
 //! A job's energy is taken as spread evenly over its time in the period; time is cut at every
 //! instrument boundary, so instruments of different periods never see each other's energy.
 
-use super::resolve::{FactorUse, Resolved};
+use super::resolve::Resolved;
 use crate::config::Config;
 use crate::findings::{codes, Finding};
+use crate::ledger::{FactorUse, InstrumentUse};
 use crate::timeutil::{overlap_s, Period};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// One instrument as the report lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InstrumentUse {
-    pub site: String,
-    pub kind: String,
-    pub period: String,
-    pub reference: String,
-    pub intensity_g_per_kwh: f64,
-    /// As contracted.
-    pub mwh: f64,
-    /// The share of `mwh` falling in the reporting period (by time).
-    pub available_mwh: f64,
-    /// The site's facility energy in the instrument's period (within the reporting period).
-    pub consumption_mwh: f64,
-    pub allocated_mwh: f64,
-    /// Not used: reported, never carried elsewhere.
-    pub surplus_mwh: f64,
-    /// allocated / consumption.
-    pub share_covered: Option<f64>,
-}
 
 /// Market-based emissions per job (aligned with the rows) and the instrument inventory.
 #[derive(Debug, Clone, Default)]

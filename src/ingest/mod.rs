@@ -126,25 +126,7 @@ pub struct Job {
     pub origin: Origin,
 }
 
-/// An input file as the report lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InputRecord {
-    pub path: String,
-    pub kind: &'static str,
-    pub sha256: String,
-    pub size: u64,
-    /// Data rows read.
-    pub rows: u64,
-    /// Rows that became (part of) the ledger.
-    pub rows_used: u64,
-    /// Rows set aside, each with a finding.
-    pub rows_rejected: u64,
-    /// Rows replaced by a later cumulative snapshot of the same run (CodeCarbon).
-    pub rows_superseded: u64,
-    /// Where the file was read from (for the manifest and `verify`; not in report.json).
-    #[serde(skip)]
-    pub location: String,
-}
+pub use crate::ledger::InputRecord;
 
 /// Everything read from the inputs.
 #[derive(Debug, Clone, Default)]

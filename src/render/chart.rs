@@ -1,172 +1,9 @@
-//! One backend-neutral chart model (scales with rounded ticks, grouped and stacked bars, lines,
-//! labels, legends),
-//! laid out once as drawing primitives, which the SVG (HTML) and PDF backends both draw.
+//! The report's charts (`report::chart`) laid out once as drawing primitives (grid, ticks,
+//! grouped and stacked bars, lines, labels, legends), which the SVG (HTML) and PDF backends
+//! both draw.
 
-use serde::Serialize;
-
-/// A value axis: from `min` to `max`, with tick values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Scale {
-    pub min: f64,
-    pub max: f64,
-    pub ticks: Vec<f64>,
-}
-
-/// "Nice" ticks covering `[lo, hi]`: steps of 1, 2 or 5 x 10^k, about `n` of them; the scale
-/// runs from the first tick to the last.
-pub fn nice_scale(lo: f64, hi: f64, n: usize) -> Scale {
-    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
-        (lo.min(hi), lo.max(hi))
-    } else {
-        (0.0, 1.0)
-    };
-    let (lo, hi) = if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
-        (lo.min(0.0), if hi > 0.0 { hi * 1.0 } else { 1.0 })
-    } else {
-        (lo, hi)
-    };
-    let span = (hi - lo).max(f64::MIN_POSITIVE);
-    let raw = span / n.max(1) as f64;
-    let exp = raw.log10().floor() as i32;
-    let mag = 10f64.powi(exp);
-    let mant = [1i64, 2, 5, 10]
-        .into_iter()
-        .find(|m| *m as f64 * mag >= raw)
-        .unwrap_or(10);
-    let step = mant as f64 * mag;
-    // Ticks are whole multiples of the step, computed as integers over a power of ten so that
-    // 0.6 prints as 0.6, not 0.6000000000000001.
-    let value = |k: i64| {
-        if exp < 0 {
-            (k * mant) as f64 / 10f64.powi(-exp)
-        } else {
-            (k * mant) as f64 * mag
-        }
-    };
-    let first = (lo / step).floor() as i64;
-    let last = (hi / step).ceil() as i64;
-    let ticks: Vec<f64> = (first..=last.max(first + 1))
-        .take(1000)
-        .map(value)
-        .collect();
-    let start = value(first);
-    Scale {
-        min: start,
-        max: *ticks.last().unwrap_or(&start),
-        ticks,
-    }
-}
-
-/// One series of values, one per category.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Series {
-    pub name: String,
-    pub values: Vec<f64>,
-    pub color: &'static str,
-}
-
-/// How the series of a chart are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Kind {
-    /// One bar per series, side by side in each category.
-    Grouped,
-    /// The series' bars stacked in each category (the stack is their sum).
-    Stacked,
-    /// One line per series through the categories.
-    Lines,
-}
-
-/// A chart: categories along the x axis, one value per category and series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BarChart {
-    pub id: String,
-    pub title: String,
-    pub unit: String,
-    pub kind: Kind,
-    pub categories: Vec<String>,
-    pub series: Vec<Series>,
-    pub scale: Scale,
-}
-
-impl BarChart {
-    /// A grouped bar chart.
-    pub fn new(
-        id: &str,
-        title: &str,
-        unit: &str,
-        categories: Vec<String>,
-        series: Vec<Series>,
-    ) -> BarChart {
-        BarChart::of_kind(Kind::Grouped, id, title, unit, categories, series)
-    }
-
-    /// A chart of the given kind; the scale covers every value (stacks: their sums) and zero.
-    pub fn of_kind(
-        kind: Kind,
-        id: &str,
-        title: &str,
-        unit: &str,
-        categories: Vec<String>,
-        series: Vec<Series>,
-    ) -> BarChart {
-        let finite = |v: &f64| v.is_finite();
-        let (lo, hi) = match kind {
-            Kind::Stacked => {
-                let (mut lo, mut hi) = (0.0f64, 0.0f64);
-                for i in 0..categories.len() {
-                    let (mut pos, mut neg) = (0.0, 0.0);
-                    for v in series
-                        .iter()
-                        .filter_map(|s| s.values.get(i))
-                        .filter(|v| finite(v))
-                    {
-                        if *v >= 0.0 {
-                            pos += v;
-                        } else {
-                            neg += v;
-                        }
-                    }
-                    hi = hi.max(pos);
-                    lo = lo.min(neg);
-                }
-                (lo, hi)
-            }
-            _ => {
-                let vals = || {
-                    series
-                        .iter()
-                        .flat_map(|s| s.values.iter().copied())
-                        .filter(finite)
-                };
-                (vals().fold(0.0f64, f64::min), vals().fold(0.0f64, f64::max))
-            }
-        };
-        BarChart {
-            id: id.into(),
-            title: title.into(),
-            unit: unit.into(),
-            kind,
-            categories,
-            series,
-            scale: nice_scale(lo, hi, 5),
-        }
-    }
-
-    /// The step between ticks.
-    fn step(&self) -> f64 {
-        self.scale
-            .ticks
-            .windows(2)
-            .map(|p| p[1] - p[0])
-            .next()
-            .unwrap_or(1.0)
-    }
-}
-
-/// The palette: colour-blind-safe (Okabe-Ito).
-pub const COLORS: [&str; 6] = [
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
-];
+pub use crate::format::tick_label;
+use crate::report::chart::{BarChart, Kind, Series};
 
 /// Grid lines and axis text.
 pub const GRID: &str = "#d5ddd8";
@@ -387,16 +224,6 @@ fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// A tick label: grouped digits, decimals only when the ticks need them.
-pub fn tick_label(v: f64, step: f64) -> String {
-    let decimals = if step >= 1.0 || step == 0.0 {
-        0
-    } else {
-        (-step.log10().floor()) as usize
-    };
-    super::html::group_digits(v, decimals)
-}
-
 /// Render as inline SVG (text as text, so it is selectable and printable).
 pub fn svg(c: &BarChart) -> String {
     let mut s = format!(
@@ -456,6 +283,7 @@ pub fn svg(c: &BarChart) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::chart::{nice_scale, COLORS};
 
     #[test]
     fn nice_ticks() {

@@ -2,9 +2,8 @@
 //! formula are neutralised.
 
 use super::{Rendered, Renderer};
-use crate::compute::Amounts;
 use crate::error::{Error, Result};
-use crate::report::Report;
+use crate::report::{Amounts, Report};
 
 pub struct Csv;
 
@@ -159,7 +158,7 @@ impl Renderer for Csv {
         let mut teams_h = vec!["team"];
         teams_h.extend(AMOUNT_COLUMNS);
         teams_h.push("share");
-        teams_h.extend(crate::score::PRACTICES.iter().copied());
+        teams_h.extend(r.practices.iter().copied());
         teams_h.push("overall");
         let teams = r
             .teams
@@ -169,7 +168,7 @@ impl Renderer for Csv {
                 row.extend(amounts(&t.amounts));
                 row.push(num(t.share));
                 row.extend(
-                    crate::score::PRACTICES
+                    r.practices
                         .iter()
                         .map(|p| opt(t.scores.practices.get(p).copied().flatten())),
                 );

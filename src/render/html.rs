@@ -3,6 +3,7 @@
 
 use super::{Rendered, Renderer};
 use crate::error::{Error, Result};
+use crate::format::{group_digits, quantity};
 use crate::report::Report;
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,34 +26,6 @@ pub struct Html {
     tera: Tera,
 }
 
-/// Group digits of a number: 1234567.891 with 2 decimals -> "1,234,567.89".
-pub fn group_digits(v: f64, decimals: usize) -> String {
-    if !v.is_finite() {
-        return "n/a".into();
-    }
-    let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = s
-        .split_once('.')
-        .map(|(a, b)| (a.to_string(), Some(b.to_string())))
-        .unwrap_or((s.clone(), None));
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(&f);
-    }
-    let zero = out.chars().all(|c| c == '0' || c == '.' || c == ',');
-    if v < 0.0 && !zero {
-        out.insert(0, '-');
-    }
-    out
-}
-
 /// `{{ x | num(d=2, scale=0.001) }}`: grouped digits (after scaling); null shows as an em dash (unknown, never zero).
 fn num_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     let d = args.get("d").and_then(Value::as_u64).unwrap_or(2) as usize;
@@ -61,25 +34,6 @@ fn num_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
         Some(x) => group_digits(x * scale, d),
         None => "—".into(),
     }))
-}
-
-/// A headline quantity in the unit that suits its size: kgCO2e as t from 1,000 kg, kWh as MWh
-/// from 1,000 kWh, litres as m³ from 1,000 L; below that the base unit, so that a small
-/// report does not print 0.00 t. `like` picks the unit (a range's bounds take their value's).
-pub fn quantity(v: Option<f64>, kind: &str, like: Option<f64>) -> String {
-    let Some(v) = v.filter(|x| x.is_finite()) else {
-        return "—".into();
-    };
-    let (small, big, d) = match kind {
-        "energy" => ("kWh", "MWh", 2),
-        "water" => ("L", "m³", 1),
-        _ => ("kg", "t", 2),
-    };
-    if like.unwrap_or(v).abs() >= 1000.0 {
-        format!("{} {big}", group_digits(v / 1000.0, d))
-    } else {
-        format!("{} {small}", group_digits(v, d))
-    }
 }
 
 /// `{{ x | qty(kind="mass", like=y) }}`: see [`quantity`].
@@ -246,32 +200,5 @@ impl Renderer for Html {
             .render("report.html.tera", &ctx)
             .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
         Ok(vec![("report.html".into(), html.into_bytes())])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::group_digits;
-
-    #[test]
-    fn digits_are_grouped() {
-        assert_eq!(group_digits(1234567.891, 2), "1,234,567.89");
-        assert_eq!(group_digits(999.0, 0), "999");
-        assert_eq!(group_digits(-1000.5, 1), "-1,000.5");
-        assert_eq!(group_digits(-0.0001, 2), "0.00");
-        assert_eq!(group_digits(0.0, 3), "0.000");
-    }
-
-    #[test]
-    fn quantities_take_the_unit_of_their_size() {
-        use super::quantity;
-        assert_eq!(quantity(Some(6985.7), "mass", None), "6.99 t");
-        assert_eq!(quantity(Some(3.78373), "mass", None), "3.78 kg");
-        assert_eq!(quantity(Some(900.0), "mass", Some(1200.0)), "0.90 t");
-        assert_eq!(quantity(Some(42.04), "energy", None), "42.04 kWh");
-        assert_eq!(quantity(Some(102104.0), "energy", None), "102.10 MWh");
-        assert_eq!(quantity(Some(9.0), "water", None), "9.0 L");
-        assert_eq!(quantity(Some(16500.0), "water", None), "16.5 m³");
-        assert_eq!(quantity(None, "mass", None), "—");
     }
 }

@@ -2,18 +2,11 @@
 //! distillation), and the "reuse dividend": the pretraining emissions a team's fine-tunes and
 //! distillations did not have to repeat. An estimate, labelled as such. Pure.
 
-use crate::compute::JobRow;
-use serde::{Deserialize, Serialize};
+use crate::ledger::JobRow;
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A published training footprint of an external model (`[[published_footprint]]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishedFootprint {
-    pub model: String,
-    pub kgco2e: f64,
-    pub source: String,
-}
+pub use crate::config::PublishedFootprint;
 
 /// One edge of the model graph.
 #[derive(Debug, Clone, PartialEq, Serialize)]

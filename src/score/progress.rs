@@ -1,7 +1,6 @@
 //! Quarter over quarter: deltas per team against an earlier greenledger report.json. Pure: the
 //! caller reads the file.
 
-use crate::report::TeamView;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -33,8 +32,20 @@ fn num(v: &serde_json::Value, k: &str) -> Option<f64> {
     v.get(k).and_then(|x| x.as_f64())
 }
 
+/// A team's figures now, as they are compared with the previous report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamNow<'a> {
+    pub team: &'a str,
+    pub location_kgco2e: f64,
+    pub market_kgco2e: Option<f64>,
+    pub kgco2e_per_gpu_hour: Option<f64>,
+    /// practice -> 0..100 or null.
+    pub scores: &'a BTreeMap<&'static str, Option<f64>>,
+    pub overall: Option<f64>,
+}
+
 /// Deltas of `teams` against the `teams` array of a previous report.
-pub fn deltas(teams: &[TeamView], previous: &serde_json::Value) -> Vec<TeamDelta> {
+pub fn deltas(teams: &[TeamNow], previous: &serde_json::Value) -> Vec<TeamDelta> {
     let prev: BTreeMap<&str, &serde_json::Value> = previous
         .get("teams")
         .and_then(|t| t.as_array())
@@ -47,10 +58,10 @@ pub fn deltas(teams: &[TeamView], previous: &serde_json::Value) -> Vec<TeamDelta
     teams
         .iter()
         .map(|t| {
-            let p = prev.get(t.team.as_str()).copied();
+            let p = prev.get(t.team).copied();
             let d = |now: Option<f64>, k: &str| Some(now? - num(p?, k)?);
             let mut scores = BTreeMap::new();
-            for (practice, now) in &t.scores.practices {
+            for (practice, now) in t.scores {
                 let before = p
                     .and_then(|p| p.get("scores"))
                     .and_then(|s| s.get(*practice))
@@ -63,18 +74,18 @@ pub fn deltas(teams: &[TeamView], previous: &serde_json::Value) -> Vec<TeamDelta
                 .and_then(|x| x.as_f64());
             scores.insert(
                 "overall".to_string(),
-                t.scores.overall.zip(before_overall).map(|(a, b)| a - b),
+                t.overall.zip(before_overall).map(|(a, b)| a - b),
             );
             let loc_before = p.and_then(|p| num(p, "location_kgco2e"));
             TeamDelta {
-                team: t.team.clone(),
+                team: t.team.to_string(),
                 in_previous: p.is_some(),
-                location_kgco2e: d(Some(t.amounts.location_kgco2e), "location_kgco2e"),
+                location_kgco2e: d(Some(t.location_kgco2e), "location_kgco2e"),
                 location_kgco2e_change: loc_before
                     .filter(|b| *b > 0.0)
-                    .map(|b| t.amounts.location_kgco2e / b - 1.0),
-                market_kgco2e: d(t.amounts.market_kgco2e, "market_kgco2e"),
-                kgco2e_per_gpu_hour: d(t.amounts.kgco2e_per_gpu_hour, "kgco2e_per_gpu_hour"),
+                    .map(|b| t.location_kgco2e / b - 1.0),
+                market_kgco2e: d(t.market_kgco2e, "market_kgco2e"),
+                kgco2e_per_gpu_hour: d(t.kgco2e_per_gpu_hour, "kgco2e_per_gpu_hour"),
                 scores,
             }
         })

@@ -1,6 +1,6 @@
 //! What-ifs: per team, the emissions (location-based) a change would have saved. Pure.
 
-use crate::compute::{BestHardware, JobRow, SiteFactor, Tier};
+use crate::ledger::{BestHardware, JobRow, SiteFactor, Tier};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

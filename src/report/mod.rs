@@ -1,13 +1,19 @@
 //! The view-model: one serialisable `Report` that every renderer reads. Nothing is computed
 //! after this point except presentation.
 
-use crate::compute::{Amounts, FactorUse, JobRow, Ledger, TelemetrySummary, TierShare};
 use crate::config::Config;
 use crate::factors::{self, Factors};
 use crate::findings::{Finding, Severity};
-use crate::ingest::InputRecord;
 use crate::timeutil::Period;
 use serde::Serialize;
+
+pub mod chart;
+
+/// The ledger rows the view-model carries, named here so that renderers read only the report.
+pub use crate::ledger::{
+    Amounts, FactorUse, InputRecord, InstrumentUse, JobRow, Ledger, MonthRow, TelemetrySummary,
+    Tier, TierShare,
+};
 
 pub const SCHEMA: &str = "greenledger/report@1";
 
@@ -166,7 +172,7 @@ pub struct FactorSet {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Methodology {
     /// Relative uncertainties behind the low/high bounds.
-    pub uncertainty: crate::compute::uncertainty::Uncertainty,
+    pub uncertainty: crate::config::uncertainty::Uncertainty,
     pub default_pue: f64,
     pub default_pue_source: String,
     pub utilisation: f64,
@@ -191,7 +197,7 @@ pub struct Report {
     pub totals: Amounts,
     pub tiers: Vec<TierShare>,
     /// Energy and emissions per calendar month (UTC) of the period; the months sum to the totals.
-    pub monthly: Vec<crate::compute::MonthRow>,
+    pub monthly: Vec<MonthRow>,
     pub teams: Vec<TeamView>,
     /// The organisation's practice scores.
     pub organization_scores: Organization,
@@ -201,7 +207,10 @@ pub struct Report {
     pub lineage: crate::score::lineage::Lineage,
     /// Charts of the report (drawn by the HTML and PDF renderers; not part of report.json).
     #[serde(skip)]
-    pub charts: Vec<crate::render::chart::BarChart>,
+    pub charts: Vec<chart::BarChart>,
+    /// The practices in report order (for renderers; report.json has them in `rubric`).
+    #[serde(skip)]
+    pub practices: Vec<&'static str>,
     /// Quarter over quarter: each team's change since an earlier report (`--previous`).
     pub previous: Option<crate::score::progress::Previous>,
     pub models: Vec<ModelView>,
@@ -214,158 +223,20 @@ pub struct Report {
     pub telemetry: Option<TelemetrySummary>,
     pub factors: Vec<FactorUse>,
     /// Contractual instruments (market-based), with allocation and surplus.
-    pub instruments: Vec<crate::compute::market::InstrumentUse>,
+    pub instruments: Vec<InstrumentUse>,
     pub factor_set: FactorSet,
     pub methodology: Methodology,
 }
 
 impl Report {
-    /// The chart models of this report.
-    fn build_charts(&mut self) {
-        use crate::render::chart::{BarChart, Kind, Series, COLORS};
-        let teams: Vec<String> = self.teams.iter().map(|t| t.team.clone()).collect();
-        let mut charts = vec![BarChart::new(
-            "emissions_by_team",
-            "Emissions by team",
-            "kgCO₂e",
-            teams.clone(),
-            vec![
-                Series {
-                    name: "location-based".into(),
-                    values: self
-                        .teams
-                        .iter()
-                        .map(|t| t.amounts.location_kgco2e)
-                        .collect(),
-                    color: COLORS[0],
-                },
-                Series {
-                    name: "market-based".into(),
-                    values: self
-                        .teams
-                        .iter()
-                        .map(|t| t.amounts.market_kgco2e.unwrap_or(0.0))
-                        .collect(),
-                    color: COLORS[1],
-                },
-            ],
-        )];
-        let months: Vec<String> = self.monthly.iter().map(|m| m.month.clone()).collect();
-        charts.push(BarChart::of_kind(
-            Kind::Stacked,
-            "energy_by_month",
-            "Facility energy by month",
-            "kWh",
-            months.clone(),
-            vec![
-                Series {
-                    name: "IT equipment".into(),
-                    values: self.monthly.iter().map(|m| m.it_energy_kwh).collect(),
-                    color: COLORS[0],
-                },
-                Series {
-                    name: "facility overhead (PUE)".into(),
-                    values: self
-                        .monthly
-                        .iter()
-                        .map(|m| m.facility_energy_kwh - m.it_energy_kwh)
-                        .collect(),
-                    color: COLORS[4],
-                },
-            ],
-        ));
-        charts.push(BarChart::of_kind(
-            Kind::Lines,
-            "emissions_by_month",
-            "Emissions by month",
-            "kgCO₂e",
-            months,
-            vec![
-                Series {
-                    name: "location-based".into(),
-                    values: self.monthly.iter().map(|m| m.location_kgco2e).collect(),
-                    color: COLORS[0],
-                },
-                Series {
-                    name: "market-based".into(),
-                    values: self.monthly.iter().map(|m| m.market_kgco2e).collect(),
-                    color: COLORS[1],
-                },
-            ],
-        ));
-        charts.push(BarChart::new(
-            "energy_by_tier",
-            "IT energy by tier",
-            "kWh",
-            self.tiers
-                .iter()
-                .map(|t| t.tier.as_str().to_string())
-                .collect(),
-            vec![Series {
-                name: "IT energy".into(),
-                values: self.tiers.iter().map(|t| t.it_energy_kwh).collect(),
-                color: COLORS[2],
-            }],
-        ));
-        charts.push(BarChart::new(
-            "scores_by_team",
-            "Practice scores",
-            "0-100",
-            crate::score::PRACTICES
-                .iter()
-                .map(|p| p.replace('_', " "))
-                .collect(),
-            self.teams
-                .iter()
-                .enumerate()
-                .map(|(i, t)| Series {
-                    name: t.team.clone(),
-                    values: crate::score::PRACTICES
-                        .iter()
-                        .map(|p| {
-                            t.scores
-                                .practices
-                                .get(p)
-                                .copied()
-                                .flatten()
-                                .unwrap_or(f64::NAN)
-                        })
-                        .collect(),
-                    color: COLORS[i % COLORS.len()],
-                })
-                .collect(),
-        ));
-        if let Some(tel) = &self.telemetry {
-            charts.push(BarChart::of_kind(
-                Kind::Stacked,
-                "idle_by_node",
-                "Measured energy per node",
-                "kWh",
-                tel.nodes.iter().map(|n| n.node.clone()).collect(),
-                vec![
-                    Series {
-                        name: "allocated to jobs".into(),
-                        values: tel.nodes.iter().map(|n| n.total_kwh - n.idle_kwh).collect(),
-                        color: COLORS[0],
-                    },
-                    Series {
-                        name: "idle".into(),
-                        values: tel.nodes.iter().map(|n| n.idle_kwh).collect(),
-                        color: COLORS[5],
-                    },
-                ],
-            ));
-        }
-        self.charts = charts;
-    }
-
+    /// The view-model of a ledger: scores, what-ifs, lineage and model cards added, charts
+    /// laid out as data.
     pub fn new(
         cfg: &Config,
         factors: &Factors,
         ledger: Ledger,
         generated_at: Option<String>,
     ) -> Report {
-        let total_loc = ledger.totals.location_kgco2e;
         let all: Vec<&JobRow> = ledger.jobs.iter().collect();
         let whatifs = crate::score::whatif::whatifs(
             &ledger.jobs,
@@ -374,77 +245,16 @@ impl Report {
         );
         let lineage = crate::score::lineage::lineage(&ledger.jobs, &cfg.published_footprints);
         let org = crate::score::scorecard(&all, &cfg.rubric);
-        let teams = ledger
-            .teams
-            .into_iter()
-            .map(|g| {
-                let jobs: Vec<&JobRow> = ledger.jobs.iter().filter(|j| j.team == g.key).collect();
-                let card = crate::score::scorecard(&jobs, &cfg.rubric);
-                TeamView {
-                    share: if total_loc > 0.0 {
-                        g.amounts.location_kgco2e / total_loc
-                    } else {
-                        0.0
-                    },
-                    team: g.key,
-                    amounts: g.amounts,
-                    scores: Scores::from(&card),
-                    score_details: card.details,
-                }
-            })
-            .collect();
-        let models = ledger
-            .models
-            .into_iter()
-            .map(|g| ModelView {
-                card: model_card(&g.key, &g.amounts, &ledger.jobs, cfg),
-                model: g.key,
-                team: g.team.unwrap_or_default(),
-                amounts: g.amounts,
-            })
-            .collect::<Vec<ModelView>>();
-        // Distinct file names even when two model names sanitise alike.
-        let mut models = models;
-        let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-        for m in models.iter_mut() {
-            let n = seen.entry(m.card.file.clone()).or_default();
-            *n += 1;
-            if *n > 1 {
-                m.card.file = format!("{}-{}", m.card.file, n);
-            }
-        }
-        let count = |s| ledger.findings.iter().filter(|f| f.severity == s).count();
-        let finding_counts = FindingCounts {
-            error: count(Severity::Error),
-            warning: count(Severity::Warning),
-            info: count(Severity::Info),
-        };
-        let (zones, regions, hw) = factors.counts();
+        let teams = team_views(&ledger, cfg);
+        let models = model_views(&ledger, cfg);
         let mut report = Report {
             schema: SCHEMA,
             generator: format!("greenledger {}", env!("CARGO_PKG_VERSION")),
             title: cfg.title.clone(),
             organization: cfg.organization.clone(),
             generated_at,
-            period: ledger.period,
-            methodology: Methodology {
-                uncertainty: cfg.uncertainty.clone(),
-                default_pue: cfg.default_pue.unwrap_or(factors::DEFAULT_PUE),
-                default_pue_source: if cfg.default_pue.is_some() {
-                    "greenledger.toml".into()
-                } else {
-                    factors::DEFAULT_PUE_SOURCE.into()
-                },
-                utilisation: cfg.utilisation,
-                timezone: cfg.timezone_name.clone(),
-                reference_intensity_g_per_kwh: cfg.reference_intensity_g_per_kwh,
-                reference_kgco2e: cfg
-                    .reference_intensity_g_per_kwh
-                    .map(|g| ledger.totals.facility_energy_kwh * g / 1000.0),
-                embedded_zones: zones,
-                embedded_cloud_regions: regions,
-                embedded_hardware: hw,
-            },
+            period: ledger.period.clone(),
+            methodology: methodology(cfg, factors, &ledger),
             totals: ledger.totals,
             tiers: ledger.tiers,
             monthly: ledger.monthly,
@@ -454,13 +264,14 @@ impl Report {
                 score_details: org.details,
             },
             rubric: cfg.rubric.clone(),
+            practices: crate::score::PRACTICES.to_vec(),
             previous: None,
             lineage,
             charts: Vec::new(),
             models,
             jobs: ledger.jobs,
             whatifs,
-            finding_counts,
+            finding_counts: FindingCounts::of(&ledger.findings),
             findings: ledger.findings,
             inputs: ledger.inputs,
             telemetry: ledger.telemetry,
@@ -472,7 +283,7 @@ impl Report {
                 sha256: factors.sha256.clone(),
             },
         };
-        report.build_charts();
+        report.charts = chart::charts(&report);
         report
     }
 
@@ -540,8 +351,106 @@ impl Report {
         }
     }
 
+    /// Each team's figures as `score::progress` compares them with an earlier report.
+    pub fn teams_now(&self) -> Vec<crate::score::progress::TeamNow<'_>> {
+        self.teams
+            .iter()
+            .map(|t| crate::score::progress::TeamNow {
+                team: &t.team,
+                location_kgco2e: t.amounts.location_kgco2e,
+                market_kgco2e: t.amounts.market_kgco2e,
+                kgco2e_per_gpu_hour: t.amounts.kgco2e_per_gpu_hour,
+                scores: &t.scores.practices,
+                overall: t.scores.overall,
+            })
+            .collect()
+    }
+
     /// True when any finding is an error (exit code 1).
     pub fn has_errors(&self) -> bool {
         self.finding_counts.error > 0
+    }
+}
+
+/// Each team with its share of the organisation's location-based emissions and its scores.
+fn team_views(ledger: &Ledger, cfg: &Config) -> Vec<TeamView> {
+    let total_loc = ledger.totals.location_kgco2e;
+    ledger
+        .teams
+        .iter()
+        .map(|g| {
+            let jobs: Vec<&JobRow> = ledger.jobs.iter().filter(|j| j.team == g.key).collect();
+            let card = crate::score::scorecard(&jobs, &cfg.rubric);
+            TeamView {
+                share: if total_loc > 0.0 {
+                    g.amounts.location_kgco2e / total_loc
+                } else {
+                    0.0
+                },
+                team: g.key.clone(),
+                amounts: g.amounts.clone(),
+                scores: Scores::from(&card),
+                score_details: card.details,
+            }
+        })
+        .collect()
+}
+
+/// Each model with its card facts; card file names are made distinct when two model names
+/// sanitise alike (`name`, `name-2`, ...).
+fn model_views(ledger: &Ledger, cfg: &Config) -> Vec<ModelView> {
+    let mut models: Vec<ModelView> = ledger
+        .models
+        .iter()
+        .map(|g| ModelView {
+            card: model_card(&g.key, &g.amounts, &ledger.jobs, cfg),
+            model: g.key.clone(),
+            team: g.team.clone().unwrap_or_default(),
+            amounts: g.amounts.clone(),
+        })
+        .collect();
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for m in models.iter_mut() {
+        let n = seen.entry(m.card.file.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            m.card.file = format!("{}-{}", m.card.file, n);
+        }
+    }
+    models
+}
+
+/// The settings and assumptions behind the numbers, as the methodology appendix states them.
+fn methodology(cfg: &Config, factors: &Factors, ledger: &Ledger) -> Methodology {
+    let (zones, regions, hw) = factors.counts();
+    Methodology {
+        uncertainty: cfg.uncertainty.clone(),
+        default_pue: cfg.default_pue.unwrap_or(factors::DEFAULT_PUE),
+        default_pue_source: if cfg.default_pue.is_some() {
+            "greenledger.toml".into()
+        } else {
+            factors::DEFAULT_PUE_SOURCE.into()
+        },
+        utilisation: cfg.utilisation,
+        timezone: cfg.timezone_name.clone(),
+        reference_intensity_g_per_kwh: cfg.reference_intensity_g_per_kwh,
+        reference_kgco2e: cfg
+            .reference_intensity_g_per_kwh
+            .map(|g| ledger.totals.facility_energy_kwh * g / 1000.0),
+        embedded_zones: zones,
+        embedded_cloud_regions: regions,
+        embedded_hardware: hw,
+    }
+}
+
+impl FindingCounts {
+    /// Findings counted by severity.
+    pub fn of(findings: &[Finding]) -> FindingCounts {
+        let count = |s| findings.iter().filter(|f| f.severity == s).count();
+        FindingCounts {
+            error: count(Severity::Error),
+            warning: count(Severity::Warning),
+            info: count(Severity::Info),
+        }
     }
 }

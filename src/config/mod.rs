@@ -1,10 +1,13 @@
 //! greenledger.toml and the command line, turned once into a validated [`Config`].
 
+pub mod rubric;
+pub mod uncertainty;
+
 use crate::cli::{InputArgs, OutputArgs};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 use crate::timeutil::{InputZone, Period};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -75,6 +78,15 @@ pub struct HardwareOverride {
     pub source: Option<String>,
 }
 
+/// A published training footprint of an external model (`[[published_footprint]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedFootprint {
+    pub model: String,
+    pub kgco2e: f64,
+    pub source: String,
+}
+
 /// Output settings.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -121,13 +133,13 @@ pub struct Config {
     /// Columns of nvidia-smi logs without a header line.
     pub nvidia_smi_columns: Option<Vec<String>>,
     /// Relative uncertainties for the low/high bounds.
-    pub uncertainty: crate::compute::uncertainty::Uncertainty,
+    pub uncertainty: uncertainty::Uncertainty,
     /// The practice rubric (embedded defaults with `[rubric]` overrides).
-    pub rubric: crate::score::Rubric,
+    pub rubric: rubric::Rubric,
     /// `[report] previous`: an earlier report.json, resolved against the config's folder.
     pub previous: Option<InputFile>,
     /// Published footprints of external models.
-    pub published_footprints: Vec<crate::score::lineage::PublishedFootprint>,
+    pub published_footprints: Vec<PublishedFootprint>,
     pub sacct_columns: Option<Vec<String>>,
     pub sacct_site: Option<String>,
     pub sacct_sites: BTreeMap<String, String>,
@@ -160,17 +172,17 @@ struct FileConfig {
     #[serde(default)]
     telemetry: TelemetrySection,
     #[serde(default)]
-    uncertainty: crate::compute::uncertainty::Uncertainty,
+    uncertainty: uncertainty::Uncertainty,
     #[serde(default)]
     sacct: SacctSection,
     #[serde(default)]
     grid: GridSection,
     /// Published training footprints of external models (for the reuse dividend).
     #[serde(default)]
-    published_footprint: Vec<crate::score::lineage::PublishedFootprint>,
+    published_footprint: Vec<PublishedFootprint>,
     /// Overrides of the practice rubric, per practice.
     #[serde(default)]
-    rubric: Option<BTreeMap<String, crate::score::PointOverride>>,
+    rubric: Option<BTreeMap<String, rubric::PointOverride>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -583,7 +595,7 @@ impl Config {
             }
         }
         let rubric = match &file.rubric {
-            Some(r) => crate::score::Rubric::default().with(r).map_err(|m| {
+            Some(r) => rubric::Rubric::default().with(r).map_err(|m| {
                 // Point at the offending [rubric.<practice>] table.
                 let name = m
                     .split(']')
@@ -596,7 +608,7 @@ impl Config {
                     .unwrap_or(0);
                 Error::in_file(&cfg_path, m.clone()).at_line(line_of(&text, at))
             })?,
-            None => crate::score::Rubric::default(),
+            None => rubric::Rubric::default(),
         };
         let max_gap_s = args.max_gap_s.or(file.telemetry.max_gap_s).unwrap_or(120.0);
         if !(max_gap_s.is_finite() && max_gap_s > 0.0) {

@@ -1,0 +1,162 @@
+//! Which job holds which device when: claims from the jobs' `nodes` and `gpu_ids`, made
+//! disjoint per device (two jobs on one device at once: the earlier keeps the overlap), and the
+//! integrator that feeds sample batches to the devices' states.
+
+use super::device::{Dev, Params};
+use crate::findings::{codes, Finding};
+use crate::ingest::hostlist::{expand_ids, expand_nodes};
+use crate::ingest::telemetry::{Nodes, SampleBatch};
+use crate::ingest::Job;
+use crate::timeutil::Period;
+use std::collections::{BTreeMap, HashMap};
+
+/// A job's claim on the devices of one node, in milliseconds, clipped to the period.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Claim {
+    pub(super) job: usize,
+    pub(super) devices: Option<Vec<u32>>,
+    pub(super) s: i64,
+    pub(super) e: i64,
+}
+
+/// Claims of every job on every node, and findings for node lists that cannot be read.
+pub(super) fn claims(
+    jobs: &[Job],
+    period: &Period,
+    nodes: &mut Nodes,
+    findings: &mut Vec<Finding>,
+) -> HashMap<u32, Vec<Claim>> {
+    let (p0, p1) = (
+        period.start.timestamp_millis(),
+        period.end.timestamp_millis(),
+    );
+    let mut by_node: HashMap<u32, Vec<Claim>> = HashMap::new();
+    for (i, j) in jobs.iter().enumerate() {
+        let Some(list) = &j.nodes else { continue };
+        let hosts = match expand_nodes(list) {
+            Ok(h) => h,
+            Err(e) => {
+                findings.push(
+                    Finding::error(
+                        codes::JOBS_BAD_VALUE,
+                        format!(
+                            "job '{}': nodes: {e}; its telemetry cannot be matched",
+                            j.job_id
+                        ),
+                    )
+                    .at(&j.origin.file, Some(j.origin.line)),
+                );
+                continue;
+            }
+        };
+        let devices = match j.gpu_ids.as_deref().map(expand_ids) {
+            None => None,
+            Some(Ok(ids)) => Some(ids),
+            Some(Err(e)) => {
+                findings.push(
+                    Finding::error(
+                        codes::JOBS_BAD_VALUE,
+                        format!(
+                            "job '{}': gpu_ids: {e}; all devices of its nodes are used",
+                            j.job_id
+                        ),
+                    )
+                    .at(&j.origin.file, Some(j.origin.line)),
+                );
+                None
+            }
+        };
+        let s = j.start.timestamp_millis().max(p0);
+        let e = j.end.timestamp_millis().min(p1);
+        if e <= s {
+            continue;
+        }
+        for h in hosts {
+            let n = nodes.id(&h);
+            by_node.entry(n).or_default().push(Claim {
+                job: i,
+                devices: devices.clone(),
+                s,
+                e,
+            });
+        }
+    }
+    by_node
+}
+
+/// Everything integration needs while scanning.
+pub(super) struct Integrator {
+    pub(super) params: Params,
+    pub(super) by_node: HashMap<u32, Vec<Claim>>,
+    pub(super) limits: HashMap<u32, f64>,
+    pub(super) devs: Vec<Dev>,
+    pub(super) index: HashMap<(u32, u32), usize>,
+    /// Pairs of jobs claiming one device at once, with the first device seen.
+    pub(super) overlaps: BTreeMap<(usize, usize), (u32, u32)>,
+}
+
+impl Integrator {
+    pub(super) fn dev(&mut self, node: u32, device: u32) -> usize {
+        if let Some(&i) = self.index.get(&(node, device)) {
+            return i;
+        }
+        let mut list: Vec<(usize, i64, i64)> = self
+            .by_node
+            .get(&node)
+            .map(|cs| {
+                cs.iter()
+                    .filter(|c| c.devices.as_ref().is_none_or(|d| d.contains(&device)))
+                    .map(|c| (c.job, c.s, c.e))
+                    .collect()
+            })
+            .unwrap_or_default();
+        list.sort_by_key(|&(j, s, e)| (s, e, j));
+        // Two jobs claiming one device at once: the earlier-starting job keeps the overlap.
+        let mut reach = i64::MIN;
+        let mut reach_job = usize::MAX;
+        for c in list.iter_mut() {
+            if c.1 < reach {
+                let key = (reach_job.min(c.0), reach_job.max(c.0));
+                self.overlaps.entry(key).or_insert((node, device));
+                c.1 = reach.min(c.2);
+            }
+            if c.2 > reach {
+                reach = c.2;
+                reach_job = c.0;
+            }
+        }
+        list.retain(|c| c.2 > c.1);
+        let i = self.devs.len();
+        self.devs.push(Dev::new(
+            node,
+            device,
+            list,
+            self.limits.get(&node).copied(),
+        ));
+        self.index.insert((node, device), i);
+        i
+    }
+
+    /// Feed a batch; devices found out of order stop integrating (pass 2 redoes them).
+    pub(super) fn feed(&mut self, b: &SampleBatch, last: &mut (u32, u32, usize)) {
+        let k = self.params;
+        for r in 0..b.len() {
+            let (n, d) = (b.node[r], b.device[r]);
+            let di = if n == last.0 && d == last.1 {
+                last.2
+            } else {
+                let i = self.dev(n, d);
+                *last = (n, d, i);
+                i
+            };
+            let dev = &mut self.devs[di];
+            if dev.out_of_order {
+                dev.rows += 1;
+                continue;
+            }
+            if !dev.push(b.t_ms[r], b.power_w[r], &k) {
+                dev.out_of_order = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! One device's integration state: samples in arrival order, duplicates averaged, gaps
+//! counted, and each segment's straight-line integral clipped to the device's claims and the
+//! period, with an hourly profile per claim.
+
+/// Per-device integration state.
+#[derive(Debug, Clone)]
+pub(super) struct Dev {
+    pub(super) node: u32,
+    pub(super) device: u32,
+    /// (job, start, end), sorted, made disjoint.
+    pub(super) claims: Vec<(usize, i64, i64)>,
+    pub(super) cursor: usize,
+    pub(super) claim_j: Vec<f64>,
+    pub(super) claim_s: Vec<f64>,
+    /// Per claim, joules per hour since the hour of the claim's start.
+    pub(super) claim_hours: Vec<Vec<f64>>,
+    pub(super) prev: Option<(i64, f64)>,
+    /// A point not yet final: (t, sum of power, count) — more samples at t may follow.
+    pub(super) pending: Option<(i64, f64, u32)>,
+    pub(super) out_of_order: bool,
+    pub(super) rows: u64,
+    pub(super) duplicates: u64,
+    pub(super) dropped: u64,
+    pub(super) gaps: u64,
+    pub(super) gap_ms: i64,
+    pub(super) total_j: f64,
+    pub(super) idle_j: f64,
+    pub(super) limit_w: Option<f64>,
+}
+
+/// The shared parameters of integration.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Params {
+    pub(super) p0: i64,
+    pub(super) p1: i64,
+    pub(super) max_gap_ms: i64,
+}
+
+impl Dev {
+    pub(super) fn new(
+        node: u32,
+        device: u32,
+        claims: Vec<(usize, i64, i64)>,
+        limit_w: Option<f64>,
+    ) -> Dev {
+        let n = claims.len();
+        Dev {
+            node,
+            device,
+            claims,
+            cursor: 0,
+            claim_j: vec![0.0; n],
+            claim_s: vec![0.0; n],
+            claim_hours: vec![Vec::new(); n],
+            prev: None,
+            pending: None,
+            out_of_order: false,
+            rows: 0,
+            duplicates: 0,
+            dropped: 0,
+            gaps: 0,
+            gap_ms: 0,
+            total_j: 0.0,
+            idle_j: 0.0,
+            limit_w,
+        }
+    }
+
+    /// Forget every result (before a sorted re-run).
+    pub(super) fn reset(&mut self) {
+        let claims = std::mem::take(&mut self.claims);
+        *self = Dev::new(self.node, self.device, claims, self.limit_w);
+    }
+
+    /// One sample, in arrival order. Returns false when it arrived out of time order.
+    #[inline]
+    pub(super) fn push(&mut self, t: i64, p: f64, k: &Params) -> bool {
+        self.rows += 1;
+        if !(p.is_finite() && p >= 0.0 && self.limit_w.is_none_or(|l| p <= l)) {
+            self.dropped += 1;
+            return true;
+        }
+        match self.pending {
+            Some((pt, sum, n)) if t == pt => {
+                self.pending = Some((pt, sum + p, n + 1));
+                self.duplicates += 1;
+                true
+            }
+            Some((pt, _, _)) if t < pt => false,
+            Some((pt, sum, n)) => {
+                self.point(pt, sum / n as f64, k);
+                self.pending = Some((t, p, 1));
+                true
+            }
+            None => {
+                self.pending = Some((t, p, 1));
+                true
+            }
+        }
+    }
+
+    pub(super) fn finish(&mut self, k: &Params) {
+        if let Some((pt, sum, n)) = self.pending.take() {
+            self.point(pt, sum / n as f64, k);
+        }
+    }
+
+    /// A final point: integrate the segment from the previous one.
+    #[inline]
+    pub(super) fn point(&mut self, t1: i64, p1: f64, k: &Params) {
+        if let Some((t0, p0)) = self.prev {
+            self.segment(t0, p0, t1, p1, k);
+        }
+        self.prev = Some((t1, p1));
+    }
+
+    #[inline]
+    pub(super) fn segment(&mut self, t0: i64, p0: f64, t1: i64, p1: f64, k: &Params) {
+        let dt = t1 - t0;
+        if dt > k.max_gap_ms {
+            // A gap carries no energy; count only the part inside the period.
+            let inside = t1.min(k.p1) - t0.max(k.p0);
+            if inside > 0 {
+                self.gaps += 1;
+                self.gap_ms += inside;
+            }
+            return;
+        }
+        let a = t0.max(k.p0);
+        let b = t1.min(k.p1);
+        if b <= a {
+            return;
+        }
+        let e_all = trapezoid(t0, p0, t1, p1, a, b);
+        self.total_j += e_all;
+        // Claims ending at or before this segment's start can never overlap later segments.
+        while self.cursor < self.claims.len() && self.claims[self.cursor].2 <= t0 {
+            self.cursor += 1;
+        }
+        let mut claimed = 0.0;
+        let mut i = self.cursor;
+        while i < self.claims.len() && self.claims[i].1 < b {
+            let (_, s, e) = self.claims[i];
+            let ca = a.max(s);
+            let cb = b.min(e);
+            if cb > ca {
+                let ej = trapezoid(t0, p0, t1, p1, ca, cb);
+                self.claim_j[i] += ej;
+                self.claim_s[i] += (cb - ca) as f64 / 1000.0;
+                claimed += ej;
+                // The hourly profile: split at hour boundaries (a segment rarely crosses one).
+                let base = s.div_euclid(HOUR_MS);
+                let hours = &mut self.claim_hours[i];
+                let mut x = ca;
+                while x < cb {
+                    let h = x.div_euclid(HOUR_MS);
+                    let y = ((h + 1) * HOUR_MS).min(cb);
+                    let part = if x == ca && y == cb {
+                        ej
+                    } else {
+                        trapezoid(t0, p0, t1, p1, x, y)
+                    };
+                    let k = (h - base) as usize;
+                    if hours.len() <= k {
+                        hours.resize(k + 1, 0.0);
+                    }
+                    hours[k] += part;
+                    x = y;
+                }
+            }
+            i += 1;
+        }
+        self.idle_j += e_all - claimed;
+    }
+}
+
+pub(super) const HOUR_MS: i64 = 3_600_000;
+
+/// Energy (J) of the straight line from (t0, p0) to (t1, p1), between a and b (ms).
+#[inline]
+pub(super) fn trapezoid(t0: i64, p0: f64, t1: i64, p1: f64, a: i64, b: i64) -> f64 {
+    let span = (t1 - t0) as f64;
+    let pa = p0 + (p1 - p0) * ((a - t0) as f64 / span);
+    let pb = p0 + (p1 - p0) * ((b - t0) as f64 / span);
+    (pa + pb) / 2.0 * ((b - a) as f64 / 1000.0)
+}

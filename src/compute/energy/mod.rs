@@ -1,0 +1,419 @@
+//! Power samples to job energy, by the integration rules of DESIGN.md:
+//! duplicates once at their mean; invalid power dropped; consecutive samples of a device form a
+//! segment, one longer than `max_gap_s` is a gap; each segment's straight-line integral is
+//! clipped exactly to the jobs claiming the device and to the period; what no job claims is idle.
+//!
+//! Samples are streamed: each device is integrated as its samples arrive, so memory holds one
+//! state per device, not the samples. A device whose samples arrive out of time order is
+//! re-read in a second pass, sorted, and integrated again (in groups that fit a row budget).
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::factors::Factors;
+use crate::findings::{codes, Finding};
+use crate::ingest::telemetry::{self, CounterReading, Nodes, SampleBatch, ScanOutput, Source};
+use crate::ingest::Job;
+use crate::ledger::{InputRecord, TelemetryStats};
+use crate::timeutil::Period;
+use claims::{claims, Claim, Integrator};
+use device::{Params, HOUR_MS};
+use std::collections::{BTreeMap, HashMap};
+
+mod claims;
+mod device;
+
+/// What telemetry says about one job (by index in the jobs list).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobTelemetry {
+    /// Joules integrated from power samples, within the job and the period.
+    pub sampled_j: f64,
+    /// Device-seconds covered by valid segments.
+    pub covered_s: f64,
+    /// Joules from energy counters (DCGM), within the job and the period.
+    pub counter_j: f64,
+    pub counter_covered_s: f64,
+    /// Sampled joules per hour (hour start, epoch seconds): the job's energy profile, for
+    /// hourly grid factors.
+    pub hourly_j: BTreeMap<i64, f64>,
+}
+
+/// Idle (unallocated) energy of one node.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NodeIdle {
+    pub node: String,
+    pub idle_kwh: f64,
+    pub total_kwh: f64,
+}
+
+/// The result of attribution.
+#[derive(Debug, Clone, Default)]
+pub struct Attribution {
+    pub jobs: Vec<JobTelemetry>,
+    pub nodes: Vec<NodeIdle>,
+    pub stats: TelemetryStats,
+    pub findings: Vec<Finding>,
+    pub inputs: Vec<InputRecord>,
+}
+
+/// `telemetry [########----------------]  33 %  8.2 M samples` (a counter when the total is
+/// unknown).
+fn progress_line(seen: u64, expected: u64) -> String {
+    if expected == 0 {
+        return format!("telemetry: {:.1} M samples", seen as f64 / 1e6);
+    }
+    let share = (seen as f64 / expected as f64).min(1.0);
+    let filled = (share * 24.0).round() as usize;
+    format!(
+        "telemetry [{}{}] {:3.0} %  {:.1} M samples",
+        "#".repeat(filled),
+        "-".repeat(24 - filled),
+        share * 100.0,
+        seen as f64 / 1e6
+    )
+}
+
+/// Largest number of samples held in memory at once when out-of-order devices are re-read.
+const ROW_BUDGET: u64 = 40_000_000;
+
+/// Attribute the telemetry of `sources` (and its energy counters) to `jobs`: stream every
+/// source once, re-read the devices whose samples came out of order, spread counter deltas
+/// over the claims, then collect per job, node and device in a fixed order.
+pub fn attribute(
+    cfg: &Config,
+    factors: &Factors,
+    jobs: &[Job],
+    period: &Period,
+    sources: &[Source],
+    progress: bool,
+) -> Result<Attribution> {
+    let mut nodes = Nodes::default();
+    let mut att = Attribution {
+        jobs: vec![JobTelemetry::default(); jobs.len()],
+        ..Default::default()
+    };
+    let by_node = claims(jobs, period, &mut nodes, &mut att.findings);
+    let params = Params {
+        p0: period.start.timestamp_millis(),
+        p1: period.end.timestamp_millis(),
+        max_gap_ms: (cfg.max_gap_s * 1000.0).round() as i64,
+    };
+    let mut it = Integrator {
+        params,
+        limits: power_limits(&by_node, jobs, factors),
+        by_node,
+        devs: Vec::new(),
+        index: HashMap::new(),
+        overlaps: BTreeMap::new(),
+    };
+    let mut scan_out = ScanOutput::default();
+    att.inputs = stream(&mut it, sources, cfg, &mut nodes, &mut scan_out, progress)?;
+    resort_late(&mut it, sources, cfg, &mut nodes)?;
+    for d in it.devs.iter_mut() {
+        d.finish(&params);
+    }
+    let resets = counters(&mut it, &scan_out.counters, &mut att.jobs);
+    let lists = collect(&it, &nodes, &mut att);
+    att.stats.files = sources.len();
+    att.stats.counter_resets = resets;
+    telemetry_findings(&att.stats, cfg, &lists, &mut att.findings);
+    overlap_findings(&it, jobs, &nodes, &mut att.findings);
+    att.findings.append(&mut scan_out.findings);
+    Ok(att)
+}
+
+/// Implausible power per node: above twice the largest TDP of the hardware of its jobs.
+fn power_limits(
+    by_node: &HashMap<u32, Vec<Claim>>,
+    jobs: &[Job],
+    factors: &Factors,
+) -> HashMap<u32, f64> {
+    let mut limits = HashMap::new();
+    for (n, cs) in by_node {
+        let tdp = cs
+            .iter()
+            .filter_map(|c| {
+                factors
+                    .hardware(&jobs[c.job].hardware)
+                    .and_then(|h| h.tdp_w)
+            })
+            .fold(None, |m: Option<f64>, t| {
+                Some(m.map_or(t, |m: f64| m.max(t)))
+            });
+        if let Some(t) = tdp {
+            limits.insert(*n, 2.0 * t);
+        }
+    }
+    limits
+}
+
+/// Pass 1: stream every source, integrating devices whose samples come in time order (with a
+/// progress line on a terminal). Returns each source's input record.
+fn stream(
+    it: &mut Integrator,
+    sources: &[Source],
+    cfg: &Config,
+    nodes: &mut Nodes,
+    scan_out: &mut ScanOutput,
+    progress: bool,
+) -> Result<Vec<InputRecord>> {
+    let show = progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let expected: u64 = if show {
+        sources.iter().filter_map(telemetry::expected_rows).sum()
+    } else {
+        0
+    };
+    let (mut seen, mut last_shown) = (0u64, 0u64);
+    let mut inputs = Vec::new();
+    for src in sources {
+        let mut last = (u32::MAX, u32::MAX, 0usize);
+        let mut used = 0u64;
+        let rows = telemetry::scan(src, cfg, nodes, scan_out, &mut |b: &SampleBatch| {
+            it.feed(b, &mut last);
+            used += b.len() as u64;
+            seen += b.len() as u64;
+            if show && seen - last_shown >= 1_000_000 {
+                last_shown = seen;
+                eprint!("\r{}", progress_line(seen, expected));
+            }
+        })?;
+        let (_, mut rec) = crate::ingest::read_input_meta(&src.file, "telemetry")?;
+        rec.rows = rows;
+        rec.rows_used = used;
+        rec.rows_rejected = rows.saturating_sub(used);
+        inputs.push(rec);
+    }
+    if show {
+        eprintln!();
+    }
+    Ok(inputs)
+}
+
+/// The devices whose samples came out of time order, in groups of at most [`ROW_BUDGET`]
+/// samples (a device larger than the budget is a group of its own).
+fn late_groups(it: &Integrator) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut size = 0u64;
+    for (i, d) in it.devs.iter().enumerate().filter(|(_, d)| d.out_of_order) {
+        if groups.is_empty() || size + d.rows > ROW_BUDGET {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += d.rows;
+        groups.last_mut().expect("a group was pushed").push(i);
+    }
+    groups
+}
+
+/// Pass 2: each group of out-of-order devices is re-read from every source, sorted by time
+/// (then power, so that the result does not depend on row order) and integrated again.
+fn resort_late(
+    it: &mut Integrator,
+    sources: &[Source],
+    cfg: &Config,
+    nodes: &mut Nodes,
+) -> Result<()> {
+    let params = it.params;
+    for group in late_groups(it) {
+        let wanted: HashMap<(u32, u32), usize> = group
+            .iter()
+            .enumerate()
+            .map(|(b, &i)| ((it.devs[i].node, it.devs[i].device), b))
+            .collect();
+        let mut buffers: Vec<Vec<(i64, f64)>> = group
+            .iter()
+            .map(|&i| Vec::with_capacity(it.devs[i].rows as usize))
+            .collect();
+        let mut quiet = ScanOutput::default();
+        for src in sources {
+            telemetry::scan(src, cfg, nodes, &mut quiet, &mut |b: &SampleBatch| {
+                for r in 0..b.len() {
+                    if let Some(&bi) = wanted.get(&(b.node[r], b.device[r])) {
+                        buffers[bi].push((b.t_ms[r], b.power_w[r]));
+                    }
+                }
+            })?;
+        }
+        for (buf, &i) in buffers.iter_mut().zip(&group) {
+            buf.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            let dev = &mut it.devs[i];
+            dev.reset();
+            for &(t, p) in buf.iter() {
+                dev.push(t, p, &params);
+            }
+            dev.out_of_order = true;
+        }
+    }
+    Ok(())
+}
+
+/// Energy counters: deltas between readings (a reading below the previous one is a reset,
+/// counted from zero), each spread evenly over its interval onto the device's claims. Returns
+/// the number of resets.
+fn counters(it: &mut Integrator, readings: &[CounterReading], jobs: &mut [JobTelemetry]) -> u64 {
+    let mut by_dev: BTreeMap<(u32, u32), Vec<(i64, f64)>> = BTreeMap::new();
+    for c in readings {
+        by_dev
+            .entry((c.node, c.device))
+            .or_default()
+            .push((c.t_ms, c.mj));
+    }
+    let mut resets = 0u64;
+    for ((n, d), mut rs) in by_dev {
+        rs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        rs.dedup_by_key(|r| r.0);
+        let di = it.dev(n, d);
+        let dev = &it.devs[di];
+        for w in rs.windows(2) {
+            let ((t0, m0), (t1, m1)) = (w[0], w[1]);
+            let delta_j = if m1 >= m0 {
+                (m1 - m0) / 1000.0
+            } else {
+                resets += 1;
+                m1 / 1000.0
+            };
+            let span = (t1 - t0) as f64;
+            if span <= 0.0 {
+                continue;
+            }
+            for &(job, s, e) in &dev.claims {
+                let o = (t1.min(e) - t0.max(s)).max(0);
+                if o > 0 {
+                    jobs[job].counter_j += delta_j * o as f64 / span;
+                    jobs[job].counter_covered_s += o as f64 / 1000.0;
+                }
+            }
+        }
+    }
+    resets
+}
+
+/// The devices a finding names: with dropped samples, with gaps, out of order.
+#[derive(Debug, Default)]
+struct DeviceLists {
+    dropped: Vec<String>,
+    gaps: Vec<String>,
+    late: Vec<String>,
+}
+
+/// Collect each device's results into the jobs, the nodes' idle energy and the stats, in a
+/// fixed order (node name, device) so that sums do not depend on input order.
+fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists {
+    let mut order: Vec<usize> = (0..it.devs.len()).collect();
+    order.sort_by(|&a, &b| {
+        (nodes.name(it.devs[a].node), it.devs[a].device)
+            .cmp(&(nodes.name(it.devs[b].node), it.devs[b].device))
+    });
+    let mut idle: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut lists = DeviceLists::default();
+    let st = &mut att.stats;
+    for &i in &order {
+        let d = &it.devs[i];
+        let name = format!("{}/gpu{}", nodes.name(d.node), d.device);
+        for (k, &(job, s, _)) in d.claims.iter().enumerate() {
+            let jt = &mut att.jobs[job];
+            jt.sampled_j += d.claim_j[k];
+            jt.covered_s += d.claim_s[k];
+            let base = s.div_euclid(HOUR_MS);
+            for (h, j) in d.claim_hours[k].iter().enumerate() {
+                if *j != 0.0 {
+                    *jt.hourly_j.entry((base + h as i64) * 3600).or_default() += j;
+                }
+            }
+        }
+        let e = idle.entry(nodes.name(d.node).to_string()).or_default();
+        e.0 += d.idle_j;
+        e.1 += d.total_j;
+        st.samples += d.rows;
+        st.duplicates += d.duplicates;
+        st.dropped += d.dropped;
+        st.gaps += d.gaps;
+        st.gap_seconds += d.gap_ms as f64 / 1000.0;
+        st.total_kwh += d.total_j / 3.6e6;
+        st.idle_kwh += d.idle_j / 3.6e6;
+        if d.dropped > 0 {
+            lists.dropped.push(format!("{name} ({})", d.dropped));
+        }
+        if d.gaps > 0 {
+            lists.gaps.push(format!("{name} ({} s)", d.gap_ms / 1000));
+        }
+        if d.out_of_order {
+            lists.late.push(name);
+        }
+    }
+    st.devices = it.devs.len();
+    st.out_of_order_devices = lists.late.len();
+    st.allocated_kwh = st.total_kwh - st.idle_kwh;
+    att.nodes = idle
+        .into_iter()
+        .map(|(node, (i, t))| NodeIdle {
+            node,
+            idle_kwh: i / 3.6e6,
+            total_kwh: t / 3.6e6,
+        })
+        .collect();
+    lists
+}
+
+/// Up to eight names, then how many more.
+fn list(v: &[String]) -> String {
+    let head: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
+    let more = if v.len() > 8 {
+        format!(" and {} more", v.len() - 8)
+    } else {
+        String::new()
+    };
+    format!("{}{more}", head.join(", "))
+}
+
+/// Data-quality findings: duplicates, dropped samples, gaps, out-of-order devices, resets.
+fn telemetry_findings(st: &TelemetryStats, cfg: &Config, l: &DeviceLists, f: &mut Vec<Finding>) {
+    if st.duplicates > 0 {
+        f.push(Finding::warning(codes::TELEMETRY_DUPLICATES, format!("{} duplicate samples (same node, device and timestamp) were counted once, at their mean power", st.duplicates)));
+    }
+    if st.dropped > 0 {
+        f.push(Finding::warning(
+            codes::TELEMETRY_DROPPED,
+            format!("{} samples with missing, negative or implausible power (above 2 x TDP of the node's jobs) were dropped: {}", st.dropped, list(&l.dropped)),
+        ));
+    }
+    if st.gaps > 0 {
+        f.push(Finding::warning(
+            codes::TELEMETRY_GAPS,
+            format!("{} gaps longer than max_gap_s = {} s ({:.1} h in all) carry no energy; covered time is imputed for jobs: {}", st.gaps, cfg.max_gap_s, st.gap_seconds / 3600.0, list(&l.gaps)),
+        ));
+    }
+    if !l.late.is_empty() {
+        f.push(Finding::warning(
+            codes::TELEMETRY_OUT_OF_ORDER,
+            format!("samples of {} devices arrived out of time order (clock going backwards, or unsorted files); they were re-read and sorted: {}", l.late.len(), list(&l.late)),
+        ));
+    }
+    if st.counter_resets > 0 {
+        f.push(Finding::warning(codes::TELEMETRY_COUNTER_RESET, format!("{} energy-counter resets (driver reload or reboot): the energy after each reset counts, the unseen part before it is lost", st.counter_resets)));
+    }
+}
+
+/// An error per pair of jobs claiming one device at once, at the later job's row.
+fn overlap_findings(it: &Integrator, jobs: &[Job], nodes: &Nodes, f: &mut Vec<Finding>) {
+    for ((a, b), (n, d)) in &it.overlaps {
+        let (ja, jb) = (&jobs[*a], &jobs[*b]);
+        let (first, second) = if (ja.start, &ja.job_id) <= (jb.start, &jb.job_id) {
+            (ja, jb)
+        } else {
+            (jb, ja)
+        };
+        f.push(
+            Finding::error(
+                codes::TELEMETRY_OVERLAP,
+                format!(
+                    "jobs '{}' and '{}' both claim {}/gpu{d} at the same time; the overlap's energy goes to '{}', which started first; fix the nodes or times",
+                    first.job_id,
+                    second.job_id,
+                    nodes.name(*n),
+                    first.job_id
+                ),
+            )
+            .at(&second.origin.file, Some(second.origin.line)),
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! A job's grid factor: the site's configured intensity, else its zone's annual factor (a
+//! `--grid` annual table before the embedded one), then hourly factors where `--grid` has them,
+//! weighted by the job's energy profile or its time.
+
+use super::{GridUse, JobContext, Resolver};
+use crate::findings::{codes, Finding};
+use crate::ingest::grid::Hourly;
+
+impl Resolver<'_> {
+    /// The annual factor that applies to the job, or `None` (with an error finding) when the
+    /// job has no location or its zone no factor. A zone with hourly data but no annual factor
+    /// gets NaN here: hours without data are then reported by [`Self::hourly_factor`].
+    pub(super) fn annual_factor(&mut self, ctx: &JobContext) -> Option<GridUse> {
+        if let Some(s) = ctx.site {
+            if let Some(g) = s.grid_intensity_g_per_kwh {
+                self.res.use_factor(
+                    format!("grid {}", s.id),
+                    g,
+                    "gCO2e/kWh",
+                    &format!(
+                        "greenledger.toml [[site]] {} grid_intensity_g_per_kwh",
+                        s.id
+                    ),
+                    None,
+                );
+                return Some(annual(g, format!("site:{}", s.id), None));
+            }
+        }
+        let zone = ctx
+            .site
+            .and_then(|s| s.zone.clone())
+            .or_else(|| ctx.job.zone.clone());
+        let Some(zn) = zone else {
+            let f = ctx.at(Finding::error(codes::JOBS_NO_LOCATION, format!("job '{}' has no site and no zone, so no grid factor applies; the job is not counted", ctx.job.job_id)));
+            self.res.findings.push(f);
+            return None;
+        };
+        self.zone_factor(ctx, &zn)
+    }
+
+    /// The annual factor of a named zone: embedded (or its country's), with a `--grid` annual
+    /// table of the period's year taking precedence.
+    fn zone_factor(&mut self, ctx: &JobContext, zn: &str) -> Option<GridUse> {
+        let year = self.period.year();
+        if let Some(m) = self.factors.zone(zn) {
+            if m.fallback {
+                self.tallies
+                    .fallback_zones
+                    .insert(zn.to_string(), m.factor.zone.clone());
+            }
+            let f = m.factor;
+            if let Some((g, y, source)) = self
+                .hourly
+                .annual_for(&[f.zone.as_str(), f.iso3.as_str(), zn], year)
+            {
+                self.res.use_factor(
+                    format!("grid {} ({source})", f.zone),
+                    g,
+                    "gCO2e/kWh",
+                    &source,
+                    y,
+                );
+                return Some(annual(g, f.zone.clone(), y));
+            }
+            self.res.use_factor(
+                format!("grid {}", f.zone),
+                f.g_per_kwh,
+                "gCO2e/kWh",
+                &format!("{} ({})", f.source, f.licence),
+                Some(f.year),
+            );
+            return Some(annual(f.g_per_kwh, f.zone.clone(), Some(f.year)));
+        }
+        if let Some((g, y, source)) = self.hourly.annual_for(&[zn], year) {
+            self.res
+                .use_factor(format!("grid {zn} ({source})"), g, "gCO2e/kWh", &source, y);
+            return Some(annual(g, zn.to_uppercase(), y));
+        }
+        if self.hourly.has(zn) {
+            // No annual factor, but hourly data: missing hours will be reported.
+            return Some(annual(f64::NAN, zn.to_uppercase(), None));
+        }
+        let f = ctx.at(Finding::error(
+            codes::ZONE_NO_FACTOR,
+            format!("job '{}': zone '{zn}' has no grid factor (use an ISO country code, a bidding zone or a cloud region, or set grid_intensity_g_per_kwh on the site); the job is not counted", ctx.job.job_id),
+        ));
+        self.res.findings.push(f);
+        None
+    }
+
+    /// Hourly factors: each hour of the job's time in the period meets that hour's intensity,
+    /// weighted by the job's sampled energy per hour when telemetry gives a profile, else by
+    /// its time in each hour; hours without data take the annual factor. `None` (with an error
+    /// finding) when hours lack data and there is no annual factor to fill them.
+    pub(super) fn hourly_factor(&mut self, ctx: &JobContext, annual: GridUse) -> Option<GridUse> {
+        let zone = annual.zone.clone();
+        if zone.starts_with("site:") || !self.hourly.has(&zone) {
+            return Some(annual);
+        }
+        let (mut weighted, mut total, mut missing) = (0.0, 0.0, 0u64);
+        for (h, w) in hour_weights(ctx) {
+            match self.hourly.get(&zone, h) {
+                Some(g) => weighted += w * g,
+                None => {
+                    missing += 1;
+                    weighted += w * annual.intensity;
+                }
+            }
+            total += w;
+        }
+        if missing > 0 {
+            *self.tallies.missing_hours.entry(zone.clone()).or_default() += missing;
+        }
+        if !weighted.is_finite() {
+            let f = ctx.at(Finding::error(
+                codes::ZONE_NO_FACTOR,
+                format!("job '{}': zone '{zone}' has hourly data but not for all of the job's hours, and no annual factor to fill them; the job is not counted", ctx.job.job_id),
+            ));
+            self.res.findings.push(f);
+            return None;
+        }
+        let (hourly, period) = (self.hourly, self.period);
+        self.tallies
+            .zone_avgs
+            .entry(zone.clone())
+            .or_insert_with(|| {
+                period_mean(
+                    hourly,
+                    &zone,
+                    period.start.timestamp(),
+                    period.end.timestamp(),
+                )
+            });
+        let intensity = if total > 0.0 {
+            weighted / total
+        } else {
+            annual.intensity
+        };
+        let source = self.hourly.source(&zone);
+        self.res.use_factor(
+            format!("grid {zone} hourly"),
+            intensity,
+            "gCO2e/kWh (job-weighted mean)",
+            &format!("hourly series from {source}"),
+            None,
+        );
+        Some(GridUse {
+            intensity,
+            zone,
+            year: annual.year,
+            hourly: true,
+        })
+    }
+}
+
+/// An annual (not hourly) grid factor.
+fn annual(intensity: f64, zone: String, year: Option<i32>) -> GridUse {
+    GridUse {
+        intensity,
+        zone,
+        year,
+        hourly: false,
+    }
+}
+
+/// The weight of each hour of the job's time in the period (hour start, weight): its sampled
+/// joules when telemetry gives a profile (and no meter covers the job), else its seconds.
+fn hour_weights(ctx: &JobContext) -> Vec<(i64, f64)> {
+    let profile = ctx
+        .tel
+        .filter(|t| t.covered_s > 0.0 && !t.hourly_j.is_empty() && ctx.job.metered.is_none());
+    if let Some(t) = profile {
+        return t.hourly_j.iter().map(|(h, j)| (*h, *j)).collect();
+    }
+    let (a, b) = (ctx.clip_a.timestamp(), ctx.clip_b.timestamp());
+    let mut v = Vec::new();
+    let mut h = a.div_euclid(3600) * 3600;
+    while h < b {
+        v.push((h, ((h + 3600).min(b) - h.max(a)) as f64));
+        h += 3600;
+    }
+    v
+}
+
+/// The zone's mean hourly intensity over `[p0, p1)`, over the hours that have data.
+fn period_mean(hourly: &Hourly, zone: &str, p0: i64, p1: i64) -> Option<f64> {
+    let mut h = p0.div_euclid(3600) * 3600;
+    let (mut sum, mut n) = (0.0, 0.0);
+    while h < p1 {
+        if let Some(g) = hourly.get(zone, h) {
+            sum += g;
+            n += 1.0;
+        }
+        h += 3600;
+    }
+    (n > 0.0).then(|| sum / n)
+}
+
+/// The lowest mean intensity of `[a, b)` shifted by whole hours within +-12 h, over shifts whose
+/// every hour has data (energy spread evenly).
+pub(super) fn best_shift(hourly: &Hourly, zone: &str, a: i64, b: i64) -> Option<f64> {
+    let mut best: Option<f64> = None;
+    for k in -12i64..=12 {
+        if let Some(g) = shifted_mean(hourly, zone, a + k * 3600, b + k * 3600) {
+            best = Some(best.map_or(g, |x: f64| x.min(g)));
+        }
+    }
+    best
+}
+
+/// The time-weighted mean intensity of `[sa, sb)`, when every hour of it has data.
+fn shifted_mean(hourly: &Hourly, zone: &str, sa: i64, sb: i64) -> Option<f64> {
+    let (mut weighted, mut total) = (0.0, 0.0);
+    let mut h = sa.div_euclid(3600) * 3600;
+    while h < sb {
+        let w = ((h + 3600).min(sb) - h.max(sa)) as f64;
+        weighted += w * hourly.get(zone, h)?;
+        total += w;
+        h += 3600;
+    }
+    (total > 0.0).then(|| weighted / total)
+}

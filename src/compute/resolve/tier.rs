@@ -1,0 +1,226 @@
+//! A job's energy tier: a meter for the whole job (energy_kwh, CodeCarbon), energy counters
+//! (DCGM), power samples (with uncovered time imputed), else an estimate from a measured
+//! average power or TDP; and the embodied rate of its hardware.
+
+use super::{JobContext, Resolver};
+use crate::compute::energy::JobTelemetry;
+use crate::factors::{self, Hardware};
+use crate::findings::{codes, Finding};
+use crate::ingest::Job;
+use crate::ledger::Tier;
+
+/// The energy of a job as its best tier gives it.
+pub(super) struct EnergyTier<'h> {
+    pub tier: Tier,
+    /// IT energy of the whole job (telemetry: of its time in the period), kWh.
+    pub it_kwh_full: f64,
+    /// Device-hours of the whole job (gpu_hours, else devices x duration).
+    pub device_hours_full: f64,
+    /// The power an estimate uses: avg_power_w, else TDP x utilisation.
+    pub power_w: Option<f64>,
+    pub hw: Option<&'h Hardware>,
+    /// Energy from telemetry (counters or samples), when that is the tier.
+    pub sampled: Option<Telemetered>,
+}
+
+/// Energy measured by telemetry over the job's claim.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Telemetered {
+    pub measured_kwh: f64,
+    /// Uncovered device-time filled at the job's mean measured power.
+    pub imputed_kwh: f64,
+    /// Covered device-seconds / (devices x seconds in the period).
+    pub coverage: f64,
+}
+
+impl EnergyTier<'_> {
+    /// The factor applied to `it_kwh_full`: 1 for telemetry, which is already clipped to the
+    /// period; the job's `fraction` in the period for whole-job energy (prorated by time).
+    pub fn energy_fraction(&self, fraction: f64) -> f64 {
+        if self.sampled.is_some() {
+            1.0
+        } else {
+            fraction
+        }
+    }
+
+    /// Measured mean power per device: from samples, a whole-job meter over device-hours,
+    /// energy counters, or avg_power_w; `None` for TDP estimates.
+    pub fn measured_power_w(&self, job: &Job, tel: Option<&JobTelemetry>) -> Option<f64> {
+        match (self.tier, tel) {
+            (Tier::Sampled, Some(t)) if t.covered_s > 0.0 => Some(t.sampled_j / t.covered_s),
+            (Tier::Metered, _) if self.device_hours_full > 0.0 && job.metered.is_some() => {
+                Some(self.it_kwh_full * 1000.0 / self.device_hours_full)
+            }
+            (Tier::Metered, Some(t)) if t.counter_covered_s > 0.0 => {
+                Some(t.counter_j / t.counter_covered_s)
+            }
+            (Tier::Estimated, _) => job.avg_power_w,
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Resolver<'a> {
+    /// The job's energy from its best tier, or `None` (with an error finding) when nothing
+    /// gives an energy: no meter, no samples, no average power and no TDP.
+    pub(super) fn energy(&mut self, ctx: &JobContext) -> Option<EnergyTier<'a>> {
+        let job = ctx.job;
+        let factors: &'a factors::Factors = self.factors;
+        let hw = factors.hardware(&job.hardware);
+        let duration_h = crate::timeutil::seconds(job.start, job.end) / 3600.0;
+        let device_hours_full = job.gpu_hours.unwrap_or(job.devices * duration_h);
+        let power_w = job
+            .avg_power_w
+            .or_else(|| hw.and_then(|h| h.tdp_w).map(|t| t * self.cfg.utilisation));
+        if hw.is_none() && job.devices > 0.0 && !(job.from_codecarbon && job.hardware == "unknown")
+        {
+            let e = self
+                .tallies
+                .unknown_hw
+                .entry(job.hardware.clone())
+                .or_insert((0, job.origin.file.clone(), job.origin.line));
+            e.0 += 1;
+        }
+        let telemetry = self.telemetry_tier(ctx);
+        let mut sampled = None;
+        let (tier, it_kwh_full) = match (&job.metered, power_w, telemetry) {
+            (Some(m), _, _) => (Tier::Metered, m.it_kwh),
+            (None, _, Some((tier, t))) => {
+                if t.imputed_kwh > 0.0 {
+                    self.tallies.imputed_jobs.0 += 1;
+                    self.tallies.imputed_jobs.1 += t.imputed_kwh;
+                }
+                if t.coverage > 1.001 {
+                    self.tallies.over_covered.push(format!(
+                        "{} ({:.0} %)",
+                        job.job_id,
+                        t.coverage * 100.0
+                    ));
+                }
+                sampled = Some(t);
+                (tier, t.measured_kwh + t.imputed_kwh)
+            }
+            (None, Some(p), None) => {
+                if job.avg_power_w.is_none() {
+                    if let Some(h) = hw {
+                        self.res.use_factor(
+                            format!("TDP {}", h.name),
+                            h.tdp_w.unwrap_or(0.0),
+                            "W",
+                            &h.source,
+                            h.year,
+                        );
+                    }
+                }
+                (Tier::Estimated, device_hours_full * p / 1000.0)
+            }
+            (None, None, None) => {
+                let why = match hw {
+                    Some(h) => format!("'{}' has no published TDP", h.name),
+                    None => format!("hardware '{}' is not in the hardware table", job.hardware),
+                };
+                let f = ctx.at(Finding::error(
+                    codes::JOBS_NO_POWER,
+                    format!("job '{}': no energy can be estimated: no energy_kwh, no avg_power_w, and {why}; give one of them or a [[hardware]] entry; the job is not counted", job.job_id),
+                ));
+                self.res.findings.push(f);
+                return None;
+            }
+        };
+        Some(EnergyTier {
+            tier,
+            it_kwh_full,
+            device_hours_full,
+            power_w,
+            hw,
+            sampled,
+        })
+    }
+
+    /// The telemetry tier of a job without a whole-job meter: energy counters first, then
+    /// power samples. A job listing nodes that no telemetry covers is tallied.
+    fn telemetry_tier(&mut self, ctx: &JobContext) -> Option<(Tier, Telemetered)> {
+        if ctx.job.metered.is_some() {
+            return None;
+        }
+        let t = ctx.tel?;
+        let device_s = ctx.job.devices * ctx.inside;
+        if t.counter_covered_s > 0.0 {
+            Some((
+                Tier::Metered,
+                telemetered(t.counter_j, t.counter_covered_s, device_s),
+            ))
+        } else if t.covered_s > 0.0 {
+            Some((
+                Tier::Sampled,
+                telemetered(t.sampled_j, t.covered_s, device_s),
+            ))
+        } else {
+            if ctx.job.nodes.is_some() {
+                self.tallies.unsampled.push(ctx.job.job_id.clone());
+            }
+            None
+        }
+    }
+
+    /// Embodied kgCO2e per device-hour of the hardware, when its embodied emissions are
+    /// known; lists the embodied figure, lifetime and use factor (defaults say so).
+    pub(super) fn embodied(&mut self, h: &Hardware) -> Option<f64> {
+        let e = h.embodied_kgco2e?;
+        let life = h.lifetime_years.unwrap_or(factors::DEFAULT_LIFETIME_YEARS);
+        let uf = h.use_factor.unwrap_or(factors::DEFAULT_USE_FACTOR);
+        let (src, year) = match &h.embodied_source {
+            Some(s) => (s.as_str(), None),
+            None => (h.source.as_str(), h.year),
+        };
+        let default_src = "greenledger default (documented assumption)";
+        let given_or_default = |given: bool| if given { src } else { default_src };
+        self.res.use_factor(
+            format!("embodied {}", h.name),
+            e,
+            "kgCO2e/device",
+            src,
+            year,
+        );
+        self.res.use_factor(
+            format!("lifetime {}", h.name),
+            life,
+            "years",
+            given_or_default(h.lifetime_years.is_some()),
+            year,
+        );
+        self.res.use_factor(
+            format!("use factor {}", h.name),
+            uf,
+            "ratio",
+            given_or_default(h.use_factor.is_some()),
+            year,
+        );
+        Some(e / (life * 8760.0 * uf))
+    }
+}
+
+/// Telemetry energy `j` (joules) over `covered` device-seconds of a job holding `device_s`:
+/// kWh measured, kWh imputed for the uncovered time at the measured mean power, coverage.
+fn telemetered(j: f64, covered: f64, device_s: f64) -> Telemetered {
+    let mut coverage = if device_s > 0.0 {
+        covered / device_s
+    } else {
+        0.0
+    };
+    // Float noise on a fully covered job must not read as over-coverage.
+    if coverage > 1.0 && coverage < 1.0 + 1e-9 {
+        coverage = 1.0;
+    }
+    let imputed = if covered > 0.0 && device_s > covered {
+        j / covered * (device_s - covered)
+    } else {
+        0.0
+    };
+    Telemetered {
+        measured_kwh: j / 3.6e6,
+        imputed_kwh: imputed / 3.6e6,
+        coverage,
+    }
+}

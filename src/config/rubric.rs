@@ -1,0 +1,145 @@
+//! The practice rubric as configured: the embedded defaults (`rubric.toml`) with the
+//! `[rubric.<practice>]` overrides of greenledger.toml, validated once. `score` applies it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The embedded default rubric.
+pub const DEFAULT_RUBRIC: &str = include_str!("rubric.toml");
+
+/// The practices, in report order.
+pub const PRACTICES: [&str; 8] = [
+    "clean_energy",
+    "pretrained_reuse",
+    "distillation",
+    "efficient_training",
+    "efficient_hardware",
+    "carbon_aware",
+    "low_waste",
+    "transparency",
+];
+
+/// One practice's mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Point {
+    pub weight: f64,
+    pub zero: f64,
+    pub full: f64,
+}
+
+/// Override of one practice (any field may be left out).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointOverride {
+    pub weight: Option<f64>,
+    pub zero: Option<f64>,
+    pub full: Option<f64>,
+}
+
+/// The rubric in force.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rubric {
+    pub practices: BTreeMap<String, Point>,
+}
+
+impl Default for Rubric {
+    fn default() -> Self {
+        let practices: BTreeMap<String, Point> =
+            toml::from_str(DEFAULT_RUBRIC).expect("the embedded rubric is valid (tested)");
+        Rubric { practices }
+    }
+}
+
+impl Rubric {
+    /// Apply `[rubric.<practice>]` overrides. Errors name the practice and what is wrong.
+    pub fn with(mut self, overrides: &BTreeMap<String, PointOverride>) -> Result<Rubric, String> {
+        for (name, o) in overrides {
+            let Some(p) = self.practices.get_mut(name) else {
+                return Err(format!(
+                    "[rubric.{name}]: unknown practice; the practices are {}",
+                    PRACTICES.join(", ")
+                ));
+            };
+            if let Some(w) = o.weight {
+                p.weight = w;
+            }
+            if let Some(z) = o.zero {
+                p.zero = z;
+            }
+            if let Some(f) = o.full {
+                p.full = f;
+            }
+            if !(p.weight.is_finite() && p.weight >= 0.0) {
+                return Err(format!("[rubric.{name}]: weight must be a number >= 0"));
+            }
+            if !(p.zero.is_finite() && p.full.is_finite()) || p.zero == p.full {
+                return Err(format!(
+                    "[rubric.{name}]: zero and full must be different numbers"
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// Map a metric to 0..100.
+    pub fn score(&self, practice: &str, metric: f64) -> f64 {
+        let p = self.practices[practice];
+        (100.0 * (metric - p.zero) / (p.full - p.zero)).clamp(0.0, 100.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_rubric_matches_design_and_maps_linearly() {
+        let r = Rubric::default();
+        assert_eq!(r.practices.len(), 8);
+        for p in PRACTICES {
+            assert!(r.practices.contains_key(p), "{p}");
+        }
+        // Half the GPU-hours fine-tuned: 0.5 of the way to 0.8 -> 62.5.
+        assert_eq!(r.score("pretrained_reuse", 0.5), 62.5);
+        assert_eq!(r.score("clean_energy", 475.0), 0.0);
+        assert_eq!(r.score("clean_energy", 50.0), 100.0);
+        assert_eq!(r.score("clean_energy", 10.0), 100.0);
+        assert_eq!(r.score("clean_energy", 262.5), 50.0);
+        assert_eq!(r.score("carbon_aware", 0.0), 50.0);
+        assert_eq!(r.score("carbon_aware", -0.3), 100.0);
+        assert_eq!(r.score("low_waste", 0.05), 75.0);
+    }
+
+    #[test]
+    fn overrides_are_validated() {
+        let mut o = BTreeMap::new();
+        o.insert(
+            "distillation".to_string(),
+            PointOverride {
+                weight: Some(3.0),
+                zero: None,
+                full: Some(0.25),
+            },
+        );
+        let r = Rubric::default().with(&o).unwrap();
+        assert_eq!(r.score("distillation", 0.25), 100.0);
+        assert_eq!(r.practices["distillation"].weight, 3.0);
+        let mut bad = BTreeMap::new();
+        bad.insert("vibes".to_string(), PointOverride::default());
+        assert!(Rubric::default()
+            .with(&bad)
+            .unwrap_err()
+            .contains("unknown practice"));
+        let mut same = BTreeMap::new();
+        same.insert(
+            "low_waste".to_string(),
+            PointOverride {
+                weight: None,
+                zero: Some(0.0),
+                full: Some(0.0),
+            },
+        );
+        assert!(Rubric::default().with(&same).is_err());
+    }
+}

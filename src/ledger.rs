@@ -1,0 +1,272 @@
+//! The ledger's rows: the plain data compute produces (per job, team, model, tier, month,
+//! site, instrument, factor) and the report carries. No logic beyond its own sums, so that
+//! compute, score, report and the renderers can share it without depending on each other.
+
+use crate::findings::Finding;
+use crate::timeutil::Period;
+use serde::Serialize;
+
+/// Summed quantities: the keys every level of report.json shares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Amounts {
+    pub jobs: u64,
+    pub gpu_hours: f64,
+    pub it_energy_kwh: f64,
+    pub facility_energy_kwh: f64,
+    pub location_kgco2e: f64,
+    /// Market-based emissions (GHG Protocol Scope 2): instruments, residual mix, else grid.
+    pub market_kgco2e: Option<f64>,
+    /// Sum over jobs whose hardware has known embodied emissions; `null` when none has.
+    pub embodied_kgco2e: Option<f64>,
+    /// On-site water, over jobs at sites with a WUE; `null` when none has.
+    pub water_l: Option<f64>,
+    /// kgCO2e (location-based) per accelerator-hour.
+    pub kgco2e_per_gpu_hour: Option<f64>,
+    /// Uncertainty bounds of the location- and market-based figures (see compute::uncertainty).
+    pub location_kgco2e_low: Option<f64>,
+    pub location_kgco2e_high: Option<f64>,
+    pub market_kgco2e_low: Option<f64>,
+    pub market_kgco2e_high: Option<f64>,
+    /// Tokens processed (prorated), over the jobs that give them; `null` when none does.
+    pub tokens: Option<f64>,
+    /// kgCO2e (location-based) per million tokens, over the jobs that give tokens.
+    pub kgco2e_per_million_tokens: Option<f64>,
+}
+
+/// One job's row of the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRow {
+    pub job_id: String,
+    pub model: String,
+    pub team: String,
+    pub project: Option<String>,
+    pub site: Option<String>,
+    pub zone: String,
+    pub hardware: String,
+    pub devices: f64,
+    pub start: String,
+    pub end: String,
+    pub training_type: &'static str,
+    pub status: &'static str,
+    pub base_model: Option<String>,
+    pub teacher_model: Option<String>,
+    pub precision: Option<String>,
+    pub sparsity: Option<f64>,
+    pub parameters: Option<f64>,
+    pub published: Option<String>,
+    pub energy_source: Tier,
+    /// Where metered energy came from, or the power used for an estimate.
+    pub energy_detail: String,
+    /// Share of the job's sampled device-time (telemetry tier); `null` for other tiers.
+    pub coverage: Option<f64>,
+    pub sampled_kwh: Option<f64>,
+    pub imputed_kwh: Option<f64>,
+    /// Share of the job's duration inside the period.
+    pub fraction_in_period: f64,
+    pub pue: f64,
+    pub intensity_g_per_kwh: f64,
+    pub factor_year: Option<i32>,
+    #[serde(flatten)]
+    pub amounts: Amounts,
+    /// kgCO2e (location-based) per billion parameters of the model, when known.
+    pub kgco2e_per_billion_parameters: Option<f64>,
+    /// TDP of the accelerator, when the hardware table knows it.
+    pub tdp_w: Option<f64>,
+    /// Dense 16-bit TFLOPS of the accelerator, when published.
+    pub tflops: Option<f64>,
+    /// Measured mean power per device (samples, a meter, or avg_power_w); `null` for TDP
+    /// estimates.
+    pub mean_power_w: Option<f64>,
+    /// The zone's mean hourly intensity over the period, when hourly data exist.
+    pub zone_period_avg_g_per_kwh: Option<f64>,
+    /// The cleanest mean intensity the job could have had shifted within +-12 h (hourly data).
+    pub shift_best_g_per_kwh: Option<f64>,
+    pub file: String,
+    pub line: u64,
+}
+
+/// A team's or a model's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupRow {
+    pub key: String,
+    /// For models: the team that owns it (the team with the most jobs of it).
+    pub team: Option<String>,
+    pub amounts: Amounts,
+}
+
+/// Energy per tier.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierShare {
+    pub tier: Tier,
+    pub jobs: u64,
+    pub it_energy_kwh: f64,
+    pub share: f64,
+}
+
+/// The computed accounts of a period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ledger {
+    pub period: Period,
+    pub jobs: Vec<JobRow>,
+    pub teams: Vec<GroupRow>,
+    pub models: Vec<GroupRow>,
+    pub totals: Amounts,
+    pub tiers: Vec<TierShare>,
+    pub factors: Vec<FactorUse>,
+    /// Contractual instruments and how they were allocated (market-based).
+    pub instruments: Vec<InstrumentUse>,
+    pub findings: Vec<Finding>,
+    pub inputs: Vec<InputRecord>,
+    /// Telemetry summary and idle energy, when telemetry was given.
+    pub telemetry: Option<TelemetrySummary>,
+    /// Each configured site's PUE and intensity, for the site what-if.
+    pub sites: Vec<SiteFactor>,
+    /// The accelerator with the most TFLOPS per watt in the table, for the hardware what-if.
+    pub best_hardware: Option<BestHardware>,
+    /// Energy and emissions per calendar month of the period.
+    pub monthly: Vec<MonthRow>,
+}
+
+/// One calendar month (UTC) of the period: the jobs' figures split by their energy profile
+/// (sampled) or their time (else). The months sum to the totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthRow {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub gpu_hours: f64,
+    pub it_energy_kwh: f64,
+    pub facility_energy_kwh: f64,
+    pub location_kgco2e: f64,
+    pub market_kgco2e: f64,
+}
+
+/// The most efficient accelerator of the hardware table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BestHardware {
+    pub name: String,
+    pub tflops: f64,
+    pub tdp_w: f64,
+}
+
+/// A site's effective PUE and location-based intensity over the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteFactor {
+    pub site: String,
+    pub pue: f64,
+    pub intensity_g_per_kwh: f64,
+}
+
+/// What the telemetry showed as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TelemetrySummary {
+    #[serde(flatten)]
+    pub stats: TelemetryStats,
+    /// Mean coverage of the sampled jobs, weighted by their device-time.
+    pub mean_coverage: Option<f64>,
+    /// Idle (unallocated) energy per node, with the site its jobs ran at.
+    pub nodes: Vec<NodeIdleRow>,
+    /// Idle energy per site.
+    pub sites: Vec<SiteIdle>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeIdleRow {
+    pub node: String,
+    pub site: Option<String>,
+    pub idle_kwh: f64,
+    pub total_kwh: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteIdle {
+    pub site: String,
+    pub idle_kwh: f64,
+}
+
+/// Counts for the data-quality summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TelemetryStats {
+    pub files: usize,
+    pub samples: u64,
+    pub devices: usize,
+    pub duplicates: u64,
+    pub dropped: u64,
+    pub gaps: u64,
+    pub gap_seconds: f64,
+    pub out_of_order_devices: usize,
+    pub counter_resets: u64,
+    /// Energy of all valid segments inside the period, kWh.
+    pub total_kwh: f64,
+    pub allocated_kwh: f64,
+    pub idle_kwh: f64,
+}
+
+/// One instrument as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstrumentUse {
+    pub site: String,
+    pub kind: String,
+    pub period: String,
+    pub reference: String,
+    pub intensity_g_per_kwh: f64,
+    /// As contracted.
+    pub mwh: f64,
+    /// The share of `mwh` falling in the reporting period (by time).
+    pub available_mwh: f64,
+    /// The site's facility energy in the instrument's period (within the reporting period).
+    pub consumption_mwh: f64,
+    pub allocated_mwh: f64,
+    /// Not used: reported, never carried elsewhere.
+    pub surplus_mwh: f64,
+    /// allocated / consumption.
+    pub share_covered: Option<f64>,
+}
+
+/// A factor the ledger used, as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FactorUse {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    pub source: String,
+    pub year: Option<i32>,
+}
+
+/// The energy tier of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Metered,
+    Sampled,
+    Estimated,
+}
+
+impl Tier {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Tier::Metered => "metered",
+            Tier::Sampled => "sampled",
+            Tier::Estimated => "estimated",
+        }
+    }
+}
+
+/// An input file as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputRecord {
+    pub path: String,
+    pub kind: &'static str,
+    pub sha256: String,
+    pub size: u64,
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows that became (part of) the ledger.
+    pub rows_used: u64,
+    /// Rows set aside, each with a finding.
+    pub rows_rejected: u64,
+    /// Rows replaced by a later cumulative snapshot of the same run (CodeCarbon).
+    pub rows_superseded: u64,
+    /// Where the file was read from (for the manifest and `verify`; not in report.json).
+    #[serde(skip)]
+    pub location: String,
+}
