@@ -1,11 +1,14 @@
 //! greenledger.toml and the command line, turned once into a validated [`Config`].
 
+mod file;
+mod inputs;
 pub mod rubric;
+mod sites;
 pub mod uncertainty;
 
 use crate::cli::{InputArgs, OutputArgs};
 use crate::error::{Error, Result};
-use crate::findings::{codes, Finding};
+use crate::findings::Finding;
 use crate::timeutil::{InputZone, Period};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -152,162 +155,6 @@ pub struct Config {
     pub quiet: bool,
 }
 
-// ---- the file as written -------------------------------------------------------------------
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    #[serde(default)]
-    report: ReportSection,
-    #[serde(default)]
-    inputs: InputsSection,
-    #[serde(default)]
-    site: Vec<toml::Spanned<SiteSection>>,
-    #[serde(default)]
-    hardware: Vec<HardwareOverride>,
-    #[serde(default)]
-    codecarbon: CodecarbonSection,
-    #[serde(default)]
-    estimate: EstimateSection,
-    #[serde(default)]
-    telemetry: TelemetrySection,
-    #[serde(default)]
-    uncertainty: uncertainty::Uncertainty,
-    #[serde(default)]
-    sacct: SacctSection,
-    #[serde(default)]
-    grid: GridSection,
-    /// Published training footprints of external models (for the reuse dividend).
-    #[serde(default)]
-    published_footprint: Vec<PublishedFootprint>,
-    /// Overrides of the practice rubric, per practice.
-    #[serde(default)]
-    rubric: Option<BTreeMap<String, rubric::PointOverride>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReportSection {
-    title: Option<String>,
-    organization: Option<String>,
-    period: Option<toml::Spanned<String>>,
-    start: Option<String>,
-    end: Option<String>,
-    reference_intensity_g_per_kwh: Option<f64>,
-    /// An earlier report.json to compare with (relative to this file).
-    previous: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InputsSection {
-    #[serde(default)]
-    jobs: Vec<String>,
-    #[serde(default)]
-    codecarbon: Vec<String>,
-    #[serde(default)]
-    telemetry: Vec<String>,
-    #[serde(default)]
-    sacct: Vec<String>,
-    #[serde(default)]
-    grid: Vec<String>,
-    timezone: Option<toml::Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SiteSection {
-    id: String,
-    name: Option<String>,
-    /// `grid_zone` is accepted too (the spelling of shared/bench/gen_fleet.py).
-    #[serde(alias = "grid_zone")]
-    zone: Option<String>,
-    pue: Option<PueSpec>,
-    wue_l_per_kwh: Option<f64>,
-    grid_intensity_g_per_kwh: Option<f64>,
-    residual_mix_g_per_kwh: Option<f64>,
-    #[serde(default)]
-    instrument: Vec<InstrumentSection>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InstrumentSection {
-    kind: String,
-    period: String,
-    mwh: f64,
-    intensity_g_per_kwh: Option<f64>,
-    #[serde(default)]
-    reference: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum PueSpec {
-    One(f64),
-    ByPeriod(Vec<PuePeriodSection>),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PuePeriodSection {
-    period: String,
-    value: f64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CodecarbonSection {
-    #[serde(default)]
-    teams: BTreeMap<String, String>,
-    #[serde(default)]
-    sites: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GridSection {
-    /// Life-cycle intensities instead of direct (operational) ones.
-    #[serde(default)]
-    lifecycle: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SacctSection {
-    /// Field list of headerless output (`--noheader`), in order.
-    columns: Option<Vec<String>>,
-    /// Site of every sacct job, or per cluster.
-    site: Option<String>,
-    #[serde(default)]
-    sites: BTreeMap<String, String>,
-    /// Accelerator of every sacct job, or per partition.
-    hardware: Option<String>,
-    #[serde(default)]
-    partitions: BTreeMap<String, String>,
-    /// JobName -> model.
-    #[serde(default)]
-    models: BTreeMap<String, String>,
-    /// Nodes are allocated exclusively (ConsumedEnergyRaw is then the job's own).
-    #[serde(default)]
-    exclusive: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TelemetrySection {
-    max_gap_s: Option<f64>,
-    /// Columns of nvidia-smi logs written with `--format=csv,noheader`.
-    nvidia_smi_columns: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EstimateSection {
-    utilisation: Option<f64>,
-    default_pue: Option<f64>,
-}
-
 /// 1-based line of a byte offset in `text`.
 pub fn line_of(text: &str, offset: usize) -> u64 {
     text.as_bytes()[..offset.min(text.len())]
@@ -317,347 +164,97 @@ pub fn line_of(text: &str, offset: usize) -> u64 {
         + 1
 }
 
+/// The config file's name in messages and its text, for line numbers.
+pub(crate) struct Where<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) text: &'a str,
+}
+
+impl Where<'_> {
+    /// An error in the config at the line of byte `offset`.
+    fn at(&self, offset: usize, msg: String) -> Error {
+        Error::in_file(self.path, msg).at_line(line_of(self.text, offset))
+    }
+
+    /// An error in the config (no line).
+    fn err(&self, msg: impl Into<String>) -> Error {
+        Error::in_file(self.path, msg.into())
+    }
+}
+
 impl Config {
     /// Read the config file (if any) and merge the command line into it.
     /// Returns the config and the findings met on the way (globs matching nothing, ...).
     pub fn load(args: &InputArgs) -> Result<(Config, Vec<Finding>)> {
         let mut findings = Vec::new();
-        let (file, text, cfg_file) = match &args.config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| {
-                    Error::io(p, "read the config", e).hint("check the path given to --config")
-                })?;
-                let parsed: FileConfig = toml::from_str(&text).map_err(|e| {
-                    let mut err = Error::in_file(p, e.message().to_string()).hint(
-                        "see the greenledger.toml section of DESIGN.md for the accepted keys",
-                    );
-                    if let Some(span) = e.span() {
-                        err = err.at_line(line_of(&text, span.start));
-                    }
-                    err
-                })?;
-                let shown = args
-                    .config_name
-                    .clone()
-                    .unwrap_or_else(|| p.display().to_string());
-                (
-                    parsed,
-                    text,
-                    Some(InputFile {
-                        path: p.clone(),
-                        shown,
-                    }),
-                )
-            }
-            None => (FileConfig::default(), String::new(), None),
+        let file::Read { file, text, input } = file::read(args)?;
+        let cfg_path = input.as_ref().map(|f| f.shown.clone()).unwrap_or_default();
+        let w = Where {
+            path: &cfg_path,
+            text: &text,
         };
-        let cfg_path = cfg_file
-            .as_ref()
-            .map(|f| f.shown.clone())
-            .unwrap_or_default();
         let base = args
             .config
             .as_ref()
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_default();
-
-        let err_at = |offset: usize, msg: String| {
-            Error::in_file(&cfg_path, msg).at_line(line_of(&text, offset))
-        };
-
-        // Period: the command line wins over the file.
-        let period = if let Some(p) = &args.period {
-            Some(Period::parse(p).map_err(|e| Error::new(format!("--period: {e}")))?)
-        } else if let Some(p) = &file.report.period {
-            Some(Period::parse(p.get_ref()).map_err(|e| err_at(p.span().start, e))?)
-        } else {
-            match (&file.report.start, &file.report.end) {
-                (Some(s), Some(e)) => {
-                    Some(Period::parse(&format!("{s}..{e}")).map_err(|e| {
-                        Error::in_file(&cfg_path, format!("[report] start/end: {e}"))
-                    })?)
-                }
-                (None, None) => None,
-                _ => {
-                    return Err(Error::in_file(
-                        &cfg_path,
-                        "[report] needs both start and end, or period",
-                    ))
-                }
-            }
-        };
-
-        let (timezone, timezone_name) = match (&args.timezone, &file.inputs.timezone) {
-            (Some(tz), _) => (
-                InputZone::parse(tz).map_err(|e| Error::new(format!("--timezone: {e}")))?,
-                tz.clone(),
-            ),
-            (None, Some(tz)) => (
-                InputZone::parse(tz.get_ref()).map_err(|e| err_at(tz.span().start, e))?,
-                tz.get_ref().clone(),
-            ),
-            (None, None) => (InputZone::Utc, "UTC".to_string()),
-        };
-
-        let mut inputs = Inputs::default();
-        for (kind, from_file, from_cli, dest) in [
-            ("jobs", &file.inputs.jobs, &args.jobs, &mut inputs.jobs),
-            (
-                "codecarbon",
-                &file.inputs.codecarbon,
-                &args.codecarbon,
-                &mut inputs.codecarbon,
-            ),
-            (
-                "telemetry",
-                &file.inputs.telemetry,
-                &args.telemetry,
-                &mut inputs.telemetry,
-            ),
-            ("sacct", &file.inputs.sacct, &args.sacct, &mut inputs.sacct),
-            ("grid", &file.inputs.grid, &args.grid, &mut inputs.grid),
-        ] {
-            for pattern in from_file {
-                expand(&base, pattern, kind, &cfg_path, dest, &mut findings)?;
-            }
-            for p in from_cli {
-                if !p.exists() {
-                    return Err(Error::in_file(p, format!("{kind} input does not exist"))
-                        .hint("check the path"));
-                }
-                push_unique(
-                    dest,
-                    InputFile {
-                        path: p.clone(),
-                        shown: p.display().to_string(),
-                    },
-                );
-            }
-        }
-
-        let mut sites = Vec::new();
-        for s in &file.site {
-            let line = line_of(&text, s.span().start);
-            let site = s.get_ref();
-            let bad = |m: String| {
-                Error::in_file(&cfg_path, format!("[[site]] '{}': {m}", site.id)).at_line(line)
-            };
-            if sites.iter().any(|x: &Site| x.id == site.id) {
-                return Err(bad("a site with this id is already defined".into()));
-            }
-            let mut pue = Vec::new();
-            match &site.pue {
-                Some(PueSpec::One(v)) => pue.push(PueEntry {
-                    period: None,
-                    value: *v,
-                }),
-                Some(PueSpec::ByPeriod(list)) => {
-                    for e in list {
-                        let p = Period::parse(&e.period)
-                            .map_err(|m| bad(format!("pue period: {m}")))?;
-                        pue.push(PueEntry {
-                            period: Some(p),
-                            value: e.value,
-                        });
-                    }
-                }
-                None => {}
-            }
-            for e in &pue {
-                if !(1.0..=5.0).contains(&e.value) {
-                    return Err(bad(format!("pue {} is outside 1.0..5.0", e.value)));
-                }
-            }
-            // Per-period values must not overlap: each instant has one PUE.
-            let periods: Vec<&Period> = pue.iter().filter_map(|e| e.period.as_ref()).collect();
-            for (i, a) in periods.iter().enumerate() {
-                for b in &periods[i + 1..] {
-                    if a.start < b.end && b.start < a.end {
-                        return Err(bad(format!(
-                            "pue periods {} and {} overlap; give each instant one PUE",
-                            a.label, b.label
-                        )));
-                    }
-                }
-            }
-            for (name, v) in [
-                ("wue_l_per_kwh", site.wue_l_per_kwh),
-                ("grid_intensity_g_per_kwh", site.grid_intensity_g_per_kwh),
-                ("residual_mix_g_per_kwh", site.residual_mix_g_per_kwh),
-            ] {
-                if let Some(v) = v {
-                    if !(v.is_finite() && v >= 0.0) {
-                        return Err(bad(format!("{name} must be a number >= 0")));
-                    }
-                }
-            }
-            if site.zone.is_none() && site.grid_intensity_g_per_kwh.is_none() {
-                return Err(bad("give a zone or a grid_intensity_g_per_kwh".into()));
-            }
-            let mut instruments = Vec::new();
-            for i in &site.instrument {
-                let kind = i.kind.trim().to_ascii_uppercase();
-                let kind = match kind.as_str() {
-                    "PPA" | "REC" | "GO" => kind,
-                    "SUPPLIER" => "supplier".to_string(),
-                    _ => {
-                        return Err(bad(format!(
-                            "instrument kind '{}' is not one of PPA, REC, GO, supplier",
-                            i.kind
-                        )))
-                    }
-                };
-                let period =
-                    Period::parse(&i.period).map_err(|m| bad(format!("instrument period: {m}")))?;
-                if !(i.mwh.is_finite() && i.mwh >= 0.0) {
-                    return Err(bad(format!("instrument mwh must be >= 0, not {}", i.mwh)));
-                }
-                // Certificates (PPA, REC, GO) carry the zero-emission attribute unless stated;
-                // a supplier-specific factor must be given.
-                let g = match (i.intensity_g_per_kwh, kind.as_str()) {
-                    (Some(g), _) if g.is_finite() && g >= 0.0 => g,
-                    (Some(g), _) => {
-                        return Err(bad(format!(
-                            "instrument intensity_g_per_kwh must be >= 0, not {g}"
-                        )))
-                    }
-                    (None, "supplier") => {
-                        return Err(bad("a supplier instrument needs intensity_g_per_kwh".into()))
-                    }
-                    (None, _) => 0.0,
-                };
-                instruments.push(Instrument {
-                    kind,
-                    period,
-                    mwh: i.mwh,
-                    intensity_g_per_kwh: g,
-                    reference: i.reference.clone(),
-                });
-            }
-            sites.push(Site {
-                id: site.id.clone(),
-                name: site.name.clone().unwrap_or_else(|| site.id.clone()),
-                zone: site.zone.clone(),
-                pue,
-                wue_l_per_kwh: site.wue_l_per_kwh,
-                grid_intensity_g_per_kwh: site.grid_intensity_g_per_kwh,
-                residual_mix_g_per_kwh: site.residual_mix_g_per_kwh,
-                instruments,
-                line,
-            });
-        }
-        for h in &file.hardware {
-            for (name, v, lo) in [
-                ("tdp_w", h.tdp_w, 0.0),
-                ("embodied_kgco2e", h.embodied_kgco2e, 0.0),
-                ("lifetime_years", h.lifetime_years, 0.0),
-                ("use_factor", h.use_factor, 0.0),
-            ] {
-                if let Some(v) = v {
-                    if !(v.is_finite() && v >= lo)
-                        || ((name == "lifetime_years" || name == "use_factor") && v == 0.0)
-                    {
-                        return Err(Error::in_file(
-                            &cfg_path,
-                            format!("[[hardware]] '{}': {name} = {v} is not valid", h.name),
-                        ));
-                    }
-                }
-            }
-            if h.use_factor.is_some_and(|u| u > 1.0) {
-                return Err(Error::in_file(
-                    &cfg_path,
-                    format!("[[hardware]] '{}': use_factor must be in (0, 1]", h.name),
-                ));
-            }
-        }
+        let period = period(args, &file.report, &w)?;
+        let (timezone, timezone_name) = timezone(args, &file.inputs, &w)?;
+        let inputs = inputs::collect(&file.inputs, args, &base, &w, &mut findings)?;
+        let sites = sites::sites(&file.site, &w)?;
+        check_hardware(&file.hardware, &w)?;
         for (project, site) in &file.codecarbon.sites {
             if !sites.iter().any(|s| &s.id == site) {
-                return Err(Error::in_file(
-                    &cfg_path,
-                    format!("[codecarbon] sites: project '{project}' names site '{site}', which no [[site]] defines"),
-                ));
+                return Err(w.err(format!("[codecarbon] sites: project '{project}' names site '{site}', which no [[site]] defines")));
             }
         }
-        let utilisation = file.estimate.utilisation.unwrap_or(1.0);
-        if !(utilisation > 0.0 && utilisation <= 1.0) {
-            return Err(Error::in_file(
-                &cfg_path,
-                "[estimate] utilisation must be in (0, 1]",
-            ));
-        }
-        if let Some(p) = file.estimate.default_pue {
-            if !(1.0..=5.0).contains(&p) {
-                return Err(Error::in_file(
-                    &cfg_path,
-                    "[estimate] default_pue must be in 1.0..5.0",
-                ));
-            }
-        }
-        let rubric = match &file.rubric {
-            Some(r) => rubric::Rubric::default().with(r).map_err(|m| {
-                // Point at the offending [rubric.<practice>] table.
-                let name = m
-                    .split(']')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches("[rubric.");
-                let at = text
-                    .find(&format!("[rubric.{name}]"))
-                    .or_else(|| text.find("[rubric"))
-                    .unwrap_or(0);
-                Error::in_file(&cfg_path, m.clone()).at_line(line_of(&text, at))
-            })?,
-            None => rubric::Rubric::default(),
-        };
+        let utilisation = estimate(&file.estimate, &w)?;
+        let rubric = rubric(file.rubric.as_ref(), &w)?;
         let max_gap_s = args.max_gap_s.or(file.telemetry.max_gap_s).unwrap_or(120.0);
         if !(max_gap_s.is_finite() && max_gap_s > 0.0) {
-            return Err(Error::in_file(
-                &cfg_path,
-                format!("max_gap_s must be a number of seconds > 0, not {max_gap_s}"),
-            ));
+            return Err(w.err(format!(
+                "max_gap_s must be a number of seconds > 0, not {max_gap_s}"
+            )));
         }
-        Ok((
-            Config {
-                config_file: cfg_file,
-                title: file
-                    .report
-                    .title
-                    .clone()
-                    .unwrap_or_else(|| "Training footprint".to_string()),
-                organization: file.report.organization.clone().unwrap_or_default(),
-                period,
-                reference_intensity_g_per_kwh: file.report.reference_intensity_g_per_kwh,
-                inputs,
-                timezone,
-                timezone_name,
-                sites,
-                hardware: file.hardware,
-                codecarbon_teams: file.codecarbon.teams,
-                codecarbon_sites: file.codecarbon.sites,
-                utilisation,
-                default_pue: file.estimate.default_pue,
-                max_gap_s,
-                nvidia_smi_columns: file.telemetry.nvidia_smi_columns.clone(),
-                uncertainty: file.uncertainty.clone(),
-                rubric,
-                previous: file.report.previous.as_ref().map(|p| InputFile {
-                    path: base.join(p),
-                    shown: p.clone(),
-                }),
-                published_footprints: file.published_footprint.clone(),
-                sacct_columns: file.sacct.columns.clone(),
-                sacct_site: file.sacct.site.clone(),
-                sacct_sites: file.sacct.sites.clone(),
-                sacct_hardware: file.sacct.hardware.clone(),
-                sacct_partitions: file.sacct.partitions.clone(),
-                sacct_models: file.sacct.models.clone(),
-                sacct_exclusive: file.sacct.exclusive,
-                grid_lifecycle: file.grid.lifecycle,
-                quiet: args.quiet,
-            },
-            findings,
-        ))
+        let previous = file.report.previous.as_ref().map(|p| InputFile {
+            path: base.join(p),
+            shown: p.clone(),
+        });
+        let cfg = Config {
+            config_file: input,
+            title: file
+                .report
+                .title
+                .unwrap_or_else(|| "Training footprint".to_string()),
+            organization: file.report.organization.unwrap_or_default(),
+            period,
+            reference_intensity_g_per_kwh: file.report.reference_intensity_g_per_kwh,
+            inputs,
+            timezone,
+            timezone_name,
+            sites,
+            hardware: file.hardware,
+            codecarbon_teams: file.codecarbon.teams,
+            codecarbon_sites: file.codecarbon.sites,
+            utilisation,
+            default_pue: file.estimate.default_pue,
+            max_gap_s,
+            nvidia_smi_columns: file.telemetry.nvidia_smi_columns,
+            uncertainty: file.uncertainty,
+            rubric,
+            previous,
+            published_footprints: file.published_footprint,
+            sacct_columns: file.sacct.columns,
+            sacct_site: file.sacct.site,
+            sacct_sites: file.sacct.sites,
+            sacct_hardware: file.sacct.hardware,
+            sacct_partitions: file.sacct.partitions,
+            sacct_models: file.sacct.models,
+            sacct_exclusive: file.sacct.exclusive,
+            grid_lifecycle: file.grid.lifecycle,
+            quiet: args.quiet,
+        };
+        Ok((cfg, findings))
     }
 
     pub fn site(&self, id: &str) -> Option<&Site> {
@@ -665,72 +262,108 @@ impl Config {
     }
 }
 
-fn push_unique(dest: &mut Vec<InputFile>, f: InputFile) {
-    if !dest.iter().any(|d| d.path == f.path) {
-        dest.push(f);
+/// The reporting period: `--period`, else `[report] period`, else `[report] start`/`end`
+/// (both or neither), else none (the report spans the data).
+fn period(args: &InputArgs, r: &file::ReportSection, w: &Where) -> Result<Option<Period>> {
+    if let Some(p) = &args.period {
+        return Ok(Some(
+            Period::parse(p).map_err(|e| Error::new(format!("--period: {e}")))?,
+        ));
+    }
+    if let Some(p) = &r.period {
+        return Ok(Some(
+            Period::parse(p.get_ref()).map_err(|e| w.at(p.span().start, e))?,
+        ));
+    }
+    match (&r.start, &r.end) {
+        (Some(s), Some(e)) => Ok(Some(
+            Period::parse(&format!("{s}..{e}"))
+                .map_err(|e| w.err(format!("[report] start/end: {e}")))?,
+        )),
+        (None, None) => Ok(None),
+        _ => Err(w.err("[report] needs both start and end, or period")),
     }
 }
 
-/// Expand one `[inputs]` entry, relative to the config's folder. A literal path that does not
-/// exist stops the run; a glob that matches nothing is a warning.
-fn expand(
-    base: &Path,
-    pattern: &str,
-    kind: &str,
-    cfg: &str,
-    dest: &mut Vec<InputFile>,
-    findings: &mut Vec<Finding>,
-) -> Result<()> {
-    let is_glob = pattern.contains(['*', '?', '[']);
-    let full = base.join(pattern);
-    if !is_glob {
-        if !full.exists() {
-            return Err(Error::in_file(
-                cfg,
-                format!(
-                    "[inputs] {kind}: '{pattern}' does not exist (looked for {})",
-                    full.display()
-                ),
-            )
-            .hint("paths in [inputs] are relative to the config file's folder"));
+/// The zone naive timestamps are read in: `--timezone`, else `[inputs] timezone`, else UTC.
+fn timezone(args: &InputArgs, i: &file::InputsSection, w: &Where) -> Result<(InputZone, String)> {
+    match (&args.timezone, &i.timezone) {
+        (Some(tz), _) => Ok((
+            InputZone::parse(tz).map_err(|e| Error::new(format!("--timezone: {e}")))?,
+            tz.clone(),
+        )),
+        (None, Some(tz)) => Ok((
+            InputZone::parse(tz.get_ref()).map_err(|e| w.at(tz.span().start, e))?,
+            tz.get_ref().clone(),
+        )),
+        (None, None) => Ok((InputZone::Utc, "UTC".to_string())),
+    }
+}
+
+/// `[[hardware]]` values: finite and >= 0; lifetime and use factor > 0, use factor <= 1.
+fn check_hardware(hardware: &[HardwareOverride], w: &Where) -> Result<()> {
+    for h in hardware {
+        for (name, v) in [
+            ("tdp_w", h.tdp_w),
+            ("embodied_kgco2e", h.embodied_kgco2e),
+            ("lifetime_years", h.lifetime_years),
+            ("use_factor", h.use_factor),
+        ] {
+            if let Some(v) = v {
+                let zero_banned = name == "lifetime_years" || name == "use_factor";
+                if !(v.is_finite() && v >= 0.0) || (zero_banned && v == 0.0) {
+                    return Err(w.err(format!(
+                        "[[hardware]] '{}': {name} = {v} is not valid",
+                        h.name
+                    )));
+                }
+            }
         }
-        push_unique(
-            dest,
-            InputFile {
-                path: full,
-                shown: pattern.to_string(),
-            },
-        );
-        return Ok(());
-    }
-    let pat = full.to_string_lossy().to_string();
-    let mut found: Vec<PathBuf> = glob::glob(&pat)
-        .map_err(|e| {
-            Error::in_file(
-                cfg,
-                format!("[inputs] {kind}: bad pattern '{pattern}': {e}"),
-            )
-        })?
-        .filter_map(|r| r.ok())
-        .filter(|p| p.is_file())
-        .collect();
-    found.sort();
-    if found.is_empty() {
-        findings.push(
-            Finding::warning(
-                codes::INPUT_EMPTY,
-                format!("[inputs] {kind}: '{pattern}' matches no file"),
-            )
-            .at(cfg, None),
-        );
-    }
-    for p in found {
-        let shown = p.strip_prefix(base).unwrap_or(&p).display().to_string();
-        push_unique(dest, InputFile { path: p, shown });
+        if h.use_factor.is_some_and(|u| u > 1.0) {
+            return Err(w.err(format!(
+                "[[hardware]] '{}': use_factor must be in (0, 1]",
+                h.name
+            )));
+        }
     }
     Ok(())
 }
 
+/// `[estimate]`: utilisation in (0, 1] (returned; default 1) and default_pue in 1..5.
+fn estimate(e: &file::EstimateSection, w: &Where) -> Result<f64> {
+    let utilisation = e.utilisation.unwrap_or(1.0);
+    if !(utilisation > 0.0 && utilisation <= 1.0) {
+        return Err(w.err("[estimate] utilisation must be in (0, 1]"));
+    }
+    if e.default_pue.is_some_and(|p| !(1.0..=5.0).contains(&p)) {
+        return Err(w.err("[estimate] default_pue must be in 1.0..5.0"));
+    }
+    Ok(utilisation)
+}
+
+/// The rubric: the embedded one with `[rubric.<practice>]` overrides; an error points at the
+/// offending table.
+fn rubric(
+    overrides: Option<&BTreeMap<String, rubric::PointOverride>>,
+    w: &Where,
+) -> Result<rubric::Rubric> {
+    let Some(r) = overrides else {
+        return Ok(rubric::Rubric::default());
+    };
+    rubric::Rubric::default().with(r).map_err(|m| {
+        let name = m
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("[rubric.");
+        let at = w
+            .text
+            .find(&format!("[rubric.{name}]"))
+            .or_else(|| w.text.find("[rubric"))
+            .unwrap_or(0);
+        w.at(at, m.clone())
+    })
+}
 /// The output formats named in `--format`.
 pub fn parse_formats(s: &str) -> Result<Vec<Format>> {
     let mut out = Vec::new();

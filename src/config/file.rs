@@ -1,0 +1,203 @@
+//! greenledger.toml as written: the TOML schema (every section, unknown keys refused) and
+//! reading it, with errors at their line.
+
+use super::{line_of, InputFile};
+use crate::cli::InputArgs;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The config file as read: its parsed sections, its text (for line numbers) and how it is
+/// named in the report; all empty without `--config`.
+pub(super) struct Read {
+    pub(super) file: FileConfig,
+    pub(super) text: String,
+    pub(super) input: Option<InputFile>,
+}
+
+/// Read and parse `--config`, if given.
+pub(super) fn read(args: &InputArgs) -> Result<Read> {
+    let Some(p) = &args.config else {
+        return Ok(Read {
+            file: FileConfig::default(),
+            text: String::new(),
+            input: None,
+        });
+    };
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| Error::io(p, "read the config", e).hint("check the path given to --config"))?;
+    let file: FileConfig = toml::from_str(&text).map_err(|e| {
+        let mut err = Error::in_file(p, e.message().to_string())
+            .hint("see the greenledger.toml section of DESIGN.md for the accepted keys");
+        if let Some(span) = e.span() {
+            err = err.at_line(line_of(&text, span.start));
+        }
+        err
+    })?;
+    let shown = args
+        .config_name
+        .clone()
+        .unwrap_or_else(|| p.display().to_string());
+    Ok(Read {
+        file,
+        text,
+        input: Some(InputFile {
+            path: p.clone(),
+            shown,
+        }),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    #[serde(default)]
+    pub(super) report: ReportSection,
+    #[serde(default)]
+    pub(super) inputs: InputsSection,
+    #[serde(default)]
+    pub(super) site: Vec<toml::Spanned<SiteSection>>,
+    #[serde(default)]
+    pub(super) hardware: Vec<super::HardwareOverride>,
+    #[serde(default)]
+    pub(super) codecarbon: CodecarbonSection,
+    #[serde(default)]
+    pub(super) estimate: EstimateSection,
+    #[serde(default)]
+    pub(super) telemetry: TelemetrySection,
+    #[serde(default)]
+    pub(super) uncertainty: super::uncertainty::Uncertainty,
+    #[serde(default)]
+    pub(super) sacct: SacctSection,
+    #[serde(default)]
+    pub(super) grid: GridSection,
+    /// Published training footprints of external models (for the reuse dividend).
+    #[serde(default)]
+    pub(super) published_footprint: Vec<super::PublishedFootprint>,
+    /// Overrides of the practice rubric, per practice.
+    #[serde(default)]
+    pub(super) rubric: Option<BTreeMap<String, super::rubric::PointOverride>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportSection {
+    pub(super) title: Option<String>,
+    pub(super) organization: Option<String>,
+    pub(super) period: Option<toml::Spanned<String>>,
+    pub(super) start: Option<String>,
+    pub(super) end: Option<String>,
+    pub(super) reference_intensity_g_per_kwh: Option<f64>,
+    /// An earlier report.json to compare with (relative to this file).
+    pub(super) previous: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InputsSection {
+    #[serde(default)]
+    pub(super) jobs: Vec<String>,
+    #[serde(default)]
+    pub(super) codecarbon: Vec<String>,
+    #[serde(default)]
+    pub(super) telemetry: Vec<String>,
+    #[serde(default)]
+    pub(super) sacct: Vec<String>,
+    #[serde(default)]
+    pub(super) grid: Vec<String>,
+    pub(super) timezone: Option<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SiteSection {
+    pub(super) id: String,
+    pub(super) name: Option<String>,
+    /// `grid_zone` is accepted too (the spelling of shared/bench/gen_fleet.py).
+    #[serde(alias = "grid_zone")]
+    pub(super) zone: Option<String>,
+    pub(super) pue: Option<PueSpec>,
+    pub(super) wue_l_per_kwh: Option<f64>,
+    pub(super) grid_intensity_g_per_kwh: Option<f64>,
+    pub(super) residual_mix_g_per_kwh: Option<f64>,
+    #[serde(default)]
+    pub(super) instrument: Vec<InstrumentSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InstrumentSection {
+    pub(super) kind: String,
+    pub(super) period: String,
+    pub(super) mwh: f64,
+    pub(super) intensity_g_per_kwh: Option<f64>,
+    #[serde(default)]
+    pub(super) reference: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum PueSpec {
+    One(f64),
+    ByPeriod(Vec<PuePeriodSection>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PuePeriodSection {
+    pub(super) period: String,
+    pub(super) value: f64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CodecarbonSection {
+    #[serde(default)]
+    pub(super) teams: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) sites: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GridSection {
+    /// Life-cycle intensities instead of direct (operational) ones.
+    #[serde(default)]
+    pub(super) lifecycle: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SacctSection {
+    /// Field list of headerless output (`--noheader`), in order.
+    pub(super) columns: Option<Vec<String>>,
+    /// Site of every sacct job, or per cluster.
+    pub(super) site: Option<String>,
+    #[serde(default)]
+    pub(super) sites: BTreeMap<String, String>,
+    /// Accelerator of every sacct job, or per partition.
+    pub(super) hardware: Option<String>,
+    #[serde(default)]
+    pub(super) partitions: BTreeMap<String, String>,
+    /// JobName -> model.
+    #[serde(default)]
+    pub(super) models: BTreeMap<String, String>,
+    /// Nodes are allocated exclusively (ConsumedEnergyRaw is then the job's own).
+    #[serde(default)]
+    pub(super) exclusive: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TelemetrySection {
+    pub(super) max_gap_s: Option<f64>,
+    /// Columns of nvidia-smi logs written with `--format=csv,noheader`.
+    pub(super) nvidia_smi_columns: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EstimateSection {
+    pub(super) utilisation: Option<f64>,
+    pub(super) default_pue: Option<f64>,
+}
