@@ -10,6 +10,7 @@ use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 use crate::timeutil::parse_timestamp;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// Fields without which no job can be placed in time; `JobID` itself is required.
@@ -45,6 +46,32 @@ struct Acc {
     steps: u64,
 }
 
+impl Acc {
+    /// Energy: the allocation's own figure, else the steps' (batch and numbered steps; the
+    /// extern step only when nothing else measured).
+    fn energy_j(&self) -> Option<f64> {
+        self.alloc_energy_j.or(if self.step_energy_j > 0.0 {
+            Some(self.step_energy_j)
+        } else if self.extern_energy_j > 0.0 {
+            Some(self.extern_energy_j)
+        } else {
+            None
+        })
+    }
+}
+
+/// One sacct file being read: where findings go, and what is tallied for them.
+struct Reader<'a> {
+    f: &'a InputFile,
+    cfg: &'a Config,
+    rec: &'a mut InputRecord,
+    findings: &'a mut Vec<Finding>,
+    /// Jobs not counted, by reason.
+    skipped: BTreeMap<&'static str, Vec<String>>,
+    /// Jobs taking node-level ConsumedEnergyRaw on possibly shared nodes.
+    metered_shared: u64,
+}
+
 /// Read one sacct file into jobs (merged into `jobs`: manifest rows with the same id are
 /// enriched instead).
 pub fn read(
@@ -66,128 +93,199 @@ pub fn read(
     let has_header = first
         .split('|')
         .any(|c| c.trim().eq_ignore_ascii_case("jobid"));
-    let header: Vec<String> = if has_header {
+    let header = if has_header {
         let (_, h) = lines.next().unwrap_or((0, ""));
         h.split('|')
             .map(|c| c.trim().to_ascii_lowercase())
             .collect()
     } else {
-        match &cfg.sacct_columns {
-            Some(cols) => cols.iter().map(|c| c.trim().to_ascii_lowercase()).collect(),
-            None => return Err(Error::in_file(
-                &f.shown,
-                "sacct output without a header line: the columns are unknown",
-            )
-            .at_line(1)
-            .hint(
-                "list them in [sacct] columns, in the order of the --format that produced the file",
-            )),
-        }
+        configured_columns(f, cfg)?
     };
-    if !header.iter().any(|h| h == "jobid") {
-        return Err(Error::in_file(
-            &f.shown,
-            format!(
-                "sacct column 'JobID' is missing (columns: {})",
-                header.join(", ")
-            ),
-        )
-        .at_line(1));
-    }
-    let missing: Vec<&str> = TIMES
-        .iter()
-        .copied()
-        .filter(|c| !header.iter().any(|h| h == c))
-        .collect();
-    if !missing.is_empty() {
-        findings.push(
-            Finding::warning(
-                codes::SACCT_SKIPPED,
-                format!(
-                    "the file has no {} column, so no job in it can be accounted; run sacct -P --format=JobID,JobName,Account,Partition,State,Start,End,NodeList,AllocTRES,ConsumedEnergyRaw",
-                    missing.join(" or ")
-                ),
-            )
-            .at(&f.shown, Some(1)),
-        );
-    }
-    let mut accs: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut bad = Vec::new();
-    for (i, line) in lines {
-        rec.rows += 1;
-        let fields: Vec<&str> = line.split('|').collect();
-        // `-p` adds a trailing `|`; a `|` inside a field has no escape and breaks the row.
-        let n = if fields.len() == header.len() + 1 && fields.last() == Some(&"") {
-            header.len()
-        } else {
-            fields.len()
-        };
-        if n != header.len() {
-            bad.push(i as u64 + 1);
-            rec.rows_rejected += 1;
-            continue;
-        }
-        let row: BTreeMap<String, String> = header
-            .iter()
-            .cloned()
-            .zip(fields.iter().map(|s| s.trim().to_string()))
-            .collect();
-        let id = row.get("jobid").cloned().unwrap_or_default();
-        let (base, step) = match id.split_once('.') {
-            Some((b, s)) => (b.to_string(), Some(s.to_string())),
-            None => (id.clone(), None),
-        };
-        let energy = row
-            .get("consumedenergyraw")
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v > 0.0);
-        if !accs.contains_key(&base) {
-            order.push(base.clone());
-        }
-        let acc = accs.entry(base).or_default();
-        match step {
-            None => {
-                acc.alloc_energy_j = energy;
-                acc.line = i as u64 + 1;
-                acc.alloc = Some(row);
-            }
-            Some(s) => {
-                acc.steps += 1;
-                rec.rows_superseded += 1;
-                if s == "extern" {
-                    acc.extern_energy_j += energy.unwrap_or(0.0);
-                } else {
-                    acc.step_energy_j += energy.unwrap_or(0.0);
-                }
-            }
-        }
-    }
-    if !bad.is_empty() {
-        findings.push(
-            Finding::error(codes::SACCT_BAD_ROW, format!("{} rows have a different number of fields than the header (a '|' inside a field?) and are not used", bad.len()))
-                .at(&f.shown, Some(bad[0])),
-        );
-    }
-    let mut skipped: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    let mut metered_shared = 0u64;
+    let mut r = Reader {
+        f,
+        cfg,
+        rec,
+        findings,
+        skipped: BTreeMap::new(),
+        metered_shared: 0,
+    };
+    r.check_columns(&header)?;
+    let (accs, order) = r.accumulate(lines, &header);
     let stem = f
         .path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
     for id in order {
-        let acc = &accs[&id];
+        if let Some(job) = r.job(&id, &accs[&id], &stem, jobs) {
+            jobs.push(job);
+        }
+    }
+    r.finish();
+    Ok(())
+}
+
+/// The field list of headerless output, from `[sacct] columns`.
+fn configured_columns(f: &InputFile, cfg: &Config) -> Result<Vec<String>> {
+    match &cfg.sacct_columns {
+        Some(cols) => Ok(cols.iter().map(|c| c.trim().to_ascii_lowercase()).collect()),
+        None => Err(Error::in_file(
+            &f.shown,
+            "sacct output without a header line: the columns are unknown",
+        )
+        .at_line(1)
+        .hint("list them in [sacct] columns, in the order of the --format that produced the file")),
+    }
+}
+
+/// Split a `|`-separated row into its fields, or `None` when their number differs from the
+/// header's (`-p` adds a trailing `|`; a `|` inside a field has no escape and breaks the row).
+fn fields<'l>(line: &'l str, header: &[String]) -> Option<Vec<&'l str>> {
+    let fields: Vec<&str> = line.split('|').collect();
+    let n = if fields.len() == header.len() + 1 && fields.last() == Some(&"") {
+        header.len()
+    } else {
+        fields.len()
+    };
+    (n == header.len()).then_some(fields)
+}
+
+/// The job status of a sacct State, or why the job is not counted (not finished).
+fn status(state: &str) -> std::result::Result<Status, &'static str> {
+    const FAILED: [&str; 8] = [
+        "FAILED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "OUT_OF_ME",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "PREEMPTED",
+    ];
+    if state.starts_with("COMPLETED") {
+        Ok(Status::Completed)
+    } else if state.starts_with("CANCELLED") {
+        Ok(Status::Cancelled)
+    } else if FAILED.iter().any(|s| state.starts_with(s)) {
+        Ok(Status::Failed)
+    } else if state.starts_with("RUNNING") {
+        Err("still running")
+    } else {
+        Err("never ran (pending or requeued)")
+    }
+}
+
+impl Reader<'_> {
+    /// `JobID` is required (else the file cannot be read); without Start or End no job can be
+    /// placed in time (a warning: the rows are still counted and reported).
+    fn check_columns(&mut self, header: &[String]) -> Result<()> {
+        if !header.iter().any(|h| h == "jobid") {
+            return Err(Error::in_file(
+                &self.f.shown,
+                format!(
+                    "sacct column 'JobID' is missing (columns: {})",
+                    header.join(", ")
+                ),
+            )
+            .at_line(1));
+        }
+        let missing: Vec<&str> = TIMES
+            .iter()
+            .copied()
+            .filter(|c| !header.iter().any(|h| h == c))
+            .collect();
+        if !missing.is_empty() {
+            self.findings.push(
+                Finding::warning(
+                    codes::SACCT_SKIPPED,
+                    format!(
+                        "the file has no {} column, so no job in it can be accounted; run sacct -P --format=JobID,JobName,Account,Partition,State,Start,End,NodeList,AllocTRES,ConsumedEnergyRaw",
+                        missing.join(" or ")
+                    ),
+                )
+                .at(&self.f.shown, Some(1)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Fold every row into its job: the allocation row (`123`) gives the fields, step rows
+    /// (`123.batch`, `123.0`, `123.extern`) add their energy. Returns the jobs and their order
+    /// of first appearance; rows with the wrong number of fields are one error finding.
+    fn accumulate<'l>(
+        &mut self,
+        lines: impl Iterator<Item = (usize, &'l str)>,
+        header: &[String],
+    ) -> (BTreeMap<String, Acc>, Vec<String>) {
+        let mut accs: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut bad = Vec::new();
+        for (i, line) in lines {
+            self.rec.rows += 1;
+            let Some(fields) = fields(line, header) else {
+                bad.push(i as u64 + 1);
+                self.rec.rows_rejected += 1;
+                continue;
+            };
+            let row: BTreeMap<String, String> = header
+                .iter()
+                .cloned()
+                .zip(fields.iter().map(|s| s.trim().to_string()))
+                .collect();
+            let id = row.get("jobid").cloned().unwrap_or_default();
+            let (base, step) = match id.split_once('.') {
+                Some((b, s)) => (b.to_string(), Some(s.to_string())),
+                None => (id.clone(), None),
+            };
+            let energy = row
+                .get("consumedenergyraw")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v > 0.0);
+            if !accs.contains_key(&base) {
+                order.push(base.clone());
+            }
+            let acc = accs.entry(base).or_default();
+            match step {
+                None => {
+                    acc.alloc_energy_j = energy;
+                    acc.line = i as u64 + 1;
+                    acc.alloc = Some(row);
+                }
+                Some(s) => {
+                    acc.steps += 1;
+                    self.rec.rows_superseded += 1;
+                    if s == "extern" {
+                        acc.extern_energy_j += energy.unwrap_or(0.0);
+                    } else {
+                        acc.step_energy_j += energy.unwrap_or(0.0);
+                    }
+                }
+            }
+        }
+        if !bad.is_empty() {
+            self.findings.push(
+                Finding::error(codes::SACCT_BAD_ROW, format!("{} rows have a different number of fields than the header (a '|' inside a field?) and are not used", bad.len()))
+                    .at(&self.f.shown, Some(bad[0])),
+            );
+        }
+        (accs, order)
+    }
+
+    /// Note a job that is not counted, and why.
+    fn skip(&mut self, why: &'static str, id: &str) {
+        self.skipped.entry(why).or_default().push(id.to_string());
+    }
+
+    /// One job from its rows: a new job, or `None` when it is not counted (with a reason) or
+    /// enriches the manifest's row of the same id (which wins; sacct adds what it lacks).
+    fn job(&mut self, id: &str, acc: &Acc, stem: &str, jobs: &mut [Job]) -> Option<Job> {
         let Some(row) = &acc.alloc else {
             // Steps without their allocation row (e.g. `sacct -s` filters): nothing to attach to.
-            skipped
-                .entry("steps without an allocation row")
-                .or_default()
-                .push(id.clone());
-            // Count their rows as set aside, not folded (the loop below adds one for the id).
-            rec.rows_superseded -= acc.steps;
-            rec.rows_rejected += acc.steps.saturating_sub(1);
-            continue;
+            self.skip("steps without an allocation row", id);
+            // Count their rows as set aside, not folded (finish adds one for the id).
+            self.rec.rows_superseded -= acc.steps;
+            self.rec.rows_rejected += acc.steps.saturating_sub(1);
+            return None;
         };
         let get = |k: &str| {
             row.get(k).map(String::as_str).filter(|v| {
@@ -195,132 +293,66 @@ pub fn read(
             })
         };
         let state = get("state").unwrap_or("").to_ascii_uppercase();
-        let status = if state.starts_with("COMPLETED") {
-            Status::Completed
-        } else if state.starts_with("CANCELLED") {
-            Status::Cancelled
-        } else if [
-            "FAILED",
-            "TIMEOUT",
-            "NODE_FAIL",
-            "OUT_OF_MEMORY",
-            "OUT_OF_ME",
-            "BOOT_FAIL",
-            "DEADLINE",
-            "PREEMPTED",
-        ]
-        .iter()
-        .any(|s| state.starts_with(s))
-        {
-            Status::Failed
-        } else {
-            skipped
-                .entry(if state.starts_with("RUNNING") {
-                    "still running"
-                } else {
-                    "never ran (pending or requeued)"
-                })
-                .or_default()
-                .push(id.clone());
-            continue;
+        let status = match status(&state) {
+            Ok(s) => s,
+            Err(why) => {
+                self.skip(why, id);
+                return None;
+            }
         };
-        let (Some(start), Some(end)) = (get("start"), get("end")) else {
-            skipped
-                .entry("no start or end time")
-                .or_default()
-                .push(id.clone());
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (
-            parse_timestamp(start, &cfg.timezone),
-            parse_timestamp(end, &cfg.timezone),
-        ) else {
-            findings.push(
-                Finding::error(
-                    codes::SACCT_BAD_ROW,
-                    format!("job {id}: unreadable Start/End; not counted"),
-                )
-                .at(&f.shown, Some(acc.line)),
-            );
-            rec.rows_rejected += 1;
-            continue;
-        };
-        if end.utc <= start.utc {
-            skipped
-                .entry("ran for no time")
-                .or_default()
-                .push(id.clone());
-            continue;
-        }
-        // Energy: the allocation's own figure, else the steps' (batch and numbered steps; the
-        // extern step only when nothing else measured).
-        let energy_j = acc.alloc_energy_j.or(if acc.step_energy_j > 0.0 {
-            Some(acc.step_energy_j)
-        } else if acc.extern_energy_j > 0.0 {
-            Some(acc.extern_energy_j)
-        } else {
-            None
-        });
+        let (start, end) = self.times(id, acc, get("start"), get("end"))?;
         let devices = get("alloctres")
             .and_then(gpus)
             .or_else(|| get("reqtres").and_then(gpus))
             .unwrap_or(0.0);
         let nodes = get("nodelist").map(String::from);
-        let metered = energy_j.map(|j| Metered {
+        let metered = acc.energy_j().map(|j| Metered {
             it_kwh: j / 3.6e6,
             source: format!("Slurm ConsumedEnergyRaw of job {id}"),
         });
-        if metered.is_some() && !cfg.sacct_exclusive {
-            metered_shared += 1;
+        if metered.is_some() && !self.cfg.sacct_exclusive {
+            self.metered_shared += 1;
         }
         if let Some(existing) = jobs
             .iter_mut()
             .find(|j| j.job_id == id && !j.from_codecarbon)
         {
-            // The manifest's row wins; sacct adds what it lacks.
             if existing.metered.is_none() {
                 existing.metered = metered;
             }
             if existing.nodes.is_none() {
                 existing.nodes = nodes;
             }
-            rec.rows_used += 1;
-            continue;
+            self.rec.rows_used += 1;
+            return None;
         }
         if devices <= 0.0 && metered.is_none() {
-            skipped
-                .entry("no GPUs allocated and no energy measured")
-                .or_default()
-                .push(id.clone());
-            continue;
+            self.skip("no GPUs allocated and no energy measured", id);
+            return None;
         }
-        let account = get("account").unwrap_or("unassigned").to_string();
+        let cfg = self.cfg;
         let name = get("jobname").unwrap_or("unnamed").to_string();
-        let model = cfg.sacct_models.get(&name).cloned().unwrap_or(name);
-        let partition = get("partition").map(String::from);
-        let hardware = partition
-            .as_ref()
-            .and_then(|p| cfg.sacct_partitions.get(p))
-            .cloned()
-            .or_else(|| cfg.sacct_hardware.clone())
-            .unwrap_or_else(|| "unknown".to_string());
+        let partition = get("partition");
         let cluster = get("cluster").map(String::from);
-        let site = cluster
-            .as_ref()
-            .and_then(|c| cfg.sacct_sites.get(c))
-            .cloned()
-            .or_else(|| cfg.sacct_site.clone());
-        rec.rows_used += 1;
-        jobs.push(Job {
-            job_id: id.clone(),
-            model,
-            team: account,
-            project: cluster.clone().or_else(|| Some(stem.clone())),
-            site,
+        self.rec.rows_used += 1;
+        Some(Job {
+            job_id: id.to_string(),
+            model: cfg.sacct_models.get(&name).cloned().unwrap_or(name),
+            team: get("account").unwrap_or("unassigned").to_string(),
+            project: cluster.clone().or_else(|| Some(stem.to_string())),
+            site: cluster
+                .as_ref()
+                .and_then(|c| cfg.sacct_sites.get(c))
+                .cloned()
+                .or_else(|| cfg.sacct_site.clone()),
             zone: None,
-            start: start.utc,
-            end: end.utc,
-            hardware,
+            start,
+            end,
+            hardware: partition
+                .and_then(|p| cfg.sacct_partitions.get(p))
+                .cloned()
+                .or_else(|| cfg.sacct_hardware.clone())
+                .unwrap_or_else(|| "unknown".to_string()),
             devices,
             nodes,
             gpu_ids: None,
@@ -338,37 +370,73 @@ pub fn read(
             published: None,
             from_codecarbon: false,
             origin: Origin {
-                file: f.shown.clone(),
+                file: self.f.shown.clone(),
                 line: acc.line,
             },
-        });
+        })
     }
-    for (why, ids) in skipped {
-        let n = ids.len() as u64;
-        rec.rows_rejected += n;
-        let head: Vec<&str> = ids.iter().take(8).map(String::as_str).collect();
-        findings.push(
-            Finding::info(
-                codes::SACCT_SKIPPED,
-                format!(
-                    "{n} job(s) not counted: {why}: {}{}",
-                    head.join(", "),
-                    if ids.len() > 8 { " ..." } else { "" }
-                ),
-            )
-            .at(&f.shown, None),
-        );
+
+    /// The job's Start and End (UTC), or `None`: skipped when missing or of no duration, an
+    /// error finding when unreadable.
+    fn times(
+        &mut self,
+        id: &str,
+        acc: &Acc,
+        start: Option<&str>,
+        end: Option<&str>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let (Some(start), Some(end)) = (start, end) else {
+            self.skip("no start or end time", id);
+            return None;
+        };
+        let tz = &self.cfg.timezone;
+        let (Ok(start), Ok(end)) = (parse_timestamp(start, tz), parse_timestamp(end, tz)) else {
+            self.findings.push(
+                Finding::error(
+                    codes::SACCT_BAD_ROW,
+                    format!("job {id}: unreadable Start/End; not counted"),
+                )
+                .at(&self.f.shown, Some(acc.line)),
+            );
+            self.rec.rows_rejected += 1;
+            return None;
+        };
+        if end.utc <= start.utc {
+            self.skip("ran for no time", id);
+            return None;
+        }
+        Some((start.utc, end.utc))
     }
-    if metered_shared > 0 {
-        findings.push(
-            Finding::warning(
-                codes::SACCT_SHARED_ENERGY,
-                format!("{metered_shared} job(s) take ConsumedEnergyRaw, which Slurm measures per node: if nodes were shared with other jobs it includes their use (set [sacct] exclusive = true when allocations are exclusive)"),
-            )
-            .at(&f.shown, None),
-        );
+
+    /// One finding per reason jobs were not counted (their rows set aside), and the warning
+    /// about node-level energy on shared nodes.
+    fn finish(self) {
+        for (why, ids) in &self.skipped {
+            let n = ids.len() as u64;
+            self.rec.rows_rejected += n;
+            let head: Vec<&str> = ids.iter().take(8).map(String::as_str).collect();
+            self.findings.push(
+                Finding::info(
+                    codes::SACCT_SKIPPED,
+                    format!(
+                        "{n} job(s) not counted: {why}: {}{}",
+                        head.join(", "),
+                        if ids.len() > 8 { " ..." } else { "" }
+                    ),
+                )
+                .at(&self.f.shown, None),
+            );
+        }
+        if self.metered_shared > 0 {
+            self.findings.push(
+                Finding::warning(
+                    codes::SACCT_SHARED_ENERGY,
+                    format!("{} job(s) take ConsumedEnergyRaw, which Slurm measures per node: if nodes were shared with other jobs it includes their use (set [sacct] exclusive = true when allocations are exclusive)", self.metered_shared),
+                )
+                .at(&self.f.shown, None),
+            );
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
