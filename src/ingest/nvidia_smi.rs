@@ -37,6 +37,33 @@ pub fn number(v: &str) -> Option<f64> {
     num.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
+/// The columns of a log, located once.
+struct Columns {
+    fields: Vec<String>,
+    /// Leading records that are the header (0 or 1).
+    skip: usize,
+    t_col: usize,
+    /// Power columns present, in order of preference.
+    power_cols: Vec<(usize, &'static str)>,
+    host_col: Option<usize>,
+    /// The column numbering GPUs on their node, and its name.
+    device_col: Option<(usize, &'static str)>,
+}
+
+/// What the rows gave besides samples: the power fields used, and the rows set aside.
+#[derive(Default)]
+struct Tally {
+    used: BTreeMap<&'static str, u64>,
+    missing_power: Vec<u64>,
+    bad_time: Vec<u64>,
+    short: Vec<u64>,
+    /// Header lines repeated inside the data (appended logs).
+    repeated_headers: usize,
+    naive: u64,
+}
+
+/// Read an nvidia-smi log into one batch of samples (node from a hostname column, else the
+/// file's name). Returns the number of data rows.
 pub fn scan(
     src: &Source,
     cfg: &Config,
@@ -48,6 +75,50 @@ pub fn scan(
     let bytes = std::fs::read(&src.file.path)
         .map_err(|e| Error::io(shown, "read the nvidia-smi log", e))?;
     let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    let records = records(body, shown, out);
+    let Some((_, first)) = records.first() else {
+        return Err(Error::in_file(shown, "the nvidia-smi log is empty"));
+    };
+    let mut cols = columns(first, cfg, shown)?;
+    let stem = src
+        .file
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "node".into());
+    let data: Vec<&(u64, csv::StringRecord)> = records
+        .iter()
+        .skip(cols.skip)
+        .filter(|(_, r)| r.get(cols.t_col).map(field_name).as_deref() != Some("timestamp"))
+        .collect();
+    let repeated_headers = records.len() - cols.skip - data.len();
+    cols.device_col = device_column(&cols.fields, &data);
+    if let (Some((_, chosen)), true) = (cols.device_col, cols.fields.iter().any(|f| f == "index")) {
+        if chosen != "index" {
+            out.findings.push(
+                Finding::warning(codes::TELEMETRY_DEVICE_COLUMN, format!("column 'index' holds one value while '{chosen}' varies; GPUs are numbered by '{chosen}'")).at(shown, Some(1)),
+            );
+        }
+    }
+    let mut batch = SampleBatch::default();
+    let mut tally = samples(&data, &cols, &stem, cfg, nodes, &mut batch);
+    tally.repeated_headers = repeated_headers;
+    tally_findings(&tally, shown, cfg, &mut out.findings);
+    if cols.host_col.is_none() {
+        out.findings.push(
+            Finding::info(
+                codes::TELEMETRY_NODE_FROM_NAME,
+                format!("no hostname column: the node is taken from the file name, '{stem}'"),
+            )
+            .at(shown, None),
+        );
+    }
+    on_batch(&batch);
+    Ok(data.len() as u64)
+}
+
+/// Every CSV record with its line; unreadable lines are warnings.
+fn records(body: &[u8], shown: &str, out: &mut ScanOutput) -> Vec<(u64, csv::StringRecord)> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -75,10 +146,12 @@ pub fn scan(
             }
         }
     }
-    let Some((_, first)) = records.first() else {
-        return Err(Error::in_file(shown, "the nvidia-smi log is empty"));
-    };
-    // A log without a header line takes its columns from [telemetry] nvidia_smi_columns.
+    records
+}
+
+/// The columns, from the header line, else (a log written with `noheader`) from
+/// `[telemetry] nvidia_smi_columns`. A timestamp and a power column are required.
+fn columns(first: &csv::StringRecord, cfg: &Config, shown: &str) -> Result<Columns> {
     let has_header = first
         .iter()
         .any(|h| field_name(h).starts_with("power.draw") || field_name(h) == "timestamp");
@@ -86,14 +159,13 @@ pub fn scan(
         (Some(cols), false) => cols.iter().map(|c| field_name(c)).collect(),
         _ => first.iter().map(field_name).collect(),
     };
-    let skip = usize::from(has_header);
     let col = |name: &str| fields.iter().position(|f| f == name);
     let t_col = col("timestamp").ok_or_else(|| {
         Error::in_file(shown, "no 'timestamp' column")
             .at_line(1)
             .hint("log with --query-gpu=timestamp,index,power.draw,... --format=csv")
     })?;
-    let power_cols: Vec<(usize, &str)> = POWER_FIELDS
+    let power_cols: Vec<(usize, &'static str)> = POWER_FIELDS
         .iter()
         .filter_map(|f| col(f).map(|c| (c, *f)))
         .collect();
@@ -103,25 +175,26 @@ pub fn scan(
     let host_col = col("hostname")
         .or_else(|| col("host"))
         .or_else(|| col("node"));
-    let stem = src
-        .file
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "node".into());
-    let data: Vec<&(u64, csv::StringRecord)> = records
-        .iter()
-        .skip(skip)
-        .filter(|(_, r)| r.get(t_col).map(field_name).as_deref() != Some("timestamp"))
-        .collect();
-    let repeated_headers = records.len() - skip - data.len();
+    Ok(Columns {
+        skip: usize::from(has_header),
+        t_col,
+        power_cols,
+        host_col,
+        device_col: None,
+        fields,
+    })
+}
 
-    // The device column: the candidate with the most distinct values (a mislabelled constant
-    // `index` loses to a `gpu` column that varies).
+/// The device column: the candidate with the most distinct values (a mislabelled constant
+/// `index` loses to a `gpu` column that varies).
+fn device_column(
+    fields: &[String],
+    data: &[&(u64, csv::StringRecord)],
+) -> Option<(usize, &'static str)> {
     let mut device_col = None;
     let mut best = 0usize;
     for name in DEVICE_FIELDS {
-        if let Some(c) = col(name) {
+        if let Some(c) = fields.iter().position(|f| f == name) {
             let distinct: BTreeSet<&str> = data
                 .iter()
                 .filter_map(|(_, r)| r.get(c).and_then(cell))
@@ -132,50 +205,52 @@ pub fn scan(
             }
         }
     }
-    if let (Some((_, chosen)), Some(_)) = (device_col, col("index")) {
-        if chosen != "index" {
-            out.findings.push(
-                Finding::warning(codes::TELEMETRY_DEVICE_COLUMN, format!("column 'index' holds one value while '{chosen}' varies; GPUs are numbered by '{chosen}'")).at(shown, Some(1)),
-            );
-        }
-    }
+    device_col
+}
 
-    let mut batch = SampleBatch::default();
-    let mut used: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut missing_power = Vec::new();
-    let mut bad_time = Vec::new();
-    let mut short = Vec::new();
-    let mut naive = 0u64;
+/// The data rows as samples: rows of the wrong width, without a readable time or without a
+/// power value are tallied, not used.
+fn samples(
+    data: &[&(u64, csv::StringRecord)],
+    cols: &Columns,
+    stem: &str,
+    cfg: &Config,
+    nodes: &mut Nodes,
+    batch: &mut SampleBatch,
+) -> Tally {
+    let mut tally = Tally::default();
     let mut node_ids: BTreeMap<String, u32> = BTreeMap::new();
-    for (line, r) in &data {
-        if r.len() != fields.len() {
-            short.push(*line);
+    for (line, r) in data {
+        if r.len() != cols.fields.len() {
+            tally.short.push(*line);
             continue;
         }
-        let t = match r.get(t_col).and_then(cell).map(|s| parse_ms(s, cfg)) {
+        let t = match r.get(cols.t_col).and_then(cell).map(|s| parse_ms(s, cfg)) {
             Some(Ok((ms, zoned))) => {
                 if !zoned {
-                    naive += 1;
+                    tally.naive += 1;
                 }
                 ms
             }
             _ => {
-                bad_time.push(*line);
+                tally.bad_time.push(*line);
                 continue;
             }
         };
-        let Some((p, field)) = power_cols
+        let Some((p, field)) = cols
+            .power_cols
             .iter()
             .find_map(|(c, f)| r.get(*c).and_then(number).map(|p| (p, *f)))
         else {
-            missing_power.push(*line);
+            tally.missing_power.push(*line);
             continue;
         };
-        *used.entry(field).or_default() += 1;
-        let host = host_col
+        *tally.used.entry(field).or_default() += 1;
+        let host = cols
+            .host_col
             .and_then(|c| r.get(c))
             .and_then(cell)
-            .unwrap_or(&stem)
+            .unwrap_or(stem)
             .to_string();
         let node = match node_ids.get(&host) {
             Some(&id) => id,
@@ -185,31 +260,37 @@ pub fn scan(
                 id
             }
         };
-        let device = device_col
+        let device = cols
+            .device_col
             .and_then(|(c, _)| r.get(c))
             .and_then(cell)
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0);
         batch.push(node, device, t, p);
     }
-    let summary = |lines: &[u64]| {
-        let shown: Vec<String> = lines.iter().take(10).map(|l| l.to_string()).collect();
-        format!(
-            "{}{}",
-            shown.join(", "),
-            if lines.len() > 10 {
-                format!(" and {} more", lines.len() - 10)
-            } else {
-                String::new()
-            }
-        )
+    tally
+}
+
+/// Up to ten line numbers, then how many more.
+fn line_list(lines: &[u64]) -> String {
+    let shown: Vec<String> = lines.iter().take(10).map(|l| l.to_string()).collect();
+    let more = if lines.len() > 10 {
+        format!(" and {} more", lines.len() - 10)
+    } else {
+        String::new()
     };
-    if !used.is_empty() {
-        let list: Vec<String> = used
+    format!("{}{more}", shown.join(", "))
+}
+
+/// Findings of the tally: the power fields used, and each kind of row set aside.
+fn tally_findings(t: &Tally, shown: &str, cfg: &Config, findings: &mut Vec<Finding>) {
+    if !t.used.is_empty() {
+        let list: Vec<String> = t
+            .used
             .iter()
             .map(|(f, n)| format!("{f} ({n} samples)"))
             .collect();
-        out.findings.push(
+        findings.push(
             Finding::info(
                 codes::TELEMETRY_POWER_FIELD,
                 format!("power read from {}", list.join(", ")),
@@ -217,64 +298,56 @@ pub fn scan(
             .at(shown, None),
         );
     }
-    if !missing_power.is_empty() {
-        out.findings.push(
+    if !t.missing_power.is_empty() {
+        findings.push(
             Finding::warning(
                 codes::TELEMETRY_BAD_ROW,
                 format!(
                     "{} rows have no power value ([N/A] or similar) and are not used (lines {})",
-                    missing_power.len(),
-                    summary(&missing_power)
+                    t.missing_power.len(),
+                    line_list(&t.missing_power)
                 ),
             )
-            .at(shown, missing_power.first().copied()),
+            .at(shown, t.missing_power.first().copied()),
         );
     }
-    if !bad_time.is_empty() {
-        out.findings.push(
+    if !t.bad_time.is_empty() {
+        findings.push(
             Finding::error(
                 codes::TELEMETRY_BAD_ROW,
                 format!(
                     "{} rows have an unreadable timestamp and are not used (lines {})",
-                    bad_time.len(),
-                    summary(&bad_time)
+                    t.bad_time.len(),
+                    line_list(&t.bad_time)
                 ),
             )
-            .at(shown, bad_time.first().copied()),
+            .at(shown, t.bad_time.first().copied()),
         );
     }
-    if !short.is_empty() {
-        out.findings.push(
-            Finding::warning(codes::TELEMETRY_BAD_ROW, format!("{} rows have a different number of fields than the header and are not used (lines {})", short.len(), summary(&short)))
-                .at(shown, short.first().copied()),
+    if !t.short.is_empty() {
+        findings.push(
+            Finding::warning(codes::TELEMETRY_BAD_ROW, format!("{} rows have a different number of fields than the header and are not used (lines {})", t.short.len(), line_list(&t.short)))
+                .at(shown, t.short.first().copied()),
         );
     }
-    if repeated_headers > 0 {
-        out.findings.push(
+    if t.repeated_headers > 0 {
+        findings.push(
             Finding::info(
                 codes::TELEMETRY_BAD_ROW,
-                format!("{repeated_headers} repeated header lines (appended logs) skipped"),
+                format!(
+                    "{} repeated header lines (appended logs) skipped",
+                    t.repeated_headers
+                ),
             )
             .at(shown, None),
         );
     }
-    if naive > 0 {
-        out.findings.push(
-            Finding::warning(codes::TELEMETRY_NAIVE_TIMESTAMP, format!("{naive} timestamps have no time zone (nvidia-smi writes local time); they were read as {}", cfg.timezone_name))
+    if t.naive > 0 {
+        findings.push(
+            Finding::warning(codes::TELEMETRY_NAIVE_TIMESTAMP, format!("{} timestamps have no time zone (nvidia-smi writes local time); they were read as {}", t.naive, cfg.timezone_name))
                 .at(shown, None),
         );
     }
-    if host_col.is_none() {
-        out.findings.push(
-            Finding::info(
-                codes::TELEMETRY_NODE_FROM_NAME,
-                format!("no hostname column: the node is taken from the file name, '{stem}'"),
-            )
-            .at(shown, None),
-        );
-    }
-    on_batch(&batch);
-    Ok(data.len() as u64)
 }
 
 #[cfg(test)]
