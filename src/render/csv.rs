@@ -3,7 +3,7 @@
 
 use super::{Rendered, Renderer};
 use crate::error::{Error, Result};
-use crate::report::{Amounts, Report};
+use crate::report::{Amounts, JobRow, Report};
 
 pub struct Csv;
 
@@ -82,228 +82,251 @@ fn table(header: Vec<&str>, rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
 
 impl Renderer for Csv {
     fn render(&self, r: &Report) -> Result<Rendered> {
-        let s = |o: &Option<String>| o.clone().unwrap_or_default();
-        let mut jobs_h = vec![
-            "job_id",
-            "model",
-            "team",
-            "project",
-            "site",
-            "zone",
-            "hardware",
-            "devices",
-            "start",
-            "end",
-            "training_type",
-            "status",
-            "base_model",
-            "teacher_model",
-            "precision",
-            "sparsity",
-            "parameters",
-            "energy_source",
-            "energy_detail",
-            "coverage",
-            "sampled_kwh",
-            "imputed_kwh",
-            "fraction_in_period",
-            "pue",
-            "intensity_g_per_kwh",
-            "factor_year",
-        ];
-        jobs_h.extend(AMOUNT_COLUMNS);
-        jobs_h.extend(["kgco2e_per_billion_parameters", "published", "file", "line"]);
-        let jobs = r
-            .jobs
-            .iter()
-            .map(|j| {
-                let mut row = vec![
-                    j.job_id.clone(),
-                    j.model.clone(),
-                    j.team.clone(),
-                    s(&j.project),
-                    s(&j.site),
-                    j.zone.clone(),
-                    j.hardware.clone(),
-                    num(j.devices),
-                    j.start.clone(),
-                    j.end.clone(),
-                    j.training_type.into(),
-                    j.status.into(),
-                    s(&j.base_model),
-                    s(&j.teacher_model),
-                    s(&j.precision),
-                    opt(j.sparsity),
-                    opt(j.parameters),
-                    j.energy_source.as_str().into(),
-                    j.energy_detail.clone(),
-                    opt(j.coverage),
-                    opt(j.sampled_kwh),
-                    opt(j.imputed_kwh),
-                    num(j.fraction_in_period),
-                    num(j.pue),
-                    num(j.intensity_g_per_kwh),
-                    j.factor_year.map(|y| y.to_string()).unwrap_or_default(),
-                ];
-                row.extend(amounts(&j.amounts));
-                row.extend([
-                    opt(j.kgco2e_per_billion_parameters),
-                    s(&j.published),
-                    j.file.clone(),
-                    j.line.to_string(),
-                ]);
-                row
-            })
-            .collect();
-        let mut teams_h = vec!["team"];
-        teams_h.extend(AMOUNT_COLUMNS);
-        teams_h.push("share");
-        teams_h.extend(r.practices.iter().copied());
-        teams_h.push("overall");
-        let teams = r
-            .teams
-            .iter()
-            .map(|t| {
-                let mut row = vec![t.team.clone()];
-                row.extend(amounts(&t.amounts));
-                row.push(num(t.share));
-                row.extend(
-                    r.practices
-                        .iter()
-                        .map(|p| opt(t.scores.practices.get(p).copied().flatten())),
-                );
-                row.push(opt(t.scores.overall));
-                row
-            })
-            .collect();
-        let lineage = r
-            .lineage
-            .edges
-            .iter()
-            .map(|e| {
-                vec![
-                    e.model.clone(),
-                    e.team.clone(),
-                    e.relation.to_string(),
-                    e.parent.clone(),
-                    opt(e.parent_kgco2e),
-                    e.parent_source.clone(),
-                ]
-            })
-            .collect();
-        let dividends = r
-            .lineage
-            .dividends
-            .iter()
-            .map(|d| {
-                vec![
-                    d.team.clone(),
-                    num(d.kgco2e_estimate),
-                    d.reused.join(";"),
-                    d.unknown.join(";"),
-                ]
-            })
-            .collect();
-        let whatifs = r
-            .whatifs
-            .iter()
-            .map(|w| {
-                vec![
-                    w.team.clone(),
-                    w.kind.clone(),
-                    num(w.saving_kgco2e),
-                    w.message.clone(),
-                ]
-            })
-            .collect();
-        let mut models_h = vec!["model", "team"];
-        models_h.extend(AMOUNT_COLUMNS);
-        let models = r
-            .models
-            .iter()
-            .map(|m| {
-                let mut row = vec![m.model.clone(), m.team.clone()];
-                row.extend(amounts(&m.amounts));
-                row
-            })
-            .collect();
-        let findings = r
-            .findings
-            .iter()
-            .map(|f| {
-                vec![
-                    f.code.to_string(),
-                    f.severity.to_string(),
-                    f.message.clone(),
-                    s(&f.file),
-                    f.line.map(|l| l.to_string()).unwrap_or_default(),
-                ]
-            })
-            .collect();
         Ok(vec![
-            ("csv/jobs.csv".into(), table(jobs_h, jobs)?),
-            ("csv/teams.csv".into(), table(teams_h, teams)?),
-            ("csv/models.csv".into(), table(models_h, models)?),
-            (
-                "csv/monthly.csv".into(),
-                table(
-                    vec![
-                        "month",
-                        "gpu_hours",
-                        "it_energy_kwh",
-                        "facility_energy_kwh",
-                        "location_kgco2e",
-                        "market_kgco2e",
-                    ],
-                    r.monthly
-                        .iter()
-                        .map(|m| {
-                            vec![
-                                m.month.clone(),
-                                num(m.gpu_hours),
-                                num(m.it_energy_kwh),
-                                num(m.facility_energy_kwh),
-                                num(m.location_kgco2e),
-                                num(m.market_kgco2e),
-                            ]
-                        })
-                        .collect(),
-                )?,
-            ),
-            (
-                "csv/whatifs.csv".into(),
-                table(vec!["team", "kind", "saving_kgco2e", "message"], whatifs)?,
-            ),
-            (
-                "csv/lineage.csv".into(),
-                table(
-                    vec![
-                        "model",
-                        "team",
-                        "relation",
-                        "parent",
-                        "parent_kgco2e",
-                        "parent_source",
-                    ],
-                    lineage,
-                )?,
-            ),
-            (
-                "csv/reuse_dividends.csv".into(),
-                table(
-                    vec!["team", "kgco2e_estimate", "reused", "unknown"],
-                    dividends,
-                )?,
-            ),
-            (
-                "csv/findings.csv".into(),
-                table(
-                    vec!["code", "severity", "message", "file", "line"],
-                    findings,
-                )?,
-            ),
+            ("csv/jobs.csv".into(), jobs(r)?),
+            ("csv/teams.csv".into(), teams(r)?),
+            ("csv/models.csv".into(), models(r)?),
+            ("csv/monthly.csv".into(), monthly(r)?),
+            ("csv/whatifs.csv".into(), whatifs(r)?),
+            ("csv/lineage.csv".into(), lineage(r)?),
+            ("csv/reuse_dividends.csv".into(), dividends(r)?),
+            ("csv/findings.csv".into(), findings(r)?),
         ])
     }
+}
+
+/// An optional text, empty when unknown.
+fn s(o: &Option<String>) -> String {
+    o.clone().unwrap_or_default()
+}
+
+/// The columns of jobs.csv before and after the amounts.
+const JOB_COLUMNS: [&str; 26] = [
+    "job_id",
+    "model",
+    "team",
+    "project",
+    "site",
+    "zone",
+    "hardware",
+    "devices",
+    "start",
+    "end",
+    "training_type",
+    "status",
+    "base_model",
+    "teacher_model",
+    "precision",
+    "sparsity",
+    "parameters",
+    "energy_source",
+    "energy_detail",
+    "coverage",
+    "sampled_kwh",
+    "imputed_kwh",
+    "fraction_in_period",
+    "pue",
+    "intensity_g_per_kwh",
+    "factor_year",
+];
+const JOB_TAIL: [&str; 4] = ["kgco2e_per_billion_parameters", "published", "file", "line"];
+
+/// jobs.csv: the ledger, one row per job.
+fn jobs(r: &Report) -> Result<Vec<u8>> {
+    let mut header = JOB_COLUMNS.to_vec();
+    header.extend(AMOUNT_COLUMNS);
+    header.extend(JOB_TAIL);
+    let rows = r.jobs.iter().map(job_row).collect();
+    table(header, rows)
+}
+
+fn job_row(j: &JobRow) -> Vec<String> {
+    let mut row = vec![
+        j.job_id.clone(),
+        j.model.clone(),
+        j.team.clone(),
+        s(&j.project),
+        s(&j.site),
+        j.zone.clone(),
+        j.hardware.clone(),
+        num(j.devices),
+        j.start.clone(),
+        j.end.clone(),
+        j.training_type.into(),
+        j.status.into(),
+        s(&j.base_model),
+        s(&j.teacher_model),
+        s(&j.precision),
+        opt(j.sparsity),
+        opt(j.parameters),
+        j.energy_source.as_str().into(),
+        j.energy_detail.clone(),
+        opt(j.coverage),
+        opt(j.sampled_kwh),
+        opt(j.imputed_kwh),
+        num(j.fraction_in_period),
+        num(j.pue),
+        num(j.intensity_g_per_kwh),
+        j.factor_year.map(|y| y.to_string()).unwrap_or_default(),
+    ];
+    row.extend(amounts(&j.amounts));
+    row.extend([
+        opt(j.kgco2e_per_billion_parameters),
+        s(&j.published),
+        j.file.clone(),
+        j.line.to_string(),
+    ]);
+    row
+}
+
+/// teams.csv: amounts, share and practice scores per team.
+fn teams(r: &Report) -> Result<Vec<u8>> {
+    let mut header = vec!["team"];
+    header.extend(AMOUNT_COLUMNS);
+    header.push("share");
+    header.extend(r.practices.iter().copied());
+    header.push("overall");
+    let rows = r
+        .teams
+        .iter()
+        .map(|t| {
+            let mut row = vec![t.team.clone()];
+            row.extend(amounts(&t.amounts));
+            row.push(num(t.share));
+            row.extend(
+                r.practices
+                    .iter()
+                    .map(|p| opt(t.scores.practices.get(p).copied().flatten())),
+            );
+            row.push(opt(t.scores.overall));
+            row
+        })
+        .collect();
+    table(header, rows)
+}
+
+/// models.csv: amounts per model and its team.
+fn models(r: &Report) -> Result<Vec<u8>> {
+    let mut header = vec!["model", "team"];
+    header.extend(AMOUNT_COLUMNS);
+    let rows = r
+        .models
+        .iter()
+        .map(|m| {
+            let mut row = vec![m.model.clone(), m.team.clone()];
+            row.extend(amounts(&m.amounts));
+            row
+        })
+        .collect();
+    table(header, rows)
+}
+
+/// monthly.csv: energy and emissions per calendar month.
+fn monthly(r: &Report) -> Result<Vec<u8>> {
+    let header = vec![
+        "month",
+        "gpu_hours",
+        "it_energy_kwh",
+        "facility_energy_kwh",
+        "location_kgco2e",
+        "market_kgco2e",
+    ];
+    let rows = r
+        .monthly
+        .iter()
+        .map(|m| {
+            vec![
+                m.month.clone(),
+                num(m.gpu_hours),
+                num(m.it_energy_kwh),
+                num(m.facility_energy_kwh),
+                num(m.location_kgco2e),
+                num(m.market_kgco2e),
+            ]
+        })
+        .collect();
+    table(header, rows)
+}
+
+/// whatifs.csv: each team's what-ifs and their savings.
+fn whatifs(r: &Report) -> Result<Vec<u8>> {
+    let rows = r
+        .whatifs
+        .iter()
+        .map(|w| {
+            vec![
+                w.team.clone(),
+                w.kind.clone(),
+                num(w.saving_kgco2e),
+                w.message.clone(),
+            ]
+        })
+        .collect();
+    table(vec!["team", "kind", "saving_kgco2e", "message"], rows)
+}
+
+/// lineage.csv: the model graph's edges.
+fn lineage(r: &Report) -> Result<Vec<u8>> {
+    let header = vec![
+        "model",
+        "team",
+        "relation",
+        "parent",
+        "parent_kgco2e",
+        "parent_source",
+    ];
+    let rows = r
+        .lineage
+        .edges
+        .iter()
+        .map(|e| {
+            vec![
+                e.model.clone(),
+                e.team.clone(),
+                e.relation.to_string(),
+                e.parent.clone(),
+                opt(e.parent_kgco2e),
+                e.parent_source.clone(),
+            ]
+        })
+        .collect();
+    table(header, rows)
+}
+
+/// reuse_dividends.csv: each team's reuse dividend (an estimate).
+fn dividends(r: &Report) -> Result<Vec<u8>> {
+    let rows = r
+        .lineage
+        .dividends
+        .iter()
+        .map(|d| {
+            vec![
+                d.team.clone(),
+                num(d.kgco2e_estimate),
+                d.reused.join(";"),
+                d.unknown.join(";"),
+            ]
+        })
+        .collect();
+    table(vec!["team", "kgco2e_estimate", "reused", "unknown"], rows)
+}
+
+/// findings.csv: every finding with its code, file and line.
+fn findings(r: &Report) -> Result<Vec<u8>> {
+    let rows = r
+        .findings
+        .iter()
+        .map(|f| {
+            vec![
+                f.code.to_string(),
+                f.severity.to_string(),
+                f.message.clone(),
+                s(&f.file),
+                f.line.map(|l| l.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(vec!["code", "severity", "message", "file", "line"], rows)
 }
 
 #[cfg(test)]
