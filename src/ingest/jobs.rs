@@ -6,6 +6,7 @@ use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 use crate::timeutil::parse_timestamp;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// Columns that must be present.
@@ -119,6 +120,196 @@ pub fn read(
     Ok(jobs)
 }
 
+/// One manifest row being read: its cells, the errors that reject it (stated together at
+/// the end) and the warnings that do not (stated as they are met).
+struct Row<'a> {
+    t: &'a TextTable,
+    r: usize,
+    line: u64,
+    cfg: &'a Config,
+    shown: &'a str,
+    errors: Vec<(&'static str, String)>,
+    findings: &'a mut Vec<Finding>,
+    naive: &'a mut (u64, Option<u64>),
+}
+
+impl Row<'_> {
+    /// A cell's text; `None` when empty.
+    fn get(&self, c: &str) -> Option<String> {
+        self.t
+            .col(c)
+            .and_then(|i| self.t.get(i, self.r))
+            .map(str::to_string)
+    }
+
+    fn error(&mut self, code: &'static str, msg: String) {
+        self.errors.push((code, msg));
+    }
+
+    fn warn(&mut self, code: &'static str, msg: String) {
+        self.findings
+            .push(Finding::warning(code, msg).at(self.shown, Some(self.line)));
+    }
+
+    /// A cell every job needs.
+    fn required(&mut self, c: &str) -> Option<String> {
+        let v = self.get(c);
+        if v.is_none() {
+            self.error(
+                codes::JOBS_MISSING_VALUE,
+                format!("'{c}' is empty; every job needs one"),
+            );
+        }
+        v
+    }
+
+    /// A start or end timestamp (naive ones read in the input's time zone, and counted).
+    fn stamp(&mut self, c: &str) -> Option<DateTime<Utc>> {
+        let Some(s) = self.get(c) else {
+            self.error(
+                codes::JOBS_MISSING_VALUE,
+                format!("'{c}' is empty; every job needs a start and an end"),
+            );
+            return None;
+        };
+        match parse_timestamp(&s, &self.cfg.timezone) {
+            Ok(st) => {
+                if st.naive {
+                    self.naive.0 += 1;
+                    self.naive.1.get_or_insert(self.line);
+                }
+                Some(st.utc)
+            }
+            Err(e) => {
+                self.error(
+                    codes::JOBS_BAD_TIMESTAMP,
+                    format!("'{c}': {e}; use RFC 3339 such as 2026-07-01T09:30:00Z"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A number in `min..=max`, or why not; `Ok(None)` when the cell is empty.
+    fn parse_number(
+        &self,
+        c: &str,
+        min: f64,
+        max: f64,
+    ) -> std::result::Result<Option<f64>, (&'static str, String)> {
+        let Some(s) = self.get(c) else {
+            return Ok(None);
+        };
+        match s.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= min && v <= max => Ok(Some(v)),
+            Ok(v) => Err((
+                codes::JOBS_BAD_NUMBER,
+                format!("'{c}' = {v} is out of range ({min}..{max})"),
+            )),
+            Err(_) => Err((
+                codes::JOBS_BAD_NUMBER,
+                format!("'{c}': cannot read '{s}' as a number"),
+            )),
+        }
+    }
+
+    /// A number that changes the energy: a bad value rejects the row.
+    fn number(&mut self, c: &str, min: f64, max: f64) -> Option<f64> {
+        self.parse_number(c, min, max).unwrap_or_else(|(code, m)| {
+            self.error(code, m);
+            None
+        })
+    }
+
+    /// A descriptive number: a bad value is dropped with a warning, the job still counts.
+    fn soft_number(&mut self, c: &str, min: f64, max: f64) -> Option<f64> {
+        self.parse_number(c, min, max).unwrap_or_else(|(code, m)| {
+            self.warn(code, format!("{m}; the value is ignored"));
+            None
+        })
+    }
+
+    /// The number of accelerators: required, at least 1.
+    fn devices(&mut self) -> Option<f64> {
+        if self.get("devices").is_none() {
+            self.error(
+                codes::JOBS_MISSING_VALUE,
+                "'devices' is empty; give the number of accelerators".into(),
+            );
+            return None;
+        }
+        let d = self.number("devices", 0.0, 1e7)?;
+        if d <= 0.0 {
+            self.error(
+                codes::JOBS_BAD_NUMBER,
+                "'devices' must be at least 1".into(),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
+    /// The training type (default pretraining; an unknown one counts as other).
+    fn training_type(&mut self) -> TrainingType {
+        let Some(s) = self.get("training_type") else {
+            return TrainingType::Pretraining;
+        };
+        TrainingType::parse(&s).unwrap_or_else(|| {
+            self.warn(codes::JOBS_BAD_VALUE, format!("training_type '{s}' is not one of pretraining, fine-tuning, distillation, evaluation, other; counted as other"));
+            TrainingType::Other
+        })
+    }
+
+    /// The status (default completed; an unknown one counts as completed).
+    fn status(&mut self) -> Status {
+        let Some(s) = self.get("status") else {
+            return Status::Completed;
+        };
+        Status::parse(&s).unwrap_or_else(|| {
+            self.warn(
+                codes::JOBS_BAD_VALUE,
+                format!(
+                    "status '{s}' is not one of completed, failed, cancelled; counted as completed"
+                ),
+            );
+            Status::Completed
+        })
+    }
+
+    /// The numeric precision, lower-cased; an unknown one is ignored with a warning.
+    fn precision(&mut self) -> Option<String> {
+        let p = self.get("precision")?;
+        let l = p.to_lowercase();
+        if PRECISIONS.contains(&l.as_str()) {
+            return Some(l);
+        }
+        self.warn(
+            codes::JOBS_BAD_VALUE,
+            format!(
+                "precision '{p}' is not one of {}; ignored",
+                PRECISIONS.join(", ")
+            ),
+        );
+        None
+    }
+
+    /// State the errors at the row (prefixed with the job's id when known); true when any.
+    fn reject(&mut self, job_id: Option<&str>) -> bool {
+        if self.errors.is_empty() {
+            return false;
+        }
+        let id = job_id.map(|i| format!("job '{i}': ")).unwrap_or_default();
+        for (code, m) in std::mem::take(&mut self.errors) {
+            self.findings.push(
+                Finding::error(code, format!("{id}{m}; the row is not counted"))
+                    .at(self.shown, Some(self.line)),
+            );
+        }
+        true
+    }
+}
+
+/// One manifest row as a job, or `None` when an error rejects it (each error a finding).
 fn row(
     t: &TextTable,
     r: usize,
@@ -127,189 +318,71 @@ fn row(
     findings: &mut Vec<Finding>,
     naive: &mut (u64, Option<u64>),
 ) -> Option<Job> {
-    let line = t.line(r);
-    let get = |c: &str| t.col(c).and_then(|i| t.get(i, r)).map(str::to_string);
-    let mut errors = Vec::new();
-    let mut warn = |code: &'static str, msg: String| {
-        findings.push(Finding::warning(code, msg).at(&f.shown, Some(line)))
+    let mut row = Row {
+        t,
+        r,
+        line: t.line(r),
+        cfg,
+        shown: &f.shown,
+        errors: Vec::new(),
+        findings,
+        naive,
     };
-
-    let req = |c: &str, errors: &mut Vec<(&'static str, String)>| {
-        let v = get(c);
-        if v.is_none() {
-            errors.push((
-                codes::JOBS_MISSING_VALUE,
-                format!("'{c}' is empty; every job needs one"),
-            ));
-        }
-        v
-    };
-    let job_id = req("job_id", &mut errors);
-    let model = req("model", &mut errors);
-    let team = req("team", &mut errors);
-    let hardware = req("hardware", &mut errors);
-    let site = get("site");
-    let zone = get("zone");
+    let job_id = row.required("job_id");
+    let model = row.required("model");
+    let team = row.required("team");
+    let hardware = row.required("hardware");
+    let site = row.get("site");
+    let zone = row.get("zone");
     if site.is_none() && zone.is_none() {
-        errors.push((
+        row.error(
             codes::JOBS_MISSING_VALUE,
             "neither 'site' nor 'zone' is given; name the datacenter or the grid zone".into(),
-        ));
+        );
     }
-    let mut stamp = |c: &str, errors: &mut Vec<(&'static str, String)>| match get(c) {
-        None => {
-            errors.push((
-                codes::JOBS_MISSING_VALUE,
-                format!("'{c}' is empty; every job needs a start and an end"),
-            ));
-            None
-        }
-        Some(s) => match parse_timestamp(&s, &cfg.timezone) {
-            Ok(st) => {
-                if st.naive {
-                    naive.0 += 1;
-                    naive.1.get_or_insert(line);
-                }
-                Some(st.utc)
-            }
-            Err(e) => {
-                errors.push((
-                    codes::JOBS_BAD_TIMESTAMP,
-                    format!("'{c}': {e}; use RFC 3339 such as 2026-07-01T09:30:00Z"),
-                ));
-                None
-            }
-        },
-    };
-    let start = stamp("start", &mut errors);
-    let end = stamp("end", &mut errors);
-    let number =
-        |c: &str, min: f64, max: f64, errors: &mut Vec<(&'static str, String)>| -> Option<f64> {
-            let s = get(c)?;
-            match s.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= min && v <= max => Some(v),
-                Ok(v) => {
-                    errors.push((
-                        codes::JOBS_BAD_NUMBER,
-                        format!("'{c}' = {v} is out of range ({min}..{max})"),
-                    ));
-                    None
-                }
-                Err(_) => {
-                    errors.push((
-                        codes::JOBS_BAD_NUMBER,
-                        format!("'{c}': cannot read '{s}' as a number"),
-                    ));
-                    None
-                }
-            }
-        };
-    let devices = match get("devices") {
-        None => {
-            errors.push((
-                codes::JOBS_MISSING_VALUE,
-                "'devices' is empty; give the number of accelerators".into(),
-            ));
-            None
-        }
-        Some(_) => number("devices", 0.0, 1e7, &mut errors).filter(|d| {
-            let ok = *d > 0.0;
-            if !ok {
-                errors.push((
-                    codes::JOBS_BAD_NUMBER,
-                    "'devices' must be at least 1".into(),
-                ));
-            }
-            ok
-        }),
-    };
-    // Numbers that change the energy: a bad value rejects the row.
-    let gpu_hours = number("gpu_hours", 0.0, 1e12, &mut errors);
-    let avg_power_w = number("avg_power_w", 0.0, 1e5, &mut errors);
-    let energy_kwh = number("energy_kwh", 0.0, 1e12, &mut errors);
-    // Descriptive numbers: a bad value is dropped with a warning, the job still counts.
-    let mut soft = Vec::new();
-    let sparsity = number("sparsity", 0.0, 1.0, &mut soft);
-    let parameters = number("parameters", 0.0, 1e16, &mut soft);
-    let tokens = number("tokens", 0.0, 1e18, &mut soft);
-    for (code, m) in soft {
-        warn(code, format!("{m}; the value is ignored"));
-    }
-    let training_type = match get("training_type") {
-        None => TrainingType::Pretraining,
-        Some(s) => TrainingType::parse(&s).unwrap_or_else(|| {
-            warn(codes::JOBS_BAD_VALUE, format!("training_type '{s}' is not one of pretraining, fine-tuning, distillation, evaluation, other; counted as other"));
-            TrainingType::Other
-        }),
-    };
-    let status = match get("status") {
-        None => Status::Completed,
-        Some(s) => Status::parse(&s).unwrap_or_else(|| {
-            warn(
-                codes::JOBS_BAD_VALUE,
-                format!(
-                    "status '{s}' is not one of completed, failed, cancelled; counted as completed"
-                ),
-            );
-            Status::Completed
-        }),
-    };
-    let precision = get("precision").and_then(|p| {
-        let l = p.to_lowercase();
-        if PRECISIONS.contains(&l.as_str()) {
-            Some(l)
-        } else {
-            warn(
-                codes::JOBS_BAD_VALUE,
-                format!(
-                    "precision '{p}' is not one of {}; ignored",
-                    PRECISIONS.join(", ")
-                ),
-            );
-            None
-        }
-    });
+    let start = row.stamp("start");
+    let end = row.stamp("end");
+    let devices = row.devices();
+    let gpu_hours = row.number("gpu_hours", 0.0, 1e12);
+    let avg_power_w = row.number("avg_power_w", 0.0, 1e5);
+    let energy_kwh = row.number("energy_kwh", 0.0, 1e12);
+    let sparsity = row.soft_number("sparsity", 0.0, 1.0);
+    let parameters = row.soft_number("parameters", 0.0, 1e16);
+    let tokens = row.soft_number("tokens", 0.0, 1e18);
+    let training_type = row.training_type();
+    let status = row.status();
+    let precision = row.precision();
     if let (Some(s), Some(e)) = (start, end) {
         if e <= s {
-            errors.push((
+            row.error(
                 codes::JOBS_END_BEFORE_START,
                 format!(
                     "end {} is not after start {}; fix the timestamps",
                     crate::timeutil::fmt_utc(e),
                     crate::timeutil::fmt_utc(s)
                 ),
-            ));
-        }
-    }
-    if !errors.is_empty() {
-        let id = job_id
-            .as_deref()
-            .map(|i| format!("job '{i}': "))
-            .unwrap_or_default();
-        for (code, m) in errors {
-            findings.push(
-                Finding::error(code, format!("{id}{m}; the row is not counted"))
-                    .at(&f.shown, Some(line)),
             );
         }
+    }
+    if row.reject(job_id.as_deref()) {
         return None;
     }
     Some(Job {
         job_id: job_id?,
         model: model?,
         team: team?,
-        project: get("project"),
+        project: row.get("project"),
         site,
         zone,
         start: start?,
         end: end?,
         hardware: hardware?,
         devices: devices?,
-        nodes: get("nodes"),
-        gpu_ids: get("gpu_ids"),
+        nodes: row.get("nodes"),
+        gpu_ids: row.get("gpu_ids"),
         training_type,
-        base_model: get("base_model"),
-        teacher_model: get("teacher_model"),
+        base_model: row.get("base_model"),
+        teacher_model: row.get("teacher_model"),
         sparsity,
         precision,
         parameters,
@@ -321,11 +394,11 @@ fn row(
             it_kwh: e,
             source: "energy_kwh column".into(),
         }),
-        published: get("published"),
+        published: row.get("published"),
         from_codecarbon: false,
         origin: Origin {
             file: f.shown.clone(),
-            line,
+            line: row.line,
         },
     })
 }
