@@ -53,34 +53,9 @@ pub fn read(
         .flexible(true)
         .has_headers(true)
         .from_reader(body);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| {
-            Error::in_file(&f.shown, format!("cannot read the CSV header: {e}")).at_line(1)
-        })?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    for c in REQUIRED {
-        if !header.iter().any(|h| h == c) {
-            return Err(Error::in_file(
-                &f.shown,
-                format!(
-                    "{} column '{c}' is missing: this is not a CodeCarbon emissions.csv",
-                    codes::CC_MISSING_COLUMN
-                ),
-            )
-            .at_line(1)
-            .hint(format!(
-                "a CodeCarbon file has at least {}",
-                REQUIRED.join(", ")
-            )));
-        }
-    }
-    let col = |name: &str| header.iter().position(|h| h == name);
+    let header = header(&mut rdr, f)?;
     let mut runs: Vec<Run> = Vec::new();
-    let mut naive_first = None;
-    let mut naive_n = 0u64;
+    let mut naive = (0u64, None::<u64>);
     let mut lines = super::LineCounter::default();
     for (i, record) in rdr.records().enumerate() {
         let line = record
@@ -118,126 +93,179 @@ pub fn read(
             );
             continue;
         }
-        let get = |name: &str| {
-            col(name)
-                .and_then(|c| record.get(c))
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
+        let cells = Cells {
+            header: &header,
+            record: &record,
         };
-        let num = |name: &str| {
-            get(name).map(|s| {
-                s.parse::<f64>()
-                    .map_err(|_| format!("'{name}': cannot read '{s}' as a number"))
-            })
-        };
-        let mut bad = |code, msg: String| {
-            rec.rows_rejected += 1;
-            findings.push(
-                Finding::warning(code, format!("{msg}; the row is not counted"))
-                    .at(&f.shown, Some(line)),
-            );
-        };
-        let end = match get("timestamp").map(|s| parse_timestamp(s, &cfg.timezone)) {
-            Some(Ok(st)) => {
-                if st.naive {
-                    naive_n += 1;
-                    naive_first.get_or_insert(line);
-                }
-                st.utc
-            }
-            Some(Err(e)) => {
-                bad(codes::CC_BAD_TIMESTAMP, format!("'timestamp': {e}"));
-                continue;
-            }
-            None => {
-                bad(codes::CC_BAD_TIMESTAMP, "'timestamp' is empty".into());
-                continue;
-            }
-        };
-        let energy = match num("energy_consumed") {
-            Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
-            Some(Ok(v)) => {
-                bad(
-                    codes::CC_BAD_NUMBER,
-                    format!("'energy_consumed' = {v} is negative or not finite"),
+        match run(&cells, cfg, f, line, &mut naive) {
+            Ok(run) => runs.push(run),
+            Err((code, msg)) => {
+                rec.rows_rejected += 1;
+                findings.push(
+                    Finding::warning(code, format!("{msg}; the row is not counted"))
+                        .at(&f.shown, Some(line)),
                 );
-                continue;
             }
-            Some(Err(m)) => {
-                bad(codes::CC_BAD_NUMBER, m);
-                continue;
-            }
-            None => {
-                bad(
-                    codes::CC_NO_ENERGY,
-                    "'energy_consumed' is empty (CodeCarbon measured nothing for this snapshot)"
-                        .into(),
-                );
-                continue;
-            }
-        };
-        let duration = match num("duration") {
-            Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
-            Some(Err(m)) => {
-                bad(codes::CC_BAD_NUMBER, m);
-                continue;
-            }
-            _ => {
-                bad(
-                    codes::CC_BAD_NUMBER,
-                    "'duration' is empty or negative".into(),
-                );
-                continue;
-            }
-        };
-        let pue = match num("pue") {
-            None => 1.0,
-            Some(Ok(p)) if p >= 1.0 && p.is_finite() => p,
-            Some(_) => {
-                bad(
-                    codes::CC_BAD_NUMBER,
-                    format!("'pue' = {:?} is not a PUE (>= 1)", get("pue").unwrap_or("")),
-                );
-                continue;
-            }
-        };
-        let on_cloud = get("on_cloud")
-            .is_some_and(|v| v.eq_ignore_ascii_case("y") || v.eq_ignore_ascii_case("true"));
-        let zone = match (on_cloud, get("cloud_provider"), get("cloud_region")) {
-            (true, Some(p), Some(r)) => Some(format!("{}:{}", p.to_lowercase(), r)),
-            _ => get("country_iso_code").map(String::from),
-        };
-        let gpu_count = num("gpu_count")
-            .and_then(|r| r.ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .unwrap_or(0.0);
-        runs.push(Run {
-            run_id: get("run_id").map(String::from),
-            experiment_id: get("experiment_id").map(String::from),
-            project: get("project_name").unwrap_or("codecarbon").to_string(),
-            end,
-            duration_s: duration,
-            energy_consumed_kwh: energy,
-            pue,
-            zone,
-            gpu_count,
-            gpu_model: get("gpu_model").map(String::from),
-            origin: Origin {
-                file: f.shown.clone(),
-                line,
-            },
-        });
+        }
     }
-    if let Some(first) = naive_first {
+    if let (n, Some(first)) = naive {
         findings.push(
             Finding::warning(
                 codes::CC_NAIVE_TIMESTAMP,
-                format!("{naive_n} timestamps have no time zone (CodeCarbon writes local wall-clock time); they were read as {}", cfg.timezone_name),
+                format!("{n} timestamps have no time zone (CodeCarbon writes local wall-clock time); they were read as {}", cfg.timezone_name),
             )
             .at(&f.shown, Some(first)),
         );
     }
     Ok(latest_snapshots(runs, f, rec, findings))
+}
+
+/// The header's column names; the run cannot be read without the required ones.
+fn header(rdr: &mut csv::Reader<&[u8]>, f: &InputFile) -> Result<Vec<String>> {
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| {
+            Error::in_file(&f.shown, format!("cannot read the CSV header: {e}")).at_line(1)
+        })?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if let Some(c) = REQUIRED.iter().find(|c| !header.iter().any(|h| h == *c)) {
+        return Err(Error::in_file(
+            &f.shown,
+            format!(
+                "{} column '{c}' is missing: this is not a CodeCarbon emissions.csv",
+                codes::CC_MISSING_COLUMN
+            ),
+        )
+        .at_line(1)
+        .hint(format!(
+            "a CodeCarbon file has at least {}",
+            REQUIRED.join(", ")
+        )));
+    }
+    Ok(header)
+}
+
+/// One row's cells, by header name.
+struct Cells<'a> {
+    header: &'a [String],
+    record: &'a csv::StringRecord,
+}
+
+impl Cells<'_> {
+    /// A cell's trimmed text; `None` when the column is absent or the cell empty.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .and_then(|c| self.record.get(c))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// A cell as a number; `None` when empty.
+    fn num(&self, name: &str) -> Option<std::result::Result<f64, String>> {
+        self.get(name).map(|s| {
+            s.parse::<f64>()
+                .map_err(|_| format!("'{name}': cannot read '{s}' as a number"))
+        })
+    }
+}
+
+/// A finding's code and message for a row that is not counted.
+type Reject = (&'static str, String);
+
+/// One snapshot row as a run, or why it is not counted. A naive timestamp is counted (with
+/// the first line) even when the row is then rejected for another reason.
+fn run(
+    c: &Cells,
+    cfg: &Config,
+    f: &InputFile,
+    line: u64,
+    naive: &mut (u64, Option<u64>),
+) -> std::result::Result<Run, Reject> {
+    let end = match c
+        .get("timestamp")
+        .map(|s| parse_timestamp(s, &cfg.timezone))
+    {
+        Some(Ok(st)) => {
+            if st.naive {
+                naive.0 += 1;
+                naive.1.get_or_insert(line);
+            }
+            st.utc
+        }
+        Some(Err(e)) => return Err((codes::CC_BAD_TIMESTAMP, format!("'timestamp': {e}"))),
+        None => return Err((codes::CC_BAD_TIMESTAMP, "'timestamp' is empty".into())),
+    };
+    let energy = match c.num("energy_consumed") {
+        Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
+        Some(Ok(v)) => {
+            return Err((
+                codes::CC_BAD_NUMBER,
+                format!("'energy_consumed' = {v} is negative or not finite"),
+            ))
+        }
+        Some(Err(m)) => return Err((codes::CC_BAD_NUMBER, m)),
+        None => {
+            return Err((
+                codes::CC_NO_ENERGY,
+                "'energy_consumed' is empty (CodeCarbon measured nothing for this snapshot)".into(),
+            ))
+        }
+    };
+    let duration = match c.num("duration") {
+        Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
+        Some(Err(m)) => return Err((codes::CC_BAD_NUMBER, m)),
+        _ => {
+            return Err((
+                codes::CC_BAD_NUMBER,
+                "'duration' is empty or negative".into(),
+            ))
+        }
+    };
+    let pue = match c.num("pue") {
+        None => 1.0,
+        Some(Ok(p)) if p >= 1.0 && p.is_finite() => p,
+        Some(_) => {
+            return Err((
+                codes::CC_BAD_NUMBER,
+                format!(
+                    "'pue' = {:?} is not a PUE (>= 1)",
+                    c.get("pue").unwrap_or("")
+                ),
+            ))
+        }
+    };
+    let on_cloud = c
+        .get("on_cloud")
+        .is_some_and(|v| v.eq_ignore_ascii_case("y") || v.eq_ignore_ascii_case("true"));
+    let zone = match (on_cloud, c.get("cloud_provider"), c.get("cloud_region")) {
+        (true, Some(p), Some(r)) => Some(format!("{}:{}", p.to_lowercase(), r)),
+        _ => c.get("country_iso_code").map(String::from),
+    };
+    let gpu_count = c
+        .num("gpu_count")
+        .and_then(|r| r.ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(0.0);
+    Ok(Run {
+        run_id: c.get("run_id").map(String::from),
+        experiment_id: c.get("experiment_id").map(String::from),
+        project: c.get("project_name").unwrap_or("codecarbon").to_string(),
+        end,
+        duration_s: duration,
+        energy_consumed_kwh: energy,
+        pue,
+        zone,
+        gpu_count,
+        gpu_model: c.get("gpu_model").map(String::from),
+        origin: Origin {
+            file: f.shown.clone(),
+            line,
+        },
+    })
 }
 
 /// Keep the latest snapshot of each run_id (latest timestamp, then longest duration, then the
@@ -316,72 +344,19 @@ pub fn merge(
             .run_id
             .clone()
             .unwrap_or_else(|| format!("{}:{}", run.origin.file, run.origin.line));
-        if let Some(i) = target {
-            let job = &mut jobs[i];
-            match &mut job.metered {
-                Some(m) if m.source == "energy_kwh column" => {
-                    findings.push(
-                        Finding::info(codes::CC_MATCHED, format!("CodeCarbon run {run_name} matches job '{}', which already has energy_kwh; the manifest's value is kept", job.job_id))
-                            .at(&run.origin.file, Some(run.origin.line)),
-                    );
-                }
-                Some(m) => {
-                    m.it_kwh += run.it_kwh();
-                    m.source = format!("{}; CodeCarbon run {run_name}", m.source);
-                }
-                None => {
-                    job.metered = Some(Metered {
-                        it_kwh: run.it_kwh(),
-                        source: format!("CodeCarbon run {run_name}"),
-                    });
-                    job.from_codecarbon = true;
-                }
-            }
-            continue;
-        }
-        let team = match cfg.codecarbon_teams.get(&run.project) {
-            Some(t) => t.clone(),
+        match target {
+            Some(i) => enrich(&mut jobs[i], &run, &run_name, findings),
             None => {
-                *unassigned.entry(run.project.clone()).or_default() += 1;
-                "unassigned".to_string()
+                let team = match cfg.codecarbon_teams.get(&run.project) {
+                    Some(t) => t.clone(),
+                    None => {
+                        *unassigned.entry(run.project.clone()).or_default() += 1;
+                        "unassigned".to_string()
+                    }
+                };
+                jobs.push(run_job(&run, run_name, team, cfg));
             }
-        };
-        let start = run.start();
-        let mut end = run.end;
-        if end <= start {
-            end = start + Duration::milliseconds(1).max(Duration::zero());
         }
-        jobs.push(Job {
-            job_id: run_name.clone(),
-            model: run.project.clone(),
-            team,
-            project: Some(run.project.clone()),
-            site: cfg.codecarbon_sites.get(&run.project).cloned(),
-            zone: run.zone.clone(),
-            start,
-            end,
-            hardware: run.gpu_model.clone().unwrap_or_else(|| "unknown".into()),
-            devices: run.gpu_count,
-            nodes: None,
-            gpu_ids: None,
-            training_type: TrainingType::Other,
-            base_model: None,
-            teacher_model: None,
-            sparsity: None,
-            precision: None,
-            parameters: None,
-            tokens: None,
-            status: Status::Completed,
-            gpu_hours: Some(run.gpu_count * run.duration_s / 3600.0),
-            avg_power_w: None,
-            metered: Some(Metered {
-                it_kwh: run.it_kwh(),
-                source: format!("CodeCarbon run {run_name} (ended {})", fmt_utc(run.end)),
-            }),
-            published: None,
-            from_codecarbon: true,
-            origin: run.origin.clone(),
-        });
     }
     if !unassigned.is_empty() {
         let runs: u64 = unassigned.values().sum();
@@ -400,5 +375,70 @@ pub fn merge(
             )
             .at(&rec.path, None),
         );
+    }
+}
+
+/// A run matching a manifest job meters it: added to other tracked energy, never replacing
+/// the manifest's own `energy_kwh` (that is kept, with a note).
+fn enrich(job: &mut Job, run: &Run, run_name: &str, findings: &mut Vec<Finding>) {
+    match &mut job.metered {
+        Some(m) if m.source == "energy_kwh column" => {
+            findings.push(
+                Finding::info(codes::CC_MATCHED, format!("CodeCarbon run {run_name} matches job '{}', which already has energy_kwh; the manifest's value is kept", job.job_id))
+                    .at(&run.origin.file, Some(run.origin.line)),
+            );
+        }
+        Some(m) => {
+            m.it_kwh += run.it_kwh();
+            m.source = format!("{}; CodeCarbon run {run_name}", m.source);
+        }
+        None => {
+            job.metered = Some(Metered {
+                it_kwh: run.it_kwh(),
+                source: format!("CodeCarbon run {run_name}"),
+            });
+            job.from_codecarbon = true;
+        }
+    }
+}
+
+/// A run that matches no job becomes a metered job of its own: model and project from the
+/// project name, the site from `[codecarbon] sites`, its time from the end and duration.
+fn run_job(run: &Run, run_name: String, team: String, cfg: &Config) -> Job {
+    let start = run.start();
+    let mut end = run.end;
+    if end <= start {
+        end = start + Duration::milliseconds(1).max(Duration::zero());
+    }
+    Job {
+        job_id: run_name.clone(),
+        model: run.project.clone(),
+        team,
+        project: Some(run.project.clone()),
+        site: cfg.codecarbon_sites.get(&run.project).cloned(),
+        zone: run.zone.clone(),
+        start,
+        end,
+        hardware: run.gpu_model.clone().unwrap_or_else(|| "unknown".into()),
+        devices: run.gpu_count,
+        nodes: None,
+        gpu_ids: None,
+        training_type: TrainingType::Other,
+        base_model: None,
+        teacher_model: None,
+        sparsity: None,
+        precision: None,
+        parameters: None,
+        tokens: None,
+        status: Status::Completed,
+        gpu_hours: Some(run.gpu_count * run.duration_s / 3600.0),
+        avg_power_w: None,
+        metered: Some(Metered {
+            it_kwh: run.it_kwh(),
+            source: format!("CodeCarbon run {run_name} (ended {})", fmt_utc(run.end)),
+        }),
+        published: None,
+        from_codecarbon: true,
+        origin: run.origin.clone(),
     }
 }
