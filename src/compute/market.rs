@@ -7,7 +7,7 @@
 //! instrument boundary, so instruments of different periods never see each other's energy.
 
 use super::resolve::Resolved;
-use crate::config::Config;
+use crate::config::{Config, Instrument, Site};
 use crate::findings::{codes, Finding};
 use crate::ledger::{FactorUse, InstrumentUse};
 use crate::timeutil::{overlap_s, Period};
@@ -55,127 +55,182 @@ pub fn allocate(
         }
     }
     for site in &cfg.sites {
-        let Some(jobs) = by_site.get(site.id.as_str()) else {
-            for ins in &site.instruments {
-                let available = available_mwh(ins.mwh, &ins.period, period);
-                m.instruments.push(InstrumentUse {
-                    site: site.id.clone(),
-                    kind: ins.kind.clone(),
-                    period: ins.period.label.clone(),
-                    reference: ins.reference.clone(),
-                    intensity_g_per_kwh: ins.intensity_g_per_kwh,
-                    mwh: ins.mwh,
-                    available_mwh: available,
-                    consumption_mwh: 0.0,
-                    allocated_mwh: 0.0,
-                    surplus_mwh: available,
-                    share_covered: None,
-                });
-            }
-            continue;
-        };
-        // Elementary slices: the reporting period cut at every instrument boundary.
-        let mut cuts = vec![period.start, period.end];
-        for ins in &site.instruments {
-            for t in [ins.period.start, ins.period.end] {
-                if t > period.start && t < period.end {
-                    cuts.push(t);
+        match by_site.get(site.id.as_str()) {
+            None => unused_instruments(site, period, &mut m),
+            Some(jobs) => {
+                let mut a = SiteAllocation {
+                    site,
+                    jobs,
+                    facility_kwh,
+                    location_kg,
+                    slices: slices(site, period),
+                    uncovered: Vec::new(),
+                };
+                a.uncovered = a.spread(rows, period);
+                for ins in &site.instruments {
+                    a.instrument(ins, period, &mut m);
                 }
+                a.rest(cfg, &mut m);
             }
         }
-        cuts.sort();
-        cuts.dedup();
-        let slices: Vec<(DateTime<Utc>, DateTime<Utc>)> =
-            cuts.windows(2).map(|w| (w[0], w[1])).collect();
-        // uncovered[j][k]: facility kWh of job j in slice k not yet covered by an instrument.
-        let mut uncovered: Vec<Vec<f64>> = jobs
+    }
+    if no_site > 0 {
+        m.findings.push(Finding::warning(
+            codes::MARKET_NO_RESIDUAL,
+            format!("{no_site} job(s) have no site, so no instruments or residual mix apply: their market-based figure uses the grid factor"),
+        ));
+    }
+    m
+}
+
+/// A site with no jobs: its instruments are listed, all surplus.
+fn unused_instruments(site: &Site, period: &Period, m: &mut Market) {
+    for ins in &site.instruments {
+        let available = available_mwh(ins.mwh, &ins.period, period);
+        m.instruments.push(InstrumentUse {
+            site: site.id.clone(),
+            kind: ins.kind.clone(),
+            period: ins.period.label.clone(),
+            reference: ins.reference.clone(),
+            intensity_g_per_kwh: ins.intensity_g_per_kwh,
+            mwh: ins.mwh,
+            available_mwh: available,
+            consumption_mwh: 0.0,
+            allocated_mwh: 0.0,
+            surplus_mwh: available,
+            share_covered: None,
+        });
+    }
+}
+
+/// Elementary slices: the reporting period cut at every instrument boundary of the site.
+fn slices(site: &Site, period: &Period) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut cuts = vec![period.start, period.end];
+    for ins in &site.instruments {
+        for t in [ins.period.start, ins.period.end] {
+            if t > period.start && t < period.end {
+                cuts.push(t);
+            }
+        }
+    }
+    cuts.sort();
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// One site's allocation in progress.
+struct SiteAllocation<'a> {
+    site: &'a Site,
+    /// The rows at the site.
+    jobs: &'a [usize],
+    facility_kwh: &'a [f64],
+    location_kg: &'a [f64],
+    slices: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// `uncovered[j][k]`: facility kWh of the site's job j in slice k not yet covered.
+    uncovered: Vec<Vec<f64>>,
+}
+
+impl SiteAllocation<'_> {
+    /// Each job's facility energy spread evenly over its time in the period, per slice.
+    fn spread(&self, rows: &[Resolved], period: &Period) -> Vec<Vec<f64>> {
+        self.jobs
             .iter()
             .map(|&i| {
                 let (a, b) = clip(&rows[i], period);
                 let span = overlap_s(a, b, a, b);
-                slices
+                self.slices
                     .iter()
                     .map(|&(s, e)| {
                         if span > 0.0 {
-                            facility_kwh[i] * overlap_s(a, b, s, e) / span
+                            self.facility_kwh[i] * overlap_s(a, b, s, e) / span
                         } else {
                             0.0
                         }
                     })
                     .collect()
             })
+            .collect()
+    }
+
+    /// Allocate one instrument pro rata over the uncovered energy of the slices inside its
+    /// period; list it, its factor and any surplus.
+    fn instrument(&mut self, ins: &Instrument, period: &Period, m: &mut Market) {
+        let site = self.site;
+        let inside: Vec<usize> = (0..self.slices.len())
+            .filter(|&k| self.slices[k].0 >= ins.period.start && self.slices[k].1 <= ins.period.end)
             .collect();
-        for ins in &site.instruments {
-            let inside: Vec<usize> = (0..slices.len())
-                .filter(|&k| slices[k].0 >= ins.period.start && slices[k].1 <= ins.period.end)
-                .collect();
-            let consumption: f64 = uncovered
-                .iter()
-                .map(|u| inside.iter().map(|&k| u[k]).sum::<f64>())
-                .sum();
-            let available = available_mwh(ins.mwh, &ins.period, period) * 1000.0;
-            let ratio = if consumption > 0.0 {
-                (available / consumption).min(1.0)
-            } else {
-                0.0
-            };
-            let mut allocated = 0.0;
-            for (jj, u) in uncovered.iter_mut().enumerate() {
-                for &k in &inside {
-                    let c = u[k] * ratio;
-                    u[k] -= c;
-                    allocated += c;
-                    m.kg[jobs[jj]] += c * ins.intensity_g_per_kwh / 1000.0;
-                    m.covered_kwh[jobs[jj]] += c;
-                }
-            }
-            m.factors.push(FactorUse {
-                name: format!("instrument {} {} {}", site.id, ins.kind, ins.period.label),
-                value: ins.intensity_g_per_kwh,
-                unit: "gCO2e/kWh".into(),
-                source: if ins.reference.is_empty() {
-                    format!("greenledger.toml [[site.instrument]] of {}", site.id)
-                } else {
-                    ins.reference.clone()
-                },
-                year: None,
-            });
-            m.instruments.push(InstrumentUse {
-                site: site.id.clone(),
-                kind: ins.kind.clone(),
-                period: ins.period.label.clone(),
-                reference: ins.reference.clone(),
-                intensity_g_per_kwh: ins.intensity_g_per_kwh,
-                mwh: ins.mwh,
-                available_mwh: available / 1000.0,
-                consumption_mwh: consumption / 1000.0,
-                allocated_mwh: allocated / 1000.0,
-                surplus_mwh: (available - allocated).max(0.0) / 1000.0,
-                share_covered: (consumption > 0.0).then(|| allocated / consumption),
-            });
-            if available > allocated + 1e-9 {
-                m.findings.push(Finding::info(
-                    codes::MARKET_SURPLUS,
-                    format!(
-                        "site '{}': {} {} has {:.3} MWh more than the site consumed in its period; the surplus is reported, not carried over",
-                        site.id,
-                        ins.kind,
-                        ins.period.label,
-                        (available - allocated) / 1000.0
-                    ),
-                ));
+        let consumption: f64 = self
+            .uncovered
+            .iter()
+            .map(|u| inside.iter().map(|&k| u[k]).sum::<f64>())
+            .sum();
+        let available = available_mwh(ins.mwh, &ins.period, period) * 1000.0;
+        let ratio = if consumption > 0.0 {
+            (available / consumption).min(1.0)
+        } else {
+            0.0
+        };
+        let mut allocated = 0.0;
+        for (jj, u) in self.uncovered.iter_mut().enumerate() {
+            for &k in &inside {
+                let c = u[k] * ratio;
+                u[k] -= c;
+                allocated += c;
+                m.kg[self.jobs[jj]] += c * ins.intensity_g_per_kwh / 1000.0;
+                m.covered_kwh[self.jobs[jj]] += c;
             }
         }
-        // The rest: the residual mix, else the grid factor.
+        m.factors.push(FactorUse {
+            name: format!("instrument {} {} {}", site.id, ins.kind, ins.period.label),
+            value: ins.intensity_g_per_kwh,
+            unit: "gCO2e/kWh".into(),
+            source: if ins.reference.is_empty() {
+                format!("greenledger.toml [[site.instrument]] of {}", site.id)
+            } else {
+                ins.reference.clone()
+            },
+            year: None,
+        });
+        m.instruments.push(InstrumentUse {
+            site: site.id.clone(),
+            kind: ins.kind.clone(),
+            period: ins.period.label.clone(),
+            reference: ins.reference.clone(),
+            intensity_g_per_kwh: ins.intensity_g_per_kwh,
+            mwh: ins.mwh,
+            available_mwh: available / 1000.0,
+            consumption_mwh: consumption / 1000.0,
+            allocated_mwh: allocated / 1000.0,
+            surplus_mwh: (available - allocated).max(0.0) / 1000.0,
+            share_covered: (consumption > 0.0).then(|| allocated / consumption),
+        });
+        if available > allocated + 1e-9 {
+            m.findings.push(Finding::info(
+                codes::MARKET_SURPLUS,
+                format!(
+                    "site '{}': {} {} has {:.3} MWh more than the site consumed in its period; the surplus is reported, not carried over",
+                    site.id,
+                    ins.kind,
+                    ins.period.label,
+                    (available - allocated) / 1000.0
+                ),
+            ));
+        }
+    }
+
+    /// The energy no instrument covers: the residual mix, else the grid factor (a warning
+    /// naming the site).
+    fn rest(&self, cfg: &Config, m: &mut Market) {
+        let site = self.site;
         let mut fallback_kwh = 0.0;
-        for (jj, u) in uncovered.iter().enumerate() {
-            let i = jobs[jj];
+        for (jj, u) in self.uncovered.iter().enumerate() {
+            let i = self.jobs[jj];
             let rest: f64 = u.iter().sum();
             match site.residual_mix_g_per_kwh {
                 Some(g) => m.kg[i] += rest * g / 1000.0,
                 None => {
-                    if facility_kwh[i] > 0.0 {
-                        m.kg[i] += location_kg[i] * rest / facility_kwh[i];
+                    if self.facility_kwh[i] > 0.0 {
+                        m.kg[i] += self.location_kg[i] * rest / self.facility_kwh[i];
                     }
                     fallback_kwh += rest;
                 }
@@ -203,13 +258,6 @@ pub fn allocate(
             None => {}
         }
     }
-    if no_site > 0 {
-        m.findings.push(Finding::warning(
-            codes::MARKET_NO_RESIDUAL,
-            format!("{no_site} job(s) have no site, so no instruments or residual mix apply: their market-based figure uses the grid factor"),
-        ));
-    }
-    m
 }
 
 /// The part of an instrument's MWh that falls in the reporting period, by time.
