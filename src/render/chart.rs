@@ -62,157 +62,213 @@ pub fn shorten(s: &str, max: usize) -> String {
     }
 }
 
+/// The plot area of a chart and its value scale, in chart units.
+struct Frame<'c> {
+    c: &'c BarChart,
+    left: f64,
+    top: f64,
+    /// Plot width and height.
+    pw: f64,
+    ph: f64,
+    /// Width of one category.
+    gw: f64,
+    /// The step between ticks.
+    step: f64,
+}
+
+impl Frame<'_> {
+    /// The y of a value.
+    fn y(&self, v: f64) -> f64 {
+        let span = (self.c.scale.max - self.c.scale.min).max(f64::MIN_POSITIVE);
+        self.top + self.ph - (v - self.c.scale.min) / span * self.ph
+    }
+
+    /// The tooltip of one value: category, series, value and unit.
+    fn tip(&self, cat: &str, ser: &Series, v: f64) -> String {
+        format!(
+            "{cat}, {}: {} {}",
+            ser.name,
+            tick_label(v, self.step / 100.0),
+            self.c.unit
+        )
+    }
+
+    /// The title, then a grid line and a label per tick.
+    fn axes(&self, out: &mut Vec<Prim>) {
+        out.push(Prim::Text {
+            x: self.left,
+            y: 18.0,
+            size: 14.0,
+            anchor: Anchor::Start,
+            bold: true,
+            text: format!("{} ({})", self.c.title, self.c.unit),
+        });
+        for t in &self.c.scale.ticks {
+            let ty = self.y(*t);
+            out.push(Prim::Line {
+                points: vec![(self.left, ty), (self.left + self.pw, ty)],
+                color: GRID,
+                width: 1.0,
+            });
+            out.push(Prim::Text {
+                x: self.left - 6.0,
+                y: ty + 3.5,
+                size: 10.0,
+                anchor: Anchor::End,
+                bold: false,
+                text: tick_label(*t, self.step),
+            });
+        }
+    }
+
+    /// One bar per series, side by side in each category, from zero.
+    fn grouped(&self, out: &mut Vec<Prim>) {
+        let c = self.c;
+        let nser = c.series.len().max(1) as f64;
+        let zero = self.y(0.0f64.max(c.scale.min));
+        let bw = (self.gw * 0.8 / nser).min(40.0);
+        for (gi, cat) in c.categories.iter().enumerate() {
+            let gx = self.left + gi as f64 * self.gw + (self.gw - bw * nser) / 2.0;
+            for (si, ser) in c.series.iter().enumerate() {
+                let v = ser.values.get(gi).copied().unwrap_or(0.0);
+                if !v.is_finite() {
+                    continue;
+                }
+                let y1 = self.y(v);
+                out.push(Prim::Rect {
+                    x: gx + si as f64 * bw,
+                    y: zero.min(y1),
+                    w: bw,
+                    h: (zero - y1).abs(),
+                    color: ser.color,
+                    tip: self.tip(cat, ser, v),
+                });
+            }
+        }
+    }
+
+    /// The series stacked in each category: positive values up from zero, negative down.
+    fn stacked(&self, out: &mut Vec<Prim>) {
+        let c = self.c;
+        let bw = (self.gw * 0.6).min(60.0);
+        for (gi, cat) in c.categories.iter().enumerate() {
+            let gx = self.left + gi as f64 * self.gw + (self.gw - bw) / 2.0;
+            let (mut pos, mut neg) = (0.0, 0.0);
+            for ser in &c.series {
+                let v = ser.values.get(gi).copied().unwrap_or(0.0);
+                if !v.is_finite() || v == 0.0 {
+                    continue;
+                }
+                let base = if v >= 0.0 { &mut pos } else { &mut neg };
+                let (a, b) = (self.y(*base), self.y(*base + v));
+                *base += v;
+                out.push(Prim::Rect {
+                    x: gx,
+                    y: a.min(b),
+                    w: bw,
+                    h: (a - b).abs(),
+                    color: ser.color,
+                    tip: self.tip(cat, ser, v),
+                });
+            }
+        }
+    }
+
+    /// A line per series through its finite values, with a marker at each.
+    fn lines(&self, out: &mut Vec<Prim>) {
+        let c = self.c;
+        for ser in &c.series {
+            let pts: Vec<(f64, f64)> = ser
+                .values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(i, v)| (self.left + i as f64 * self.gw + self.gw / 2.0, self.y(*v)))
+                .collect();
+            for (i, (px, py)) in pts.iter().enumerate() {
+                let cat = c.categories.get(i).map(String::as_str).unwrap_or("");
+                let v = ser.values.get(i).copied().unwrap_or(0.0);
+                out.push(Prim::Rect {
+                    x: px - 3.0,
+                    y: py - 3.0,
+                    w: 6.0,
+                    h: 6.0,
+                    color: ser.color,
+                    tip: self.tip(cat, ser, v),
+                });
+            }
+            if pts.len() > 1 {
+                out.push(Prim::Line {
+                    points: pts,
+                    color: ser.color,
+                    width: 2.0,
+                });
+            }
+        }
+    }
+
+    /// The category labels under the plot, shortened to fit their width.
+    fn categories(&self, out: &mut Vec<Prim>) {
+        for (gi, cat) in self.c.categories.iter().enumerate() {
+            out.push(Prim::Text {
+                x: self.left + gi as f64 * self.gw + self.gw / 2.0,
+                y: self.top + self.ph + 14.0,
+                size: 10.0,
+                anchor: Anchor::Middle,
+                bold: false,
+                text: shorten(cat, ((self.gw / 6.0) as usize).clamp(4, 24)),
+            });
+        }
+    }
+
+    /// A swatch and the name of each series, left to right along the bottom.
+    fn legend(&self, out: &mut Vec<Prim>) {
+        let mut lx = self.left;
+        for ser in &self.c.series {
+            out.push(Prim::Rect {
+                x: lx,
+                y: HEIGHT - 18.0,
+                w: 10.0,
+                h: 10.0,
+                color: ser.color,
+                tip: ser.name.clone(),
+            });
+            out.push(Prim::Text {
+                x: lx + 14.0,
+                y: HEIGHT - 9.0,
+                size: 11.0,
+                anchor: Anchor::Start,
+                bold: false,
+                text: ser.name.clone(),
+            });
+            lx += 24.0 + 7.0 * ser.name.chars().count() as f64;
+        }
+    }
+}
+
 /// Lay the chart out as primitives: title, grid and tick labels, bars or lines, category
 /// labels, legend.
 pub fn layout(c: &BarChart) -> Vec<Prim> {
     let (left, right, top, bottom) = (70.0, 10.0, 34.0, 58.0);
-    let (pw, ph) = (WIDTH - left - right, HEIGHT - top - bottom);
-    let span = (c.scale.max - c.scale.min).max(f64::MIN_POSITIVE);
-    let y = |v: f64| top + ph - (v - c.scale.min) / span * ph;
-    let mut out = vec![Prim::Text {
-        x: left,
-        y: 18.0,
-        size: 14.0,
-        anchor: Anchor::Start,
-        bold: true,
-        text: format!("{} ({})", c.title, c.unit),
-    }];
-    let step = c.step();
-    for t in &c.scale.ticks {
-        let ty = y(*t);
-        out.push(Prim::Line {
-            points: vec![(left, ty), (left + pw, ty)],
-            color: GRID,
-            width: 1.0,
-        });
-        out.push(Prim::Text {
-            x: left - 6.0,
-            y: ty + 3.5,
-            size: 10.0,
-            anchor: Anchor::End,
-            bold: false,
-            text: tick_label(*t, step),
-        });
-    }
-    let groups = c.categories.len().max(1) as f64;
-    let gw = pw / groups;
-    let nser = c.series.len().max(1) as f64;
-    let zero = y(0.0f64.max(c.scale.min));
-    let tip = |cat: &str, ser: &Series, v: f64| {
-        format!(
-            "{cat}, {}: {} {}",
-            ser.name,
-            tick_label(v, step / 100.0),
-            c.unit
-        )
+    let pw = WIDTH - left - right;
+    let f = Frame {
+        c,
+        left,
+        top,
+        pw,
+        ph: HEIGHT - top - bottom,
+        gw: pw / c.categories.len().max(1) as f64,
+        step: c.step(),
     };
+    let mut out = Vec::new();
+    f.axes(&mut out);
     match c.kind {
-        Kind::Grouped => {
-            let bw = (gw * 0.8 / nser).min(40.0);
-            for (gi, cat) in c.categories.iter().enumerate() {
-                let gx = left + gi as f64 * gw + (gw - bw * nser) / 2.0;
-                for (si, ser) in c.series.iter().enumerate() {
-                    let v = ser.values.get(gi).copied().unwrap_or(0.0);
-                    if !v.is_finite() {
-                        continue;
-                    }
-                    let y1 = y(v);
-                    out.push(Prim::Rect {
-                        x: gx + si as f64 * bw,
-                        y: zero.min(y1),
-                        w: bw,
-                        h: (zero - y1).abs(),
-                        color: ser.color,
-                        tip: tip(cat, ser, v),
-                    });
-                }
-            }
-        }
-        Kind::Stacked => {
-            let bw = (gw * 0.6).min(60.0);
-            for (gi, cat) in c.categories.iter().enumerate() {
-                let gx = left + gi as f64 * gw + (gw - bw) / 2.0;
-                let (mut pos, mut neg) = (0.0, 0.0);
-                for ser in &c.series {
-                    let v = ser.values.get(gi).copied().unwrap_or(0.0);
-                    if !v.is_finite() || v == 0.0 {
-                        continue;
-                    }
-                    let base = if v >= 0.0 { &mut pos } else { &mut neg };
-                    let (a, b) = (y(*base), y(*base + v));
-                    *base += v;
-                    out.push(Prim::Rect {
-                        x: gx,
-                        y: a.min(b),
-                        w: bw,
-                        h: (a - b).abs(),
-                        color: ser.color,
-                        tip: tip(cat, ser, v),
-                    });
-                }
-            }
-        }
-        Kind::Lines => {
-            for ser in &c.series {
-                let pts: Vec<(f64, f64)> = ser
-                    .values
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.is_finite())
-                    .map(|(i, v)| (left + i as f64 * gw + gw / 2.0, y(*v)))
-                    .collect();
-                for (i, (px, py)) in pts.iter().enumerate() {
-                    let cat = c.categories.get(i).map(String::as_str).unwrap_or("");
-                    let v = ser.values.get(i).copied().unwrap_or(0.0);
-                    out.push(Prim::Rect {
-                        x: px - 3.0,
-                        y: py - 3.0,
-                        w: 6.0,
-                        h: 6.0,
-                        color: ser.color,
-                        tip: tip(cat, ser, v),
-                    });
-                }
-                if pts.len() > 1 {
-                    out.push(Prim::Line {
-                        points: pts,
-                        color: ser.color,
-                        width: 2.0,
-                    });
-                }
-            }
-        }
+        Kind::Grouped => f.grouped(&mut out),
+        Kind::Stacked => f.stacked(&mut out),
+        Kind::Lines => f.lines(&mut out),
     }
-    for (gi, cat) in c.categories.iter().enumerate() {
-        out.push(Prim::Text {
-            x: left + gi as f64 * gw + gw / 2.0,
-            y: top + ph + 14.0,
-            size: 10.0,
-            anchor: Anchor::Middle,
-            bold: false,
-            text: shorten(cat, ((gw / 6.0) as usize).clamp(4, 24)),
-        });
-    }
-    let mut lx = left;
-    for ser in &c.series {
-        out.push(Prim::Rect {
-            x: lx,
-            y: HEIGHT - 18.0,
-            w: 10.0,
-            h: 10.0,
-            color: ser.color,
-            tip: ser.name.clone(),
-        });
-        out.push(Prim::Text {
-            x: lx + 14.0,
-            y: HEIGHT - 9.0,
-            size: 11.0,
-            anchor: Anchor::Start,
-            bold: false,
-            text: ser.name.clone(),
-        });
-        lx += 24.0 + 7.0 * ser.name.chars().count() as f64;
-    }
+    f.categories(&mut out);
+    f.legend(&mut out);
     out
 }
 
