@@ -168,83 +168,98 @@ pub fn run(cli: Cli, argv: &[String]) -> Result<i32> {
             if !a.inputs.quiet {
                 summarise(&r, &out);
             }
-            Ok(if r.has_errors() { 1 } else { 0 })
+            Ok(exit_code(&r))
         }
-        Command::Validate(a) => {
-            let r = build_report(&a, None)?;
-            let mut out = std::io::stdout().lock();
-            for f in &r.findings {
-                let _ = writeln!(out, "{f}");
-            }
-            let c = &r.finding_counts;
-            let _ = writeln!(
-                out,
-                "{} input files, {} jobs: {} errors, {} warnings, {} notes",
-                r.inputs.len(),
-                r.totals.jobs,
-                c.error,
-                c.warning,
-                c.info
-            );
-            Ok(if r.has_errors() { 1 } else { 0 })
-        }
-        Command::Estimate(a) => {
-            let e = estimate::estimate(&a, &Factors::embedded())?;
-            let mut out = std::io::stdout().lock();
-            if a.json {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(&e).map_err(|e| Error::new(e.to_string()))?
-                );
-            } else {
-                let _ = writeln!(out, "accelerator-hours    {}", e.gpu_hours);
-                let _ = writeln!(
-                    out,
-                    "IT energy            {:.3} kWh  ({} W per device)",
-                    e.it_energy_kwh, e.power_w
-                );
-                let _ = writeln!(
-                    out,
-                    "facility energy      {:.3} kWh  (PUE {})",
-                    e.facility_energy_kwh, e.pue
-                );
-                let _ = writeln!(
-                    out,
-                    "location-based       {:.3} kgCO2e  ({} g/kWh)",
-                    e.location_kgco2e, e.intensity_g_per_kwh
-                );
-                for s in &e.sources {
-                    let _ = writeln!(out, "  {s}");
-                }
-            }
-            Ok(0)
-        }
-        Command::Verify(a) => {
-            let v = manifest::verify(&a.dir)?;
-            let mut out = std::io::stdout().lock();
-            for p in &v.problems {
-                let _ = writeln!(out, "{p}");
-            }
-            if v.problems.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "{}: every input, output and figure matches",
-                    a.dir.display()
-                );
-                Ok(0)
-            } else {
-                let _ = writeln!(out, "{}: {} problem(s)", a.dir.display(), v.problems.len());
-                Ok(1)
-            }
-        }
+        Command::Validate(a) => validate(&a),
+        Command::Estimate(a) => estimate_command(&a),
+        Command::Verify(a) => verify(&a.dir),
         Command::Demo(a) => {
             let out = Output::from_args(&a.output)?;
             let r = demo::run(&out, &manifest::command(argv))?;
             if !a.quiet {
                 summarise(&r, &out);
             }
-            Ok(if r.has_errors() { 1 } else { 0 })
+            Ok(exit_code(&r))
         }
+    }
+}
+
+/// 1 when the report has error findings, else 0.
+fn exit_code(r: &Report) -> i32 {
+    if r.has_errors() {
+        1
+    } else {
+        0
+    }
+}
+
+/// `validate`: every finding on stdout and a count; no files written.
+fn validate(a: &InputArgs) -> Result<i32> {
+    let r = build_report(a, None)?;
+    let mut out = std::io::stdout().lock();
+    for f in &r.findings {
+        let _ = writeln!(out, "{f}");
+    }
+    let c = &r.finding_counts;
+    let _ = writeln!(
+        out,
+        "{} input files, {} jobs: {} errors, {} warnings, {} notes",
+        r.inputs.len(),
+        r.totals.jobs,
+        c.error,
+        c.warning,
+        c.info
+    );
+    Ok(exit_code(&r))
+}
+
+/// `estimate`: one run's figures as JSON or text, with their sources.
+fn estimate_command(a: &cli::EstimateArgs) -> Result<i32> {
+    let e = estimate::estimate(a, &Factors::embedded())?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let json = serde_json::to_string(&e).map_err(|e| Error::new(e.to_string()))?;
+        let _ = writeln!(out, "{json}");
+        return Ok(0);
+    }
+    let _ = writeln!(out, "accelerator-hours    {}", e.gpu_hours);
+    let _ = writeln!(
+        out,
+        "IT energy            {:.3} kWh  ({} W per device)",
+        e.it_energy_kwh, e.power_w
+    );
+    let _ = writeln!(
+        out,
+        "facility energy      {:.3} kWh  (PUE {})",
+        e.facility_energy_kwh, e.pue
+    );
+    let _ = writeln!(
+        out,
+        "location-based       {:.3} kgCO2e  ({} g/kWh)",
+        e.location_kgco2e, e.intensity_g_per_kwh
+    );
+    for s in &e.sources {
+        let _ = writeln!(out, "  {s}");
+    }
+    Ok(0)
+}
+
+/// `verify`: the problems found in a report folder (exit 1), or that everything matches.
+fn verify(dir: &std::path::Path) -> Result<i32> {
+    let v = manifest::verify(dir, run)?;
+    let mut out = std::io::stdout().lock();
+    for p in &v.problems {
+        let _ = writeln!(out, "{p}");
+    }
+    if v.problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}: every input, output and figure matches",
+            dir.display()
+        );
+        Ok(0)
+    } else {
+        let _ = writeln!(out, "{}: {} problem(s)", dir.display(), v.problems.len());
+        Ok(1)
     }
 }

@@ -153,24 +153,56 @@ pub struct Verdict {
     pub problems: Vec<String>,
 }
 
+/// A way to run a command line again (the library's `run`), so that `verify` can recompute
+/// a report without depending on the pipeline that calls it.
+pub type Rerun = fn(crate::cli::Cli, &[String]) -> Result<i32>;
+
 /// Check a report folder: inputs unchanged, outputs untouched, and the report recomputed from
 /// the inputs equal to the stored one.
-pub fn verify(dir: &Path) -> Result<Verdict> {
+pub fn verify(dir: &Path, rerun: Rerun) -> Result<Verdict> {
     let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::io(&path, "read the manifest", e)
+    let m = read_manifest(&path)?;
+    let mut v = Verdict::default();
+    check_inputs(&m, dir, &mut v);
+    check_outputs(&m, dir, &mut v);
+    if !v.problems.is_empty() {
+        return Ok(v);
+    }
+    // Recompute into a scratch folder with the recorded command and compare.
+    let scratch = std::env::temp_dir().join(format!("greenledger-verify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let argv = rerun_argv(&m, &scratch);
+    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| {
+        Error::in_file(
+            &path,
+            format!("the recorded command cannot be run again: {e}"),
+        )
+    })?;
+    let result = rerun(cli, &argv).and_then(|_| compare(&m, dir, &scratch, &mut v));
+    let _ = std::fs::remove_dir_all(&scratch);
+    result.map(|_| v)
+}
+
+/// Read and check a manifest.json.
+fn read_manifest(path: &Path) -> Result<Manifest> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::io(path, "read the manifest", e)
             .hint("verify takes a folder written by greenledger report or demo")
     })?;
     let m: Manifest = serde_json::from_str(&text).map_err(|e| {
-        Error::in_file(&path, format!("not a greenledger manifest: {e}")).at_line(e.line() as u64)
+        Error::in_file(path, format!("not a greenledger manifest: {e}")).at_line(e.line() as u64)
     })?;
     if m.schema != SCHEMA {
         return Err(Error::in_file(
-            &path,
+            path,
             format!("schema '{}' is not {SCHEMA}", m.schema),
         ));
     }
-    let mut v = Verdict::default();
+    Ok(m)
+}
+
+/// Every input still where it was, with the same sha256.
+fn check_inputs(m: &Manifest, dir: &Path, v: &mut Verdict) {
     for i in &m.inputs {
         let at = if i.in_output {
             dir.join(&i.location)
@@ -191,6 +223,10 @@ pub fn verify(dir: &Path) -> Result<Verdict> {
             Ok(_) => {}
         }
     }
+}
+
+/// Every output present and as written.
+fn check_outputs(m: &Manifest, dir: &Path, v: &mut Verdict) {
     for o in &m.outputs {
         match std::fs::read(dir.join(&o.path)) {
             Err(_) => v.problems.push(format!("output {} is missing", o.path)),
@@ -201,12 +237,10 @@ pub fn verify(dir: &Path) -> Result<Verdict> {
             Ok(_) => {}
         }
     }
-    if !v.problems.is_empty() {
-        return Ok(v);
-    }
-    // Recompute into a scratch folder with the recorded command and compare.
-    let scratch = std::env::temp_dir().join(format!("greenledger-verify-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// The recorded command, writing into `scratch` and quietly.
+fn rerun_argv(m: &Manifest, scratch: &Path) -> Vec<String> {
     let mut argv = vec!["greenledger".to_string()];
     for a in &m.command {
         argv.push(match a.as_str() {
@@ -226,59 +260,53 @@ pub fn verify(dir: &Path) -> Result<Verdict> {
     if !m.command.iter().any(|a| a == "--quiet" || a == "-q") {
         argv.push("--quiet".into());
     }
-    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| {
-        Error::in_file(
-            &path,
-            format!("the recorded command cannot be run again: {e}"),
-        )
-    })?;
-    let ran = crate::run(cli, &argv);
-    let result = (|| {
-        ran?;
-        let fresh: Manifest = serde_json::from_str(
-            &std::fs::read_to_string(scratch.join("manifest.json"))
-                .map_err(|e| Error::io(&scratch, "read the recomputed manifest", e))?,
-        )
-        .map_err(|e| Error::new(e.to_string()))?;
-        for o in &m.outputs {
-            match fresh.outputs.iter().find(|f| f.path == o.path) {
-                None => v
-                    .problems
-                    .push(format!("output {} is no longer produced", o.path)),
-                Some(f) if f.sha256 != o.sha256 => v
-                    .problems
-                    .push(format!("output {} differs when recomputed", o.path)),
-                Some(_) => {}
-            }
+    argv
+}
+
+/// The recomputed outputs against the recorded ones, and the totals that moved.
+fn compare(m: &Manifest, dir: &Path, scratch: &Path, v: &mut Verdict) -> Result<()> {
+    let fresh: Manifest = serde_json::from_str(
+        &std::fs::read_to_string(scratch.join("manifest.json"))
+            .map_err(|e| Error::io(scratch, "read the recomputed manifest", e))?,
+    )
+    .map_err(|e| Error::new(e.to_string()))?;
+    for o in &m.outputs {
+        match fresh.outputs.iter().find(|f| f.path == o.path) {
+            None => v
+                .problems
+                .push(format!("output {} is no longer produced", o.path)),
+            Some(f) if f.sha256 != o.sha256 => v
+                .problems
+                .push(format!("output {} differs when recomputed", o.path)),
+            Some(_) => {}
         }
-        if let (Ok(a), Ok(b)) = (
-            std::fs::read_to_string(dir.join("report.json")),
-            std::fs::read_to_string(scratch.join("report.json")),
-        ) {
-            let (a, b): (serde_json::Value, serde_json::Value) = (
-                serde_json::from_str(&a).unwrap_or_default(),
-                serde_json::from_str(&b).unwrap_or_default(),
-            );
-            for key in [
-                "jobs",
-                "gpu_hours",
-                "it_energy_kwh",
-                "facility_energy_kwh",
-                "location_kgco2e",
-                "market_kgco2e",
-                "embodied_kgco2e",
-                "water_l",
-            ] {
-                if a["totals"][key] != b["totals"][key] {
-                    v.problems.push(format!(
-                        "totals.{key} moved: {} in the folder, {} recomputed",
-                        a["totals"][key], b["totals"][key]
-                    ));
-                }
-            }
+    }
+    let (Ok(a), Ok(b)) = (
+        std::fs::read_to_string(dir.join("report.json")),
+        std::fs::read_to_string(scratch.join("report.json")),
+    ) else {
+        return Ok(());
+    };
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&a).unwrap_or_default(),
+        serde_json::from_str(&b).unwrap_or_default(),
+    );
+    for key in [
+        "jobs",
+        "gpu_hours",
+        "it_energy_kwh",
+        "facility_energy_kwh",
+        "location_kgco2e",
+        "market_kgco2e",
+        "embodied_kgco2e",
+        "water_l",
+    ] {
+        if a["totals"][key] != b["totals"][key] {
+            v.problems.push(format!(
+                "totals.{key} moved: {} in the folder, {} recomputed",
+                a["totals"][key], b["totals"][key]
+            ));
         }
-        Ok(())
-    })();
-    let _ = std::fs::remove_dir_all(&scratch);
-    result.map(|_| v)
+    }
+    Ok(())
 }
