@@ -39,7 +39,9 @@ fn monthly(rows: &[resolve::Resolved], cols: [&[f64]; 5]) -> Vec<MonthRow> {
         .collect()
 }
 
-/// Build the ledger from the canonical tables.
+/// Build the ledger from the canonical tables: attribute telemetry to jobs, resolve each job's
+/// factors and tier, compute energy and emissions in a frame, allocate instruments, add the
+/// bounds, then aggregate.
 pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledger> {
     let mut findings = ingested.findings;
     let mut inputs = ingested.inputs;
@@ -59,12 +61,6 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         )?)
     };
     let node_sites = node_sites(&ingested.jobs);
-    let sites = site_factors(cfg, factors, &period);
-    let factors_best = factors.most_efficient().map(|h| BestHardware {
-        name: h.name.clone(),
-        tflops: h.tflops.unwrap_or(0.0),
-        tdp_w: h.tdp_w.unwrap_or(0.0),
-    });
     let res = resolve::resolve(
         cfg,
         factors,
@@ -80,18 +76,70 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
     });
     findings.extend(res.findings);
     let mut frame = emissions::job_frame(&res.rows)?;
-    let facility: Vec<f64> = emissions::f64s(&frame, "facility_energy_kwh")?
-        .into_iter()
-        .map(|v| v.unwrap_or(0.0))
-        .collect();
-    let location: Vec<f64> = emissions::f64s(&frame, "location_kgco2e")?
-        .into_iter()
-        .map(|v| v.unwrap_or(0.0))
-        .collect();
+    let facility = column(&frame, "facility_energy_kwh")?;
+    let location = column(&frame, "location_kgco2e")?;
     let market = market::allocate(cfg, &res.rows, &facility, &location, &period);
+    add_market_columns(&mut frame, cfg, &res.rows, &facility, &location, &market)?;
+    let monthly = monthly(
+        &res.rows,
+        [
+            &column(&frame, "gpu_hours")?,
+            &column(&frame, "it_energy_kwh")?,
+            &facility,
+            &location,
+            &market.kg,
+        ],
+    );
+    let jobs = emissions::job_rows(&res.rows, &frame)?;
+    let agg = aggregate::aggregate(&frame)?;
+    findings.extend(market.findings);
+    let mut factor_uses = res.factors;
+    for f in market.factors {
+        factor_uses.entry(f.name.clone()).or_insert(f);
+    }
+    crate::findings::sort(&mut findings);
+    Ok(Ledger {
+        jobs,
+        teams: agg.teams,
+        models: agg.models,
+        totals: agg.totals,
+        tiers: agg.tiers,
+        factors: factor_uses.into_values().collect(),
+        instruments: market.instruments,
+        findings,
+        inputs,
+        telemetry,
+        sites: site_factors(cfg, factors, &period),
+        best_hardware: factors.most_efficient().map(|h| BestHardware {
+            name: h.name.clone(),
+            tflops: h.tflops.unwrap_or(0.0),
+            tdp_w: h.tdp_w.unwrap_or(0.0),
+        }),
+        monthly,
+        period,
+    })
+}
+
+/// A float column of the job frame, nulls as 0.
+fn column(frame: &polars::prelude::DataFrame, name: &str) -> Result<Vec<f64>> {
+    Ok(emissions::f64s(frame, name)?
+        .into_iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect())
+}
+
+/// The market-based figures and the low/high bounds of both methods, as frame columns.
+fn add_market_columns(
+    frame: &mut polars::prelude::DataFrame,
+    cfg: &Config,
+    rows: &[resolve::Resolved],
+    facility: &[f64],
+    location: &[f64],
+    market: &market::Market,
+) -> Result<()> {
     let (mut loc_low, mut loc_high, mut mkt_low, mut mkt_high) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (i, r) in res.rows.iter().enumerate() {
+    for (i, r) in rows.iter().enumerate() {
         let covered = if facility[i] > 0.0 {
             market.covered_kwh[i] / facility[i]
         } else {
@@ -116,46 +164,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
             .with_column(polars::prelude::Column::new(name.into(), values))
             .map_err(emissions::pe)?;
     }
-    let col = |name: &str| -> Result<Vec<f64>> {
-        Ok(emissions::f64s(&frame, name)?
-            .into_iter()
-            .map(|v| v.unwrap_or(0.0))
-            .collect())
-    };
-    let monthly = monthly(
-        &res.rows,
-        [
-            &col("gpu_hours")?,
-            &col("it_energy_kwh")?,
-            &facility,
-            &location,
-            &market.kg,
-        ],
-    );
-    let jobs = emissions::job_rows(&res.rows, &frame)?;
-    let agg = aggregate::aggregate(&frame)?;
-    findings.extend(market.findings);
-    let mut factors = res.factors;
-    for f in market.factors {
-        factors.entry(f.name.clone()).or_insert(f);
-    }
-    crate::findings::sort(&mut findings);
-    Ok(Ledger {
-        period,
-        jobs,
-        teams: agg.teams,
-        models: agg.models,
-        totals: agg.totals,
-        tiers: agg.tiers,
-        factors: factors.into_values().collect(),
-        instruments: market.instruments,
-        findings,
-        inputs,
-        telemetry,
-        sites,
-        best_hardware: factors_best,
-        monthly,
-    })
+    Ok(())
 }
 
 /// Effective PUE (time-weighted over the period) and annual intensity of each configured site.
