@@ -67,112 +67,144 @@ pub fn ratio(num: f64, den: f64) -> Option<f64> {
     (den > 0.0).then(|| num / den)
 }
 
+/// The job frame's computed columns, read once.
+struct Columns {
+    gpu: Vec<Option<f64>>,
+    it: Vec<Option<f64>>,
+    fac: Vec<Option<f64>>,
+    loc: Vec<Option<f64>>,
+    emb: Vec<Option<f64>>,
+    water: Vec<Option<f64>>,
+    tokens: Vec<Option<f64>>,
+    market: Vec<Option<f64>>,
+    /// Location low, high; market low, high.
+    bounds: [Vec<Option<f64>>; 4],
+}
+
+impl Columns {
+    /// Market-based emissions and bounds are added by compute::build; a bare job frame has
+    /// none (they are then null).
+    fn read(df: &DataFrame) -> Result<Columns> {
+        let optional = |name: &str| -> Result<Vec<Option<f64>>> {
+            if df.column(name).is_ok() {
+                f64s(df, name)
+            } else {
+                Ok(vec![None; df.height()])
+            }
+        };
+        Ok(Columns {
+            gpu: f64s(df, "gpu_hours")?,
+            it: f64s(df, "it_energy_kwh")?,
+            fac: f64s(df, "facility_energy_kwh")?,
+            loc: f64s(df, "location_kgco2e")?,
+            emb: f64s(df, "embodied_kgco2e")?,
+            water: f64s(df, "water_l")?,
+            tokens: f64s(df, "tokens")?,
+            market: optional("market_kgco2e")?,
+            bounds: [
+                optional("location_kgco2e_low")?,
+                optional("location_kgco2e_high")?,
+                optional("market_kgco2e_low")?,
+                optional("market_kgco2e_high")?,
+            ],
+        })
+    }
+
+    /// Row `i`'s amounts, with its intensities per GPU-hour and per million tokens.
+    fn amounts(&self, i: usize) -> Amounts {
+        let location = self.loc[i].unwrap_or(0.0);
+        let gpu_hours = self.gpu[i].unwrap_or(0.0);
+        let tokens = self.tokens[i];
+        Amounts {
+            jobs: 1,
+            gpu_hours,
+            it_energy_kwh: self.it[i].unwrap_or(0.0),
+            facility_energy_kwh: self.fac[i].unwrap_or(0.0),
+            location_kgco2e: location,
+            market_kgco2e: self.market[i],
+            embodied_kgco2e: self.emb[i],
+            water_l: self.water[i],
+            kgco2e_per_gpu_hour: ratio(location, gpu_hours),
+            location_kgco2e_low: self.bounds[0][i],
+            location_kgco2e_high: self.bounds[1][i],
+            market_kgco2e_low: self.bounds[2][i],
+            market_kgco2e_high: self.bounds[3][i],
+            tokens,
+            kgco2e_per_million_tokens: tokens.and_then(|t| ratio(location, t / 1e6)),
+        }
+    }
+}
+
+/// Where a job's energy came from, as the ledger states it.
+fn energy_detail(r: &Resolved) -> String {
+    match (&r.job.metered, r.power_w) {
+        (Some(m), _) => m.source.clone(),
+        (None, _) if r.tier == super::Tier::Metered => {
+            "energy counters (DCGM total energy)".to_string()
+        }
+        (None, _) if r.tier == super::Tier::Sampled => "integrated from power samples".to_string(),
+        (None, Some(p)) => format!("{} device-hours x {p} W", r.device_hours_full),
+        (None, None) => String::new(),
+    }
+}
+
 /// The ledger's job rows, sorted by job_id.
 pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
-    let gpu = f64s(df, "gpu_hours")?;
-    let it = f64s(df, "it_energy_kwh")?;
-    let fac = f64s(df, "facility_energy_kwh")?;
-    let loc = f64s(df, "location_kgco2e")?;
-    let emb = f64s(df, "embodied_kgco2e")?;
-    let water = f64s(df, "water_l")?;
-    let tokens = f64s(df, "tokens")?;
-    // Market-based emissions are added by compute::market; a bare job frame has none.
-    // Market-based emissions and bounds are added by compute::build; a bare job frame has none.
-    let optional = |name: &str| -> Result<Vec<Option<f64>>> {
-        if df.column(name).is_ok() {
-            f64s(df, name)
-        } else {
-            Ok(vec![None; df.height()])
-        }
-    };
-    let market = optional("market_kgco2e")?;
-    let bounds: Vec<Vec<Option<f64>>> = [
-        "location_kgco2e_low",
-        "location_kgco2e_high",
-        "market_kgco2e_low",
-        "market_kgco2e_high",
-    ]
-    .iter()
-    .map(|n| optional(n))
-    .collect::<Result<_>>()?;
+    let cols = Columns::read(df)?;
     let mut out: Vec<JobRow> = rows
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            let j = &r.job;
-            let location = loc[i].unwrap_or(0.0);
-            let gpu_hours = gpu[i].unwrap_or(0.0);
-            JobRow {
-                job_id: j.job_id.clone(),
-                model: j.model.clone(),
-                team: j.team.clone(),
-                project: j.project.clone(),
-                site: j.site.clone(),
-                zone: r.zone.clone(),
-                hardware: r
-                    .hardware_name
-                    .clone()
-                    .unwrap_or_else(|| j.hardware.clone()),
-                devices: j.devices,
-                start: fmt_utc(j.start),
-                end: fmt_utc(j.end),
-                training_type: j.training_type.as_str(),
-                status: j.status.as_str(),
-                base_model: j.base_model.clone(),
-                teacher_model: j.teacher_model.clone(),
-                precision: j.precision.clone(),
-                sparsity: j.sparsity,
-                parameters: j.parameters,
-                published: j.published.clone(),
-                energy_source: r.tier,
-                energy_detail: match (&j.metered, r.power_w) {
-                    (Some(m), _) => m.source.clone(),
-                    (None, _) if r.tier == super::Tier::Metered => {
-                        "energy counters (DCGM total energy)".to_string()
-                    }
-                    (None, _) if r.tier == super::Tier::Sampled => {
-                        "integrated from power samples".to_string()
-                    }
-                    (None, Some(p)) => format!("{} device-hours x {p} W", r.device_hours_full),
-                    (None, None) => String::new(),
-                },
-                coverage: r.coverage,
-                sampled_kwh: r.sampled_kwh,
-                imputed_kwh: r.imputed_kwh,
-                fraction_in_period: r.fraction,
-                pue: r.pue,
-                intensity_g_per_kwh: r.intensity_g_per_kwh,
-                factor_year: r.factor_year,
-                amounts: Amounts {
-                    jobs: 1,
-                    gpu_hours,
-                    it_energy_kwh: it[i].unwrap_or(0.0),
-                    facility_energy_kwh: fac[i].unwrap_or(0.0),
-                    location_kgco2e: location,
-                    market_kgco2e: market[i],
-                    embodied_kgco2e: emb[i],
-                    water_l: water[i],
-                    kgco2e_per_gpu_hour: ratio(location, gpu_hours),
-                    location_kgco2e_low: bounds[0][i],
-                    location_kgco2e_high: bounds[1][i],
-                    market_kgco2e_low: bounds[2][i],
-                    market_kgco2e_high: bounds[3][i],
-                    tokens: tokens[i],
-                    kgco2e_per_million_tokens: tokens[i].and_then(|t| ratio(location, t / 1e6)),
-                },
-                kgco2e_per_billion_parameters: j.parameters.and_then(|p| ratio(location, p / 1e9)),
-                tdp_w: r.tdp_w,
-                tflops: r.tflops,
-                mean_power_w: r.measured_power_w,
-                zone_period_avg_g_per_kwh: r.zone_period_avg,
-                shift_best_g_per_kwh: r.shift_best,
-                file: j.origin.file.clone(),
-                line: j.origin.line,
-            }
-        })
+        .map(|(i, r)| job_row(r, cols.amounts(i)))
         .collect();
     out.sort_by(|a, b| a.job_id.cmp(&b.job_id));
     Ok(out)
+}
+
+/// One job's row: its description, tier, factors and amounts.
+fn job_row(r: &Resolved, amounts: Amounts) -> JobRow {
+    let j = &r.job;
+    let location = amounts.location_kgco2e;
+    JobRow {
+        job_id: j.job_id.clone(),
+        model: j.model.clone(),
+        team: j.team.clone(),
+        project: j.project.clone(),
+        site: j.site.clone(),
+        zone: r.zone.clone(),
+        hardware: r
+            .hardware_name
+            .clone()
+            .unwrap_or_else(|| j.hardware.clone()),
+        devices: j.devices,
+        start: fmt_utc(j.start),
+        end: fmt_utc(j.end),
+        training_type: j.training_type.as_str(),
+        status: j.status.as_str(),
+        base_model: j.base_model.clone(),
+        teacher_model: j.teacher_model.clone(),
+        precision: j.precision.clone(),
+        sparsity: j.sparsity,
+        parameters: j.parameters,
+        published: j.published.clone(),
+        energy_source: r.tier,
+        energy_detail: energy_detail(r),
+        coverage: r.coverage,
+        sampled_kwh: r.sampled_kwh,
+        imputed_kwh: r.imputed_kwh,
+        fraction_in_period: r.fraction,
+        pue: r.pue,
+        intensity_g_per_kwh: r.intensity_g_per_kwh,
+        factor_year: r.factor_year,
+        amounts,
+        kgco2e_per_billion_parameters: j.parameters.and_then(|p| ratio(location, p / 1e9)),
+        tdp_w: r.tdp_w,
+        tflops: r.tflops,
+        mean_power_w: r.measured_power_w,
+        zone_period_avg_g_per_kwh: r.zone_period_avg,
+        shift_best_g_per_kwh: r.shift_best,
+        file: j.origin.file.clone(),
+        line: j.origin.line,
+    }
 }
 
 #[cfg(test)]
