@@ -96,6 +96,7 @@ pub fn load(
     Ok(h)
 }
 
+/// One grid file: a JSON table, an annual CSV table, else an hourly series.
 fn read(
     bytes: &[u8],
     f: &InputFile,
@@ -118,27 +119,64 @@ fn read(
         .iter()
         .map(norm)
         .collect();
+    let cols = hourly_columns(&header, cfg, f)?;
+    let records: Vec<csv::StringRecord> = rdr.records().filter_map(|r| r.ok()).collect();
+    let month_first = date_order(&records, cols[0], f, findings);
+    let mut bad = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        rec.rows += 1;
+        let line = i as u64 + 2;
+        match hourly_value(r, cols, month_first, cfg) {
+            Some((zone, hour, g)) => {
+                out.sources
+                    .entry(zone.clone())
+                    .or_insert_with(|| f.shown.clone());
+                out.zones.entry(zone).or_default().insert(hour, g);
+                rec.rows_used += 1;
+            }
+            None => bad.push(line),
+        }
+    }
+    rec.rows_rejected = bad.len() as u64;
+    if !bad.is_empty() {
+        findings.push(
+            Finding::warning(codes::GRID_BAD_ROW, format!("{} rows without a readable time, zone or intensity are not used (first at line {})", bad.len(), bad[0])).at(&f.shown, Some(bad[0])),
+        );
+    }
+    Ok(())
+}
+
+/// The time, zone and intensity columns of an hourly series (direct intensities, or
+/// life-cycle ones with `[grid] lifecycle`).
+fn hourly_columns(header: &[String], cfg: &Config, f: &InputFile) -> Result<[usize; 3]> {
     let col = |pred: &dyn Fn(&str) -> bool| header.iter().position(|h| pred(h));
     let t_col = col(&|h| h.starts_with("datetime") || h == "timestamp" || h == "time");
     let zone_col = col(&|h| h == "zone id" || h == "zone" || h == "zone_key");
-    let want_lca = cfg.grid_lifecycle;
-    let g_col = if want_lca {
+    let g_col = if cfg.grid_lifecycle {
         col(&|h| h.contains("carbon intensity") && (h.contains("life cycle") || h.contains("lca")))
     } else {
         col(&|h| h.contains("carbon intensity") && h.contains("direct"))
     }
     .or_else(|| col(&|h| h == "g_per_kwh" || h == "carbon_intensity" || h == "intensity"));
-    let (Some(t_col), Some(zone_col), Some(g_col)) = (t_col, zone_col, g_col) else {
-        return Err(Error::in_file(
+    match (t_col, zone_col, g_col) {
+        (Some(t), Some(z), Some(g)) => Ok([t, z, g]),
+        _ => Err(Error::in_file(
             &f.shown,
             format!("not a grid intensity file (columns: {})", header.join(", ")),
         )
         .at_line(1)
-        .hint("give an Electricity Maps hourly export or a CSV with zone,timestamp,g_per_kwh"));
-    };
-    let records: Vec<csv::StringRecord> = rdr.records().filter_map(|r| r.ok()).collect();
-    // Spreadsheet-saved dates: DD/MM/YYYY or MM/DD/YYYY. Day-first unless a first part > 12
-    // proves otherwise... or rather: a second part > 12 proves month-first.
+        .hint("give an Electricity Maps hourly export or a CSV with zone,timestamp,g_per_kwh")),
+    }
+}
+
+/// Spreadsheet-saved dates (DD/MM/YYYY or MM/DD/YYYY): day-first unless a second part > 12
+/// proves month-first; a warning says which was read. True for month-first.
+fn date_order(
+    records: &[csv::StringRecord],
+    t_col: usize,
+    f: &InputFile,
+    findings: &mut Vec<Finding>,
+) -> bool {
     let slash: Vec<&str> = records
         .iter()
         .filter_map(|r| r.get(t_col))
@@ -168,39 +206,24 @@ fn read(
             .at(&f.shown, Some(2)),
         );
     }
-    let mut bad = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        rec.rows += 1;
-        let line = i as u64 + 2;
-        let (Some(t), Some(z), Some(g)) = (r.get(t_col), r.get(zone_col), r.get(g_col)) else {
-            bad.push(line);
-            continue;
-        };
-        let g = match g.trim().parse::<f64>() {
-            Ok(g) if g.is_finite() && g >= 0.0 => g,
-            _ => {
-                bad.push(line);
-                continue;
-            }
-        };
-        let Some(hour) = parse_hour(t.trim(), month_first, cfg) else {
-            bad.push(line);
-            continue;
-        };
-        let zone = z.trim().to_uppercase();
-        out.sources
-            .entry(zone.clone())
-            .or_insert_with(|| f.shown.clone());
-        out.zones.entry(zone).or_default().insert(hour, g);
-        rec.rows_used += 1;
-    }
-    rec.rows_rejected = bad.len() as u64;
-    if !bad.is_empty() {
-        findings.push(
-            Finding::warning(codes::GRID_BAD_ROW, format!("{} rows without a readable time, zone or intensity are not used (first at line {})", bad.len(), bad[0])).at(&f.shown, Some(bad[0])),
-        );
-    }
-    Ok(())
+    month_first
+}
+
+/// One hourly row: (zone, hour start, g/kWh), or `None` when a value is missing or unreadable.
+fn hourly_value(
+    r: &csv::StringRecord,
+    [t_col, zone_col, g_col]: [usize; 3],
+    month_first: bool,
+    cfg: &Config,
+) -> Option<(String, i64, f64)> {
+    let (t, z, g) = (r.get(t_col)?, r.get(zone_col)?, r.get(g_col)?);
+    let g = g
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|g| g.is_finite() && *g >= 0.0)?;
+    let hour = parse_hour(t.trim(), month_first, cfg)?;
+    Some((z.trim().to_uppercase(), hour, g))
 }
 
 /// The start of the hour (epoch seconds, UTC) of a timestamp. Electricity Maps' `Datetime (UTC)`
@@ -239,6 +262,16 @@ fn add_annual(out: &mut Hourly, zone: &str, year: i32, g: f64, source: &str) {
         .insert(year, (g, source.to_string()));
 }
 
+/// Where an annual table keeps its values.
+struct AnnualLayout {
+    g_col: usize,
+    /// Every column naming the zone (a row counts for each).
+    zone_cols: Vec<usize>,
+    year_col: Option<usize>,
+    /// `Datetime (UTC)` of yearly exports: the year is its first four characters.
+    dt_col: Option<usize>,
+}
+
 /// Annual tables (CSV): Electricity Maps yearly exports, yearly averages by zone_key, OWID and
 /// carbontracker country tables, cloud-region tables (region, impact). `None`: not annual.
 fn read_annual_csv(
@@ -255,6 +288,40 @@ fn read_annual_csv(
         .iter()
         .map(String::from)
         .collect();
+    let Some(layout) = annual_layout(&raw, f)? else {
+        return Ok(None);
+    };
+    let mut empty = Vec::new();
+    for (i, r) in rdr.records().enumerate() {
+        rec.rows += 1;
+        let line = i as u64 + 2;
+        let Ok(r) = r else {
+            empty.push(line);
+            continue;
+        };
+        match annual_value(&r, &layout) {
+            Some((zones, year, g)) => {
+                for z in zones {
+                    add_annual(out, z, year, g, &f.shown);
+                }
+                rec.rows_used += 1;
+            }
+            None => empty.push(line),
+        }
+    }
+    rec.rows_rejected = empty.len() as u64;
+    if !empty.is_empty() {
+        findings.push(
+            Finding::info(codes::GRID_BAD_ROW, format!("{} rows have no zone code, year or intensity (aggregates, years without data) and are not used (first at line {})", empty.len(), empty[0]))
+                .at(&f.shown, Some(empty[0])),
+        );
+    }
+    Ok(Some(()))
+}
+
+/// The layout of an annual table, `None` when the header is not one (no year column, not a
+/// yearly export, not a cloud-region table); an error when it lacks intensity or zone columns.
+fn annual_layout(raw: &[String], f: &InputFile) -> Result<Option<AnnualLayout>> {
     let header: Vec<String> = raw.iter().map(|h| norm(h)).collect();
     let col = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
     let year_col = col(&["year"]);
@@ -293,52 +360,41 @@ fn read_annual_csv(
         )
         .at_line(1));
     }
-    let dt_col = col(&["datetime (utc)"]);
-    let mut empty = Vec::new();
-    for (i, r) in rdr.records().enumerate() {
-        rec.rows += 1;
-        let line = i as u64 + 2;
-        let Ok(r) = r else {
-            empty.push(line);
-            continue;
-        };
-        let g = r
-            .get(g_col)
-            .map(str::trim)
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|g| g.is_finite() && *g >= 0.0);
-        let year = match (year_col, dt_col) {
-            (Some(c), _) => r.get(c).and_then(|y| y.trim().parse::<i32>().ok()),
-            (None, Some(c)) => r
-                .get(c)
-                .and_then(|t| t.trim().get(..4))
-                .and_then(|y| y.parse::<i32>().ok()),
-            _ => Some(0),
-        };
-        let zones: Vec<&str> = zone_cols
-            .iter()
-            .filter_map(|&c| r.get(c))
-            .map(str::trim)
-            .filter(|z| !z.is_empty())
-            .collect();
-        match (g, year, zones.is_empty()) {
-            (Some(g), Some(y), false) => {
-                for z in zones {
-                    add_annual(out, z, y, g, &f.shown);
-                }
-                rec.rows_used += 1;
-            }
-            _ => empty.push(line),
-        }
-    }
-    rec.rows_rejected = empty.len() as u64;
-    if !empty.is_empty() {
-        findings.push(
-            Finding::info(codes::GRID_BAD_ROW, format!("{} rows have no zone code, year or intensity (aggregates, years without data) and are not used (first at line {})", empty.len(), empty[0]))
-                .at(&f.shown, Some(empty[0])),
-        );
-    }
-    Ok(Some(()))
+    Ok(Some(AnnualLayout {
+        g_col,
+        zone_cols,
+        year_col,
+        dt_col: col(&["datetime (utc)"]),
+    }))
+}
+
+/// One annual row: its zone codes, year (0 for tables without one) and g/kWh; `None` when a
+/// value is missing (aggregates, years without data).
+fn annual_value<'r>(
+    r: &'r csv::StringRecord,
+    l: &AnnualLayout,
+) -> Option<(Vec<&'r str>, i32, f64)> {
+    let g = r
+        .get(l.g_col)
+        .map(str::trim)
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|g| g.is_finite() && *g >= 0.0)?;
+    let year = match (l.year_col, l.dt_col) {
+        (Some(c), _) => r.get(c).and_then(|y| y.trim().parse::<i32>().ok()),
+        (None, Some(c)) => r
+            .get(c)
+            .and_then(|t| t.trim().get(..4))
+            .and_then(|y| y.parse::<i32>().ok()),
+        _ => Some(0),
+    }?;
+    let zones: Vec<&str> = l
+        .zone_cols
+        .iter()
+        .filter_map(|&c| r.get(c))
+        .map(str::trim)
+        .filter(|z| !z.is_empty())
+        .collect();
+    (!zones.is_empty()).then_some((zones, year, g))
 }
 
 /// JSON tables: CodeCarbon's per-country energy mix (ISO-3 keys) and per-zone factors
