@@ -34,80 +34,12 @@ pub fn whatifs(
             .total_cmp(&(b.pue * b.intensity_g_per_kwh))
             .then(a.site.cmp(&b.site))
     });
-    let mut out = Vec::new();
+    let mut out: Vec<WhatIf> = Vec::new();
     for (team, js) in by_team {
-        if let Some(b) = best {
-            let saving: f64 = js
-                .iter()
-                .map(|j| {
-                    (j.amounts.location_kgco2e
-                        - j.amounts.it_energy_kwh * b.pue * b.intensity_g_per_kwh / 1000.0)
-                        .max(0.0)
-                })
-                .sum();
-            if saving > 0.0 {
-                out.push(WhatIf {
-                    team: team.to_string(),
-                    kind: "cleanest_site".into(),
-                    message: format!("running {team}'s jobs at {} (PUE {:.2}, {:.0} gCO2e/kWh) would have emitted {saving:.1} kgCO2e less", b.site, b.pue, b.intensity_g_per_kwh),
-                    saving_kgco2e: saving,
-                });
-            }
-        }
-        let shift: f64 = js
-            .iter()
-            .filter_map(|j| {
-                j.shift_best_g_per_kwh.map(|g| {
-                    (j.amounts.facility_energy_kwh * (j.intensity_g_per_kwh - g) / 1000.0).max(0.0)
-                })
-            })
-            .sum();
-        if shift > 0.0 {
-            out.push(WhatIf {
-                team: team.to_string(),
-                kind: "carbon_aware_shift".into(),
-                message: format!("starting each job with hourly grid data up to 12 h earlier or later, in its cleanest window, would have saved {shift:.1} kgCO2e"),
-                saving_kgco2e: shift,
-            });
-        }
-        if let Some(b) = best_hw.filter(|b| b.tflops > 0.0 && b.tdp_w > 0.0) {
-            // Energy for the same work scales with watts per TFLOPS.
-            let best_w_per_tflop = b.tdp_w / b.tflops;
-            let saving: f64 = js
-                .iter()
-                .filter(|j| j.energy_source == Tier::Estimated && j.mean_power_w.is_none())
-                .filter_map(|j| {
-                    let (tdp, tf) = (j.tdp_w?, j.tflops?);
-                    (tf > 0.0 && tdp > 0.0).then(|| {
-                        (j.amounts.location_kgco2e * (1.0 - best_w_per_tflop / (tdp / tf))).max(0.0)
-                    })
-                })
-                .sum();
-            if saving > 0.0 {
-                out.push(WhatIf {
-                    team: team.to_string(),
-                    kind: "efficient_hardware".into(),
-                    message: format!(
-                        "running its estimate-only jobs' work on {} ({:.0} TFLOPS at {:.0} W, the most per watt in the hardware table) would have saved {saving:.1} kgCO2e",
-                        b.name, b.tflops, b.tdp_w
-                    ),
-                    saving_kgco2e: saving,
-                });
-            }
-        }
-        let failed: Vec<&&JobRow> = js
-            .iter()
-            .filter(|j| j.status == "failed" || j.status == "cancelled")
-            .collect();
-        let waste: f64 = failed.iter().map(|j| j.amounts.location_kgco2e).sum();
-        if waste > 0.0 {
-            out.push(WhatIf {
-                team: team.to_string(),
-                kind: "avoid_failed_work".into(),
-                message: format!("the {} failed or cancelled job(s) emitted {waste:.1} kgCO2e; checkpointing and early validation avoid most of it", failed.len()),
-                saving_kgco2e: waste,
-            });
-        }
+        out.extend(best.and_then(|b| cleanest_site(team, &js, b)));
+        out.extend(carbon_aware_shift(team, &js));
+        out.extend(best_hw.and_then(|b| efficient_hardware(team, &js, b)));
+        out.extend(avoid_failed_work(team, &js));
     }
     out.sort_by(|a, b| {
         b.saving_kgco2e
@@ -116,4 +48,78 @@ pub fn whatifs(
             .then(a.kind.cmp(&b.kind))
     });
     out
+}
+
+/// A what-if, when it saves anything.
+fn saving(team: &str, kind: &str, saving: f64, message: String) -> Option<WhatIf> {
+    (saving > 0.0).then(|| WhatIf {
+        team: team.to_string(),
+        kind: kind.into(),
+        message,
+        saving_kgco2e: saving,
+    })
+}
+
+/// The team's IT energy at the configured site with the lowest PUE x intensity.
+fn cleanest_site(team: &str, js: &[&JobRow], b: &SiteFactor) -> Option<WhatIf> {
+    let s: f64 = js
+        .iter()
+        .map(|j| {
+            (j.amounts.location_kgco2e
+                - j.amounts.it_energy_kwh * b.pue * b.intensity_g_per_kwh / 1000.0)
+                .max(0.0)
+        })
+        .sum();
+    saving(team, "cleanest_site", s, format!("running {team}'s jobs at {} (PUE {:.2}, {:.0} gCO2e/kWh) would have emitted {s:.1} kgCO2e less", b.site, b.pue, b.intensity_g_per_kwh))
+}
+
+/// Each job with hourly data moved within +-12 h to its cleanest window.
+fn carbon_aware_shift(team: &str, js: &[&JobRow]) -> Option<WhatIf> {
+    let s: f64 = js
+        .iter()
+        .filter_map(|j| {
+            j.shift_best_g_per_kwh.map(|g| {
+                (j.amounts.facility_energy_kwh * (j.intensity_g_per_kwh - g) / 1000.0).max(0.0)
+            })
+        })
+        .sum();
+    saving(team, "carbon_aware_shift", s, format!("starting each job with hourly grid data up to 12 h earlier or later, in its cleanest window, would have saved {s:.1} kgCO2e"))
+}
+
+/// Estimate-only jobs (energy from TDP) on the accelerator with the most TFLOPS per watt, for
+/// the same work: energy for the same work scales with watts per TFLOPS.
+fn efficient_hardware(team: &str, js: &[&JobRow], b: &BestHardware) -> Option<WhatIf> {
+    if !(b.tflops > 0.0 && b.tdp_w > 0.0) {
+        return None;
+    }
+    let best_w_per_tflop = b.tdp_w / b.tflops;
+    let s: f64 = js
+        .iter()
+        .filter(|j| j.energy_source == Tier::Estimated && j.mean_power_w.is_none())
+        .filter_map(|j| {
+            let (tdp, tf) = (j.tdp_w?, j.tflops?);
+            (tf > 0.0 && tdp > 0.0).then(|| {
+                (j.amounts.location_kgco2e * (1.0 - best_w_per_tflop / (tdp / tf))).max(0.0)
+            })
+        })
+        .sum();
+    saving(
+        team,
+        "efficient_hardware",
+        s,
+        format!(
+            "running its estimate-only jobs' work on {} ({:.0} TFLOPS at {:.0} W, the most per watt in the hardware table) would have saved {s:.1} kgCO2e",
+            b.name, b.tflops, b.tdp_w
+        ),
+    )
+}
+
+/// The emissions of the team's failed and cancelled jobs.
+fn avoid_failed_work(team: &str, js: &[&JobRow]) -> Option<WhatIf> {
+    let failed: Vec<&&JobRow> = js
+        .iter()
+        .filter(|j| j.status == "failed" || j.status == "cancelled")
+        .collect();
+    let waste: f64 = failed.iter().map(|j| j.amounts.location_kgco2e).sum();
+    saving(team, "avoid_failed_work", waste, format!("the {} failed or cancelled job(s) emitted {waste:.1} kgCO2e; checkpointing and early validation avoid most of it", failed.len()))
 }
