@@ -47,7 +47,6 @@ impl Renderer for Pdf {
 pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     let fonts = fonts()?;
     let mut l = Layout::new(fonts);
-
     let contents_y = cover(&mut l, r);
     summary(&mut l, r);
     teams(&mut l, r);
@@ -63,10 +62,17 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     factors(&mut l, r);
     inputs(&mut l, r);
     methodology_appendix(&mut l, methodology);
+    contents(&mut l, contents_y);
+    footers(&mut l, r);
+    let mut lo = document(l, r);
+    finish(&mut lo, r.generated_at.as_deref())
+}
 
-    // The cover's contents, now that the pages are known.
+/// The cover's contents, drawn once the pages are known: each section and its page, joined
+/// by a rule.
+fn contents(l: &mut Layout, contents_y: f32) {
+    let fonts = l.fonts;
     let sections = l.sections.clone();
-    let pages = l.pages.len();
     l.current = 0;
     let mut y = contents_y - 14.0;
     l.text_at(LEFT, y, 13.0, true, ACCENT, "Contents");
@@ -84,7 +90,12 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
         );
         y -= 15.0;
     }
-    // Footers: title, period and page numbers.
+}
+
+/// Footers on every page: title, period and "Page i of n".
+fn footers(l: &mut Layout, r: &Report) {
+    let fonts = l.fonts;
+    let pages = l.pages.len();
     for i in 0..pages {
         l.current = i;
         l.line(&[(LEFT, BOTTOM - 18.0), (RIGHT, BOTTOM - 18.0)], RULE, 0.5);
@@ -94,14 +105,18 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
         let w = fonts.width(&right, 7.5, false);
         l.text_at(RIGHT - w, BOTTOM - 30.0, 7.5, false, MUTED, &right);
     }
+}
 
+/// The laid-out pages as a document: metadata, the two fonts as subsets under fixed resource
+/// names (printpdf's own come from a process-wide counter), the outline.
+fn document(l: Layout, r: &Report) -> lopdf::Document {
+    let fonts = l.fonts;
     let mut doc = PdfDocument::new(&r.title);
     let info = &mut doc.metadata.info;
     info.author = r.organization.clone();
     info.creator = r.generator.clone();
     info.producer = format!("{} (printpdf)", r.generator);
     info.subject = format!("Energy and emissions, {}", r.period.label);
-    // Fixed resource names (printpdf's own come from a process-wide counter).
     let used = used_chars(&l.pages);
     for (id, face, chars) in [
         (REGULAR_ID, &fonts.regular, &used.0),
@@ -112,7 +127,7 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
             .map
             .insert(FontId(id.into()), PdfFont::new(subset(face, chars)));
     }
-    for (k, (title, page)) in sections.iter().enumerate() {
+    for (k, (title, page)) in l.sections.iter().enumerate() {
         doc.bookmarks.map.insert(
             printpdf::PageAnnotId(format!("S{k:03}")),
             printpdf::PageAnnotation {
@@ -128,8 +143,7 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
         .collect();
     doc.with_pages(pages);
     let mut warnings = Vec::new();
-    let mut lo = printpdf::serialize::to_lopdf_doc(&doc, &PdfSaveOptions::default(), &mut warnings);
-    finish(&mut lo, r.generated_at.as_deref())
+    printpdf::serialize::to_lopdf_doc(&doc, &PdfSaveOptions::default(), &mut warnings)
 }
 
 /// Dates and the document /ID: the only date is `generated_at`; the /ID is a hash of the

@@ -39,6 +39,12 @@ pub(super) fn cover(l: &mut Layout, r: &Report) -> f32 {
     };
     l.text_at(LEFT, l.y, 9.0, false, MUTED, &made);
     l.y -= 30.0;
+    cards(l, &headline_cards(r));
+    l.y
+}
+
+/// The cover's headline figures: (value, what it is), in reading order.
+fn headline_cards(r: &Report) -> Vec<(String, String)> {
     let t = &r.totals;
     let q = quantity;
     let range = |lo: Option<f64>, hi: Option<f64>, like: Option<f64>| match (lo, hi) {
@@ -97,6 +103,12 @@ pub(super) fn cover(l: &mut Layout, r: &Report) -> f32 {
             ),
         ));
     }
+    cards
+}
+
+/// Headline cards two to a row: the value large, what it is in two lines at most below.
+fn cards(l: &mut Layout, cards: &[(String, String)]) {
+    let fonts = l.fonts;
     let card_w = (WIDTH - 12.0) / 2.0;
     for (i, (v, k)) in cards.iter().enumerate() {
         let x = LEFT + (i % 2) as f32 * (card_w + 12.0);
@@ -109,7 +121,6 @@ pub(super) fn cover(l: &mut Layout, r: &Report) -> f32 {
         }
     }
     l.y -= 62.0 * cards.len().div_ceil(2) as f32 + 10.0;
-    l.y
 }
 
 /// Summary: emissions by team, by month, by tier.
