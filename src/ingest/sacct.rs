@@ -60,6 +60,16 @@ impl Acc {
     }
 }
 
+/// What sacct says a job's run was.
+struct Run {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    devices: f64,
+    nodes: Option<String>,
+    status: Status,
+    metered: Option<Metered>,
+}
+
 /// One sacct file being read: where findings go, and what is tallied for them.
 struct Reader<'a> {
     f: &'a InputFile,
@@ -136,6 +146,13 @@ fn configured_columns(f: &InputFile, cfg: &Config) -> Result<Vec<String>> {
         .at_line(1)
         .hint("list them in [sacct] columns, in the order of the --format that produced the file")),
     }
+}
+
+/// A field of a row; `None` when empty or one of sacct's placeholders.
+fn cell<'r>(row: &'r BTreeMap<String, String>, k: &str) -> Option<&'r str> {
+    row.get(k)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty() && *v != "Unknown" && *v != "None assigned" && *v != "None")
 }
 
 /// Split a `|`-separated row into its fields, or `None` when their number differs from the
@@ -287,11 +304,7 @@ impl Reader<'_> {
             self.rec.rows_rejected += acc.steps.saturating_sub(1);
             return None;
         };
-        let get = |k: &str| {
-            row.get(k).map(String::as_str).filter(|v| {
-                !v.is_empty() && *v != "Unknown" && *v != "None assigned" && *v != "None"
-            })
-        };
+        let get = |k: &str| cell(row, k);
         let state = get("state").unwrap_or("").to_ascii_uppercase();
         let status = match status(&state) {
             Ok(s) => s,
@@ -330,12 +343,33 @@ impl Reader<'_> {
             self.skip("no GPUs allocated and no energy measured", id);
             return None;
         }
-        let cfg = self.cfg;
-        let name = get("jobname").unwrap_or("unnamed").to_string();
-        let partition = get("partition");
-        let cluster = get("cluster").map(String::from);
         self.rec.rows_used += 1;
-        Some(Job {
+        let run = Run {
+            start,
+            end,
+            devices,
+            nodes,
+            status,
+            metered,
+        };
+        Some(self.new_job(id, row, stem, acc.line, run))
+    }
+
+    /// A job from an allocation row: team = Account, model = JobName (or its mapping),
+    /// hardware from the partition, site from the cluster, and what the run was.
+    fn new_job(
+        &self,
+        id: &str,
+        row: &BTreeMap<String, String>,
+        stem: &str,
+        line: u64,
+        run: Run,
+    ) -> Job {
+        let cfg = self.cfg;
+        let get = |k: &str| cell(row, k);
+        let name = get("jobname").unwrap_or("unnamed").to_string();
+        let cluster = get("cluster").map(String::from);
+        Job {
             job_id: id.to_string(),
             model: cfg.sacct_models.get(&name).cloned().unwrap_or(name),
             team: get("account").unwrap_or("unassigned").to_string(),
@@ -346,15 +380,15 @@ impl Reader<'_> {
                 .cloned()
                 .or_else(|| cfg.sacct_site.clone()),
             zone: None,
-            start,
-            end,
-            hardware: partition
+            start: run.start,
+            end: run.end,
+            hardware: get("partition")
                 .and_then(|p| cfg.sacct_partitions.get(p))
                 .cloned()
                 .or_else(|| cfg.sacct_hardware.clone())
                 .unwrap_or_else(|| "unknown".to_string()),
-            devices,
-            nodes,
+            devices: run.devices,
+            nodes: run.nodes,
             gpu_ids: None,
             training_type: TrainingType::Other,
             base_model: None,
@@ -363,17 +397,17 @@ impl Reader<'_> {
             precision: None,
             parameters: None,
             tokens: None,
-            status,
+            status: run.status,
             gpu_hours: None,
             avg_power_w: None,
-            metered,
+            metered: run.metered,
             published: None,
             from_codecarbon: false,
             origin: Origin {
                 file: self.f.shown.clone(),
-                line: acc.line,
+                line,
             },
-        })
+        }
     }
 
     /// The job's Start and End (UTC), or `None`: skipped when missing or of no duration, an
