@@ -309,6 +309,19 @@ impl Row<'_> {
     }
 }
 
+/// The cells every job needs, each `None` when missing or invalid (with an error).
+struct Core {
+    job_id: Option<String>,
+    model: Option<String>,
+    team: Option<String>,
+    hardware: Option<String>,
+    site: Option<String>,
+    zone: Option<String>,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    devices: Option<f64>,
+}
+
 /// One manifest row as a job, or `None` when an error rejects it (each error a finding).
 fn row(
     t: &TextTable,
@@ -328,56 +341,33 @@ fn row(
         findings,
         naive,
     };
-    let job_id = row.required("job_id");
-    let model = row.required("model");
-    let team = row.required("team");
-    let hardware = row.required("hardware");
-    let site = row.get("site");
-    let zone = row.get("zone");
-    if site.is_none() && zone.is_none() {
-        row.error(
-            codes::JOBS_MISSING_VALUE,
-            "neither 'site' nor 'zone' is given; name the datacenter or the grid zone".into(),
-        );
-    }
-    let start = row.stamp("start");
-    let end = row.stamp("end");
-    let devices = row.devices();
+    let core = row.core();
+    // Numbers that change the energy: a bad value rejects the row.
     let gpu_hours = row.number("gpu_hours", 0.0, 1e12);
     let avg_power_w = row.number("avg_power_w", 0.0, 1e5);
     let energy_kwh = row.number("energy_kwh", 0.0, 1e12);
+    // Descriptive values: a bad one is dropped or defaulted with a warning.
     let sparsity = row.soft_number("sparsity", 0.0, 1.0);
     let parameters = row.soft_number("parameters", 0.0, 1e16);
     let tokens = row.soft_number("tokens", 0.0, 1e18);
     let training_type = row.training_type();
     let status = row.status();
     let precision = row.precision();
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            row.error(
-                codes::JOBS_END_BEFORE_START,
-                format!(
-                    "end {} is not after start {}; fix the timestamps",
-                    crate::timeutil::fmt_utc(e),
-                    crate::timeutil::fmt_utc(s)
-                ),
-            );
-        }
-    }
-    if row.reject(job_id.as_deref()) {
+    row.check_order(core.start, core.end);
+    if row.reject(core.job_id.as_deref()) {
         return None;
     }
     Some(Job {
-        job_id: job_id?,
-        model: model?,
-        team: team?,
+        job_id: core.job_id?,
+        model: core.model?,
+        team: core.team?,
         project: row.get("project"),
-        site,
-        zone,
-        start: start?,
-        end: end?,
-        hardware: hardware?,
-        devices: devices?,
+        site: core.site,
+        zone: core.zone,
+        start: core.start?,
+        end: core.end?,
+        hardware: core.hardware?,
+        devices: core.devices?,
         nodes: row.get("nodes"),
         gpu_ids: row.get("gpu_ids"),
         training_type,
@@ -401,6 +391,51 @@ fn row(
             line: row.line,
         },
     })
+}
+
+impl Row<'_> {
+    /// The cells every job needs: ids, a site or a zone, start and end, devices.
+    fn core(&mut self) -> Core {
+        let job_id = self.required("job_id");
+        let model = self.required("model");
+        let team = self.required("team");
+        let hardware = self.required("hardware");
+        let site = self.get("site");
+        let zone = self.get("zone");
+        if site.is_none() && zone.is_none() {
+            self.error(
+                codes::JOBS_MISSING_VALUE,
+                "neither 'site' nor 'zone' is given; name the datacenter or the grid zone".into(),
+            );
+        }
+        Core {
+            job_id,
+            model,
+            team,
+            hardware,
+            site,
+            zone,
+            start: self.stamp("start"),
+            end: self.stamp("end"),
+            devices: self.devices(),
+        }
+    }
+
+    /// The end must come after the start.
+    fn check_order(&mut self, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) {
+        if let (Some(s), Some(e)) = (start, end) {
+            if e <= s {
+                self.error(
+                    codes::JOBS_END_BEFORE_START,
+                    format!(
+                        "end {} is not after start {}; fix the timestamps",
+                        crate::timeutil::fmt_utc(e),
+                        crate::timeutil::fmt_utc(s)
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// A job_id seen twice (in one manifest or across manifests) counts once: the first row wins,
