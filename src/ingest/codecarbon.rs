@@ -199,45 +199,9 @@ fn run(
         Some(Err(e)) => return Err((codes::CC_BAD_TIMESTAMP, format!("'timestamp': {e}"))),
         None => return Err((codes::CC_BAD_TIMESTAMP, "'timestamp' is empty".into())),
     };
-    let energy = match c.num("energy_consumed") {
-        Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
-        Some(Ok(v)) => {
-            return Err((
-                codes::CC_BAD_NUMBER,
-                format!("'energy_consumed' = {v} is negative or not finite"),
-            ))
-        }
-        Some(Err(m)) => return Err((codes::CC_BAD_NUMBER, m)),
-        None => {
-            return Err((
-                codes::CC_NO_ENERGY,
-                "'energy_consumed' is empty (CodeCarbon measured nothing for this snapshot)".into(),
-            ))
-        }
-    };
-    let duration = match c.num("duration") {
-        Some(Ok(v)) if v.is_finite() && v >= 0.0 => v,
-        Some(Err(m)) => return Err((codes::CC_BAD_NUMBER, m)),
-        _ => {
-            return Err((
-                codes::CC_BAD_NUMBER,
-                "'duration' is empty or negative".into(),
-            ))
-        }
-    };
-    let pue = match c.num("pue") {
-        None => 1.0,
-        Some(Ok(p)) if p >= 1.0 && p.is_finite() => p,
-        Some(_) => {
-            return Err((
-                codes::CC_BAD_NUMBER,
-                format!(
-                    "'pue' = {:?} is not a PUE (>= 1)",
-                    c.get("pue").unwrap_or("")
-                ),
-            ))
-        }
-    };
+    let energy = energy(c)?;
+    let duration = duration(c)?;
+    let pue = pue(c)?;
     let on_cloud = c
         .get("on_cloud")
         .is_some_and(|v| v.eq_ignore_ascii_case("y") || v.eq_ignore_ascii_case("true"));
@@ -266,6 +230,49 @@ fn run(
             line,
         },
     })
+}
+
+/// `energy_consumed` (kWh, with CodeCarbon's PUE): required, finite and >= 0.
+fn energy(c: &Cells) -> std::result::Result<f64, Reject> {
+    match c.num("energy_consumed") {
+        Some(Ok(v)) if v.is_finite() && v >= 0.0 => Ok(v),
+        Some(Ok(v)) => Err((
+            codes::CC_BAD_NUMBER,
+            format!("'energy_consumed' = {v} is negative or not finite"),
+        )),
+        Some(Err(m)) => Err((codes::CC_BAD_NUMBER, m)),
+        None => Err((
+            codes::CC_NO_ENERGY,
+            "'energy_consumed' is empty (CodeCarbon measured nothing for this snapshot)".into(),
+        )),
+    }
+}
+
+/// `duration` (seconds): required, finite and >= 0.
+fn duration(c: &Cells) -> std::result::Result<f64, Reject> {
+    match c.num("duration") {
+        Some(Ok(v)) if v.is_finite() && v >= 0.0 => Ok(v),
+        Some(Err(m)) => Err((codes::CC_BAD_NUMBER, m)),
+        _ => Err((
+            codes::CC_BAD_NUMBER,
+            "'duration' is empty or negative".into(),
+        )),
+    }
+}
+
+/// CodeCarbon's own `pue` (1 when absent; else >= 1).
+fn pue(c: &Cells) -> std::result::Result<f64, Reject> {
+    match c.num("pue") {
+        None => Ok(1.0),
+        Some(Ok(p)) if p >= 1.0 && p.is_finite() => Ok(p),
+        Some(_) => Err((
+            codes::CC_BAD_NUMBER,
+            format!(
+                "'pue' = {:?} is not a PUE (>= 1)",
+                c.get("pue").unwrap_or("")
+            ),
+        )),
+    }
 }
 
 /// Keep the latest snapshot of each run_id (latest timestamp, then longest duration, then the
