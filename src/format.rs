@@ -29,6 +29,11 @@ pub fn group_digits(v: f64, decimals: usize) -> String {
     out
 }
 
+/// A UTC instant as RFC 3339 (`2026-07-01T00:00:00Z`), as every output writes it.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    crate::timeutil::fmt_utc(t)
+}
+
 /// A number with grouped digits, or an em dash when it is unknown (never zero).
 pub fn digits_or_dash(v: Option<f64>, decimals: usize) -> String {
     v.map(|x| group_digits(x, decimals))

@@ -112,7 +112,7 @@ pub(super) fn efficient_training(jobs: &[&JobRow]) -> Metric {
             || j.sparsity.is_some_and(|s| s > 0.0)
     };
     let total_h = sum(jobs, |j| j.amounts.gpu_hours);
-    if !(known_h > 0.0 && total_h > 0.0) {
+    if !(positive(known_h) && positive(total_h)) {
         return Err("no job records its precision or sparsity".into());
     }
     Ok((
@@ -224,7 +224,7 @@ pub(super) fn transparency(jobs: &[&JobRow]) -> Metric {
         .filter(|j| j.published.is_some())
         .map(|j| j.model.as_str())
         .collect();
-    if !(it > 0.0 && !all_models.is_empty()) {
+    if !positive(it) || all_models.is_empty() {
         return Err("no energy or no models".into());
     }
     let measured_share = sum(jobs, |j| {

@@ -28,8 +28,8 @@ pub(super) fn cover(l: &mut Layout, r: &Report) -> f32 {
         &format!(
             "Period {} ({} to {}, end excluded)",
             r.period.label,
-            crate::timeutil::fmt_utc(r.period.start),
-            crate::timeutil::fmt_utc(r.period.end)
+            crate::format::timestamp(r.period.start),
+            crate::format::timestamp(r.period.end)
         ),
     );
     l.y -= 16.0;
