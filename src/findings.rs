@@ -127,6 +127,14 @@ pub mod codes {
     pub const TELEMETRY_OVERLAP: &str = "telemetry.overlapping-claims";
     pub const TELEMETRY_IMPUTED: &str = "telemetry.imputed";
     pub const TELEMETRY_NO_SAMPLES: &str = "telemetry.no-samples";
+    pub const BOUNDARY_HOST_OUTSIDE: &str = "boundary.host-outside";
+    pub const INVENTORY_NO_METER: &str = "inventory.no-meter";
+    pub const INVENTORY_METER_PRORATED: &str = "inventory.meter-prorated";
+    pub const INVENTORY_ABOVE_METER: &str = "inventory.ledger-above-meter";
+    pub const INVENTORY_PUE_MISMATCH: &str = "inventory.measured-pue";
+    pub const INVENTORY_UNKNOWN_NODE_SITE: &str = "inventory.node-without-site";
+    pub const INVENTORY_NO_JOBS: &str = "inventory.no-jobs";
+    pub const METERS_BAD_ROW: &str = "meters.bad-row";
     pub const MARKET_NO_RESIDUAL: &str = "market.no-residual-mix";
     pub const MARKET_SURPLUS: &str = "market.surplus";
     pub const SACCT_BAD_ROW: &str = "sacct.bad-row";

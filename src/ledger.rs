@@ -57,6 +57,13 @@ pub struct JobRow {
     pub energy_source: Tier,
     /// Where metered energy came from, or the power used for an estimate.
     pub energy_detail: String,
+    /// What the IT energy covers.
+    pub boundary: Boundary,
+    /// Energy of the accelerators, and of the host around them (CPUs, memory, fans, NICs);
+    /// `it_energy_kwh` = their sum. `null` when unknown: a node or tracker meter without a
+    /// split, or a host outside the boundary.
+    pub accelerator_kwh: Option<f64>,
+    pub host_kwh: Option<f64>,
     /// Share of the job's sampled device-time (telemetry tier); `null` for other tiers.
     pub coverage: Option<f64>,
     pub sampled_kwh: Option<f64>,
@@ -230,6 +237,38 @@ pub struct FactorUse {
     pub unit: String,
     pub source: String,
     pub year: Option<i32>,
+}
+
+/// What a job's IT energy covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Boundary {
+    /// The accelerators only (GPU power samples, GPU energy counters, TDP estimates).
+    Accelerator,
+    /// The whole server (Slurm ConsumedEnergyRaw, node power, accelerators plus host).
+    Node,
+    /// What a software tracker measured (CodeCarbon: CPU, GPU and RAM of the process).
+    System,
+}
+
+impl Boundary {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Boundary::Accelerator => "accelerator",
+            Boundary::Node => "node",
+            Boundary::System => "system",
+        }
+    }
+
+    /// `accelerator`, `node` or `system`.
+    pub fn parse(s: &str) -> Option<Boundary> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "accelerator" | "gpu" => Some(Boundary::Accelerator),
+            "node" | "server" => Some(Boundary::Node),
+            "system" => Some(Boundary::System),
+            _ => None,
+        }
+    }
 }
 
 /// The energy tier of a job.

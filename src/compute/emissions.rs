@@ -27,6 +27,8 @@ pub fn job_frame(rows: &[Resolved]) -> Result<DataFrame> {
         "energy_fraction" => v(&|r| r.energy_fraction),
         "device_hours_full" => v(&|r| r.device_hours_full),
         "it_kwh_full" => v(&|r| r.it_kwh_full),
+        "accelerator_kwh_full" => o(&|r| r.accelerator_kwh_full),
+        "host_kwh_full" => o(&|r| r.host_kwh_full),
         "pue" => v(&|r| r.pue),
         "intensity" => v(&|r| r.intensity_g_per_kwh),
         "embodied_rate" => o(&|r| r.embodied_per_device_hour),
@@ -38,6 +40,8 @@ pub fn job_frame(rows: &[Resolved]) -> Result<DataFrame> {
         .with_columns([
             (col("device_hours_full") * col("fraction")).alias("gpu_hours"),
             (col("it_kwh_full") * col("energy_fraction")).alias("it_energy_kwh"),
+            (col("accelerator_kwh_full") * col("energy_fraction")).alias("accelerator_kwh"),
+            (col("host_kwh_full") * col("energy_fraction")).alias("host_kwh"),
             (col("tokens_full") * col("fraction")).alias("tokens"),
         ])
         .with_columns([
@@ -77,6 +81,8 @@ struct Columns {
     water: Vec<Option<f64>>,
     tokens: Vec<Option<f64>>,
     market: Vec<Option<f64>>,
+    accelerator: Vec<Option<f64>>,
+    host: Vec<Option<f64>>,
     /// Location low, high; market low, high.
     bounds: [Vec<Option<f64>>; 4],
 }
@@ -101,6 +107,8 @@ impl Columns {
             water: f64s(df, "water_l")?,
             tokens: f64s(df, "tokens")?,
             market: optional("market_kgco2e")?,
+            accelerator: f64s(df, "accelerator_kwh")?,
+            host: f64s(df, "host_kwh")?,
             bounds: [
                 optional("location_kgco2e_low")?,
                 optional("location_kgco2e_high")?,
@@ -154,14 +162,19 @@ pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
     let mut out: Vec<JobRow> = rows
         .iter()
         .enumerate()
-        .map(|(i, r)| job_row(r, cols.amounts(i)))
+        .map(|(i, r)| job_row(r, cols.amounts(i), cols.accelerator[i], cols.host[i]))
         .collect();
     out.sort_by(|a, b| a.job_id.cmp(&b.job_id));
     Ok(out)
 }
 
 /// One job's row: its description, tier, factors and amounts.
-fn job_row(r: &Resolved, amounts: Amounts) -> JobRow {
+fn job_row(
+    r: &Resolved,
+    amounts: Amounts,
+    accelerator_kwh: Option<f64>,
+    host_kwh: Option<f64>,
+) -> JobRow {
     let j = &r.job;
     let location = amounts.location_kgco2e;
     JobRow {
@@ -188,6 +201,9 @@ fn job_row(r: &Resolved, amounts: Amounts) -> JobRow {
         published: j.published.clone(),
         energy_source: r.tier,
         energy_detail: energy_detail(r),
+        boundary: r.boundary,
+        accelerator_kwh,
+        host_kwh,
         coverage: r.coverage,
         sampled_kwh: r.sampled_kwh,
         imputed_kwh: r.imputed_kwh,
@@ -263,6 +279,9 @@ mod tests {
             coverage: None,
             device_hours_full: 80.0,
             it_kwh_full: it,
+            boundary: crate::ledger::Boundary::Accelerator,
+            accelerator_kwh_full: Some(it),
+            host_kwh_full: None,
             pue,
             intensity_g_per_kwh: g,
             zone: "FR".into(),

@@ -76,6 +76,9 @@ pub struct HardwareOverride {
     pub embodied_kgco2e: Option<f64>,
     pub lifetime_years: Option<f64>,
     pub use_factor: Option<f64>,
+    /// Power of the host around each accelerator (CPUs, memory, fans, NICs), W per device: an
+    /// assumption used where no node power is measured.
+    pub host_w_per_device: Option<f64>,
     #[serde(default)]
     pub aliases: Vec<String>,
     pub source: Option<String>,
@@ -308,6 +311,7 @@ fn check_hardware(hardware: &[HardwareOverride], w: &Where) -> Result<()> {
             ("embodied_kgco2e", h.embodied_kgco2e),
             ("lifetime_years", h.lifetime_years),
             ("use_factor", h.use_factor),
+            ("host_w_per_device", h.host_w_per_device),
         ] {
             if let Some(v) = v {
                 let zero_banned = name == "lifetime_years" || name == "use_factor";

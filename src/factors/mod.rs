@@ -58,6 +58,10 @@ pub struct Hardware {
     pub year: Option<i32>,
     /// Source of the embodied, lifetime and use-factor values, when they came from elsewhere.
     pub embodied_source: Option<String>,
+    /// Host power per device (W), configured by `[[hardware]] host_w_per_device`, and its
+    /// source; never embedded (hosts differ too much between servers).
+    pub host_w_per_device: Option<f64>,
+    pub host_source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +246,8 @@ impl Factors {
                 source: h.source,
                 year: h.year,
                 embodied_source: None,
+                host_w_per_device: None,
+                host_source: None,
             })
             .collect();
         let mut hash = Sha256::new();
@@ -289,6 +295,10 @@ impl Factors {
                 if o.use_factor.is_some() {
                     h.use_factor = o.use_factor;
                 }
+                if o.host_w_per_device.is_some() {
+                    h.host_w_per_device = o.host_w_per_device;
+                    h.host_source = Some(source.clone());
+                }
                 h.aliases.extend(o.aliases.iter().cloned());
             } else {
                 self.hardware.push(Hardware {
@@ -300,6 +310,8 @@ impl Factors {
                     lifetime_years: o.lifetime_years,
                     use_factor: o.use_factor,
                     embodied_source: Some(source.clone()),
+                    host_w_per_device: o.host_w_per_device,
+                    host_source: o.host_w_per_device.map(|_| source.clone()),
                     source,
                     year: None,
                 });
@@ -477,6 +489,7 @@ mod tests {
                 embodied_kgco2e: Some(460.0),
                 lifetime_years: Some(6.0),
                 use_factor: Some(0.85),
+                host_w_per_device: None,
                 aliases: vec![],
                 source: None,
             },
@@ -487,6 +500,7 @@ mod tests {
                 embodied_kgco2e: None,
                 lifetime_years: None,
                 use_factor: None,
+                host_w_per_device: Some(150.0),
                 aliases: vec!["asic1".into()],
                 source: None,
             },

@@ -7,6 +7,7 @@ use super::{InputRecord, Job, Metered, Origin, Status, TrainingType};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
+use crate::ledger::Boundary;
 use crate::timeutil::{fmt_utc, parse_timestamp};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ pub struct Run {
     pub zone: Option<String>,
     pub gpu_count: f64,
     pub gpu_model: Option<String>,
+    /// gpu_energy / (cpu_energy + gpu_energy + ram_energy), when the row gives all three.
+    pub gpu_share: Option<f64>,
     pub origin: Origin,
 }
 
@@ -225,11 +228,25 @@ fn run(
         zone,
         gpu_count,
         gpu_model: c.get("gpu_model").map(String::from),
+        gpu_share: gpu_share(c),
         origin: Origin {
             file: f.shown.clone(),
             line,
         },
     })
+}
+
+/// The accelerators' share of the energy: gpu_energy over cpu + gpu + ram energy, when all
+/// three are numbers >= 0 with a positive sum (older files have no split).
+fn gpu_share(c: &Cells) -> Option<f64> {
+    let part = |n: &str| c.num(n)?.ok().filter(|v| v.is_finite() && *v >= 0.0);
+    let (cpu, gpu, ram) = (
+        part("cpu_energy")?,
+        part("gpu_energy")?,
+        part("ram_energy")?,
+    );
+    let total = cpu + gpu + ram;
+    (total > 0.0).then(|| gpu / total)
 }
 
 /// `energy_consumed` (kWh, with CodeCarbon's PUE): required, finite and >= 0.
@@ -396,12 +413,20 @@ fn enrich(job: &mut Job, run: &Run, run_name: &str, findings: &mut Vec<Finding>)
             );
         }
         Some(m) => {
-            m.it_kwh += run.it_kwh();
+            let (a, b) = (m.it_kwh, run.it_kwh());
+            // The split of the sum: the runs' shares weighted by their energy, when both have one.
+            m.accelerator_share = match (m.accelerator_share, run.gpu_share) {
+                (Some(x), Some(y)) if a + b > 0.0 => Some((a * x + b * y) / (a + b)),
+                _ => None,
+            };
+            m.it_kwh = a + b;
             m.source = format!("{}; CodeCarbon run {run_name}", m.source);
         }
         None => {
             job.metered = Some(Metered {
                 it_kwh: run.it_kwh(),
+                boundary: Boundary::System,
+                accelerator_share: run.gpu_share,
                 source: format!("CodeCarbon run {run_name}"),
             });
             job.from_codecarbon = true;
@@ -442,6 +467,8 @@ fn run_job(run: &Run, run_name: String, team: String, cfg: &Config) -> Job {
         avg_power_w: None,
         metered: Some(Metered {
             it_kwh: run.it_kwh(),
+            boundary: Boundary::System,
+            accelerator_share: run.gpu_share,
             source: format!("CodeCarbon run {run_name} (ended {})", fmt_utc(run.end)),
         }),
         published: None,

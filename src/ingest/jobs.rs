@@ -5,6 +5,7 @@ use super::{InputRecord, Job, Metered, Origin, Status, TrainingType};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
+use crate::ledger::Boundary;
 use crate::timeutil::parse_timestamp;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ pub const REQUIRED: [&str; 7] = [
     "job_id", "model", "team", "start", "end", "hardware", "devices",
 ];
 /// Every column the manifest may have.
-pub const KNOWN: [&str; 24] = [
+pub const KNOWN: [&str; 25] = [
     "job_id",
     "model",
     "team",
@@ -39,6 +40,7 @@ pub const KNOWN: [&str; 24] = [
     "avg_power_w",
     "energy_kwh",
     "published",
+    "boundary",
 ];
 const PRECISIONS: [&str; 7] = ["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"];
 
@@ -353,6 +355,7 @@ fn row(
     let training_type = row.training_type();
     let status = row.status();
     let precision = row.precision();
+    let boundary = row.boundary();
     row.check_order(core.start, core.end);
     if row.reject(core.job_id.as_deref()) {
         return None;
@@ -382,6 +385,8 @@ fn row(
         avg_power_w,
         metered: energy_kwh.map(|e| Metered {
             it_kwh: e,
+            boundary,
+            accelerator_share: None,
             source: "energy_kwh column".into(),
         }),
         published: row.get("published"),
@@ -419,6 +424,20 @@ impl Row<'_> {
             end: self.stamp("end"),
             devices: self.devices(),
         }
+    }
+
+    /// What `energy_kwh` covers (default `node`: the IT energy of the job's servers).
+    fn boundary(&mut self) -> Boundary {
+        let Some(b) = self.get("boundary") else {
+            return Boundary::Node;
+        };
+        Boundary::parse(&b).unwrap_or_else(|| {
+            self.warn(
+                codes::JOBS_BAD_VALUE,
+                format!("boundary '{b}' is not one of accelerator, node, system; node is assumed"),
+            );
+            Boundary::Node
+        })
     }
 
     /// The end must come after the start.

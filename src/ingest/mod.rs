@@ -83,6 +83,11 @@ impl Status {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metered {
     pub it_kwh: f64,
+    /// What the meter covers.
+    pub boundary: crate::ledger::Boundary,
+    /// The accelerators' share of `it_kwh`, when the meter splits it (CodeCarbon's
+    /// gpu_energy over its total).
+    pub accelerator_share: Option<f64>,
     /// Where it came from, e.g. `energy_kwh column` or `CodeCarbon run 409f7ac2…`.
     pub source: String,
 }

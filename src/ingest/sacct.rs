@@ -321,6 +321,8 @@ impl Reader<'_> {
         let nodes = get("nodelist").map(String::from);
         let metered = acc.energy_j().map(|j| Metered {
             it_kwh: j / 3.6e6,
+            boundary: crate::ledger::Boundary::Node,
+            accelerator_share: None,
             source: format!("Slurm ConsumedEnergyRaw of job {id}"),
         });
         if metered.is_some() && !self.cfg.sacct_exclusive {

@@ -6,6 +6,7 @@ mod estimate;
 mod golden;
 mod grid;
 mod handcalc;
+mod inventory;
 mod market;
 mod pdf;
 mod props;

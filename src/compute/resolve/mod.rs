@@ -14,7 +14,7 @@ use crate::factors::{self, Factors};
 use crate::findings::{codes, Finding};
 use crate::ingest::grid::Hourly;
 use crate::ingest::Job;
-use crate::ledger::{FactorUse, Tier};
+use crate::ledger::{Boundary, FactorUse, Tier};
 use crate::timeutil::{fmt_utc, next_month_start, seconds, Period};
 use chrono::{DateTime, Utc};
 pub use site::site_pue;
@@ -37,8 +37,12 @@ pub struct Resolved {
     pub coverage: Option<f64>,
     /// Device-hours of the whole job (gpu_hours, else devices x duration).
     pub device_hours_full: f64,
-    /// IT energy of the whole job, kWh.
+    /// IT energy of the whole job, kWh (accelerators, plus the host where it is known).
     pub it_kwh_full: f64,
+    /// What the IT energy covers, and its split on the same basis as `it_kwh_full`.
+    pub boundary: Boundary,
+    pub accelerator_kwh_full: Option<f64>,
+    pub host_kwh_full: Option<f64>,
     /// Time-weighted PUE over the job's time in the period.
     pub pue: f64,
     pub intensity_g_per_kwh: f64,
@@ -166,6 +170,8 @@ struct Tallies {
     default_pue_users: BTreeMap<String, u64>,
     /// Sub-national zones that fell back to their country.
     fallback_zones: BTreeMap<String, String>,
+    /// Per site, jobs whose host is outside the boundary: how many, and their kWh.
+    host_outside: BTreeMap<String, (u64, f64)>,
 }
 
 /// The default PUE in force and where it comes from.
@@ -271,6 +277,15 @@ impl<'a> Resolver<'a> {
         let grid = self.annual_factor(&ctx)?;
         let grid = self.hourly_factor(&ctx, grid)?;
         let energy = self.energy(&ctx)?;
+        if energy.boundary == Boundary::Accelerator && energy.host_kwh_full.is_none() {
+            let who = ctx
+                .site
+                .map(|s| format!("site '{}'", s.id))
+                .unwrap_or_else(|| "jobs without a site".to_string());
+            let e = self.tallies.host_outside.entry(who).or_default();
+            e.0 += 1;
+            e.1 += energy.it_kwh_full * energy.energy_fraction(ctx.fraction);
+        }
         let embodied = energy.hw.and_then(|h| self.embodied(h));
         let wue = self.wue(ctx.site);
         let (shift_best, zone_period_avg) = if grid.hourly {
@@ -309,6 +324,9 @@ impl<'a> Resolver<'a> {
             coverage: energy.sampled.map(|s| s.coverage),
             device_hours_full: energy.device_hours_full,
             it_kwh_full: energy.it_kwh_full,
+            boundary: energy.boundary,
+            accelerator_kwh_full: energy.accelerator_kwh_full,
+            host_kwh_full: energy.host_kwh_full,
             pue,
             intensity_g_per_kwh: grid.intensity,
             zone: grid.zone,
@@ -394,6 +412,12 @@ impl<'a> Resolver<'a> {
             findings.push(Finding::info(
                 codes::SITE_DEFAULT_PUE,
                 format!("{n} job(s) of {who} have no configured PUE for some or all of their time; the default {} ({}) applies there", d.value, d.source),
+            ));
+        }
+        for (who, (n, kwh)) in t.host_outside {
+            findings.push(Finding::info(
+                codes::BOUNDARY_HOST_OUTSIDE,
+                format!("{who}: {n} job(s) ({kwh:.3} kWh) count their accelerators only; the host around them (CPUs, memory, fans, NICs) is outside the boundary: give node power telemetry or [[hardware]] host_w_per_device"),
             ));
         }
         for (zone, country) in t.fallback_zones {

@@ -7,13 +7,20 @@ use crate::compute::energy::JobTelemetry;
 use crate::factors::{self, Hardware};
 use crate::findings::{codes, Finding};
 use crate::ingest::Job;
-use crate::ledger::Tier;
+use crate::ledger::{Boundary, Tier};
 
 /// The energy of a job as its best tier gives it.
 pub(super) struct EnergyTier<'h> {
     pub tier: Tier,
-    /// IT energy of the whole job (telemetry: of its time in the period), kWh.
+    /// IT energy of the whole job (telemetry: of its time in the period), kWh: accelerators
+    /// plus host where the host is known.
     pub it_kwh_full: f64,
+    /// What `it_kwh_full` covers, and its split (on the same basis); `None` when unknown.
+    pub boundary: Boundary,
+    pub accelerator_kwh_full: Option<f64>,
+    pub host_kwh_full: Option<f64>,
+    /// Host energy greenledger added from `host_w_per_device` (not measured with the rest).
+    pub host_assumed_kwh: f64,
     /// Device-hours of the whole job (gpu_hours, else devices x duration).
     pub device_hours_full: f64,
     /// The power an estimate uses: avg_power_w, else TDP x utilisation.
@@ -21,6 +28,15 @@ pub(super) struct EnergyTier<'h> {
     pub hw: Option<&'h Hardware>,
     /// Energy from telemetry (counters or samples), when that is the tier.
     pub sampled: Option<Telemetered>,
+}
+
+/// What a job's energy covers and how it splits.
+struct Split {
+    boundary: Boundary,
+    accelerator: Option<f64>,
+    host: Option<f64>,
+    /// Host energy added by assumption (`host_w_per_device`).
+    assumed: f64,
 }
 
 /// Energy measured by telemetry over the job's claim.
@@ -50,7 +66,7 @@ impl EnergyTier<'_> {
         match (self.tier, tel) {
             (Tier::Sampled, Some(t)) if t.covered_s > 0.0 => Some(t.sampled_j / t.covered_s),
             (Tier::Metered, _) if self.device_hours_full > 0.0 && job.metered.is_some() => {
-                Some(self.it_kwh_full * 1000.0 / self.device_hours_full)
+                Some((self.it_kwh_full - self.host_assumed_kwh) * 1000.0 / self.device_hours_full)
             }
             (Tier::Metered, Some(t)) if t.counter_covered_s > 0.0 => {
                 Some(t.counter_j / t.counter_covered_s)
@@ -84,7 +100,7 @@ impl<'a> Resolver<'a> {
         }
         let telemetry = self.telemetry_tier(ctx);
         let mut sampled = None;
-        let (tier, it_kwh_full) = match (&job.metered, power_w, telemetry) {
+        let (tier, accelerator_kwh) = match (&job.metered, power_w, telemetry) {
             (Some(m), _, _) => (Tier::Metered, m.it_kwh),
             (None, _, Some((tier, t))) => {
                 if t.imputed_kwh > 0.0 {
@@ -128,14 +144,67 @@ impl<'a> Resolver<'a> {
                 return None;
             }
         };
+        // Device-hours the energy covers: the whole job, or its time in the period (telemetry).
+        let device_hours = if sampled.is_some() {
+            job.devices * ctx.inside / 3600.0
+        } else {
+            device_hours_full
+        };
+        let split = match &job.metered {
+            Some(m) if m.boundary != Boundary::Accelerator => Split {
+                boundary: m.boundary,
+                accelerator: m.accelerator_share.map(|s| m.it_kwh * s),
+                host: m.accelerator_share.map(|s| m.it_kwh * (1.0 - s)),
+                assumed: 0.0,
+            },
+            _ => self.host(hw, accelerator_kwh, device_hours),
+        };
         Some(EnergyTier {
             tier,
-            it_kwh_full,
+            it_kwh_full: match &job.metered {
+                Some(m) => m.it_kwh + split.assumed,
+                None => accelerator_kwh + split.assumed,
+            },
+            boundary: split.boundary,
+            accelerator_kwh_full: split.accelerator,
+            host_kwh_full: split.host,
+            host_assumed_kwh: split.assumed,
             device_hours_full,
             power_w,
             hw,
             sampled,
         })
+    }
+
+    /// Accelerator energy and the host around it: `host_w_per_device` x device-hours where the
+    /// hardware has it (the boundary becomes the node), else the host stays outside.
+    fn host(&mut self, hw: Option<&Hardware>, accelerator: f64, device_hours: f64) -> Split {
+        let Some((w, h)) = hw.and_then(|h| h.host_w_per_device.map(|w| (w, h))) else {
+            return Split {
+                boundary: Boundary::Accelerator,
+                accelerator: Some(accelerator),
+                host: None,
+                assumed: 0.0,
+            };
+        };
+        let source = h
+            .host_source
+            .clone()
+            .unwrap_or_else(|| "greenledger.toml [[hardware]]".into());
+        self.res.use_factor(
+            format!("host power {}", h.name),
+            w,
+            "W/device",
+            &format!("{source} host_w_per_device (assumption)"),
+            None,
+        );
+        let host = w * device_hours / 1000.0;
+        Split {
+            boundary: Boundary::Node,
+            accelerator: Some(accelerator),
+            host: Some(host),
+            assumed: host,
+        }
     }
 
     /// The telemetry tier of a job without a whole-job meter: energy counters first, then
