@@ -25,27 +25,51 @@ pub struct Market {
     pub factors: Vec<FactorUse>,
 }
 
-fn clip(r: &Resolved, period: &Period) -> (DateTime<Utc>, DateTime<Utc>) {
-    (r.job.start.max(period.start), r.job.end.min(period.end))
+/// Something that consumed electricity at a site: a job, or an inventory line (idle energy,
+/// energy only the meter saw). Its energy is spread evenly over `[start, end)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumer {
+    pub site: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub facility_kwh: f64,
+    pub location_kg: f64,
 }
 
-/// Allocate instruments; `facility_kwh` and `location_kg` are per row.
-pub fn allocate(
-    cfg: &Config,
+/// The jobs as consumers: their site, their time clipped to the period, their facility energy
+/// and location-based emissions.
+pub fn job_consumers(
     rows: &[Resolved],
     facility_kwh: &[f64],
     location_kg: &[f64],
     period: &Period,
-) -> Market {
+) -> Vec<Consumer> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| Consumer {
+            site: r.job.site.clone(),
+            start: r.job.start.max(period.start),
+            end: r.job.end.min(period.end),
+            facility_kwh: facility_kwh[i],
+            location_kg: location_kg[i],
+        })
+        .collect()
+}
+
+/// Allocate instruments over every consumer of each site.
+pub fn allocate(cfg: &Config, consumers: &[Consumer], period: &Period) -> Market {
+    let facility_kwh: Vec<f64> = consumers.iter().map(|c| c.facility_kwh).collect();
+    let location_kg: Vec<f64> = consumers.iter().map(|c| c.location_kg).collect();
+    let (facility_kwh, location_kg) = (&facility_kwh[..], &location_kg[..]);
     let mut m = Market {
-        kg: vec![0.0; rows.len()],
-        covered_kwh: vec![0.0; rows.len()],
+        kg: vec![0.0; consumers.len()],
+        covered_kwh: vec![0.0; consumers.len()],
         ..Default::default()
     };
     let mut no_site = 0usize;
     let mut by_site: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        match r.job.site.as_deref().and_then(|s| cfg.site(s)) {
+    for (i, c) in consumers.iter().enumerate() {
+        match c.site.as_deref().and_then(|s| cfg.site(s)) {
             Some(s) => by_site.entry(s.id.as_str()).or_default().push(i),
             None => {
                 // No site: no instruments, no residual mix; the grid factor stands in.
@@ -66,7 +90,7 @@ pub fn allocate(
                     slices: slices(site, period),
                     uncovered: Vec::new(),
                 };
-                a.uncovered = a.spread(rows, period);
+                a.uncovered = a.spread(consumers);
                 for ins in &site.instruments {
                     a.instrument(ins, period, &mut m);
                 }
@@ -131,12 +155,12 @@ struct SiteAllocation<'a> {
 }
 
 impl SiteAllocation<'_> {
-    /// Each job's facility energy spread evenly over its time in the period, per slice.
-    fn spread(&self, rows: &[Resolved], period: &Period) -> Vec<Vec<f64>> {
+    /// Each consumer's facility energy spread evenly over its time in the period, per slice.
+    fn spread(&self, consumers: &[Consumer]) -> Vec<Vec<f64>> {
         self.jobs
             .iter()
             .map(|&i| {
-                let (a, b) = clip(&rows[i], period);
+                let (a, b) = (consumers[i].start, consumers[i].end);
                 let span = overlap_s(a, b, a, b);
                 self.slices
                     .iter()

@@ -78,7 +78,8 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
     let mut frame = emissions::job_frame(&res.rows)?;
     let facility = column(&frame, "facility_energy_kwh")?;
     let location = column(&frame, "location_kgco2e")?;
-    let market = market::allocate(cfg, &res.rows, &facility, &location, &period);
+    let consumers = market::job_consumers(&res.rows, &facility, &location, &period);
+    let market = market::allocate(cfg, &consumers, &period);
     add_market_columns(&mut frame, cfg, &res.rows, &facility, &location, &market)?;
     let monthly = monthly(
         &res.rows,

@@ -25,6 +25,10 @@ pub(super) struct Dev {
     pub(super) gap_ms: i64,
     pub(super) total_j: f64,
     pub(super) idle_j: f64,
+    /// Idle joules per hour, from the hour `idle_base` (epoch hours) on: the inventory's
+    /// idle energy meets each hour's grid factor.
+    pub(super) idle_hours: Vec<f64>,
+    pub(super) idle_base: i64,
     pub(super) limit_w: Option<f64>,
 }
 
@@ -62,6 +66,8 @@ impl Dev {
             gap_ms: 0,
             total_j: 0.0,
             idle_j: 0.0,
+            idle_hours: Vec::new(),
+            idle_base: 0,
             limit_w,
         }
     }
@@ -171,6 +177,46 @@ impl Dev {
             i += 1;
         }
         self.idle_j += e_all - claimed;
+        let h0 = a.div_euclid(HOUR_MS);
+        if (b - 1).div_euclid(HOUR_MS) == h0 {
+            self.idle_hour(h0, e_all - claimed);
+        } else {
+            self.idle_by_hour(t0, p0, t1, p1, a, b);
+        }
+    }
+
+    /// Add idle joules to hour `h` (epoch hours; segments come in time order).
+    #[inline]
+    fn idle_hour(&mut self, h: i64, j: f64) {
+        if self.idle_hours.is_empty() {
+            self.idle_base = h;
+        }
+        let k = (h - self.idle_base).max(0) as usize;
+        if self.idle_hours.len() <= k {
+            self.idle_hours.resize(k + 1, 0.0);
+        }
+        self.idle_hours[k] += j;
+    }
+
+    /// A segment crossing an hour boundary: each hour's piece minus the claims' parts of it.
+    fn idle_by_hour(&mut self, t0: i64, p0: f64, t1: i64, p1: f64, a: i64, b: i64) {
+        let mut x = a;
+        while x < b {
+            let h = x.div_euclid(HOUR_MS);
+            let y = ((h + 1) * HOUR_MS).min(b);
+            let mut idle = trapezoid(t0, p0, t1, p1, x, y);
+            for &(_, s, e) in &self.claims[self.cursor..] {
+                if s >= y {
+                    break;
+                }
+                let (ca, cb) = (x.max(s), y.min(e));
+                if cb > ca {
+                    idle -= trapezoid(t0, p0, t1, p1, ca, cb);
+                }
+            }
+            self.idle_hour(h, idle);
+            x = y;
+        }
     }
 }
 

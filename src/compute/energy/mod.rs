@@ -43,6 +43,9 @@ pub struct NodeIdle {
     pub node: String,
     pub idle_kwh: f64,
     pub total_kwh: f64,
+    /// Idle joules per hour (hour start, epoch seconds).
+    #[serde(skip)]
+    pub idle_hourly_j: BTreeMap<i64, f64>,
 }
 
 /// The result of attribution.
@@ -303,7 +306,7 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
         (nodes.name(it.devs[a].node), it.devs[a].device)
             .cmp(&(nodes.name(it.devs[b].node), it.devs[b].device))
     });
-    let mut idle: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut idle: BTreeMap<String, (f64, f64, BTreeMap<i64, f64>)> = BTreeMap::new();
     let mut lists = DeviceLists::default();
     let st = &mut att.stats;
     for &i in &order {
@@ -323,6 +326,11 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
         let e = idle.entry(nodes.name(d.node).to_string()).or_default();
         e.0 += d.idle_j;
         e.1 += d.total_j;
+        for (k, j) in d.idle_hours.iter().enumerate() {
+            if *j != 0.0 {
+                *e.2.entry((d.idle_base + k as i64) * 3600).or_default() += j;
+            }
+        }
         st.samples += d.rows;
         st.duplicates += d.duplicates;
         st.dropped += d.dropped;
@@ -345,10 +353,11 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
     st.allocated_kwh = st.total_kwh - st.idle_kwh;
     att.nodes = idle
         .into_iter()
-        .map(|(node, (i, t))| NodeIdle {
+        .map(|(node, (i, t, hours))| NodeIdle {
             node,
             idle_kwh: i / 3.6e6,
             total_kwh: t / 3.6e6,
+            idle_hourly_j: hours,
         })
         .collect();
     lists
