@@ -52,6 +52,9 @@ pub struct InputArgs {
     /// Grid intensity time series (repeatable).
     #[arg(long, value_name = "FILE")]
     pub grid: Vec<PathBuf>,
+    /// Site meter readings, CSV `site,start,end,kwh,scope,reference` (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub meters: Vec<PathBuf>,
     /// A factor file (TOML) replacing the embedded grid factors: restates the period.
     #[arg(long, value_name = "FILE")]
     pub factors: Option<PathBuf>,

@@ -132,6 +132,8 @@ pub struct Ledger {
     pub best_hardware: Option<BestHardware>,
     /// Energy and emissions per calendar month of the period.
     pub monthly: Vec<MonthRow>,
+    /// The complete inventory per site and month.
+    pub inventory: Inventory,
 }
 
 /// One calendar month (UTC) of the period: the jobs' figures split by their energy profile
@@ -308,4 +310,60 @@ pub struct InputRecord {
     /// Where the file was read from (for the manifest and `verify`; not in report.json).
     #[serde(skip)]
     pub location: String,
+}
+
+/// One site and month of the inventory, or the inventory's totals: from the jobs' energy to
+/// the electricity the site bought. Nulls mean unknown, never zero.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InventoryRow {
+    /// `null` for jobs without a configured site (and in the totals).
+    pub site: Option<String>,
+    /// `YYYY-MM` (UTC), or the reporting period in the totals.
+    pub period: String,
+    /// Within jobs: the accelerators' and the hosts' energy, where the jobs' split is known.
+    pub accelerator_kwh: Option<f64>,
+    pub host_kwh: Option<f64>,
+    /// Energy no job claims: accelerators (power samples) and hosts (node power).
+    pub idle_accelerator_kwh: Option<f64>,
+    pub idle_host_kwh: Option<f64>,
+    pub idle_kwh: Option<f64>,
+    /// Jobs + idle.
+    pub it_energy_kwh: f64,
+    /// IT x PUE.
+    pub facility_energy_kwh: f64,
+    /// Metered - facility: what only the meter saw (storage, network, losses); `null` without
+    /// a meter.
+    pub unattributed_kwh: Option<f64>,
+    /// The site's metered electricity (a facility meter, else an IT meter x the PUE).
+    pub metered_kwh: Option<f64>,
+    /// Facility meter / IT meter, when both are given.
+    pub measured_pue: Option<f64>,
+    /// Facility + unattributed: the electricity the inventory counts.
+    pub scope2_kwh: f64,
+    pub location_kgco2e: f64,
+    pub market_kgco2e: f64,
+    pub location_kgco2e_low: f64,
+    pub location_kgco2e_high: f64,
+    /// The jobs' IT energy (all boundaries), and the part whose split between accelerators
+    /// and host is unknown (node and tracker meters).
+    pub jobs_it_kwh: f64,
+    pub unsplit_kwh: f64,
+    /// The jobs' share of the emissions, and the idle and unattributed lines'.
+    pub jobs_location_kgco2e: f64,
+    pub idle_location_kgco2e: Option<f64>,
+    pub unattributed_location_kgco2e: Option<f64>,
+    /// The configured PUE over the row's time (idle energy takes it).
+    pub pue: Option<f64>,
+    pub metered_facility_kwh: Option<f64>,
+    pub metered_it_kwh: Option<f64>,
+    /// The meters read for the row.
+    pub meter_references: Vec<String>,
+}
+
+/// The organisation's inventory: per site and month, and its totals (the Scope 2 of the
+/// period). `totals.location_kgco2e` = the jobs' + idle + unattributed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Inventory {
+    pub sites: Vec<InventoryRow>,
+    pub totals: InventoryRow,
 }

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod emissions;
 pub mod energy;
+pub mod inventory;
 pub mod market;
 pub mod resolve;
 pub mod uncertainty;
@@ -61,6 +62,13 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         )?)
     };
     let node_sites = node_sites(&ingested.jobs);
+    let node_idle: Option<Vec<(String, std::collections::BTreeMap<i64, f64>)>> =
+        attribution.as_ref().map(|a| {
+            a.nodes
+                .iter()
+                .map(|n| (n.node.clone(), n.idle_hourly_j.clone()))
+                .collect()
+        });
     let res = resolve::resolve(
         cfg,
         factors,
@@ -72,15 +80,52 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
     let telemetry = attribution.map(|mut a| {
         findings.append(&mut a.findings);
         inputs.append(&mut a.inputs);
-        summarise_telemetry(a, &res.rows, &node_sites)
+        summarise_telemetry(a, &res.rows, cfg, &node_sites)
     });
     findings.extend(res.findings);
     let mut frame = emissions::job_frame(&res.rows)?;
     let facility = column(&frame, "facility_energy_kwh")?;
     let location = column(&frame, "location_kgco2e")?;
-    let consumers = market::job_consumers(&res.rows, &facility, &location, &period);
+    let (accelerator, host) = (
+        emissions::f64s(&frame, "accelerator_kwh")?,
+        emissions::f64s(&frame, "host_kwh")?,
+    );
+    let it = column(&frame, "it_energy_kwh")?;
+    // Location bounds do not depend on the market allocation.
+    let (loc_low, loc_high): (Vec<f64>, Vec<f64>) = res
+        .rows
+        .iter()
+        .zip(&location)
+        .map(|(r, kg)| uncertainty::bounds(*kg, cfg.uncertainty.relative(r, 0.0).0))
+        .unzip();
+    let mut draft = inventory::draft(&inventory::Sources {
+        cfg,
+        factors,
+        period: &period,
+        hourly: &ingested.grid,
+        rows: &res.rows,
+        jobs: inventory::JobFigures {
+            it: &it,
+            facility: &facility,
+            location: &location,
+            location_low: &loc_low,
+            location_high: &loc_high,
+            accelerator: &accelerator,
+            host: &host,
+        },
+        idle: node_idle
+            .as_ref()
+            .map(|v| v.iter().map(|(n, h)| (n.clone(), h)).collect()),
+        node_sites: &node_sites,
+        meters: &ingested.meters,
+    });
+    findings.append(&mut draft.findings);
+    let mut consumers = market::job_consumers(&res.rows, &facility, &location, &period);
+    let n_jobs = consumers.len();
+    consumers.extend(draft.consumers.iter().cloned());
     let market = market::allocate(cfg, &consumers, &period);
     add_market_columns(&mut frame, cfg, &res.rows, &facility, &location, &market)?;
+    let inventory = inventory::finish(draft, &market.kg[..n_jobs], &market.kg[n_jobs..], &period);
     let monthly = monthly(
         &res.rows,
         [
@@ -117,6 +162,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
             tdp_w: h.tdp_w.unwrap_or(0.0),
         }),
         monthly,
+        inventory,
         period,
     })
 }
@@ -155,7 +201,7 @@ fn add_market_columns(
         mkt_high.push(d);
     }
     for (name, values) in [
-        ("market_kgco2e", market.kg.clone()),
+        ("market_kgco2e", market.kg[..rows.len()].to_vec()),
         ("location_kgco2e_low", loc_low),
         ("location_kgco2e_high", loc_high),
         ("market_kgco2e_low", mkt_low),
@@ -211,6 +257,7 @@ fn node_sites(jobs: &[crate::ingest::Job]) -> std::collections::BTreeMap<String,
 fn summarise_telemetry(
     a: energy::Attribution,
     rows: &[resolve::Resolved],
+    cfg: &Config,
     node_sites: &std::collections::BTreeMap<String, String>,
 ) -> TelemetrySummary {
     let (mut covered, mut device_s) = (0.0, 0.0);
@@ -226,7 +273,7 @@ fn summarise_telemetry(
         .nodes
         .into_iter()
         .map(|n| NodeIdleRow {
-            site: node_sites.get(&n.node).cloned(),
+            site: inventory::node_site(cfg, node_sites, &n.node),
             node: n.node,
             idle_kwh: n.idle_kwh,
             total_kwh: n.total_kwh,

@@ -71,6 +71,8 @@ pub(super) struct FileConfig {
     pub(super) sacct: SacctSection,
     #[serde(default)]
     pub(super) grid: GridSection,
+    #[serde(default)]
+    pub(super) accounting: AccountingSection,
     /// Published training footprints of external models (for the reuse dividend).
     #[serde(default)]
     pub(super) published_footprint: Vec<super::PublishedFootprint>,
@@ -105,6 +107,8 @@ pub(super) struct InputsSection {
     pub(super) sacct: Vec<String>,
     #[serde(default)]
     pub(super) grid: Vec<String>,
+    #[serde(default)]
+    pub(super) meters: Vec<String>,
     pub(super) timezone: Option<toml::Spanned<String>>,
 }
 
@@ -122,6 +126,23 @@ pub(super) struct SiteSection {
     pub(super) residual_mix_g_per_kwh: Option<f64>,
     #[serde(default)]
     pub(super) instrument: Vec<InstrumentSection>,
+    /// Node names of the site (hostlists such as `gpu[01-16]`, or globs such as `gpu*`).
+    #[serde(default)]
+    pub(super) nodes: Vec<String>,
+    #[serde(default)]
+    pub(super) meter: Vec<MeterSection>,
+}
+
+/// A site meter reading or invoice line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MeterSection {
+    pub(super) period: String,
+    pub(super) kwh: f64,
+    /// `facility` (the site's electricity) or `it` (the IT equipment's).
+    pub(super) scope: String,
+    #[serde(default)]
+    pub(super) reference: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +177,14 @@ pub(super) struct CodecarbonSection {
     pub(super) teams: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) sites: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AccountingSection {
+    /// `separate` (default): idle and unattributed energy stay apart from the teams;
+    /// `allocate`: spread over the teams by their energy at each site and month.
+    pub(super) overhead: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -29,6 +29,7 @@ pub struct Inputs {
     pub telemetry: Vec<InputFile>,
     pub sacct: Vec<InputFile>,
     pub grid: Vec<InputFile>,
+    pub meters: Vec<InputFile>,
 }
 
 /// A PUE value, for the whole time or for one period.
@@ -51,7 +52,47 @@ pub struct Site {
     pub residual_mix_g_per_kwh: Option<f64>,
     /// Contractual instruments (market-based Scope 2), in config order.
     pub instruments: Vec<Instrument>,
+    /// Node names or patterns of the site (for telemetry of nodes no job lists).
+    pub nodes: Vec<String>,
+    /// `[[site.meter]]` readings.
+    pub meters: Vec<SiteMeter>,
     pub line: u64,
+}
+
+/// What a site meter measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MeterScope {
+    /// The site's electricity (what the invoice says).
+    Facility,
+    /// The IT equipment's (UPS or PDU output).
+    It,
+}
+
+impl MeterScope {
+    /// `facility` or `it`.
+    pub fn parse(s: &str) -> Option<MeterScope> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "facility" | "site" => Some(MeterScope::Facility),
+            "it" => Some(MeterScope::It),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MeterScope::Facility => "facility",
+            MeterScope::It => "it",
+        }
+    }
+}
+
+/// A `[[site.meter]]` reading: kWh over a period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteMeter {
+    pub period: Period,
+    pub kwh: f64,
+    pub scope: MeterScope,
+    pub reference: String,
 }
 
 /// A contractual instrument: energy attribute certificates or a supplier-specific factor.
@@ -155,6 +196,8 @@ pub struct Config {
     pub sacct_exclusive: bool,
     /// Use life-cycle rather than direct (operational) hourly intensities.
     pub grid_lifecycle: bool,
+    /// `[accounting] overhead = "allocate"`: idle and unattributed energy spread over the teams.
+    pub allocate_overhead: bool,
     pub quiet: bool,
 }
 
@@ -255,6 +298,7 @@ impl Config {
             sacct_models: file.sacct.models,
             sacct_exclusive: file.sacct.exclusive,
             grid_lifecycle: file.grid.lifecycle,
+            allocate_overhead: overhead(&file.accounting, &w)?,
             quiet: args.quiet,
         };
         Ok((cfg, findings))
@@ -331,6 +375,17 @@ fn check_hardware(hardware: &[HardwareOverride], w: &Where) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `[accounting] overhead`: `separate` (default) or `allocate`.
+fn overhead(a: &file::AccountingSection, w: &Where) -> Result<bool> {
+    match a.overhead.as_deref().map(str::trim) {
+        None | Some("separate") => Ok(false),
+        Some("allocate") => Ok(true),
+        Some(other) => Err(w.err(format!(
+            "[accounting] overhead = '{other}' is not 'separate' or 'allocate'"
+        ))),
+    }
 }
 
 /// `[estimate]`: utilisation in (0, 1] (returned; default 1) and default_pue in 1..5.

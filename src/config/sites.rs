@@ -2,8 +2,8 @@
 //! values within 1..5, non-negative factors, a zone or an intensity, and the contractual
 //! instruments of market-based Scope 2.
 
-use super::file::{InstrumentSection, PueSpec, SiteSection};
-use super::{line_of, Instrument, PueEntry, Site, Where};
+use super::file::{InstrumentSection, MeterSection, PueSpec, SiteSection};
+use super::{line_of, Instrument, MeterScope, PueEntry, Site, SiteMeter, Where};
 use crate::error::{Error, Result};
 use crate::timeutil::Period;
 
@@ -37,6 +37,11 @@ pub(super) fn sites(entries: &[toml::Spanned<SiteSection>], w: &Where) -> Result
             .iter()
             .map(|i| instrument(i, &bad))
             .collect::<Result<Vec<_>>>()?;
+        let meters = site
+            .meter
+            .iter()
+            .map(|m| meter(m, &bad))
+            .collect::<Result<Vec<_>>>()?;
         sites.push(Site {
             id: site.id.clone(),
             name: site.name.clone().unwrap_or_else(|| site.id.clone()),
@@ -46,6 +51,8 @@ pub(super) fn sites(entries: &[toml::Spanned<SiteSection>], w: &Where) -> Result
             grid_intensity_g_per_kwh: site.grid_intensity_g_per_kwh,
             residual_mix_g_per_kwh: site.residual_mix_g_per_kwh,
             instruments,
+            nodes: site.nodes.clone(),
+            meters,
             line,
         });
     }
@@ -125,5 +132,25 @@ fn instrument(i: &InstrumentSection, bad: &dyn Fn(String) -> Error) -> Result<In
         mwh: i.mwh,
         intensity_g_per_kwh: g,
         reference: i.reference.clone(),
+    })
+}
+
+/// One `[[site.meter]]`: a period, kWh >= 0 and a scope (`facility` or `it`).
+fn meter(m: &MeterSection, bad: &dyn Fn(String) -> Error) -> Result<SiteMeter> {
+    let period = Period::parse(&m.period).map_err(|e| bad(format!("meter period: {e}")))?;
+    if !(m.kwh.is_finite() && m.kwh >= 0.0) {
+        return Err(bad(format!("meter kwh must be >= 0, not {}", m.kwh)));
+    }
+    let scope = MeterScope::parse(&m.scope).ok_or_else(|| {
+        bad(format!(
+            "meter scope '{}' is not 'facility' or 'it'",
+            m.scope
+        ))
+    })?;
+    Ok(SiteMeter {
+        period,
+        kwh: m.kwh,
+        scope,
+        reference: m.reference.clone(),
     })
 }

@@ -7,6 +7,7 @@ pub mod generic;
 pub mod grid;
 pub mod hostlist;
 pub mod jobs;
+pub mod meters;
 pub mod nvidia_smi;
 pub mod sacct;
 pub mod table;
@@ -14,7 +15,7 @@ pub mod telemetry;
 
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
-use crate::findings::Finding;
+use crate::findings::{codes, Finding};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -141,6 +142,8 @@ pub struct Ingested {
     pub telemetry: Vec<telemetry::Source>,
     /// Hourly grid intensity from --grid files.
     pub grid: grid::Hourly,
+    /// Site meter readings (`[[site.meter]]` and `--meters`).
+    pub meters: Vec<meters::Meter>,
     pub inputs: Vec<InputRecord>,
     pub findings: Vec<Finding>,
 }
@@ -230,7 +233,10 @@ pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRe
 /// Read every input named by the config.
 pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
     let mut out = Ingested::default();
-    if cfg.inputs.jobs.is_empty() && cfg.inputs.codecarbon.is_empty() && cfg.inputs.sacct.is_empty()
+    if cfg.inputs.jobs.is_empty()
+        && cfg.inputs.codecarbon.is_empty()
+        && cfg.inputs.sacct.is_empty()
+        && cfg.inputs.telemetry.is_empty()
     {
         return Err(Error::new(
             "no inputs: give --jobs or --codecarbon files, or a --config naming them",
@@ -264,5 +270,18 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
     }
     out.telemetry = telemetry::sources(cfg, &mut out.inputs, &mut out.findings)?;
     out.grid = grid::load(cfg, &mut out.inputs, &mut out.findings)?;
+    out.meters = meters::from_config(cfg);
+    for f in &cfg.inputs.meters {
+        let (bytes, mut rec) = read_input(f, "meters")?;
+        let m = meters::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;
+        out.meters.extend(m);
+        out.inputs.push(rec);
+    }
+    if out.jobs.is_empty() && !out.telemetry.is_empty() {
+        out.findings.push(Finding::warning(
+            codes::INVENTORY_NO_JOBS,
+            "no jobs were given: the inventory shows the fleet's energy as idle (unallocated)",
+        ));
+    }
     Ok(out)
 }

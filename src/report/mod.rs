@@ -11,8 +11,8 @@ pub mod chart;
 
 /// The ledger rows the view-model carries, named here so that renderers read only the report.
 pub use crate::ledger::{
-    Amounts, FactorUse, InputRecord, InstrumentUse, JobRow, Ledger, MonthRow, TelemetrySummary,
-    Tier, TierShare,
+    Amounts, Boundary, FactorUse, InputRecord, InstrumentUse, Inventory, InventoryRow, JobRow,
+    Ledger, MonthRow, TelemetrySummary, Tier, TierShare,
 };
 
 pub const SCHEMA: &str = "greenledger/report@1";
@@ -195,6 +195,9 @@ pub struct Report {
     pub generated_at: Option<String>,
     pub period: Period,
     pub totals: Amounts,
+    /// The complete inventory: jobs, idle energy, facility overhead and what the meters saw,
+    /// per site and month (the organisation's Scope 2 for the period).
+    pub inventory: Inventory,
     pub tiers: Vec<TierShare>,
     /// Energy and emissions per calendar month (UTC) of the period; the months sum to the totals.
     pub monthly: Vec<MonthRow>,
@@ -256,6 +259,7 @@ impl Report {
             period: ledger.period.clone(),
             methodology: methodology(cfg, factors, &ledger),
             totals: ledger.totals,
+            inventory: ledger.inventory,
             tiers: ledger.tiers,
             monthly: ledger.monthly,
             teams,
@@ -341,6 +345,16 @@ impl Report {
         for j in &mut self.jobs {
             j.file = String::new();
             j.energy_detail = scrub(&j.energy_detail);
+        }
+        let inventory = &mut self.inventory;
+        for row in inventory
+            .sites
+            .iter_mut()
+            .chain(std::iter::once(&mut inventory.totals))
+        {
+            for m in &mut row.meter_references {
+                *m = scrub(m);
+            }
         }
         for f in &mut self.factors {
             f.source = scrub(&f.source);

@@ -172,14 +172,7 @@ fn hour_weights(ctx: &JobContext) -> Vec<(i64, f64)> {
     if let Some(t) = profile {
         return t.hourly_j.iter().map(|(h, j)| (*h, *j)).collect();
     }
-    let (a, b) = (ctx.clip_a.timestamp(), ctx.clip_b.timestamp());
-    let mut v = Vec::new();
-    let mut h = a.div_euclid(3600) * 3600;
-    while h < b {
-        v.push((h, ((h + 3600).min(b) - h.max(a)) as f64));
-        h += 3600;
-    }
-    v
+    hours_of(ctx.clip_a.timestamp(), ctx.clip_b.timestamp())
 }
 
 /// The zone's mean hourly intensity over `[p0, p1)`, over the hours that have data.
@@ -219,4 +212,84 @@ fn shifted_mean(hourly: &Hourly, zone: &str, sa: i64, sb: i64) -> Option<f64> {
         h += 3600;
     }
     (total > 0.0).then(|| weighted / total)
+}
+
+/// A site's annual grid factor, as a job at the site would get it (for the energy no job
+/// claims): the configured intensity, else a `--grid` annual table of the year, else the
+/// embedded factor, else NaN when only hourly data exist. `None` without any factor.
+pub(crate) fn site_annual(
+    factors: &crate::factors::Factors,
+    hourly: &Hourly,
+    site: &crate::config::Site,
+    year: i32,
+) -> Option<SiteGrid> {
+    if let Some(g) = site.grid_intensity_g_per_kwh {
+        return Some(SiteGrid {
+            g,
+            zone: format!("site:{}", site.id),
+            hourly: false,
+        });
+    }
+    let zn = site.zone.as_deref()?;
+    let (g, zone) = match factors.zone(zn) {
+        Some(m) => {
+            let f = m.factor;
+            match hourly.annual_for(&[f.zone.as_str(), f.iso3.as_str(), zn], year) {
+                Some((g, _, _)) => (g, f.zone.clone()),
+                None => (f.g_per_kwh, f.zone.clone()),
+            }
+        }
+        None => match hourly.annual_for(&[zn], year) {
+            Some((g, _, _)) => (g, zn.to_uppercase()),
+            None if hourly.has(zn) => (f64::NAN, zn.to_uppercase()),
+            None => return None,
+        },
+    };
+    Some(SiteGrid {
+        hourly: hourly.has(&zone),
+        g,
+        zone,
+    })
+}
+
+/// A site's grid factor for energy no job claims.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SiteGrid {
+    /// The annual factor (NaN when only hourly data exist).
+    pub g: f64,
+    pub zone: String,
+    /// Hourly data exist for the zone.
+    pub hourly: bool,
+}
+
+impl SiteGrid {
+    /// The intensity met by energy spread as `weights` (hour start, weight): each hour its
+    /// hourly factor where given, else the annual one. Returns the intensity and whether
+    /// hourly factors were used.
+    pub(crate) fn weighted(&self, hourly: &Hourly, weights: &[(i64, f64)]) -> (f64, bool) {
+        if !self.hourly {
+            return (self.g, false);
+        }
+        let (mut sum, mut total) = (0.0, 0.0);
+        for &(h, w) in weights {
+            sum += w * hourly.get(&self.zone, h).unwrap_or(self.g);
+            total += w;
+        }
+        if total > 0.0 {
+            (sum / total, true)
+        } else {
+            (self.g, false)
+        }
+    }
+}
+
+/// The time in each hour of `[a, b)` (hour start, seconds).
+pub(crate) fn hours_of(a: i64, b: i64) -> Vec<(i64, f64)> {
+    let mut v = Vec::new();
+    let mut h = a.div_euclid(3600) * 3600;
+    while h < b {
+        v.push((h, ((h + 3600).min(b) - h.max(a)) as f64));
+        h += 3600;
+    }
+    v
 }

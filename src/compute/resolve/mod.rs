@@ -5,7 +5,7 @@
 use super::energy::JobTelemetry;
 use grid::best_shift;
 
-mod grid;
+pub(crate) mod grid;
 mod site;
 mod tier;
 
