@@ -37,11 +37,20 @@ pub struct Sources<'a> {
     pub hourly: &'a Hourly,
     pub rows: &'a [Resolved],
     pub jobs: JobFigures<'a>,
-    /// Idle joules per hour of each node (hour start, epoch seconds); `None` without telemetry.
-    pub idle: Option<Vec<(String, &'a BTreeMap<i64, f64>)>>,
+    /// Idle joules per hour of each node; `None` without telemetry.
+    pub idle: Option<&'a [NodeHours]>,
     /// The site of each node named by a job.
     pub node_sites: &'a BTreeMap<String, String>,
     pub meters: &'a [Meter],
+}
+
+/// A node's idle energy per hour (hour start, epoch seconds -> joules): its accelerators',
+/// and, with node power, its host's.
+#[derive(Debug, Clone)]
+pub struct NodeHours {
+    pub node: String,
+    pub accelerator: BTreeMap<i64, f64>,
+    pub host: Option<BTreeMap<i64, f64>>,
 }
 
 /// What a consumer beyond the jobs is.
@@ -104,8 +113,9 @@ struct Acc {
     location: f64,
     low: f64,
     high: f64,
-    /// Idle joules per hour.
+    /// Idle joules per hour: accelerators, and hosts (with node power).
     idle_hours: Vec<(i64, f64)>,
+    idle_host_hours: Vec<(i64, f64)>,
 }
 
 fn add(o: &mut Option<f64>, v: f64) {
@@ -151,7 +161,7 @@ pub fn draft(s: &Sources) -> Draft {
         job_keys.push(keys);
     }
     let mut findings = Vec::new();
-    let covered = idle_by_site(s, &months, &mut accs, &mut findings);
+    let (covered, host_covered) = idle_by_site(s, &months, &mut accs, &mut findings);
     let present = present_sites(s, &accs);
     let mut d = Draft {
         rows: Vec::new(),
@@ -167,9 +177,9 @@ pub fn draft(s: &Sources) -> Draft {
         for (m, month) in months.iter().enumerate() {
             let key = (site.clone(), m);
             let acc = accs.get(&key).cloned().unwrap_or_default();
-            let idle_known = covered.contains(site);
+            let known = (covered.contains(site), host_covered.contains(site));
             row_of.insert(key, d.rows.len());
-            let row = d.row(s, site.clone(), cfg_site, month, acc, idle_known);
+            let row = d.row(s, site.clone(), cfg_site, month, acc, known);
             d.rows.push(row);
         }
     }
@@ -208,32 +218,41 @@ pub(crate) fn node_site(
     node_sites.get(node).cloned()
 }
 
-/// Idle energy of every node into its site's months; returns the sites telemetry covers.
-/// Nodes of no site are one warning (their idle energy has no PUE or grid factor).
+/// Idle energy of every node into its site's months; returns the sites whose accelerators,
+/// and whose hosts, telemetry covers. Nodes of no site are one warning (their idle energy has
+/// no PUE or grid factor).
 fn idle_by_site(
     s: &Sources,
     months: &[Month],
     accs: &mut BTreeMap<Key, Acc>,
     findings: &mut Vec<Finding>,
-) -> BTreeSet<Option<String>> {
-    let mut covered = BTreeSet::new();
-    let Some(idle) = &s.idle else {
-        return covered;
+) -> (BTreeSet<Option<String>>, BTreeSet<Option<String>>) {
+    let (mut covered, mut host_covered) = (BTreeSet::new(), BTreeSet::new());
+    let Some(idle) = s.idle else {
+        return (covered, host_covered);
     };
     let starts: Vec<i64> = months.iter().map(|m| m.start.timestamp()).collect();
+    let month_of = |h: i64| starts.partition_point(|&t| t <= h).saturating_sub(1);
     let mut orphans: Vec<String> = Vec::new();
-    for (node, hours) in idle {
-        let Some(site) = node_site(s.cfg, s.node_sites, node) else {
-            let kwh: f64 = hours.values().sum::<f64>() / 3.6e6;
-            orphans.push(format!("{node} ({kwh:.3} kWh)"));
+    for n in idle {
+        let Some(site) = node_site(s.cfg, s.node_sites, &n.node) else {
+            let j: f64 = n.accelerator.values().sum::<f64>()
+                + n.host.iter().flat_map(|h| h.values()).sum::<f64>();
+            orphans.push(format!("{} ({:.3} kWh)", n.node, j / 3.6e6));
             continue;
         };
         let key_site = Some(site);
         covered.insert(key_site.clone());
-        for (&h, &j) in hours.iter() {
-            let m = starts.partition_point(|&t| t <= h).saturating_sub(1);
-            let a = accs.entry((key_site.clone(), m)).or_default();
+        for (&h, &j) in &n.accelerator {
+            let a = accs.entry((key_site.clone(), month_of(h))).or_default();
             a.idle_hours.push((h, j));
+        }
+        if let Some(host) = &n.host {
+            host_covered.insert(key_site.clone());
+            for (&h, &j) in host {
+                let a = accs.entry((key_site.clone(), month_of(h))).or_default();
+                a.idle_host_hours.push((h, j));
+            }
         }
     }
     if !orphans.is_empty() {
@@ -242,7 +261,7 @@ fn idle_by_site(
             format!("{} node(s) belong to no site, so their idle energy is outside the inventory: {} (name them in a [[site]] nodes list)", orphans.len(), orphans.join(", ")),
         ));
     }
-    covered
+    (covered, host_covered)
 }
 
 /// The sites with a row: configured sites with jobs, telemetry or meters, and `None` for
@@ -268,21 +287,28 @@ impl Draft {
         cfg_site: Option<&Site>,
         month: &Month,
         acc: Acc,
-        idle_known: bool,
+        (idle_known, host_known): (bool, bool),
     ) -> InventoryRow {
         let u = &s.cfg.uncertainty;
         let default_pue = s.cfg.default_pue.unwrap_or(crate::factors::DEFAULT_PUE);
         let pue = cfg_site.map(|c| site_pue(c, month.start, month.end, default_pue).0);
         let grid = cfg_site.and_then(|c| site_annual(s.factors, s.hourly, c, s.period.year()));
-        let idle_kwh: f64 = acc.idle_hours.iter().map(|(_, j)| j).sum::<f64>() / 3.6e6;
-        let idle = idle_known.then_some(idle_kwh);
+        let kwh = |h: &[(i64, f64)]| h.iter().fold(0.0, |a, (_, j)| a + j) / 3.6e6;
+        let idle_acc = idle_known.then(|| kwh(&acc.idle_hours));
+        let idle_host = host_known.then(|| kwh(&acc.idle_host_hours));
+        let idle = match (idle_acc, idle_host) {
+            (None, None) => None,
+            (a, h) => Some(a.unwrap_or(0.0) + h.unwrap_or(0.0)),
+        };
+        let mut idle_hours = acc.idle_hours.clone();
+        idle_hours.extend(acc.idle_host_hours.iter().copied());
         let mut row = InventoryRow {
             site,
             period: month.label.clone(),
             accelerator_kwh: acc.accelerator.or((acc.jobs == 0).then_some(0.0)),
             host_kwh: acc.host.or((acc.jobs == 0).then_some(0.0)),
-            idle_accelerator_kwh: idle,
-            idle_host_kwh: None,
+            idle_accelerator_kwh: idle_acc,
+            idle_host_kwh: idle_host,
             idle_kwh: idle,
             it_energy_kwh: acc.it + idle.unwrap_or(0.0),
             jobs_it_kwh: acc.it,
@@ -298,9 +324,9 @@ impl Draft {
         let index = self.rows.len();
         if let (Some(kwh), Some(p), Some(g)) = (idle, pue, &grid) {
             let facility = kwh * p;
-            let (intensity, hourly) = g.weighted(s.hourly, &acc.idle_hours);
+            let (intensity, hourly) = g.weighted(s.hourly, &idle_hours);
             let kg = facility * intensity / 1000.0;
-            let rel = relative(u.sampled, u, g, hourly);
+            let rel = relative(u.sampled, u.pue, u, g, hourly);
             self.line(&mut row, index, Line::Idle, month, facility, kg, rel);
             row.idle_location_kgco2e = Some(kg);
         }
@@ -420,7 +446,8 @@ impl Draft {
         let (intensity, hourly) = g.weighted(s.hourly, &weights);
         let kg = unattributed * intensity / 1000.0;
         let u = &s.cfg.uncertainty;
-        let rel = relative(0.0, u, g, hourly);
+        // Metered at the site: no PUE applies, only the grid factor's uncertainty.
+        let rel = relative(0.0, 0.0, u, g, hourly);
         row.unattributed_kwh = Some(unattributed);
         row.unattributed_location_kgco2e = Some(kg);
         self.line(row, index, Line::Unattributed, month, unattributed, kg, rel);
@@ -500,7 +527,7 @@ fn relative(
     } else {
         u.grid_annual
     };
-    (energy * energy + u.pue * u.pue + grid * grid).sqrt()
+    (energy * energy + pue * pue + grid * grid).sqrt()
 }
 
 /// The inventory with its market-based figures: each job's market-based kg into its rows,

@@ -62,13 +62,16 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         )?)
     };
     let node_sites = node_sites(&ingested.jobs);
-    let node_idle: Option<Vec<(String, std::collections::BTreeMap<i64, f64>)>> =
-        attribution.as_ref().map(|a| {
-            a.nodes
-                .iter()
-                .map(|n| (n.node.clone(), n.idle_hourly_j.clone()))
-                .collect()
-        });
+    let node_idle: Option<Vec<inventory::NodeHours>> = attribution.as_ref().map(|a| {
+        a.nodes
+            .iter()
+            .map(|n| inventory::NodeHours {
+                node: n.node.clone(),
+                accelerator: n.idle_hourly_j.clone(),
+                host: n.idle_host_hourly_j.clone(),
+            })
+            .collect()
+    });
     let res = resolve::resolve(
         cfg,
         factors,
@@ -113,9 +116,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
             accelerator: &accelerator,
             host: &host,
         },
-        idle: node_idle
-            .as_ref()
-            .map(|v| v.iter().map(|(n, h)| (n.clone(), h)).collect()),
+        idle: node_idle.as_deref(),
         node_sites: &node_sites,
         meters: &ingested.meters,
     });

@@ -8,6 +8,7 @@ pub mod grid;
 pub mod hostlist;
 pub mod jobs;
 pub mod meters;
+pub mod node_power;
 pub mod nvidia_smi;
 pub mod sacct;
 pub mod table;

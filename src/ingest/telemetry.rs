@@ -2,7 +2,7 @@
 //! (generic CSV/Parquet, nvidia-smi logs, DCGM exporter scrapes and query_range exports).
 
 use super::hostlist::node_key;
-use super::{dcgm, generic, nvidia_smi, InputRecord};
+use super::{dcgm, generic, node_power, nvidia_smi, InputRecord};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -33,6 +33,10 @@ impl Nodes {
         &self.names[id as usize]
     }
 }
+
+/// The device number of whole-node power samples (BMC: Redfish, IPMI DCMI, node_exporter
+/// hwmon), which measure the server with its accelerators.
+pub const NODE_DEVICE: u32 = u32::MAX;
 
 /// A batch of power samples: parallel columns.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,6 +80,11 @@ pub enum Kind {
     NvidiaSmi,
     DcgmText,
     DcgmJson,
+    /// Whole-node power: `timestamp, node, power_w` (CSV or Parquet, no device column) and
+    /// the wide layout of BMC pollers (a timestamp, then one watts column per node).
+    NodeCsv,
+    NodeParquet,
+    NodeWide,
 }
 
 impl Kind {
@@ -86,14 +95,22 @@ impl Kind {
             Kind::NvidiaSmi => "telemetry (nvidia-smi)",
             Kind::DcgmText => "telemetry (DCGM text)",
             Kind::DcgmJson => "telemetry (DCGM query_range JSON)",
+            Kind::NodeCsv => "node power (CSV)",
+            Kind::NodeParquet => "node power (Parquet)",
+            Kind::NodeWide => "node power (BMC wide CSV)",
         }
+    }
+
+    /// Whole-node power rather than accelerator power.
+    pub fn whole_node(&self) -> bool {
+        matches!(self, Kind::NodeCsv | Kind::NodeParquet | Kind::NodeWide)
     }
 }
 
 /// Decide the format of a telemetry file from its name and first bytes.
 pub fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, String>> {
     if super::table::is_parquet(&f.path) {
-        return Ok(Ok(Kind::GenericParquet));
+        return Ok(Ok(parquet_kind(f)));
     }
     use std::io::Read;
     let mut head = vec![0u8; 64 * 1024];
@@ -133,10 +150,44 @@ pub fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, S
     if generic::resolve_columns(&cols).is_ok() {
         return Ok(Ok(Kind::GenericCsv));
     }
+    if generic::resolve_node_columns(&cols).is_ok() {
+        return Ok(Ok(Kind::NodeCsv));
+    }
+    let second: Vec<String> = text
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .collect();
+    let raw: Vec<String> = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_string())
+        .collect();
+    if node_power::is_wide(&raw, &second) {
+        return Ok(Ok(Kind::NodeWide));
+    }
     Ok(Err(format!(
         "not a telemetry format greenledger reads (first line: '{}'); expected generic samples (timestamp,node,device,power_w), an nvidia-smi --query-gpu CSV with power.draw, or a DCGM exporter scrape / query_range JSON",
         first.chars().take(80).collect::<String>()
     )))
+}
+
+/// A Parquet file's kind by its columns: node power when it has no device column.
+fn parquet_kind(f: &InputFile) -> Kind {
+    use polars::prelude::{LazyFrame, PlRefPath, ScanArgsParquet};
+    let names: Option<Vec<String>> = PlRefPath::try_from_path(&f.path)
+        .ok()
+        .and_then(|p| LazyFrame::scan_parquet(p, ScanArgsParquet::default()).ok())
+        .and_then(|mut lf| lf.collect_schema().ok())
+        .map(|s| s.iter_names().map(|n| n.to_string()).collect());
+    match names {
+        Some(n) if generic::resolve_node_columns(&n).is_ok() => Kind::NodeParquet,
+        _ => Kind::GenericParquet,
+    }
 }
 
 /// A telemetry file with its detected format.
@@ -166,6 +217,8 @@ pub fn scan(
         Kind::NvidiaSmi => nvidia_smi::scan(src, cfg, nodes, out, on_batch),
         Kind::DcgmText => dcgm::scan_text(src, nodes, out, on_batch),
         Kind::DcgmJson => dcgm::scan_json(src, nodes, out, on_batch),
+        Kind::NodeCsv | Kind::NodeParquet => generic::scan(src, cfg, nodes, out, on_batch),
+        Kind::NodeWide => node_power::scan(src, cfg, nodes, out, on_batch),
     }
 }
 

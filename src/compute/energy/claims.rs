@@ -2,7 +2,8 @@
 //! disjoint per device (two jobs on one device at once: the earlier keeps the overlap), and the
 //! integrator that feeds sample batches to the devices' states.
 
-use super::device::{Dev, Params};
+use super::device::{Dev, Params, HOUR_MS};
+use crate::ingest::telemetry::NODE_DEVICE;
 use crate::findings::{codes, Finding};
 use crate::ingest::hostlist::{expand_ids, expand_nodes};
 use crate::ingest::telemetry::{Nodes, SampleBatch};
@@ -93,6 +94,10 @@ pub(super) struct Integrator {
     pub(super) index: HashMap<(u32, u32), usize>,
     /// Pairs of jobs claiming one device at once, with the first device seen.
     pub(super) overlaps: BTreeMap<(usize, usize), (u32, u32)>,
+    /// With node power in the inputs: each node's windows, cut at every hour and claim
+    /// boundary inside the period (shared by the node's devices).
+    pub(super) node_power: bool,
+    pub(super) windows: HashMap<u32, std::sync::Arc<Vec<(i64, i64)>>>,
 }
 
 impl Integrator {
@@ -127,14 +132,45 @@ impl Integrator {
         }
         list.retain(|c| c.2 > c.1);
         let i = self.devs.len();
-        self.devs.push(Dev::new(
-            node,
-            device,
-            list,
-            self.limits.get(&node).copied(),
-        ));
+        let whole_node = device == NODE_DEVICE;
+        let mut dev = if whole_node {
+            // Node power is no accelerator: it claims nothing and has no TDP bound.
+            Dev::new(node, device, Vec::new(), None)
+        } else {
+            Dev::new(node, device, list, self.limits.get(&node).copied())
+        };
+        dev.whole_node = whole_node;
+        if self.node_power {
+            let w = self.windows_of(node);
+            dev.set_windows(w);
+        }
+        self.devs.push(dev);
         self.index.insert((node, device), i);
         i
+    }
+
+    /// The node's windows: the period cut at every hour and every claim start and end.
+    fn windows_of(&mut self, node: u32) -> std::sync::Arc<Vec<(i64, i64)>> {
+        if let Some(w) = self.windows.get(&node) {
+            return w.clone();
+        }
+        let (p0, p1) = (self.params.p0, self.params.p1);
+        let mut cuts: Vec<i64> = Vec::new();
+        let mut h = p0.div_euclid(HOUR_MS) * HOUR_MS;
+        while h < p1 {
+            cuts.push(h.max(p0));
+            h += HOUR_MS;
+        }
+        cuts.push(p1);
+        for c in self.by_node.get(&node).into_iter().flatten() {
+            cuts.extend([c.s, c.e].into_iter().filter(|t| *t > p0 && *t < p1));
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let w: std::sync::Arc<Vec<(i64, i64)>> =
+            std::sync::Arc::new(cuts.windows(2).map(|p| (p[0], p[1])).collect());
+        self.windows.insert(node, w.clone());
+        w
     }
 
     /// Feed a batch; devices found out of order stop integrating (pass 2 redoes them).

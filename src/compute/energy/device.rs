@@ -30,6 +30,14 @@ pub(super) struct Dev {
     pub(super) idle_hours: Vec<f64>,
     pub(super) idle_base: i64,
     pub(super) limit_w: Option<f64>,
+    /// With node power: the node's windows (cut at every hour and claim boundary), this
+    /// device's joules in each, and (for the node's own power) the milliseconds covered.
+    pub(super) windows: Option<std::sync::Arc<Vec<(i64, i64)>>>,
+    pub(super) win_cursor: usize,
+    pub(super) win_j: Vec<f64>,
+    pub(super) win_ms: Vec<i64>,
+    /// Whole-node power (BMC): zero readings are gaps, and it is no accelerator.
+    pub(super) whole_node: bool,
 }
 
 /// The shared parameters of integration.
@@ -69,20 +77,58 @@ impl Dev {
             idle_hours: Vec::new(),
             idle_base: 0,
             limit_w,
+            windows: None,
+            win_cursor: 0,
+            win_j: Vec::new(),
+            win_ms: Vec::new(),
+            whole_node: false,
         }
     }
 
     /// Forget every result (before a sorted re-run).
     pub(super) fn reset(&mut self) {
         let claims = std::mem::take(&mut self.claims);
+        let (windows, whole_node) = (self.windows.take(), self.whole_node);
         *self = Dev::new(self.node, self.device, claims, self.limit_w);
+        self.whole_node = whole_node;
+        if let Some(w) = windows {
+            self.set_windows(w);
+        }
+    }
+
+    /// Accumulate energy per node window (for host energy: node power minus accelerators).
+    pub(super) fn set_windows(&mut self, w: std::sync::Arc<Vec<(i64, i64)>>) {
+        self.win_j = vec![0.0; w.len()];
+        self.win_ms = vec![0; w.len()];
+        self.win_cursor = 0;
+        self.windows = Some(w);
+    }
+
+    /// A segment's energy into the node windows it overlaps.
+    fn window_energy(&mut self, t0: i64, p0: f64, t1: i64, p1: f64, a: i64, b: i64) {
+        let Some(w) = &self.windows else {
+            return;
+        };
+        while self.win_cursor < w.len() && w[self.win_cursor].1 <= a {
+            self.win_cursor += 1;
+        }
+        let mut k = self.win_cursor;
+        while k < w.len() && w[k].0 < b {
+            let (x, y) = (a.max(w[k].0), b.min(w[k].1));
+            if y > x {
+                self.win_j[k] += trapezoid(t0, p0, t1, p1, x, y);
+                self.win_ms[k] += y - x;
+            }
+            k += 1;
+        }
     }
 
     /// One sample, in arrival order. Returns false when it arrived out of time order.
     #[inline]
     pub(super) fn push(&mut self, t: i64, p: f64, k: &Params) -> bool {
         self.rows += 1;
-        if !(p.is_finite() && p >= 0.0 && self.limit_w.is_none_or(|l| p <= l)) {
+        let valid = if self.whole_node { p > 0.0 } else { p >= 0.0 };
+        if !(p.is_finite() && valid && self.limit_w.is_none_or(|l| p <= l)) {
             self.dropped += 1;
             return true;
         }
@@ -139,6 +185,9 @@ impl Dev {
         }
         let e_all = trapezoid(t0, p0, t1, p1, a, b);
         self.total_j += e_all;
+        if self.windows.is_some() {
+            self.window_energy(t0, p0, t1, p1, a, b);
+        }
         // Claims ending at or before this segment's start can never overlap later segments.
         while self.cursor < self.claims.len() && self.claims[self.cursor].2 <= t0 {
             self.cursor += 1;

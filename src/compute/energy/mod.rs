@@ -35,6 +35,10 @@ pub struct JobTelemetry {
     /// Sampled joules per hour (hour start, epoch seconds): the job's energy profile, for
     /// hourly grid factors.
     pub hourly_j: BTreeMap<i64, f64>,
+    /// Host joules (node power minus its accelerators, by the job's share of the node's
+    /// devices), and whether node power covered any of the job's time.
+    pub host_j: f64,
+    pub host_known: bool,
 }
 
 /// Idle (unallocated) energy of one node.
@@ -46,6 +50,9 @@ pub struct NodeIdle {
     /// Idle joules per hour (hour start, epoch seconds).
     #[serde(skip)]
     pub idle_hourly_j: BTreeMap<i64, f64>,
+    /// Idle host joules per hour, for nodes with node power; `None` without it.
+    #[serde(skip)]
+    pub idle_host_hourly_j: Option<BTreeMap<i64, f64>>,
 }
 
 /// The result of attribution.
@@ -107,6 +114,8 @@ pub fn attribute(
         devs: Vec::new(),
         index: HashMap::new(),
         overlaps: BTreeMap::new(),
+        node_power: sources.iter().any(|s| s.kind.whole_node()),
+        windows: HashMap::new(),
     };
     let mut scan_out = ScanOutput::default();
     att.inputs = stream(&mut it, sources, cfg, &mut nodes, &mut scan_out, progress)?;
@@ -116,6 +125,9 @@ pub fn attribute(
     }
     let resets = counters(&mut it, &scan_out.counters, &mut att.jobs);
     let lists = collect(&it, &nodes, &mut att);
+    if it.node_power {
+        host_energy(&it, &nodes, &mut att);
+    }
     att.stats.files = sources.len();
     att.stats.counter_resets = resets;
     telemetry_findings(&att.stats, cfg, &lists, &mut att.findings);
@@ -309,7 +321,7 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
     let mut idle: BTreeMap<String, (f64, f64, BTreeMap<i64, f64>)> = BTreeMap::new();
     let mut lists = DeviceLists::default();
     let st = &mut att.stats;
-    for &i in &order {
+    for &i in order.iter().filter(|&&i| !it.devs[i].whole_node) {
         let d = &it.devs[i];
         let name = format!("{}/gpu{}", nodes.name(d.node), d.device);
         for (k, &(job, s, _)) in d.claims.iter().enumerate() {
@@ -348,7 +360,7 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
             lists.late.push(name);
         }
     }
-    st.devices = it.devs.len();
+    st.devices = it.devs.iter().filter(|d| !d.whole_node).count();
     st.out_of_order_devices = lists.late.len();
     st.allocated_kwh = st.total_kwh - st.idle_kwh;
     att.nodes = idle
@@ -358,6 +370,7 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
             idle_kwh: i / 3.6e6,
             total_kwh: t / 3.6e6,
             idle_hourly_j: hours,
+            idle_host_hourly_j: None,
         })
         .collect();
     lists
@@ -424,5 +437,77 @@ fn overlap_findings(it: &Integrator, jobs: &[Job], nodes: &Nodes, f: &mut Vec<Fi
             )
             .at(&second.origin.file, Some(second.origin.line)),
         );
+    }
+}
+
+/// Host energy of every node with node power: in each window (hour and claim boundaries),
+/// node energy minus its accelerators' energy over the time the node power covers; shared by
+/// the jobs holding the window by their share of the node's devices, the rest idle. Nodes
+/// with node power but no accelerator samples cannot be split: a warning names them.
+fn host_energy(it: &Integrator, nodes: &Nodes, att: &mut Attribution) {
+    let mut by_node: BTreeMap<u32, (Option<usize>, Vec<usize>)> = BTreeMap::new();
+    for (i, d) in it.devs.iter().enumerate() {
+        let e = by_node.entry(d.node).or_default();
+        if d.whole_node {
+            e.0 = Some(i);
+        } else {
+            e.1.push(i);
+        }
+    }
+    let mut unsplit = Vec::new();
+    let mut negative = 0u64;
+    for (node, (whole, gpus)) in by_node {
+        let Some(w) = whole else { continue };
+        let name = nodes.name(node).to_string();
+        if gpus.is_empty() {
+            unsplit.push(name);
+            continue;
+        }
+        let nd = &it.devs[w];
+        let Some(windows) = &nd.windows else { continue };
+        let claims: &[Claim] = it.by_node.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+        for c in claims {
+            att.jobs[c.job].host_known = true;
+        }
+        let devices = gpus.len() as f64;
+        let mut idle: BTreeMap<i64, f64> = BTreeMap::new();
+        for (k, &(a, b)) in windows.iter().enumerate() {
+            if nd.win_ms[k] == 0 {
+                continue;
+            }
+            let covered = nd.win_ms[k] as f64 / (b - a) as f64;
+            let gpu: f64 = gpus.iter().map(|&g| it.devs[g].win_j[k]).sum();
+            let mut host = nd.win_j[k] - gpu * covered;
+            if host < 0.0 {
+                negative += 1;
+                host = 0.0;
+            }
+            let mut taken = 0.0;
+            for c in claims.iter().filter(|c| c.s <= a && c.e >= b) {
+                let share = match &c.devices {
+                    Some(d) => (d.len() as f64 / devices).min(1.0),
+                    None => 1.0,
+                };
+                let share = share.min(1.0 - taken);
+                att.jobs[c.job].host_j += host * share;
+                taken += share;
+            }
+            *idle.entry(a.div_euclid(HOUR_MS) * 3600).or_default() += host * (1.0 - taken);
+        }
+        if let Some(n) = att.nodes.iter_mut().find(|n| n.node == name) {
+            n.idle_host_hourly_j = Some(idle);
+        }
+    }
+    if !unsplit.is_empty() {
+        att.findings.push(Finding::warning(
+            codes::TELEMETRY_NODE_POWER_UNSPLIT,
+            format!("node power of {} node(s) has no accelerator samples beside it, so the host cannot be told from the accelerators; it is not used: {}", unsplit.len(), list(&unsplit)),
+        ));
+    }
+    if negative > 0 {
+        att.findings.push(Finding::warning(
+            codes::TELEMETRY_NODE_POWER_UNSPLIT,
+            format!("in {negative} window(s) node power was below its accelerators' power (clocks or scales differ); the host counts zero there"),
+        ));
     }
 }

@@ -157,13 +157,27 @@ impl<'a> Resolver<'a> {
                 host: m.accelerator_share.map(|s| m.it_kwh * (1.0 - s)),
                 assumed: 0.0,
             },
-            _ => self.host(hw, accelerator_kwh, device_hours),
+            _ => {
+                let measured = ctx
+                    .tel
+                    .filter(|t| t.host_known && job.metered.is_none())
+                    .map(|t| t.host_j / 3.6e6);
+                match measured {
+                    Some(host) => Split {
+                        boundary: Boundary::Node,
+                        accelerator: Some(accelerator_kwh),
+                        host: Some(host),
+                        assumed: 0.0,
+                    },
+                    None => self.host(hw, accelerator_kwh, device_hours),
+                }
+            }
         };
         Some(EnergyTier {
             tier,
             it_kwh_full: match &job.metered {
-                Some(m) => m.it_kwh + split.assumed,
-                None => accelerator_kwh + split.assumed,
+                Some(m) if m.boundary != Boundary::Accelerator => m.it_kwh,
+                _ => accelerator_kwh + split.host.unwrap_or(0.0),
             },
             boundary: split.boundary,
             accelerator_kwh_full: split.accelerator,

@@ -2,11 +2,11 @@
 //! buffer and fills batches, the caller's thread integrates them, and emptied batches go back
 //! to the parser (so memory does not grow with the file).
 
-use super::resolve_columns;
+use super::columns_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
-use crate::ingest::telemetry::{parse_ms, Nodes, SampleBatch, ScanOutput, Source};
+use crate::ingest::telemetry::{parse_ms, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 /// Rows per batch handed from the CSV parser thread to the integrator.
@@ -51,7 +51,7 @@ pub(super) fn scan_csv(
 }
 
 /// Open the file and locate the four columns (time, node, device, power) in its header.
-fn open(src: &Source, shown: &str) -> Result<(Reader, [usize; 4])> {
+fn open(src: &Source, shown: &str) -> Result<(Reader, [Option<usize>; 4])> {
     let file = std::fs::File::open(&src.file.path)
         .map_err(|e| Error::io(shown, "read the telemetry file", e))?;
     let mut rdr = csv::ReaderBuilder::new()
@@ -65,8 +65,9 @@ fn open(src: &Source, shown: &str) -> Result<(Reader, [usize; 4])> {
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect();
-    let cols = resolve_columns(&header).map_err(|m| Error::in_file(shown, m).at_line(1))?;
-    let idx = cols.map(|c| header.iter().position(|h| *h == c).unwrap_or(0));
+    let cols = columns_of(&header, src.kind.whole_node())
+        .map_err(|m| Error::in_file(shown, m).at_line(1))?;
+    let idx = cols.map(|c| c.and_then(|c| header.iter().position(|h| *h == c)));
     Ok((rdr, idx))
 }
 
@@ -74,7 +75,7 @@ fn open(src: &Source, shown: &str) -> Result<(Reader, [usize; 4])> {
 /// `back_rx`); rows that cannot be read are tallied. Stops early when the receiver is gone.
 fn parse(
     mut rdr: Reader,
-    [it, in_, id, ip]: [usize; 4],
+    [it, in_, id, ip]: [Option<usize>; 4],
     cfg: &Config,
     nodes: &mut Nodes,
     tx: SyncSender<SampleBatch>,
@@ -92,12 +93,13 @@ fn parse(
         }
         t.rows += 1;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        let field = |i: usize| {
-            rec.get(i)
+        let field = |i: Option<usize>| {
+            rec.get(i?)
                 .map(|b| std::str::from_utf8(b).unwrap_or("").trim())
         };
-        let (Some(ts), Some(node), Some(dev), Some(pw)) =
-            (field(it), field(in_), field(id), field(ip))
+        // Node power has no device column: its samples are the whole node's.
+        let dev = if id.is_some() { field(id) } else { Some("") };
+        let (Some(ts), Some(node), Some(dev), Some(pw)) = (field(it), field(in_), dev, field(ip))
         else {
             t.bad_other.0 += 1;
             t.bad_other
@@ -118,7 +120,12 @@ fn parse(
                 continue;
             }
         };
-        let Ok(device) = dev.parse::<u32>() else {
+        let device = if id.is_none() {
+            Ok(NODE_DEVICE)
+        } else {
+            dev.parse::<u32>()
+        };
+        let Ok(device) = device else {
             t.bad_other.0 += 1;
             t.bad_other
                 .1

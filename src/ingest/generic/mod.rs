@@ -4,7 +4,7 @@
 //! memory, which for a quarter of samples is gigabytes). Either way samples are handed on in
 //! batches, so memory does not grow with the file.
 
-use super::telemetry::{parse_ms, Kind, Nodes, SampleBatch, ScanOutput, Source};
+use super::telemetry::{parse_ms, Kind, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -18,6 +18,37 @@ const TIME: [&str; 4] = ["timestamp", "time", "ts", "datetime"];
 const NODE: [&str; 4] = ["node", "host", "hostname", "nodename"];
 const DEVICE: [&str; 5] = ["device", "gpu", "gpu_index", "index", "device_id"];
 const POWER: [&str; 5] = ["power_w", "power", "power_watts", "watts", "power.draw"];
+
+/// Find the three columns of node power (`timestamp, node, power_w`, no device column) among
+/// `cols` (case-insensitive); their names as in the file.
+pub fn resolve_node_columns(cols: &[String]) -> std::result::Result<[String; 3], String> {
+    let find = |names: &[&str]| {
+        cols.iter()
+            .find(|c| names.iter().any(|n| c.trim().eq_ignore_ascii_case(n)))
+            .cloned()
+    };
+    match (find(&TIME), find(&NODE), find(&DEVICE), find(&POWER)) {
+        (Some(t), Some(n), None, Some(p)) => Ok([t, n, p]),
+        _ => Err(format!(
+            "node power needs the columns timestamp, node, power_w; found {}",
+            cols.join(", ")
+        )),
+    }
+}
+
+/// The columns of a generic file: time, node, device (`None` for node power), power.
+pub fn columns_of(
+    cols: &[String],
+    whole_node: bool,
+) -> std::result::Result<[Option<String>; 4], String> {
+    if whole_node {
+        let [t, n, p] = resolve_node_columns(cols)?;
+        Ok([Some(t), Some(n), None, Some(p)])
+    } else {
+        let [t, n, d, p] = resolve_columns(cols)?;
+        Ok([Some(t), Some(n), Some(d), Some(p)])
+    }
+}
 
 /// Find the four columns among `cols` (case-insensitive); their names as in the file.
 pub fn resolve_columns(cols: &[String]) -> std::result::Result<[String; 4], String> {
@@ -47,7 +78,7 @@ pub fn scan(
     out: &mut ScanOutput,
     on_batch: &mut dyn FnMut(&SampleBatch),
 ) -> Result<u64> {
-    if src.kind == Kind::GenericCsv {
+    if matches!(src.kind, Kind::GenericCsv | Kind::NodeCsv) {
         return scan_csv(src, cfg, nodes, out, on_batch);
     }
     let shown = src.file.shown.as_str();
@@ -98,7 +129,7 @@ pub fn scan(
 fn lazy_frame(src: &Source, shown: &str) -> Result<LazyFrame> {
     let path = PlRefPath::try_from_path(&src.file.path).map_err(pe(shown))?;
     let mut lf = match src.kind {
-        Kind::GenericParquet => {
+        Kind::GenericParquet | Kind::NodeParquet => {
             LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(pe(shown))?
         }
         _ => LazyCsvReader::new(path)
@@ -109,13 +140,19 @@ fn lazy_frame(src: &Source, shown: &str) -> Result<LazyFrame> {
     };
     let schema = lf.collect_schema().map_err(pe(shown))?;
     let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    let [t, n, d, p] = resolve_columns(&names).map_err(|m| Error::in_file(shown, m).at_line(1))?;
-    Ok(lf.select([
-        col(t.as_str()).alias("t"),
-        col(n.as_str()).cast(DataType::String).alias("n"),
+    let [t, n, d, p] = columns_of(&names, src.kind.whole_node())
+        .map_err(|m| Error::in_file(shown, m).at_line(1))?;
+    let name = |c: Option<String>| c.unwrap_or_default();
+    let device = match d {
         // Non-strict numeric casts: a value that is not a number becomes null (a bad row).
-        col(d.as_str()).cast(DataType::UInt32).alias("d"),
-        col(p.as_str()).cast(DataType::Float64).alias("p"),
+        Some(d) => col(d.as_str()).cast(DataType::UInt32),
+        None => lit(NODE_DEVICE),
+    };
+    Ok(lf.select([
+        col(name(t).as_str()).alias("t"),
+        col(name(n).as_str()).cast(DataType::String).alias("n"),
+        device.alias("d"),
+        col(name(p).as_str()).cast(DataType::Float64).alias("p"),
     ]))
 }
 
