@@ -512,10 +512,11 @@ impl Draft {
     }
 }
 
-/// Relative uncertainty of a line: its energy's, the PUE's and its grid factor's, in
+/// Relative uncertainty of a line: its energy's, its PUE's and its grid factor's, in
 /// quadrature.
 fn relative(
     energy: f64,
+    pue: f64,
     u: &crate::config::uncertainty::Uncertainty,
     g: &SiteGrid,
     hourly: bool,
