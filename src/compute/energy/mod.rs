@@ -321,9 +321,31 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
     let mut idle: BTreeMap<String, (f64, f64, BTreeMap<i64, f64>)> = BTreeMap::new();
     let mut lists = DeviceLists::default();
     let st = &mut att.stats;
-    for &i in order.iter().filter(|&&i| !it.devs[i].whole_node) {
+    for &i in &order {
         let d = &it.devs[i];
-        let name = format!("{}/gpu{}", nodes.name(d.node), d.device);
+        let name = if d.whole_node {
+            format!("{}/node", nodes.name(d.node))
+        } else {
+            format!("{}/gpu{}", nodes.name(d.node), d.device)
+        };
+        st.samples += d.rows;
+        st.duplicates += d.duplicates;
+        st.dropped += d.dropped;
+        st.gaps += d.gaps;
+        st.gap_seconds += d.gap_ms as f64 / 1000.0;
+        if d.dropped > 0 {
+            lists.dropped.push(format!("{name} ({})", d.dropped));
+        }
+        if d.gaps > 0 {
+            lists.gaps.push(format!("{name} ({} s)", d.gap_ms / 1000));
+        }
+        if d.out_of_order {
+            lists.late.push(name);
+        }
+        if d.whole_node {
+            // Node power is no accelerator energy: it only gives the host (host_energy).
+            continue;
+        }
         for (k, &(job, s, _)) in d.claims.iter().enumerate() {
             let jt = &mut att.jobs[job];
             jt.sampled_j += d.claim_j[k];
@@ -343,25 +365,11 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
                 *e.2.entry((d.idle_base + k as i64) * 3600).or_default() += j;
             }
         }
-        st.samples += d.rows;
-        st.duplicates += d.duplicates;
-        st.dropped += d.dropped;
-        st.gaps += d.gaps;
-        st.gap_seconds += d.gap_ms as f64 / 1000.0;
         st.total_kwh += d.total_j / 3.6e6;
         st.idle_kwh += d.idle_j / 3.6e6;
-        if d.dropped > 0 {
-            lists.dropped.push(format!("{name} ({})", d.dropped));
-        }
-        if d.gaps > 0 {
-            lists.gaps.push(format!("{name} ({} s)", d.gap_ms / 1000));
-        }
-        if d.out_of_order {
-            lists.late.push(name);
-        }
     }
     st.devices = it.devs.iter().filter(|d| !d.whole_node).count();
-    st.out_of_order_devices = lists.late.len();
+    st.out_of_order_devices = it.devs.iter().filter(|d| d.out_of_order).count();
     st.allocated_kwh = st.total_kwh - st.idle_kwh;
     att.nodes = idle
         .into_iter()
