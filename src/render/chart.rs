@@ -3,7 +3,7 @@
 //! both draw.
 
 pub use crate::format::tick_label;
-use crate::report::chart::{BarChart, Kind, Series};
+use crate::report::chart::{BarChart, Kind, Series, COLORS};
 
 /// Grid lines and axis text.
 pub const GRID: &str = "#d5ddd8";
@@ -174,6 +174,38 @@ impl Frame<'_> {
         }
     }
 
+    /// Floating steps from the first series, each from where the last ended; the last bar is
+    /// the total, from zero, in the second colour. No legend is needed.
+    fn waterfall(&self, out: &mut Vec<Prim>) {
+        let c = self.c;
+        let Some(ser) = c.series.first() else {
+            return;
+        };
+        let bw = (self.gw * 0.6).min(60.0);
+        let n = c.categories.len();
+        let mut run = 0.0;
+        for (gi, cat) in c.categories.iter().enumerate() {
+            let v = ser.values.get(gi).copied().unwrap_or(0.0);
+            if !v.is_finite() {
+                continue;
+            }
+            let last = gi + 1 == n;
+            let (from, to) = if last { (0.0, v) } else { (run, run + v) };
+            let (a, b) = (self.y(from), self.y(to));
+            out.push(Prim::Rect {
+                x: self.left + gi as f64 * self.gw + (self.gw - bw) / 2.0,
+                y: a.min(b),
+                w: bw,
+                h: (a - b).abs(),
+                color: if last { COLORS[1] } else { ser.color },
+                tip: self.tip(cat, ser, v),
+            });
+            if !last {
+                run += v;
+            }
+        }
+    }
+
     /// A line per series through its finite values, with a marker at each.
     fn lines(&self, out: &mut Vec<Prim>) {
         let c = self.c;
@@ -266,9 +298,12 @@ pub fn layout(c: &BarChart) -> Vec<Prim> {
         Kind::Grouped => f.grouped(&mut out),
         Kind::Stacked => f.stacked(&mut out),
         Kind::Lines => f.lines(&mut out),
+        Kind::Waterfall => f.waterfall(&mut out),
     }
     f.categories(&mut out);
-    f.legend(&mut out);
+    if c.kind != Kind::Waterfall {
+        f.legend(&mut out);
+    }
     out
 }
 

@@ -3,7 +3,7 @@
 
 use super::{Rendered, Renderer};
 use crate::error::{Error, Result};
-use crate::report::{Amounts, JobRow, Report};
+use crate::report::{Amounts, InventoryRow, JobRow, Report};
 
 pub struct Csv;
 
@@ -87,6 +87,7 @@ impl Renderer for Csv {
             ("csv/teams.csv".into(), teams(r)?),
             ("csv/models.csv".into(), models(r)?),
             ("csv/monthly.csv".into(), monthly(r)?),
+            ("csv/inventory.csv".into(), inventory(r)?),
             ("csv/whatifs.csv".into(), whatifs(r)?),
             ("csv/lineage.csv".into(), lineage(r)?),
             ("csv/reuse_dividends.csv".into(), dividends(r)?),
@@ -245,6 +246,68 @@ fn monthly(r: &Report) -> Result<Vec<u8>> {
             ]
         })
         .collect();
+    table(header, rows)
+}
+
+/// inventory.csv: the inventory per site and month, then its totals (site `total`).
+fn inventory(r: &Report) -> Result<Vec<u8>> {
+    let header = vec![
+        "site",
+        "period",
+        "accelerator_kwh",
+        "host_kwh",
+        "unsplit_kwh",
+        "idle_accelerator_kwh",
+        "idle_host_kwh",
+        "idle_kwh",
+        "it_energy_kwh",
+        "pue",
+        "facility_energy_kwh",
+        "metered_facility_kwh",
+        "metered_it_kwh",
+        "metered_kwh",
+        "unattributed_kwh",
+        "measured_pue",
+        "scope2_kwh",
+        "location_kgco2e",
+        "market_kgco2e",
+        "location_kgco2e_low",
+        "location_kgco2e_high",
+        "meter_references",
+    ];
+    let row = |x: &InventoryRow, site: String| {
+        vec![
+            site,
+            x.period.clone(),
+            opt(x.accelerator_kwh),
+            opt(x.host_kwh),
+            num(x.unsplit_kwh),
+            opt(x.idle_accelerator_kwh),
+            opt(x.idle_host_kwh),
+            opt(x.idle_kwh),
+            num(x.it_energy_kwh),
+            opt(x.pue),
+            num(x.facility_energy_kwh),
+            opt(x.metered_facility_kwh),
+            opt(x.metered_it_kwh),
+            opt(x.metered_kwh),
+            opt(x.unattributed_kwh),
+            opt(x.measured_pue),
+            num(x.scope2_kwh),
+            num(x.location_kgco2e),
+            num(x.market_kgco2e),
+            num(x.location_kgco2e_low),
+            num(x.location_kgco2e_high),
+            x.meter_references.join(";"),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = r
+        .inventory
+        .sites
+        .iter()
+        .map(|x| row(x, x.site.clone().unwrap_or_default()))
+        .collect();
+    rows.push(row(&r.inventory.totals, "total".into()));
     table(header, rows)
 }
 

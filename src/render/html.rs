@@ -193,6 +193,14 @@ impl Renderer for Html {
             .map(|c| (c.id.as_str(), super::chart::svg(c)))
             .collect();
         ctx.insert("charts", &charts);
+        // The per-site waterfalls of the inventory, in site order.
+        let waterfalls: Vec<String> = report
+            .charts
+            .iter()
+            .filter(|c| c.id.starts_with("waterfall_"))
+            .map(super::chart::svg)
+            .collect();
+        ctx.insert("waterfalls", &waterfalls);
         let methodology = methodology_html(&self.methodology_in(&ctx)?);
         ctx.insert("methodology_html", &methodology);
         let html = self

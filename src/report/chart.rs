@@ -74,6 +74,9 @@ pub enum Kind {
     Stacked,
     /// One line per series through the categories.
     Lines,
+    /// The first series' values as steps, each bar starting where the one before ended; the
+    /// last category is the total, drawn from zero.
+    Waterfall,
 }
 
 /// A chart: categories along the x axis, one value per category and series.
@@ -131,6 +134,18 @@ impl BarChart {
                 }
                 (lo, hi)
             }
+            Kind::Waterfall => {
+                let (mut run, mut lo, mut hi) = (0.0f64, 0.0f64, 0.0f64);
+                let steps = series.first().map(|s| s.values.as_slice()).unwrap_or(&[]);
+                for (i, v) in steps.iter().filter(|v| finite(v)).enumerate() {
+                    if i + 1 < steps.len() {
+                        run += v;
+                    }
+                    lo = lo.min(run).min(*v);
+                    hi = hi.max(run).max(*v);
+                }
+                (lo, hi)
+            }
             _ => {
                 let vals = || {
                     series
@@ -178,7 +193,68 @@ pub fn charts(r: &Report) -> Vec<BarChart> {
         scores_by_team(r),
     ];
     charts.extend(idle_by_node(r));
+    charts.extend(waterfalls(r));
     charts
+}
+
+/// Per site, from the accelerators in jobs to the electricity the inventory counts: host in
+/// jobs, jobs whose split is unknown, idle, PUE overhead, unattributed; the last bar is the
+/// site's Scope 2 electricity (the meter's, where one reconciles it).
+fn waterfalls(r: &Report) -> Vec<BarChart> {
+    let mut sites: Vec<&str> = r
+        .inventory
+        .sites
+        .iter()
+        .filter_map(|x| x.site.as_deref())
+        .collect();
+    sites.dedup();
+    sites
+        .into_iter()
+        .map(|site| {
+            let rows: Vec<_> = r
+                .inventory
+                .sites
+                .iter()
+                .filter(|x| x.site.as_deref() == Some(site))
+                .collect();
+            let sum = |f: &dyn Fn(&crate::ledger::InventoryRow) -> f64| {
+                rows.iter().map(|x| f(x)).fold(0.0, |a, b| a + b)
+            };
+            let mut steps: Vec<(&str, f64)> = vec![
+                ("accelerators in jobs", sum(&|x| x.accelerator_kwh.unwrap_or(0.0))),
+                ("host in jobs", sum(&|x| x.host_kwh.unwrap_or(0.0))),
+            ];
+            let unsplit = sum(&|x| x.unsplit_kwh);
+            if unsplit > 0.0 {
+                steps.push(("jobs, split unknown", unsplit));
+            }
+            steps.push(("idle", sum(&|x| x.idle_kwh.unwrap_or(0.0))));
+            steps.push((
+                "PUE overhead",
+                sum(&|x| x.facility_energy_kwh - x.it_energy_kwh),
+            ));
+            let metered = rows.iter().any(|x| x.metered_kwh.is_some());
+            if metered {
+                steps.push(("unattributed", sum(&|x| x.unattributed_kwh.unwrap_or(0.0))));
+            }
+            steps.push((
+                if metered { "metered" } else { "scope 2" },
+                sum(&|x| x.scope2_kwh),
+            ));
+            BarChart::of_kind(
+                Kind::Waterfall,
+                &format!("waterfall_{site}"),
+                &format!("From jobs to the site's electricity: {site}"),
+                "kWh",
+                steps.iter().map(|(k, _)| k.to_string()).collect(),
+                vec![series(
+                    "energy",
+                    steps.iter().map(|(_, v)| *v).collect(),
+                    0,
+                )],
+            )
+        })
+        .collect()
 }
 
 /// A series of values in the palette's `color`-th colour.

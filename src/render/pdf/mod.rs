@@ -8,6 +8,7 @@
 //! `SOURCE_DATE_EPOCH`); without it the document carries no date at all.
 
 mod fonts;
+mod inventory;
 mod layout;
 mod ledger;
 mod sections;
@@ -17,6 +18,7 @@ use super::{Rendered, Renderer};
 use crate::error::{Error, Result};
 use crate::report::Report;
 use fonts::*;
+use inventory::inventory;
 use layout::*;
 use ledger::*;
 use printpdf::{FontId, PdfDocument, PdfFont, PdfPage, PdfSaveOptions};
@@ -49,6 +51,7 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     let mut l = Layout::new(fonts);
     let contents_y = cover(&mut l, r);
     summary(&mut l, r);
+    inventory(&mut l, r);
     teams(&mut l, r);
     scores(&mut l, r);
     progress(&mut l, r);

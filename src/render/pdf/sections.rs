@@ -51,11 +51,30 @@ fn headline_cards(r: &Report) -> Vec<(String, String)> {
         (Some(_), Some(_)) => format!("{} to {}", q(lo, "mass", like), q(hi, "mass", like)),
         _ => "bounds unknown".into(),
     };
+    let inv = &r.inventory.totals;
     let mut cards: Vec<(String, String)> = vec![
+        (
+            q(Some(inv.location_kgco2e), "mass", None),
+            format!(
+                "the organisation's Scope 2, location-based: jobs, idle and unattributed ({})",
+                range(
+                    Some(inv.location_kgco2e_low),
+                    Some(inv.location_kgco2e_high),
+                    Some(inv.location_kgco2e)
+                )
+            ),
+        ),
+        (
+            q(Some(inv.market_kgco2e), "mass", None),
+            format!(
+                "the organisation's Scope 2, market-based, over {} of electricity",
+                q(Some(inv.scope2_kwh), "energy", None)
+            ),
+        ),
         (
             q(Some(t.location_kgco2e), "mass", None),
             format!(
-                "CO₂e, location-based ({})",
+                "of which the jobs, CO₂e, location-based ({})",
                 range(
                     t.location_kgco2e_low,
                     t.location_kgco2e_high,
