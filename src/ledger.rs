@@ -31,6 +31,13 @@ pub struct Amounts {
     pub tokens: Option<f64>,
     /// kgCO2e (location-based) per million tokens, over the jobs that give tokens.
     pub kgco2e_per_million_tokens: Option<f64>,
+    /// With `[accounting] overhead = "allocate"`: the idle and unattributed energy (facility
+    /// level) and its location-based emissions carried, by energy share at each site and
+    /// month; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overhead_kwh: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overhead_kgco2e: Option<f64>,
 }
 
 /// One job's row of the ledger.

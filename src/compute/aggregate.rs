@@ -14,7 +14,9 @@ pub struct Aggregates {
     pub tiers: Vec<TierShare>,
 }
 
-const SUMMED: [&str; 12] = [
+const SUMMED: [&str; 14] = [
+    "overhead_kwh",
+    "overhead_kgco2e",
     "gpu_hours",
     "it_energy_kwh",
     "facility_energy_kwh",
@@ -75,6 +77,8 @@ fn amounts_at(df: &DataFrame, i: usize) -> Result<Amounts> {
         market_kgco2e_low: known("market_kgco2e_low")?,
         market_kgco2e_high: known("market_kgco2e_high")?,
         tokens: known("tokens")?,
+        overhead_kwh: known("overhead_kwh")?,
+        overhead_kgco2e: known("overhead_kgco2e")?,
         kgco2e_per_million_tokens: known("tokens")?.and_then(|t| {
             ratio(
                 get("location_with_tokens").ok().flatten().unwrap_or(0.0),

@@ -83,6 +83,8 @@ struct Columns {
     market: Vec<Option<f64>>,
     accelerator: Vec<Option<f64>>,
     host: Vec<Option<f64>>,
+    overhead_kwh: Vec<Option<f64>>,
+    overhead_kg: Vec<Option<f64>>,
     /// Location low, high; market low, high.
     bounds: [Vec<Option<f64>>; 4],
 }
@@ -109,6 +111,8 @@ impl Columns {
             market: optional("market_kgco2e")?,
             accelerator: f64s(df, "accelerator_kwh")?,
             host: f64s(df, "host_kwh")?,
+            overhead_kwh: optional("overhead_kwh")?,
+            overhead_kg: optional("overhead_kgco2e")?,
             bounds: [
                 optional("location_kgco2e_low")?,
                 optional("location_kgco2e_high")?,
@@ -139,6 +143,8 @@ impl Columns {
             market_kgco2e_high: self.bounds[3][i],
             tokens,
             kgco2e_per_million_tokens: tokens.and_then(|t| ratio(location, t / 1e6)),
+            overhead_kwh: self.overhead_kwh[i],
+            overhead_kgco2e: self.overhead_kg[i],
         }
     }
 }

@@ -266,10 +266,7 @@ fn idle_by_site(
 
 /// The sites with a row: configured sites with jobs, telemetry or meters, and `None` for
 /// jobs without a site.
-fn present_sites(
-    s: &Sources,
-    accs: &BTreeMap<Key, Acc>,
-) -> Vec<Option<String>> {
+fn present_sites(s: &Sources, accs: &BTreeMap<Key, Acc>) -> Vec<Option<String>> {
     let mut present: BTreeSet<Option<String>> = accs.keys().map(|(k, _)| k.clone()).collect();
     for m in s.meters {
         present.insert(Some(m.site.clone()));
@@ -533,7 +530,12 @@ fn relative(
 
 /// The inventory with its market-based figures: each job's market-based kg into its rows,
 /// each extra consumer's into its row, and the totals.
-pub fn finish(d: Draft, job_market: &[f64], extra_market: &[f64], period: &Period) -> Inventory {
+pub fn finish(
+    d: Draft,
+    job_market: &[f64],
+    extra_market: &[f64],
+    period: &Period,
+) -> (Inventory, Vec<Vec<(usize, f64)>>) {
     let mut rows = d.rows;
     for (j, shares) in d.job_rows.iter().enumerate() {
         for &(r, w) in shares {
@@ -547,10 +549,57 @@ pub fn finish(d: Draft, job_market: &[f64], extra_market: &[f64], period: &Perio
         rows[r].market_kgco2e += kg;
     }
     let totals = totals(&rows, period);
-    Inventory {
+    let inventory = Inventory {
         sites: rows,
         totals,
+    };
+    (inventory, d.job_rows)
+}
+
+/// `[accounting] overhead = "allocate"`: each row's idle and unattributed energy (scope 2 less
+/// the jobs' facility energy) and emissions spread over the row's jobs by their facility
+/// energy there. Returns (kWh, kgCO2e) per job; a row without jobs to carry it is a warning.
+pub fn overhead(
+    inv: &Inventory,
+    job_rows: &[Vec<(usize, f64)>],
+    facility: &[f64],
+) -> (Vec<(f64, f64)>, Vec<Finding>) {
+    let mut weight = vec![0.0; inv.sites.len()];
+    for (j, shares) in job_rows.iter().enumerate() {
+        for &(r, w) in shares {
+            weight[r] += w * facility[j];
+        }
     }
+    let carried = |r: usize| {
+        let row = &inv.sites[r];
+        (
+            row.scope2_kwh
+                - (row.facility_energy_kwh - row.idle_kwh.unwrap_or(0.0) * row.pue.unwrap_or(1.0)),
+            row.location_kgco2e - row.jobs_location_kgco2e,
+        )
+    };
+    let mut out = vec![(0.0, 0.0); job_rows.len()];
+    for (j, shares) in job_rows.iter().enumerate() {
+        for &(r, w) in shares {
+            if weight[r] > 0.0 {
+                let (kwh, kg) = carried(r);
+                let share = w * facility[j] / weight[r];
+                out[j].0 += kwh * share;
+                out[j].1 += kg * share;
+            }
+        }
+    }
+    let mut findings = Vec::new();
+    for (r, row) in inv.sites.iter().enumerate() {
+        let (kwh, _) = carried(r);
+        if weight[r] <= 0.0 && kwh.abs() > 1e-9 {
+            findings.push(Finding::warning(
+                codes::INVENTORY_NO_JOBS,
+                format!("site '{}' {}: {kwh:.3} kWh of idle and unattributed energy have no job to carry them; they stay in the inventory, outside the teams", row.site.clone().unwrap_or_default(), row.period),
+            ));
+        }
+    }
+    (out, findings)
 }
 
 /// The rows summed; nulls stay null only where every row is null.

@@ -126,7 +126,16 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
     consumers.extend(draft.consumers.iter().cloned());
     let market = market::allocate(cfg, &consumers, &period);
     add_market_columns(&mut frame, cfg, &res.rows, &facility, &location, &market)?;
-    let inventory = inventory::finish(draft, &market.kg[..n_jobs], &market.kg[n_jobs..], &period);
+    let (inventory, job_rows) =
+        inventory::finish(draft, &market.kg[..n_jobs], &market.kg[n_jobs..], &period);
+    add_overhead_columns(
+        &mut frame,
+        cfg,
+        &inventory,
+        &job_rows,
+        &facility,
+        &mut findings,
+    )?;
     let monthly = monthly(
         &res.rows,
         [
@@ -166,6 +175,32 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         inventory,
         period,
     })
+}
+
+/// `[accounting] overhead = "allocate"`: each job's share of its sites' idle and unattributed
+/// energy and emissions, as frame columns (null otherwise, so that nothing changes).
+fn add_overhead_columns(
+    frame: &mut polars::prelude::DataFrame,
+    cfg: &Config,
+    inv: &crate::ledger::Inventory,
+    job_rows: &[Vec<(usize, f64)>],
+    facility: &[f64],
+    findings: &mut Vec<crate::findings::Finding>,
+) -> Result<()> {
+    let n = facility.len();
+    let (kwh, kg): (Vec<Option<f64>>, Vec<Option<f64>>) = if cfg.allocate_overhead {
+        let (per_job, mut f) = inventory::overhead(inv, job_rows, facility);
+        findings.append(&mut f);
+        per_job.into_iter().map(|(a, b)| (Some(a), Some(b))).unzip()
+    } else {
+        (vec![None; n], vec![None; n])
+    };
+    for (name, values) in [("overhead_kwh", kwh), ("overhead_kgco2e", kg)] {
+        frame
+            .with_column(polars::prelude::Column::new(name.into(), values))
+            .map_err(emissions::pe)?;
+    }
+    Ok(())
 }
 
 /// A float column of the job frame, nulls as 0.

@@ -16,7 +16,9 @@ const TIME: [&str; 5] = ["timestamp", "time", "ts", "datetime", "date"];
 pub fn node_of(header: &str) -> String {
     let h = header.trim();
     let lower = h.to_ascii_lowercase();
-    for suffix in ["_power_w", "_power", "_watts", "_w", " (w)", " [w]", "(w)", "[w]"] {
+    for suffix in [
+        "_power_w", "_power", "_watts", "_w", " (w)", " [w]", "(w)", "[w]",
+    ] {
         if lower.ends_with(suffix) && lower.len() > suffix.len() {
             return h[..h.len() - suffix.len()].trim().to_string();
         }
@@ -45,8 +47,8 @@ pub fn scan(
     on_batch: &mut dyn FnMut(&SampleBatch),
 ) -> Result<u64> {
     let shown = src.file.shown.as_str();
-    let bytes =
-        std::fs::read(&src.file.path).map_err(|e| Error::io(shown, "read the node power file", e))?;
+    let bytes = std::fs::read(&src.file.path)
+        .map_err(|e| Error::io(shown, "read the node power file", e))?;
     let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)

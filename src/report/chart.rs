@@ -221,7 +221,10 @@ fn waterfalls(r: &Report) -> Vec<BarChart> {
                 rows.iter().map(|x| f(x)).fold(0.0, |a, b| a + b)
             };
             let mut steps: Vec<(&str, f64)> = vec![
-                ("accelerators in jobs", sum(&|x| x.accelerator_kwh.unwrap_or(0.0))),
+                (
+                    "accelerators in jobs",
+                    sum(&|x| x.accelerator_kwh.unwrap_or(0.0)),
+                ),
                 ("host in jobs", sum(&|x| x.host_kwh.unwrap_or(0.0))),
             ];
             let unsplit = sum(&|x| x.unsplit_kwh);
@@ -247,11 +250,7 @@ fn waterfalls(r: &Report) -> Vec<BarChart> {
                 &format!("From jobs to the site's electricity: {site}"),
                 "kWh",
                 steps.iter().map(|(k, _)| k.to_string()).collect(),
-                vec![series(
-                    "energy",
-                    steps.iter().map(|(_, v)| *v).collect(),
-                    0,
-                )],
+                vec![series("energy", steps.iter().map(|(_, v)| *v).collect(), 0)],
             )
         })
         .collect()

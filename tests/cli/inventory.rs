@@ -239,7 +239,11 @@ mwh = 0.035
     let rel = (0.05f64.powi(2) * 2.0 + 0.01).sqrt();
     let low = (2.25 + 4.05) * (1.0 - rel) + 0.7 * 0.9;
     let high = (2.25 + 4.05) * (1.0 + rel) + 0.7 * 1.1;
-    assert!(close(f(row, "location_kgco2e_low"), low), "{}", row["location_kgco2e_low"]);
+    assert!(
+        close(f(row, "location_kgco2e_low"), low),
+        "{}",
+        row["location_kgco2e_low"]
+    );
     assert!(close(f(row, "location_kgco2e_high"), high));
     // The totals: the jobs' totals plus the idle and unattributed lines.
     let t = &inv["totals"];
@@ -286,7 +290,11 @@ fn a_ledger_above_its_meter_is_an_error() {
     assert!(close(f(row, "location_kgco2e"), 4.0));
     let e = codes_of(&r, "inventory.ledger-above-meter");
     assert_eq!(e.len(), 1);
-    assert!(e[0].contains("63.000 kWh") && e[0].contains("inv-7"), "{}", e[0]);
+    assert!(
+        e[0].contains("63.000 kWh") && e[0].contains("inv-7"),
+        "{}",
+        e[0]
+    );
 }
 
 /// Meters from a --meters CSV: an IT meter (UPS output) of 42 kWh beside a facility meter of
@@ -320,7 +328,10 @@ fn meters_file_measured_pue_and_a_meter_covering_half_the_period() {
     assert!(close(f(row, "metered_it_kwh"), 42.0));
     assert!(close(f(row, "measured_pue"), 70.0 / 42.0));
     assert!(close(f(row, "unattributed_kwh"), 7.0));
-    assert_eq!(row["meter_references"], serde_json::json!(["inv-8", "ups-1"]));
+    assert_eq!(
+        row["meter_references"],
+        serde_json::json!(["inv-8", "ups-1"])
+    );
     assert_eq!(codes_of(&r, "inventory.measured-pue").len(), 1);
     let prorated = codes_of(&r, "inventory.meter-prorated");
     assert_eq!(prorated.len(), 1);
@@ -340,7 +351,10 @@ fn meters_file_measured_pue_and_a_meter_covering_half_the_period() {
         .iter()
         .find(|i| i["kind"] == "meters")
         .unwrap();
-    assert_eq!((rec["rows"].as_u64(), rec["rows_used"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(
+        (rec["rows"].as_u64(), rec["rows_used"].as_u64()),
+        (Some(3), Some(2))
+    );
 }
 
 /// Node power in the wide BMC layout, with zero readings: n1 reads 0 W from 03:00 to 03:09,
@@ -360,7 +374,11 @@ fn wide_node_power_with_zero_readings_leaves_a_gap() {
     let j1 = job(&r, "j1");
     assert!(close(f(j1, "host_kwh"), 2.89), "{}", j1["host_kwh"]);
     let row = &r["inventory"]["sites"][0];
-    assert!(close(f(row, "idle_host_kwh"), 7.0), "{}", row["idle_host_kwh"]);
+    assert!(
+        close(f(row, "idle_host_kwh"), 7.0),
+        "{}",
+        row["idle_host_kwh"]
+    );
     let gaps = codes_of(&r, "telemetry.gaps");
     assert!(gaps[0].contains("n1/node (660 s)"), "{}", gaps[0]);
     let rec = r["inputs"]
@@ -376,7 +394,10 @@ fn wide_node_power_with_zero_readings_leaves_a_gap() {
 /// Telemetry without jobs is a valid run: the fleet is all idle, with a warning.
 #[test]
 fn telemetry_without_jobs_shows_the_idle_fleet() {
-    let d = fleet("", "job_id,model,team,site,start,end,hardware,devices,nodes\n");
+    let d = fleet(
+        "",
+        "job_id,model,team,site,start,end,hardware,devices,nodes\n",
+    );
     let r = report_json(d.path(), 0);
     let row = &r["inventory"]["sites"][0];
     assert!(close(f(row, "idle_accelerator_kwh"), 32.0));
@@ -384,4 +405,49 @@ fn telemetry_without_jobs_shows_the_idle_fleet() {
     assert!(close(f(row, "facility_energy_kwh"), 63.0));
     assert_eq!(r["totals"]["jobs"], 0);
     assert_eq!(codes_of(&r, "inventory.no-jobs").len(), 1);
+}
+
+/// `[accounting] overhead = "allocate"`: j1 (team t, n1 02:00..07:00) and j2 (team u, all of
+/// n2 for 10 h). Facility: j1 15 kWh x 1.5 = 22.5 kWh, j2 (8 + 4) x 1.5 = 18 kWh; the meter's
+/// 70 kWh leave 70 - 40.5 = 29.5 kWh of idle and unattributed energy, 7.0 - 2.25 - 1.8 = 2.95
+/// kg. Shared by facility energy: t 22.5 / 40.5 of it, u 18 / 40.5. The teams with their
+/// overhead then add up to the inventory.
+#[test]
+fn allocated_overhead_reconciles_teams_with_the_inventory() {
+    let d = fleet(
+        "[[site.meter]]\nperiod = \"2026-07-01T00:00:00Z..2026-07-01T10:00:00Z\"\nkwh = 70\nscope = \"facility\"\n[accounting]\noverhead = \"allocate\"\n",
+        "job_id,model,team,site,start,end,hardware,devices,nodes\n\
+         j1,m,t,s,2026-07-01T02:00:00Z,2026-07-01T07:00:00Z,H100,8,n1\n\
+         j2,m2,u,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100,8,n2\n",
+    );
+    let r = report_json(d.path(), 0);
+    let team = |name: &str| {
+        r["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["team"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (t, u) = (team("t"), team("u"));
+    assert!(close(f(&t, "overhead_kwh"), 29.5 * 22.5 / 40.5), "{t}");
+    assert!(close(f(&u, "overhead_kwh"), 29.5 * 18.0 / 40.5));
+    assert!(close(f(&t, "overhead_kgco2e"), 2.95 * 22.5 / 40.5));
+    assert!(close(f(&u, "overhead_kgco2e"), 2.95 * 18.0 / 40.5));
+    let inv = &r["inventory"]["totals"];
+    let with = |k: &str, o: &str| f(&t, k) + f(&t, o) + f(&u, k) + f(&u, o);
+    assert!(close(
+        with("location_kgco2e", "overhead_kgco2e"),
+        f(inv, "location_kgco2e")
+    ));
+    assert!(close(
+        with("facility_energy_kwh", "overhead_kwh"),
+        f(inv, "scope2_kwh")
+    ));
+    // Without the setting there is no overhead key at all.
+    assert!(r["models"][0]["overhead_kwh"].is_number());
+    let plain = fleet("", ONE_JOB);
+    let p = report_json(plain.path(), 0);
+    assert!(p["teams"][0].get("overhead_kwh").is_none());
 }

@@ -3,9 +3,9 @@
 //! integrator that feeds sample batches to the devices' states.
 
 use super::device::{Dev, Params, HOUR_MS};
-use crate::ingest::telemetry::NODE_DEVICE;
 use crate::findings::{codes, Finding};
 use crate::ingest::hostlist::{expand_ids, expand_nodes};
+use crate::ingest::telemetry::NODE_DEVICE;
 use crate::ingest::telemetry::{Nodes, SampleBatch};
 use crate::ingest::Job;
 use crate::timeutil::Period;
