@@ -15,6 +15,7 @@ of the same lab, made by this script with --previous-quarter:
 """
 import csv
 import datetime as dt
+import math
 import os
 import random
 import sys
@@ -302,6 +303,16 @@ kind = "GO"
 period = "2026-07"
 mwh = 15
 reference = "French GO registry, lot FR-2026-0712 (demo)"
+[[site.meter]]                   # the July invoice and the UPS output meter: the reconciliation
+period = "2026-07"
+kwh = 745
+scope = "facility"
+reference = "EDF invoice 2026-07 (demo)"
+[[site.meter]]
+period = "2026-07"
+kwh = 560
+scope = "it"
+reference = "UPS-A output meter (demo)"
 [[site.pue]]
 period = "2026-07"
 value = 1.31
@@ -379,6 +390,36 @@ def previous_quarter(out):
         f.write(cfg)
 
 
+def node_power(out):
+    """Whole-node power of par-gpu42 from its BMC, in the wide layout of a Redfish poller: one
+    reading a minute, the node's eight GPUs (their last nvidia-smi sample) plus a host of about
+    800 W, and three zero readings (a BMC glitch: a gap, not zero watts)."""
+    path = os.path.join(out, "telemetry", "par-gpu42.nvidia-smi.csv")
+    samples = {}
+    for line in open(path, encoding="utf-8"):
+        parts = [p.strip() for p in line.split(",")]
+        if parts[0] == "timestamp" or len(parts) < 5:
+            continue
+        t = dt.datetime.strptime(parts[0][:19], "%Y/%m/%d %H:%M:%S") - dt.timedelta(hours=2)
+        w = parts[3] if parts[3].endswith(" W") else parts[4]
+        samples.setdefault(t, {})[int(parts[1])] = float(w.split()[0])
+    times = sorted(samples)
+    lines = ["timestamp,par-gpu42_power_w"]
+    t, last, k = times[0].replace(second=0), {}, 0
+    i = 0
+    while t <= times[-1]:
+        while i < len(times) and times[i] <= t:
+            last.update(samples[times[i]])
+            i += 1
+        host = 800 + 40 * math.sin(k / 17.0)
+        w = 0.0 if 500 <= k < 503 else sum(last.values()) + host
+        lines.append(f"{t.strftime('%Y-%m-%dT%H:%M:%SZ')},{w:.1f}")
+        t += dt.timedelta(minutes=1)
+        k += 1
+    with open(os.path.join(out, "telemetry", "par-gpu42.bmc.csv"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     out = sys.argv[1]
     if "--previous-quarter" in sys.argv:
@@ -389,6 +430,7 @@ def main():
     for r in rows:
         r["nodes"] = ""  # only the jobs with telemetry name their nodes
     telemetry(out, rows)
+    node_power(out)
     grid_and_sacct(out)
     cols = list(rows[0].keys())
     with open(os.path.join(out, "jobs.csv"), "w", newline="", encoding="utf-8") as f:

@@ -9,7 +9,7 @@ use crate::report::Report;
 use std::path::PathBuf;
 
 /// The demo's input files: (path relative to the demo folder, bytes).
-pub const FILES: [(&str, &[u8]); 9] = [
+pub const FILES: [(&str, &[u8]); 10] = [
     (
         "greenledger.toml",
         include_bytes!("../fixtures/demo/greenledger.toml"),
@@ -26,6 +26,10 @@ pub const FILES: [(&str, &[u8]); 9] = [
     (
         "telemetry/par-gpu42.nvidia-smi.csv",
         include_bytes!("../fixtures/demo/telemetry/par-gpu42.nvidia-smi.csv"),
+    ),
+    (
+        "telemetry/par-gpu42.bmc.csv",
+        include_bytes!("../fixtures/demo/telemetry/par-gpu42.bmc.csv"),
     ),
     (
         "telemetry/sto-gpu18.dcgm.json",

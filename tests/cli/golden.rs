@@ -184,6 +184,22 @@ fn demo_quarter_is_complete_and_reconciles() {
             .unwrap()
             .contains("ConsumedEnergyRaw")));
     assert_reconciles(&r);
+    // The inventory (issue 12): node power for Paris, a facility and an IT meter for July.
+    let paris = r["inventory"]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["site"] == "paris-1" && x["period"] == "2026-07")
+        .unwrap()
+        .clone();
+    assert!(
+        paris["host_kwh"].as_f64().unwrap() > 0.0,
+        "host from node power"
+    );
+    assert!(paris["idle_host_kwh"].as_f64().unwrap() > 0.0);
+    assert_eq!(paris["metered_kwh"], 745.0);
+    assert!((paris["measured_pue"].as_f64().unwrap() - 745.0 / 560.0).abs() < 1e-12);
+    assert!(paris["unattributed_kwh"].as_f64().unwrap() > 0.0);
 }
 
 #[test]

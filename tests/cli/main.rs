@@ -96,6 +96,7 @@ pub fn rel(a: f64, b: f64) -> f64 {
 /// Assert that teams, models and jobs each add up to the totals (1e-9 relative).
 pub fn assert_reconciles(r: &serde_json::Value) {
     let totals = &r["totals"];
+    assert_inventory_reconciles(r);
     for key in [
         "gpu_hours",
         "it_energy_kwh",
@@ -143,5 +144,55 @@ pub fn assert_reconciles(r: &serde_json::Value) {
             .map(|x| x["jobs"].as_u64().unwrap())
             .sum();
         assert_eq!(jobs, totals["jobs"].as_u64().unwrap(), "{level}.jobs");
+    }
+}
+
+/// The inventory adds up: its rows to its totals; its jobs' share to the report's totals; its
+/// location-based total to the jobs' plus the idle and unattributed lines; IT to jobs + idle;
+/// scope 2 to facility + unattributed.
+pub fn assert_inventory_reconciles(r: &serde_json::Value) {
+    let inv = &r["inventory"];
+    let rows = inv["sites"].as_array().unwrap();
+    let t = &inv["totals"];
+    let sum = |k: &str| -> f64 { rows.iter().filter_map(|x| x[k].as_f64()).sum() };
+    let num = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+    for k in [
+        "it_energy_kwh",
+        "facility_energy_kwh",
+        "scope2_kwh",
+        "location_kgco2e",
+        "market_kgco2e",
+        "idle_kwh",
+        "jobs_it_kwh",
+    ] {
+        assert!(
+            rel(sum(k), num(t, k)) <= 1e-9,
+            "inventory {k}: rows {} vs totals {}",
+            sum(k),
+            num(t, k)
+        );
+    }
+    let jobs_loc = num(&r["totals"], "location_kgco2e");
+    assert!(
+        rel(num(t, "jobs_location_kgco2e"), jobs_loc) <= 1e-9,
+        "jobs' location"
+    );
+    assert!(
+        rel(num(t, "jobs_it_kwh"), num(&r["totals"], "it_energy_kwh")) <= 1e-9,
+        "jobs' IT"
+    );
+    let lines = jobs_loc + num(t, "idle_location_kgco2e") + num(t, "unattributed_location_kgco2e");
+    assert!(
+        rel(num(t, "location_kgco2e"), lines) <= 1e-9,
+        "location: jobs + idle + unattributed"
+    );
+    for x in rows.iter().chain(std::iter::once(t)) {
+        let it = num(x, "jobs_it_kwh") + num(x, "idle_kwh");
+        assert!(
+            rel(num(x, "it_energy_kwh"), it) <= 1e-9,
+            "IT = jobs + idle in {x}"
+        );
+        let s2 = num(x, "facility_energy_kwh") + num(x, "unattributed_kwh");
+        assert!(rel(num(x, "scope2_kwh"), s2) <= 1e-9, "scope 2 in {x}");
     }
 }
