@@ -51,6 +51,8 @@ pub struct NodeHours {
     pub node: String,
     pub accelerator: BTreeMap<i64, f64>,
     pub host: Option<BTreeMap<i64, f64>>,
+    /// The first and last sample (epoch ms): months outside it are not covered (unknown).
+    pub span_ms: Option<(i64, i64)>,
 }
 
 /// What a consumer beyond the jobs is.
@@ -177,7 +179,10 @@ pub fn draft(s: &Sources) -> Draft {
         for (m, month) in months.iter().enumerate() {
             let key = (site.clone(), m);
             let acc = accs.get(&key).cloned().unwrap_or_default();
-            let known = (covered.contains(site), host_covered.contains(site));
+            let known = (
+                covered.contains(&(site.clone(), m)),
+                host_covered.contains(&(site.clone(), m)),
+            );
             row_of.insert(key, d.rows.len());
             let row = d.row(s, site.clone(), cfg_site, month, acc, known);
             d.rows.push(row);
@@ -218,15 +223,15 @@ pub(crate) fn node_site(
     node_sites.get(node).cloned()
 }
 
-/// Idle energy of every node into its site's months; returns the sites whose accelerators,
-/// and whose hosts, telemetry covers. Nodes of no site are one warning (their idle energy has
+/// Idle energy of every node into its site's months; returns the site-months whose
+/// accelerators, and whose hosts, telemetry covers. Nodes of no site are one warning (their idle energy has
 /// no PUE or grid factor).
 fn idle_by_site(
     s: &Sources,
     months: &[Month],
     accs: &mut BTreeMap<Key, Acc>,
     findings: &mut Vec<Finding>,
-) -> (BTreeSet<Option<String>>, BTreeSet<Option<String>>) {
+) -> (BTreeSet<Key>, BTreeSet<Key>) {
     let (mut covered, mut host_covered) = (BTreeSet::new(), BTreeSet::new());
     let Some(idle) = s.idle else {
         return (covered, host_covered);
@@ -242,13 +247,28 @@ fn idle_by_site(
             continue;
         };
         let key_site = Some(site);
-        covered.insert(key_site.clone());
+        // The months the node's samples span are known (idle energy there, zero or not).
+        let spanned: Vec<usize> = months
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                n.span_ms.is_some_and(|(a, b)| {
+                    a < m.end.timestamp_millis() && b >= m.start.timestamp_millis()
+                })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for &m in &spanned {
+            covered.insert((key_site.clone(), m));
+        }
         for (&h, &j) in &n.accelerator {
             let a = accs.entry((key_site.clone(), month_of(h))).or_default();
             a.idle_hours.push((h, j));
         }
         if let Some(host) = &n.host {
-            host_covered.insert(key_site.clone());
+            for &m in &spanned {
+                host_covered.insert((key_site.clone(), m));
+            }
             for (&h, &j) in host {
                 let a = accs.entry((key_site.clone(), month_of(h))).or_default();
                 a.idle_host_hours.push((h, j));

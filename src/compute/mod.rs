@@ -69,6 +69,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
                 node: n.node.clone(),
                 accelerator: n.idle_hourly_j.clone(),
                 host: n.idle_host_hourly_j.clone(),
+                span_ms: n.span_ms,
             })
             .collect()
     });

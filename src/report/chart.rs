@@ -197,9 +197,9 @@ pub fn charts(r: &Report) -> Vec<BarChart> {
     charts
 }
 
-/// Per site, from the accelerators in jobs to the electricity the inventory counts: host in
-/// jobs, jobs whose split is unknown, idle, PUE overhead, unattributed; the last bar is the
-/// site's Scope 2 electricity (the meter's, where one reconciles it).
+/// Per site, from the accelerators in jobs to the electricity the inventory counts: the host in
+/// jobs, jobs whose split is unknown, idle, PUE overhead, unattributed (where a meter reads);
+/// the last bar is the site's Scope 2 electricity.
 fn waterfalls(r: &Report) -> Vec<BarChart> {
     let mut sites: Vec<&str> = r
         .inventory
@@ -225,11 +225,11 @@ fn waterfalls(r: &Report) -> Vec<BarChart> {
                     "accelerators in jobs",
                     sum(&|x| x.accelerator_kwh.unwrap_or(0.0)),
                 ),
-                ("host in jobs", sum(&|x| x.host_kwh.unwrap_or(0.0))),
+                ("host", sum(&|x| x.host_kwh.unwrap_or(0.0))),
             ];
             let unsplit = sum(&|x| x.unsplit_kwh);
             if unsplit > 0.0 {
-                steps.push(("jobs, split unknown", unsplit));
+                steps.push(("split unknown", unsplit));
             }
             steps.push(("idle", sum(&|x| x.idle_kwh.unwrap_or(0.0))));
             steps.push((
@@ -240,10 +240,7 @@ fn waterfalls(r: &Report) -> Vec<BarChart> {
             if metered {
                 steps.push(("unattributed", sum(&|x| x.unattributed_kwh.unwrap_or(0.0))));
             }
-            steps.push((
-                if metered { "metered" } else { "scope 2" },
-                sum(&|x| x.scope2_kwh),
-            ));
+            steps.push(("scope 2", sum(&|x| x.scope2_kwh)));
             BarChart::of_kind(
                 Kind::Waterfall,
                 &format!("waterfall_{site}"),

@@ -38,6 +38,8 @@ pub(super) struct Dev {
     pub(super) win_ms: Vec<i64>,
     /// Whole-node power (BMC): zero readings are gaps, and it is no accelerator.
     pub(super) whole_node: bool,
+    /// The first valid sample's time (the last is `prev`): the span telemetry covers.
+    pub(super) first_t: Option<i64>,
 }
 
 /// The shared parameters of integration.
@@ -82,6 +84,7 @@ impl Dev {
             win_j: Vec::new(),
             win_ms: Vec::new(),
             whole_node: false,
+            first_t: None,
         }
     }
 
@@ -162,6 +165,8 @@ impl Dev {
     pub(super) fn point(&mut self, t1: i64, p1: f64, k: &Params) {
         if let Some((t0, p0)) = self.prev {
             self.segment(t0, p0, t1, p1, k);
+        } else {
+            self.first_t = Some(t1);
         }
         self.prev = Some((t1, p1));
     }

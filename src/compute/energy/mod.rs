@@ -53,6 +53,9 @@ pub struct NodeIdle {
     /// Idle host joules per hour, for nodes with node power; `None` without it.
     #[serde(skip)]
     pub idle_host_hourly_j: Option<BTreeMap<i64, f64>>,
+    /// The first and last sample of the node's devices (epoch ms): the time telemetry covers.
+    #[serde(skip)]
+    pub span_ms: Option<(i64, i64)>,
 }
 
 /// The result of attribution.
@@ -369,6 +372,13 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
         st.idle_kwh += d.idle_j / 3.6e6;
     }
     st.devices = it.devs.iter().filter(|d| !d.whole_node).count();
+    let mut spans: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for d in &it.devs {
+        if let (Some(a), Some((b, _))) = (d.first_t, d.prev) {
+            let e = spans.entry(nodes.name(d.node)).or_insert((a, b));
+            *e = (e.0.min(a), e.1.max(b));
+        }
+    }
     st.out_of_order_devices = it.devs.iter().filter(|d| d.out_of_order).count();
     st.allocated_kwh = st.total_kwh - st.idle_kwh;
     att.nodes = idle
@@ -379,8 +389,12 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
             total_kwh: t / 3.6e6,
             idle_hourly_j: hours,
             idle_host_hourly_j: None,
+            span_ms: None,
         })
         .collect();
+    for n in &mut att.nodes {
+        n.span_ms = spans.get(n.node.as_str()).copied();
+    }
     lists
 }
 
