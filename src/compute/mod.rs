@@ -46,6 +46,14 @@ fn monthly(rows: &[resolve::Resolved], cols: [&[f64]; 5]) -> Vec<MonthRow> {
 pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledger> {
     let mut findings = ingested.findings;
     let mut inputs = ingested.inputs;
+    if ingested.jobs.is_empty() && cfg.period.is_none() && !ingested.telemetry.is_empty() {
+        return Err(crate::error::Error::new(
+            "without jobs the report cannot take its period from them",
+        )
+        .hint(
+            "give --period (e.g. 2026-Q3) or [report] period to report on the fleet's telemetry",
+        ));
+    }
     let period = resolve::period_of(cfg, &ingested.jobs).unwrap_or_else(|| {
         Period::spanning(chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH)
     });

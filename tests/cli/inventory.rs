@@ -451,3 +451,27 @@ fn allocated_overhead_reconciles_teams_with_the_inventory() {
     let p = report_json(plain.path(), 0);
     assert!(p["teams"][0].get("overhead_kwh").is_none());
 }
+
+/// Without jobs and without a period there is nothing to take the period from: exit 2 with
+/// what to do.
+#[test]
+fn telemetry_without_jobs_needs_a_period() {
+    let d = fleet(
+        "",
+        "job_id,model,team,site,start,end,hardware,devices,nodes\n",
+    );
+    let cfg = std::fs::read_to_string(d.path().join("greenledger.toml")).unwrap();
+    let cfg = cfg.replace(
+        "period = \"2026-07-01T00:00:00Z..2026-07-01T10:00:00Z\"\n",
+        "",
+    );
+    std::fs::write(d.path().join("greenledger.toml"), cfg).unwrap();
+    super::gl()
+        .args(["report", "--quiet", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(d.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--period"));
+}
