@@ -43,52 +43,15 @@ fn monthly(rows: &[resolve::Resolved], cols: [&[f64]; 5]) -> Vec<MonthRow> {
 /// Build the ledger from the canonical tables: attribute telemetry to jobs, resolve each job's
 /// factors and tier, compute energy and emissions in a frame, allocate instruments, add the
 /// bounds, then aggregate.
-pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledger> {
-    let mut findings = ingested.findings;
-    let mut inputs = ingested.inputs;
-    if ingested.jobs.is_empty() && cfg.period.is_none() && !ingested.telemetry.is_empty() {
-        return Err(crate::error::Error::new(
-            "without jobs the report cannot take its period from them",
-        )
-        .hint(
-            "give --period (e.g. 2026-Q3) or [report] period to report on the fleet's telemetry",
-        ));
-    }
-    let period = resolve::period_of(cfg, &ingested.jobs).unwrap_or_else(|| {
-        Period::spanning(chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH)
-    });
-    let attribution = if ingested.telemetry.is_empty() {
-        None
-    } else {
-        Some(energy::attribute(
-            cfg,
-            factors,
-            &ingested.jobs,
-            &period,
-            &ingested.telemetry,
-            !cfg.quiet,
-        )?)
-    };
+pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<Ledger> {
+    let period = period(cfg, &ingested.jobs, !ingested.telemetry.is_empty())?;
+    let attribution = attribute(cfg, factors, &ingested, &period)?;
     let node_sites = node_sites(&ingested.jobs);
-    let node_idle: Option<Vec<inventory::NodeHours>> = attribution.as_ref().map(|a| {
-        a.nodes
-            .iter()
-            .map(|n| inventory::NodeHours {
-                node: n.node.clone(),
-                accelerator: n.idle_hourly_j.clone(),
-                host: n.idle_host_hourly_j.clone(),
-                span_ms: n.span_ms,
-            })
-            .collect()
-    });
-    let res = resolve::resolve(
-        cfg,
-        factors,
-        ingested.jobs,
-        &period,
-        attribution.as_ref().map(|a| a.jobs.as_slice()),
-        &ingested.grid,
-    );
+    let node_idle = attribution.as_ref().map(node_hours);
+    let jobs = std::mem::take(&mut ingested.jobs);
+    let tel = attribution.as_ref().map(|a| a.jobs.as_slice());
+    let res = resolve::resolve(cfg, factors, jobs, &period, tel, &ingested.grid);
+    let (mut findings, mut inputs) = (ingested.findings, ingested.inputs);
     let telemetry = attribution.map(|mut a| {
         findings.append(&mut a.findings);
         inputs.append(&mut a.inputs);
@@ -98,37 +61,15 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
     let mut frame = emissions::job_frame(&res.rows)?;
     let facility = column(&frame, "facility_energy_kwh")?;
     let location = column(&frame, "location_kgco2e")?;
-    let (accelerator, host) = (
-        emissions::f64s(&frame, "accelerator_kwh")?,
-        emissions::f64s(&frame, "host_kwh")?,
-    );
-    let it = column(&frame, "it_energy_kwh")?;
-    // Location bounds do not depend on the market allocation.
-    let (loc_low, loc_high): (Vec<f64>, Vec<f64>) = res
-        .rows
-        .iter()
-        .zip(&location)
-        .map(|(r, kg)| uncertainty::bounds(*kg, cfg.uncertainty.relative(r, 0.0).0))
-        .unzip();
-    let mut draft = inventory::draft(&inventory::Sources {
+    let context = Context {
         cfg,
         factors,
         period: &period,
         hourly: &ingested.grid,
-        rows: &res.rows,
-        jobs: inventory::JobFigures {
-            it: &it,
-            facility: &facility,
-            location: &location,
-            location_low: &loc_low,
-            location_high: &loc_high,
-            accelerator: &accelerator,
-            host: &host,
-        },
-        idle: node_idle.as_deref(),
-        node_sites: &node_sites,
         meters: &ingested.meters,
-    });
+        node_sites: &node_sites,
+    };
+    let mut draft = draft_inventory(&context, &res.rows, &frame, node_idle.as_deref())?;
     findings.append(&mut draft.findings);
     let mut consumers = market::job_consumers(&res.rows, &facility, &location, &period);
     let n_jobs = consumers.len();
@@ -152,7 +93,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
             &column(&frame, "it_energy_kwh")?,
             &facility,
             &location,
-            &market.kg,
+            &market.kg[..n_jobs],
         ],
     );
     let jobs = emissions::job_rows(&res.rows, &frame)?;
@@ -163,6 +104,7 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         factor_uses.entry(f.name.clone()).or_insert(f);
     }
     crate::findings::sort(&mut findings);
+    let best_hardware = best_hardware(factors);
     Ok(Ledger {
         jobs,
         teams: agg.teams,
@@ -175,15 +117,119 @@ pub fn build(cfg: &Config, factors: &Factors, ingested: Ingested) -> Result<Ledg
         inputs,
         telemetry,
         sites: site_factors(cfg, factors, &period),
-        best_hardware: factors.most_efficient().map(|h| BestHardware {
-            name: h.name.clone(),
-            tflops: h.tflops.unwrap_or(0.0),
-            tdp_w: h.tdp_w.unwrap_or(0.0),
-        }),
+        best_hardware,
         monthly,
         inventory,
         period,
     })
+}
+
+/// The period reported on: the configured one, else the jobs' span. Telemetry without jobs
+/// needs a period (there is nothing else to take it from).
+fn period(cfg: &Config, jobs: &[crate::ingest::Job], telemetry: bool) -> Result<Period> {
+    if jobs.is_empty() && cfg.period.is_none() && telemetry {
+        return Err(crate::error::Error::new(
+            "without jobs the report cannot take its period from them",
+        )
+        .hint(
+            "give --period (e.g. 2026-Q3) or [report] period to report on the fleet's telemetry",
+        ));
+    }
+    Ok(resolve::period_of(cfg, jobs).unwrap_or_else(|| {
+        Period::spanning(chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH)
+    }))
+}
+
+/// Telemetry attributed to the jobs, when any telemetry was given.
+fn attribute(
+    cfg: &Config,
+    factors: &Factors,
+    ingested: &Ingested,
+    period: &Period,
+) -> Result<Option<energy::Attribution>> {
+    if ingested.telemetry.is_empty() {
+        return Ok(None);
+    }
+    energy::attribute(
+        cfg,
+        factors,
+        &ingested.jobs,
+        period,
+        &ingested.telemetry,
+        !cfg.quiet,
+    )
+    .map(Some)
+}
+
+/// The accelerator with the most TFLOPS per watt in the table, for the hardware what-if.
+fn best_hardware(factors: &Factors) -> Option<BestHardware> {
+    factors.most_efficient().map(|h| BestHardware {
+        name: h.name.clone(),
+        tflops: h.tflops.unwrap_or(0.0),
+        tdp_w: h.tdp_w.unwrap_or(0.0),
+    })
+}
+
+/// Each node's idle energy per hour, for the inventory.
+fn node_hours(a: &energy::Attribution) -> Vec<inventory::NodeHours> {
+    a.nodes
+        .iter()
+        .map(|n| inventory::NodeHours {
+            node: n.node.clone(),
+            accelerator: n.idle_hourly_j.clone(),
+            host: n.idle_host_hourly_j.clone(),
+            span_ms: n.span_ms,
+        })
+        .collect()
+}
+
+/// What the inventory needs besides the jobs.
+struct Context<'a> {
+    cfg: &'a Config,
+    factors: &'a Factors,
+    period: &'a Period,
+    hourly: &'a crate::ingest::grid::Hourly,
+    meters: &'a [crate::ingest::meters::Meter],
+    node_sites: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// The inventory before its market-based figures, from the job frame (energy, location-based
+/// emissions with bounds, which do not depend on the market allocation) and the idle energy.
+fn draft_inventory(
+    c: &Context,
+    rows: &[resolve::Resolved],
+    frame: &polars::prelude::DataFrame,
+    idle: Option<&[inventory::NodeHours]>,
+) -> Result<inventory::Draft> {
+    let facility = column(frame, "facility_energy_kwh")?;
+    let location = column(frame, "location_kgco2e")?;
+    let it = column(frame, "it_energy_kwh")?;
+    let accelerator = emissions::f64s(frame, "accelerator_kwh")?;
+    let host = emissions::f64s(frame, "host_kwh")?;
+    let (loc_low, loc_high): (Vec<f64>, Vec<f64>) = rows
+        .iter()
+        .zip(&location)
+        .map(|(r, kg)| uncertainty::bounds(*kg, c.cfg.uncertainty.relative(r, 0.0).0))
+        .unzip();
+    Ok(inventory::draft(&inventory::Sources {
+        cfg: c.cfg,
+        factors: c.factors,
+        period: c.period,
+        hourly: c.hourly,
+        rows,
+        jobs: inventory::JobFigures {
+            it: &it,
+            facility: &facility,
+            location: &location,
+            location_low: &loc_low,
+            location_high: &loc_high,
+            accelerator: &accelerator,
+            host: &host,
+        },
+        idle,
+        node_sites: c.node_sites,
+        meters: c.meters,
+    }))
 }
 
 /// `[accounting] overhead = "allocate"`: each job's share of its sites' idle and unattributed

@@ -331,20 +331,7 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
         } else {
             format!("{}/gpu{}", nodes.name(d.node), d.device)
         };
-        st.samples += d.rows;
-        st.duplicates += d.duplicates;
-        st.dropped += d.dropped;
-        st.gaps += d.gaps;
-        st.gap_seconds += d.gap_ms as f64 / 1000.0;
-        if d.dropped > 0 {
-            lists.dropped.push(format!("{name} ({})", d.dropped));
-        }
-        if d.gaps > 0 {
-            lists.gaps.push(format!("{name} ({} s)", d.gap_ms / 1000));
-        }
-        if d.out_of_order {
-            lists.late.push(name);
-        }
+        data_quality(d, name, st, &mut lists);
         if d.whole_node {
             // Node power is no accelerator energy: it only gives the host (host_energy).
             continue;
@@ -396,6 +383,25 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
         n.span_ms = spans.get(n.node.as_str()).copied();
     }
     lists
+}
+
+/// A device's samples, duplicates, drops and gaps into the stats, and its name into the
+/// lists the findings name.
+fn data_quality(d: &device::Dev, name: String, st: &mut TelemetryStats, lists: &mut DeviceLists) {
+    st.samples += d.rows;
+    st.duplicates += d.duplicates;
+    st.dropped += d.dropped;
+    st.gaps += d.gaps;
+    st.gap_seconds += d.gap_ms as f64 / 1000.0;
+    if d.dropped > 0 {
+        lists.dropped.push(format!("{name} ({})", d.dropped));
+    }
+    if d.gaps > 0 {
+        lists.gaps.push(format!("{name} ({} s)", d.gap_ms / 1000));
+    }
+    if d.out_of_order {
+        lists.late.push(name);
+    }
 }
 
 /// Up to eight names, then how many more.

@@ -98,81 +98,14 @@ impl<'a> Resolver<'a> {
                 .or_insert((0, job.origin.file.clone(), job.origin.line));
             e.0 += 1;
         }
-        let telemetry = self.telemetry_tier(ctx);
-        let mut sampled = None;
-        let (tier, accelerator_kwh) = match (&job.metered, power_w, telemetry) {
-            (Some(m), _, _) => (Tier::Metered, m.it_kwh),
-            (None, _, Some((tier, t))) => {
-                if t.imputed_kwh > 0.0 {
-                    self.tallies.imputed_jobs.0 += 1;
-                    self.tallies.imputed_jobs.1 += t.imputed_kwh;
-                }
-                if t.coverage > 1.001 {
-                    self.tallies.over_covered.push(format!(
-                        "{} ({:.0} %)",
-                        job.job_id,
-                        t.coverage * 100.0
-                    ));
-                }
-                sampled = Some(t);
-                (tier, t.measured_kwh + t.imputed_kwh)
-            }
-            (None, Some(p), None) => {
-                if job.avg_power_w.is_none() {
-                    if let Some(h) = hw {
-                        self.res.use_factor(
-                            format!("TDP {}", h.name),
-                            h.tdp_w.unwrap_or(0.0),
-                            "W",
-                            &h.source,
-                            h.year,
-                        );
-                    }
-                }
-                (Tier::Estimated, device_hours_full * p / 1000.0)
-            }
-            (None, None, None) => {
-                let why = match hw {
-                    Some(h) => format!("'{}' has no published TDP", h.name),
-                    None => format!("hardware '{}' is not in the hardware table", job.hardware),
-                };
-                let f = ctx.at(Finding::error(
-                    codes::JOBS_NO_POWER,
-                    format!("job '{}': no energy can be estimated: no energy_kwh, no avg_power_w, and {why}; give one of them or a [[hardware]] entry; the job is not counted", job.job_id),
-                ));
-                self.res.findings.push(f);
-                return None;
-            }
-        };
+        let (tier, accelerator_kwh, sampled) = self.tier(ctx, hw, power_w, device_hours_full)?;
         // Device-hours the energy covers: the whole job, or its time in the period (telemetry).
         let device_hours = if sampled.is_some() {
             job.devices * ctx.inside / 3600.0
         } else {
             device_hours_full
         };
-        let split = match &job.metered {
-            Some(m) if m.boundary != Boundary::Accelerator => Split {
-                boundary: m.boundary,
-                accelerator: m.accelerator_share.map(|s| m.it_kwh * s),
-                host: m.accelerator_share.map(|s| m.it_kwh * (1.0 - s)),
-                assumed: 0.0,
-            },
-            _ => {
-                let measured = ctx
-                    .tel
-                    .filter(|t| t.host_known && job.metered.is_none())
-                    .map(|t| t.host_j / 3.6e6);
-                match measured {
-                    Some(host) => Split {
-                        boundary: Boundary::Node,
-                        accelerator: Some(accelerator_kwh),
-                        host: Some(host),
-                        assumed: 0.0,
-                    },
-                    None => self.host(hw, accelerator_kwh, device_hours),
-                }
-            }
-        };
+        let split = self.split(ctx, hw, accelerator_kwh, device_hours);
         Some(EnergyTier {
             tier,
             it_kwh_full: match &job.metered {
@@ -188,6 +121,98 @@ impl<'a> Resolver<'a> {
             hw,
             sampled,
         })
+    }
+
+    /// The best tier and its energy (kWh; telemetry: with the imputed part), and the
+    /// telemetry figures when telemetry gives it; `None` with an error finding when no tier
+    /// can.
+    fn tier(
+        &mut self,
+        ctx: &JobContext,
+        hw: Option<&Hardware>,
+        power_w: Option<f64>,
+        device_hours_full: f64,
+    ) -> Option<(Tier, f64, Option<Telemetered>)> {
+        let job = ctx.job;
+        match (&job.metered, power_w, self.telemetry_tier(ctx)) {
+            (Some(m), _, _) => Some((Tier::Metered, m.it_kwh, None)),
+            (None, _, Some((tier, t))) => {
+                if t.imputed_kwh > 0.0 {
+                    self.tallies.imputed_jobs.0 += 1;
+                    self.tallies.imputed_jobs.1 += t.imputed_kwh;
+                }
+                if t.coverage > 1.001 {
+                    self.tallies.over_covered.push(format!(
+                        "{} ({:.0} %)",
+                        job.job_id,
+                        t.coverage * 100.0
+                    ));
+                }
+                Some((tier, t.measured_kwh + t.imputed_kwh, Some(t)))
+            }
+            (None, Some(p), None) => {
+                if let (None, Some(h)) = (job.avg_power_w, hw) {
+                    self.res.use_factor(
+                        format!("TDP {}", h.name),
+                        h.tdp_w.unwrap_or(0.0),
+                        "W",
+                        &h.source,
+                        h.year,
+                    );
+                }
+                Some((Tier::Estimated, device_hours_full * p / 1000.0, None))
+            }
+            (None, None, None) => {
+                let why = match hw {
+                    Some(h) => format!("'{}' has no published TDP", h.name),
+                    None => format!("hardware '{}' is not in the hardware table", job.hardware),
+                };
+                let f = ctx.at(Finding::error(
+                    codes::JOBS_NO_POWER,
+                    format!("job '{}': no energy can be estimated: no energy_kwh, no avg_power_w, and {why}; give one of them or a [[hardware]] entry; the job is not counted", job.job_id),
+                ));
+                self.res.findings.push(f);
+                None
+            }
+        }
+    }
+
+    /// What the energy covers and how it splits: a node or tracker meter as it says; else the
+    /// accelerators plus the host, measured by node power, else `host_w_per_device`, else
+    /// outside the boundary.
+    fn split(
+        &mut self,
+        ctx: &JobContext,
+        hw: Option<&Hardware>,
+        accelerator_kwh: f64,
+        device_hours: f64,
+    ) -> Split {
+        let job = ctx.job;
+        if let Some(m) = job
+            .metered
+            .as_ref()
+            .filter(|m| m.boundary != Boundary::Accelerator)
+        {
+            return Split {
+                boundary: m.boundary,
+                accelerator: m.accelerator_share.map(|s| m.it_kwh * s),
+                host: m.accelerator_share.map(|s| m.it_kwh * (1.0 - s)),
+                assumed: 0.0,
+            };
+        }
+        let measured = ctx
+            .tel
+            .filter(|t| t.host_known && job.metered.is_none())
+            .map(|t| t.host_j / 3.6e6);
+        match measured {
+            Some(host) => Split {
+                boundary: Boundary::Node,
+                accelerator: Some(accelerator_kwh),
+                host: Some(host),
+                assumed: 0.0,
+            },
+            None => self.host(hw, accelerator_kwh, device_hours),
+        }
     }
 
     /// Accelerator energy and the host around it: `host_w_per_device` x device-hours where the
