@@ -37,23 +37,23 @@ pub struct InputArgs {
     /// greenledger.toml (inputs in it are relative to its folder).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Jobs manifest, CSV or Parquet (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// Jobs manifest, CSV or Parquet (several files, globs and repeats allowed).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub jobs: Vec<PathBuf>,
-    /// CodeCarbon emissions.csv (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// CodeCarbon emissions.csv (several files, globs and repeats allowed).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub codecarbon: Vec<PathBuf>,
-    /// Power telemetry: generic samples, nvidia-smi or DCGM (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// Power telemetry: generic samples, nvidia-smi or DCGM (several files, globs and repeats allowed).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub telemetry: Vec<PathBuf>,
-    /// Slurm `sacct -P` output (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// Slurm `sacct -P` output (several files, globs and repeats allowed).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub sacct: Vec<PathBuf>,
-    /// Grid intensity time series (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// Grid intensity time series (several files, globs and repeats allowed).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub grid: Vec<PathBuf>,
-    /// Site meter readings, CSV `site,start,end,kwh,scope,reference` (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// Site meter readings, CSV `site,start,end,kwh,scope,reference` (several files, globs and repeats allowed).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub meters: Vec<PathBuf>,
     /// A factor file (TOML) replacing the embedded grid factors: restates the period.
     #[arg(long, value_name = "FILE")]

@@ -39,17 +39,10 @@ pub(super) fn collect(
             expand(base, pattern, kind, w.path, dest, findings)?;
         }
         for p in from_cli {
-            if !p.exists() {
-                return Err(Error::in_file(p, format!("{kind} input does not exist"))
-                    .hint("check the path"));
+            for f in cli_files(p, kind)? {
+                let shown = f.display().to_string();
+                push_unique(dest, InputFile { path: f, shown });
             }
-            push_unique(
-                dest,
-                InputFile {
-                    path: p.clone(),
-                    shown: p.display().to_string(),
-                },
-            );
         }
     }
     Ok(inputs)
@@ -119,4 +112,31 @@ fn expand(
         push_unique(dest, InputFile { path: p, shown });
     }
     Ok(())
+}
+
+/// A command-line input: the file itself, or the files a quoted glob (`runs/*/emissions*.csv`)
+/// matches, sorted. A path that does not exist, or a glob that matches nothing, stops the run.
+fn cli_files(p: &Path, kind: &str) -> Result<Vec<PathBuf>> {
+    if p.exists() {
+        return Ok(vec![p.to_path_buf()]);
+    }
+    let text = p.to_string_lossy();
+    if !text.contains(['*', '?', '[']) {
+        return Err(
+            Error::in_file(p, format!("{kind} input does not exist")).hint("check the path")
+        );
+    }
+    let mut found: Vec<PathBuf> = glob::glob(&text)
+        .map_err(|e| Error::in_file(p, format!("{kind}: bad pattern: {e}")))?
+        .filter_map(|r| r.ok())
+        .filter(|f| f.is_file())
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(
+            Error::in_file(p, format!("{kind}: the pattern matches no file"))
+                .hint("check the pattern"),
+        );
+    }
+    Ok(found)
 }

@@ -99,10 +99,16 @@ pub fn safe_file_name(name: &str) -> String {
         .collect();
     let s = s.trim_start_matches('.').to_string();
     if s.is_empty() {
-        "model".into()
-    } else {
-        s
+        return "model".into();
     }
+    // File systems refuse names over 255 bytes: a long name keeps its first 80 characters and
+    // a digest of the whole, so that it stays recognisable and distinct.
+    if s.len() > 96 {
+        use sha2::Digest;
+        let digest = format!("{:x}", sha2::Sha256::digest(name.as_bytes()));
+        return format!("{}-{}", &s[..80], &digest[..12]);
+    }
+    s
 }
 
 fn model_card(model: &str, amounts: &Amounts, jobs: &[JobRow], cfg: &Config) -> ModelCard {
@@ -423,13 +429,19 @@ fn model_views(ledger: &Ledger, cfg: &Config) -> Vec<ModelView> {
             amounts: g.amounts.clone(),
         })
         .collect();
-    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    // Distinct after sanitising: `a/b` and `a_b` become `a_b` and `a_b-2` (a suffix that is
+    // itself taken moves on to the next number).
+    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for m in models.iter_mut() {
-        let n = seen.entry(m.card.file.clone()).or_default();
-        *n += 1;
-        if *n > 1 {
-            m.card.file = format!("{}-{}", m.card.file, n);
+        let base = m.card.file.clone();
+        let mut name = base.clone();
+        let mut n = 1;
+        while taken.contains(&name) {
+            n += 1;
+            name = format!("{base}-{n}");
         }
+        taken.insert(name.clone());
+        m.card.file = name;
     }
     models
 }

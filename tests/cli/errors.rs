@@ -393,3 +393,34 @@ fn parquet_manifest_gives_the_same_ledger_as_csv() {
     assert_eq!(from_pq["jobs"].as_array().unwrap().len(), 5);
     assert_eq!(from_pq["jobs"][0]["start"], "2026-07-10T00:00:00Z");
 }
+
+/// Every input flag takes several values and quoted globs (`--codecarbon runs/*/e*.csv`); a
+/// glob that matches nothing stops the run naming it.
+#[test]
+fn input_flags_take_several_files_and_globs() {
+    let row = |id: &str| {
+        format!("timestamp,project_name,run_id,duration,energy_consumed,country_iso_code\n2026-07-01T10:00:00Z,p,{id},3600,2,FRA\n")
+    };
+    let d = super::tmp_with(&[
+        ("runs/a/emissions.csv", &row("ra")),
+        ("runs/b/emissions.csv", &row("rb")),
+        ("c.csv", &row("rc")),
+    ]);
+    let out = d.path().join("out");
+    gl().args(["report", "--quiet", "--format", "json", "--codecarbon"])
+        .arg(d.path().join("runs/*/emissions*.csv"))
+        .arg(d.path().join("c.csv"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = super::read_json(&out.join("report.json"));
+    assert_eq!(r["totals"]["jobs"], 3);
+    gl().args(["report", "--quiet", "--codecarbon"])
+        .arg(d.path().join("none/*.csv"))
+        .arg("--out")
+        .arg(d.path().join("out2"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("matches no file"));
+}

@@ -299,3 +299,40 @@ fn lifecycle_on_request() {
         );
     }
 }
+
+/// A sub-national zone with its own hourly series (US-TEX-ERCO) uses it, not its country's
+/// annual average: a job 00:00..02:00 metered 2 kWh at PUE 1 meets 400 and 414 g/kWh -> 407
+/// g/kWh, 0.814 kg; no "has no factor of its own" warning.
+#[test]
+fn a_sub_national_hourly_series_wins_over_the_country_average() {
+    let grid = "zone,timestamp,g_per_kwh\nUS-TEX-ERCO,2026-07-01T00:00:00Z,400\nUS-TEX-ERCO,2026-07-01T01:00:00Z,414\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nt1,m,t,tx,2026-07-01T00:00:00Z,2026-07-01T02:00:00Z,H100,1,2\n";
+    let cfg = "[report]\nperiod = \"2026-07\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\n[[site]]\nid = \"tx\"\nzone = \"US-TEX-ERCO\"\npue = 1.0\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", jobs),
+        ("grid.csv", grid),
+    ]);
+    let r = report_json(d.path(), 0);
+    let j = &r["jobs"][0];
+    assert_eq!(j["zone"], "US-TEX-ERCO");
+    assert!(
+        close(j["intensity_g_per_kwh"].as_f64().unwrap(), 407.0),
+        "{}",
+        j["intensity_g_per_kwh"]
+    );
+    assert!(close(j["location_kgco2e"].as_f64().unwrap(), 0.814));
+    assert!(!r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no factor of its own")));
+    assert!(r["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "grid US-TEX-ERCO hourly"));
+}

@@ -43,6 +43,22 @@ impl Resolver<'_> {
     fn zone_factor(&mut self, ctx: &JobContext, zn: &str) -> Option<GridUse> {
         let year = self.period.year();
         if let Some(m) = self.factors.zone(zn) {
+            let own = zn.to_uppercase();
+            if m.fallback && self.hourly.has(&own) {
+                // A sub-national zone with its own hourly series (--grid) uses it; the country's
+                // annual factor only fills hours the series lacks (and those are reported).
+                let (g, y, name, source) = match self.hourly.annual_for(&[zn], year) {
+                    Some((g, y, source)) => (g, y, format!("grid {zn} ({source})"), source),
+                    None => (
+                        m.factor.g_per_kwh,
+                        Some(m.factor.year),
+                        format!("grid {} (fills hours {zn}'s series lacks)", m.factor.zone),
+                        format!("{} ({})", m.factor.source, m.factor.licence),
+                    ),
+                };
+                self.res.use_factor(name, g, "gCO2e/kWh", &source, y);
+                return Some(annual(g, own, y));
+            }
             if m.fallback {
                 self.tallies
                     .fallback_zones
@@ -232,6 +248,12 @@ pub(crate) fn site_annual(
     }
     let zn = site.zone.as_deref()?;
     let (g, zone) = match factors.zone(zn) {
+        Some(m) if m.fallback && hourly.has(&zn.to_uppercase()) => (
+            hourly
+                .annual_for(&[zn], year)
+                .map_or(m.factor.g_per_kwh, |(g, _, _)| g),
+            zn.to_uppercase(),
+        ),
         Some(m) => {
             let f = m.factor;
             match hourly.annual_for(&[f.zone.as_str(), f.iso3.as_str(), zn], year) {
