@@ -55,9 +55,9 @@ fn source(r: &Report) -> String {
 fn yaml(m: &ModelView, r: &Report) -> String {
     let c = &m.card;
     format!(
-        "co2_eq_emissions:\n  emissions: {}\n  source: {}\n  training_type: {}\n  geographical_location: {}\n  hardware_used: {}\n",
         // Grams to a tenth: the figures behind them are not more precise than that.
-        format!("{:.1}", c.emissions_g),
+        "co2_eq_emissions:\n  emissions: {:.1}\n  source: {}\n  training_type: {}\n  geographical_location: {}\n  hardware_used: {}\n",
+        c.emissions_g,
         q(&source(r)),
         q(&c.training_type),
         q(&c.geographical_location),
