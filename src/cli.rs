@@ -23,6 +23,16 @@ pub enum Command {
     /// Check a report folder: inputs unchanged (sha256), outputs untouched, figures recomputed.
     /// Exit 0 when all match, 1 naming what changed. Run it from the folder the report was made in.
     Verify(VerifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout: `greenledger man > greenledger.1`.
+    Man,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -173,6 +173,18 @@ pub fn run(cli: Cli, argv: &[String]) -> Result<i32> {
         Command::Validate(a) => validate(&a),
         Command::Estimate(a) => estimate_command(&a),
         Command::Verify(a) => verify(&a.dir),
+        Command::Completions(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(a.shell, &mut cmd, "greenledger", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::new(format!("cannot write the man page: {e}")))?;
+            Ok(0)
+        }
         Command::Demo(a) => {
             let out = Output::from_args(&a.output)?;
             let r = demo::run(&out, &manifest::command(argv))?;

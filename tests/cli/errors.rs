@@ -424,3 +424,29 @@ fn input_flags_take_several_files_and_globs() {
         .code(2)
         .stderr(predicates::str::contains("matches no file"));
 }
+
+/// Shell completions and the man page come from the same clap definitions.
+#[test]
+fn completions_and_man_page() {
+    let out = gl().args(["completions", "bash"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("_greenledger()") && text.contains("--codecarbon"),
+        "{}",
+        &text[..200]
+    );
+    let out = gl().args(["completions", "zsh"]).output().unwrap();
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("#compdef greenledger"));
+    let out = gl().arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let man = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        man.contains(".TH greenledger 1") && man.contains("report"),
+        "{}",
+        &man[..200]
+    );
+    gl().args(["completions", "cmd.exe"]).assert().code(2);
+}
