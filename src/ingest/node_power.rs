@@ -29,13 +29,33 @@ pub fn node_of(header: &str) -> String {
 /// Whether a header and its first data row look like the wide layout: a time column first,
 /// then at least one column whose first value is a number.
 pub fn is_wide(header: &[String], first_row: &[String]) -> bool {
+    // Columns other tools write beside a timestamp, which are no node's watts.
+    const NOT_NODES: [&str; 12] = [
+        "index",
+        "name",
+        "uuid",
+        "gpu",
+        "device",
+        "node",
+        "host",
+        "hostname",
+        "utilization",
+        "memory",
+        "temperature",
+        "power.draw",
+    ];
+    let named = |h: &String| {
+        let l = h.trim().to_ascii_lowercase();
+        !l.is_empty() && !NOT_NODES.iter().any(|n| l.starts_with(n))
+    };
+    let number_or_empty = |v: &String| v.trim().is_empty() || v.trim().parse::<f64>().is_ok();
     header.len() >= 2
         && TIME.contains(&header[0].trim().to_ascii_lowercase().as_str())
-        && header[1..].iter().all(|h| !h.trim().is_empty())
+        && header[1..].iter().all(named)
         && first_row.len() == header.len()
-        && first_row[1..]
-            .iter()
-            .any(|v| v.trim().parse::<f64>().is_ok())
+        && first_row[0].contains([':', '-'])
+        && first_row[1..].iter().all(number_or_empty)
+        && first_row[1..].iter().any(|v| !v.trim().is_empty())
 }
 
 /// Read a wide node-power file into one batch.

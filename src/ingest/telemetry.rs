@@ -170,10 +170,30 @@ pub fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, S
     if node_power::is_wide(&raw, &second) {
         return Ok(Ok(Kind::NodeWide));
     }
+    if let Some(why) = near_miss(text, &first) {
+        return Ok(Err(why));
+    }
     Ok(Err(format!(
         "not a telemetry format greenledger reads (first line: '{}'); expected generic samples (timestamp,node,device,power_w), an nvidia-smi --query-gpu CSV with power.draw, or a DCGM exporter scrape / query_range JSON",
         first.chars().take(80).collect::<String>()
     )))
+}
+
+/// Layouts that are almost readable, with what to do about them: an nvidia-smi log without a
+/// power column, or one whose headerless rows follow a `date` line.
+fn near_miss(text: &str, first: &str) -> Option<String> {
+    let smi_fields = ["utilization.", "memory.", "temperature.", "pci.", "clocks."];
+    if first.contains("timestamp") && smi_fields.iter().any(|f| first.contains(f)) {
+        return Some("this nvidia-smi log has no power column: log with --query-gpu=timestamp,index,power.draw,... --format=csv".into());
+    }
+    const DAYS: [&str; 7] = ["mon ", "tue ", "wed ", "thu ", "fri ", "sat ", "sun "];
+    let second = text.lines().nth(1).unwrap_or("");
+    let lead = second.split(',').next().unwrap_or("").trim();
+    let slashed = lead.len() >= 19 && lead.as_bytes()[4] == b'/' && lead.as_bytes()[7] == b'/';
+    if DAYS.iter().any(|d| first.starts_with(d)) && slashed {
+        return Some(format!("this nvidia-smi log starts with a `date` line ('{}') before rows without a header: remove that line and list the columns in [telemetry] nvidia_smi_columns", first.trim()));
+    }
+    None
 }
 
 /// A Parquet file's kind by its columns: node power when it has no device column.

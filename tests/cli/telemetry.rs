@@ -513,3 +513,68 @@ fn nvidia_smi_without_header_needs_its_columns() {
         "{f}"
     );
 }
+
+/// One unreadable telemetry file is an error finding for that file, whatever its layout; the
+/// run goes on with the others (exit 1), and the messages say what is wrong.
+#[test]
+fn an_unreadable_telemetry_file_is_a_finding_and_the_run_goes_on() {
+    let good = "timestamp,node,device,power_w\n2026-07-01T00:00:00Z,n1,0,100\n2026-07-01T00:01:00Z,n1,0,100\n";
+    let files = [
+        ("good.csv", good),
+        (
+            "nopower.csv",
+            "timestamp, index, utilization.gpu [%]\n2026/07/01 00:00:00.000, 0, 50 %\n",
+        ),
+        (
+            "dated.csv",
+            "Tue Jul 14 08:12:53 CEST 2026\n2026/07/14 08:12:53.353, 0, 71.2 W\n",
+        ),
+        (
+            "lines.json",
+            "{\"ts\": 1, \"w\": 2}\n{\"ts\": 2, \"w\": 3}\n",
+        ),
+        ("nodevice.parquet.csv", "when,who,watts\n1,2,3\n"),
+    ];
+    let mut all: Vec<(&str, &str)> = files.to_vec();
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,nodes\nj,m,t,FR,2026-07-01T00:00:00Z,2026-07-01T00:01:00Z,H100,1,n1\n";
+    all.push(("jobs.csv", jobs));
+    let d = super::tmp_with(&all);
+    let out = d.path().join("out");
+    let mut cmd = super::gl();
+    cmd.args([
+        "report", "--quiet", "--format", "json", "--period", "2026-07", "--jobs",
+    ])
+    .arg(d.path().join("jobs.csv"))
+    .arg("--telemetry");
+    for (name, _) in &files {
+        cmd.arg(d.path().join(name));
+    }
+    cmd.arg("--out").arg(&out).assert().code(1);
+    let r = super::read_json(&out.join("report.json"));
+    let errors: Vec<(String, String)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "telemetry.unrecognised-format")
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or("").to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    let msg = |name: &str| {
+        errors
+            .iter()
+            .find(|(f, _)| f.ends_with(name))
+            .map(|(_, m)| m.clone())
+            .unwrap_or_else(|| panic!("{name} in {errors:?}"))
+    };
+    assert!(msg("nopower.csv").contains("no power column"));
+    assert!(msg("dated.csv").contains("`date` line"));
+    assert!(msg("lines.json").contains("not used"));
+    assert!(msg("nodevice.parquet.csv").contains("not a telemetry format"));
+    // The good file was used: the job is sampled.
+    assert_eq!(r["jobs"][0]["energy_source"], "sampled");
+}

@@ -185,7 +185,7 @@ fn stream(
     for src in sources {
         let mut last = (u32::MAX, u32::MAX, 0usize);
         let mut used = 0u64;
-        let rows = telemetry::scan(src, cfg, nodes, scan_out, &mut |b: &SampleBatch| {
+        let scanned = telemetry::scan(src, cfg, nodes, scan_out, &mut |b: &SampleBatch| {
             it.feed(b, &mut last);
             used += b.len() as u64;
             seen += b.len() as u64;
@@ -193,7 +193,12 @@ fn stream(
                 last_shown = seen;
                 eprint!("\r{}", progress_line(seen, expected));
             }
-        })?;
+        });
+        // A file that cannot be read is an error finding for that file; the run goes on.
+        let rows = scanned.unwrap_or_else(|e| {
+            scan_out.findings.push(unreadable(src, e, used));
+            used
+        });
         let (_, mut rec) = crate::ingest::read_input_meta(&src.file, "telemetry")?;
         rec.rows = rows;
         rec.rows_used = used;
@@ -204,6 +209,22 @@ fn stream(
         eprintln!();
     }
     Ok(inputs)
+}
+
+/// The finding for a telemetry file that could not be read to its end: where, why, what to
+/// do, and whether samples before the problem were used.
+fn unreadable(src: &Source, e: crate::error::Error, used: u64) -> Finding {
+    let what = if used == 0 {
+        "the file is not used".to_string()
+    } else {
+        format!("its first {used} samples are used, the rest is not")
+    };
+    let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+    Finding::error(
+        codes::TELEMETRY_UNRECOGNISED,
+        format!("{}{hint}; {what}", e.message),
+    )
+    .at(e.file.as_deref().unwrap_or(&src.file.shown), e.line)
 }
 
 /// The devices whose samples came out of time order, in groups of at most [`ROW_BUDGET`]
@@ -243,13 +264,14 @@ fn resort_late(
             .collect();
         let mut quiet = ScanOutput::default();
         for src in sources {
-            telemetry::scan(src, cfg, nodes, &mut quiet, &mut |b: &SampleBatch| {
+            // A file that failed in pass 1 fails the same way here: its finding is written.
+            let _ = telemetry::scan(src, cfg, nodes, &mut quiet, &mut |b: &SampleBatch| {
                 for r in 0..b.len() {
                     if let Some(&bi) = wanted.get(&(b.node[r], b.device[r])) {
                         buffers[bi].push((b.t_ms[r], b.power_w[r]));
                     }
                 }
-            })?;
+            });
         }
         for (buf, &i) in buffers.iter_mut().zip(&group) {
             buf.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
