@@ -107,6 +107,7 @@ pub mod codes {
     pub const CC_NO_TEAM: &str = "codecarbon.no-team";
     pub const CC_NO_ZONE: &str = "codecarbon.no-zone";
     pub const CC_MATCHED: &str = "codecarbon.matched-job";
+    pub const CC_TASKS: &str = "codecarbon.tasks";
     pub const CC_DEFAULT_PUE: &str = "codecarbon.default-pue";
     pub const ZONE_NO_FACTOR: &str = "factors.zone-without-factor";
     pub const FACTOR_YEAR: &str = "factors.year-mismatch";

@@ -30,6 +30,8 @@ pub struct Run {
     pub gpu_model: Option<String>,
     /// gpu_energy / (cpu_energy + gpu_energy + ram_energy), when the row gives all three.
     pub gpu_share: Option<f64>,
+    /// For a task file (`start_task`/`stop_task`): the tasks summed into this run.
+    pub tasks: Vec<String>,
     pub origin: Origin,
 }
 
@@ -120,7 +122,93 @@ pub fn read(
             .at(&f.shown, Some(first)),
         );
     }
+    if header.iter().any(|h| h == "task_name") {
+        return Ok(sum_tasks(runs, f, rec, findings));
+    }
     Ok(latest_snapshots(runs, f, rec, findings))
+}
+
+/// A task file (`emissions_<experiment>_<run_id>.csv`, written by `start_task`/`stop_task`):
+/// each row is a separate measurement of one task, so the tasks of a run add up (they are not
+/// cumulative snapshots). The run spans its tasks.
+pub fn sum_tasks(
+    runs: Vec<Run>,
+    f: &InputFile,
+    rec: &mut InputRecord,
+    findings: &mut Vec<Finding>,
+) -> Vec<Run> {
+    let mut by_id: BTreeMap<String, Run> = BTreeMap::new();
+    let n = runs.len();
+    for r in runs {
+        let id = r
+            .run_id
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", r.origin.file, r.origin.line));
+        match by_id.get_mut(&id) {
+            None => {
+                by_id.insert(id, r);
+            }
+            Some(run) => {
+                let start = run.start().min(r.start());
+                let (a, b) = (run.it_kwh(), r.it_kwh());
+                run.gpu_share = match (run.gpu_share, r.gpu_share) {
+                    (Some(x), Some(y)) if a + b > 0.0 => Some((a * x + b * y) / (a + b)),
+                    _ => None,
+                };
+                // Energies add at each row's own PUE: keep the sum of IT energy at PUE 1.
+                run.energy_consumed_kwh = a + b;
+                run.pue = 1.0;
+                run.end = run.end.max(r.end);
+                run.duration_s = (run.end - start).num_milliseconds() as f64 / 1000.0;
+                run.gpu_count = run.gpu_count.max(r.gpu_count);
+                run.tasks.extend(r.tasks);
+            }
+        }
+    }
+    let out: Vec<Run> = by_id.into_values().collect();
+    rec.rows_used = n as u64;
+    findings.push(
+        Finding::info(
+            codes::CC_TASKS,
+            format!(
+                "a CodeCarbon task file: {n} task rows add up into {} run(s) (each task is its own measurement)",
+                out.len()
+            ),
+        )
+        .at(&f.shown, None),
+    );
+    out
+}
+
+/// A run's task sums are its breakdown when the run's own row is also given (from an
+/// emissions.csv): the run row is the total, the tasks are not added again.
+pub fn drop_task_sums_with_a_run_row(runs: &mut [Vec<Run>], findings: &mut Vec<Finding>) {
+    let with_row: std::collections::BTreeSet<String> = runs
+        .iter()
+        .flatten()
+        .filter(|r| r.tasks.is_empty())
+        .filter_map(|r| r.run_id.clone())
+        .collect();
+    for file in runs.iter_mut() {
+        let mut dropped = Vec::new();
+        file.retain(|r| {
+            let keep =
+                r.tasks.is_empty() || !r.run_id.as_ref().is_some_and(|id| with_row.contains(id));
+            if !keep {
+                dropped.push(r.clone());
+            }
+            keep
+        });
+        for r in dropped {
+            findings.push(
+                Finding::info(
+                    codes::CC_TASKS,
+                    format!("the tasks of CodeCarbon run {} ({}) are its breakdown: the run's own row is the total, so they are not added again", r.run_id.clone().unwrap_or_default(), r.tasks.join(", ")),
+                )
+                .at(&r.origin.file, None),
+            );
+        }
+    }
 }
 
 /// The header's column names; the run cannot be read without the required ones.
@@ -229,6 +317,7 @@ fn run(
         gpu_count,
         gpu_model: c.get("gpu_model").map(String::from),
         gpu_share: gpu_share(c),
+        tasks: c.get("task_name").map(String::from).into_iter().collect(),
         origin: Origin {
             file: f.shown.clone(),
             line,

@@ -256,11 +256,18 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         sacct::read(&bytes, f, cfg, &mut rec, &mut out.jobs, &mut out.findings)?;
         out.inputs.push(rec);
     }
+    let mut cc = Vec::new();
     for f in &cfg.inputs.codecarbon {
         let (bytes, mut rec) = read_input(f, "codecarbon")?;
         let runs = codecarbon::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;
+        cc.push((runs, rec));
+    }
+    let mut runs: Vec<Vec<codecarbon::Run>> =
+        cc.iter_mut().map(|(r, _)| std::mem::take(r)).collect();
+    codecarbon::drop_task_sums_with_a_run_row(&mut runs, &mut out.findings);
+    for (file_runs, (_, mut rec)) in runs.into_iter().zip(cc) {
         codecarbon::merge(
-            runs,
+            file_runs,
             &mut out.jobs,
             cfg,
             factors,

@@ -218,3 +218,51 @@ fn every_real_codecarbon_file_reports_without_error_each_run_once() {
         assert_reconciles(&r);
     }
 }
+
+/// A CodeCarbon task file (start_task/stop_task): three tasks of one run are separate
+/// measurements and add up: 0.5 + 1.25 + 2 kWh at PUE 1 = 3.75 kWh. Given with the run's own
+/// emissions.csv row (4 kWh), the run row is the total and the tasks its breakdown: 4 kWh,
+/// never 7.75.
+#[test]
+fn task_files_sum_their_tasks_and_defer_to_the_run_row() {
+    let tasks = "task_name,timestamp,project_name,run_id,duration,emissions,energy_consumed,country_iso_code\n\
+                 load,2026-07-01T10:10:00Z,p,r-1,600,0.1,0.5,FRA\n\
+                 train,2026-07-01T11:00:00Z,p,r-1,3000,0.2,1.25,FRA\n\
+                 eval,2026-07-01T11:30:00Z,p,r-1,1800,0.3,2,FRA\n";
+    let run = "timestamp,project_name,run_id,duration,emissions,energy_consumed,country_iso_code\n\
+               2026-07-01T11:30:00Z,p,r-1,5400,0.6,4,FRA\n";
+    let d = super::tmp_with(&[("emissions_exp_r-1.csv", tasks), ("emissions.csv", run)]);
+    let one = |files: &[&str]| {
+        let out = d.path().join(format!("out{}", files.len()));
+        let mut c = gl();
+        c.args([
+            "report",
+            "--quiet",
+            "--format",
+            "json",
+            "--force",
+            "--codecarbon",
+        ]);
+        for f in files {
+            c.arg(d.path().join(f));
+        }
+        c.arg("--out").arg(&out).assert().code(0);
+        read_json(&out.join("report.json"))
+    };
+    let r = one(&["emissions_exp_r-1.csv"]);
+    assert_eq!(r["totals"]["jobs"], 1);
+    assert!(
+        (r["totals"]["it_energy_kwh"].as_f64().unwrap() - 3.75).abs() < 1e-12,
+        "{}",
+        r["totals"]
+    );
+    let r = one(&["emissions_exp_r-1.csv", "emissions.csv"]);
+    assert_eq!(r["totals"]["jobs"], 1);
+    assert!((r["totals"]["it_energy_kwh"].as_f64().unwrap() - 4.0).abs() < 1e-12);
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "codecarbon.tasks"
+            && f["message"].as_str().unwrap().contains("breakdown")));
+}
