@@ -145,4 +145,5 @@ pub mod codes {
     pub const GRID_MISSING_HOURS: &str = "grid.missing-hours";
     pub const SACCT_SKIPPED: &str = "sacct.skipped-job";
     pub const SACCT_SHARED_ENERGY: &str = "sacct.shared-node-energy";
+    pub const SACCT_NO_JOB: &str = "sacct.no-job";
 }

@@ -113,6 +113,21 @@ pub fn read(
             }
         }
     }
+    naive_finding(naive, f, cfg, findings);
+    Ok(if header.iter().any(|h| h == "task_name") {
+        sum_tasks(runs, f, rec, findings)
+    } else {
+        latest_snapshots(runs, f, rec, findings)
+    })
+}
+
+/// One warning for the naive timestamps of a file (how many, the first line).
+fn naive_finding(
+    naive: (u64, Option<u64>),
+    f: &InputFile,
+    cfg: &Config,
+    findings: &mut Vec<Finding>,
+) {
     if let (n, Some(first)) = naive {
         findings.push(
             Finding::warning(
@@ -122,10 +137,6 @@ pub fn read(
             .at(&f.shown, Some(first)),
         );
     }
-    if header.iter().any(|h| h == "task_name") {
-        return Ok(sum_tasks(runs, f, rec, findings));
-    }
-    Ok(latest_snapshots(runs, f, rec, findings))
 }
 
 /// A task file (`emissions_<experiment>_<run_id>.csv`, written by `start_task`/`stop_task`):

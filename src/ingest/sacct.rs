@@ -80,6 +80,12 @@ struct Reader<'a> {
     skipped: BTreeMap<&'static str, Vec<String>>,
     /// Jobs taking node-level ConsumedEnergyRaw on possibly shared nodes.
     metered_shared: u64,
+    /// The field delimiter (`|`, or what `--delimiter` gave, several bytes too).
+    delim: String,
+    /// Columns a job needs that the header lacks.
+    missing: Vec<&'static str>,
+    /// Jobs placed at Submit for Elapsed (no Start/End columns).
+    from_submit: u64,
 }
 
 /// Read one sacct file into jobs (merged into `jobs`: manifest rows with the same id are
@@ -100,12 +106,13 @@ pub fn read(
         .filter(|(_, l)| !l.trim().is_empty())
         .peekable();
     let first = lines.peek().map(|(_, l)| *l).unwrap_or("");
+    let delim = delimiter(first);
     let has_header = first
-        .split('|')
+        .split(delim.as_str())
         .any(|c| c.trim().eq_ignore_ascii_case("jobid"));
-    let header = if has_header {
+    let header: Vec<String> = if has_header {
         let (_, h) = lines.next().unwrap_or((0, ""));
-        h.split('|')
+        h.split(delim.as_str())
             .map(|c| c.trim().to_ascii_lowercase())
             .collect()
     } else {
@@ -118,6 +125,9 @@ pub fn read(
         findings,
         skipped: BTreeMap::new(),
         metered_shared: 0,
+        delim,
+        missing: Vec::new(),
+        from_submit: 0,
     };
     r.check_columns(&header)?;
     let (accs, order) = r.accumulate(lines, &header);
@@ -155,10 +165,33 @@ fn cell<'r>(row: &'r BTreeMap<String, String>, k: &str) -> Option<&'r str> {
         .filter(|v| !v.is_empty() && *v != "Unknown" && *v != "None assigned" && *v != "None")
 }
 
-/// Split a `|`-separated row into its fields, or `None` when their number differs from the
-/// header's (`-p` adds a trailing `|`; a `|` inside a field has no escape and breaks the row).
-fn fields<'l>(line: &'l str, header: &[String]) -> Option<Vec<&'l str>> {
-    let fields: Vec<&str> = line.split('|').collect();
+/// The field delimiter of a header line: `|` (`-P`), else what follows `JobID` up to the next
+/// field name (`sacct --parsable --delimiter=X`, several characters too).
+fn delimiter(first: &str) -> String {
+    if first.contains('|') {
+        return "|".into();
+    }
+    let lower = first.to_ascii_lowercase();
+    let Some(p) = lower.find("jobid") else {
+        return "|".into();
+    };
+    let rest = &first[p + 5..];
+    let d: String = rest
+        .chars()
+        .take_while(|c| !c.is_alphanumeric() && *c != ' ')
+        .collect();
+    if d.is_empty() {
+        "|".into()
+    } else {
+        d
+    }
+}
+
+/// Split a delimited row into its fields, or `None` when their number differs from the
+/// header's (`-p` adds a trailing delimiter; a delimiter inside a field has no escape and
+/// breaks the row).
+fn fields<'l>(line: &'l str, header: &[String], delim: &str) -> Option<Vec<&'l str>> {
+    let fields: Vec<&str> = line.split(delim).collect();
     let n = if fields.len() == header.len() + 1 && fields.last() == Some(&"") {
         header.len()
     } else {
@@ -206,11 +239,17 @@ impl Reader<'_> {
             )
             .at_line(1));
         }
-        let missing: Vec<&str> = TIMES
+        let missing: Vec<&'static str> = TIMES
             .iter()
             .copied()
             .filter(|c| !header.iter().any(|h| h == c))
             .collect();
+        let has = |c: &str| header.iter().any(|h| h == c);
+        if !missing.is_empty() && has("submit") && has("elapsed") {
+            // Placed at Submit for Elapsed (a finding says how many).
+            return Ok(());
+        }
+        self.missing = missing.clone();
         if !missing.is_empty() {
             self.findings.push(
                 Finding::warning(
@@ -239,7 +278,7 @@ impl Reader<'_> {
         let mut bad = Vec::new();
         for (i, line) in lines {
             self.rec.rows += 1;
-            let Some(fields) = fields(line, header) else {
+            let Some(fields) = fields(line, header, &self.delim) else {
                 bad.push(i as u64 + 1);
                 self.rec.rows_rejected += 1;
                 continue;
@@ -313,7 +352,12 @@ impl Reader<'_> {
                 return None;
             }
         };
-        let (start, end) = self.times(id, acc, get("start"), get("end"))?;
+        let (start, end) = match (get("start"), get("end"), get("submit"), get("elapsed")) {
+            (None, None, Some(submit), Some(elapsed)) => {
+                self.placed_at_submit(id, acc, submit, elapsed)?
+            }
+            (start, end, _, _) => self.times(id, acc, start, end)?,
+        };
         let devices = get("alloctres")
             .and_then(gpus)
             .or_else(|| get("reqtres").and_then(gpus))
@@ -444,6 +488,35 @@ impl Reader<'_> {
         Some((start.utc, end.utc))
     }
 
+    /// An export without Start and End: the job is placed at Submit and lasts Elapsed
+    /// (`[D-]HH:MM:SS`), which gives its duration (and GPU-hours) but not its exact hours.
+    fn placed_at_submit(
+        &mut self,
+        id: &str,
+        acc: &Acc,
+        submit: &str,
+        elapsed: &str,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let start = parse_timestamp(submit, &self.cfg.timezone).ok();
+        let (Some(start), Some(secs)) = (start, elapsed_s(elapsed)) else {
+            self.findings.push(
+                Finding::error(
+                    codes::SACCT_BAD_ROW,
+                    format!("job {id}: unreadable Submit or Elapsed; not counted"),
+                )
+                .at(&self.f.shown, Some(acc.line)),
+            );
+            self.rec.rows_rejected += 1;
+            return None;
+        };
+        if secs <= 0 {
+            self.skip("ran for no time", id);
+            return None;
+        }
+        self.from_submit += 1;
+        Some((start.utc, start.utc + chrono::Duration::seconds(secs)))
+    }
+
     /// One finding per reason jobs were not counted (their rows set aside), and the warning
     /// about node-level energy on shared nodes.
     fn finish(self) {
@@ -463,6 +536,29 @@ impl Reader<'_> {
                 .at(&self.f.shown, None),
             );
         }
+        if self.from_submit > 0 {
+            self.findings.push(
+                Finding::warning(
+                    codes::SACCT_SKIPPED,
+                    format!("{} job(s) have no Start and End: each is placed at its Submit time and lasts its Elapsed time, so its energy is right but its hours (and hourly grid factors) may be off; export Start and End for exact times", self.from_submit),
+                )
+                .at(&self.f.shown, None),
+            );
+        }
+        if self.rec.rows > 0 && self.rec.rows_used == 0 {
+            let why = if self.missing.is_empty() {
+                "every job was set aside (see the notes above)".to_string()
+            } else {
+                format!("the file has no {} column", self.missing.join(" or "))
+            };
+            self.findings.push(
+                Finding::error(
+                    codes::SACCT_NO_JOB,
+                    format!("{} rows gave no job: {why}; run sacct -P --format=JobID,JobName,Account,Partition,State,Start,End,NodeList,AllocTRES,ConsumedEnergyRaw", self.rec.rows),
+                )
+                .at(&self.f.shown, Some(1)),
+            );
+        }
         if self.metered_shared > 0 {
             self.findings.push(
                 Finding::warning(
@@ -473,6 +569,24 @@ impl Reader<'_> {
             );
         }
     }
+}
+
+/// Seconds of a Slurm Elapsed value: `[D-]HH:MM:SS`, `MM:SS` or `MM:SS.mmm`.
+fn elapsed_s(v: &str) -> Option<i64> {
+    let (days, rest) = match v.trim().split_once('-') {
+        Some((d, r)) => (d.parse::<i64>().ok()?, r),
+        None => (0, v.trim()),
+    };
+    let parts: Vec<f64> = rest
+        .split(':')
+        .map(|p| p.parse::<f64>().ok())
+        .collect::<Option<Vec<f64>>>()?;
+    let secs = match parts.as_slice() {
+        [h, m, s] => h * 3600.0 + m * 60.0 + s,
+        [m, s] => m * 60.0 + s,
+        _ => return None,
+    };
+    Some(days * 86400 + secs.round() as i64)
 }
 
 #[cfg(test)]
