@@ -143,6 +143,7 @@ pub mod codes {
     pub const GRID_DATE_ORDER: &str = "grid.date-order";
     pub const GRID_BAD_ROW: &str = "grid.bad-row";
     pub const GRID_MISSING_HOURS: &str = "grid.missing-hours";
+    pub const GRID_ESTIMATED: &str = "grid.estimated-hours";
     pub const SACCT_SKIPPED: &str = "sacct.skipped-job";
     pub const SACCT_SHARED_ENERGY: &str = "sacct.shared-node-energy";
     pub const SACCT_NO_JOB: &str = "sacct.no-job";

@@ -143,7 +143,56 @@ fn read(
             Finding::warning(codes::GRID_BAD_ROW, format!("{} rows without a readable time, zone or intensity are not used (first at line {})", bad.len(), bad[0])).at(&f.shown, Some(bad[0])),
         );
     }
+    estimated_hours(&header, &records, f, findings);
     Ok(())
+}
+
+/// Electricity Maps marks hours it estimated (`Data Estimated`, with `Data Estimation
+/// Method`): a data-quality note counts them, with the methods.
+fn estimated_hours(
+    header: &[String],
+    records: &[csv::StringRecord],
+    f: &InputFile,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(c) = header.iter().position(|h| h == "data estimated") else {
+        return;
+    };
+    let m = header.iter().position(|h| h == "data estimation method");
+    let mut methods = std::collections::BTreeSet::new();
+    let mut n = 0u64;
+    for r in records {
+        if r.get(c)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        {
+            n += 1;
+            if let Some(method) = m
+                .and_then(|m| r.get(m))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+            {
+                methods.insert(method.to_string());
+            }
+        }
+    }
+    if n > 0 {
+        let how: Vec<String> = methods.into_iter().collect();
+        let how = if how.is_empty() {
+            String::new()
+        } else {
+            format!(" (methods: {})", how.join(", "))
+        };
+        findings.push(
+            Finding::info(
+                codes::GRID_ESTIMATED,
+                format!(
+                    "{n} of {} hours are estimated by Electricity Maps rather than measured{how}",
+                    records.len()
+                ),
+            )
+            .at(&f.shown, None),
+        );
+    }
 }
 
 /// The time, zone and intensity columns of an hourly series (direct intensities, or
@@ -151,13 +200,20 @@ fn read(
 fn hourly_columns(header: &[String], cfg: &Config, f: &InputFile) -> Result<[usize; 3]> {
     let col = |pred: &dyn Fn(&str) -> bool| header.iter().position(|h| pred(h));
     let t_col = col(&|h| h.starts_with("datetime") || h == "timestamp" || h == "time");
-    let zone_col = col(&|h| h == "zone id" || h == "zone" || h == "zone_key");
+    let zone_col = col(&|h| h == "zone id" || h == "zone" || h == "zone_key" || h == "zone_name");
     let g_col = if cfg.grid_lifecycle {
         col(&|h| h.contains("carbon intensity") && (h.contains("life cycle") || h.contains("lca")))
     } else {
         col(&|h| h.contains("carbon intensity") && h.contains("direct"))
     }
-    .or_else(|| col(&|h| h == "g_per_kwh" || h == "carbon_intensity" || h == "intensity"));
+    .or_else(|| {
+        col(&|h| {
+            h == "g_per_kwh"
+                || h == "carbon_intensity"
+                || h == "intensity"
+                || h == "carbon_intensity_avg"
+        })
+    });
     match (t_col, zone_col, g_col) {
         (Some(t), Some(z), Some(g)) => Ok([t, z, g]),
         _ => Err(Error::in_file(
@@ -229,7 +285,15 @@ fn hourly_value(
 /// The start of the hour (epoch seconds, UTC) of a timestamp. Electricity Maps' `Datetime (UTC)`
 /// is UTC by its header, so naive times are UTC here.
 fn parse_hour(t: &str, month_first: bool, cfg: &Config) -> Option<i64> {
-    let secs = if t.contains('/') {
+    let secs = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        // The 2021 electricityMap export: epoch seconds (or milliseconds).
+        let v: i64 = t.parse().ok()?;
+        if v > 100_000_000_000 {
+            v / 1000
+        } else {
+            v
+        }
+    } else if t.contains('/') {
         let fmt = if month_first {
             "%m/%d/%Y %H:%M"
         } else {
@@ -334,6 +398,8 @@ fn annual_layout(raw: &[String], f: &InputFile) -> Result<Option<AnnualLayout>> 
     let intensity = header.iter().position(|h| {
         h.contains("carbon_intensity")
             || (h.contains("carbon intensity") && !h.contains("life cycle") && !h.contains("lca"))
+            // Ember / Our World in Data: emissions_intensity_gco2_per_kwh, carbon_intensity_elec.
+            || (h.contains("intensity") && h.contains("co2"))
             || h == "impact"
     });
     let Some(g_col) = intensity else {
@@ -348,10 +414,18 @@ fn annual_layout(raw: &[String], f: &InputFile) -> Result<Option<AnnualLayout>> 
     };
     let zone_cols: Vec<usize> = match cloud {
         Some(c) => vec![c],
-        None => ["zone_key", "zone id", "alpha-2", "code", "zone"]
-            .iter()
-            .filter_map(|n| col(&[n]))
-            .collect(),
+        None => [
+            "zone_key",
+            "zone id",
+            "alpha-2",
+            "code",
+            "zone",
+            "country_code",
+            "iso_code",
+        ]
+        .iter()
+        .filter_map(|n| col(&[n]))
+        .collect(),
     };
     if zone_cols.is_empty() {
         return Err(Error::in_file(

@@ -336,3 +336,60 @@ fn a_sub_national_hourly_series_wins_over_the_country_average() {
         .iter()
         .any(|f| f["name"] == "grid US-TEX-ERCO hourly"));
 }
+
+/// More grid layouts: an Ember / Our World in Data annual table (ISO-3 `country_code`, an
+/// aggregate row without a code), the third Electricity Maps header generation with
+/// estimated hours, and the 2021 electricityMap export (snake_case, epoch timestamps).
+#[test]
+fn ember_third_generation_and_legacy_grid_layouts() {
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nj,m,t,s,2026-07-01T00:00:00Z,2026-07-01T02:00:00Z,H100,1,2\n";
+    let cfg = |zone: &str| {
+        format!("[report]\nperiod = \"2026-07\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\n[[site]]\nid = \"s\"\nzone = \"{zone}\"\npue = 1.0\n")
+    };
+    let run = |zone: &str, grid: &str| {
+        let d = tmp_with(&[
+            ("greenledger.toml", &cfg(zone)),
+            ("jobs.csv", jobs),
+            ("grid.csv", grid),
+        ]);
+        report_json(d.path(), 0)
+    };
+    // Ember: FRA 2026 at 44 g/kWh; the World aggregate has no code and is set aside.
+    let r = run("FR", "country,country_code,year,emissions_intensity_gco2_per_kwh\nFrance,FRA,2026,44\nWorld,,2026,480\n");
+    assert!(
+        close(r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap(), 44.0),
+        "{}",
+        r["jobs"][0]
+    );
+    // Electricity Maps, third generation: 100 and 120 g/kWh direct, one hour estimated.
+    let em = "Datetime (UTC),Country,Zone name,Zone id,Carbon intensity gCO₂eq/kWh (direct),Carbon intensity gCO₂eq/kWh (Life cycle),Data source,Data estimated,Data estimation method\n\
+              2026-07-01 00:00:00,France,France,FR,100,130,x,false,\n\
+              2026-07-01 01:00:00,France,France,FR,120,150,x,true,TIME_SLICER_AVERAGE\n";
+    let r = run("FR", em);
+    assert!(close(
+        r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap(),
+        110.0
+    ));
+    let note = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "grid.estimated-hours")
+        .expect("estimated hours are noted")
+        .clone();
+    assert!(
+        note["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 of 2 hours"),
+        "{note}"
+    );
+    // The 2021 export: epoch seconds, zone_name, carbon_intensity_avg.
+    let legacy = "timestamp,zone_name,carbon_intensity_avg,carbon_intensity_production_avg\n1782864000,FR,90,80\n1782867600,FR,110,100\n";
+    let r = run("FR", legacy);
+    assert!(
+        close(r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap(), 100.0),
+        "{}",
+        r["jobs"][0]
+    );
+}
