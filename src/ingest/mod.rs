@@ -11,6 +11,7 @@ pub mod meters;
 pub mod node_power;
 pub mod nvidia_smi;
 pub mod sacct;
+mod sacct_json;
 pub mod table;
 pub mod telemetry;
 

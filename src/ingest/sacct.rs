@@ -37,13 +37,13 @@ pub fn gpus(tres: &str) -> Option<f64> {
 
 /// Per-job accumulation across allocation and step rows.
 #[derive(Debug, Default)]
-struct Acc {
-    alloc: Option<BTreeMap<String, String>>,
-    line: u64,
-    alloc_energy_j: Option<f64>,
-    step_energy_j: f64,
-    extern_energy_j: f64,
-    steps: u64,
+pub(super) struct Acc {
+    pub(super) alloc: Option<BTreeMap<String, String>>,
+    pub(super) line: u64,
+    pub(super) alloc_energy_j: Option<f64>,
+    pub(super) step_energy_j: f64,
+    pub(super) extern_energy_j: f64,
+    pub(super) steps: u64,
 }
 
 impl Acc {
@@ -100,6 +100,9 @@ pub fn read(
 ) -> Result<()> {
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim_start_matches('\u{feff}');
+    if text.trim_start().starts_with('{') {
+        return read_json(text, f, cfg, rec, jobs, findings);
+    }
     let mut lines = text
         .lines()
         .enumerate()
@@ -138,6 +141,44 @@ pub fn read(
         .unwrap_or_default();
     for id in order {
         if let Some(job) = r.job(&id, &accs[&id], &stem, jobs) {
+            jobs.push(job);
+        }
+    }
+    r.finish();
+    Ok(())
+}
+
+/// `sacct --json` (Slurm 21.08 and later): each job becomes the same allocation row and step
+/// energies as the `-P` output, and goes through the same steps.
+fn read_json(
+    text: &str,
+    f: &InputFile,
+    cfg: &Config,
+    rec: &mut InputRecord,
+    jobs: &mut Vec<Job>,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let accs = super::sacct_json::jobs(text, &f.shown)?;
+    let mut r = Reader {
+        f,
+        cfg,
+        rec,
+        findings,
+        skipped: BTreeMap::new(),
+        metered_shared: 0,
+        delim: "|".into(),
+        missing: Vec::new(),
+        from_submit: 0,
+    };
+    let stem = f
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    for (id, acc) in &accs {
+        r.rec.rows += 1 + acc.steps;
+        r.rec.rows_superseded += acc.steps;
+        if let Some(job) = r.job(id, acc, &stem, jobs) {
             jobs.push(job);
         }
     }

@@ -242,3 +242,50 @@ fn custom_delimiters_submit_elapsed_and_files_without_jobs() {
         e[0]
     );
 }
+
+/// `sacct --json`: job 41 with 2 GPUs (epoch times, `state.current` as a list, energy in its
+/// batch and numbered steps: 1.8 MJ + 1.8 MJ = 1 kWh; the extern step's 9 MJ is not added),
+/// and task 3 of array 40 (times as `{set, infinite, number}` wrappers, no energy: estimated).
+#[test]
+fn sacct_json_with_an_array_task_and_steps() {
+    let body = r#"{"meta": {"slurm": {"version": {"major": 23}}}, "jobs": [
+      {"job_id": 41, "name": "train-a", "account": "vision", "partition": "gpu", "cluster": "c",
+       "nodes": "g[01-02]", "state": {"current": ["COMPLETED"], "reason": "None"},
+       "array": {"job_id": 0, "task_id": {"set": false, "infinite": false, "number": 0}},
+       "time": {"start": 1782864000, "end": 1782871200, "elapsed": 7200},
+       "tres": {"allocated": [{"type": "cpu", "count": 16}, {"type": "gres", "name": "gpu", "count": 2}]},
+       "steps": [
+         {"step": {"id": "41.batch", "name": "batch"}, "tres": {"consumed": {"total": [{"type": "energy", "count": 1800000}]}}},
+         {"step": {"id": "41.0", "name": "python"}, "tres": {"consumed": {"total": [{"type": "energy", "count": 1800000}]}}},
+         {"step": {"id": "41.extern", "name": "extern"}, "tres": {"consumed": {"total": [{"type": "energy", "count": 9000000}]}}}
+       ]},
+      {"job_id": 43, "name": "sweep", "account": "vision", "partition": "gpu",
+       "state": {"current": "FAILED"},
+       "array": {"job_id": 40, "task_id": {"set": true, "infinite": false, "number": 3}},
+       "time": {"start": {"set": true, "infinite": false, "number": 1782864000},
+                "end": {"set": true, "infinite": false, "number": 1782867600}},
+       "tres": {"allocated": [{"type": "gres", "name": "gpu", "count": 1}]}, "steps": []}
+    ]}"#;
+    let cfg = "[report]\nperiod = \"2026-07\"\n[inputs]\nsacct = [\"s.json\"]\n[sacct]\nsite = \"h\"\nhardware = \"A100-SXM4-40GB\"\nexclusive = true\n[[site]]\nid = \"h\"\ngrid_intensity_g_per_kwh = 100\npue = 1.0\n";
+    let d = tmp_with(&[("greenledger.toml", cfg), ("s.json", body)]);
+    let r = super::report_json(d.path(), 0);
+    let jobs = r["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    let a = jobs.iter().find(|j| j["job_id"] == "41").unwrap();
+    assert_eq!(a["team"], "vision");
+    assert_eq!(a["devices"], 2.0);
+    assert_eq!(a["energy_source"], "metered");
+    assert!(
+        (a["it_energy_kwh"].as_f64().unwrap() - 1.0).abs() < 1e-12,
+        "{a}"
+    );
+    assert_eq!(a["start"], "2026-07-01T00:00:00Z");
+    let t = jobs.iter().find(|j| j["job_id"] == "40_3").unwrap();
+    assert_eq!(t["status"], "failed");
+    assert_eq!(t["energy_source"], "estimated");
+    // A100-SXM4-40GB 400 W x 1 device x 1 h.
+    assert!(
+        (t["it_energy_kwh"].as_f64().unwrap() - 0.4).abs() < 1e-12,
+        "{t}"
+    );
+}
