@@ -222,6 +222,8 @@ pub(super) struct TelemetrySection {
     pub(super) max_gap_s: Option<f64>,
     /// Columns of nvidia-smi logs written with `--format=csv,noheader`.
     pub(super) nvidia_smi_columns: Option<Vec<String>>,
+    /// The node of telemetry that names none (W&B events).
+    pub(super) node: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -179,6 +179,8 @@ pub struct Config {
     pub max_gap_s: f64,
     /// Columns of nvidia-smi logs without a header line.
     pub nvidia_smi_columns: Option<Vec<String>>,
+    /// `[telemetry] node`: the node of telemetry that names none (W&B events).
+    pub telemetry_node: Option<String>,
     /// Relative uncertainties for the low/high bounds.
     pub uncertainty: uncertainty::Uncertainty,
     /// The practice rubric (embedded defaults with `[rubric]` overrides).
@@ -286,6 +288,7 @@ impl Config {
             default_pue: file.estimate.default_pue,
             max_gap_s,
             nvidia_smi_columns: file.telemetry.nvidia_smi_columns,
+            telemetry_node: file.telemetry.node,
             uncertainty: file.uncertainty,
             rubric,
             previous,

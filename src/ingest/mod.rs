@@ -14,6 +14,7 @@ pub mod sacct;
 mod sacct_json;
 pub mod table;
 pub mod telemetry;
+pub mod wandb;
 
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};

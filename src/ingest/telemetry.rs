@@ -2,7 +2,7 @@
 //! (generic CSV/Parquet, nvidia-smi logs, DCGM exporter scrapes and query_range exports).
 
 use super::hostlist::node_key;
-use super::{dcgm, generic, node_power, nvidia_smi, InputRecord};
+use super::{dcgm, generic, node_power, nvidia_smi, wandb, InputRecord};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -85,6 +85,8 @@ pub enum Kind {
     NodeCsv,
     NodeParquet,
     NodeWide,
+    /// Weights & Biases `wandb-events.jsonl`.
+    WandbEvents,
 }
 
 impl Kind {
@@ -98,6 +100,7 @@ impl Kind {
             Kind::NodeCsv => "node power (CSV)",
             Kind::NodeParquet => "node power (Parquet)",
             Kind::NodeWide => "node power (BMC wide CSV)",
+            Kind::WandbEvents => "telemetry (W&B events)",
         }
     }
 
@@ -120,6 +123,9 @@ pub fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, S
     head.truncate(n);
     let text = String::from_utf8_lossy(&head);
     let text = text.trim_start_matches('\u{feff}').trim_start();
+    if wandb::is_events(text.lines().next().unwrap_or("")) {
+        return Ok(Ok(Kind::WandbEvents));
+    }
     if text.starts_with('{') {
         return Ok(Ok(Kind::DcgmJson));
     }
@@ -239,6 +245,7 @@ pub fn scan(
         Kind::DcgmJson => dcgm::scan_json(src, nodes, out, on_batch),
         Kind::NodeCsv | Kind::NodeParquet => generic::scan(src, cfg, nodes, out, on_batch),
         Kind::NodeWide => node_power::scan(src, cfg, nodes, out, on_batch),
+        Kind::WandbEvents => wandb::scan(src, cfg, nodes, out, on_batch),
     }
 }
 

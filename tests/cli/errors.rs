@@ -450,3 +450,53 @@ fn completions_and_man_page() {
     );
     gl().args(["completions", "cmd.exe"]).assert().code(2);
 }
+
+/// Arbitrary and mutated bytes never panic any reader: telemetry (every detected layout),
+/// sacct (text and JSON), meters and grid files. Each run ends with exit 0, 1 or 2.
+#[test]
+fn every_reader_survives_garbage() {
+    let seeds = [
+        "timestamp,node,device,power_w\n2026-07-01T00:00:00Z,n,0,1e309\n,,,\n",
+        "timestamp,node,power_w\n2026-07-01T00:00:00Z,n,-5\nx,y\n",
+        "timestamp,n1_power_w\n2026-07-01T00:00:00Z,\n2026-07-01T00:01:00Z,abc\n",
+        "{\"_timestamp\": \"x\", \"system.gpu.a.powerWatts\": null}\n{",
+        "{\"jobs\": [{\"job_id\": {\"set\": true}, \"time\": {\"start\": \"no\"}, \"steps\": 5}]}",
+        "{\"status\":\"success\",\"data\":{\"result\":[{\"metric\":{},\"values\":[[1,\"x\"]]}]}}",
+        "JobID☃State☃\n1☃☃☃☃\n",
+        "site,start,end,kwh,scope\ns,2026-07-02,2026-07-01,-1,moon\n",
+        "\u{0}\u{1}\u{2}",
+        "",
+    ];
+    let cfg = "[report]\nperiod = \"2026-07\"\n[[site]]\nid = \"s\"\nzone = \"FR\"\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices\nj,m,t,s,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,H100,1\n";
+    for (k, seed) in seeds.iter().enumerate() {
+        // Each seed as is, and with a byte flipped in the middle.
+        let mut mutated = seed.as_bytes().to_vec();
+        if !mutated.is_empty() {
+            let m = mutated.len() / 2;
+            mutated[m] ^= 0x5a;
+        }
+        for bytes in [seed.as_bytes().to_vec(), mutated] {
+            for flag in ["--telemetry", "--sacct", "--meters", "--grid"] {
+                let d = super::tmp_with(&[("greenledger.toml", cfg), ("jobs.csv", jobs)]);
+                let f = d.path().join(format!("input{k}.txt"));
+                std::fs::write(&f, &bytes).unwrap();
+                let o = gl()
+                    .args(["validate", "--config"])
+                    .arg(d.path().join("greenledger.toml"))
+                    .arg("--jobs")
+                    .arg(d.path().join("jobs.csv"))
+                    .arg(flag)
+                    .arg(&f)
+                    .output()
+                    .unwrap();
+                let code = o.status.code().unwrap_or(-1);
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert!(
+                    (0..=2).contains(&code) && !err.contains("panicked"),
+                    "{flag} {seed:?}: {code} {err}"
+                );
+            }
+        }
+    }
+}

@@ -578,3 +578,49 @@ fn an_unreadable_telemetry_file_is_a_finding_and_the_run_goes_on() {
     // The good file was used: the job is sampled.
     assert_eq!(r["jobs"][0]["energy_source"], "sampled");
 }
+
+/// Weights & Biases `wandb-events.jsonl`: GPU power per line at `_timestamp` (epoch seconds);
+/// the node is the run's folder. Two GPUs at 200 W and 300 W over 1 h (samples every 60 s) for
+/// a job claiming the node: 0.5 kWh.
+#[test]
+fn wandb_events_are_read_with_the_node_from_the_run_folder() {
+    let mut events = String::new();
+    for k in 0..=60 {
+        let t = 1782864000 + k * 60;
+        events.push_str(&format!(
+            "{{\"system.gpu.0.powerWatts\": 200.0, \"system.gpu.1.powerWatts\": 300, \"system.cpu\": 12, \"_timestamp\": {t}.25, \"_runtime\": {k}}}\n"
+        ));
+    }
+    events.push_str("not json\n");
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,nodes\nj,m,t,FR,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,H100,2,run-abc\n";
+    let d = super::tmp_with(&[
+        ("run-abc/files/wandb-events.jsonl", &events),
+        ("jobs.csv", jobs),
+    ]);
+    let out = d.path().join("out");
+    super::gl()
+        .args([
+            "report", "--quiet", "--format", "json", "--period", "2026-07", "--jobs",
+        ])
+        .arg(d.path().join("jobs.csv"))
+        .arg("--telemetry")
+        .arg(d.path().join("run-abc/files/wandb-events.jsonl"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1);
+    let r = super::read_json(&out.join("report.json"));
+    let j = &r["jobs"][0];
+    assert_eq!(j["energy_source"], "sampled");
+    // The samples sit 0.25 s after each minute: the job's first quarter second is uncovered
+    // and imputed at its mean power, so (200 + 300) W x 1 h = 0.5 kWh.
+    assert!(
+        (j["it_energy_kwh"].as_f64().unwrap() - 0.5).abs() < 1e-9,
+        "{j}"
+    );
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "telemetry.bad-row" && f["line"] == 62));
+}
