@@ -65,6 +65,10 @@ pub struct InputArgs {
     /// Site meter readings, CSV `site,start,end,kwh,scope,reference` (several files, globs and repeats allowed).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub meters: Vec<PathBuf>,
+    /// Zeus ZeusMonitor logs (`start_time,window_name,elapsed_time,gpuN_energy`), each named
+    /// after the job it measured: `<job_id>.csv` (several files, globs and repeats allowed).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub zeus: Vec<PathBuf>,
     /// A factor file (TOML) replacing the embedded grid factors: restates the period.
     #[arg(long, value_name = "FILE")]
     pub factors: Option<PathBuf>,

@@ -147,4 +147,6 @@ pub mod codes {
     pub const SACCT_SKIPPED: &str = "sacct.skipped-job";
     pub const SACCT_SHARED_ENERGY: &str = "sacct.shared-node-energy";
     pub const SACCT_NO_JOB: &str = "sacct.no-job";
+    pub const ZEUS_BAD_ROW: &str = "zeus.bad-row";
+    pub const ZEUS_NO_JOB: &str = "zeus.no-job";
 }

@@ -109,6 +109,8 @@ pub(super) struct InputsSection {
     pub(super) grid: Vec<String>,
     #[serde(default)]
     pub(super) meters: Vec<String>,
+    #[serde(default)]
+    pub(super) zeus: Vec<String>,
     pub(super) timezone: Option<toml::Spanned<String>>,
 }
 

@@ -34,6 +34,7 @@ pub(super) fn collect(
         ("sacct", &file.sacct, &args.sacct, &mut inputs.sacct),
         ("grid", &file.grid, &args.grid, &mut inputs.grid),
         ("meters", &file.meters, &args.meters, &mut inputs.meters),
+        ("zeus", &file.zeus, &args.zeus, &mut inputs.zeus),
     ] {
         for pattern in from_file {
             expand(base, pattern, kind, w.path, dest, findings)?;

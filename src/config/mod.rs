@@ -30,6 +30,7 @@ pub struct Inputs {
     pub sacct: Vec<InputFile>,
     pub grid: Vec<InputFile>,
     pub meters: Vec<InputFile>,
+    pub zeus: Vec<InputFile>,
 }
 
 /// A PUE value, for the whole time or for one period.

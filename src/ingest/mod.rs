@@ -15,6 +15,7 @@ mod sacct_json;
 pub mod table;
 pub mod telemetry;
 pub mod wandb;
+pub mod zeus;
 
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
@@ -276,6 +277,11 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
             &mut rec,
             &mut out.findings,
         );
+        out.inputs.push(rec);
+    }
+    for f in &cfg.inputs.zeus {
+        let (bytes, mut rec) = read_input(f, "zeus")?;
+        zeus::read(&bytes, f, &mut rec, &mut out.jobs, &mut out.findings)?;
         out.inputs.push(rec);
     }
     out.telemetry = telemetry::sources(cfg, &mut out.inputs, &mut out.findings)?;

@@ -624,3 +624,66 @@ fn wandb_events_are_read_with_the_node_from_the_run_folder() {
         .iter()
         .any(|f| f["code"] == "telemetry.bad-row" && f["line"] == 62));
 }
+
+/// A Zeus log meters the job it is named after: 2 windows x (1,800,000 + 1,800,000) J =
+/// 7.2 MJ = 2 kWh, accelerators only; a log named after no job is an error (its clock is
+/// monotonic, it cannot be placed in time). The real Zeus profile log is read the same way.
+#[test]
+fn zeus_logs_meter_the_job_they_are_named_after() {
+    let log = "start_time,window_name,elapsed_time,gpu0_energy,gpu1_energy\n\
+               13586624.12,__GlobalPowerLimitOptimizer_300,33.2,1800000,1800000\n\
+               13586667.13,__GlobalPowerLimitOptimizer_275,33.0,1800000.0,1800000\n";
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices\nrun-9,m,t,FR,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,A40,2\n";
+    let d = super::tmp_with(&[("run-9.csv", log), ("other.csv", log), ("jobs.csv", jobs)]);
+    let out = d.path().join("out");
+    super::gl()
+        .args(["report", "--quiet", "--format", "json", "--jobs"])
+        .arg(d.path().join("jobs.csv"))
+        .arg("--zeus")
+        .arg(d.path().join("run-9.csv"))
+        .arg(d.path().join("other.csv"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1);
+    let r = super::read_json(&out.join("report.json"));
+    let j = &r["jobs"][0];
+    assert_eq!(j["energy_source"], "metered");
+    assert_eq!(j["boundary"], "accelerator");
+    assert!(
+        (j["it_energy_kwh"].as_f64().unwrap() - 2.0).abs() < 1e-12,
+        "{j}"
+    );
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "zeus.no-job"));
+    if let Some(dir) = super::real_data("zeus") {
+        let real = dir.join("zeus__profile_A40_resnet18_4gpu.csv");
+        let named = d.path().join("zeus__profile_A40_resnet18_4gpu.csv");
+        std::fs::copy(&real, &named).unwrap();
+        let jobs = "job_id,model,team,zone,start,end,hardware,devices\nzeus__profile_A40_resnet18_4gpu,m,t,FR,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,A40,4\n";
+        std::fs::write(d.path().join("jobs2.csv"), jobs).unwrap();
+        super::gl()
+            .args(["report", "--quiet", "--format", "json", "--force", "--jobs"])
+            .arg(d.path().join("jobs2.csv"))
+            .arg("--zeus")
+            .arg(&named)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(0);
+        let r = super::read_json(&out.join("report.json"));
+        assert_eq!(r["jobs"][0]["energy_source"], "metered");
+        assert_eq!(
+            r["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["kind"] == "zeus")
+                .unwrap()["rows_used"],
+            9
+        );
+    }
+}
