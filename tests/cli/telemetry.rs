@@ -687,3 +687,31 @@ fn zeus_logs_meter_the_job_they_are_named_after() {
         );
     }
 }
+
+/// The progress bar is for terminals: with stderr piped (and without --quiet) it writes
+/// nothing but the summary.
+#[test]
+fn no_progress_bar_when_stderr_is_piped() {
+    let mut t = String::from("timestamp,node,device,power_w\n");
+    for k in 0..600 {
+        t.push_str(&format!(
+            "2026-07-01T00:{:02}:{:02}Z,n1,0,100\n",
+            k / 60,
+            k % 60
+        ));
+    }
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,nodes\nj,m,t,FR,2026-07-01T00:00:00Z,2026-07-01T00:09:00Z,H100,1,n1\n";
+    let d = super::tmp_with(&[("t.csv", &t), ("jobs.csv", jobs)]);
+    let o = super::gl()
+        .args(["report", "--format", "json", "--jobs"])
+        .arg(d.path().join("jobs.csv"))
+        .arg("--telemetry")
+        .arg(d.path().join("t.csv"))
+        .arg("--out")
+        .arg(d.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("telemetry [") && !err.contains('\r'), "{err}");
+    assert!(err.contains("wrote "), "{err}");
+}

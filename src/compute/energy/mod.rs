@@ -68,21 +68,29 @@ pub struct Attribution {
     pub inputs: Vec<InputRecord>,
 }
 
-/// `telemetry [########----------------]  33 %  8.2 M samples` (a counter when the total is
-/// unknown).
-fn progress_line(seen: u64, expected: u64) -> String {
-    if expected == 0 {
-        return format!("telemetry: {:.1} M samples", seen as f64 / 1e6);
+/// The progress bar of a telemetry scan on a terminal: samples against the expected total
+/// where the files tell it, else a counter. Hidden when stderr is not a terminal or with
+/// `--quiet`.
+fn progress_bar(show: bool, expected: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
     }
-    let share = (seen as f64 / expected as f64).min(1.0);
-    let filled = (share * 24.0).round() as usize;
-    format!(
-        "telemetry [{}{}] {:3.0} %  {:.1} M samples",
-        "#".repeat(filled),
-        "-".repeat(24 - filled),
-        share * 100.0,
-        seen as f64 / 1e6
-    )
+    let (bar, template) = if expected > 0 {
+        (
+            indicatif::ProgressBar::new(expected),
+            "telemetry [{bar:24}] {percent:>3} %  {pos} samples  {elapsed_precise}",
+        )
+    } else {
+        (
+            indicatif::ProgressBar::new_spinner(),
+            "telemetry {spinner} {pos} samples  {elapsed_precise}",
+        )
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("#-"));
+    }
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
 }
 
 /// Largest number of samples held in memory at once when out-of-order devices are re-read.
@@ -180,6 +188,7 @@ fn stream(
     } else {
         0
     };
+    let bar = progress_bar(show, expected);
     let (mut seen, mut last_shown) = (0u64, 0u64);
     let mut inputs = Vec::new();
     for src in sources {
@@ -191,7 +200,7 @@ fn stream(
             seen += b.len() as u64;
             if show && seen - last_shown >= 1_000_000 {
                 last_shown = seen;
-                eprint!("\r{}", progress_line(seen, expected));
+                bar.set_position(seen);
             }
         });
         // A file that cannot be read is an error finding for that file; the run goes on.
@@ -205,9 +214,7 @@ fn stream(
         rec.rows_rejected = rows.saturating_sub(used);
         inputs.push(rec);
     }
-    if show {
-        eprintln!();
-    }
+    bar.finish_and_clear();
     Ok(inputs)
 }
 
