@@ -78,11 +78,18 @@ impl Resolver<'_> {
                 );
                 return Some(annual(g, f.zone.clone(), y));
             }
+            // A factor of another year than the period's says so in its own row (and a
+            // finding lists them all).
+            let other_year = if f.year != year {
+                format!("; the latest year available, {}, stands for {year}", f.year)
+            } else {
+                String::new()
+            };
             self.res.use_factor(
                 format!("grid {}", f.zone),
                 f.g_per_kwh,
                 "gCO2e/kWh",
-                &format!("{} ({})", f.source, f.licence),
+                &format!("{} ({}){other_year}", f.source, f.licence),
                 Some(f.year),
             );
             return Some(annual(f.g_per_kwh, f.zone.clone(), Some(f.year)));
