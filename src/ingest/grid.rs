@@ -200,7 +200,8 @@ fn estimated_hours(
 fn hourly_columns(header: &[String], cfg: &Config, f: &InputFile) -> Result<[usize; 3]> {
     let col = |pred: &dyn Fn(&str) -> bool| header.iter().position(|h| pred(h));
     let t_col = col(&|h| h.starts_with("datetime") || h == "timestamp" || h == "time");
-    let zone_col = col(&|h| h == "zone id" || h == "zone" || h == "zone_key" || h == "zone_name");
+    let zone_col = col(&|h| h == "zone id" || h == "zone" || h == "zone_key" || h == "zone_name")
+        .or_else(|| col(&|h| h == "country" || h == "country_code"));
     let g_col = if cfg.grid_lifecycle {
         col(&|h| h.contains("carbon intensity") && (h.contains("life cycle") || h.contains("lca")))
     } else {

@@ -393,3 +393,23 @@ fn ember_third_generation_and_legacy_grid_layouts() {
         r["jobs"][0]
     );
 }
+
+/// An hourly file keyed by ISO-3 codes in a Country column (no Zone id) still meets a job in
+/// zone FR: 100 and 120 g/kWh -> 110 g/kWh.
+#[test]
+fn hourly_series_keyed_by_iso3_in_a_country_column() {
+    let grid = "Datetime (UTC),Country,Carbon intensity gCO₂eq/kWh (direct)\n2026-07-01 00:00:00,FRA,100\n2026-07-01 01:00:00,FRA,120\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nj,m,t,s,2026-07-01T00:00:00Z,2026-07-01T02:00:00Z,H100,1,2\n";
+    let cfg = "[report]\nperiod = \"2026-07\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\n[[site]]\nid = \"s\"\nzone = \"FR\"\npue = 1.0\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", jobs),
+        ("grid.csv", grid),
+    ]);
+    let r = report_json(d.path(), 0);
+    assert!(
+        close(r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap(), 110.0),
+        "{}",
+        r["jobs"][0]
+    );
+}

@@ -65,6 +65,13 @@ impl Resolver<'_> {
                     .insert(zn.to_string(), m.factor.zone.clone());
             }
             let f = m.factor;
+            // An hourly series may be keyed by any spelling of the zone (Zone Id, ISO-2, or
+            // ISO-3 in a Country column): the one the --grid file uses is the series' key.
+            let key = [f.zone.as_str(), f.iso3.as_str()]
+                .into_iter()
+                .find(|k| self.hourly.has(k))
+                .unwrap_or(f.zone.as_str())
+                .to_string();
             if let Some((g, y, source)) = self
                 .hourly
                 .annual_for(&[f.zone.as_str(), f.iso3.as_str(), zn], year)
@@ -76,7 +83,7 @@ impl Resolver<'_> {
                     &source,
                     y,
                 );
-                return Some(annual(g, f.zone.clone(), y));
+                return Some(annual(g, key, y));
             }
             // A factor of another year than the period's says so in its own row (and a
             // finding lists them all).
@@ -92,7 +99,7 @@ impl Resolver<'_> {
                 &format!("{} ({}){other_year}", f.source, f.licence),
                 Some(f.year),
             );
-            return Some(annual(f.g_per_kwh, f.zone.clone(), Some(f.year)));
+            return Some(annual(f.g_per_kwh, key, Some(f.year)));
         }
         if let Some((g, y, source)) = self.hourly.annual_for(&[zn], year) {
             self.res
@@ -263,9 +270,14 @@ pub(crate) fn site_annual(
         ),
         Some(m) => {
             let f = m.factor;
+            let key = if !hourly.has(&f.zone) && hourly.has(&f.iso3) {
+                f.iso3.clone()
+            } else {
+                f.zone.clone()
+            };
             match hourly.annual_for(&[f.zone.as_str(), f.iso3.as_str(), zn], year) {
-                Some((g, _, _)) => (g, f.zone.clone()),
-                None => (f.g_per_kwh, f.zone.clone()),
+                Some((g, _, _)) => (g, key),
+                None => (f.g_per_kwh, key),
             }
         }
         None => match hourly.annual_for(&[zn], year) {
