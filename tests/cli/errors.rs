@@ -477,7 +477,14 @@ fn every_reader_survives_garbage() {
             mutated[m] ^= 0x5a;
         }
         for bytes in [seed.as_bytes().to_vec(), mutated] {
-            for flag in ["--telemetry", "--sacct", "--meters", "--grid"] {
+            for flag in [
+                "--telemetry",
+                "--sacct",
+                "--meters",
+                "--grid",
+                "--zeus",
+                "--codecarbon",
+            ] {
                 let d = super::tmp_with(&[("greenledger.toml", cfg), ("jobs.csv", jobs)]);
                 let f = d.path().join(format!("input{k}.txt"));
                 std::fs::write(&f, &bytes).unwrap();
