@@ -241,8 +241,11 @@ fn idle_by_site(
     let mut orphans: Vec<String> = Vec::new();
     for n in idle {
         let Some(site) = node_site(s.cfg, s.node_sites, &n.node) else {
-            let j: f64 = n.accelerator.values().sum::<f64>()
-                + n.host.iter().flat_map(|h| h.values()).sum::<f64>();
+            let j: f64 = n
+                .accelerator
+                .values()
+                .chain(n.host.iter().flat_map(|h| h.values()))
+                .fold(0.0, |a, b| a + b);
             orphans.push(format!("{} ({:.3} kWh)", n.node, j / 3.6e6));
             continue;
         };

@@ -715,3 +715,52 @@ fn no_progress_bar_when_stderr_is_piped() {
     assert!(!err.contains("telemetry [") && !err.contains('\r'), "{err}");
     assert!(err.contains("wrote "), "{err}");
 }
+
+/// On a terminal the scan shows a progress bar on stderr (run in a pseudo-terminal with
+/// util-linux `script`; skipped loudly where it is missing).
+#[test]
+fn a_progress_bar_on_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: util-linux `script` is not installed, the terminal case is untested");
+        return;
+    }
+    let mut t = String::from("timestamp,node,device,power_w\n");
+    for d in 0..8 {
+        // 15,000 samples 5 s apart: 20.8 h, 120,000 samples in all.
+        for k in 0..15000 {
+            let s = k * 5;
+            t.push_str(&format!(
+                "2026-07-01T{:02}:{:02}:{:02}Z,n1,{d},100\n",
+                s / 3600,
+                s / 60 % 60,
+                s % 60
+            ));
+        }
+    }
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,nodes\nj,m,t,FR,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,H100,8,n1\n";
+    let d = super::tmp_with(&[("t.csv", &t), ("jobs.csv", jobs)]);
+    let bin = assert_cmd::cargo::cargo_bin("greenledger");
+    let cmd = format!(
+        "{} report --format json --jobs {} --telemetry {} --out {}",
+        bin.display(),
+        d.path().join("jobs.csv").display(),
+        d.path().join("t.csv").display(),
+        d.path().join("out").display()
+    );
+    let log = d.path().join("tty.log");
+    let o = std::process::Command::new("script")
+        .args(["-qc", &cmd])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let shown = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        shown.contains("telemetry [") && shown.contains("samples"),
+        "{shown}"
+    );
+}

@@ -198,7 +198,7 @@ fn stream(
             it.feed(b, &mut last);
             used += b.len() as u64;
             seen += b.len() as u64;
-            if show && seen - last_shown >= 1_000_000 {
+            if show && seen - last_shown >= 100_000 {
                 last_shown = seen;
                 bar.set_position(seen);
             }
