@@ -11,7 +11,6 @@ pub mod meters;
 pub mod node_power;
 pub mod nvidia_smi;
 pub mod sacct;
-mod sacct_json;
 pub mod table;
 pub mod telemetry;
 pub mod wandb;

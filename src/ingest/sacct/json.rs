@@ -5,7 +5,7 @@
 //! the `energy` TRES consumed by the job, else by its steps (the extern step only when nothing
 //! else measured).
 
-use super::sacct::Acc;
+use super::Acc;
 use crate::error::{Error, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;

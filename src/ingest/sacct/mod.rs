@@ -5,6 +5,8 @@
 //! `ConsumedEnergyRaw` (joules) is metered energy. A manifest row with the same job_id keeps its
 //! own fields and gains what sacct adds (energy, nodes).
 
+mod json;
+
 use super::{InputRecord, Job, Metered, Origin, Status, TrainingType};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
@@ -158,7 +160,7 @@ fn read_json(
     jobs: &mut Vec<Job>,
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
-    let accs = super::sacct_json::jobs(text, &f.shown)?;
+    let accs = json::jobs(text, &f.shown)?;
     let mut r = Reader {
         f,
         cfg,
