@@ -187,6 +187,10 @@ fn teams(r: &Report) -> Result<Vec<u8>> {
     header.push("share");
     header.extend(r.practices.iter().copied());
     header.push("overall");
+    let overhead = allocated(r);
+    if overhead {
+        header.extend(OVERHEAD_COLUMNS);
+    }
     let rows = r
         .teams
         .iter()
@@ -200,22 +204,40 @@ fn teams(r: &Report) -> Result<Vec<u8>> {
                     .map(|p| opt(t.scores.practices.get(p).copied().flatten())),
             );
             row.push(opt(t.scores.overall));
+            if overhead {
+                row.extend([opt(t.amounts.overhead_kwh), opt(t.amounts.overhead_kgco2e)]);
+            }
             row
         })
         .collect();
     table(header, rows)
 }
 
+/// With `[accounting] overhead = "allocate"`, teams and models carry their share of idle and
+/// unattributed energy: two more columns.
+const OVERHEAD_COLUMNS: [&str; 2] = ["overhead_kwh", "overhead_kgco2e"];
+
+fn allocated(r: &Report) -> bool {
+    r.teams.iter().any(|t| t.amounts.overhead_kwh.is_some())
+}
+
 /// models.csv: amounts per model and its team.
 fn models(r: &Report) -> Result<Vec<u8>> {
     let mut header = vec!["model", "team"];
     header.extend(AMOUNT_COLUMNS);
+    let overhead = allocated(r);
+    if overhead {
+        header.extend(OVERHEAD_COLUMNS);
+    }
     let rows = r
         .models
         .iter()
         .map(|m| {
             let mut row = vec![m.model.clone(), m.team.clone()];
             row.extend(amounts(&m.amounts));
+            if overhead {
+                row.extend([opt(m.amounts.overhead_kwh), opt(m.amounts.overhead_kgco2e)]);
+            }
             row
         })
         .collect();

@@ -475,3 +475,54 @@ fn telemetry_without_jobs_needs_a_period() {
         .code(2)
         .stderr(predicates::str::contains("--period"));
 }
+
+/// With allocated overhead, teams.csv and models.csv carry it, and the HTML teams table shows
+/// it; without, neither has the columns.
+#[test]
+fn allocated_overhead_in_csv_and_html() {
+    let d = fleet(
+        "[[site.meter]]\nperiod = \"2026-07-01T00:00:00Z..2026-07-01T10:00:00Z\"\nkwh = 70\nscope = \"facility\"\n[accounting]\noverhead = \"allocate\"\n",
+        ONE_JOB,
+    );
+    let out = d.path().join("o");
+    super::gl()
+        .args(["report", "--quiet", "--format", "csv,html", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let teams = std::fs::read_to_string(out.join("csv/teams.csv")).unwrap();
+    assert!(
+        teams
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("overhead_kwh,overhead_kgco2e"),
+        "{teams}"
+    );
+    // The one job carries all of it: 70 - 22.5 = 47.5 kWh, 7.0 - 2.25 = 4.75 kg.
+    assert!(
+        teams.lines().nth(1).unwrap().ends_with(",47.5,4.75"),
+        "{teams}"
+    );
+    let models = std::fs::read_to_string(out.join("csv/models.csv")).unwrap();
+    assert!(models.lines().next().unwrap().ends_with("overhead_kgco2e"));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("overhead kWh") && html.contains("47.5"));
+    let plain = fleet("", ONE_JOB);
+    let out = plain.path().join("o");
+    super::gl()
+        .args(["report", "--quiet", "--format", "csv,html", "--config"])
+        .arg(plain.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    assert!(!std::fs::read_to_string(out.join("csv/teams.csv"))
+        .unwrap()
+        .contains("overhead"));
+    assert!(!std::fs::read_to_string(out.join("report.html"))
+        .unwrap()
+        .contains("overhead kWh"));
+}
