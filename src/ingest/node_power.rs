@@ -80,7 +80,11 @@ pub fn scan(
         .iter()
         .map(String::from)
         .collect();
-    let ids: Vec<u32> = header[1..].iter().map(|h| nodes.id(&node_of(h))).collect();
+    let ids: Vec<u32> = header
+        .iter()
+        .skip(1)
+        .map(|h| nodes.id(&node_of(h)))
+        .collect();
     let mut batch = SampleBatch::default();
     let (mut rows, mut bad) = (0u64, Vec::new());
     for (i, r) in rdr.records().enumerate() {
