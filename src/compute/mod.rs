@@ -69,7 +69,13 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
         meters: &ingested.meters,
         node_sites: &node_sites,
     };
-    let mut draft = draft_inventory(&context, &res.rows, &frame, node_idle.as_deref())?;
+    let mut draft = draft_inventory(
+        &context,
+        &res.rows,
+        &frame,
+        (&facility, &location),
+        node_idle.as_deref(),
+    )?;
     findings.append(&mut draft.findings);
     let mut consumers = market::job_consumers(&res.rows, &facility, &location, &period);
     let n_jobs = consumers.len();
@@ -193,22 +199,22 @@ struct Context<'a> {
     node_sites: &'a std::collections::BTreeMap<String, String>,
 }
 
-/// The inventory before its market-based figures, from the job frame (energy, location-based
-/// emissions with bounds, which do not depend on the market allocation) and the idle energy.
+/// The inventory before its market-based figures, from the job frame (energy, and the
+/// facility energy and location-based emissions already read from it, with bounds, which do
+/// not depend on the market allocation) and the idle energy.
 fn draft_inventory(
     c: &Context,
     rows: &[resolve::Resolved],
     frame: &polars::prelude::DataFrame,
+    (facility, location): (&[f64], &[f64]),
     idle: Option<&[inventory::NodeHours]>,
 ) -> Result<inventory::Draft> {
-    let facility = column(frame, "facility_energy_kwh")?;
-    let location = column(frame, "location_kgco2e")?;
     let it = column(frame, "it_energy_kwh")?;
     let accelerator = emissions::f64s(frame, "accelerator_kwh")?;
     let host = emissions::f64s(frame, "host_kwh")?;
     let (loc_low, loc_high): (Vec<f64>, Vec<f64>) = rows
         .iter()
-        .zip(&location)
+        .zip(location)
         .map(|(r, kg)| uncertainty::bounds(*kg, c.cfg.uncertainty.relative(r, 0.0).0))
         .unzip();
     Ok(inventory::draft(&inventory::Sources {
@@ -219,8 +225,8 @@ fn draft_inventory(
         rows,
         jobs: inventory::JobFigures {
             it: &it,
-            facility: &facility,
-            location: &location,
+            facility,
+            location,
             location_low: &loc_low,
             location_high: &loc_high,
             accelerator: &accelerator,

@@ -113,11 +113,9 @@ fn read(
         return Ok(());
     }
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(body);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| Error::in_file(&f.shown, format!("cannot read the header: {e}")).at_line(1))?
+    let header: Vec<String> = super::csv_header(&mut rdr, &f.shown)?
         .iter()
-        .map(norm)
+        .map(|h| norm(h))
         .collect();
     let cols = hourly_columns(&header, cfg, f)?;
     let records: Vec<csv::StringRecord> = rdr.records().filter_map(|r| r.ok()).collect();
@@ -347,12 +345,7 @@ fn read_annual_csv(
     findings: &mut Vec<Finding>,
 ) -> Result<Option<()>> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(body);
-    let raw: Vec<String> = rdr
-        .headers()
-        .map_err(|e| Error::in_file(&f.shown, format!("cannot read the header: {e}")).at_line(1))?
-        .iter()
-        .map(String::from)
-        .collect();
+    let raw = super::csv_header(&mut rdr, &f.shown)?;
     let Some(layout) = annual_layout(&raw, f)? else {
         return Ok(None);
     };

@@ -151,6 +151,29 @@ pub struct Ingested {
     pub findings: Vec<Finding>,
 }
 
+/// A CSV reader over a file's bytes without their byte-order mark; rows may differ in length
+/// (the readers report them), cells trimmed.
+pub(crate) fn csv_reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(body)
+}
+
+/// The header's cells as written, or an error at line 1 of the file.
+pub(crate) fn csv_header<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    shown: &str,
+) -> Result<Vec<String>> {
+    Ok(rdr
+        .headers()
+        .map_err(|e| Error::in_file(shown, format!("cannot read the header: {e}")).at_line(1))?
+        .iter()
+        .map(String::from)
+        .collect())
+}
+
 /// Read a whole input file, returning its bytes and its record (hash, size).
 pub fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRecord)> {
     let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.shown, "read the file", e))?;

@@ -69,17 +69,8 @@ pub fn scan(
     let shown = src.file.shown.as_str();
     let bytes = std::fs::read(&src.file.path)
         .map_err(|e| Error::io(shown, "read the node power file", e))?;
-    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(body);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| Error::in_file(shown, format!("cannot read the header: {e}")).at_line(1))?
-        .iter()
-        .map(String::from)
-        .collect();
+    let mut rdr = super::csv_reader(&bytes);
+    let header = super::csv_header(&mut rdr, shown)?;
     let ids: Vec<u32> = header
         .iter()
         .skip(1)

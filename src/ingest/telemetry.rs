@@ -149,30 +149,22 @@ pub fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, S
             Err("this looks like an nvidia-smi log without a header (--format=csv,noheader); list its columns in [telemetry] nvidia_smi_columns, e.g. [\"timestamp\", \"index\", \"power.draw\"]".into())
         });
     }
-    let cols: Vec<String> = first
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_string())
-        .collect();
+    let cells = |line: &str| -> Vec<String> {
+        line.split(',')
+            .map(|c| c.trim().trim_matches('"').to_string())
+            .collect()
+    };
+    let cols = cells(&first);
     if generic::resolve_columns(&cols).is_ok() {
         return Ok(Ok(Kind::GenericCsv));
     }
     if generic::resolve_node_columns(&cols).is_ok() {
         return Ok(Ok(Kind::NodeCsv));
     }
-    let second: Vec<String> = text
-        .lines()
-        .nth(1)
-        .unwrap_or("")
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_string())
-        .collect();
-    let raw: Vec<String> = text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_string())
-        .collect();
+    // The wide layout's node names keep their case (the first line as written).
+    let mut lines = text.lines();
+    let raw = cells(lines.next().unwrap_or(""));
+    let second = cells(lines.next().unwrap_or(""));
     if node_power::is_wide(&raw, &second) {
         return Ok(Ok(Kind::NodeWide));
     }

@@ -18,14 +18,8 @@ pub fn read(
     jobs: &mut [Job],
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
-    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(body);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| Error::in_file(&f.shown, format!("cannot read the header: {e}")).at_line(1))?
+    let mut rdr = super::csv_reader(bytes);
+    let header: Vec<String> = super::csv_header(&mut rdr, &f.shown)?
         .iter()
         .map(|h| h.to_ascii_lowercase())
         .collect();

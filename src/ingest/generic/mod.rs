@@ -19,16 +19,21 @@ const NODE: [&str; 4] = ["node", "host", "hostname", "nodename"];
 const DEVICE: [&str; 5] = ["device", "gpu", "gpu_index", "index", "device_id"];
 const POWER: [&str; 5] = ["power_w", "power", "power_watts", "watts", "power.draw"];
 
-/// Find the three columns of node power (`timestamp, node, power_w`, no device column) among
-/// `cols` (case-insensitive); their names as in the file.
-pub fn resolve_node_columns(cols: &[String]) -> std::result::Result<[String; 3], String> {
-    let find = |names: &[&str]| {
+/// The columns named by one of the accepted spellings of time, node, device and power
+/// (case-insensitive), as written in the file.
+fn spellings(cols: &[String]) -> [Option<String>; 4] {
+    [&TIME[..], &NODE[..], &DEVICE[..], &POWER[..]].map(|names| {
         cols.iter()
             .find(|c| names.iter().any(|n| c.trim().eq_ignore_ascii_case(n)))
             .cloned()
-    };
-    match (find(&TIME), find(&NODE), find(&DEVICE), find(&POWER)) {
-        (Some(t), Some(n), None, Some(p)) => Ok([t, n, p]),
+    })
+}
+
+/// Find the three columns of node power (`timestamp, node, power_w`, no device column) among
+/// `cols` (case-insensitive); their names as in the file.
+pub fn resolve_node_columns(cols: &[String]) -> std::result::Result<[String; 3], String> {
+    match spellings(cols) {
+        [Some(t), Some(n), None, Some(p)] => Ok([t, n, p]),
         _ => Err(format!(
             "node power needs the columns timestamp, node, power_w; found {}",
             cols.join(", ")
@@ -52,13 +57,8 @@ pub fn columns_of(
 
 /// Find the four columns among `cols` (case-insensitive); their names as in the file.
 pub fn resolve_columns(cols: &[String]) -> std::result::Result<[String; 4], String> {
-    let find = |names: &[&str]| {
-        cols.iter()
-            .find(|c| names.iter().any(|n| c.trim().eq_ignore_ascii_case(n)))
-            .cloned()
-    };
-    match (find(&TIME), find(&NODE), find(&DEVICE), find(&POWER)) {
-        (Some(t), Some(n), Some(d), Some(p)) => Ok([t, n, d, p]),
+    match spellings(cols) {
+        [Some(t), Some(n), Some(d), Some(p)] => Ok([t, n, d, p]),
         _ => Err(format!(
             "needs the columns timestamp, node, device, power_w; found {}",
             cols.join(", ")

@@ -123,30 +123,10 @@ pub fn read(
     } else {
         configured_columns(f, cfg)?
     };
-    let mut r = Reader {
-        f,
-        cfg,
-        rec,
-        findings,
-        skipped: BTreeMap::new(),
-        metered_shared: 0,
-        delim,
-        missing: Vec::new(),
-        from_submit: 0,
-    };
+    let mut r = Reader::new(f, cfg, rec, findings, delim);
     r.check_columns(&header)?;
     let (accs, order) = r.accumulate(lines, &header);
-    let stem = f
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
-    for id in order {
-        if let Some(job) = r.job(&id, &accs[&id], &stem, jobs) {
-            jobs.push(job);
-        }
-    }
-    r.finish();
+    r.emit(order.iter().map(|id| (id.as_str(), &accs[id])), jobs);
     Ok(())
 }
 
@@ -161,30 +141,13 @@ fn read_json(
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
     let accs = json::jobs(text, &f.shown)?;
-    let mut r = Reader {
-        f,
-        cfg,
-        rec,
-        findings,
-        skipped: BTreeMap::new(),
-        metered_shared: 0,
-        delim: "|".into(),
-        missing: Vec::new(),
-        from_submit: 0,
-    };
-    let stem = f
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
-    for (id, acc) in &accs {
+    let r = Reader::new(f, cfg, rec, findings, "|".into());
+    // A JSON job is its allocation row and its steps, as in -P output.
+    for (_, acc) in &accs {
         r.rec.rows += 1 + acc.steps;
         r.rec.rows_superseded += acc.steps;
-        if let Some(job) = r.job(id, acc, &stem, jobs) {
-            jobs.push(job);
-        }
     }
-    r.finish();
+    r.emit(accs.iter().map(|(id, acc)| (id.as_str(), acc)), jobs);
     Ok(())
 }
 
@@ -268,7 +231,44 @@ fn status(state: &str) -> std::result::Result<Status, &'static str> {
     }
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn new(
+        f: &'a InputFile,
+        cfg: &'a Config,
+        rec: &'a mut InputRecord,
+        findings: &'a mut Vec<Finding>,
+        delim: String,
+    ) -> Self {
+        Reader {
+            f,
+            cfg,
+            rec,
+            findings,
+            skipped: BTreeMap::new(),
+            metered_shared: 0,
+            delim,
+            missing: Vec::new(),
+            from_submit: 0,
+        }
+    }
+
+    /// Every job in file order: new ones into `jobs` (manifest rows of the same id are
+    /// enriched), then the file's findings.
+    fn emit<'x>(mut self, accs: impl Iterator<Item = (&'x str, &'x Acc)>, jobs: &mut Vec<Job>) {
+        let stem = self
+            .f
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        for (id, acc) in accs {
+            if let Some(job) = self.job(id, acc, &stem, jobs) {
+                jobs.push(job);
+            }
+        }
+        self.finish();
+    }
+
     /// `JobID` is required (else the file cannot be read); without Start or End no job can be
     /// placed in time (a warning: the rows are still counted and reported).
     fn check_columns(&mut self, header: &[String]) -> Result<()> {
