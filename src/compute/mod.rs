@@ -51,7 +51,8 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
     let jobs = std::mem::take(&mut ingested.jobs);
     let tel = attribution.as_ref().map(|a| a.jobs.as_slice());
     let res = resolve::resolve(cfg, factors, jobs, &period, tel, &ingested.grid);
-    let (mut findings, mut inputs) = (ingested.findings, ingested.inputs);
+    let mut findings = std::mem::take(&mut ingested.findings);
+    let mut inputs = std::mem::take(&mut ingested.inputs);
     let telemetry = attribution.map(|mut a| {
         findings.append(&mut a.findings);
         inputs.append(&mut a.inputs);
@@ -61,21 +62,9 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
     let mut frame = emissions::job_frame(&res.rows)?;
     let facility = column(&frame, "facility_energy_kwh")?;
     let location = column(&frame, "location_kgco2e")?;
-    let context = Context {
-        cfg,
-        factors,
-        period: &period,
-        hourly: &ingested.grid,
-        meters: &ingested.meters,
-        node_sites: &node_sites,
-    };
-    let mut draft = draft_inventory(
-        &context,
-        &res.rows,
-        &frame,
-        (&facility, &location),
-        node_idle.as_deref(),
-    )?;
+    let context = Context::of(cfg, factors, &period, &ingested, &node_sites);
+    let columns = (&facility[..], &location[..]);
+    let mut draft = draft_inventory(&context, &res.rows, &frame, columns, node_idle.as_deref())?;
     findings.append(&mut draft.findings);
     let mut consumers = market::job_consumers(&res.rows, &facility, &location, &period);
     let n_jobs = consumers.len();
@@ -197,6 +186,25 @@ struct Context<'a> {
     hourly: &'a crate::ingest::grid::Hourly,
     meters: &'a [crate::ingest::meters::Meter],
     node_sites: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Context<'a> {
+    fn of(
+        cfg: &'a Config,
+        factors: &'a Factors,
+        period: &'a Period,
+        ingested: &'a Ingested,
+        node_sites: &'a std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        Context {
+            cfg,
+            factors,
+            period,
+            hourly: &ingested.grid,
+            meters: &ingested.meters,
+            node_sites,
+        }
+    }
 }
 
 /// The inventory before its market-based figures, from the job frame (energy, and the
