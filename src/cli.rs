@@ -69,6 +69,10 @@ pub struct InputArgs {
     /// after the job it measured: `<job_id>.csv` (several files, globs and repeats allowed).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub zeus: Vec<PathBuf>,
+    /// A Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics) to read DCGM
+    /// power and energy from, with jobs from the series' labels (repeatable; needs a period).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Vec<String>,
     /// A factor file (TOML) replacing the embedded grid factors: restates the period.
     #[arg(long, value_name = "FILE")]
     pub factors: Option<PathBuf>,

@@ -56,7 +56,8 @@ impl Finding {
     /// Attach the file (and optionally the line) the finding is about.
     pub fn at(mut self, file: &str, line: Option<u64>) -> Self {
         self.file = Some(file.to_string());
-        self.line = line;
+        // Line 0: a row that is no line of a file (a job found in labels).
+        self.line = line.filter(|&l| l > 0);
         self
     }
 }
@@ -149,4 +150,11 @@ pub mod codes {
     pub const SACCT_NO_JOB: &str = "sacct.no-job";
     pub const ZEUS_BAD_ROW: &str = "zeus.bad-row";
     pub const ZEUS_NO_JOB: &str = "zeus.no-job";
+    pub const PROM_MISSING_CHUNK: &str = "prometheus.missing-chunk";
+    pub const PROM_WARNING: &str = "prometheus.server-warning";
+    pub const PROM_DUPLICATE_SERIES: &str = "prometheus.duplicate-series";
+    pub const PROM_SHARED_GPU: &str = "prometheus.shared-gpu";
+    pub const PROM_NO_DEVICE: &str = "prometheus.no-device-labels";
+    pub const PROM_LABEL_JOBS: &str = "prometheus.label-jobs";
+    pub const PROM_NO_SAMPLES: &str = "prometheus.no-samples";
 }

@@ -95,6 +95,9 @@ pub struct JobRow {
     pub zone_period_avg_g_per_kwh: Option<f64>,
     /// The cleanest mean intensity the job could have had shifted within +-12 h (hourly data).
     pub shift_best_g_per_kwh: Option<f64>,
+    /// How the job was found when no input row names it (`prometheus labels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub file: String,
     pub line: u64,
 }

@@ -141,6 +141,13 @@ pub fn fmt_utc(t: DateTime<Utc>) -> String {
     }
 }
 
+/// Format epoch milliseconds as [`fmt_utc`] does (out-of-range values as the number).
+pub fn fmt_utc_ms(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(fmt_utc)
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
 /// Seconds between two instants, with millisecond precision.
 pub fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
     (b - a).num_milliseconds() as f64 / 1000.0

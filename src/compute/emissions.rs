@@ -224,6 +224,7 @@ fn job_row(
         mean_power_w: r.measured_power_w,
         zone_period_avg_g_per_kwh: r.zone_period_avg,
         shift_best_g_per_kwh: r.shift_best,
+        origin: j.derived.map(str::to_string),
         file: j.origin.file.clone(),
         line: j.origin.line,
     }
@@ -272,6 +273,8 @@ mod tests {
                 metered: None,
                 published: None,
                 from_codecarbon: false,
+                placement: None,
+                derived: None,
                 origin: Origin {
                     file: "jobs.csv".into(),
                     line: 2,

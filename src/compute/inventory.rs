@@ -207,20 +207,8 @@ pub(crate) fn node_site(
     node_sites: &BTreeMap<String, String>,
     node: &str,
 ) -> Option<String> {
-    for site in &cfg.sites {
-        for p in &site.nodes {
-            let hit = if p.contains(['*', '?']) {
-                glob::Pattern::new(p).is_ok_and(|g| g.matches(node))
-            } else {
-                crate::ingest::hostlist::expand_nodes(p)
-                    .is_ok_and(|hosts| hosts.iter().any(|h| h == node))
-            };
-            if hit {
-                return Some(site.id.clone());
-            }
-        }
-    }
-    node_sites.get(node).cloned()
+    cfg.site_of_node(node)
+        .or_else(|| node_sites.get(node).cloned())
 }
 
 /// Idle energy of every node into its site's months; returns the site-months whose

@@ -73,6 +73,8 @@ pub(super) struct FileConfig {
     pub(super) grid: GridSection,
     #[serde(default)]
     pub(super) accounting: AccountingSection,
+    #[serde(default)]
+    pub(super) prometheus: super::prometheus::PrometheusSection,
     /// Published training footprints of external models (for the reuse dividend).
     #[serde(default)]
     pub(super) published_footprint: Vec<super::PublishedFootprint>,

@@ -2,6 +2,7 @@
 
 mod file;
 mod inputs;
+pub mod prometheus;
 pub mod rubric;
 mod sites;
 pub mod uncertainty;
@@ -201,6 +202,8 @@ pub struct Config {
     pub grid_lifecycle: bool,
     /// `[accounting] overhead = "allocate"`: idle and unattributed energy spread over the teams.
     pub allocate_overhead: bool,
+    /// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
+    pub prometheus: Option<prometheus::Prometheus>,
     pub quiet: bool,
 }
 
@@ -236,7 +239,11 @@ impl Config {
     /// Returns the config and the findings met on the way (globs matching nothing, ...).
     pub fn load(args: &InputArgs) -> Result<(Config, Vec<Finding>)> {
         let mut findings = Vec::new();
-        let file::Read { file, text, input } = file::read(args)?;
+        let file::Read {
+            mut file,
+            text,
+            input,
+        } = file::read(args)?;
         let cfg_path = input.as_ref().map(|f| f.shown.clone()).unwrap_or_default();
         let w = Where {
             path: &cfg_path,
@@ -265,6 +272,13 @@ impl Config {
                 "max_gap_s must be a number of seconds > 0, not {max_gap_s}"
             )));
         }
+        let prometheus = prometheus::prometheus(
+            std::mem::take(&mut file.prometheus),
+            &args.prometheus,
+            &sites,
+            &base,
+            &w,
+        )?;
         let previous = file.report.previous.as_ref().map(|p| InputFile {
             path: base.join(p),
             shown: p.clone(),
@@ -303,6 +317,7 @@ impl Config {
             sacct_exclusive: file.sacct.exclusive,
             grid_lifecycle: file.grid.lifecycle,
             allocate_overhead: overhead(&file.accounting, &w)?,
+            prometheus,
             quiet: args.quiet,
         };
         Ok((cfg, findings))
@@ -310,6 +325,24 @@ impl Config {
 
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
+    }
+
+    /// The site whose `[[site]] nodes` (names, host lists or globs) name `node`.
+    pub fn site_of_node(&self, node: &str) -> Option<String> {
+        for site in &self.sites {
+            for p in &site.nodes {
+                let hit = if p.contains(['*', '?']) {
+                    glob::Pattern::new(p).is_ok_and(|g| g.matches(node))
+                } else {
+                    crate::ingest::hostlist::expand_nodes(p)
+                        .is_ok_and(|hosts| hosts.iter().any(|h| h == node))
+                };
+                if hit {
+                    return Some(site.id.clone());
+                }
+            }
+        }
+        None
     }
 }
 

@@ -573,6 +573,8 @@ fn run_job(run: &Run, run_name: String, team: String, cfg: &Config) -> Job {
         }),
         published: None,
         from_codecarbon: true,
+        placement: None,
+        derived: None,
         origin: run.origin.clone(),
     }
 }

@@ -391,6 +391,8 @@ fn row(
         }),
         published: row.get("published"),
         from_codecarbon: false,
+        placement: None,
+        derived: None,
         origin: Origin {
             file: f.shown.clone(),
             line: row.line,

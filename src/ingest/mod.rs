@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod meters;
 pub mod node_power;
 pub mod nvidia_smi;
+pub mod prometheus;
 pub mod sacct;
 pub mod table;
 pub mod telemetry;
@@ -132,6 +133,11 @@ pub struct Job {
     pub published: Option<String>,
     /// CodeCarbon's own PUE was divided out of this job's metered energy.
     pub from_codecarbon: bool,
+    /// Exactly which devices of which nodes the job held (from telemetry labels): wins over
+    /// `nodes` and `gpu_ids`, which cannot say that a job held different GPUs on each node.
+    pub placement: Option<Vec<(String, Vec<u32>)>>,
+    /// How the job was found when no input row names it, e.g. `prometheus labels`.
+    pub derived: Option<&'static str>,
     pub origin: Origin,
 }
 
@@ -263,6 +269,7 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         && cfg.inputs.codecarbon.is_empty()
         && cfg.inputs.sacct.is_empty()
         && cfg.inputs.telemetry.is_empty()
+        && cfg.prometheus.is_none()
     {
         return Err(Error::new(
             "no inputs: give --jobs or --codecarbon files, or a --config naming them",
@@ -307,6 +314,7 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         out.inputs.push(rec);
     }
     out.telemetry = telemetry::sources(cfg, &mut out.inputs, &mut out.findings)?;
+    prometheus::load(cfg, &mut out)?;
     out.grid = grid::load(cfg, &mut out.inputs, &mut out.findings)?;
     out.meters = meters::from_config(cfg);
     for f in &cfg.inputs.meters {

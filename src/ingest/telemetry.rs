@@ -2,7 +2,7 @@
 //! (generic CSV/Parquet, nvidia-smi logs, DCGM exporter scrapes and query_range exports).
 
 use super::hostlist::node_key;
-use super::{dcgm, generic, node_power, nvidia_smi, wandb, InputRecord};
+use super::{dcgm, generic, node_power, nvidia_smi, prometheus, wandb, InputRecord};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -87,6 +87,8 @@ pub enum Kind {
     NodeWide,
     /// Weights & Biases `wandb-events.jsonl`.
     WandbEvents,
+    /// DCGM series fetched from a Prometheus-compatible server (no file).
+    Prometheus,
 }
 
 impl Kind {
@@ -101,6 +103,7 @@ impl Kind {
             Kind::NodeParquet => "node power (Parquet)",
             Kind::NodeWide => "node power (BMC wide CSV)",
             Kind::WandbEvents => "telemetry (W&B events)",
+            Kind::Prometheus => "telemetry (Prometheus)",
         }
     }
 
@@ -208,11 +211,34 @@ fn parquet_kind(f: &InputFile) -> Kind {
     }
 }
 
-/// A telemetry file with its detected format.
+/// A telemetry file with its detected format, or a live source already fetched.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub file: InputFile,
     pub kind: Kind,
+    /// The fetched samples of a live source.
+    pub live: Option<std::sync::Arc<prometheus::Fetched>>,
+    /// A live source's input record (a file's is made from the file when it is read).
+    pub record: Option<InputRecord>,
+}
+
+impl Source {
+    /// A live source named `shown` (its servers).
+    pub fn live(
+        shown: String,
+        fetched: std::sync::Arc<prometheus::Fetched>,
+        record: InputRecord,
+    ) -> Source {
+        Source {
+            file: InputFile {
+                path: std::path::PathBuf::new(),
+                shown,
+            },
+            kind: Kind::Prometheus,
+            live: Some(fetched),
+            record: Some(record),
+        }
+    }
 }
 
 /// Everything the readers found besides samples.
@@ -238,6 +264,10 @@ pub fn scan(
         Kind::NodeCsv | Kind::NodeParquet => generic::scan(src, cfg, nodes, out, on_batch),
         Kind::NodeWide => node_power::scan(src, cfg, nodes, out, on_batch),
         Kind::WandbEvents => wandb::scan(src, cfg, nodes, out, on_batch),
+        Kind::Prometheus => match &src.live {
+            Some(f) => prometheus::scan(f, nodes, out, on_batch),
+            None => Ok(0),
+        },
     }
 }
 
@@ -253,6 +283,8 @@ pub fn sources(
             Ok(kind) => out.push(Source {
                 file: f.clone(),
                 kind,
+                live: None,
+                record: None,
             }),
             Err(msg) => {
                 findings.push(
@@ -274,6 +306,9 @@ pub fn sources(
 /// estimated from the mean line length of the first 64 KiB for text files.
 pub fn expected_rows(src: &Source) -> Option<u64> {
     use std::io::Read;
+    if src.kind == Kind::Prometheus {
+        return src.record.as_ref().map(|r| r.rows_used);
+    }
     if src.kind == Kind::GenericParquet {
         let f = std::fs::File::open(&src.file.path).ok()?;
         let mut r = <polars::prelude::ParquetReader<std::fs::File> as polars::prelude::SerReader<

@@ -9,6 +9,7 @@ mod handcalc;
 mod inventory;
 mod market;
 mod pdf;
+mod prometheus;
 mod props;
 mod sacct;
 mod scores;

@@ -33,6 +33,19 @@ pub(super) fn claims(
     );
     let mut by_node: HashMap<u32, Vec<Claim>> = HashMap::new();
     for (i, j) in jobs.iter().enumerate() {
+        if let Some(placed) = &j.placement {
+            let s = j.start.timestamp_millis().max(p0);
+            let e = j.end.timestamp_millis().min(p1);
+            for (host, devices) in placed.iter().filter(|_| e > s) {
+                by_node.entry(nodes.id(host)).or_default().push(Claim {
+                    job: i,
+                    devices: Some(devices.clone()),
+                    s,
+                    e,
+                });
+            }
+            continue;
+        }
         let Some(list) = &j.nodes else { continue };
         let hosts = match expand_nodes(list) {
             Ok(h) => h,

@@ -208,6 +208,10 @@ fn stream(
             scan_out.findings.push(unreadable(src, e, used));
             used
         });
+        if src.record.is_some() {
+            // A live source's record was made when it was fetched (and is listed already).
+            continue;
+        }
         let (_, mut rec) = crate::ingest::read_input_meta(&src.file, "telemetry")?;
         rec.rows = rows;
         rec.rows_used = used;

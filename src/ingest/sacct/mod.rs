@@ -492,6 +492,8 @@ impl<'a> Reader<'a> {
             metered: run.metered,
             published: None,
             from_codecarbon: false,
+            placement: None,
+            derived: None,
             origin: Origin {
                 file: self.f.shown.clone(),
                 line,

@@ -1,0 +1,248 @@
+//! `[prometheus]` and `--prometheus URL`: where live DCGM telemetry is read, how to reach the
+//! server (timeouts, retries, auth, TLS, headers) and how jobs are found in the series' labels.
+
+use super::{Site, Where};
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// DCGM exporter's power gauge (W) and energy counter (mJ since boot).
+pub const POWER: &str = "DCGM_FI_DEV_POWER_USAGE";
+pub const ENERGY: &str = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION";
+
+/// The section as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PrometheusSection {
+    pub(super) url: Option<String>,
+    #[serde(default)]
+    pub(super) urls: Vec<String>,
+    pub(super) power: Option<String>,
+    pub(super) energy: Option<String>,
+    #[serde(default)]
+    pub(super) matchers: Vec<String>,
+    pub(super) step_s: Option<f64>,
+    pub(super) timeout_s: Option<f64>,
+    pub(super) retries: Option<u32>,
+    pub(super) backoff_s: Option<f64>,
+    pub(super) bearer_token_env: Option<String>,
+    pub(super) basic_user: Option<String>,
+    pub(super) basic_password_env: Option<String>,
+    pub(super) ca_file: Option<String>,
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, String>,
+    pub(super) jobs: Option<String>,
+    pub(super) job_label: Option<String>,
+    pub(super) team_label: Option<String>,
+    pub(super) model_label: Option<String>,
+    pub(super) hardware: Option<String>,
+    pub(super) site: Option<String>,
+    #[serde(default)]
+    pub(super) sites: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) namespaces: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) shares: BTreeMap<String, f64>,
+}
+
+/// How jobs are read from the series' labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelJobs {
+    /// DCGM exporter's Slurm mapping: the `hpc_job` label is the job id.
+    HpcJob,
+    /// Kubernetes: a job is a pod, or the owner named by `job_label`.
+    Pod,
+    /// Labels name no job: the samples are matched with the manifest's jobs only.
+    None,
+}
+
+/// Authentication of every request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    None,
+    /// The token is read from this environment variable when the run starts.
+    Bearer {
+        env: String,
+    },
+    Basic {
+        user: String,
+        password_env: Option<String>,
+    },
+}
+
+/// The validated Prometheus source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prometheus {
+    pub urls: Vec<String>,
+    /// Series selector of the power gauge (W).
+    pub power: String,
+    /// Series selector of the energy counter (mJ since boot); `None` when disabled.
+    pub energy: Option<String>,
+    /// Extra label matchers added to both selectors, e.g. `cluster="a"`.
+    pub matchers: Vec<String>,
+    /// Length of one fetched chunk, seconds.
+    pub step_s: f64,
+    pub timeout_s: f64,
+    /// Attempts after the first one, with doubling waits from `backoff_s`.
+    pub retries: u32,
+    pub backoff_s: f64,
+    pub auth: Auth,
+    pub ca_file: Option<PathBuf>,
+    pub headers: Vec<(String, String)>,
+    pub jobs: LabelJobs,
+    pub job_label: Option<String>,
+    pub team_label: Option<String>,
+    pub model_label: Option<String>,
+    /// Hardware of series without `modelName`.
+    pub hardware: Option<String>,
+    pub site: Option<String>,
+    /// Hostname globs to site ids, tried in order of the map (sorted).
+    pub sites: Vec<(glob::Pattern, String)>,
+    pub namespaces: BTreeMap<String, String>,
+    /// Relative shares of jobs on a shared GPU, by job id (1 when not listed).
+    pub shares: BTreeMap<String, f64>,
+}
+
+impl Prometheus {
+    /// The site of a hostname by the first matching glob of `[prometheus.sites]`.
+    pub fn site_by_glob(&self, host: &str) -> Option<String> {
+        self.sites
+            .iter()
+            .find(|(g, _)| g.matches(host))
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// Validate the section merged with the command line's URLs; `None` when neither names a
+/// server.
+pub(super) fn prometheus(
+    s: PrometheusSection,
+    cli_urls: &[String],
+    sites: &[Site],
+    base: &Path,
+    w: &Where,
+) -> Result<Option<Prometheus>> {
+    let mut urls: Vec<String> = s.url.iter().chain(&s.urls).cloned().collect();
+    for u in cli_urls {
+        if !urls.contains(u) {
+            urls.push(u.clone());
+        }
+    }
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    for u in &urls {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(Error::new(format!(
+                "prometheus: '{u}' is not an http:// or https:// URL"
+            ))
+            .hint("give the server's base URL, e.g. http://prometheus:9090 (Mimir: http://mimir/prometheus)"));
+        }
+    }
+    let positive = |name: &str, v: Option<f64>, default: f64| -> Result<f64> {
+        let v = v.unwrap_or(default);
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(w.err(format!(
+                "[prometheus] {name} must be a number of seconds > 0, not {v}"
+            )))
+        }
+    };
+    let jobs = match s.jobs.as_deref().unwrap_or("hpc_job") {
+        "hpc_job" => LabelJobs::HpcJob,
+        "pod" => LabelJobs::Pod,
+        "none" => LabelJobs::None,
+        other => {
+            return Err(w.err(format!(
+                "[prometheus] jobs = '{other}': expected \"hpc_job\", \"pod\" or \"none\""
+            )))
+        }
+    };
+    for site in s.site.iter().chain(s.sites.values()) {
+        if !sites.iter().any(|x| &x.id == site) {
+            return Err(w.err(format!(
+                "[prometheus] names site '{site}', which no [[site]] defines"
+            )));
+        }
+    }
+    let mut globs = Vec::new();
+    for (g, site) in &s.sites {
+        let p = glob::Pattern::new(g)
+            .map_err(|e| w.err(format!("[prometheus.sites] '{g}' is not a glob: {e}")))?;
+        globs.push((p, site.clone()));
+    }
+    for (job, share) in &s.shares {
+        if !(share.is_finite() && *share > 0.0) {
+            return Err(w.err(format!(
+                "[prometheus.shares] '{job}' = {share}: a share must be a number > 0"
+            )));
+        }
+    }
+    let auth = match (s.bearer_token_env, s.basic_user) {
+        (Some(_), Some(_)) => {
+            return Err(
+                w.err("[prometheus] give bearer_token_env or basic_user, not both".to_string())
+            )
+        }
+        (Some(env), None) => Auth::Bearer { env },
+        (None, Some(user)) => Auth::Basic {
+            user,
+            password_env: s.basic_password_env,
+        },
+        (None, None) => Auth::None,
+    };
+    Ok(Some(Prometheus {
+        urls: urls
+            .into_iter()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .collect(),
+        power: s.power.unwrap_or_else(|| POWER.to_string()),
+        energy: match s.energy {
+            Some(e) if e.trim().is_empty() => None,
+            Some(e) => Some(e),
+            None => Some(ENERGY.to_string()),
+        },
+        matchers: s.matchers,
+        step_s: positive("step_s", s.step_s, 3600.0)?,
+        timeout_s: positive("timeout_s", s.timeout_s, 30.0)?,
+        retries: s.retries.unwrap_or(3),
+        backoff_s: positive("backoff_s", s.backoff_s, 0.5)?,
+        auth,
+        ca_file: s.ca_file.map(|f| base.join(f)),
+        headers: s.headers.into_iter().collect(),
+        jobs,
+        job_label: s.job_label,
+        team_label: s.team_label,
+        model_label: s.model_label,
+        hardware: s.hardware,
+        site: s.site,
+        sites: globs,
+        namespaces: s.namespaces,
+        shares: s.shares,
+    }))
+}
+
+/// A default source for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub mod tests_support {
+    use super::*;
+
+    /// `[prometheus]` with every default and one URL.
+    pub fn prometheus() -> Prometheus {
+        let w = Where {
+            path: "t.toml",
+            text: "",
+        };
+        super::prometheus(
+            PrometheusSection::default(),
+            &["http://127.0.0.1:9090".to_string()],
+            &[],
+            Path::new(""),
+            &w,
+        )
+        .expect("defaults are valid")
+        .expect("a URL was given")
+    }
+}

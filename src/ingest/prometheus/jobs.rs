@@ -1,0 +1,169 @@
+//! Jobs from labels: each job id the series name becomes a job spanning its samples, placed on
+//! exactly the GPUs (or shared-GPU slots) that carried it; a manifest or sacct row with the
+//! same id keeps its own fields and gains the placement and hardware it lacks.
+
+use super::{slot_device, Fetched};
+use crate::config::prometheus::{LabelJobs, Prometheus};
+use crate::config::Config;
+use crate::findings::{codes, Finding};
+use crate::ingest::{Job, Origin, Status, TrainingType};
+use std::collections::BTreeMap;
+
+/// What the report says of a job found in labels.
+pub const DERIVED: &str = "prometheus labels";
+
+/// Add the labels' jobs to `jobs`, or enrich the rows already there.
+pub(super) fn merge(
+    f: &Fetched,
+    cfg: &Config,
+    p: &Prometheus,
+    jobs: &mut Vec<Job>,
+    findings: &mut Vec<Finding>,
+) {
+    let shown = format!("prometheus {}", p.urls.join(" "));
+    let (mut added, mut enriched, mut no_team) = (0usize, 0usize, 0usize);
+    for (ji, id) in f.idents.iter().enumerate() {
+        if id.gpus.is_empty() {
+            continue;
+        }
+        let placement = placement(f, ji as u32);
+        let model_name = id
+            .gpus
+            .iter()
+            .find_map(|&g| f.gpus[g as usize].model.clone());
+        if let Some(j) = jobs.iter_mut().find(|j| j.job_id == id.id) {
+            // The row's own nodes and GPUs win when it names GPUs; the labels are exact where
+            // it names only nodes (sacct) or nothing.
+            if j.gpu_ids.is_none() {
+                j.nodes = Some(hosts(&placement));
+                j.placement = Some(placement);
+            }
+            if j.hardware == "unknown" {
+                if let Some(m) = model_name.or_else(|| p.hardware.clone()) {
+                    j.hardware = m;
+                }
+            }
+            enriched += 1;
+            continue;
+        }
+        let (Some(start), Some(end)) = (
+            chrono::DateTime::from_timestamp_millis(id.first_ms),
+            chrono::DateTime::from_timestamp_millis(id.last_ms),
+        ) else {
+            continue;
+        };
+        let team = team(id, p);
+        if team.is_none() {
+            no_team += 1;
+        }
+        let devices = id.gpus.len() as f64;
+        jobs.push(Job {
+            job_id: id.id.clone(),
+            model: label(id, p.model_label.as_deref())
+                .or_else(|| owner(id, p))
+                .unwrap_or_else(|| id.id.clone()),
+            team: team.unwrap_or_else(|| "unassigned".to_string()),
+            project: id.labels.get("namespace").cloned(),
+            // [prometheus.sites], else the [[site]] listing the node, else [prometheus] site.
+            site: p
+                .site_by_glob(&placement[0].0)
+                .or_else(|| cfg.site_of_node(&placement[0].0))
+                .or_else(|| p.site.clone()),
+            zone: None,
+            start,
+            end,
+            hardware: model_name
+                .or_else(|| p.hardware.clone())
+                .unwrap_or_else(|| "unknown".to_string()),
+            devices,
+            nodes: Some(hosts(&placement)),
+            gpu_ids: None,
+            training_type: TrainingType::Other,
+            base_model: None,
+            teacher_model: None,
+            sparsity: None,
+            precision: None,
+            parameters: None,
+            tokens: None,
+            status: Status::Completed,
+            gpu_hours: None,
+            avg_power_w: None,
+            metered: None,
+            published: None,
+            from_codecarbon: false,
+            placement: Some(placement),
+            derived: Some(DERIVED),
+            origin: Origin {
+                file: shown.clone(),
+                line: 0,
+            },
+        });
+        added += 1;
+    }
+    if added + enriched > 0 {
+        let mut msg = format!("{added} jobs were found in the series' labels ({} mode) and {enriched} input rows gained their GPUs from them; a job spans its first to its last sample", match p.jobs { LabelJobs::HpcJob => "hpc_job", LabelJobs::Pod => "pod", LabelJobs::None => "none" });
+        if no_team > 0 {
+            msg.push_str(&format!("; {no_team} have no team (set [prometheus] team_label, [prometheus.namespaces] or give --sacct/--jobs rows) and are booked to 'unassigned'"));
+        }
+        findings.push(Finding::info(codes::PROM_LABEL_JOBS, msg).at(&shown, None));
+    }
+}
+
+/// The job's devices per host: the GPU's index, or its slot device on a shared GPU.
+fn placement(f: &Fetched, ji: u32) -> Vec<(String, Vec<u32>)> {
+    let mut by_host: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for &g in &f.idents[ji as usize].gpus {
+        let gpu = &f.gpus[g as usize];
+        let dev = if gpu.shared {
+            let k = gpu.slots.iter().position(|&s| s == ji).unwrap_or(0);
+            slot_device(gpu.gpu, k)
+        } else {
+            gpu.gpu
+        };
+        by_host.entry(gpu.host.clone()).or_default().push(dev);
+    }
+    by_host
+        .into_iter()
+        .map(|(h, mut d)| {
+            d.sort_unstable();
+            d.dedup();
+            (h, d)
+        })
+        .collect()
+}
+
+fn hosts(placement: &[(String, Vec<u32>)]) -> String {
+    placement
+        .iter()
+        .map(|(h, _)| h.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn label(id: &super::Ident, name: Option<&str>) -> Option<String> {
+    name.and_then(|n| id.labels.get(n))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The team: the team label, else the namespace's entry of `[prometheus.namespaces]`, else
+/// (Kubernetes) the namespace itself.
+fn team(id: &super::Ident, p: &Prometheus) -> Option<String> {
+    label(id, p.team_label.as_deref()).or_else(|| {
+        let ns = id
+            .labels
+            .get("namespace")
+            .or_else(|| id.labels.get("exported_namespace"))?;
+        p.namespaces
+            .get(ns)
+            .cloned()
+            .or_else(|| (p.jobs == LabelJobs::Pod).then(|| ns.clone()))
+    })
+}
+
+/// On Kubernetes, the owner (job label) names the model when no model label is set.
+fn owner(id: &super::Ident, p: &Prometheus) -> Option<String> {
+    (p.jobs == LabelJobs::Pod)
+        .then(|| label(id, p.job_label.as_deref()))
+        .flatten()
+}

@@ -1,0 +1,346 @@
+//! Live telemetry from a Prometheus-compatible server (Prometheus, Thanos, Mimir,
+//! VictoriaMetrics): DCGM power and energy as **raw samples**, fetched chunk by chunk with range
+//! selectors (`selector[Nms] @ T`, never `query_range`, which resamples), de-duplicated by GPU,
+//! split on shared GPUs, spilled to disk once, and streamed to compute like any file; jobs come
+//! from the series' labels.
+
+mod assemble;
+mod http;
+mod jobs;
+mod series;
+mod spill;
+
+use super::telemetry::{CounterReading, Nodes, SampleBatch, ScanOutput};
+use super::{Ingested, InputRecord};
+use crate::config::prometheus::Prometheus;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::findings::{codes, Finding};
+use assemble::{Gpu, Ident, Metric, State};
+use spill::{Record, Spill, NO_JOB};
+
+/// The device number of the k-th job (k from 0) sharing GPU `gpu`: `65536 * (k + 1) + gpu`,
+/// so that each job's share integrates as a device of its own.
+pub fn slot_device(gpu: u32, k: usize) -> u32 {
+    (1u32 << 16) * (k as u32 + 1) + gpu
+}
+
+/// Everything fetched from the servers, ready to be streamed.
+#[derive(Debug)]
+pub struct Fetched {
+    gpus: Vec<Gpu>,
+    idents: Vec<Ident>,
+    /// Share weight of each job (by ident index), for shared GPUs.
+    shares: Vec<f64>,
+    power: Spill,
+    energy: Spill,
+}
+
+/// The seconds of an epoch-ms instant as Prometheus reads them (`1782864015.5`).
+fn secs(ms: i64) -> String {
+    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// A selector with the extra matchers added inside its braces.
+fn selector(base: &str, matchers: &[String]) -> String {
+    if matchers.is_empty() {
+        return base.to_string();
+    }
+    let extra = matchers.join(",");
+    match base.trim_end().strip_suffix('}') {
+        Some(head) if head.trim_end().ends_with('{') => format!("{head}{extra}}}"),
+        Some(head) => format!("{head},{extra}}}"),
+        None => format!("{base}{{{extra}}}"),
+    }
+}
+
+/// A chunk that could not be fetched: server, query, window and why.
+struct Missing {
+    url: String,
+    query: String,
+    from_ms: i64,
+    to_ms: i64,
+    why: String,
+}
+
+/// Fetch the period from every server, add the jobs the labels name to `out.jobs`, and the
+/// source to `out.telemetry`. Nothing to do without `[prometheus]`/`--prometheus`.
+pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
+    let Some(p) = &cfg.prometheus else {
+        return Ok(());
+    };
+    let period = cfg.period.as_ref().ok_or_else(|| {
+        Error::new("Prometheus telemetry needs a reporting period")
+            .hint("give --period (e.g. 2026-Q3) or [report] period")
+    })?;
+    let gap = (cfg.max_gap_s * 1000.0).round() as i64;
+    // Samples up to one gap outside the period still bound segments that cross into it.
+    let (q0, q1) = (
+        period.start.timestamp_millis() - gap - 1,
+        period.end.timestamp_millis() + gap,
+    );
+    let mut client = http::Client::new(p)?;
+    let mut st = State::new()?;
+    let mut missing = Vec::new();
+    let (mut asked, mut answered) = (0usize, 0usize);
+    let step = ((p.step_s * 1000.0).round() as i64).max(1);
+    let mut a = q0;
+    while a < q1 {
+        let b = (a + step).min(q1);
+        let mut chunk = Vec::new();
+        for url in &p.urls {
+            for (metric, sel) in selectors(p) {
+                asked += 1;
+                let query = format!("{sel}[{}ms] @ {}", b - a, secs(b));
+                match fetch(&mut client, url, &query, &secs(b), a, b, &mut st) {
+                    Ok(series) => {
+                        answered += 1;
+                        chunk.extend(series.into_iter().map(|s| (metric, s)));
+                    }
+                    Err(why) => missing.push(Missing {
+                        url: url.clone(),
+                        query,
+                        from_ms: a,
+                        to_ms: b,
+                        why,
+                    }),
+                }
+            }
+        }
+        st.add_chunk(chunk, p)?;
+        a = b;
+    }
+    if answered == 0 {
+        let m = &missing[0];
+        return Err(Error::new(format!(
+            "no Prometheus query succeeded ({asked} tried): {}",
+            m.why
+        ))
+        .hint("check the URL and that the server is up; --prometheus takes the base URL, e.g. http://prometheus:9090"));
+    }
+    missing_findings(&missing, &mut out.findings);
+    finish(st, p, cfg, client.bytes, out)
+}
+
+/// The power selector and, when enabled, the energy counter's, with the extra matchers.
+fn selectors(p: &Prometheus) -> Vec<(Metric, String)> {
+    let mut v = vec![(Metric::Power, selector(&p.power, &p.matchers))];
+    if let Some(e) = &p.energy {
+        v.push((Metric::Energy, selector(e, &p.matchers)));
+    }
+    v
+}
+
+/// One query's series within (a, b], or why there are none. A fatal failure (bad selector,
+/// refused credentials) stops the run through `st.fatal`.
+fn fetch(
+    client: &mut http::Client,
+    url: &str,
+    query: &str,
+    time: &str,
+    a: i64,
+    b: i64,
+    st: &mut State,
+) -> std::result::Result<Vec<series::Series>, String> {
+    match client.query(url, query, time) {
+        Ok(body) => match series::parse(&body, |t| t > a && t <= b) {
+            Ok((series, warnings)) => {
+                st.warnings.extend(warnings);
+                Ok(series)
+            }
+            Err(e) => Err(format!("{url}: {e}")),
+        },
+        Err(http::Failure::Missing(why)) => Err(why),
+        Err(http::Failure::Fatal(why)) => {
+            st.fatal.get_or_insert(format!("{why}; query: {query}"));
+            Err(why)
+        }
+    }
+}
+
+/// One error finding per server listing the windows it did not give.
+fn missing_findings(missing: &[Missing], findings: &mut Vec<Finding>) {
+    let mut by_url: std::collections::BTreeMap<&str, Vec<&Missing>> = Default::default();
+    for m in missing {
+        by_url.entry(&m.url).or_default().push(m);
+    }
+    for (url, ms) in by_url {
+        let windows: Vec<String> = ms
+            .iter()
+            .take(10)
+            .map(|m| {
+                format!(
+                    "{}..{}",
+                    crate::timeutil::fmt_utc_ms(m.from_ms + 1),
+                    crate::timeutil::fmt_utc_ms(m.to_ms)
+                )
+            })
+            .collect();
+        findings.push(
+            Finding::error(
+                codes::PROM_MISSING_CHUNK,
+                format!(
+                    "{} chunk queries failed: the samples of {}{} are missing, so the energy of those hours is not counted (first error: {}; query: {}); rerun when the server answers",
+                    ms.len(),
+                    windows.join(", "),
+                    if ms.len() > 10 { ", ..." } else { "" },
+                    ms[0].why,
+                    ms[0].query
+                ),
+            )
+            .at(url, None),
+        );
+    }
+}
+
+/// Close the spills, turn the labels into jobs and register the source and its record.
+fn finish(st: State, p: &Prometheus, cfg: &Config, bytes: u64, out: &mut Ingested) -> Result<()> {
+    if let Some(f) = &st.fatal {
+        return Err(Error::new(format!("Prometheus refused the query: {f}"))
+            .hint("check [prometheus] power, energy and matchers (PromQL series selectors), the URL and the credentials"));
+    }
+    let (record, fetched, findings) = st.finish(p, bytes)?;
+    out.findings.extend(findings);
+    jobs::merge(&fetched, cfg, p, &mut out.jobs, &mut out.findings);
+    out.inputs.push(record.clone());
+    out.telemetry.push(super::telemetry::Source::live(
+        p.urls.join(" "),
+        std::sync::Arc::new(fetched),
+        record,
+    ));
+    Ok(())
+}
+
+/// Stream the spilled samples as batches (power) and counter readings (energy). On a shared
+/// GPU each timestamp's power is split over the jobs present by their shares, onto their slot
+/// devices; the GPU's own device keeps what no job holds. Returns the records read.
+pub fn scan(
+    f: &Fetched,
+    nodes: &mut Nodes,
+    out: &mut ScanOutput,
+    on_batch: &mut dyn FnMut(&SampleBatch),
+) -> Result<u64> {
+    let node_of: Vec<u32> = f.gpus.iter().map(|g| nodes.id(&g.host)).collect();
+    let mut batch = SampleBatch::default();
+    let mut group: Vec<Record> = Vec::new();
+    let flush = |group: &mut Vec<Record>, batch: &mut SampleBatch| {
+        if let Some(first) = group.first() {
+            emit(f, node_of[first.gpu as usize], group, batch);
+        }
+        group.clear();
+    };
+    f.power.read(&mut |recs| {
+        for r in recs {
+            if group
+                .first()
+                .is_some_and(|g| g.gpu != r.gpu || g.t_ms != r.t_ms)
+            {
+                flush(&mut group, &mut batch);
+                if batch.len() >= 1 << 16 {
+                    on_batch(&batch);
+                    batch = SampleBatch::default();
+                }
+            }
+            group.push(*r);
+        }
+    })?;
+    flush(&mut group, &mut batch);
+    on_batch(&batch);
+    let mut last: Option<(u32, i64)> = None;
+    f.energy.read(&mut |recs| {
+        for r in recs {
+            let g = &f.gpus[r.gpu as usize];
+            // Counters are not split: a shared GPU's energy comes from its power samples.
+            if g.shared || last == Some((r.gpu, r.t_ms)) {
+                continue;
+            }
+            last = Some((r.gpu, r.t_ms));
+            out.counters.push(CounterReading {
+                node: node_of[r.gpu as usize],
+                device: g.gpu,
+                t_ms: r.t_ms,
+                mj: r.value,
+            });
+        }
+    })?;
+    Ok(f.power.records + f.energy.records)
+}
+
+/// One GPU's samples at one instant (copies of one reading under several series) as samples.
+fn emit(f: &Fetched, node: u32, group: &[Record], batch: &mut SampleBatch) {
+    let g = &f.gpus[group[0].gpu as usize];
+    let t = group[0].t_ms;
+    let mean = |rs: &mut dyn Iterator<Item = &Record>| {
+        let (s, n) = rs.fold((0.0, 0usize), |(s, n), r| (s + r.value, n + 1));
+        s / n as f64
+    };
+    if !g.shared {
+        batch.push(node, g.gpu, t, mean(&mut group.iter()));
+        return;
+    }
+    let present: Vec<u32> = group
+        .iter()
+        .map(|r| r.job)
+        .filter(|&j| j != NO_JOB)
+        .collect();
+    if present.is_empty() {
+        batch.push(node, g.gpu, t, mean(&mut group.iter()));
+        for k in 0..g.slots.len() {
+            batch.push(node, slot_device(g.gpu, k), t, 0.0);
+        }
+        return;
+    }
+    let p = mean(&mut group.iter().filter(|r| r.job != NO_JOB));
+    let total: f64 = present.iter().map(|&j| f.shares[j as usize]).sum();
+    batch.push(node, g.gpu, t, 0.0);
+    for (k, &j) in g.slots.iter().enumerate() {
+        let v = if present.contains(&j) {
+            p * f.shares[j as usize] / total
+        } else {
+            0.0
+        };
+        batch.push(node, slot_device(g.gpu, k), t, v);
+    }
+}
+
+/// The input record of the source (for the manifest): the servers, the selectors and the
+/// sha256 of the samples as fetched.
+fn record(p: &Prometheus, sha256: String, bytes: u64) -> InputRecord {
+    InputRecord {
+        path: format!("prometheus {}", p.urls.join(" ")),
+        kind: "prometheus",
+        sha256,
+        size: bytes,
+        rows: 0,
+        rows_used: 0,
+        rows_rejected: 0,
+        rows_superseded: 0,
+        location: format!(
+            "{} power={} energy={}",
+            p.urls.join(" "),
+            selector(&p.power, &p.matchers),
+            p.energy
+                .as_deref()
+                .map(|e| selector(e, &p.matchers))
+                .unwrap_or_else(|| "none".into())
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_take_extra_matchers() {
+        let m = vec!["cluster=\"a\"".to_string()];
+        assert_eq!(
+            selector("DCGM_FI_DEV_POWER_USAGE", &m),
+            "DCGM_FI_DEV_POWER_USAGE{cluster=\"a\"}"
+        );
+        assert_eq!(selector("P{}", &m), "P{cluster=\"a\"}");
+        assert_eq!(selector("P{gpu=\"0\"}", &m), "P{gpu=\"0\",cluster=\"a\"}");
+        assert_eq!(selector("P", &[]), "P");
+        assert_eq!(secs(1_782_864_015_500), "1782864015.500");
+    }
+}

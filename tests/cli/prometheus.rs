@@ -1,0 +1,622 @@
+//! Live telemetry from a real Prometheus (Debian's `prometheus` package) on loopback, loaded with
+//! a synthetic DCGM fleet by `promtool tsdb create-blocks-from openmetrics`; plus a proxy in
+//! front of it that answers 500 first, and a server that never answers.
+//!
+//! Without the binaries these tests print SKIPPED loudly and pass; under `scripts/test.sh`
+//! (`GREENLEDGER_REQUIRE_SERVERS=1`) a missing server fails them.
+
+use super::{gl, read_json};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// 2026-07-01T00:00:00Z in epoch seconds.
+const T0: i64 = 1_782_864_000;
+const STEP: i64 = 30;
+
+/// A running Prometheus over a temporary TSDB; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(bin))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Start Prometheus with `openmetrics` loaded, or `None` (skipped, said loudly) when the
+/// binaries are missing and the run does not require them.
+pub fn start(openmetrics: &str) -> Option<Server> {
+    let (Some(prom), Some(promtool)) = (find("prometheus"), find("promtool")) else {
+        if std::env::var("GREENLEDGER_REQUIRE_SERVERS").as_deref() == Ok("1") {
+            panic!("prometheus/promtool are not on PATH but GREENLEDGER_REQUIRE_SERVERS=1: install Debian's `prometheus` package (scripts/test.sh does)");
+        }
+        eprintln!("\n*** SKIPPED: a Prometheus test needs `prometheus` and `promtool` on PATH (apt-get install prometheus, or run scripts/test.sh) ***\n");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let om = dir.path().join("fleet.om");
+    std::fs::write(&om, openmetrics).unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(&promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, "global: {}\n").unwrap();
+    let child = Command::new(&prom)
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--storage.tsdb.retention.time=100y")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = ureq::get(&format!("{}/-/ready", server.url)).call() {
+            if r.status() == 200 {
+                return Some(server);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("Prometheus did not become ready at {}", server.url);
+}
+
+/// One synthetic series: labels and (epoch seconds, value) samples.
+pub struct S {
+    pub metric: &'static str,
+    pub labels: Vec<(&'static str, String)>,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// The series as OpenMetrics text (families contiguous, `# EOF` last). The energy counter is
+/// declared a gauge: the TSDB stores no type, and promtool's parser wants `_total` on counters.
+pub fn openmetrics(series: &[S]) -> String {
+    let mut by_metric: BTreeMap<&str, Vec<&S>> = BTreeMap::new();
+    for s in series {
+        by_metric.entry(s.metric).or_default().push(s);
+    }
+    let mut out = String::new();
+    for (m, ss) in by_metric {
+        out.push_str(&format!("# TYPE {m} gauge\n"));
+        for s in ss {
+            let labels: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            for (t, v) in &s.points {
+                out.push_str(&format!("{m}{{{}}} {v} {t}\n", labels.join(",")));
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+fn dcgm(
+    host: &str,
+    gpu: u32,
+    uuid: &str,
+    extra: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
+    let mut l = vec![
+        ("Hostname", host.to_string()),
+        ("gpu", gpu.to_string()),
+        ("UUID", uuid.to_string()),
+        ("modelName", "NVIDIA A100-SXM4-80GB".to_string()),
+        ("instance", format!("{host}:9400")),
+    ];
+    l.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    l
+}
+
+/// Samples every 30 s over [from, to] (seconds after T0) at `w` watts, skipping (gap_from, gap_to).
+fn steady(from: i64, to: i64, w: f64, gap: Option<(i64, i64)>) -> Vec<(i64, f64)> {
+    (from / STEP..=to / STEP)
+        .map(|k| k * STEP)
+        .filter(|t| gap.is_none_or(|(a, b)| *t <= a || *t >= b))
+        .map(|t| (T0 + t, w))
+        .collect()
+}
+
+/// The fleet (times in seconds after 2026-07-01T00:00Z; the period is 00:00-06:00):
+/// - n1 gpu0, gpu1: job 101 (pod nlp/train-101) 01:00-03:00 at 300 W; idle at 100 W from
+///   00:00 to 00:59:30 and 03:00:30 to 06:00; gpu1 has a 10-minute gap from 02:00 to 02:10.
+/// - n2 gpu0: job 102 (pod vision/train-102) 00:30-04:00 at 200 W, scraped twice (two
+///   `instance` labels, identical samples); its energy counter resets at 02:00.
+/// - n2 gpu1: pods vision/a and vision/b share it 01:00-02:00 (240 W copied onto both series).
+pub fn fleet() -> Vec<S> {
+    let mut v = Vec::new();
+    for (gpu, uuid) in [(0, "GPU-n1-0"), (1, "GPU-n1-1")] {
+        let gap = (gpu == 1).then_some((7200, 7800));
+        v.push(S {
+            metric: "DCGM_FI_DEV_POWER_USAGE",
+            labels: dcgm(
+                "n1",
+                gpu,
+                uuid,
+                &[
+                    ("hpc_job", "101"),
+                    ("pod", "train-101"),
+                    ("namespace", "nlp"),
+                ],
+            ),
+            points: steady(3600, 10800, 300.0, gap),
+        });
+        let mut idle = steady(0, 3570, 100.0, None);
+        idle.extend(steady(10830, 21600, 100.0, None));
+        v.push(S {
+            metric: "DCGM_FI_DEV_POWER_USAGE",
+            labels: dcgm("n1", gpu, uuid, &[]),
+            points: idle,
+        });
+    }
+    for instance in ["10.0.0.2:9400", "dcgm-b:9400"] {
+        let mut l = dcgm(
+            "n2",
+            0,
+            "GPU-n2-0",
+            &[
+                ("hpc_job", "102"),
+                ("pod", "train-102"),
+                ("namespace", "vision"),
+            ],
+        );
+        l.retain(|(k, _)| *k != "instance");
+        l.push(("instance", instance.to_string()));
+        v.push(S {
+            metric: "DCGM_FI_DEV_POWER_USAGE",
+            labels: l.clone(),
+            points: steady(1800, 14400, 200.0, None),
+        });
+        // 200 W for 30 s is 6,000,000 mJ a scrape; the counter restarts from 0 at 02:00.
+        let counter = (1800 / STEP..=14400 / STEP)
+            .map(|k| {
+                let t = k * STEP;
+                let mj = if t < 7200 {
+                    5.0e9 + (t - 1800) as f64 * 200_000.0
+                } else {
+                    (t - 7200) as f64 * 200_000.0
+                };
+                (T0 + t, mj)
+            })
+            .collect();
+        v.push(S {
+            metric: "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+            labels: l,
+            points: counter,
+        });
+    }
+    for pod in ["a", "b"] {
+        v.push(S {
+            metric: "DCGM_FI_DEV_POWER_USAGE",
+            labels: dcgm(
+                "n2",
+                1,
+                "GPU-n2-1",
+                &[("pod", pod), ("namespace", "vision")],
+            ),
+            points: steady(3600, 7200, 240.0, None),
+        });
+    }
+    v
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// The lab's site: both nodes, French grid, PUE 1.2.
+const SITE: &str = "[[site]]\nid = \"lab\"\nname = \"Lab\"\nzone = \"FR\"\npue = 1.2\nnodes = [\"n1\", \"n2\"]\n\n";
+
+/// Run `report` with `config` (a greenledger.toml body after the lab's site) and return
+/// (exit code, report.json, stderr).
+fn run(dir: &Path, config: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let cfg = write(dir, "greenledger.toml", &format!("{SITE}{config}"));
+    let out = dir.join("out");
+    let a = gl()
+        .args([
+            "report",
+            "--quiet",
+            "--format",
+            "json",
+            "--force",
+            "--period",
+            "2026-07-01T00:00:00Z..2026-07-01T06:00:00Z",
+            "--config",
+        ])
+        .arg(&cfg)
+        .args(extra)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let code = a.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&a.stderr).into_owned();
+    let json = if out.join("report.json").exists() {
+        read_json(&out.join("report.json"))
+    } else {
+        serde_json::Value::Null
+    };
+    (code, json, stderr)
+}
+
+fn job<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_id"] == id)
+        .unwrap_or_else(|| panic!("no job {id} in {}", r["jobs"]))
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn codes(r: &serde_json::Value) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn jobs_come_from_hpc_job_labels_with_hand_computed_energy() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\n", server.url);
+    let (code, r, err) = run(dir.path(), &config, &[]);
+    assert!(code <= 1, "{err}");
+    // Job 101: 2 GPUs at 300 W from 01:00 to 03:00, gpu1 without 02:00-02:10 (a gap):
+    // sampled 300 W x (7200 + 6600) s = 4.14 MJ = 1.15 kWh.
+    let j = job(&r, "101");
+    assert_eq!(j["origin"], "prometheus labels");
+    assert_eq!(j["hardware"], "A100-SXM4-80GB");
+    assert_eq!(j["start"], "2026-07-01T01:00:00Z");
+    assert_eq!(j["end"], "2026-07-01T03:00:00Z");
+    assert!((f(&j["sampled_kwh"]) - 1.15).abs() < 1e-9, "{j}");
+    // Job 102: one GPU (two copies of its series counted once), 200 W for 3.5 h = 0.7 kWh.
+    let j = job(&r, "102");
+    assert!((f(&j["sampled_kwh"]) - 0.7).abs() < 1e-9, "{j}");
+    assert!(codes(&r).contains(&"prometheus.duplicate-series".to_string()));
+    // The shared GPU names no hpc_job: it is idle, not a job.
+    assert_eq!(r["jobs"].as_array().unwrap().len(), 2);
+    drop(server);
+}
+
+#[test]
+fn pods_are_jobs_and_a_shared_gpu_is_split_not_doubled() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\njobs = \"pod\"\n\n[prometheus.namespaces]\nvision = \"cv-team\"\n", server.url);
+    let (code, r, err) = run(dir.path(), &config, &[]);
+    assert!(code <= 1, "{err}");
+    let a = job(&r, "vision/a");
+    let b = job(&r, "vision/b");
+    // 240 W for one hour, split equally: 0.12 kWh each, and the GPU's 0.24 kWh once.
+    assert!((f(&a["sampled_kwh"]) - 0.12).abs() < 1e-9, "{a}");
+    assert!((f(&b["sampled_kwh"]) - 0.12).abs() < 1e-9, "{b}");
+    assert_eq!(a["team"], "cv-team");
+    assert_eq!(job(&r, "nlp/train-101")["team"], "nlp");
+    assert!(codes(&r).contains(&"prometheus.shared-gpu".to_string()));
+}
+
+/// The same samples as a generic CSV and a manifest with the same jobs.
+fn file_equivalent(dir: &Path) -> (PathBuf, PathBuf) {
+    let mut rows: BTreeMap<(String, u32, i64), f64> = BTreeMap::new();
+    for s in fleet().iter().filter(|s| {
+        s.metric == "DCGM_FI_DEV_POWER_USAGE" && !s.labels.iter().any(|(k, _)| *k == "pod" && false)
+    }) {
+        let get = |k: &str| {
+            s.labels
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        if get("Hostname") == "n2" && get("gpu") == "1" {
+            continue; // the shared GPU has no job in hpc_job mode and is left out of both
+        }
+        for (t, w) in &s.points {
+            rows.insert((get("Hostname"), get("gpu").parse().unwrap(), *t), *w);
+        }
+    }
+    let mut csv = String::from("timestamp,node,device,power_w\n");
+    for ((n, d, t), w) in &rows {
+        let ts = chrono::DateTime::from_timestamp(*t, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ");
+        csv.push_str(&format!("{ts},{n},{d},{w}\n"));
+    }
+    let samples = write(dir, "samples.csv", &csv);
+    let jobs = write(dir, "jobs.csv", "job_id,model,team,site,start,end,hardware,devices,nodes,gpu_ids\n101,101,unassigned,lab,2026-07-01T01:00:00Z,2026-07-01T03:00:00Z,NVIDIA A100-SXM4-80GB,2,n1,\"0,1\"\n102,102,unassigned,lab,2026-07-01T00:30:00Z,2026-07-01T04:00:00Z,NVIDIA A100-SXM4-80GB,1,n2,0\n");
+    (samples, jobs)
+}
+
+#[test]
+fn prometheus_and_the_same_samples_in_a_file_agree() {
+    let mut series = fleet();
+    series.retain(|s| {
+        !s.labels
+            .iter()
+            .any(|(k, v)| *k == "UUID" && v == "GPU-n2-1")
+    });
+    let Some(server) = start(&openmetrics(&series)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Chunks of 1000 s: boundaries fall inside both jobs and between samples.
+    let config = format!(
+        "[prometheus]\nurl = \"{}\"\nenergy = \"\"\nstep_s = 1000\n",
+        server.url
+    );
+    let (code, live, err) = run(dir.path(), &config, &[]);
+    assert!(code <= 1, "{err}");
+    let (samples, jobs) = file_equivalent(dir.path());
+    let fdir = tempfile::tempdir().unwrap();
+    let (code, file, err) = run(
+        fdir.path(),
+        "",
+        &[
+            "--telemetry",
+            samples.to_str().unwrap(),
+            "--jobs",
+            jobs.to_str().unwrap(),
+        ],
+    );
+    assert!(code <= 1, "{err}");
+    for id in ["101", "102"] {
+        for k in ["sampled_kwh", "it_energy_kwh", "facility_energy_kwh"] {
+            let (a, b) = (&job(&live, id)[k], &job(&file, id)[k]);
+            if a.is_null() && b.is_null() {
+                continue;
+            }
+            let (a, b) = (f(a), f(b));
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs(),
+                "job {id} {k}: prometheus {a}, file {b}"
+            );
+        }
+    }
+    let (a, b) = (
+        f(&live["telemetry"]["idle_kwh"]),
+        f(&file["telemetry"]["idle_kwh"]),
+    );
+    assert!(
+        (a - b).abs() <= 1e-9 * b.abs().max(1e-12),
+        "idle: prometheus {a}, file {b}"
+    );
+}
+
+#[test]
+fn the_energy_counter_is_read_across_its_reset() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[prometheus]\nurl = \"{}\"\n", server.url);
+    let (code, r, err) = run(dir.path(), &config, &[]);
+    assert!(code <= 1, "{err}");
+    // 200 W for 3.5 h by the counter too: the reset at 02:00 restarts from 0, and the
+    // interval 01:59:30-02:00:00 counts the 0-based reading (0 mJ).
+    assert_eq!(r["telemetry"]["counter_resets"], 1, "{}", r["telemetry"]);
+    let j = job(&r, "102");
+    assert!((f(&j["it_energy_kwh"]) - 0.7).abs() < 0.002, "{j}");
+}
+
+/// A proxy to `upstream` whose first `fail` answers are HTTP 500.
+fn flaky_proxy(upstream: String, fail: usize) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut n = 0;
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let Some((head, body)) = read_request(&mut c) else {
+                continue;
+            };
+            n += 1;
+            if n <= fail {
+                let _ = c.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\noops");
+                continue;
+            }
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let form: Vec<(String, String)> = url_decode_form(&body);
+            let resp = ureq::post(&format!("{upstream}{path}"))
+                .send_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let text = resp
+                .map(|mut r| r.body_mut().read_to_string().unwrap_or_default())
+                .unwrap_or_default();
+            let _ = c.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len()).as_bytes());
+        }
+    });
+    url
+}
+
+fn read_request(c: &mut TcpStream) -> Option<(String, String)> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    loop {
+        let n = c.read(&mut tmp).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = c.read(&mut tmp).ok()?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&tmp[..n]);
+            }
+            return Some((head, String::from_utf8_lossy(&buf[end + 4..]).into_owned()));
+        }
+    }
+}
+
+fn url_decode_form(body: &str) -> Vec<(String, String)> {
+    let dec = |s: &str| {
+        let b = s.replace('+', " ").into_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                out.push(
+                    u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap(), 16).unwrap(),
+                );
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    };
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (dec(k), dec(v)))
+        .collect()
+}
+
+#[test]
+fn a_server_that_fails_then_answers_is_retried_to_the_same_figures() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let direct = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\n", server.url);
+    let (_, want, _) = run(dir.path(), &direct, &[]);
+    let proxy = flaky_proxy(server.url.clone(), 2);
+    let config = format!("[prometheus]\nurl = \"{proxy}\"\nenergy = \"\"\nbackoff_s = 0.05\n");
+    let (code, got, err) = run(dir.path(), &config, &[]);
+    assert!(code <= 1, "{err}");
+    assert!(
+        !codes(&got).contains(&"prometheus.missing-chunk".to_string()),
+        "{}",
+        got["findings"]
+    );
+    assert_eq!(
+        job(&got, "101")["sampled_kwh"],
+        job(&want, "101")["sampled_kwh"]
+    );
+}
+
+#[test]
+fn a_chunk_that_keeps_failing_is_an_error_finding_not_a_smaller_figure() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Retries 1: the first chunk's power query fails twice (500), the rest answers.
+    let proxy = flaky_proxy(server.url.clone(), 2);
+    let config =
+        format!("[prometheus]\nurl = \"{proxy}\"\nenergy = \"\"\nretries = 1\nbackoff_s = 0.05\n");
+    let (code, r, err) = run(dir.path(), &config, &[]);
+    assert_eq!(code, 1, "{err}");
+    let missing: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "prometheus.missing-chunk")
+        .collect();
+    assert_eq!(missing.len(), 1, "{}", r["findings"]);
+    let m = missing[0]["message"].as_str().unwrap();
+    assert!(
+        m.contains("2026-06-30T23:58:00Z..2026-07-01T00:58:00Z") || m.contains("1 chunk"),
+        "{m}"
+    );
+    assert!(m.contains("HTTP 500"), "{m}");
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_and_stops_the_run() {
+    // Accepts connections and never writes a byte.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming() {
+            held.push(c);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[prometheus]\nurl = \"{url}\"\ntimeout_s = 0.3\nretries = 1\nbackoff_s = 0.05\nstep_s = 43200\n");
+    let started = Instant::now();
+    let (code, _, err) = run(dir.path(), &config, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&url) && err.contains("no Prometheus query succeeded"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_bad_selector_stops_the_run_with_the_servers_message() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[prometheus]\nurl = \"{}\"\npower = \"DCGM_FI_DEV_POWER_USAGE{{gpu=\"\n",
+        server.url
+    );
+    let (code, _, err) = run(dir.path(), &config, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad_data") && err.contains("query:"), "{err}");
+}
