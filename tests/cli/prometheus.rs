@@ -196,6 +196,8 @@ pub fn fleet() -> Vec<S> {
                 ("hpc_job", "102"),
                 ("pod", "train-102"),
                 ("namespace", "vision"),
+                ("label_job_name", "resnet"),
+                ("label_team", "cv-research"),
             ],
         );
         l.retain(|(k, _)| *k != "instance");
@@ -619,4 +621,124 @@ fn a_bad_selector_stops_the_run_with_the_servers_message() {
     let (code, _, err) = run(dir.path(), &config, &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad_data") && err.contains("query:"), "{err}");
+}
+
+#[test]
+fn two_replicas_of_one_server_are_counted_once() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let one = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\n", server.url);
+    let (_, want, _) = run(dir.path(), &one, &[]);
+    // An HA pair: the same series from a second URL (a proxy to the same TSDB).
+    let replica = flaky_proxy(server.url.clone(), 0);
+    let two = format!(
+        "[prometheus]\nurls = [\"{}\", \"{replica}\"]\nenergy = \"\"\n",
+        server.url
+    );
+    let (code, got, err) = run(dir.path(), &two, &[]);
+    assert!(code <= 1, "{err}");
+    for id in ["101", "102"] {
+        assert_eq!(
+            job(&got, id)["sampled_kwh"],
+            job(&want, id)["sampled_kwh"],
+            "job {id}"
+        );
+    }
+    assert_eq!(got["telemetry"]["idle_kwh"], want["telemetry"]["idle_kwh"]);
+    let input = got["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "prometheus")
+        .unwrap();
+    assert!(input["rows_superseded"].as_u64().unwrap() > 0, "{input}");
+}
+
+#[test]
+fn hpc_jobs_take_team_model_and_state_from_sacct() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sacct = write(dir.path(), "sacct.txt", "JobID|JobName|Account|Partition|State|Start|End|NodeList|AllocTRES\n101|llama-ft|nlp-team|gpu|FAILED|2026-07-01T01:00:00|2026-07-01T03:00:00|n1|billing=16,cpu=16,gres/gpu=2,node=1\n");
+    let config = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\n\n[sacct]\nsite = \"lab\"\nhardware = \"A100-SXM4-80GB\"\n", server.url);
+    let (code, r, err) = run(dir.path(), &config, &["--sacct", sacct.to_str().unwrap()]);
+    assert!(code <= 1, "{err}");
+    let j = job(&r, "101");
+    assert_eq!(j["team"], "nlp-team");
+    assert_eq!(j["model"], "llama-ft");
+    assert_eq!(j["status"], "failed");
+    // The sacct row names its node but not its GPUs: the labels place it on n1 gpu0 and gpu1,
+    // so its energy is the same 1.15 kWh as from the labels alone.
+    assert!((f(&j["sampled_kwh"]) - 1.15).abs() < 1e-9, "{j}");
+    assert!(j.get("origin").is_none(), "{j}");
+    assert_eq!(job(&r, "102")["origin"], "prometheus labels");
+}
+
+#[test]
+fn verify_refetches_and_finds_the_same_samples() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[prometheus]\nurl = \"{}\"\n", server.url);
+    let (code, r, err) = run(dir.path(), &config, &[]);
+    assert!(code <= 1, "{err}");
+    let input = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "prometheus")
+        .unwrap()
+        .clone();
+    assert_eq!(input["sha256"].as_str().unwrap().len(), 64);
+    let out = gl()
+        .arg("verify")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("every input, output and figure matches"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_command_line_url_alone_finds_the_jobs() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // No [prometheus] section and no manifest: only the lab's [[site]] (its nodes) in the config.
+    let (code, r, err) = run(dir.path(), "", &["--prometheus", &server.url]);
+    assert!(code <= 1, "{err}");
+    let ids: Vec<&str> = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["101", "102"]);
+    assert_eq!(job(&r, "101")["site"], "lab");
+}
+
+#[test]
+fn a_pod_label_names_the_owner_job_and_its_team() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\njobs = \"pod\"\njob_label = \"label_job_name\"\nteam_label = \"label_team\"\n", server.url);
+    let (code, r, err) = run(dir.path(), &config, &[]);
+    assert!(code <= 1, "{err}");
+    let j = job(&r, "vision/resnet");
+    assert_eq!(j["team"], "cv-research");
+    assert_eq!(j["model"], "resnet");
+    assert!((f(&j["sampled_kwh"]) - 0.7).abs() < 1e-9, "{j}");
+    // Pods without the owner label stay jobs of their own, their team the namespace.
+    assert_eq!(job(&r, "nlp/train-101")["team"], "nlp");
 }
