@@ -239,11 +239,7 @@ impl Config {
     /// Returns the config and the findings met on the way (globs matching nothing, ...).
     pub fn load(args: &InputArgs) -> Result<(Config, Vec<Finding>)> {
         let mut findings = Vec::new();
-        let file::Read {
-            mut file,
-            text,
-            input,
-        } = file::read(args)?;
+        let file::Read { file, text, input } = file::read(args)?;
         let cfg_path = input.as_ref().map(|f| f.shown.clone()).unwrap_or_default();
         let w = Where {
             path: &cfg_path,
@@ -272,13 +268,8 @@ impl Config {
                 "max_gap_s must be a number of seconds > 0, not {max_gap_s}"
             )));
         }
-        let prometheus = prometheus::prometheus(
-            std::mem::take(&mut file.prometheus),
-            &args.prometheus,
-            &sites,
-            &base,
-            &w,
-        )?;
+        let prometheus =
+            prometheus::prometheus(file.prometheus, &args.prometheus, &sites, &base, &w)?;
         let previous = file.report.previous.as_ref().map(|p| InputFile {
             path: base.join(p),
             shown: p.clone(),

@@ -123,22 +123,9 @@ pub(super) fn prometheus(
     base: &Path,
     w: &Where,
 ) -> Result<Option<Prometheus>> {
-    let mut urls: Vec<String> = s.url.iter().chain(&s.urls).cloned().collect();
-    for u in cli_urls {
-        if !urls.contains(u) {
-            urls.push(u.clone());
-        }
-    }
+    let urls = urls(&s, cli_urls)?;
     if urls.is_empty() {
         return Ok(None);
-    }
-    for u in &urls {
-        if !(u.starts_with("http://") || u.starts_with("https://")) {
-            return Err(Error::new(format!(
-                "prometheus: '{u}' is not an http:// or https:// URL"
-            ))
-            .hint("give the server's base URL, e.g. http://prometheus:9090 (Mimir: http://mimir/prometheus)"));
-        }
     }
     let positive = |name: &str, v: Option<f64>, default: f64| -> Result<f64> {
         let v = v.unwrap_or(default);
@@ -150,54 +137,16 @@ pub(super) fn prometheus(
             )))
         }
     };
-    let jobs = match s.jobs.as_deref().unwrap_or("hpc_job") {
-        "hpc_job" => LabelJobs::HpcJob,
-        "pod" => LabelJobs::Pod,
-        "none" => LabelJobs::None,
-        other => {
-            return Err(w.err(format!(
-                "[prometheus] jobs = '{other}': expected \"hpc_job\", \"pod\" or \"none\""
-            )))
-        }
-    };
-    for site in s.site.iter().chain(s.sites.values()) {
-        if !sites.iter().any(|x| &x.id == site) {
-            return Err(w.err(format!(
-                "[prometheus] names site '{site}', which no [[site]] defines"
-            )));
-        }
-    }
-    let mut globs = Vec::new();
-    for (g, site) in &s.sites {
-        let p = glob::Pattern::new(g)
-            .map_err(|e| w.err(format!("[prometheus.sites] '{g}' is not a glob: {e}")))?;
-        globs.push((p, site.clone()));
-    }
-    for (job, share) in &s.shares {
-        if !(share.is_finite() && *share > 0.0) {
-            return Err(w.err(format!(
-                "[prometheus.shares] '{job}' = {share}: a share must be a number > 0"
-            )));
-        }
-    }
-    let auth = match (s.bearer_token_env, s.basic_user) {
-        (Some(_), Some(_)) => {
-            return Err(
-                w.err("[prometheus] give bearer_token_env or basic_user, not both".to_string())
-            )
-        }
-        (Some(env), None) => Auth::Bearer { env },
-        (None, Some(user)) => Auth::Basic {
-            user,
-            password_env: s.basic_password_env,
-        },
-        (None, None) => Auth::None,
-    };
+    let jobs = label_jobs(s.jobs.as_deref(), w)?;
+    let site_globs = site_globs(&s, sites, w)?;
+    let auth = auth(
+        s.bearer_token_env.clone(),
+        s.basic_user.clone(),
+        s.basic_password_env.clone(),
+        w,
+    )?;
     Ok(Some(Prometheus {
-        urls: urls
-            .into_iter()
-            .map(|u| u.trim_end_matches('/').to_string())
-            .collect(),
+        urls,
         power: s.power.unwrap_or_else(|| POWER.to_string()),
         energy: match s.energy {
             Some(e) if e.trim().is_empty() => None,
@@ -218,10 +167,90 @@ pub(super) fn prometheus(
         model_label: s.model_label,
         hardware: s.hardware,
         site: s.site,
-        sites: globs,
+        sites: site_globs,
         namespaces: s.namespaces,
         shares: s.shares,
     }))
+}
+
+/// The config's URLs, then the command line's not already listed; each http(s), without a
+/// trailing slash.
+fn urls(s: &PrometheusSection, cli_urls: &[String]) -> Result<Vec<String>> {
+    let mut urls: Vec<String> = Vec::new();
+    for u in s.url.iter().chain(&s.urls).chain(cli_urls) {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(Error::new(format!(
+                "prometheus: '{u}' is not an http:// or https:// URL"
+            ))
+            .hint("give the server's base URL, e.g. http://prometheus:9090 (Mimir: http://mimir/prometheus)"));
+        }
+        let u = u.trim_end_matches('/').to_string();
+        if !urls.contains(&u) {
+            urls.push(u);
+        }
+    }
+    Ok(urls)
+}
+
+fn label_jobs(jobs: Option<&str>, w: &Where) -> Result<LabelJobs> {
+    Ok(match jobs.unwrap_or("hpc_job") {
+        "hpc_job" => LabelJobs::HpcJob,
+        "pod" => LabelJobs::Pod,
+        "none" => LabelJobs::None,
+        other => {
+            return Err(w.err(format!(
+                "[prometheus] jobs = '{other}': expected \"hpc_job\", \"pod\" or \"none\""
+            )))
+        }
+    })
+}
+
+/// `[prometheus.sites]` as globs; every named site must be defined, every share positive.
+fn site_globs(
+    s: &PrometheusSection,
+    sites: &[Site],
+    w: &Where,
+) -> Result<Vec<(glob::Pattern, String)>> {
+    for site in s.site.iter().chain(s.sites.values()) {
+        if !sites.iter().any(|x| &x.id == site) {
+            return Err(w.err(format!(
+                "[prometheus] names site '{site}', which no [[site]] defines"
+            )));
+        }
+    }
+    for (job, share) in &s.shares {
+        if !(share.is_finite() && *share > 0.0) {
+            return Err(w.err(format!(
+                "[prometheus.shares] '{job}' = {share}: a share must be a number > 0"
+            )));
+        }
+    }
+    s.sites
+        .iter()
+        .map(|(g, site)| {
+            glob::Pattern::new(g)
+                .map(|p| (p, site.clone()))
+                .map_err(|e| w.err(format!("[prometheus.sites] '{g}' is not a glob: {e}")))
+        })
+        .collect()
+}
+
+fn auth(
+    bearer_env: Option<String>,
+    user: Option<String>,
+    password_env: Option<String>,
+    w: &Where,
+) -> Result<Auth> {
+    Ok(match (bearer_env, user) {
+        (Some(_), Some(_)) => {
+            return Err(
+                w.err("[prometheus] give bearer_token_env or basic_user, not both".to_string())
+            )
+        }
+        (Some(env), None) => Auth::Bearer { env },
+        (None, Some(user)) => Auth::Basic { user, password_env },
+        (None, None) => Auth::None,
+    })
 }
 
 /// A default source for unit tests elsewhere in the crate.

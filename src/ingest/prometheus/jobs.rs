@@ -21,7 +21,7 @@ pub(super) fn merge(
     findings: &mut Vec<Finding>,
 ) {
     let shown = format!("prometheus {}", p.urls.join(" "));
-    let (mut added, mut enriched, mut no_team) = (0usize, 0usize, 0usize);
+    let (mut added, mut matched, mut no_team) = (0usize, 0usize, 0usize);
     for (ji, id) in f.idents.iter().enumerate() {
         if id.gpus.is_empty() {
             continue;
@@ -30,83 +30,96 @@ pub(super) fn merge(
         let model_name = id
             .gpus
             .iter()
-            .find_map(|&g| f.gpus[g as usize].model.clone());
+            .find_map(|&g| f.gpus[g as usize].model.clone())
+            .or_else(|| p.hardware.clone());
         if let Some(j) = jobs.iter_mut().find(|j| j.job_id == id.id) {
-            // The row's own nodes and GPUs win when it names GPUs; the labels are exact where
-            // it names only nodes (sacct) or nothing.
-            if j.gpu_ids.is_none() {
-                j.nodes = Some(hosts(&placement));
-                j.placement = Some(placement);
-            }
-            if j.hardware == "unknown" {
-                if let Some(m) = model_name.or_else(|| p.hardware.clone()) {
-                    j.hardware = m;
-                }
-            }
-            enriched += 1;
-            continue;
+            enrich(j, placement, model_name);
+            matched += 1;
+        } else if let Some(j) = new_job(id, placement, model_name, cfg, p, &shown) {
+            no_team += usize::from(team(id, p).is_none());
+            jobs.push(j);
+            added += 1;
         }
-        let (Some(start), Some(end)) = (
-            chrono::DateTime::from_timestamp_millis(id.first_ms),
-            chrono::DateTime::from_timestamp_millis(id.last_ms),
-        ) else {
-            continue;
-        };
-        let team = team(id, p);
-        if team.is_none() {
-            no_team += 1;
-        }
-        let devices = id.gpus.len() as f64;
-        jobs.push(Job {
-            job_id: id.id.clone(),
-            model: label(id, p.model_label.as_deref())
-                .or_else(|| owner(id, p))
-                .unwrap_or_else(|| id.id.clone()),
-            team: team.unwrap_or_else(|| "unassigned".to_string()),
-            project: id.labels.get("namespace").cloned(),
-            // [prometheus.sites], else the [[site]] listing the node, else [prometheus] site.
-            site: p
-                .site_by_glob(&placement[0].0)
-                .or_else(|| cfg.site_of_node(&placement[0].0))
-                .or_else(|| p.site.clone()),
-            zone: None,
-            start,
-            end,
-            hardware: model_name
-                .or_else(|| p.hardware.clone())
-                .unwrap_or_else(|| "unknown".to_string()),
-            devices,
-            nodes: Some(hosts(&placement)),
-            gpu_ids: None,
-            training_type: TrainingType::Other,
-            base_model: None,
-            teacher_model: None,
-            sparsity: None,
-            precision: None,
-            parameters: None,
-            tokens: None,
-            status: Status::Completed,
-            gpu_hours: None,
-            avg_power_w: None,
-            metered: None,
-            published: None,
-            from_codecarbon: false,
-            placement: Some(placement),
-            derived: Some(DERIVED),
-            origin: Origin {
-                file: shown.clone(),
-                line: 0,
-            },
-        });
-        added += 1;
     }
-    if added + enriched > 0 {
-        let mut msg = format!("{added} jobs were found in the series' labels ({} mode) and {enriched} input rows gained their GPUs from them; a job spans its first to its last sample", match p.jobs { LabelJobs::HpcJob => "hpc_job", LabelJobs::Pod => "pod", LabelJobs::None => "none" });
+    if added + matched > 0 {
+        let mode = match p.jobs {
+            LabelJobs::HpcJob => "hpc_job",
+            LabelJobs::Pod => "pod",
+            LabelJobs::None => "none",
+        };
+        let mut msg = format!("{added} jobs were found in the series' labels ({mode} mode) and {matched} input rows matched by job id took their GPUs from them where they name none; a job spans its first to its last sample");
         if no_team > 0 {
             msg.push_str(&format!("; {no_team} have no team (set [prometheus] team_label, [prometheus.namespaces] or give --sacct/--jobs rows) and are booked to 'unassigned'"));
         }
         findings.push(Finding::info(codes::PROM_LABEL_JOBS, msg).at(&shown, None));
     }
+}
+
+/// A manifest or sacct row of a job the labels name: its own fields win; it gains the exact
+/// placement where it names no GPUs (sacct names only nodes) and the hardware it lacks.
+fn enrich(j: &mut Job, placement: Vec<(String, Vec<u32>)>, model_name: Option<String>) {
+    if j.gpu_ids.is_none() {
+        j.nodes = Some(hosts(&placement));
+        j.placement = Some(placement);
+    }
+    if j.hardware == "unknown" {
+        if let Some(m) = model_name {
+            j.hardware = m;
+        }
+    }
+}
+
+/// A job only the labels name.
+fn new_job(
+    id: &super::Ident,
+    placement: Vec<(String, Vec<u32>)>,
+    model_name: Option<String>,
+    cfg: &Config,
+    p: &Prometheus,
+    shown: &str,
+) -> Option<Job> {
+    let start = chrono::DateTime::from_timestamp_millis(id.first_ms)?;
+    let end = chrono::DateTime::from_timestamp_millis(id.last_ms)?;
+    let host = placement.first()?.0.clone();
+    Some(Job {
+        job_id: id.id.clone(),
+        model: label(id, p.model_label.as_deref())
+            .or_else(|| owner(id, p))
+            .unwrap_or_else(|| id.id.clone()),
+        team: team(id, p).unwrap_or_else(|| "unassigned".to_string()),
+        project: id.labels.get("namespace").cloned(),
+        // [prometheus.sites], else the [[site]] listing the node, else [prometheus] site.
+        site: p
+            .site_by_glob(&host)
+            .or_else(|| cfg.site_of_node(&host))
+            .or_else(|| p.site.clone()),
+        zone: None,
+        start,
+        end,
+        hardware: model_name.unwrap_or_else(|| "unknown".to_string()),
+        devices: id.gpus.len() as f64,
+        nodes: Some(hosts(&placement)),
+        gpu_ids: None,
+        training_type: TrainingType::Other,
+        base_model: None,
+        teacher_model: None,
+        sparsity: None,
+        precision: None,
+        parameters: None,
+        tokens: None,
+        status: Status::Completed,
+        gpu_hours: None,
+        avg_power_w: None,
+        metered: None,
+        published: None,
+        from_codecarbon: false,
+        placement: Some(placement),
+        derived: Some(DERIVED),
+        origin: Origin {
+            file: shown.to_string(),
+            line: 0,
+        },
+    })
 }
 
 /// The job's devices per host: the GPU's index, or its slot device on a shared GPU.
