@@ -454,6 +454,15 @@ fn the_energy_counter_is_read_across_its_reset() {
 
 /// A proxy to `upstream` whose first `fail` answers are HTTP 500.
 fn flaky_proxy(upstream: String, fail: usize) -> String {
+    recording_proxy(upstream, fail, Default::default())
+}
+
+/// [`flaky_proxy`] that also keeps each request's head (lower-cased) in `heads`.
+fn recording_proxy(
+    upstream: String,
+    fail: usize,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -463,6 +472,7 @@ fn flaky_proxy(upstream: String, fail: usize) -> String {
             let Some((head, body)) = read_request(&mut c) else {
                 continue;
             };
+            heads.lock().unwrap().push(head.to_ascii_lowercase());
             n += 1;
             if n <= fail {
                 let _ = c.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\noops");
@@ -742,4 +752,57 @@ fn a_pod_label_names_the_owner_job_and_its_team() {
     assert!((f(&j["sampled_kwh"]) - 0.7).abs() < 1e-9, "{j}");
     // Pods without the owner label stay jobs of their own, their team the namespace.
     assert_eq!(job(&r, "nlp/train-101")["team"], "nlp");
+}
+
+#[test]
+fn headers_and_the_bearer_token_go_with_every_query() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let proxy = recording_proxy(server.url.clone(), 0, heads.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[prometheus]\nurl = \"{proxy}\"\nbearer_token_env = \"GL_TEST_TOKEN\"\nheaders = {{ \"X-Scope-OrgID\" = \"ml-platform\" }}\n");
+    let cfg = write(dir.path(), "greenledger.toml", &format!("{SITE}{config}"));
+    gl().args([
+        "report",
+        "--quiet",
+        "--format",
+        "json",
+        "--force",
+        "--period",
+        "2026-07-01T00:00:00Z..2026-07-01T06:00:00Z",
+        "--config",
+    ])
+    .arg(&cfg)
+    .arg("--out")
+    .arg(dir.path().join("out"))
+    .env("GL_TEST_TOKEN", "s3cret")
+    .assert()
+    .code(0);
+    let heads = heads.lock().unwrap();
+    assert!(!heads.is_empty());
+    for h in heads.iter() {
+        assert!(h.starts_with("post /api/v1/query "), "{h}");
+        assert!(h.contains("authorization: bearer s3cret"), "{h}");
+        assert!(h.contains("x-scope-orgid: ml-platform"), "{h}");
+    }
+    // Without the variable the run stops before any request, naming it.
+    gl().args([
+        "report",
+        "--quiet",
+        "--format",
+        "json",
+        "--force",
+        "--period",
+        "2026-07-01T00:00:00Z..2026-07-01T06:00:00Z",
+        "--config",
+    ])
+    .arg(&cfg)
+    .arg("--out")
+    .arg(dir.path().join("out2"))
+    .env_remove("GL_TEST_TOKEN")
+    .assert()
+    .code(2)
+    .stderr(predicates::str::contains("GL_TEST_TOKEN"));
 }

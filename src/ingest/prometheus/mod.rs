@@ -108,6 +108,10 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
             }
         }
         st.add_chunk(chunk, p)?;
+        if let Some(f) = &st.fatal {
+            return Err(Error::new(format!("Prometheus refused the query: {f}"))
+                .hint("check [prometheus] power, energy and matchers (PromQL series selectors), the URL and the credentials"));
+        }
         a = b;
     }
     if answered == 0 {
@@ -195,10 +199,6 @@ fn missing_findings(missing: &[Missing], findings: &mut Vec<Finding>) {
 
 /// Close the spills, turn the labels into jobs and register the source and its record.
 fn finish(st: State, p: &Prometheus, cfg: &Config, bytes: u64, out: &mut Ingested) -> Result<()> {
-    if let Some(f) = &st.fatal {
-        return Err(Error::new(format!("Prometheus refused the query: {f}"))
-            .hint("check [prometheus] power, energy and matchers (PromQL series selectors), the URL and the credentials"));
-    }
     let (record, fetched, findings) = st.finish(p, bytes)?;
     out.findings.extend(findings);
     jobs::merge(&fetched, cfg, p, &mut out.jobs, &mut out.findings);
