@@ -806,3 +806,38 @@ fn headers_and_the_bearer_token_go_with_every_query() {
     .code(2)
     .stderr(predicates::str::contains("GL_TEST_TOKEN"));
 }
+
+#[test]
+fn configured_shares_split_a_shared_gpu_and_sites_come_from_host_globs() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[[site]]\nid = \"annex\"\nname = \"Annex\"\nzone = \"DE\"\npue = 1.4\n\n[prometheus]\nurl = \"{}\"\nenergy = \"\"\njobs = \"pod\"\n\n[prometheus.shares]\n\"vision/a\" = 3\n\n[prometheus.sites]\n\"n2*\" = \"annex\"\n", server.url);
+    let (code, r, err) = run(dir.path(), &config, &[]);
+    assert!(code <= 1, "{err}");
+    // 240 W for an hour split 3:1: 0.18 and 0.06 kWh; together still the GPU's 0.24 kWh.
+    let (a, b) = (job(&r, "vision/a"), job(&r, "vision/b"));
+    assert!((f(&a["sampled_kwh"]) - 0.18).abs() < 1e-9, "{a}");
+    assert!((f(&b["sampled_kwh"]) - 0.06).abs() < 1e-9, "{b}");
+    assert_eq!(a["site"], "annex");
+    assert_eq!(job(&r, "nlp/train-101")["site"], "lab");
+}
+
+#[test]
+fn a_manifest_row_with_the_same_id_keeps_its_fields() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = write(dir.path(), "jobs.csv", "job_id,model,team,site,start,end,hardware,devices,training_type,nodes,gpu_ids\n101,llama-7b-ft,nlp,lab,2026-07-01T01:00:00Z,2026-07-01T03:00:00Z,A100-SXM4-80GB,1,fine-tuning,n1,0\n");
+    let config = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\n", server.url);
+    let (code, r, err) = run(dir.path(), &config, &["--jobs", jobs.to_str().unwrap()]);
+    assert!(code <= 1, "{err}");
+    let j = job(&r, "101");
+    assert_eq!(j["model"], "llama-7b-ft");
+    assert_eq!(j["training_type"], "fine-tuning");
+    assert!(j.get("origin").is_none(), "{j}");
+    // The manifest names gpu 0 only: 300 W for two hours = 0.6 kWh (gpu1 is then idle).
+    assert!((f(&j["sampled_kwh"]) - 0.6).abs() < 1e-9, "{j}");
+}
