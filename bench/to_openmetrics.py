@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 
 d = sys.argv[1]
 t = pq.read_table(f"{d}/power.parquet")
+if pa.types.is_dictionary(t.schema.field("node").type):
+    t = t.set_column(t.schema.get_field_index("node"), "node", t.column("node").cast(pa.string()))
 t = t.sort_by([("node", "ascending"), ("device", "ascending"), ("timestamp", "ascending")])
 node = t.column("node").to_numpy(zero_copy_only=False)
 dev = t.column("device").to_numpy()

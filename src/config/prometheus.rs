@@ -26,6 +26,9 @@ pub(super) struct PrometheusSection {
     pub(super) timeout_s: Option<f64>,
     pub(super) retries: Option<u32>,
     pub(super) backoff_s: Option<f64>,
+    #[serde(default)]
+    pub(super) gzip: bool,
+    pub(super) concurrency: Option<usize>,
     pub(super) bearer_token_env: Option<String>,
     pub(super) basic_user: Option<String>,
     pub(super) basic_password_env: Option<String>,
@@ -87,6 +90,10 @@ pub struct Prometheus {
     /// Attempts after the first one, with doubling waits from `backoff_s`.
     pub retries: u32,
     pub backoff_s: f64,
+    /// Ask for gzip answers (for slow links: the server compresses at about 10 MB/s).
+    pub gzip: bool,
+    /// Queries in flight at once (chunks fetched in parallel).
+    pub concurrency: usize,
     pub auth: Auth,
     pub ca_file: Option<PathBuf>,
     pub headers: Vec<(String, String)>,
@@ -158,6 +165,8 @@ pub(super) fn prometheus(
         timeout_s: positive("timeout_s", s.timeout_s, 30.0)?,
         retries: s.retries.unwrap_or(3),
         backoff_s: positive("backoff_s", s.backoff_s, 0.5)?,
+        gzip: s.gzip,
+        concurrency: s.concurrency.unwrap_or(2).max(1),
         auth,
         ca_file: s.ca_file.map(|f| base.join(f)),
         headers: s.headers.into_iter().collect(),

@@ -578,7 +578,7 @@ fn a_chunk_that_keeps_failing_is_an_error_finding_not_a_smaller_figure() {
     // Retries 1: the first chunk's power query fails twice (500), the rest answers.
     let proxy = flaky_proxy(server.url.clone(), 2);
     let config =
-        format!("[prometheus]\nurl = \"{proxy}\"\nenergy = \"\"\nretries = 1\nbackoff_s = 0.05\n");
+        format!("[prometheus]\nurl = \"{proxy}\"\nenergy = \"\"\nretries = 1\nbackoff_s = 0.05\nconcurrency = 1\n");
     let (code, r, err) = run(dir.path(), &config, &[]);
     assert_eq!(code, 1, "{err}");
     let missing: Vec<&serde_json::Value> = r["findings"]

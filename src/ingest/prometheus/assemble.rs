@@ -56,8 +56,6 @@ pub(super) struct State {
     no_device: u64,
     no_device_series: BTreeSet<String>,
     pub(super) warnings: BTreeSet<String>,
-    /// The first failure that retrying cannot mend.
-    pub(super) fatal: Option<String>,
 }
 
 impl State {
@@ -75,7 +73,6 @@ impl State {
             no_device: 0,
             no_device_series: BTreeSet::new(),
             warnings: BTreeSet::new(),
-            fatal: None,
         })
     }
 

@@ -79,40 +79,49 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
         period.start.timestamp_millis() - gap - 1,
         period.end.timestamp_millis() + gap,
     );
-    let mut client = http::Client::new(p)?;
+    let client = http::Client::new(p)?;
     let mut st = State::new()?;
     let mut missing = Vec::new();
-    let (mut asked, mut answered) = (0usize, 0usize);
     let step = ((p.step_s * 1000.0).round() as i64).max(1);
+    let mut windows = Vec::new();
     let mut a = q0;
     while a < q1 {
-        let b = (a + step).min(q1);
-        let mut chunk = Vec::new();
-        for url in &p.urls {
-            for (metric, sel) in selectors(p) {
-                asked += 1;
-                let query = format!("{sel}[{}ms] @ {}", b - a, secs(b));
-                match fetch(&mut client, url, &query, &secs(b), a, b, &mut st) {
-                    Ok(series) => {
-                        answered += 1;
-                        chunk.extend(series.into_iter().map(|s| (metric, s)));
-                    }
-                    Err(why) => missing.push(Missing {
-                        url: url.clone(),
-                        query,
-                        from_ms: a,
-                        to_ms: b,
-                        why,
-                    }),
+        windows.push((a, (a + step).min(q1)));
+        a += step;
+    }
+    let workers = p.concurrency.max(1);
+    let (mut asked, mut answered, mut bytes) = (0usize, 0usize, 0u64);
+    // Waves of `workers` chunks fetched at once, then assembled in time order: the server
+    // and the parsing work in parallel, and memory holds one wave.
+    for wave in windows.chunks(workers) {
+        let tasks = tasks(p, wave);
+        let results = fetch_all(&client, &tasks, workers);
+        let mut chunks: Vec<Vec<(Metric, series::Series)>> = vec![Vec::new(); wave.len()];
+        for (t, r) in tasks.into_iter().zip(results) {
+            asked += 1;
+            match r {
+                Ok((series, warnings, n)) => {
+                    answered += 1;
+                    bytes += n;
+                    st.warnings.extend(warnings);
+                    chunks[t.chunk].extend(series.into_iter().map(|s| (t.metric, s)));
                 }
+                Err(http::Failure::Fatal(why)) => {
+                    return Err(Error::new(format!("Prometheus refused the query: {why}; query: {}", t.query))
+                        .hint("check [prometheus] power, energy and matchers (PromQL series selectors), the URL and the credentials"));
+                }
+                Err(http::Failure::Missing(why)) => missing.push(Missing {
+                    url: t.url,
+                    query: t.query,
+                    from_ms: t.from_ms,
+                    to_ms: t.to_ms,
+                    why,
+                }),
             }
         }
-        st.add_chunk(chunk, p)?;
-        if let Some(f) = &st.fatal {
-            return Err(Error::new(format!("Prometheus refused the query: {f}"))
-                .hint("check [prometheus] power, energy and matchers (PromQL series selectors), the URL and the credentials"));
+        for chunk in chunks {
+            st.add_chunk(chunk, p)?;
         }
-        a = b;
     }
     if answered == 0 {
         let m = &missing[0];
@@ -123,7 +132,72 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
         .hint("check the URL and that the server is up; --prometheus takes the base URL, e.g. http://prometheus:9090"));
     }
     missing_findings(&missing, &mut out.findings);
-    finish(st, p, cfg, client.bytes, out)
+    finish(st, p, cfg, bytes, out)
+}
+
+/// One query to make: a chunk of a wave, a server and a selector.
+#[derive(Debug, Clone)]
+struct Task {
+    chunk: usize,
+    url: String,
+    metric: Metric,
+    query: String,
+    time: String,
+    from_ms: i64,
+    to_ms: i64,
+}
+
+/// The queries of a wave: each chunk's window, for every server and selector.
+fn tasks(p: &Prometheus, wave: &[(i64, i64)]) -> Vec<Task> {
+    let mut out = Vec::new();
+    for (chunk, &(a, b)) in wave.iter().enumerate() {
+        for url in &p.urls {
+            for (metric, sel) in selectors(p) {
+                out.push(Task {
+                    chunk,
+                    url: url.clone(),
+                    metric,
+                    query: format!("{sel}[{}ms] @ {}", b - a, secs(b)),
+                    time: secs(b),
+                    from_ms: a,
+                    to_ms: b,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A task's series within its window (a, b], the server's warnings and the bytes read.
+type Answer = std::result::Result<(Vec<series::Series>, Vec<String>, u64), http::Failure>;
+
+/// Run the tasks on `workers` threads; the answers in task order.
+fn fetch_all(client: &http::Client, tasks: &[Task], workers: usize) -> Vec<Answer> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Answer>>> =
+        tasks.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(tasks.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(t) = tasks.get(i) else { break };
+                let answer = fetch(client, t);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(answer);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(http::Failure::Missing("the fetch thread stopped".into())))
+        })
+        .collect()
 }
 
 /// The power selector and, when enabled, the energy counter's, with the extra matchers.
@@ -135,30 +209,13 @@ fn selectors(p: &Prometheus) -> Vec<(Metric, String)> {
     v
 }
 
-/// One query's series within (a, b], or why there are none. A fatal failure (bad selector,
-/// refused credentials) stops the run through `st.fatal`.
-fn fetch(
-    client: &mut http::Client,
-    url: &str,
-    query: &str,
-    time: &str,
-    a: i64,
-    b: i64,
-    st: &mut State,
-) -> std::result::Result<Vec<series::Series>, String> {
-    match client.query(url, query, time) {
-        Ok(body) => match series::parse(&body, |t| t > a && t <= b) {
-            Ok((series, warnings)) => {
-                st.warnings.extend(warnings);
-                Ok(series)
-            }
-            Err(e) => Err(format!("{url}: {e}")),
-        },
-        Err(http::Failure::Missing(why)) => Err(why),
-        Err(http::Failure::Fatal(why)) => {
-            st.fatal.get_or_insert(format!("{why}; query: {query}"));
-            Err(why)
-        }
+/// One query and its parsed answer.
+fn fetch(client: &http::Client, t: &Task) -> Answer {
+    let body = client.query(&t.url, &t.query, &t.time)?;
+    let (a, b) = (t.from_ms, t.to_ms);
+    match series::parse(&body, |ms| ms > a && ms <= b) {
+        Ok((series, warnings)) => Ok((series, warnings, body.len() as u64)),
+        Err(e) => Err(http::Failure::Missing(format!("{}: {e}", t.url))),
     }
 }
 
