@@ -105,7 +105,7 @@ pub struct OutputArgs {
     #[arg(
         long,
         value_name = "LIST",
-        default_value = "html,json,csv,model-cards,pdf"
+        default_value = "html,json,csv,model-cards,pdf,boamps"
     )]
     pub format: String,
     /// Replace a non-empty output folder.

@@ -75,6 +75,8 @@ pub(super) struct FileConfig {
     pub(super) accounting: AccountingSection,
     #[serde(default)]
     pub(super) prometheus: super::prometheus::PrometheusSection,
+    #[serde(default)]
+    pub(super) boamps: BoampsSection,
     /// Published training footprints of external models (for the reuse dividend).
     #[serde(default)]
     pub(super) published_footprint: Vec<super::PublishedFootprint>,
@@ -228,6 +230,17 @@ pub(super) struct TelemetrySection {
     pub(super) nvidia_smi_columns: Option<Vec<String>>,
     /// The node of telemetry that names none (W&B events).
     pub(super) node: Option<String>,
+}
+
+/// `[boamps]`: what BoAmps exports say that the ledger does not know.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BoampsSection {
+    /// BoAmps `taskFamily` of every model (e.g. "text generation"), default "other".
+    pub(super) task_family: Option<String>,
+    /// Per model, overriding `task_family`.
+    #[serde(default)]
+    pub(super) task_families: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -156,6 +156,7 @@ pub enum Format {
     Csv,
     ModelCards,
     Pdf,
+    Boamps,
 }
 
 /// Everything a run needs, validated.
@@ -204,6 +205,9 @@ pub struct Config {
     pub allocate_overhead: bool,
     /// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
     pub prometheus: Option<prometheus::Prometheus>,
+    /// BoAmps `taskFamily`: the default and per model.
+    pub boamps_task_family: String,
+    pub boamps_task_families: BTreeMap<String, String>,
     pub quiet: bool,
 }
 
@@ -309,6 +313,8 @@ impl Config {
             grid_lifecycle: file.grid.lifecycle,
             allocate_overhead: overhead(&file.accounting, &w)?,
             prometheus,
+            boamps_task_family: file.boamps.task_family.unwrap_or("other".into()),
+            boamps_task_families: file.boamps.task_families,
             quiet: args.quiet,
         };
         Ok((cfg, findings))
@@ -455,17 +461,19 @@ fn rubric(
 pub fn parse_formats(s: &str) -> Result<Vec<Format>> {
     let mut out = Vec::new();
     for f in s.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        let fmt = match f {
-            "html" => Format::Html,
-            "json" => Format::Json,
-            "csv" => Format::Csv,
-            "model-cards" => Format::ModelCards,
-            "pdf" => Format::Pdf,
-            other => {
-                return Err(Error::new(format!("--format: unknown format '{other}'"))
-                    .hint("use a comma-separated list of html, json, csv, model-cards, pdf"))
-            }
-        };
+        let fmt =
+            match f {
+                "html" => Format::Html,
+                "json" => Format::Json,
+                "csv" => Format::Csv,
+                "model-cards" => Format::ModelCards,
+                "pdf" => Format::Pdf,
+                "boamps" => Format::Boamps,
+                other => return Err(Error::new(format!("--format: unknown format '{other}'"))
+                    .hint(
+                        "use a comma-separated list of html, json, csv, model-cards, pdf, boamps",
+                    )),
+            };
         if !out.contains(&fmt) {
             out.push(fmt);
         }

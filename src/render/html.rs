@@ -186,6 +186,7 @@ impl Renderer for Html {
             .render("style.css", &Context::new())
             .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
         ctx.insert("css", &css);
+        ctx.insert("boamps_files", &report.boamps_files);
         // Charts as inline SVG, by id (drawn from the chart models of the view-model).
         let charts: std::collections::BTreeMap<&str, String> = report
             .charts

@@ -1,5 +1,6 @@
 //! Renderers: each reads only the [`Report`] view-model and returns files to write.
 
+pub mod boamps;
 pub mod chart;
 pub mod csv;
 pub mod html;
@@ -29,11 +30,25 @@ pub fn renderer(format: Format, out: &Output) -> Result<Box<dyn Renderer>> {
         Format::ModelCards => Box::new(model_card::ModelCards),
         Format::Html => Box::new(html::Html::new(out.templates.as_deref())?),
         Format::Pdf => Box::new(pdf::Pdf::new(out.templates.as_deref())?),
+        Format::Boamps => Box::new(boamps::Boamps),
     })
 }
 
 /// Render every requested format.
 pub fn render_all(report: &Report, out: &Output) -> Result<Rendered> {
+    // The HTML lists the BoAmps files when they are written.
+    let listed;
+    let report = if out.formats.contains(&Format::Boamps) {
+        let mut r = report.clone();
+        r.boamps_files = crate::report::boamps_files(&r)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        listed = r;
+        &listed
+    } else {
+        report
+    };
     let mut files: Rendered = Vec::new();
     for f in &out.formats {
         files.extend(renderer(*f, out)?.render(report)?);

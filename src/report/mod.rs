@@ -85,6 +85,37 @@ pub struct ModelCard {
     pub file: String,
 }
 
+/// The BoAmps files of a report: `(path, subject)` with subject `job:<id>` or `model:<name>`,
+/// jobs first, names made safe and unique (two names can sanitise alike).
+pub fn boamps_files(r: &Report) -> Vec<(String, String)> {
+    let mut used = std::collections::BTreeSet::new();
+    let mut unique = |base: String| {
+        let mut name = base.clone();
+        let mut k = 2;
+        while !used.insert(name.clone()) {
+            name = format!("{base}-{k}");
+            k += 1;
+        }
+        format!("{name}.json")
+    };
+    let mut out = Vec::new();
+    for j in &r.jobs {
+        out.push((
+            unique(format!("boamps/jobs/{}", safe_file_name(&j.job_id))),
+            format!("job:{}", j.job_id),
+        ));
+    }
+    for m in &r.models {
+        if r.jobs.iter().any(|j| j.model == m.model) {
+            out.push((
+                unique(format!("boamps/models/{}", safe_file_name(&m.model))),
+                format!("model:{}", m.model),
+            ));
+        }
+    }
+    out
+}
+
 /// A file name from a model name: letters, digits, `.`, `-` and `_` kept, the rest `_`.
 pub fn safe_file_name(name: &str) -> String {
     let s: String = name
@@ -235,6 +266,21 @@ pub struct Report {
     pub instruments: Vec<InstrumentUse>,
     pub factor_set: FactorSet,
     pub methodology: Methodology,
+    /// Made for outside readers (`--public`): BoAmps says `public`, else `internal`.
+    #[serde(skip)]
+    pub public: bool,
+    /// BoAmps `taskFamily`: the default and per model.
+    #[serde(skip)]
+    pub boamps_task_family: String,
+    #[serde(skip)]
+    pub boamps_task_families: std::collections::BTreeMap<String, String>,
+    /// Each site's configured grid zone (a job's `zone` says `site:<id>` when its site gives
+    /// its own intensity).
+    #[serde(skip)]
+    pub site_zones: std::collections::BTreeMap<String, String>,
+    /// The BoAmps files written with this report (for the HTML's list).
+    #[serde(skip)]
+    pub boamps_files: Vec<String>,
 }
 
 impl Report {
@@ -292,6 +338,15 @@ impl Report {
                 version: factors.version.clone(),
                 sha256: factors.sha256.clone(),
             },
+            public: false,
+            boamps_task_family: cfg.boamps_task_family.clone(),
+            boamps_task_families: cfg.boamps_task_families.clone(),
+            boamps_files: Vec::new(),
+            site_zones: cfg
+                .sites
+                .iter()
+                .filter_map(|s| s.zone.clone().map(|z| (s.id.clone(), z)))
+                .collect(),
         };
         report.charts = chart::charts(&report);
         report
@@ -300,6 +355,7 @@ impl Report {
     /// Prepare the report for outside readers: node and host names become stable pseudonyms
     /// (`node-` and 8 hex digits of a sha256), and file paths are dropped.
     pub fn make_public(&mut self) {
+        self.public = true;
         use sha2::Digest;
         let pseudo = |name: &str| {
             format!(

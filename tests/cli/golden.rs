@@ -204,12 +204,7 @@ fn demo_quarter_is_complete_and_reconciles() {
 
 #[test]
 fn demo_command_writes_the_same_report_and_its_inputs() {
-    let out = tempfile::tempdir().unwrap();
-    let dir = out.path().join("demo");
-    gl().args(["demo", "--quiet", "--out"])
-        .arg(&dir)
-        .assert()
-        .code(0);
+    let (_out, dir) = super::demo_folder();
     for f in [
         "report.json",
         "csv/jobs.csv",

@@ -1,5 +1,6 @@
 //! Integration tests: one crate (every test binary links polars), one module per concern.
 
+mod boamps;
 mod codecarbon;
 mod errors;
 mod estimate;
@@ -24,6 +25,17 @@ pub fn gl() -> Command {
     let mut c = Command::cargo_bin("greenledger").unwrap();
     c.env_remove("SOURCE_DATE_EPOCH");
     c
+}
+
+/// `greenledger demo` written into a fresh temporary folder (kept alive by the first value).
+pub fn demo_folder() -> (tempfile::TempDir, PathBuf) {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("demo");
+    gl().args(["demo", "--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+    (out, dir)
 }
 
 pub fn root() -> PathBuf {

@@ -1,0 +1,159 @@
+//! BoAmps exports: every file of the demo and of the hand-calculated fixture validates against
+//! the published 1.1.0 schemas (../shared/schemas/boamps, `$ref` URLs mapped to the local
+//! files), with values checked by hand.
+
+use super::{fixture, gl, read_json, root};
+use std::path::{Path, PathBuf};
+
+fn schemas() -> PathBuf {
+    let d = root().join("../shared/schemas/boamps");
+    assert!(
+        d.is_dir(),
+        "the BoAmps schemas are expected in {}",
+        d.display()
+    );
+    d
+}
+
+/// Maps the schemas' raw GitHub URLs to the local copies (the tests have no network).
+struct Local(PathBuf);
+
+impl jsonschema::Retrieve for Local {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri
+            .as_str()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let text = std::fs::read_to_string(self.0.join(&name))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+pub fn validator() -> jsonschema::Validator {
+    let dir = schemas();
+    let schema = read_json(&dir.join("report_schema.json"));
+    jsonschema::options()
+        .with_retriever(Local(dir))
+        .build(&schema)
+        .expect("the BoAmps report schema compiles")
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for sub in ["jobs", "models"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            out.push(e.unwrap().path());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn assert_valid(v: &jsonschema::Validator, files: &[PathBuf]) {
+    assert!(!files.is_empty());
+    for f in files {
+        let doc = read_json(f);
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+    }
+}
+
+#[test]
+fn the_schema_folders_example_validates_so_the_validator_is_real() {
+    let v = validator();
+    let example = read_json(&schemas().join("example-energy-report-llm-inference.json"));
+    assert!(v.is_valid(&example));
+    let mut broken = example.clone();
+    broken["measures"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("powerConsumption");
+    assert!(!v.is_valid(&broken));
+}
+
+#[test]
+fn every_demo_boamps_file_validates() {
+    let (_out, dir) = super::demo_folder();
+    let files = json_files(&dir.join("boamps"));
+    let r = read_json(&dir.join("report.json"));
+    let jobs = r["jobs"].as_array().unwrap().len();
+    let models = r["models"].as_array().unwrap().len();
+    assert_eq!(files.len(), jobs + models);
+    assert_valid(&validator(), &files);
+    // The HTML lists them.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("BoAmps 1.1.0 reports") && html.contains("models&#x2F;aurora-7b.json"),
+        "the HTML lists the BoAmps files"
+    );
+}
+
+/// The hand-calculated fixture's BoAmps files, written into `dir`.
+fn handcalc_boamps(dir: &Path) -> PathBuf {
+    gl().args(["report", "--quiet", "--format", "boamps", "--config"])
+        .arg(fixture("handcalc/greenledger.toml"))
+        .arg("--out")
+        .arg(dir)
+        .assert()
+        .code(0);
+    dir.to_path_buf()
+}
+
+#[test]
+fn the_hand_calculated_jobs_say_what_was_worked_out() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = handcalc_boamps(&out.path().join("r"));
+    let files = json_files(&dir.join("boamps"));
+    assert_valid(&validator(), &files);
+    let j1 = read_json(&dir.join("boamps/jobs/j1.json"));
+    // 2 X1 x 10 h x 500 W = 10 kWh IT (15 kWh with PUE 1.5), site a in France at 100 g/kWh.
+    assert_eq!(j1["measures"][0]["powerConsumption"], 10.0);
+    assert_eq!(j1["measures"][0]["measurementDuration"], 36000.0);
+    assert_eq!(j1["measures"][0]["measurementMethod"], "estimate");
+    assert_eq!(j1["infrastructure"]["components"][0]["nbComponent"], 2);
+    assert_eq!(j1["infrastructure"]["components"][0]["componentName"], "X1");
+    assert_eq!(j1["environment"]["country"], "FR");
+    assert_eq!(j1["environment"]["powerSourceCarbonIntensity"], 100.0);
+    assert_eq!(j1["task"]["algorithms"][0]["parametersNumber"], 2.0);
+    assert_eq!(j1["task"]["dataset"][0]["dataQuantity"], 1e9);
+    assert!(j1["task"]["taskDescription"]
+        .as_str()
+        .unwrap()
+        .contains("facility energy is 15.000000 kWh"));
+    // The band is +-32 % (estimated from TDP): low quality.
+    assert_eq!(j1["quality"], "low");
+    assert_eq!(j1["header"]["reportStatus"], "final");
+    assert_eq!(j1["header"]["publisher"]["name"], "Test Org");
+    // j2 was metered (energy_kwh column, 8 kWh) in SE3; j3 counts its 2 of 4 h in the period.
+    let j2 = read_json(&dir.join("boamps/jobs/j2.json"));
+    assert_eq!(j2["measures"][0]["powerConsumption"], 8.0);
+    assert!(j2["measures"][0]["measurementMethod"]
+        .as_str()
+        .unwrap()
+        .starts_with("metered"));
+    assert_eq!(j2["environment"]["country"], "SE");
+    let j3 = read_json(&dir.join("boamps/jobs/j3.json"));
+    assert_eq!(j3["measures"][0]["powerConsumption"], 2.0);
+    // The model m-one has j1 and j2 as its measures.
+    let m1 = read_json(&dir.join("boamps/models/m-one.json"));
+    assert_eq!(m1["measures"].as_array().unwrap().len(), 2);
+    // The id is the content's hash: a second run writes the same bytes.
+    let dir2 = handcalc_boamps(&out.path().join("r2"));
+    for f in files {
+        let rel = f.strip_prefix(&dir).unwrap();
+        assert_eq!(
+            std::fs::read(&f).unwrap(),
+            std::fs::read(dir2.join(rel)).unwrap(),
+            "{}",
+            rel.display()
+        );
+    }
+}
