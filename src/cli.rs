@@ -73,6 +73,9 @@ pub struct InputArgs {
     /// power and energy from, with jobs from the series' labels (repeatable; needs a period).
     #[arg(long, value_name = "URL")]
     pub prometheus: Vec<String>,
+    /// BoAmps reports (JSON), each read as a metered job (several files, globs and repeats allowed).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub boamps: Vec<PathBuf>,
     /// A factor file (TOML) replacing the embedded grid factors: restates the period.
     #[arg(long, value_name = "FILE")]
     pub factors: Option<PathBuf>,

@@ -115,6 +115,8 @@ pub(super) struct InputsSection {
     pub(super) meters: Vec<String>,
     #[serde(default)]
     pub(super) zeus: Vec<String>,
+    #[serde(default)]
+    pub(super) boamps: Vec<String>,
     pub(super) timezone: Option<toml::Spanned<String>>,
 }
 
@@ -241,6 +243,11 @@ pub(super) struct BoampsSection {
     /// Per model, overriding `task_family`.
     #[serde(default)]
     pub(super) task_families: BTreeMap<String, String>,
+    /// Imports: the PUE CodeCarbon applied in CodeCarbon-made reports (divided out).
+    pub(super) codecarbon_pue: Option<f64>,
+    /// Imports: the site, else the zone, of reports whose country names no zone.
+    pub(super) site: Option<String>,
+    pub(super) zone: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -35,6 +35,7 @@ pub(super) fn collect(
         ("grid", &file.grid, &args.grid, &mut inputs.grid),
         ("meters", &file.meters, &args.meters, &mut inputs.meters),
         ("zeus", &file.zeus, &args.zeus, &mut inputs.zeus),
+        ("boamps", &file.boamps, &args.boamps, &mut inputs.boamps),
     ] {
         for pattern in from_file {
             expand(base, pattern, kind, w.path, dest, findings)?;

@@ -32,6 +32,7 @@ pub struct Inputs {
     pub grid: Vec<InputFile>,
     pub meters: Vec<InputFile>,
     pub zeus: Vec<InputFile>,
+    pub boamps: Vec<InputFile>,
 }
 
 /// A PUE value, for the whole time or for one period.
@@ -159,6 +160,31 @@ pub enum Format {
     Boamps,
 }
 
+/// `[boamps]`, with its defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Boamps {
+    /// BoAmps `taskFamily` of every model ("other" by default), and per model.
+    pub task_family: String,
+    pub task_families: BTreeMap<String, String>,
+    /// Imports: the PUE CodeCarbon applied in CodeCarbon-made reports (divided out).
+    pub codecarbon_pue: Option<f64>,
+    /// Imports: the site, else the zone, of reports whose country names no zone.
+    pub site: Option<String>,
+    pub zone: Option<String>,
+}
+
+impl From<file::BoampsSection> for Boamps {
+    fn from(s: file::BoampsSection) -> Boamps {
+        Boamps {
+            task_family: s.task_family.unwrap_or_else(|| "other".to_string()),
+            task_families: s.task_families,
+            codecarbon_pue: s.codecarbon_pue,
+            site: s.site,
+            zone: s.zone,
+        }
+    }
+}
+
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -205,9 +231,8 @@ pub struct Config {
     pub allocate_overhead: bool,
     /// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
     pub prometheus: Option<prometheus::Prometheus>,
-    /// BoAmps `taskFamily`: the default and per model.
-    pub boamps_task_family: String,
-    pub boamps_task_families: BTreeMap<String, String>,
+    /// `[boamps]`: what exports say that the ledger does not know, and how imports are read.
+    pub boamps: Boamps,
     pub quiet: bool,
 }
 
@@ -313,8 +338,7 @@ impl Config {
             grid_lifecycle: file.grid.lifecycle,
             allocate_overhead: overhead(&file.accounting, &w)?,
             prometheus,
-            boamps_task_family: file.boamps.task_family.unwrap_or("other".into()),
-            boamps_task_families: file.boamps.task_families,
+            boamps: file.boamps.into(),
             quiet: args.quiet,
         };
         Ok((cfg, findings))

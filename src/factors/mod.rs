@@ -340,6 +340,15 @@ impl Factors {
         self.hardware_index(name).map(|i| &self.hardware[i])
     }
 
+    /// The zone of a country named in full ("France", any case), from the factor table.
+    pub fn zone_by_name(&self, name: &str) -> Option<String> {
+        let n = name.trim();
+        self.grid
+            .values()
+            .find(|f| f.name.eq_ignore_ascii_case(n))
+            .map(|f| f.zone.clone())
+    }
+
     /// Resolve a zone: a grid zone (ISO-2 country, bidding zone), an ISO-3 country code, a cloud
     /// region (`us-east-1`, `gcp:europe-west9`), or a sub-zone such as `US-CAL-CISO` falling back
     /// to its country.

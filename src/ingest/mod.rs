@@ -1,6 +1,7 @@
 //! Input adapters, one per format. Each yields canonical rows and findings; none computes
 //! emissions.
 
+pub mod boamps;
 pub mod codecarbon;
 pub mod dcgm;
 pub mod generic;
@@ -270,6 +271,7 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         && cfg.inputs.sacct.is_empty()
         && cfg.inputs.telemetry.is_empty()
         && cfg.prometheus.is_none()
+        && cfg.inputs.boamps.is_empty()
     {
         return Err(Error::new(
             "no inputs: give --jobs or --codecarbon files, or a --config naming them",
@@ -308,6 +310,7 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         );
         out.inputs.push(rec);
     }
+    boamps::load(cfg, factors, &mut out)?;
     for f in &cfg.inputs.zeus {
         let (bytes, mut rec) = read_input(f, "zeus")?;
         zeus::read(&bytes, f, &mut rec, &mut out.jobs, &mut out.findings)?;

@@ -73,15 +73,16 @@ fn report(r: &Report, jobs: &[&JobRow], subject: &str) -> Result<Value> {
             &h[20..32]
         )
     };
-    doc.insert("header".into(), header(r, id));
+    doc.insert("header".into(), header(r, id, &first.team));
     Ok(Value::Object(doc))
 }
 
-fn header(r: &Report, id: String) -> Value {
+fn header(r: &Report, id: String, team: &str) -> Value {
     let mut publisher = Map::new();
     if !r.organization.is_empty() {
         publisher.insert("name".into(), json!(r.organization));
     }
+    publisher.insert("division".into(), json!(team));
     publisher.insert("projectName".into(), json!(r.title));
     publisher.insert(
         "confidentialityLevel".into(),

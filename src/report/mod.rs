@@ -339,8 +339,8 @@ impl Report {
                 sha256: factors.sha256.clone(),
             },
             public: false,
-            boamps_task_family: cfg.boamps_task_family.clone(),
-            boamps_task_families: cfg.boamps_task_families.clone(),
+            boamps_task_family: cfg.boamps.task_family.clone(),
+            boamps_task_families: cfg.boamps.task_families.clone(),
             boamps_files: Vec::new(),
             site_zones: cfg
                 .sites

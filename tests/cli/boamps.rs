@@ -157,3 +157,74 @@ fn the_hand_calculated_jobs_say_what_was_worked_out() {
         );
     }
 }
+
+#[test]
+fn the_schema_folders_example_is_read_as_a_metered_job() {
+    let out = tempfile::tempdir().unwrap();
+    let bad = out.path().join("bad.json");
+    std::fs::write(&bad, "{\"header\": {}}").unwrap();
+    gl().args([
+        "report",
+        "--quiet",
+        "--format",
+        "json",
+        "--period",
+        "2024-09-30..2024-09-30",
+        "--boamps",
+    ])
+    .arg(schemas().join("example-energy-report-llm-inference.json"))
+    .arg(&bad)
+    .arg("--out")
+    .arg(out.path().join("r"))
+    .assert()
+    .code(1);
+    let r = read_json(&out.path().join("r/report.json"));
+    let j = &r["jobs"][0];
+    assert_eq!(r["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(j["job_id"], "2f4643f7-68b5-4fb6-21f0-b5dcda04897d");
+    assert_eq!(j["energy_source"], "metered");
+    assert_eq!(j["it_energy_kwh"], 0.00267074);
+    // "france" is France's zone; "2 x Tesla V100S-PCIE-32GB" is two of that GPU.
+    assert_eq!(j["zone"], "FR");
+    assert_eq!(j["devices"], 2.0);
+    assert_eq!(j["team"], "sopra steria");
+    assert_eq!(j["model"], "llama2-13b");
+    assert_eq!(j["start"], "2024-09-30T09:09:40Z");
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"boamps.codecarbon-pue"), "{codes:?}");
+    assert!(codes.contains(&"boamps.bad-report"), "{codes:?}");
+    let bad_input = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["path"].as_str().unwrap().ends_with("bad.json"))
+        .unwrap();
+    assert_eq!(bad_input["rows_rejected"], 1);
+}
+
+#[test]
+fn an_exported_report_reads_back_to_the_same_energy() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = handcalc_boamps(&out.path().join("r"));
+    gl().args([
+        "report", "--quiet", "--format", "json", "--period", "2026-Q3", "--boamps",
+    ])
+    .arg(dir.join("boamps/jobs/j1.json"))
+    .arg("--out")
+    .arg(out.path().join("back"))
+    .assert()
+    .code(0);
+    let r = read_json(&out.path().join("back/report.json"));
+    let j = &r["jobs"][0];
+    assert_eq!(j["it_energy_kwh"], 10.0);
+    assert_eq!(j["model"], "m-one");
+    assert_eq!(j["team"], "alpha");
+    assert_eq!(j["zone"], "FR");
+    assert_eq!(j["start"], "2026-07-10T00:00:00Z");
+    assert_eq!(j["end"], "2026-07-10T10:00:00Z");
+}
