@@ -290,6 +290,7 @@ kind = "PPA"
 period = "2026-Q3"
 mwh = 70
 intensity_g_per_kwh = 0
+technology = "wind"
 reference = "Aurora wind PPA, contract 2025-031 (demo)"
 
 [[site]]
@@ -302,6 +303,7 @@ residual_mix_g_per_kwh = 60
 kind = "GO"
 period = "2026-07"
 mwh = 15
+technology = "hydro"
 reference = "French GO registry, lot FR-2026-0712 (demo)"
 [[site.meter]]                   # the July invoice and the UPS output meter: the reconciliation
 period = "2026-07"

@@ -150,6 +150,7 @@ pub mod codes {
     pub const SACCT_NO_JOB: &str = "sacct.no-job";
     pub const ZEUS_BAD_ROW: &str = "zeus.bad-row";
     pub const ZEUS_NO_JOB: &str = "zeus.no-job";
+    pub const ESRS_NO_TECHNOLOGY: &str = "esrs.instrument-without-technology";
     pub const BOAMPS_BAD_REPORT: &str = "boamps.bad-report";
     pub const BOAMPS_CODECARBON_PUE: &str = "boamps.codecarbon-pue";
     pub const PROM_MISSING_CHUNK: &str = "prometheus.missing-chunk";

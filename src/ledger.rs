@@ -239,6 +239,9 @@ pub struct InstrumentUse {
     pub surplus_mwh: f64,
     /// allocated / consumption.
     pub share_covered: Option<f64>,
+    /// The generating technology, when the config names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub technology: Option<String>,
 }
 
 /// A factor the ledger used, as the report lists it.

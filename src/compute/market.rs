@@ -123,6 +123,7 @@ fn unused_instruments(site: &Site, period: &Period, m: &mut Market) {
             allocated_mwh: 0.0,
             surplus_mwh: available,
             share_covered: None,
+            technology: ins.technology.clone(),
         });
     }
 }
@@ -227,6 +228,7 @@ impl SiteAllocation<'_> {
             allocated_mwh: allocated / 1000.0,
             surplus_mwh: (available - allocated).max(0.0) / 1000.0,
             share_covered: (consumption > 0.0).then(|| allocated / consumption),
+            technology: ins.technology.clone(),
         });
         if available > allocated + 1e-9 {
             m.findings.push(Finding::info(

@@ -96,6 +96,9 @@ pub(super) struct ReportSection {
     pub(super) reference_intensity_g_per_kwh: Option<f64>,
     /// An earlier report.json to compare with (relative to this file).
     pub(super) previous: Option<String>,
+    /// The entity's net revenue in the period, for ESRS E1 intensities, and its currency.
+    pub(super) net_revenue: Option<f64>,
+    pub(super) currency: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +165,8 @@ pub(super) struct InstrumentSection {
     pub(super) intensity_g_per_kwh: Option<f64>,
     #[serde(default)]
     pub(super) reference: String,
+    /// What generated the energy: wind, solar, hydro, ... (renewable or not, for ESRS E1).
+    pub(super) technology: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -107,6 +107,8 @@ pub struct Instrument {
     pub mwh: f64,
     pub intensity_g_per_kwh: f64,
     pub reference: String,
+    /// wind, solar, hydro, geothermal, biomass, nuclear, gas, ...; `None` when not given.
+    pub technology: Option<String>,
 }
 
 /// A `[[hardware]]` entry adding to or overriding the embedded table.
@@ -160,6 +162,13 @@ pub enum Format {
     Boamps,
 }
 
+/// The entity's net revenue in the period (`[report] net_revenue`, `currency`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetRevenue {
+    pub amount: f64,
+    pub currency: String,
+}
+
 /// `[boamps]`, with its defaults.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Boamps {
@@ -171,6 +180,22 @@ pub struct Boamps {
     /// Imports: the site, else the zone, of reports whose country names no zone.
     pub site: Option<String>,
     pub zone: Option<String>,
+}
+
+/// `[report] net_revenue` with its `currency` (both or neither; the amount > 0).
+fn net_revenue(r: &file::ReportSection, w: &Where) -> Result<Option<NetRevenue>> {
+    match (r.net_revenue, &r.currency) {
+        (None, None) => Ok(None),
+        (Some(a), Some(c)) if a.is_finite() && a > 0.0 && !c.trim().is_empty() => {
+            Ok(Some(NetRevenue {
+                amount: a,
+                currency: c.trim().to_string(),
+            }))
+        }
+        _ => Err(w.err(
+            "[report] net_revenue needs a number > 0 and a currency (e.g. currency = \"EUR\")",
+        )),
+    }
 }
 
 impl From<file::BoampsSection> for Boamps {
@@ -231,6 +256,8 @@ pub struct Config {
     pub allocate_overhead: bool,
     /// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
     pub prometheus: Option<prometheus::Prometheus>,
+    /// `[report] net_revenue` and `currency`, for the ESRS E1 intensities.
+    pub net_revenue: Option<NetRevenue>,
     /// `[boamps]`: what exports say that the ledger does not know, and how imports are read.
     pub boamps: Boamps,
     pub quiet: bool,
@@ -297,6 +324,7 @@ impl Config {
                 "max_gap_s must be a number of seconds > 0, not {max_gap_s}"
             )));
         }
+        let net_revenue = net_revenue(&file.report, &w)?;
         let prometheus =
             prometheus::prometheus(file.prometheus, &args.prometheus, &sites, &base, &w)?;
         let previous = file.report.previous.as_ref().map(|p| InputFile {
@@ -338,6 +366,7 @@ impl Config {
             grid_lifecycle: file.grid.lifecycle,
             allocate_overhead: overhead(&file.accounting, &w)?,
             prometheus,
+            net_revenue,
             boamps: file.boamps.into(),
             quiet: args.quiet,
         };

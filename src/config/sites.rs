@@ -132,6 +132,7 @@ fn instrument(i: &InstrumentSection, bad: &dyn Fn(String) -> Error) -> Result<In
         mwh: i.mwh,
         intensity_g_per_kwh: g,
         reference: i.reference.clone(),
+        technology: i.technology.as_ref().map(|t| t.trim().to_lowercase()),
     })
 }
 

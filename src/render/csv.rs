@@ -92,6 +92,7 @@ impl Renderer for Csv {
             ("csv/lineage.csv".into(), lineage(r)?),
             ("csv/reuse_dividends.csv".into(), dividends(r)?),
             ("csv/findings.csv".into(), findings(r)?),
+            ("csv/esrs-e1.csv".into(), esrs(r)?),
         ])
     }
 }
@@ -412,6 +413,38 @@ fn findings(r: &Report) -> Result<Vec<u8>> {
         })
         .collect();
     table(vec!["code", "severity", "message", "file", "line"], rows)
+}
+
+/// ESRS E1 datapoints, each citing the sha256 of this run's report.json.
+fn esrs(r: &Report) -> Result<Vec<u8>> {
+    use sha2::Digest;
+    let json = super::Renderer::render(&super::json::Json, r)?;
+    let sha = json
+        .first()
+        .map(|(_, b)| format!("{:x}", sha2::Sha256::digest(b)))
+        .unwrap_or_default();
+    let rows = r
+        .esrs_e1
+        .iter()
+        .map(|d| {
+            vec![
+                d.element.to_string(),
+                d.label.to_string(),
+                num(d.value),
+                d.unit.clone(),
+                d.period.clone(),
+                d.scope.clone(),
+                d.method.to_string(),
+                format!("report.json sha256 {sha}"),
+            ]
+        })
+        .collect();
+    table(
+        vec![
+            "element", "label", "value", "unit", "period", "scope", "method", "source",
+        ],
+        rows,
+    )
 }
 
 #[cfg(test)]

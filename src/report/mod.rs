@@ -1,6 +1,7 @@
 //! The view-model: one serialisable `Report` that every renderer reads. Nothing is computed
 //! after this point except presentation.
 
+pub mod esrs;
 use crate::config::Config;
 use crate::factors::{self, Factors};
 use crate::findings::{Finding, Severity};
@@ -235,6 +236,8 @@ pub struct Report {
     /// The complete inventory: jobs, idle energy, facility overhead and what the meters saw,
     /// per site and month (the organisation's Scope 2 for the period).
     pub inventory: Inventory,
+    /// ESRS E1 datapoints of the compute boundary, from the inventory.
+    pub esrs_e1: Vec<esrs::EsrsRow>,
     pub tiers: Vec<TierShare>,
     /// Energy and emissions per calendar month (UTC) of the period; the months sum to the totals.
     pub monthly: Vec<MonthRow>,
@@ -289,9 +292,17 @@ impl Report {
     pub fn new(
         cfg: &Config,
         factors: &Factors,
-        ledger: Ledger,
+        mut ledger: Ledger,
         generated_at: Option<String>,
     ) -> Report {
+        let (esrs_e1, esrs_findings) = esrs::datapoints(
+            &ledger.inventory,
+            &ledger.instruments,
+            &ledger.period.label,
+            cfg.net_revenue.as_ref(),
+            cfg.config_file.as_ref().map(|f| f.shown.as_str()),
+        );
+        ledger.findings.extend(esrs_findings);
         let all: Vec<&JobRow> = ledger.jobs.iter().collect();
         let whatifs = crate::score::whatif::whatifs(
             &ledger.jobs,
@@ -312,6 +323,7 @@ impl Report {
             methodology: methodology(cfg, factors, &ledger),
             totals: ledger.totals,
             inventory: ledger.inventory,
+            esrs_e1,
             tiers: ledger.tiers,
             monthly: ledger.monthly,
             teams,

@@ -2,6 +2,7 @@
 
 mod boamps;
 mod codecarbon;
+mod disclosure;
 mod errors;
 mod estimate;
 mod golden;

@@ -1,0 +1,149 @@
+//! ESRS E1 datapoints, worked out by hand from a one-site inventory.
+//!
+//! Site s (FR, its own 100 g/kWh, PUE 1.5, residual mix 300 g/kWh): job j1 metered 4000 kWh IT
+//! in July -> 6000 kWh = 6 MWh facility energy (the whole Scope 2: no telemetry, no idle).
+//! Location-based 6000 x 100 g = 0.6 t. Instruments for Q3: a 2 MWh wind PPA and a 1 MWh GO
+//! with no technology, both at 0 g/kWh: 3 of the 6 MWh covered, 3 MWh x 300 g = 0.9 t
+//! market-based. Renewable: the PPA's 2 MWh only (the GO names no technology: a warning),
+//! 2 / 6 = 33.33 %. Net revenue 1,000,000 EUR: 6e-7 and 9e-7 tCO2e per EUR.
+
+use super::{close, report_json, tmp_with};
+
+const CONFIG: &str = r#"
+[report]
+period = "2026-Q3"
+net_revenue = 1000000
+currency = "EUR"
+
+[inputs]
+jobs = ["jobs.csv"]
+
+[[site]]
+id = "s"
+zone = "FR"
+grid_intensity_g_per_kwh = 100
+pue = 1.5
+residual_mix_g_per_kwh = 300
+
+[[site.instrument]]
+kind = "PPA"
+period = "2026-Q3"
+mwh = 2
+intensity_g_per_kwh = 0
+technology = "Wind"
+reference = "PPA-1"
+
+[[site.instrument]]
+kind = "GO"
+period = "2026-Q3"
+mwh = 1
+intensity_g_per_kwh = 0
+reference = "GO-1"
+"#;
+
+const JOBS: &str = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nj1,m,t,s,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8,4000\n";
+
+#[test]
+fn esrs_e1_datapoints_match_the_hand_calculation() {
+    let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", JOBS)]);
+    let r = report_json(d.path(), 0);
+    let rows = r["esrs_e1"].as_array().unwrap();
+    let value = |element: &str| {
+        let row = rows
+            .iter()
+            .find(|x| x["element"] == format!("esrs:{element}"))
+            .unwrap_or_else(|| panic!("{element} in {rows:?}"));
+        (
+            row["value"].as_f64().unwrap(),
+            row["unit"].as_str().unwrap().to_string(),
+        )
+    };
+    for (element, want, unit) in [
+        ("EnergyConsumptionRelatedToOwnOperations", 6.0, "MWh"),
+        (
+            "GrossLocationBasedScope2GreenhouseGasEmissions",
+            0.6,
+            "tCO2e",
+        ),
+        ("GrossMarketBasedScope2GreenhouseGasEmissions", 0.9, "tCO2e"),
+        ("EnergyConsumptionFromRenewableSources", 2.0, "MWh"),
+        (
+            "PercentageOfRenewableSourcesInTotalEnergyConsumption",
+            100.0 / 3.0,
+            "%",
+        ),
+        (
+            "GHGEmissionsIntensityLocationbasedTotalGHGEmissionsPerNetRevenue",
+            6e-7,
+            "tCO2e/EUR",
+        ),
+        (
+            "GHGEmissionsIntensityMarketbasedTotalGHGEmissionsPerNetRevenue",
+            9e-7,
+            "tCO2e/EUR",
+        ),
+    ] {
+        let (v, u) = value(element);
+        assert!(
+            close(v, want) || (v - want).abs() < 1e-15,
+            "{element}: {v}, want {want}"
+        );
+        assert_eq!(u, unit, "{element}");
+    }
+    assert_eq!(rows[0]["scope"], "s");
+    assert_eq!(rows[0]["period"], "2026-Q3");
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"esrs.instrument-without-technology"),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn the_csv_cites_the_sha256_of_report_json() {
+    use sha2::Digest;
+    let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", JOBS)]);
+    let out = d.path().join("out");
+    super::gl()
+        .args(["report", "--quiet", "--format", "json,csv", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let sha = format!(
+        "{:x}",
+        sha2::Sha256::digest(std::fs::read(out.join("report.json")).unwrap())
+    );
+    let csv = std::fs::read_to_string(out.join("csv/esrs-e1.csv")).unwrap();
+    assert!(
+        csv.starts_with("element,label,value,unit,period,scope,method,source\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 8, "{csv}");
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.ends_with(&format!("report.json sha256 {sha}"))),
+        "{csv}"
+    );
+}
+
+#[test]
+fn net_revenue_needs_its_currency() {
+    let cfg = CONFIG.replace("currency = \"EUR\"\n", "");
+    let d = tmp_with(&[("greenledger.toml", &cfg), ("jobs.csv", JOBS)]);
+    super::gl()
+        .args(["validate", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "net_revenue needs a number > 0 and a currency",
+        ));
+}
