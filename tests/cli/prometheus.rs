@@ -281,6 +281,29 @@ fn run(dir: &Path, config: &str, extra: &[&str]) -> (i32, serde_json::Value, Str
     (code, json, stderr)
 }
 
+/// Start Prometheus with the fleet and report with `[prometheus] url = <it>` then `settings`
+/// (run in a fresh folder, so `args` may name files written there by the caller); asserts the
+/// run succeeded and returns report.json, or `None` when the server is skipped.
+fn fleet_report(settings: &str, args: &[&str]) -> Option<Live> {
+    let server = start(&openmetrics(&fleet()))?;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[prometheus]\nurl = \"{}\"\n{settings}", server.url);
+    let (code, r, err) = run(dir.path(), &config, args);
+    assert!(code <= 1, "{err}");
+    Some(Live {
+        _server: server,
+        dir,
+        r,
+    })
+}
+
+/// A report from the running fleet server (kept alive for reruns) and its folder.
+struct Live {
+    _server: Server,
+    dir: tempfile::TempDir,
+    r: serde_json::Value,
+}
+
 fn job<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     r["jobs"]
         .as_array()
@@ -305,13 +328,9 @@ fn codes(r: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn jobs_come_from_hpc_job_labels_with_hand_computed_energy() {
-    let Some(server) = start(&openmetrics(&fleet())) else {
+    let Some(Live { r, _server, .. }) = fleet_report("energy = \"\"\n", &[]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\n", server.url);
-    let (code, r, err) = run(dir.path(), &config, &[]);
-    assert!(code <= 1, "{err}");
     // Job 101: 2 GPUs at 300 W from 01:00 to 03:00, gpu1 without 02:00-02:10 (a gap):
     // sampled 300 W x (7200 + 6600) s = 4.14 MJ = 1.15 kWh.
     let j = job(&r, "101");
@@ -326,18 +345,16 @@ fn jobs_come_from_hpc_job_labels_with_hand_computed_energy() {
     assert!(codes(&r).contains(&"prometheus.duplicate-series".to_string()));
     // The shared GPU names no hpc_job: it is idle, not a job.
     assert_eq!(r["jobs"].as_array().unwrap().len(), 2);
-    drop(server);
 }
 
 #[test]
 fn pods_are_jobs_and_a_shared_gpu_is_split_not_doubled() {
-    let Some(server) = start(&openmetrics(&fleet())) else {
+    let Some(Live { r, _server, .. }) = fleet_report(
+        "energy = \"\"\njobs = \"pod\"\n\n[prometheus.namespaces]\nvision = \"cv-team\"\n",
+        &[],
+    ) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\njobs = \"pod\"\n\n[prometheus.namespaces]\nvision = \"cv-team\"\n", server.url);
-    let (code, r, err) = run(dir.path(), &config, &[]);
-    assert!(code <= 1, "{err}");
     let a = job(&r, "vision/a");
     let b = job(&r, "vision/b");
     // 240 W for one hour, split equally: 0.12 kWh each, and the GPU's 0.24 kWh once.
@@ -438,13 +455,9 @@ fn prometheus_and_the_same_samples_in_a_file_agree() {
 
 #[test]
 fn the_energy_counter_is_read_across_its_reset() {
-    let Some(server) = start(&openmetrics(&fleet())) else {
+    let Some(Live { r, _server, .. }) = fleet_report("", &[]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!("[prometheus]\nurl = \"{}\"\n", server.url);
-    let (code, r, err) = run(dir.path(), &config, &[]);
-    assert!(code <= 1, "{err}");
     // 200 W for 3.5 h by the counter too: the reset at 02:00 restarts from 0, and the
     // interval 01:59:30-02:00:00 counts the 0-based reading (0 mJ).
     assert_eq!(r["telemetry"]["counter_resets"], 1, "{}", r["telemetry"]);
@@ -690,13 +703,9 @@ fn hpc_jobs_take_team_model_and_state_from_sacct() {
 
 #[test]
 fn verify_refetches_and_finds_the_same_samples() {
-    let Some(server) = start(&openmetrics(&fleet())) else {
+    let Some(Live { r, dir, _server }) = fleet_report("", &[]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!("[prometheus]\nurl = \"{}\"\n", server.url);
-    let (code, r, err) = run(dir.path(), &config, &[]);
-    assert!(code <= 1, "{err}");
     let input = r["inputs"]
         .as_array()
         .unwrap()
@@ -739,13 +748,9 @@ fn the_command_line_url_alone_finds_the_jobs() {
 
 #[test]
 fn a_pod_label_names_the_owner_job_and_its_team() {
-    let Some(server) = start(&openmetrics(&fleet())) else {
+    let Some(Live { r, _server, .. }) = fleet_report("energy = \"\"\njobs = \"pod\"\njob_label = \"label_job_name\"\nteam_label = \"label_team\"\n", &[]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!("[prometheus]\nurl = \"{}\"\nenergy = \"\"\njobs = \"pod\"\njob_label = \"label_job_name\"\nteam_label = \"label_team\"\n", server.url);
-    let (code, r, err) = run(dir.path(), &config, &[]);
-    assert!(code <= 1, "{err}");
     let j = job(&r, "vision/resnet");
     assert_eq!(j["team"], "cv-research");
     assert_eq!(j["model"], "resnet");
