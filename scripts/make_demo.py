@@ -291,6 +291,7 @@ period = "2026-Q3"
 mwh = 70
 intensity_g_per_kwh = 0
 technology = "wind"
+market = "SE"
 reference = "Aurora wind PPA, contract 2025-031 (demo)"
 
 [[site]]
@@ -304,6 +305,7 @@ kind = "GO"
 period = "2026-07"
 mwh = 15
 technology = "hydro"
+market = "FR"
 reference = "French GO registry, lot FR-2026-0712 (demo)"
 [[site.meter]]                   # the July invoice and the UPS output meter: the reconciliation
 period = "2026-07"

@@ -242,6 +242,9 @@ pub struct InstrumentUse {
     /// The generating technology, when the config names it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub technology: Option<String>,
+    /// Where its energy was produced, when the config says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
 }
 
 /// A factor the ledger used, as the report lists it.

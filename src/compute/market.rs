@@ -124,6 +124,7 @@ fn unused_instruments(site: &Site, period: &Period, m: &mut Market) {
             surplus_mwh: available,
             share_covered: None,
             technology: ins.technology.clone(),
+            market: ins.market.clone(),
         });
     }
 }
@@ -229,6 +230,7 @@ impl SiteAllocation<'_> {
             surplus_mwh: (available - allocated).max(0.0) / 1000.0,
             share_covered: (consumption > 0.0).then(|| allocated / consumption),
             technology: ins.technology.clone(),
+            market: ins.market.clone(),
         });
         if available > allocated + 1e-9 {
             m.findings.push(Finding::info(

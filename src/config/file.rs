@@ -167,6 +167,9 @@ pub(super) struct InstrumentSection {
     pub(super) reference: String,
     /// What generated the energy: wind, solar, hydro, ... (renewable or not, for ESRS E1).
     pub(super) technology: Option<String>,
+    /// Where the certificate's energy was produced (a zone or country, e.g. "SE"): the GHG
+    /// Protocol's same-market criterion.
+    pub(super) market: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -109,6 +109,8 @@ pub struct Instrument {
     pub reference: String,
     /// wind, solar, hydro, geothermal, biomass, nuclear, gas, ...; `None` when not given.
     pub technology: Option<String>,
+    /// The market (zone or country) the energy was produced in, when given.
+    pub market: Option<String>,
 }
 
 /// A `[[hardware]]` entry adding to or overriding the embedded table.

@@ -133,6 +133,7 @@ fn instrument(i: &InstrumentSection, bad: &dyn Fn(String) -> Error) -> Result<In
         intensity_g_per_kwh: g,
         reference: i.reference.clone(),
         technology: i.technology.as_ref().map(|t| t.trim().to_lowercase()),
+        market: i.market.as_ref().map(|m| m.trim().to_string()),
     })
 }
 

@@ -93,6 +93,7 @@ impl Renderer for Csv {
             ("csv/reuse_dividends.csv".into(), dividends(r)?),
             ("csv/findings.csv".into(), findings(r)?),
             ("csv/esrs-e1.csv".into(), esrs(r)?),
+            ("csv/scope2.csv".into(), scope2(r)?),
         ])
     }
 }
@@ -442,6 +443,89 @@ fn esrs(r: &Report) -> Result<Vec<u8>> {
     table(
         vec![
             "element", "label", "value", "unit", "period", "scope", "method", "source",
+        ],
+        rows,
+    )
+}
+
+/// The Scope 2 disclosure: a row per site and the total, one per instrument, one per
+/// exclusion (`row` says which).
+fn scope2(r: &Report) -> Result<Vec<u8>> {
+    let d = &r.scope2;
+    let mut rows = Vec::new();
+    for (kind, x) in d
+        .sites
+        .iter()
+        .map(|x| ("site", x))
+        .chain([("total", &d.total)])
+    {
+        let mut row = vec![
+            kind.to_string(),
+            x.site.clone(),
+            s(&x.zone),
+            num(x.mwh),
+            num(x.location_tco2e),
+            num(x.market_tco2e),
+            num(x.instruments_mwh),
+            num(x.share_covered),
+            num(x.share_not_covered),
+            opt(x.residual_mix_g_per_kwh),
+            x.residual_mix_source.clone(),
+        ];
+        row.extend(std::iter::repeat_n(String::new(), 6));
+        rows.push(row);
+    }
+    for i in &d.instruments {
+        let mut row = vec!["instrument".to_string(), i.site.clone(), String::new()];
+        row.extend([num(i.mwh), String::new(), String::new(), String::new()]);
+        row.extend([
+            opt(i.share_of_consumption),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+        row.extend([
+            i.kind.clone(),
+            s(&i.technology),
+            i.vintage.clone(),
+            i.reference.clone(),
+            i.vintage_in_reporting_year.to_string(),
+            i.same_market.to_string(),
+        ]);
+        rows.push(row);
+    }
+    for e in &d.exclusions {
+        let mut row = vec!["exclusion".to_string(), String::new(), String::new()];
+        row.extend(std::iter::repeat_n(String::new(), 8));
+        row.extend([
+            String::new(),
+            String::new(),
+            String::new(),
+            e.clone(),
+            String::new(),
+            String::new(),
+        ]);
+        rows.push(row);
+    }
+    table(
+        vec![
+            "row",
+            "site",
+            "zone",
+            "mwh",
+            "location_tco2e",
+            "market_tco2e",
+            "instruments_mwh",
+            "share_covered",
+            "share_not_covered",
+            "residual_mix_g_per_kwh",
+            "residual_mix_source",
+            "instrument_kind",
+            "technology",
+            "vintage",
+            "reference",
+            "vintage_in_reporting_year",
+            "same_market",
         ],
         rows,
     )

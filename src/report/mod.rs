@@ -2,6 +2,7 @@
 //! after this point except presentation.
 
 pub mod esrs;
+pub mod scope2;
 use crate::config::Config;
 use crate::factors::{self, Factors};
 use crate::findings::{Finding, Severity};
@@ -238,6 +239,8 @@ pub struct Report {
     pub inventory: Inventory,
     /// ESRS E1 datapoints of the compute boundary, from the inventory.
     pub esrs_e1: Vec<esrs::EsrsRow>,
+    /// The GHG Protocol Scope 2 disclosure table.
+    pub scope2: scope2::Scope2,
     pub tiers: Vec<TierShare>,
     /// Energy and emissions per calendar month (UTC) of the period; the months sum to the totals.
     pub monthly: Vec<MonthRow>,
@@ -295,14 +298,7 @@ impl Report {
         mut ledger: Ledger,
         generated_at: Option<String>,
     ) -> Report {
-        let (esrs_e1, esrs_findings) = esrs::datapoints(
-            &ledger.inventory,
-            &ledger.instruments,
-            &ledger.period.label,
-            cfg.net_revenue.as_ref(),
-            cfg.config_file.as_ref().map(|f| f.shown.as_str()),
-        );
-        ledger.findings.extend(esrs_findings);
+        let (esrs_e1, scope2) = disclosures(cfg, &mut ledger);
         let all: Vec<&JobRow> = ledger.jobs.iter().collect();
         let whatifs = crate::score::whatif::whatifs(
             &ledger.jobs,
@@ -324,6 +320,7 @@ impl Report {
             totals: ledger.totals,
             inventory: ledger.inventory,
             esrs_e1,
+            scope2,
             tiers: ledger.tiers,
             monthly: ledger.monthly,
             teams,
@@ -461,6 +458,33 @@ impl Report {
 }
 
 /// Each team with its share of the organisation's location-based emissions and its scores.
+/// The ESRS E1 datapoints (their findings added to the ledger's) and the Scope 2 table.
+fn disclosures(cfg: &Config, ledger: &mut Ledger) -> (Vec<esrs::EsrsRow>, scope2::Scope2) {
+    let (esrs_e1, findings) = esrs::datapoints(
+        &ledger.inventory,
+        &ledger.instruments,
+        &ledger.period.label,
+        cfg.net_revenue.as_ref(),
+        cfg.config_file.as_ref().map(|f| f.shown.as_str()),
+    );
+    ledger.findings.extend(findings);
+    let no_site_idle: f64 = ledger
+        .telemetry
+        .iter()
+        .flat_map(|t| &t.nodes)
+        .filter(|n| n.site.is_none())
+        .map(|n| n.idle_kwh)
+        .sum();
+    let scope2 = scope2::table(
+        &ledger.inventory,
+        &ledger.instruments,
+        &cfg.sites,
+        ledger.period.year(),
+        no_site_idle,
+    );
+    (esrs_e1, scope2)
+}
+
 fn team_views(ledger: &Ledger, cfg: &Config) -> Vec<TeamView> {
     let total_loc = ledger.totals.location_kgco2e;
     ledger

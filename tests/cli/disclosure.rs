@@ -6,6 +6,8 @@
 //! with no technology, both at 0 g/kWh: 3 of the 6 MWh covered, 3 MWh x 300 g = 0.9 t
 //! market-based. Renewable: the PPA's 2 MWh only (the GO names no technology: a warning),
 //! 2 / 6 = 33.33 %. Net revenue 1,000,000 EUR: 6e-7 and 9e-7 tCO2e per EUR.
+//! Scope 2 table: the PPA (French market, 2026 vintage) meets both criteria; the GO is from
+//! the German market: it lacks the same-market one. Half the 6 MWh is not covered.
 
 use super::{close, report_json, tmp_with};
 
@@ -31,6 +33,7 @@ period = "2026-Q3"
 mwh = 2
 intensity_g_per_kwh = 0
 technology = "Wind"
+market = "FR"
 reference = "PPA-1"
 
 [[site.instrument]]
@@ -38,6 +41,7 @@ kind = "GO"
 period = "2026-Q3"
 mwh = 1
 intensity_g_per_kwh = 0
+market = "DE"
 reference = "GO-1"
 "#;
 
@@ -146,4 +150,51 @@ fn net_revenue_needs_its_currency() {
         .stderr(predicates::str::contains(
             "net_revenue needs a number > 0 and a currency",
         ));
+}
+
+#[test]
+fn the_scope2_table_lists_sites_instruments_and_criteria() {
+    let d = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", JOBS)]);
+    let r = report_json(d.path(), 0);
+    let s2 = &r["scope2"];
+    let site = &s2["sites"][0];
+    assert_eq!(site["site"], "s");
+    assert_eq!(site["zone"], "FR");
+    for (k, want) in [
+        ("mwh", 6.0),
+        ("location_tco2e", 0.6),
+        ("market_tco2e", 0.9),
+        ("instruments_mwh", 3.0),
+        ("share_not_covered", 0.5),
+        ("residual_mix_g_per_kwh", 300.0),
+    ] {
+        assert!(close(site[k].as_f64().unwrap(), want), "{k}: {}", site[k]);
+    }
+    assert!(close(s2["total"]["market_tco2e"].as_f64().unwrap(), 0.9));
+    let ins = s2["instruments"].as_array().unwrap();
+    let ppa = ins.iter().find(|i| i["kind"] == "PPA").unwrap();
+    let go = ins.iter().find(|i| i["kind"] == "GO").unwrap();
+    assert_eq!(ppa["technology"], "wind");
+    assert!(close(ppa["mwh"].as_f64().unwrap(), 2.0));
+    assert_eq!(ppa["vintage_in_reporting_year"], "meets");
+    assert_eq!(ppa["same_market"], "meets");
+    assert_eq!(go["same_market"], "lacks");
+    assert!(!s2["exclusions"].as_array().unwrap().is_empty());
+    // The CSV: a site row, the total, two instruments, the exclusions; every row 17 cells.
+    let out = d.path().join("out");
+    super::gl()
+        .args([
+            "report", "--quiet", "--format", "csv", "--force", "--config",
+        ])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let csv = std::fs::read_to_string(out.join("csv/scope2.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.iter().filter(|r| &r[0] == "instrument").count(), 2);
+    assert_eq!(rows.iter().filter(|r| &r[0] == "total").count(), 1);
+    assert!(rows.iter().all(|r| r.len() == 17));
 }

@@ -55,3 +55,76 @@ pub(super) fn inventory(l: &mut Layout, r: &Report) {
     );
     l.note("A dash is unknown, never zero: idle energy needs power telemetry of the site's nodes, host energy node power or [[hardware]] host_w_per_device, and the unattributed line a meter reading. Meters covering part of a month are scaled to it by time (see Findings).");
 }
+
+/// The Scope 2 disclosure: per site and total, the instruments with their quality criteria,
+/// and the exclusions.
+pub(super) fn scope2(l: &mut Layout, r: &Report) {
+    let d = &r.scope2;
+    l.section("Scope 2 disclosure (GHG Protocol)");
+    l.para("Location-based and market-based emissions side by side, per site and in total; the contractual instruments applied, and the residual mix for what they do not cover.");
+    let site_row = |x: &crate::report::scope2::Scope2Site| {
+        vec![
+            x.site.clone(),
+            x.zone.clone().unwrap_or_else(|| "-".into()),
+            n(x.mwh, 3),
+            n(x.location_tco2e, 3),
+            n(x.market_tco2e, 3),
+            n(x.instruments_mwh, 3),
+            pct(x.share_not_covered),
+            on(x.residual_mix_g_per_kwh, 1),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = d.sites.iter().map(site_row).collect();
+    rows.push(site_row(&d.total));
+    l.table(
+        &[
+            col("site", 1.3, false),
+            col("zone", 1.0, false),
+            col("MWh", 1.0, true),
+            col("location tCO₂e", 1.0, true),
+            col("market tCO₂e", 1.0, true),
+            col("instruments MWh", 1.0, true),
+            col("not covered", 0.9, true),
+            col("residual g/kWh", 1.0, true),
+        ],
+        &rows,
+        7.0,
+    );
+    let rows: Vec<Vec<String>> = d
+        .instruments
+        .iter()
+        .map(|i| {
+            vec![
+                i.site.clone(),
+                i.kind.clone(),
+                i.technology.clone().unwrap_or_else(|| "-".into()),
+                n(i.mwh, 3),
+                i.share_of_consumption
+                    .map(pct)
+                    .unwrap_or_else(|| "-".into()),
+                i.vintage.clone(),
+                i.vintage_in_reporting_year.to_string(),
+                i.same_market.to_string(),
+                i.reference.clone(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        l.table(
+            &[
+                col("site", 1.2, false),
+                col("kind", 0.6, false),
+                col("technology", 0.9, false),
+                col("MWh", 0.8, true),
+                col("share", 0.7, true),
+                col("vintage", 0.8, false),
+                col("vintage in year", 0.9, false),
+                col("same market", 0.9, false),
+                col("reference", 2.6, false),
+            ],
+            &rows,
+            6.5,
+        );
+    }
+    l.note(&format!("Excluded: {}.", d.exclusions.join("; ")));
+}

@@ -18,7 +18,7 @@ use super::{Rendered, Renderer};
 use crate::error::{Error, Result};
 use crate::report::Report;
 use fonts::*;
-use inventory::inventory;
+use inventory::{inventory, scope2};
 use layout::*;
 use ledger::*;
 use printpdf::{FontId, PdfDocument, PdfFont, PdfPage, PdfSaveOptions};
@@ -52,6 +52,7 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     let contents_y = cover(&mut l, r);
     summary(&mut l, r);
     inventory(&mut l, r);
+    scope2(&mut l, r);
     teams(&mut l, r);
     scores(&mut l, r);
     progress(&mut l, r);
