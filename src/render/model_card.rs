@@ -80,6 +80,25 @@ fn markdown(m: &ModelView, r: &Report) -> String {
         .sci_kgco2e_per_million_tokens
         .map(|v| format!("; {v:.5} kgCO2e per million tokens"))
         .unwrap_or_default();
+    let boamps = crate::report::boamps_files(r)
+        .into_iter()
+        .find(|(path, subject)| {
+            *subject == format!("model:{}", m.model) && r.boamps_files.contains(path)
+        })
+        .map(|(path, _)| path);
+    let context = match c.share_of_sites {
+        Some(s) => format!(
+            " These jobs are {:.2} % of the electricity (Scope 2 energy) of {} in {}.",
+            s * 100.0,
+            c.sites.join(", "),
+            r.period.label
+        ),
+        None => String::new(),
+    };
+    let published = boamps
+        .as_ref()
+        .map(|p| format!(" The measurements are published as the BoAmps report {p}."))
+        .unwrap_or_default();
     let statement = format!(
         "Training {model} used {gpu:.0} accelerator-hours ({hw}) in {period}, consuming {it:.1} kWh of IT energy and {fac:.1} kWh at the facility. \
          This corresponds to {loc:.1} kgCO2e location-based and {market} market-based (GHG Protocol Scope 2), computed with {src}.",
@@ -92,7 +111,8 @@ fn markdown(m: &ModelView, r: &Report) -> String {
         loc = a.location_kgco2e,
         market = market,
         src = source(r)
-    );
+    ) + &context
+        + &published;
     format!(
         "## Environmental impact\n\n\
          Carbon emissions were computed with greenledger from the training jobs' measured or estimated energy (method and factors in the report's methodology section).\n\n\
@@ -104,7 +124,9 @@ fn markdown(m: &ModelView, r: &Report) -> String {
          - **Carbon emitted (location-based):** {loc:.1} kgCO2e ({g:.0} g)\n\
          - **Carbon emitted (market-based):** {market}\n\
          - **Embodied (hardware share):** {emb}\n\
-         - **Software Carbon Intensity (ISO/IEC 21031):** {sci}{sci_tok}\n\n\
+         - **Software Carbon Intensity (ISO/IEC 21031):** {sci}{sci_tok}\n\
+         - **Share of its sites' electricity:** {share}\n\
+         - **BoAmps report:** {boamps}\n\n\
          ### Paper statement\n\n{statement}\n\n\
          ```latex\n{latex}\n```\n",
         hw = c.hardware_used,
@@ -119,6 +141,11 @@ fn markdown(m: &ModelView, r: &Report) -> String {
         emb = a.embodied_kgco2e.map(|v| format!("{v:.1} kgCO2e")).unwrap_or_else(|| "unknown".into()),
         sci = sci,
         sci_tok = sci_tok,
+        share = c
+            .share_of_sites
+            .map(|s| format!("{:.2} % of the Scope 2 energy of {} in {}", s * 100.0, c.sites.join(", "), r.period.label))
+            .unwrap_or_else(|| "unknown (no site)".into()),
+        boamps = boamps.unwrap_or_else(|| "not written (add boamps to --format)".into()),
         statement = statement,
         latex = tex(&statement)
     )

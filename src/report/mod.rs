@@ -85,6 +85,10 @@ pub struct ModelCard {
     pub sci_kgco2e_per_million_tokens: Option<f64>,
     /// A safe file name for `model-cards/<file>.yaml`.
     pub file: String,
+    /// The inventory context: the model's facility energy over the Scope 2 energy of the sites
+    /// its jobs ran at, in the period, and those sites.
+    pub share_of_sites: Option<f64>,
+    pub sites: Vec<String>,
 }
 
 /// The BoAmps files of a report: `(path, subject)` with subject `job:<id>` or `model:<name>`,
@@ -188,6 +192,8 @@ fn model_card(model: &str, amounts: &Amounts, jobs: &[JobRow], cfg: &Config) -> 
             .filter(|t| *t > 0.0)
             .map(|t| total / (t / 1e6)),
         file: safe_file_name(model),
+        share_of_sites: None,
+        sites: Vec::new(),
     }
 }
 
@@ -534,8 +540,30 @@ fn model_views(ledger: &Ledger, cfg: &Config) -> Vec<ModelView> {
         }
         taken.insert(name.clone());
         m.card.file = name;
+        inventory_context(m, &ledger.jobs, &ledger.inventory);
     }
     models
+}
+
+/// A model's share of the Scope 2 energy of the sites its jobs ran at.
+fn inventory_context(m: &mut ModelView, jobs: &[JobRow], inv: &crate::ledger::Inventory) {
+    let mut sites: Vec<String> = jobs
+        .iter()
+        .filter(|j| j.model == m.model)
+        .filter_map(|j| j.site.clone())
+        .collect();
+    sites.sort();
+    sites.dedup();
+    let site_kwh: f64 = inv
+        .sites
+        .iter()
+        .filter(|r| r.site.as_ref().is_some_and(|s| sites.contains(s)))
+        .map(|r| r.scope2_kwh)
+        .sum();
+    if site_kwh > 0.0 {
+        m.card.share_of_sites = Some(m.amounts.facility_energy_kwh / site_kwh);
+    }
+    m.card.sites = sites;
 }
 
 /// The settings and assumptions behind the numbers, as the methodology appendix states them.

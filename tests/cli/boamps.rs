@@ -228,3 +228,37 @@ fn an_exported_report_reads_back_to_the_same_energy() {
     assert_eq!(j["start"], "2026-07-10T00:00:00Z");
     assert_eq!(j["end"], "2026-07-10T10:00:00Z");
 }
+
+#[test]
+fn the_model_card_names_its_boamps_report_and_its_share_of_the_sites() {
+    // m-one: j1 (site a, 15 kWh facility) and j2 (site b, 10.4 kWh). Sites a and b use
+    // 15 + 12 (j6) and 10.4 + 2.4 (j3) kWh: 25.4 / 39.8 = 63.82 %.
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("r");
+    gl().args([
+        "report",
+        "--quiet",
+        "--format",
+        "model-cards,boamps",
+        "--config",
+    ])
+    .arg(fixture("handcalc/greenledger.toml"))
+    .arg("--out")
+    .arg(&dir)
+    .assert()
+    .code(0);
+    let md = std::fs::read_to_string(dir.join("model-cards/m-one.md")).unwrap();
+    assert!(
+        md.contains("63.82 % of the Scope 2 energy of a, b in 2026-Q3"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**BoAmps report:** boamps/models/m-one.json"),
+        "{md}"
+    );
+    assert!(
+        md.contains("published as the BoAmps report boamps/models/m-one.json"),
+        "{md}"
+    );
+    assert!(dir.join("boamps/models/m-one.json").is_file());
+}
