@@ -65,6 +65,46 @@ fn yaml(m: &ModelView, r: &Report) -> String {
     )
 }
 
+/// The model's BoAmps file, when the report writes BoAmps files.
+fn boamps_file(m: &ModelView, r: &Report) -> Option<String> {
+    crate::report::boamps_files(r)
+        .into_iter()
+        .find(|(path, subject)| {
+            *subject == format!("model:{}", m.model) && r.boamps_files.contains(path)
+        })
+        .map(|(path, _)| path)
+}
+
+/// The paper statement: what training used and emitted, with its sources, its share of its
+/// sites' electricity and where the measurements are published.
+fn statement(m: &ModelView, r: &Report, market: &str, boamps: Option<&str>) -> String {
+    let (c, a) = (&m.card, &m.amounts);
+    let context = match c.share_of_sites {
+        Some(s) => format!(
+            " These jobs are {:.2} % of the electricity (Scope 2 energy) of {} in {}.",
+            s * 100.0,
+            c.sites.join(", "),
+            r.period.label
+        ),
+        None => String::new(),
+    };
+    let published = boamps
+        .map(|p| format!(" The measurements are published as the BoAmps report {p}."))
+        .unwrap_or_default();
+    format!(
+        "Training {model} used {gpu:.0} accelerator-hours ({hw}) in {period}, consuming {it:.1} kWh of IT energy and {fac:.1} kWh at the facility. \
+         This corresponds to {loc:.1} kgCO2e location-based and {market} market-based (GHG Protocol Scope 2), computed with {src}.{context}{published}",
+        model = m.model,
+        gpu = a.gpu_hours,
+        hw = c.hardware_used,
+        period = r.period.label,
+        it = a.it_energy_kwh,
+        fac = a.facility_energy_kwh,
+        loc = a.location_kgco2e,
+        src = source(r)
+    )
+}
+
 fn markdown(m: &ModelView, r: &Report) -> String {
     let c = &m.card;
     let a = &m.amounts;
@@ -80,39 +120,8 @@ fn markdown(m: &ModelView, r: &Report) -> String {
         .sci_kgco2e_per_million_tokens
         .map(|v| format!("; {v:.5} kgCO2e per million tokens"))
         .unwrap_or_default();
-    let boamps = crate::report::boamps_files(r)
-        .into_iter()
-        .find(|(path, subject)| {
-            *subject == format!("model:{}", m.model) && r.boamps_files.contains(path)
-        })
-        .map(|(path, _)| path);
-    let context = match c.share_of_sites {
-        Some(s) => format!(
-            " These jobs are {:.2} % of the electricity (Scope 2 energy) of {} in {}.",
-            s * 100.0,
-            c.sites.join(", "),
-            r.period.label
-        ),
-        None => String::new(),
-    };
-    let published = boamps
-        .as_ref()
-        .map(|p| format!(" The measurements are published as the BoAmps report {p}."))
-        .unwrap_or_default();
-    let statement = format!(
-        "Training {model} used {gpu:.0} accelerator-hours ({hw}) in {period}, consuming {it:.1} kWh of IT energy and {fac:.1} kWh at the facility. \
-         This corresponds to {loc:.1} kgCO2e location-based and {market} market-based (GHG Protocol Scope 2), computed with {src}.",
-        model = m.model,
-        gpu = a.gpu_hours,
-        hw = c.hardware_used,
-        period = r.period.label,
-        it = a.it_energy_kwh,
-        fac = a.facility_energy_kwh,
-        loc = a.location_kgco2e,
-        market = market,
-        src = source(r)
-    ) + &context
-        + &published;
+    let boamps = boamps_file(m, r);
+    let statement = statement(m, r, &market, boamps.as_deref());
     format!(
         "## Environmental impact\n\n\
          Carbon emissions were computed with greenledger from the training jobs' measured or estimated energy (method and factors in the report's methodology section).\n\n\
@@ -145,7 +154,7 @@ fn markdown(m: &ModelView, r: &Report) -> String {
             .share_of_sites
             .map(|s| format!("{:.2} % of the Scope 2 energy of {} in {}", s * 100.0, c.sites.join(", "), r.period.label))
             .unwrap_or_else(|| "unknown (no site)".into()),
-        boamps = boamps.unwrap_or_else(|| "not written (add boamps to --format)".into()),
+        boamps = boamps.as_deref().unwrap_or("not written (add boamps to --format)"),
         statement = statement,
         latex = tex(&statement)
     )
