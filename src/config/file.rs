@@ -79,7 +79,7 @@ pub(super) struct FileConfig {
     pub(super) boamps: BoampsSection,
     /// Published training footprints of external models (for the reuse dividend).
     #[serde(default)]
-    pub(super) published_footprint: Vec<super::PublishedFootprint>,
+    pub(super) published_footprint: Vec<FootprintSection>,
     /// Overrides of the practice rubric, per practice.
     #[serde(default)]
     pub(super) rubric: Option<BTreeMap<String, super::rubric::PointOverride>>,
@@ -240,6 +240,18 @@ pub(super) struct TelemetrySection {
     pub(super) nvidia_smi_columns: Option<Vec<String>>,
     /// The node of telemetry that names none (W&B events).
     pub(super) node: Option<String>,
+}
+
+/// `[[published_footprint]]` as written: `kgco2e` and `source`, or a BoAmps report to read
+/// them from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FootprintSection {
+    pub(super) model: String,
+    pub(super) kgco2e: Option<f64>,
+    pub(super) source: Option<String>,
+    /// A BoAmps report (relative to the config): its energy times its carbon intensity.
+    pub(super) boamps: Option<String>,
 }
 
 /// `[boamps]`: what BoAmps exports say that the ledger does not know.

@@ -184,6 +184,59 @@ pub struct Boamps {
     pub zone: Option<String>,
 }
 
+/// `[[published_footprint]]`: as given, or from a BoAmps report (the sum of its measures'
+/// energy, kWh, times its `environment.powerSourceCarbonIntensity`, g/kWh).
+fn footprints(
+    sections: &[file::FootprintSection],
+    base: &Path,
+    w: &Where,
+) -> Result<Vec<PublishedFootprint>> {
+    let mut out = Vec::new();
+    for s in sections {
+        let (kgco2e, source) = match (&s.boamps, s.kgco2e) {
+            (Some(p), None) => boamps_footprint(&base.join(p), p, w)?,
+            (None, Some(kg)) => (kg, s.source.clone().unwrap_or_default()),
+            _ => {
+                return Err(w.err(format!(
+                "[[published_footprint]] '{}': give kgco2e (with source) or boamps, one of them",
+                s.model
+            )))
+            }
+        };
+        out.push(PublishedFootprint {
+            model: s.model.clone(),
+            kgco2e,
+            source,
+        });
+    }
+    Ok(out)
+}
+
+/// kgCO2e and a source line from a BoAmps report.
+fn boamps_footprint(path: &Path, shown: &str, w: &Where) -> Result<(f64, String)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(path, "read the BoAmps report of [[published_footprint]]", e))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::in_file(shown, format!("not valid JSON: {e}")).at_line(e.line() as u64)
+    })?;
+    let kwh: f64 = v
+        .get("measures")
+        .and_then(|m| m.as_array())
+        .map(|ms| {
+            ms.iter()
+                .filter_map(|m| m.get("powerConsumption").and_then(|e| e.as_f64()))
+                .sum()
+        })
+        .unwrap_or(0.0);
+    let g = v
+        .pointer("/environment/powerSourceCarbonIntensity")
+        .and_then(|g| g.as_f64());
+    match g {
+        Some(g) if kwh > 0.0 => Ok((kwh * g / 1000.0, format!("BoAmps report {shown}: {kwh} kWh x {g} g/kWh"))),
+        _ => Err(w.err(format!("[[published_footprint]] boamps = '{shown}': the report needs measures with powerConsumption and environment.powerSourceCarbonIntensity to give a footprint; give kgco2e instead"))),
+    }
+}
+
 /// `[report] net_revenue` with its `currency` (both or neither; the amount > 0).
 fn net_revenue(r: &file::ReportSection, w: &Where) -> Result<Option<NetRevenue>> {
     match (r.net_revenue, &r.currency) {
@@ -327,6 +380,7 @@ impl Config {
             )));
         }
         let net_revenue = net_revenue(&file.report, &w)?;
+        let published_footprints = footprints(&file.published_footprint, &base, &w)?;
         let prometheus =
             prometheus::prometheus(file.prometheus, &args.prometheus, &sites, &base, &w)?;
         let previous = file.report.previous.as_ref().map(|p| InputFile {
@@ -357,7 +411,7 @@ impl Config {
             uncertainty: file.uncertainty,
             rubric,
             previous,
-            published_footprints: file.published_footprint,
+            published_footprints,
             sacct_columns: file.sacct.columns,
             sacct_site: file.sacct.site,
             sacct_sites: file.sacct.sites,

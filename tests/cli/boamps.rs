@@ -262,3 +262,50 @@ fn the_model_card_names_its_boamps_report_and_its_share_of_the_sites() {
     );
     assert!(dir.join("boamps/models/m-one.json").is_file());
 }
+
+#[test]
+fn a_published_footprint_can_be_a_boamps_report() {
+    // The exported j1 report: 10 kWh at 100 g/kWh = 1 kgCO2e, the footprint of base model m-one
+    // for a fine-tuning job that starts from it.
+    let out = tempfile::tempdir().unwrap();
+    let dir = handcalc_boamps(&out.path().join("r"));
+    let d = super::tmp_with(&[
+        ("greenledger.toml", "[report]\nperiod = \"2026-Q3\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n\n[[published_footprint]]\nmodel = \"m-one\"\nboamps = \"m-one.json\"\n"),
+        ("jobs.csv", "job_id,model,team,zone,start,end,hardware,devices,training_type,base_model,energy_kwh\nft,m-ft,t,FR,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,A100-SXM4-80GB,1,fine-tuning,m-one,1\n"),
+    ]);
+    std::fs::copy(dir.join("boamps/jobs/j1.json"), d.path().join("m-one.json")).unwrap();
+    let r = super::report_json(d.path(), 0);
+    let edge = r["lineage"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["parent"] == "m-one")
+        .unwrap()
+        .clone();
+    assert_eq!(edge["parent_kgco2e"], 1.0, "{edge}");
+    assert_eq!(
+        edge["parent_source"],
+        "BoAmps report m-one.json: 10 kWh x 100 g/kWh"
+    );
+}
+
+#[test]
+fn public_reports_say_so() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("p");
+    gl().args([
+        "report", "--quiet", "--public", "--format", "boamps", "--config",
+    ])
+    .arg(fixture("handcalc/greenledger.toml"))
+    .arg("--out")
+    .arg(&dir)
+    .assert()
+    .code(0);
+    let j1 = read_json(&dir.join("boamps/jobs/j1.json"));
+    assert_eq!(j1["header"]["publisher"]["confidentialityLevel"], "public");
+    let private = read_json(&handcalc_boamps(&out.path().join("i")).join("boamps/jobs/j1.json"));
+    assert_eq!(
+        private["header"]["publisher"]["confidentialityLevel"],
+        "internal"
+    );
+}
