@@ -309,3 +309,53 @@ fn public_reports_say_so() {
         "internal"
     );
 }
+
+#[test]
+fn the_demos_disclosures_reconcile_with_its_inventory() {
+    let (_out, dir) = super::demo_folder();
+    let r = read_json(&dir.join("report.json"));
+    let t = &r["inventory"]["totals"];
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    let esrs = |e: &str| {
+        f(&r["esrs_e1"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["element"] == e)
+            .unwrap()["value"])
+    };
+    assert!(super::close(
+        esrs("esrs:EnergyConsumptionRelatedToOwnOperations"),
+        f(&t["scope2_kwh"]) / 1000.0
+    ));
+    assert!(super::close(
+        esrs("esrs:GrossLocationBasedScope2GreenhouseGasEmissions"),
+        f(&t["location_kgco2e"]) / 1000.0
+    ));
+    assert!(super::close(
+        esrs("esrs:GrossMarketBasedScope2GreenhouseGasEmissions"),
+        f(&t["market_kgco2e"]) / 1000.0
+    ));
+    let s2 = &r["scope2"];
+    for k in ["mwh", "location_tco2e", "market_tco2e"] {
+        let sum: f64 = s2["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| f(&s[k]))
+            .sum();
+        assert!(
+            super::close(sum, f(&s2["total"][k])),
+            "scope2 {k}: sites {sum}, total {}",
+            s2["total"][k]
+        );
+    }
+    // Every job's BoAmps energy is its IT energy; the jobs' files add up to the ledger's.
+    let mut boamps_kwh = 0.0;
+    for j in r["jobs"].as_array().unwrap() {
+        let name = j["job_id"].as_str().unwrap();
+        let b = read_json(&dir.join(format!("boamps/jobs/{name}.json")));
+        boamps_kwh += f(&b["measures"][0]["powerConsumption"]);
+    }
+    assert!(super::close(boamps_kwh, f(&r["totals"]["it_energy_kwh"])));
+}
