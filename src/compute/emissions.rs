@@ -156,6 +156,12 @@ fn energy_detail(r: &Resolved) -> String {
         (None, _) if r.tier == super::Tier::Metered => {
             "energy counters (DCGM total energy)".to_string()
         }
+        (None, _) if r.tier == super::Tier::Sampled && !r.telemetry_sources.is_empty() => {
+            format!(
+                "integrated from power samples ({})",
+                r.telemetry_sources.join(", ")
+            )
+        }
         (None, _) if r.tier == super::Tier::Sampled => "integrated from power samples".to_string(),
         (None, Some(p)) => format!("{} device-hours x {p} W", r.device_hours_full),
         (None, None) => String::new(),
@@ -284,6 +290,7 @@ mod tests {
             fraction,
             energy_fraction: fraction,
             sampled_kwh: None,
+            telemetry_sources: Vec::new(),
             imputed_kwh: None,
             coverage: None,
             device_hours_full: 80.0,

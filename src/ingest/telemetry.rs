@@ -107,6 +107,18 @@ impl Kind {
         }
     }
 
+    /// The reader's short name, as a job's energy source says it.
+    pub fn reader(&self) -> &'static str {
+        match self {
+            Kind::GenericCsv | Kind::GenericParquet => "power samples",
+            Kind::NvidiaSmi => "nvidia-smi",
+            Kind::DcgmText | Kind::DcgmJson => "DCGM",
+            Kind::NodeCsv | Kind::NodeParquet | Kind::NodeWide => "node power",
+            Kind::WandbEvents => "W&B",
+            Kind::Prometheus => "Prometheus (DCGM)",
+        }
+    }
+
     /// Whole-node power rather than accelerator power.
     pub fn whole_node(&self) -> bool {
         matches!(self, Kind::NodeCsv | Kind::NodeParquet | Kind::NodeWide)

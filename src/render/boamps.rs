@@ -1,7 +1,6 @@
 //! boamps/: Boavizta's BoAmps 1.1.0 reports, the research community's format for AI energy
-//! measurements: `boamps/jobs/<job_id>.json` per job and `boamps/models/<model>.json` per model
-//! (its jobs as `measures`). Two folders because a job found in labels is often named like its
-//! model. `powerConsumption` is the IT energy in kWh (BoAmps has no emissions field); the task
+//! measurements: `boamps/<job_id>.json` per job and `boamps/<model>.json` per model (its jobs
+//! as `measures`; a model named like a job takes a `-2` suffix). `powerConsumption` is the IT energy in kWh (BoAmps has no emissions field); the task
 //! description says the PUE is not included and gives the facility energy with it.
 
 use super::{Rendered, Renderer};
@@ -172,8 +171,13 @@ fn method(j: &JobRow) -> String {
         Tier::Metered if d.contains("zeus") => "zeus".into(),
         Tier::Metered if d.contains("dcgm") => "dcgm energy counter".into(),
         Tier::Metered => format!("metered ({})", j.energy_detail),
-        Tier::Sampled if j.origin.is_some() => "prometheus (DCGM power samples)".into(),
-        Tier::Sampled => "power telemetry (integrated samples)".into(),
+        // The readers, as the ledger names them: "integrated from power samples (nvidia-smi)".
+        Tier::Sampled => j
+            .energy_detail
+            .split_once('(')
+            .and_then(|(_, r)| r.strip_suffix(')'))
+            .map(str::to_string)
+            .unwrap_or_else(|| "power telemetry".into()),
         Tier::Estimated => "estimate".into(),
     }
 }

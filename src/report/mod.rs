@@ -92,7 +92,8 @@ pub struct ModelCard {
 }
 
 /// The BoAmps files of a report: `(path, subject)` with subject `job:<id>` or `model:<name>`,
-/// jobs first, names made safe and unique (two names can sanitise alike).
+/// `boamps/<job_id>.json` then `boamps/<model>.json`, names made safe and unique: a model named
+/// like a job (jobs found in labels are) or two names that sanitise alike take `-2`, `-3`...
 pub fn boamps_files(r: &Report) -> Vec<(String, String)> {
     let mut used = std::collections::BTreeSet::new();
     let mut unique = |base: String| {
@@ -107,14 +108,14 @@ pub fn boamps_files(r: &Report) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for j in &r.jobs {
         out.push((
-            unique(format!("boamps/jobs/{}", safe_file_name(&j.job_id))),
+            unique(format!("boamps/{}", safe_file_name(&j.job_id))),
             format!("job:{}", j.job_id),
         ));
     }
     for m in &r.models {
         if r.jobs.iter().any(|j| j.model == m.model) {
             out.push((
-                unique(format!("boamps/models/{}", safe_file_name(&m.model))),
+                unique(format!("boamps/{}", safe_file_name(&m.model))),
                 format!("model:{}", m.model),
             ));
         }

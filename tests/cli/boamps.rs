@@ -44,12 +44,10 @@ pub fn validator() -> jsonschema::Validator {
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for sub in ["jobs", "models"] {
-        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
-            out.push(e.unwrap().path());
-        }
-    }
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     out.sort();
     out
 }
@@ -91,7 +89,7 @@ fn every_demo_boamps_file_validates() {
     // The HTML lists them.
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(
-        html.contains("BoAmps 1.1.0 reports") && html.contains("models&#x2F;aurora-7b.json"),
+        html.contains("BoAmps 1.1.0 reports") && html.contains("boamps&#x2F;aurora-7b.json"),
         "the HTML lists the BoAmps files"
     );
 }
@@ -113,7 +111,7 @@ fn the_hand_calculated_jobs_say_what_was_worked_out() {
     let dir = handcalc_boamps(&out.path().join("r"));
     let files = json_files(&dir.join("boamps"));
     assert_valid(&validator(), &files);
-    let j1 = read_json(&dir.join("boamps/jobs/j1.json"));
+    let j1 = read_json(&dir.join("boamps/j1.json"));
     // 2 X1 x 10 h x 500 W = 10 kWh IT (15 kWh with PUE 1.5), site a in France at 100 g/kWh.
     assert_eq!(j1["measures"][0]["powerConsumption"], 10.0);
     assert_eq!(j1["measures"][0]["measurementDuration"], 36000.0);
@@ -133,17 +131,17 @@ fn the_hand_calculated_jobs_say_what_was_worked_out() {
     assert_eq!(j1["header"]["reportStatus"], "final");
     assert_eq!(j1["header"]["publisher"]["name"], "Test Org");
     // j2 was metered (energy_kwh column, 8 kWh) in SE3; j3 counts its 2 of 4 h in the period.
-    let j2 = read_json(&dir.join("boamps/jobs/j2.json"));
+    let j2 = read_json(&dir.join("boamps/j2.json"));
     assert_eq!(j2["measures"][0]["powerConsumption"], 8.0);
     assert!(j2["measures"][0]["measurementMethod"]
         .as_str()
         .unwrap()
         .starts_with("metered"));
     assert_eq!(j2["environment"]["country"], "SE");
-    let j3 = read_json(&dir.join("boamps/jobs/j3.json"));
+    let j3 = read_json(&dir.join("boamps/j3.json"));
     assert_eq!(j3["measures"][0]["powerConsumption"], 2.0);
     // The model m-one has j1 and j2 as its measures.
-    let m1 = read_json(&dir.join("boamps/models/m-one.json"));
+    let m1 = read_json(&dir.join("boamps/m-one.json"));
     assert_eq!(m1["measures"].as_array().unwrap().len(), 2);
     // The id is the content's hash: a second run writes the same bytes.
     let dir2 = handcalc_boamps(&out.path().join("r2"));
@@ -214,7 +212,7 @@ fn an_exported_report_reads_back_to_the_same_energy() {
     gl().args([
         "report", "--quiet", "--format", "json", "--period", "2026-Q3", "--boamps",
     ])
-    .arg(dir.join("boamps/jobs/j1.json"))
+    .arg(dir.join("boamps/j1.json"))
     .arg("--out")
     .arg(out.path().join("back"))
     .assert()
@@ -252,15 +250,12 @@ fn the_model_card_names_its_boamps_report_and_its_share_of_the_sites() {
         md.contains("63.82 % of the Scope 2 energy of a, b in 2026-Q3"),
         "{md}"
     );
+    assert!(md.contains("**BoAmps report:** boamps/m-one.json"), "{md}");
     assert!(
-        md.contains("**BoAmps report:** boamps/models/m-one.json"),
+        md.contains("published as the BoAmps report boamps/m-one.json"),
         "{md}"
     );
-    assert!(
-        md.contains("published as the BoAmps report boamps/models/m-one.json"),
-        "{md}"
-    );
-    assert!(dir.join("boamps/models/m-one.json").is_file());
+    assert!(dir.join("boamps/m-one.json").is_file());
 }
 
 #[test]
@@ -273,7 +268,7 @@ fn a_published_footprint_can_be_a_boamps_report() {
         ("greenledger.toml", "[report]\nperiod = \"2026-Q3\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n\n[[published_footprint]]\nmodel = \"m-one\"\nboamps = \"m-one.json\"\n"),
         ("jobs.csv", "job_id,model,team,zone,start,end,hardware,devices,training_type,base_model,energy_kwh\nft,m-ft,t,FR,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,A100-SXM4-80GB,1,fine-tuning,m-one,1\n"),
     ]);
-    std::fs::copy(dir.join("boamps/jobs/j1.json"), d.path().join("m-one.json")).unwrap();
+    std::fs::copy(dir.join("boamps/j1.json"), d.path().join("m-one.json")).unwrap();
     let r = super::report_json(d.path(), 0);
     let edge = r["lineage"]["edges"]
         .as_array()
@@ -301,9 +296,9 @@ fn public_reports_say_so() {
     .arg(&dir)
     .assert()
     .code(0);
-    let j1 = read_json(&dir.join("boamps/jobs/j1.json"));
+    let j1 = read_json(&dir.join("boamps/j1.json"));
     assert_eq!(j1["header"]["publisher"]["confidentialityLevel"], "public");
-    let private = read_json(&handcalc_boamps(&out.path().join("i")).join("boamps/jobs/j1.json"));
+    let private = read_json(&handcalc_boamps(&out.path().join("i")).join("boamps/j1.json"));
     assert_eq!(
         private["header"]["publisher"]["confidentialityLevel"],
         "internal"
@@ -354,8 +349,20 @@ fn the_demos_disclosures_reconcile_with_its_inventory() {
     let mut boamps_kwh = 0.0;
     for j in r["jobs"].as_array().unwrap() {
         let name = j["job_id"].as_str().unwrap();
-        let b = read_json(&dir.join(format!("boamps/jobs/{name}.json")));
+        let b = read_json(&dir.join(format!("boamps/{name}.json")));
         boamps_kwh += f(&b["measures"][0]["powerConsumption"]);
     }
     assert!(super::close(boamps_kwh, f(&r["totals"]["it_energy_kwh"])));
+    // A job sampled from an nvidia-smi log names that reader as its measurement method.
+    let sampled = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["energy_detail"] == "integrated from power samples (nvidia-smi)")
+        .expect("the demo has an nvidia-smi job");
+    let b = read_json(&dir.join(format!(
+        "boamps/{}.json",
+        sampled["job_id"].as_str().unwrap()
+    )));
+    assert_eq!(b["measures"][0]["measurementMethod"], "nvidia-smi");
 }

@@ -335,6 +335,10 @@ fn jobs_come_from_hpc_job_labels_with_hand_computed_energy() {
     // sampled 300 W x (7200 + 6600) s = 4.14 MJ = 1.15 kWh.
     let j = job(&r, "101");
     assert_eq!(j["origin"], "prometheus labels");
+    assert_eq!(
+        j["energy_detail"],
+        "integrated from power samples (Prometheus (DCGM))"
+    );
     assert_eq!(j["hardware"], "A100-SXM4-80GB");
     assert_eq!(j["start"], "2026-07-01T01:00:00Z");
     assert_eq!(j["end"], "2026-07-01T03:00:00Z");

@@ -187,7 +187,7 @@ impl Integrator {
     }
 
     /// Feed a batch; devices found out of order stop integrating (pass 2 redoes them).
-    pub(super) fn feed(&mut self, b: &SampleBatch, last: &mut (u32, u32, usize)) {
+    pub(super) fn feed(&mut self, b: &SampleBatch, last: &mut (u32, u32, usize), source: u64) {
         let k = self.params;
         for r in 0..b.len() {
             let (n, d) = (b.node[r], b.device[r]);
@@ -195,6 +195,7 @@ impl Integrator {
                 last.2
             } else {
                 let i = self.dev(n, d);
+                self.devs[i].sources |= source;
                 *last = (n, d, i);
                 i
             };

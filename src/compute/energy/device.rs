@@ -7,6 +7,9 @@
 pub(super) struct Dev {
     pub(super) node: u32,
     pub(super) device: u32,
+    /// The sources (bit i: the i-th telemetry source, the last bit for all beyond 63) whose
+    /// samples the device had: which readers a job's energy came from.
+    pub(super) sources: u64,
     /// (job, start, end), sorted, made disjoint.
     pub(super) claims: Vec<(usize, i64, i64)>,
     pub(super) cursor: usize,
@@ -85,15 +88,17 @@ impl Dev {
             win_ms: Vec::new(),
             whole_node: false,
             first_t: None,
+            sources: 0,
         }
     }
 
     /// Forget every result (before a sorted re-run).
     pub(super) fn reset(&mut self) {
         let claims = std::mem::take(&mut self.claims);
-        let (windows, whole_node) = (self.windows.take(), self.whole_node);
+        let (windows, whole_node, sources) = (self.windows.take(), self.whole_node, self.sources);
         *self = Dev::new(self.node, self.device, claims, self.limit_w);
         self.whole_node = whole_node;
+        self.sources = sources;
         if let Some(w) = windows {
             self.set_windows(w);
         }

@@ -39,6 +39,10 @@ pub struct JobTelemetry {
     /// devices), and whether node power covered any of the job's time.
     pub host_j: f64,
     pub host_known: bool,
+    /// The readers whose samples gave the job's energy (e.g. "nvidia-smi", "DCGM"), sorted.
+    pub sources: Vec<&'static str>,
+    /// Bits of the telemetry sources (see `Dev::sources`), turned into `sources` at the end.
+    source_bits: u64,
 }
 
 /// Idle (unallocated) energy of one node.
@@ -139,6 +143,17 @@ pub fn attribute(
     if it.node_power {
         host_energy(&it, &nodes, &mut att);
     }
+    for jt in att.jobs.iter_mut() {
+        let mut names: Vec<&'static str> = sources
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| jt.source_bits & (1u64 << (*i).min(63)) != 0)
+            .map(|(_, s)| s.kind.reader())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        jt.sources = names;
+    }
     att.stats.files = sources.len();
     att.stats.counter_resets = resets;
     telemetry_findings(&att.stats, cfg, &lists, &mut att.findings);
@@ -191,11 +206,12 @@ fn stream(
     let bar = progress_bar(show, expected);
     let (mut seen, mut last_shown) = (0u64, 0u64);
     let mut inputs = Vec::new();
-    for src in sources {
+    for (si, src) in sources.iter().enumerate() {
         let mut last = (u32::MAX, u32::MAX, 0usize);
         let mut used = 0u64;
+        let bit = 1u64 << si.min(63);
         let scanned = telemetry::scan(src, cfg, nodes, scan_out, &mut |b: &SampleBatch| {
-            it.feed(b, &mut last);
+            it.feed(b, &mut last, bit);
             used += b.len() as u64;
             seen += b.len() as u64;
             if show && seen - last_shown >= 100_000 {
@@ -371,6 +387,9 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
         }
         for (k, &(job, s, _)) in d.claims.iter().enumerate() {
             let jt = &mut att.jobs[job];
+            if d.claim_s[k] > 0.0 {
+                jt.source_bits |= d.sources;
+            }
             jt.sampled_j += d.claim_j[k];
             jt.covered_s += d.claim_s[k];
             let base = s.div_euclid(HOUR_MS);

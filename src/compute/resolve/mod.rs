@@ -33,6 +33,8 @@ pub struct Resolved {
     /// Telemetry tier details: energy integrated from samples, imputed for uncovered time
     /// (kWh), and the covered share of device-time.
     pub sampled_kwh: Option<f64>,
+    /// The telemetry readers behind a sampled job's energy.
+    pub telemetry_sources: Vec<&'static str>,
     pub imputed_kwh: Option<f64>,
     pub coverage: Option<f64>,
     /// Device-hours of the whole job (gpu_hours, else devices x duration).
@@ -320,6 +322,7 @@ impl<'a> Resolver<'a> {
             fraction: ctx.fraction,
             energy_fraction: energy.energy_fraction(ctx.fraction),
             sampled_kwh: energy.sampled.map(|s| s.measured_kwh),
+            telemetry_sources: tel.map(|t| t.sources.clone()).unwrap_or_default(),
             imputed_kwh: energy.sampled.map(|s| s.imputed_kwh),
             coverage: energy.sampled.map(|s| s.coverage),
             device_hours_full: energy.device_hours_full,
