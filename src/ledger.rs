@@ -98,6 +98,9 @@ pub struct JobRow {
     /// How the job was found when no input row names it (`prometheus labels`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The job's share of the accelerators of its nodes, where telemetry shows them all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_share: Option<f64>,
     pub file: String,
     pub line: u64,
 }

@@ -231,6 +231,7 @@ fn job_row(
         zone_period_avg_g_per_kwh: r.zone_period_avg,
         shift_best_g_per_kwh: r.shift_best,
         origin: j.derived.map(str::to_string),
+        node_share: r.node_share,
         file: j.origin.file.clone(),
         line: j.origin.line,
     }
@@ -291,6 +292,7 @@ mod tests {
             energy_fraction: fraction,
             sampled_kwh: None,
             telemetry_sources: Vec::new(),
+            node_share: None,
             imputed_kwh: None,
             coverage: None,
             device_hours_full: 80.0,

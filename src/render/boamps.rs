@@ -217,16 +217,23 @@ fn infrastructure(jobs: &[&JobRow], zone: &str) -> Value {
     let cloud = ["gcp", "aws", "azure"]
         .into_iter()
         .find(|p| zone.starts_with(&format!("{p}:")));
-    let mut components: Vec<(String, f64)> = Vec::new();
+    let mut components: Vec<(String, f64, Option<f64>)> = Vec::new();
     for j in jobs {
-        match components.iter_mut().find(|(h, _)| *h == j.hardware) {
+        match components.iter_mut().find(|(h, _, _)| *h == j.hardware) {
             Some(c) => c.1 = c.1.max(j.devices),
-            None => components.push((j.hardware.clone(), j.devices)),
+            None => components.push((j.hardware.clone(), j.devices, j.node_share)),
         }
     }
     let comps: Vec<Value> = components
         .into_iter()
-        .map(|(h, n)| json!({"componentName": h, "componentType": "gpu", "nbComponent": (n.ceil() as i64).max(1)}))
+        .map(|(h, n, share)| {
+            let mut c = json!({"componentName": h, "componentType": "gpu", "nbComponent": (n.ceil() as i64).max(1)});
+            // BoAmps' `share`: the part of the node the job held (one job's report only).
+            if let Some(s) = share.filter(|s| *s < 1.0 && jobs.len() == 1) {
+                c["share"] = json!(s);
+            }
+            c
+        })
         .collect();
     let mut v = json!({
         "infraType": if cloud.is_some() { "publicCloud" } else { "onPremise" },

@@ -339,6 +339,9 @@ fn jobs_come_from_hpc_job_labels_with_hand_computed_energy() {
         j["energy_detail"],
         "integrated from power samples (Prometheus (DCGM))"
     );
+    // It held both GPUs of n1; job 102 one of n2's two (gpu1 is the shared one).
+    assert_eq!(j["node_share"], 1.0);
+    assert_eq!(job(&r, "102")["node_share"], 0.5);
     assert_eq!(j["hardware"], "A100-SXM4-80GB");
     assert_eq!(j["start"], "2026-07-01T01:00:00Z");
     assert_eq!(j["end"], "2026-07-01T03:00:00Z");
@@ -849,4 +852,41 @@ fn a_manifest_row_with_the_same_id_keeps_its_fields() {
     assert!(j.get("origin").is_none(), "{j}");
     // The manifest names gpu 0 only: 300 W for two hours = 0.6 kWh (gpu1 is then idle).
     assert!((f(&j["sampled_kwh"]) - 0.6).abs() < 1e-9, "{j}");
+}
+
+#[test]
+fn a_job_on_part_of_a_node_gives_its_share_in_boamps() {
+    let Some(server) = start(&openmetrics(&fleet())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "greenledger.toml",
+        &format!(
+            "{SITE}[prometheus]\nurl = \"{}\"\nenergy = \"\"\n",
+            server.url
+        ),
+    );
+    let out = dir.path().join("out");
+    gl().args([
+        "report",
+        "--quiet",
+        "--format",
+        "boamps",
+        "--period",
+        "2026-07-01T00:00:00Z..2026-07-01T06:00:00Z",
+        "--config",
+    ])
+    .arg(&cfg)
+    .arg("--out")
+    .arg(&out)
+    .assert()
+    .code(0);
+    // Job 102 held gpu0 of n2's two GPUs: share 0.5; job 101 held all of n1: no share.
+    let b = read_json(&out.join("boamps/102.json"));
+    assert_eq!(b["infrastructure"]["components"][0]["share"], 0.5);
+    assert_eq!(b["measures"][0]["measurementMethod"], "Prometheus (DCGM)");
+    let b = read_json(&out.join("boamps/101.json"));
+    assert!(b["infrastructure"]["components"][0].get("share").is_none());
 }

@@ -43,6 +43,10 @@ pub struct JobTelemetry {
     pub sources: Vec<&'static str>,
     /// Bits of the telemetry sources (see `Dev::sources`), turned into `sources` at the end.
     source_bits: u64,
+    /// The job's share of its nodes' accelerators (the devices it held over those the
+    /// telemetry shows on its nodes), when telemetry covers it.
+    pub node_share: Option<f64>,
+    held: std::collections::BTreeSet<(u32, u32)>,
 }
 
 /// Idle (unallocated) energy of one node.
@@ -143,6 +147,7 @@ pub fn attribute(
     if it.node_power {
         host_energy(&it, &nodes, &mut att);
     }
+    node_shares(&it, &mut att.jobs);
     for jt in att.jobs.iter_mut() {
         let mut names: Vec<&'static str> = sources
             .iter()
@@ -160,6 +165,25 @@ pub fn attribute(
     overlap_findings(&it, jobs, &nodes, &mut att.findings);
     att.findings.append(&mut scan_out.findings);
     Ok(att)
+}
+
+/// Each job's share of the accelerators of the nodes it ran on.
+fn node_shares(it: &Integrator, jobs: &mut [JobTelemetry]) {
+    let mut per_node: HashMap<u32, usize> = HashMap::new();
+    for d in it.devs.iter().filter(|d| !d.whole_node) {
+        *per_node.entry(d.node).or_default() += 1;
+    }
+    for jt in jobs.iter_mut().filter(|j| !j.held.is_empty()) {
+        let nodes: std::collections::BTreeSet<u32> = jt.held.iter().map(|&(n, _)| n).collect();
+        let all: usize = nodes
+            .iter()
+            .map(|n| per_node.get(n).copied().unwrap_or(0))
+            .sum();
+        if all > 0 {
+            jt.node_share = Some(jt.held.len() as f64 / all as f64);
+        }
+        jt.held.clear();
+    }
 }
 
 /// Implausible power per node: above twice the largest TDP of the hardware of its jobs.
@@ -389,6 +413,7 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
             let jt = &mut att.jobs[job];
             if d.claim_s[k] > 0.0 {
                 jt.source_bits |= d.sources;
+                jt.held.insert((d.node, d.device));
             }
             jt.sampled_j += d.claim_j[k];
             jt.covered_s += d.claim_s[k];

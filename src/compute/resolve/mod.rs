@@ -35,6 +35,8 @@ pub struct Resolved {
     pub sampled_kwh: Option<f64>,
     /// The telemetry readers behind a sampled job's energy.
     pub telemetry_sources: Vec<&'static str>,
+    /// The job's share of its nodes' accelerators, from telemetry.
+    pub node_share: Option<f64>,
     pub imputed_kwh: Option<f64>,
     pub coverage: Option<f64>,
     /// Device-hours of the whole job (gpu_hours, else devices x duration).
@@ -323,6 +325,7 @@ impl<'a> Resolver<'a> {
             energy_fraction: energy.energy_fraction(ctx.fraction),
             sampled_kwh: energy.sampled.map(|s| s.measured_kwh),
             telemetry_sources: tel.map(|t| t.sources.clone()).unwrap_or_default(),
+            node_share: tel.and_then(|t| t.node_share),
             imputed_kwh: energy.sampled.map(|s| s.imputed_kwh),
             coverage: energy.sampled.map(|s| s.coverage),
             device_hours_full: energy.device_hours_full,
