@@ -432,24 +432,6 @@ impl Config {
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
     }
-
-    /// The site whose `[[site]] nodes` (names, host lists or globs) name `node`.
-    pub fn site_of_node(&self, node: &str) -> Option<String> {
-        for site in &self.sites {
-            for p in &site.nodes {
-                let hit = if p.contains(['*', '?']) {
-                    glob::Pattern::new(p).is_ok_and(|g| g.matches(node))
-                } else {
-                    crate::ingest::hostlist::expand_nodes(p)
-                        .is_ok_and(|hosts| hosts.iter().any(|h| h == node))
-                };
-                if hit {
-                    return Some(site.id.clone());
-                }
-            }
-        }
-        None
-    }
 }
 
 /// The reporting period: `--period`, else `[report] period`, else `[report] start`/`end`

@@ -117,6 +117,23 @@ pub fn node_key(name: &str) -> String {
     short.to_ascii_lowercase()
 }
 
+/// The site whose `[[site]] nodes` (names, host lists or globs) name `node`.
+pub fn site_of_node(cfg: &crate::config::Config, node: &str) -> Option<String> {
+    for site in &cfg.sites {
+        for p in &site.nodes {
+            let hit = if p.contains(['*', '?']) {
+                glob::Pattern::new(p).is_ok_and(|g| g.matches(node))
+            } else {
+                expand_nodes(p).is_ok_and(|hosts| hosts.iter().any(|h| h == node))
+            };
+            if hit {
+                return Some(site.id.clone());
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
