@@ -124,10 +124,11 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
         }
     }
     if answered == 0 {
-        let m = &missing[0];
+        let why = missing
+            .first()
+            .map_or("the period holds no chunk", |m| m.why.as_str());
         return Err(Error::new(format!(
-            "no Prometheus query succeeded ({asked} tried): {}",
-            m.why
+            "no Prometheus query succeeded ({asked} tried): {why}"
         ))
         .hint("check the URL and that the server is up; --prometheus takes the base URL, e.g. http://prometheus:9090"));
     }
