@@ -4,7 +4,7 @@
 //! made by CodeCarbon carries CodeCarbon's PUE inside its energy (1.0 unless configured):
 //! `[boamps] codecarbon_pue` divides it out, and a note says so either way.
 
-use super::{InputRecord, Job, Metered, Origin, Status, TrainingType};
+use super::{InputRecord, Job, Metered, Origin, TrainingType};
 use crate::config::{Config, InputFile};
 use crate::factors::Factors;
 use crate::findings::{codes, Finding};
@@ -158,60 +158,48 @@ fn build(
     let zone = text(v, "/environment/country")
         .and_then(|c| country_zone(c, factors))
         .or_else(|| cfg.boamps.zone.clone());
-    Job {
-        job_id: text(v, "/header/reportId")
+    let mut j = Job::bare(
+        text(v, "/header/reportId")
             .map(str::to_string)
             .unwrap_or(stem.clone()),
-        model: algo("algorithmName")
+        algo("algorithmName")
             .or_else(|| algo("foundationModelName"))
             .unwrap_or(stem),
-        team: text(v, "/header/publisher/division")
+        text(v, "/header/publisher/division")
             .or_else(|| text(v, "/header/publisher/name"))
             .unwrap_or("unassigned")
             .to_string(),
-        project: text(v, "/header/publisher/projectName").map(str::to_string),
-        site: cfg.boamps.site.clone(),
-        zone,
-        start,
-        end,
-        hardware,
-        devices,
-        nodes: None,
-        gpu_ids: None,
-        training_type: match text(v, "/task/taskStage").unwrap_or("") {
-            "finetuning" | "fineTuning" => TrainingType::FineTuning,
-            "inference" => TrainingType::Evaluation,
-            "training" => TrainingType::Pretraining,
-            _ => TrainingType::Other,
-        },
-        base_model: algo("foundationModelName"),
-        teacher_model: None,
-        sparsity: None,
-        precision: algo("quantization"),
-        parameters: v
-            .pointer("/task/algorithms/0/parametersNumber")
-            .and_then(Value::as_f64)
-            .map(|b| b * 1e9),
-        tokens: tokens(v),
-        status: Status::Completed,
-        gpu_hours: None,
-        avg_power_w: None,
-        metered: Some(Metered {
-            it_kwh,
-            // CodeCarbon and most BoAmps writers measure CPU, RAM and GPU: the node.
-            boundary: Boundary::Node,
-            accelerator_share: None,
-            source,
-        }),
-        published: None,
-        from_codecarbon: false,
-        placement: None,
-        derived: None,
-        origin: Origin {
+        (start, end),
+        Origin {
             file: f.shown.clone(),
             line: 0,
         },
-    }
+    );
+    j.project = text(v, "/header/publisher/projectName").map(str::to_string);
+    j.site = cfg.boamps.site.clone();
+    j.zone = zone;
+    (j.hardware, j.devices) = (hardware, devices);
+    j.training_type = match text(v, "/task/taskStage").unwrap_or("") {
+        "finetuning" | "fineTuning" => TrainingType::FineTuning,
+        "inference" => TrainingType::Evaluation,
+        "training" => TrainingType::Pretraining,
+        _ => TrainingType::Other,
+    };
+    j.base_model = algo("foundationModelName");
+    j.precision = algo("quantization");
+    j.parameters = v
+        .pointer("/task/algorithms/0/parametersNumber")
+        .and_then(Value::as_f64)
+        .map(|b| b * 1e9);
+    j.tokens = tokens(v);
+    j.metered = Some(Metered {
+        it_kwh,
+        // CodeCarbon and most BoAmps writers measure CPU, RAM and GPU: the node.
+        boundary: Boundary::Node,
+        accelerator_share: None,
+        source,
+    });
+    j
 }
 
 /// The measures' energy (kWh) and span: each starts at `measurementDateTime` and lasts

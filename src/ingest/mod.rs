@@ -142,6 +142,49 @@ pub struct Job {
     pub origin: Origin,
 }
 
+impl Job {
+    /// A job with its identity, team, time and origin, and nothing else known: unknown
+    /// hardware on one device, `other` work, completed (the reader sets what it knows).
+    pub fn bare(
+        job_id: String,
+        model: String,
+        team: String,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+        origin: Origin,
+    ) -> Job {
+        Job {
+            job_id,
+            model,
+            team,
+            project: None,
+            site: None,
+            zone: None,
+            start,
+            end,
+            hardware: "unknown".to_string(),
+            devices: 1.0,
+            nodes: None,
+            gpu_ids: None,
+            training_type: TrainingType::Other,
+            base_model: None,
+            teacher_model: None,
+            sparsity: None,
+            precision: None,
+            parameters: None,
+            tokens: None,
+            status: Status::Completed,
+            gpu_hours: None,
+            avg_power_w: None,
+            metered: None,
+            published: None,
+            from_codecarbon: false,
+            placement: None,
+            derived: None,
+            origin,
+        }
+    }
+}
+
 pub use crate::ledger::InputRecord;
 
 /// Everything read from the inputs.

@@ -6,7 +6,7 @@ use super::{slot_device, Fetched};
 use crate::config::prometheus::{LabelJobs, Prometheus};
 use crate::config::Config;
 use crate::findings::{codes, Finding};
-use crate::ingest::{Job, Origin, Status, TrainingType};
+use crate::ingest::{Job, Origin};
 use std::collections::BTreeMap;
 
 /// What the report says of a job found in labels.
@@ -81,45 +81,30 @@ fn new_job(
     let start = chrono::DateTime::from_timestamp_millis(id.first_ms)?;
     let end = chrono::DateTime::from_timestamp_millis(id.last_ms)?;
     let host = placement.first()?.0.clone();
-    Some(Job {
-        job_id: id.id.clone(),
-        model: label(id, p.model_label.as_deref())
+    let mut j = Job::bare(
+        id.id.clone(),
+        label(id, p.model_label.as_deref())
             .or_else(|| owner(id, p))
             .unwrap_or_else(|| id.id.clone()),
-        team: team(id, p).unwrap_or_else(|| "unassigned".to_string()),
-        project: id.labels.get("namespace").cloned(),
-        // [prometheus.sites], else the [[site]] listing the node, else [prometheus] site.
-        site: p
-            .site_by_glob(&host)
-            .or_else(|| crate::ingest::hostlist::site_of_node(cfg, &host))
-            .or_else(|| p.site.clone()),
-        zone: None,
-        start,
-        end,
-        hardware: model_name.unwrap_or_else(|| "unknown".to_string()),
-        devices: id.gpus.len() as f64,
-        nodes: Some(hosts(&placement)),
-        gpu_ids: None,
-        training_type: TrainingType::Other,
-        base_model: None,
-        teacher_model: None,
-        sparsity: None,
-        precision: None,
-        parameters: None,
-        tokens: None,
-        status: Status::Completed,
-        gpu_hours: None,
-        avg_power_w: None,
-        metered: None,
-        published: None,
-        from_codecarbon: false,
-        placement: Some(placement),
-        derived: Some(DERIVED),
-        origin: Origin {
+        team(id, p).unwrap_or_else(|| "unassigned".to_string()),
+        (start, end),
+        Origin {
             file: shown.to_string(),
             line: 0,
         },
-    })
+    );
+    j.project = id.labels.get("namespace").cloned();
+    // [prometheus.sites], else the [[site]] listing the node, else [prometheus] site.
+    j.site = p
+        .site_by_glob(&host)
+        .or_else(|| crate::ingest::hostlist::site_of_node(cfg, &host))
+        .or_else(|| p.site.clone());
+    j.hardware = model_name.unwrap_or_else(|| "unknown".to_string());
+    j.devices = id.gpus.len() as f64;
+    j.nodes = Some(hosts(&placement));
+    j.placement = Some(placement);
+    j.derived = Some(DERIVED);
+    Some(j)
 }
 
 /// The job's devices per host: the GPU's index, or its slot device on a shared GPU.
