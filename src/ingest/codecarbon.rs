@@ -3,7 +3,7 @@
 //! Rows sharing a `run_id` are cumulative snapshots of one run: only the latest counts. IT
 //! energy is `energy_consumed / pue` (CodeCarbon multiplies its own PUE in).
 
-use super::{InputRecord, Job, Metered, Origin, Status, TrainingType};
+use super::{InputRecord, Job, Metered, Origin};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -542,39 +542,25 @@ fn run_job(run: &Run, run_name: String, team: String, cfg: &Config) -> Job {
     if end <= start {
         end = start + Duration::milliseconds(1).max(Duration::zero());
     }
-    Job {
-        job_id: run_name.clone(),
-        model: run.project.clone(),
+    let mut j = Job::bare(
+        run_name.clone(),
+        run.project.clone(),
         team,
-        project: Some(run.project.clone()),
-        site: cfg.codecarbon_sites.get(&run.project).cloned(),
-        zone: run.zone.clone(),
-        start,
-        end,
-        hardware: run.gpu_model.clone().unwrap_or_else(|| "unknown".into()),
-        devices: run.gpu_count,
-        nodes: None,
-        gpu_ids: None,
-        training_type: TrainingType::Other,
-        base_model: None,
-        teacher_model: None,
-        sparsity: None,
-        precision: None,
-        parameters: None,
-        tokens: None,
-        status: Status::Completed,
-        gpu_hours: Some(run.gpu_count * run.duration_s / 3600.0),
-        avg_power_w: None,
-        metered: Some(Metered {
-            it_kwh: run.it_kwh(),
-            boundary: Boundary::System,
-            accelerator_share: run.gpu_share,
-            source: format!("CodeCarbon run {run_name} (ended {})", fmt_utc(run.end)),
-        }),
-        published: None,
-        from_codecarbon: true,
-        placement: None,
-        derived: None,
-        origin: run.origin.clone(),
-    }
+        (start, end),
+        run.origin.clone(),
+    );
+    j.project = Some(run.project.clone());
+    j.site = cfg.codecarbon_sites.get(&run.project).cloned();
+    j.zone = run.zone.clone();
+    j.hardware = run.gpu_model.clone().unwrap_or_else(|| "unknown".into());
+    j.devices = run.gpu_count;
+    j.gpu_hours = Some(run.gpu_count * run.duration_s / 3600.0);
+    j.metered = Some(Metered {
+        it_kwh: run.it_kwh(),
+        boundary: Boundary::System,
+        accelerator_share: run.gpu_share,
+        source: format!("CodeCarbon run {run_name} (ended {})", fmt_utc(run.end)),
+    });
+    j.from_codecarbon = true;
+    j
 }

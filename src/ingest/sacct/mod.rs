@@ -7,7 +7,7 @@
 
 mod json;
 
-use super::{InputRecord, Job, Metered, Origin, Status, TrainingType};
+use super::{InputRecord, Job, Metered, Origin, Status};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -458,47 +458,30 @@ impl<'a> Reader<'a> {
         let get = |k: &str| cell(row, k);
         let name = get("jobname").unwrap_or("unnamed").to_string();
         let cluster = get("cluster").map(String::from);
-        Job {
-            job_id: id.to_string(),
-            model: cfg.sacct_models.get(&name).cloned().unwrap_or(name),
-            team: get("account").unwrap_or("unassigned").to_string(),
-            project: cluster.clone().or_else(|| Some(stem.to_string())),
-            site: cluster
-                .as_ref()
-                .and_then(|c| cfg.sacct_sites.get(c))
-                .cloned()
-                .or_else(|| cfg.sacct_site.clone()),
-            zone: None,
-            start: run.start,
-            end: run.end,
-            hardware: get("partition")
-                .and_then(|p| cfg.sacct_partitions.get(p))
-                .cloned()
-                .or_else(|| cfg.sacct_hardware.clone())
-                .unwrap_or_else(|| "unknown".to_string()),
-            devices: run.devices,
-            nodes: run.nodes,
-            gpu_ids: None,
-            training_type: TrainingType::Other,
-            base_model: None,
-            teacher_model: None,
-            sparsity: None,
-            precision: None,
-            parameters: None,
-            tokens: None,
-            status: run.status,
-            gpu_hours: None,
-            avg_power_w: None,
-            metered: run.metered,
-            published: None,
-            from_codecarbon: false,
-            placement: None,
-            derived: None,
-            origin: Origin {
+        let mut j = Job::bare(
+            id.to_string(),
+            cfg.sacct_models.get(&name).cloned().unwrap_or(name),
+            get("account").unwrap_or("unassigned").to_string(),
+            (run.start, run.end),
+            Origin {
                 file: self.f.shown.clone(),
                 line,
             },
-        }
+        );
+        j.project = cluster.clone().or_else(|| Some(stem.to_string()));
+        j.site = cluster
+            .as_ref()
+            .and_then(|c| cfg.sacct_sites.get(c))
+            .cloned()
+            .or_else(|| cfg.sacct_site.clone());
+        j.hardware = get("partition")
+            .and_then(|p| cfg.sacct_partitions.get(p))
+            .cloned()
+            .or_else(|| cfg.sacct_hardware.clone())
+            .unwrap_or_else(|| "unknown".to_string());
+        (j.devices, j.nodes, j.status, j.metered) =
+            (run.devices, run.nodes, run.status, run.metered);
+        j
     }
 
     /// The job's Start and End (UTC), or `None`: skipped when missing or of no duration, an
