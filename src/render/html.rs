@@ -24,6 +24,8 @@ pub const TEMPLATES: [(&str, &str); 3] = [
 
 pub struct Html {
     tera: Tera,
+    /// List the BoAmps files (written with this report).
+    boamps: bool,
 }
 
 /// `{{ x | num(d=2, scale=0.001) }}`: grouped digits (after scaling); null shows as an em dash (unknown, never zero).
@@ -91,7 +93,18 @@ impl Html {
         tera.register_filter("pct", pct_filter);
         tera.register_filter("qty", qty_filter);
         tera.register_filter("pctnum", pctnum_filter);
-        Ok(Html { tera })
+        Ok(Html {
+            tera,
+            boamps: false,
+        })
+    }
+
+    /// The same renderer, listing the BoAmps files when `yes`.
+    pub fn listing_boamps(self, yes: bool) -> Html {
+        Html {
+            boamps: yes,
+            ..self
+        }
     }
 }
 
@@ -186,7 +199,15 @@ impl Renderer for Html {
             .render("style.css", &Context::new())
             .map_err(|e| Error::new(format!("template error: {}", tera_chain(&e))))?;
         ctx.insert("css", &css);
-        ctx.insert("boamps_files", &report.boamps_files);
+        let boamps: Vec<String> = if self.boamps {
+            crate::report::boamps_files(report)
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ctx.insert("boamps_files", &boamps);
         // Charts as inline SVG, by id (drawn from the chart models of the view-model).
         let charts: std::collections::BTreeMap<&str, String> = report
             .charts

@@ -27,8 +27,14 @@ pub fn renderer(format: Format, out: &Output) -> Result<Box<dyn Renderer>> {
     Ok(match format {
         Format::Json => Box::new(json::Json),
         Format::Csv => Box::new(csv::Csv),
-        Format::ModelCards => Box::new(model_card::ModelCards),
-        Format::Html => Box::new(html::Html::new(out.templates.as_deref())?),
+        // The HTML and the model cards name the BoAmps files when they are written.
+        Format::ModelCards => Box::new(model_card::ModelCards {
+            boamps: out.formats.contains(&Format::Boamps),
+        }),
+        Format::Html => Box::new(
+            html::Html::new(out.templates.as_deref())?
+                .listing_boamps(out.formats.contains(&Format::Boamps)),
+        ),
         Format::Pdf => Box::new(pdf::Pdf::new(out.templates.as_deref())?),
         Format::Boamps => Box::new(boamps::Boamps),
     })
@@ -36,19 +42,6 @@ pub fn renderer(format: Format, out: &Output) -> Result<Box<dyn Renderer>> {
 
 /// Render every requested format.
 pub fn render_all(report: &Report, out: &Output) -> Result<Rendered> {
-    // The HTML lists the BoAmps files when they are written.
-    let listed;
-    let report = if out.formats.contains(&Format::Boamps) {
-        let mut r = report.clone();
-        r.boamps_files = crate::report::boamps_files(&r)
-            .into_iter()
-            .map(|(p, _)| p)
-            .collect();
-        listed = r;
-        &listed
-    } else {
-        report
-    };
     let mut files: Rendered = Vec::new();
     for f in &out.formats {
         files.extend(renderer(*f, out)?.render(report)?);

@@ -6,7 +6,10 @@ use super::{Rendered, Renderer};
 use crate::error::Result;
 use crate::report::{ModelView, Report};
 
-pub struct ModelCards;
+pub struct ModelCards {
+    /// Name each model's BoAmps file (written with this report).
+    pub boamps: bool,
+}
 
 /// A YAML double-quoted string.
 fn q(s: &str) -> String {
@@ -65,16 +68,6 @@ fn yaml(m: &ModelView, r: &Report) -> String {
     )
 }
 
-/// The model's BoAmps file, when the report writes BoAmps files.
-fn boamps_file(m: &ModelView, r: &Report) -> Option<String> {
-    crate::report::boamps_files(r)
-        .into_iter()
-        .find(|(path, subject)| {
-            *subject == format!("model:{}", m.model) && r.boamps_files.contains(path)
-        })
-        .map(|(path, _)| path)
-}
-
 /// The paper statement: what training used and emitted, with its sources, its share of its
 /// sites' electricity and where the measurements are published.
 fn statement(m: &ModelView, r: &Report, market: &str, boamps: Option<&str>) -> String {
@@ -105,7 +98,7 @@ fn statement(m: &ModelView, r: &Report, market: &str, boamps: Option<&str>) -> S
     )
 }
 
-fn markdown(m: &ModelView, r: &Report) -> String {
+fn markdown(m: &ModelView, r: &Report, boamps: Option<&str>) -> String {
     let c = &m.card;
     let a = &m.amounts;
     let market = a
@@ -120,8 +113,7 @@ fn markdown(m: &ModelView, r: &Report) -> String {
         .sci_kgco2e_per_million_tokens
         .map(|v| format!("; {v:.5} kgCO2e per million tokens"))
         .unwrap_or_default();
-    let boamps = boamps_file(m, r);
-    let statement = statement(m, r, &market, boamps.as_deref());
+    let statement = statement(m, r, &market, boamps);
     format!(
         "## Environmental impact\n\n\
          Carbon emissions were computed with greenledger from the training jobs' measured or estimated energy (method and factors in the report's methodology section).\n\n\
@@ -154,7 +146,7 @@ fn markdown(m: &ModelView, r: &Report) -> String {
             .share_of_sites
             .map(|s| format!("{:.2} % of the Scope 2 energy of {} in {}", s * 100.0, c.sites.join(", "), r.period.label))
             .unwrap_or_else(|| "unknown (no site)".into()),
-        boamps = boamps.as_deref().unwrap_or("not written (add boamps to --format)"),
+        boamps = boamps.unwrap_or("not written (add boamps to --format)"),
         statement = statement,
         latex = tex(&statement)
     )
@@ -163,6 +155,19 @@ fn markdown(m: &ModelView, r: &Report) -> String {
 impl Renderer for ModelCards {
     fn render(&self, r: &Report) -> Result<Rendered> {
         let mut out = Vec::new();
+        // Each model's BoAmps file, named once for all cards.
+        let files: std::collections::BTreeMap<String, String> = if self.boamps {
+            crate::report::boamps_files(r)
+                .into_iter()
+                .filter_map(|(path, subject)| {
+                    subject
+                        .strip_prefix("model:")
+                        .map(|m| (m.to_string(), path))
+                })
+                .collect()
+        } else {
+            Default::default()
+        };
         for m in &r.models {
             out.push((
                 format!("model-cards/{}.yaml", m.card.file),
@@ -170,7 +175,7 @@ impl Renderer for ModelCards {
             ));
             out.push((
                 format!("model-cards/{}.md", m.card.file),
-                markdown(m, r).into_bytes(),
+                markdown(m, r, files.get(&m.model).map(String::as_str)).into_bytes(),
             ));
         }
         Ok(out)

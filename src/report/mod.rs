@@ -291,9 +291,6 @@ pub struct Report {
     /// its own intensity).
     #[serde(skip)]
     pub site_zones: std::collections::BTreeMap<String, String>,
-    /// The BoAmps files written with this report (for the HTML's list).
-    #[serde(skip)]
-    pub boamps_files: Vec<String>,
 }
 
 impl Report {
@@ -357,7 +354,6 @@ impl Report {
             public: false,
             boamps_task_family: cfg.boamps.task_family.clone(),
             boamps_task_families: cfg.boamps.task_families.clone(),
-            boamps_files: Vec::new(),
             site_zones: cfg
                 .sites
                 .iter()
