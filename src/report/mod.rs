@@ -96,31 +96,37 @@ pub struct ModelCard {
 /// like a job (jobs found in labels are) or two names that sanitise alike take `-2`, `-3`...
 pub fn boamps_files(r: &Report) -> Vec<(String, String)> {
     let mut used = std::collections::BTreeSet::new();
-    let mut unique = |base: String| {
-        let mut name = base.clone();
-        let mut k = 2;
-        while !used.insert(name.clone()) {
-            name = format!("{base}-{k}");
-            k += 1;
-        }
-        format!("{name}.json")
+    let mut path = |name: &str| {
+        let base = format!("boamps/{}", safe_file_name(name));
+        format!("{}.json", unique_name(&mut used, &base))
     };
-    let mut out = Vec::new();
-    for j in &r.jobs {
-        out.push((
-            unique(format!("boamps/{}", safe_file_name(&j.job_id))),
-            format!("job:{}", j.job_id),
-        ));
-    }
-    for m in &r.models {
-        if r.jobs.iter().any(|j| j.model == m.model) {
-            out.push((
-                unique(format!("boamps/{}", safe_file_name(&m.model))),
-                format!("model:{}", m.model),
-            ));
-        }
+    let mut out: Vec<(String, String)> = r
+        .jobs
+        .iter()
+        .map(|j| (path(&j.job_id), format!("job:{}", j.job_id)))
+        .collect();
+    let with_jobs: std::collections::BTreeSet<&str> =
+        r.jobs.iter().map(|j| j.model.as_str()).collect();
+    for m in r
+        .models
+        .iter()
+        .filter(|m| with_jobs.contains(m.model.as_str()))
+    {
+        out.push((path(&m.model), format!("model:{}", m.model)));
     }
     out
+}
+
+/// `base`, else `base-2`, `base-3`... the first name not in `taken` (which then holds it).
+fn unique_name(taken: &mut std::collections::BTreeSet<String>, base: &str) -> String {
+    let mut name = base.to_string();
+    let mut n = 1;
+    while taken.contains(&name) {
+        n += 1;
+        name = format!("{base}-{n}");
+    }
+    taken.insert(name.clone());
+    name
 }
 
 /// A file name from a model name: letters, digits, `.`, `-` and `_` kept, the rest `_`.
@@ -528,15 +534,7 @@ fn model_views(ledger: &Ledger, cfg: &Config) -> Vec<ModelView> {
     // itself taken moves on to the next number).
     let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for m in models.iter_mut() {
-        let base = m.card.file.clone();
-        let mut name = base.clone();
-        let mut n = 1;
-        while taken.contains(&name) {
-            n += 1;
-            name = format!("{base}-{n}");
-        }
-        taken.insert(name.clone());
-        m.card.file = name;
+        m.card.file = unique_name(&mut taken, &m.card.file);
         inventory_context(m, &ledger.jobs, &ledger.inventory);
     }
     models
