@@ -8,8 +8,7 @@ use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 use std::collections::BTreeMap;
 
-pub const POWER: &str = "DCGM_FI_DEV_POWER_USAGE";
-pub const ENERGY: &str = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION";
+pub use crate::config::prometheus::{ENERGY, POWER};
 
 /// Parse `{a="x",b="y"}` label text (escapes `\"`, `\\`, `\n`; `, ` separators tolerated).
 pub fn parse_labels(s: &str) -> std::result::Result<BTreeMap<String, String>, String> {

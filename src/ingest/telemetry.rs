@@ -228,19 +228,14 @@ fn parquet_kind(f: &InputFile) -> Kind {
 pub struct Source {
     pub file: InputFile,
     pub kind: Kind,
-    /// The fetched samples of a live source.
+    /// The fetched samples of a live source (with its input record; a file's record is made
+    /// from the file when it is read).
     pub live: Option<std::sync::Arc<prometheus::Fetched>>,
-    /// A live source's input record (a file's is made from the file when it is read).
-    pub record: Option<InputRecord>,
 }
 
 impl Source {
     /// A live source named `shown` (its servers).
-    pub fn live(
-        shown: String,
-        fetched: std::sync::Arc<prometheus::Fetched>,
-        record: InputRecord,
-    ) -> Source {
+    pub fn live(shown: String, fetched: std::sync::Arc<prometheus::Fetched>) -> Source {
         Source {
             file: InputFile {
                 path: std::path::PathBuf::new(),
@@ -248,7 +243,6 @@ impl Source {
             },
             kind: Kind::Prometheus,
             live: Some(fetched),
-            record: Some(record),
         }
     }
 }
@@ -296,7 +290,6 @@ pub fn sources(
                 file: f.clone(),
                 kind,
                 live: None,
-                record: None,
             }),
             Err(msg) => {
                 findings.push(
@@ -318,8 +311,8 @@ pub fn sources(
 /// estimated from the mean line length of the first 64 KiB for text files.
 pub fn expected_rows(src: &Source) -> Option<u64> {
     use std::io::Read;
-    if src.kind == Kind::Prometheus {
-        return src.record.as_ref().map(|r| r.rows_used);
+    if let Some(f) = &src.live {
+        return Some(f.record.rows_used);
     }
     if src.kind == Kind::GenericParquet {
         let f = std::fs::File::open(&src.file.path).ok()?;

@@ -248,7 +248,7 @@ fn stream(
             scan_out.findings.push(unreadable(src, e, used));
             used
         });
-        if src.record.is_some() {
+        if src.live.is_some() {
             // A live source's record was made when it was fetched (and is listed already).
             continue;
         }

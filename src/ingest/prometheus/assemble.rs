@@ -8,7 +8,6 @@ use super::{record, Fetched};
 use crate::config::prometheus::Prometheus;
 use crate::error::Result;
 use crate::findings::{codes, Finding};
-use crate::ledger::InputRecord;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Which selector a series answered.
@@ -190,12 +189,8 @@ impl State {
         all.into_iter().map(|(t, _, v)| (t, v)).collect()
     }
 
-    /// The source's record, the fetched data and the findings about it.
-    pub(super) fn finish(
-        self,
-        p: &Prometheus,
-        bytes: u64,
-    ) -> Result<(InputRecord, Fetched, Vec<Finding>)> {
+    /// The fetched data (with the source's record) and the findings about it.
+    pub(super) fn finish(self, p: &Prometheus, bytes: u64) -> Result<(Fetched, Vec<Finding>)> {
         let mut findings = Vec::new();
         let shown = format!("prometheus {}", p.urls.join(" "));
         self.describe(p, &shown, &mut findings);
@@ -216,13 +211,13 @@ impl State {
             .map(|i| p.shares.get(&i.id).copied().unwrap_or(1.0))
             .collect();
         Ok((
-            rec,
             Fetched {
                 gpus: self.gpus,
                 idents: self.idents,
                 shares,
                 power,
                 energy,
+                record: rec,
             },
             findings,
         ))

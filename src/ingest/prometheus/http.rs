@@ -75,8 +75,7 @@ impl Client {
         loop {
             match self.once(&url, query, time) {
                 Ok(body) => return Ok(body),
-                Err(Failure::Missing(why)) if attempt < self.retries => {
-                    let _ = why;
+                Err(Failure::Missing(_)) if attempt < self.retries => {
                     std::thread::sleep(wait);
                     wait *= 2;
                     attempt += 1;

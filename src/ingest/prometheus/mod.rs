@@ -34,6 +34,8 @@ pub struct Fetched {
     shares: Vec<f64>,
     power: Spill,
     energy: Spill,
+    /// The source's input record: servers, selectors, the samples' sha256 and row counts.
+    pub(crate) record: InputRecord,
 }
 
 /// The seconds of an epoch-ms instant as Prometheus reads them (`1782864015.5`).
@@ -257,14 +259,13 @@ fn missing_findings(missing: &[Missing], findings: &mut Vec<Finding>) {
 
 /// Close the spills, turn the labels into jobs and register the source and its record.
 fn finish(st: State, p: &Prometheus, cfg: &Config, bytes: u64, out: &mut Ingested) -> Result<()> {
-    let (record, fetched, findings) = st.finish(p, bytes)?;
+    let (fetched, findings) = st.finish(p, bytes)?;
     out.findings.extend(findings);
     jobs::merge(&fetched, cfg, p, &mut out.jobs, &mut out.findings);
-    out.inputs.push(record.clone());
+    out.inputs.push(fetched.record.clone());
     out.telemetry.push(super::telemetry::Source::live(
         p.urls.join(" "),
         std::sync::Arc::new(fetched),
-        record,
     ));
     Ok(())
 }
