@@ -246,6 +246,18 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `report` over the fleet's six hours with the config `cfg`, writing `format` (add `--out`).
+fn report_cmd(cfg: &Path, format: &str) -> assert_cmd::Command {
+    let mut c = gl();
+    c.args([
+        "report", "--quiet", "--format", format, "--force", "--period",
+    ])
+    .arg("2026-07-01T00:00:00Z..2026-07-01T06:00:00Z")
+    .arg("--config")
+    .arg(cfg);
+    c
+}
+
 /// The lab's site: both nodes, French grid, PUE 1.2.
 const SITE: &str = "[[site]]\nid = \"lab\"\nname = \"Lab\"\nzone = \"FR\"\npue = 1.2\nnodes = [\"n1\", \"n2\"]\n\n";
 
@@ -254,18 +266,7 @@ const SITE: &str = "[[site]]\nid = \"lab\"\nname = \"Lab\"\nzone = \"FR\"\npue =
 fn run(dir: &Path, config: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
     let cfg = write(dir, "greenledger.toml", &format!("{SITE}{config}"));
     let out = dir.join("out");
-    let a = gl()
-        .args([
-            "report",
-            "--quiet",
-            "--format",
-            "json",
-            "--force",
-            "--period",
-            "2026-07-01T00:00:00Z..2026-07-01T06:00:00Z",
-            "--config",
-        ])
-        .arg(&cfg)
+    let a = report_cmd(&cfg, "json")
         .args(extra)
         .arg("--out")
         .arg(&out)
@@ -776,22 +777,12 @@ fn headers_and_the_bearer_token_go_with_every_query() {
     let dir = tempfile::tempdir().unwrap();
     let config = format!("[prometheus]\nurl = \"{proxy}\"\nbearer_token_env = \"GL_TEST_TOKEN\"\nheaders = {{ \"X-Scope-OrgID\" = \"ml-platform\" }}\n");
     let cfg = write(dir.path(), "greenledger.toml", &format!("{SITE}{config}"));
-    gl().args([
-        "report",
-        "--quiet",
-        "--format",
-        "json",
-        "--force",
-        "--period",
-        "2026-07-01T00:00:00Z..2026-07-01T06:00:00Z",
-        "--config",
-    ])
-    .arg(&cfg)
-    .arg("--out")
-    .arg(dir.path().join("out"))
-    .env("GL_TEST_TOKEN", "s3cret")
-    .assert()
-    .code(0);
+    report_cmd(&cfg, "json")
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .env("GL_TEST_TOKEN", "s3cret")
+        .assert()
+        .code(0);
     let heads = heads.lock().unwrap();
     assert!(!heads.is_empty());
     for h in heads.iter() {
@@ -800,23 +791,13 @@ fn headers_and_the_bearer_token_go_with_every_query() {
         assert!(h.contains("x-scope-orgid: ml-platform"), "{h}");
     }
     // Without the variable the run stops before any request, naming it.
-    gl().args([
-        "report",
-        "--quiet",
-        "--format",
-        "json",
-        "--force",
-        "--period",
-        "2026-07-01T00:00:00Z..2026-07-01T06:00:00Z",
-        "--config",
-    ])
-    .arg(&cfg)
-    .arg("--out")
-    .arg(dir.path().join("out2"))
-    .env_remove("GL_TEST_TOKEN")
-    .assert()
-    .code(2)
-    .stderr(predicates::str::contains("GL_TEST_TOKEN"));
+    report_cmd(&cfg, "json")
+        .arg("--out")
+        .arg(dir.path().join("out2"))
+        .env_remove("GL_TEST_TOKEN")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("GL_TEST_TOKEN"));
 }
 
 #[test]
@@ -869,20 +850,11 @@ fn a_job_on_part_of_a_node_gives_its_share_in_boamps() {
         ),
     );
     let out = dir.path().join("out");
-    gl().args([
-        "report",
-        "--quiet",
-        "--format",
-        "boamps",
-        "--period",
-        "2026-07-01T00:00:00Z..2026-07-01T06:00:00Z",
-        "--config",
-    ])
-    .arg(&cfg)
-    .arg("--out")
-    .arg(&out)
-    .assert()
-    .code(0);
+    report_cmd(&cfg, "boamps")
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
     // Job 102 held gpu0 of n2's two GPUs: share 0.5; job 101 held all of n1: no share.
     let b = read_json(&out.join("boamps/102.json"));
     assert_eq!(b["infrastructure"]["components"][0]["share"], 0.5);
