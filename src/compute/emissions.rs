@@ -240,7 +240,7 @@ fn job_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::{Job, Origin, Status, TrainingType};
+    use crate::ingest::{Job, Origin, TrainingType};
     use crate::ledger::Tier;
     use chrono::{TimeZone, Utc};
 
@@ -255,37 +255,21 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
         Resolved {
             job: Job {
-                job_id: "j".into(),
-                model: "m".into(),
-                team: "t".into(),
-                project: None,
-                site: None,
                 zone: Some("FR".into()),
-                start: t,
-                end: t + chrono::Duration::hours(10),
                 hardware: "H100".into(),
                 devices: 8.0,
-                nodes: None,
-                gpu_ids: None,
                 training_type: TrainingType::Pretraining,
-                base_model: None,
-                teacher_model: None,
-                sparsity: None,
-                precision: None,
-                parameters: None,
                 tokens: Some(2e9),
-                status: Status::Completed,
-                gpu_hours: None,
-                avg_power_w: None,
-                metered: None,
-                published: None,
-                from_codecarbon: false,
-                placement: None,
-                derived: None,
-                origin: Origin {
-                    file: "jobs.csv".into(),
-                    line: 2,
-                },
+                ..Job::bare(
+                    "j".into(),
+                    "m".into(),
+                    "t".into(),
+                    (t, t + chrono::Duration::hours(10)),
+                    Origin {
+                        file: "jobs.csv".into(),
+                        line: 2,
+                    },
+                )
             },
             tier: Tier::Estimated,
             fraction,

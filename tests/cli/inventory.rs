@@ -1,16 +1,7 @@
 //! The complete inventory (issue 12): job boundaries, idle energy, site meters and the
 //! reconciliation, every figure worked out by hand.
 
-use super::{close, report_json, tmp_with};
-
-fn job<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    r["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["job_id"] == id)
-        .unwrap_or_else(|| panic!("{id}"))
-}
+use super::{close, job, report_json, tmp_with};
 
 fn f(v: &serde_json::Value, k: &str) -> f64 {
     v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"))

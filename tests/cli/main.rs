@@ -53,6 +53,16 @@ pub fn real_data(sub: &str) -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
+/// The job `id` of a report.json (a panic naming the jobs there when it has none).
+pub fn job<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_id"] == id)
+        .unwrap_or_else(|| panic!("no job {id} in {}", r["jobs"]))
+}
+
 pub fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }

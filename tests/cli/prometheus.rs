@@ -5,7 +5,7 @@
 //! Without the binaries these tests print SKIPPED loudly and pass; under `scripts/test.sh`
 //! (`GREENLEDGER_REQUIRE_SERVERS=1`) a missing server fails them.
 
-use super::{gl, read_json};
+use super::{gl, job, read_json};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -303,15 +303,6 @@ struct Live {
     _server: Server,
     dir: tempfile::TempDir,
     r: serde_json::Value,
-}
-
-fn job<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    r["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["job_id"] == id)
-        .unwrap_or_else(|| panic!("no job {id} in {}", r["jobs"]))
 }
 
 fn f(v: &serde_json::Value) -> f64 {

@@ -1,7 +1,7 @@
 //! Power telemetry to job energy: hand-computed cases, agreement with the DuckDB reference,
 //! row order and file splits, and the real nvidia-smi and DCGM files.
 
-use super::{build_in, close, fixture, gl, read_json, real_data, tmp_with};
+use super::{build_in, close, fixture, gl, job, read_json, real_data, tmp_with};
 
 /// 2026-07-01T00:00:00Z in epoch milliseconds.
 const BASE_MS: i64 = 1_782_864_000_000;
@@ -88,15 +88,6 @@ fn report(dir: &std::path::Path) -> serde_json::Value {
         String::from_utf8_lossy(&o.stderr)
     );
     read_json(&out.join("report.json"))
-}
-
-fn job<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    r["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["job_id"] == id)
-        .unwrap_or_else(|| panic!("job {id}"))
 }
 
 /// n1/gpu0 segments: [0,60] 100->200 W (9000 J), [60,120] 200 W (12000 J), [120,400] a gap,
