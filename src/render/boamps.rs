@@ -6,7 +6,7 @@
 use super::{Rendered, Renderer};
 use crate::error::{Error, Result};
 use crate::ledger::{JobRow, Tier};
-use crate::report::{boamps_files, Report};
+use crate::report::{boamps_files, BoampsSubject, Report};
 use serde_json::{json, Map, Value};
 
 pub struct Boamps;
@@ -19,15 +19,13 @@ impl Renderer for Boamps {
     fn render(&self, r: &Report) -> Result<Rendered> {
         let mut files = Vec::new();
         for (path, subject) in boamps_files(r) {
-            let jobs: Vec<&JobRow> = match subject.split_once(':') {
-                Some(("job", id)) => r.jobs.iter().filter(|j| j.job_id == id).collect(),
-                Some((_, model)) => r.jobs.iter().filter(|j| j.model == model).collect(),
-                None => Vec::new(),
+            let (jobs, name): (Vec<&JobRow>, &str) = match &subject {
+                BoampsSubject::Job(id) => (r.jobs.iter().filter(|j| &j.job_id == id).collect(), id),
+                BoampsSubject::Model(m) => (r.jobs.iter().filter(|j| &j.model == m).collect(), m),
             };
             if jobs.is_empty() {
                 continue;
             }
-            let name = subject.split_once(':').map(|(_, n)| n).unwrap_or("");
             files.push((path, bytes(report(r, &jobs, name)?)?));
         }
         Ok(files)

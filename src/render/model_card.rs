@@ -159,10 +159,9 @@ impl Renderer for ModelCards {
         let files: std::collections::BTreeMap<String, String> = if self.boamps {
             crate::report::boamps_files(r)
                 .into_iter()
-                .filter_map(|(path, subject)| {
-                    subject
-                        .strip_prefix("model:")
-                        .map(|m| (m.to_string(), path))
+                .filter_map(|(path, subject)| match subject {
+                    crate::report::BoampsSubject::Model(m) => Some((m, path)),
+                    crate::report::BoampsSubject::Job(_) => None,
                 })
                 .collect()
         } else {

@@ -91,19 +91,26 @@ pub struct ModelCard {
     pub sites: Vec<String>,
 }
 
-/// The BoAmps files of a report: `(path, subject)` with subject `job:<id>` or `model:<name>`,
+/// What a BoAmps file reports on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoampsSubject {
+    Job(String),
+    Model(String),
+}
+
+/// The BoAmps files of a report and what each is about,
 /// `boamps/<job_id>.json` then `boamps/<model>.json`, names made safe and unique: a model named
 /// like a job (jobs found in labels are) or two names that sanitise alike take `-2`, `-3`...
-pub fn boamps_files(r: &Report) -> Vec<(String, String)> {
+pub fn boamps_files(r: &Report) -> Vec<(String, BoampsSubject)> {
     let mut used = std::collections::BTreeSet::new();
     let mut path = |name: &str| {
         let base = format!("boamps/{}", safe_file_name(name));
         format!("{}.json", unique_name(&mut used, &base))
     };
-    let mut out: Vec<(String, String)> = r
+    let mut out: Vec<(String, BoampsSubject)> = r
         .jobs
         .iter()
-        .map(|j| (path(&j.job_id), format!("job:{}", j.job_id)))
+        .map(|j| (path(&j.job_id), BoampsSubject::Job(j.job_id.clone())))
         .collect();
     let with_jobs: std::collections::BTreeSet<&str> =
         r.jobs.iter().map(|j| j.model.as_str()).collect();
@@ -112,7 +119,7 @@ pub fn boamps_files(r: &Report) -> Vec<(String, String)> {
         .iter()
         .filter(|m| with_jobs.contains(m.model.as_str()))
     {
-        out.push((path(&m.model), format!("model:{}", m.model)));
+        out.push((path(&m.model), BoampsSubject::Model(m.model.clone())));
     }
     out
 }
