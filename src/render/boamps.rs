@@ -245,15 +245,9 @@ fn infrastructure(jobs: &[&JobRow], zone: &str) -> Value {
 
 /// The country of the job's grid zone (its two-letter prefix) and the factor used.
 fn environment(j: &JobRow, zone: &str) -> Option<Value> {
-    let country: String = zone
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    if country.len() != 2 {
-        return None;
-    }
+    let country = crate::report::scope2::country(zone)?;
     let mut v = json!({
-        "country": country.to_uppercase(),
+        "country": country,
         "powerSourceCarbonIntensity": j.intensity_g_per_kwh,
     });
     if let Some(site) = &j.site {

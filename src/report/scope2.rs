@@ -52,7 +52,7 @@ pub struct Scope2 {
 
 /// The two-letter country of a grid zone (`SE3` -> SE, `US-CAL-CISO` -> US); `None` for cloud
 /// regions and other codes.
-fn country(zone: &str) -> Option<String> {
+pub fn country(zone: &str) -> Option<String> {
     if zone.contains(':') {
         return None;
     }
