@@ -56,12 +56,9 @@ fn selector(base: &str, matchers: &[String]) -> String {
     }
 }
 
-/// A chunk that could not be fetched: server, query, window and why.
+/// A query that could not be made (its server, query and window), and why.
 struct Missing {
-    url: String,
-    query: String,
-    from_ms: i64,
-    to_ms: i64,
+    task: Task,
     why: String,
 }
 
@@ -112,13 +109,7 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
                     return Err(Error::new(format!("Prometheus refused the query: {why}; query: {}", t.query))
                         .hint("check [prometheus] power, energy and matchers (PromQL series selectors), the URL and the credentials"));
                 }
-                Err(http::Failure::Missing(why)) => missing.push(Missing {
-                    url: t.url,
-                    query: t.query,
-                    from_ms: t.from_ms,
-                    to_ms: t.to_ms,
-                    why,
-                }),
+                Err(http::Failure::Missing(why)) => missing.push(Missing { task: t, why }),
             }
         }
         for chunk in chunks {
@@ -226,7 +217,7 @@ fn fetch(client: &http::Client, t: &Task) -> Answer {
 fn missing_findings(missing: &[Missing], findings: &mut Vec<Finding>) {
     let mut by_url: std::collections::BTreeMap<&str, Vec<&Missing>> = Default::default();
     for m in missing {
-        by_url.entry(&m.url).or_default().push(m);
+        by_url.entry(&m.task.url).or_default().push(m);
     }
     for (url, ms) in by_url {
         let windows: Vec<String> = ms
@@ -235,8 +226,8 @@ fn missing_findings(missing: &[Missing], findings: &mut Vec<Finding>) {
             .map(|m| {
                 format!(
                     "{}..{}",
-                    crate::timeutil::fmt_utc_ms(m.from_ms + 1),
-                    crate::timeutil::fmt_utc_ms(m.to_ms)
+                    crate::timeutil::fmt_utc_ms(m.task.from_ms + 1),
+                    crate::timeutil::fmt_utc_ms(m.task.to_ms)
                 )
             })
             .collect();
@@ -249,7 +240,7 @@ fn missing_findings(missing: &[Missing], findings: &mut Vec<Finding>) {
                     windows.join(", "),
                     if ms.len() > 10 { ", ..." } else { "" },
                     ms[0].why,
-                    ms[0].query
+                    ms[0].task.query
                 ),
             )
             .at(url, None),
