@@ -16,6 +16,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Read and check the inputs; print the findings. Exit 1 when any finding is an error.
     Validate(InputArgs),
+    /// Hand the telemetry integration to Spark or DuckDB: write claims.parquet, job_energy.sql,
+    /// a driver and a README into --out; then `report --pushdown DIR` reads the engine's results.
+    Pushdown(PushdownArgs),
     /// Quick single-run calculator: energy and location-based emissions of one run.
     Estimate(EstimateArgs),
     /// Write the bundled demo quarter and report on it.
@@ -76,6 +79,10 @@ pub struct InputArgs {
     /// BoAmps reports (JSON), each read as a metered job (several files, globs and repeats allowed).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub boamps: Vec<PathBuf>,
+    /// A `greenledger pushdown` folder whose engine has run: its results (per job, device,
+    /// node and hour) stand in for telemetry files; the same config and jobs must be given.
+    #[arg(long, value_name = "DIR")]
+    pub pushdown: Option<PathBuf>,
     /// A factor file (TOML) replacing the embedded grid factors: restates the period.
     #[arg(long, value_name = "FILE")]
     pub factors: Option<PathBuf>,
@@ -132,6 +139,21 @@ pub struct ReportArgs {
     pub inputs: InputArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PushdownArgs {
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// The engine to write SQL and a driver for: spark or duckdb.
+    #[arg(long, value_name = "ENGINE", default_value = "spark")]
+    pub engine: String,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "greenledger-pushdown")]
+    pub out: PathBuf,
+    /// Replace a non-empty output folder.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

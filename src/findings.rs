@@ -130,6 +130,7 @@ pub mod codes {
     pub const TELEMETRY_IMPUTED: &str = "telemetry.imputed";
     pub const TELEMETRY_NO_SAMPLES: &str = "telemetry.no-samples";
     pub const TELEMETRY_NODE_POWER_UNSPLIT: &str = "telemetry.node-power-unsplit";
+    pub const TELEMETRY_PUSHDOWN: &str = "telemetry.pushdown";
     pub const BOUNDARY_HOST_OUTSIDE: &str = "boundary.host-outside";
     pub const INVENTORY_NO_METER: &str = "inventory.no-meter";
     pub const INVENTORY_METER_PRORATED: &str = "inventory.meter-prorated";

@@ -208,6 +208,10 @@ pub struct SiteIdle {
 /// Counts for the data-quality summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TelemetryStats {
+    /// The engine that integrated the samples (`report --pushdown`), with its SQL's sha256;
+    /// absent when greenledger integrated them itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     pub files: usize,
     pub samples: u64,
     pub devices: usize,

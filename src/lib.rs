@@ -17,6 +17,7 @@ pub mod format;
 pub mod ingest;
 pub mod ledger;
 pub mod manifest;
+pub mod pushdown;
 pub mod render;
 pub mod report;
 pub mod score;
@@ -171,6 +172,7 @@ pub fn run(cli: Cli, argv: &[String]) -> Result<i32> {
             Ok(exit_code(&r))
         }
         Command::Validate(a) => validate(&a),
+        Command::Pushdown(a) => pushdown::run(&a.inputs, &a.engine, &a.out, a.force),
         Command::Estimate(a) => estimate_command(&a),
         Command::Verify(a) => verify(&a.dir),
         Command::Completions(a) => {

@@ -44,7 +44,8 @@ fn monthly(rows: &[resolve::Resolved], cols: [&[f64]; 5]) -> Vec<MonthRow> {
 /// factors and tier, compute energy and emissions in a frame, allocate instruments, add the
 /// bounds, then aggregate.
 pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<Ledger> {
-    let period = period(cfg, &ingested.jobs, !ingested.telemetry.is_empty())?;
+    let has_telemetry = !ingested.telemetry.is_empty() || ingested.pushdown.is_some();
+    let period = period(cfg, &ingested.jobs, has_telemetry)?;
     let attribution = attribute(cfg, factors, &ingested, &period)?;
     let node_sites = node_sites(&ingested.jobs);
     let node_idle = attribution.as_ref().map(node_hours);
@@ -121,7 +122,7 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
 
 /// The period reported on: the configured one, else the jobs' span. Telemetry without jobs
 /// needs a period (there is nothing else to take it from).
-fn period(cfg: &Config, jobs: &[crate::ingest::Job], telemetry: bool) -> Result<Period> {
+pub fn period(cfg: &Config, jobs: &[crate::ingest::Job], telemetry: bool) -> Result<Period> {
     if jobs.is_empty() && cfg.period.is_none() && telemetry {
         return Err(crate::error::Error::new(
             "without jobs the report cannot take its period from them",
@@ -135,13 +136,16 @@ fn period(cfg: &Config, jobs: &[crate::ingest::Job], telemetry: bool) -> Result<
     }))
 }
 
-/// Telemetry attributed to the jobs, when any telemetry was given.
+/// Telemetry attributed to the jobs, when any telemetry (or a pushdown's results) was given.
 fn attribute(
     cfg: &Config,
     factors: &Factors,
     ingested: &Ingested,
     period: &Period,
 ) -> Result<Option<energy::Attribution>> {
+    if let Some(p) = &ingested.pushdown {
+        return energy::pushdown::attribute(cfg, factors, &ingested.jobs, period, p).map(Some);
+    }
     if ingested.telemetry.is_empty() {
         return Ok(None);
     }

@@ -311,6 +311,8 @@ pub struct Config {
     pub allocate_overhead: bool,
     /// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
     pub prometheus: Option<prometheus::Prometheus>,
+    /// `--pushdown DIR`: an engine's integration results in place of telemetry files.
+    pub pushdown: Option<InputFile>,
     /// `[report] net_revenue` and `currency`, for the ESRS E1 intensities.
     pub net_revenue: Option<NetRevenue>,
     /// `[boamps]`: what exports say that the ledger does not know, and how imports are read.
@@ -383,6 +385,7 @@ impl Config {
         let published_footprints = footprints(&file.published_footprint, &base, &w)?;
         let prometheus =
             prometheus::prometheus(file.prometheus, &args.prometheus, &sites, &base, &w)?;
+        let pushdown = pushdown(args, &inputs, prometheus.is_some())?;
         let previous = file.report.previous.as_ref().map(|p| InputFile {
             path: base.join(p),
             shown: p.clone(),
@@ -422,6 +425,7 @@ impl Config {
             grid_lifecycle: file.grid.lifecycle,
             allocate_overhead: overhead(&file.accounting, &w)?,
             prometheus,
+            pushdown,
             net_revenue,
             boamps: file.boamps.into(),
             quiet: args.quiet,
@@ -432,6 +436,31 @@ impl Config {
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
     }
+}
+
+/// `--pushdown DIR`: a folder, and the only source of accelerator power.
+fn pushdown(args: &InputArgs, inputs: &Inputs, prometheus: bool) -> Result<Option<InputFile>> {
+    let Some(dir) = &args.pushdown else {
+        return Ok(None);
+    };
+    let shown = dir.display().to_string();
+    if !dir.is_dir() {
+        return Err(
+            Error::new(format!("--pushdown {shown}: not a folder")).hint(
+                "give the folder `greenledger pushdown --out DIR` wrote (its engine must have run)",
+            ),
+        );
+    }
+    if !inputs.telemetry.is_empty() || prometheus {
+        return Err(Error::new(format!(
+            "--pushdown {shown} stands in for telemetry: it cannot be combined with telemetry files or Prometheus"
+        ))
+        .hint("give the samples to the engine (run_spark.py --samples) and only --pushdown here"));
+    }
+    Ok(Some(InputFile {
+        path: dir.clone(),
+        shown,
+    }))
 }
 
 /// The reporting period: `--period`, else `[report] period`, else `[report] start`/`end`

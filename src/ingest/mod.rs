@@ -12,6 +12,7 @@ pub mod meters;
 pub mod node_power;
 pub mod nvidia_smi;
 pub mod prometheus;
+pub mod pushdown;
 pub mod sacct;
 pub mod table;
 pub mod telemetry;
@@ -193,6 +194,8 @@ pub struct Ingested {
     pub jobs: Vec<Job>,
     /// Telemetry files, detected but not yet read (compute streams them).
     pub telemetry: Vec<telemetry::Source>,
+    /// The results of a pushdown run (`--pushdown DIR`), in place of telemetry files.
+    pub pushdown: Option<pushdown::Pushdown>,
     /// Hourly grid intensity from --grid files.
     pub grid: grid::Hourly,
     /// Site meter readings (`[[site.meter]]` and `--meters`).
@@ -315,6 +318,7 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         && cfg.inputs.telemetry.is_empty()
         && cfg.prometheus.is_none()
         && cfg.inputs.boamps.is_empty()
+        && cfg.pushdown.is_none()
     {
         return Err(Error::new(
             "no inputs: give --jobs or --codecarbon files, or a --config naming them",
@@ -360,6 +364,9 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         out.inputs.push(rec);
     }
     out.telemetry = telemetry::sources(cfg, &mut out.inputs, &mut out.findings)?;
+    if let Some(dir) = &cfg.pushdown {
+        out.pushdown = Some(pushdown::read(dir, &mut out.inputs)?);
+    }
     prometheus::load(cfg, &mut out)?;
     out.grid = grid::load(cfg, &mut out.inputs, &mut out.findings)?;
     out.meters = meters::from_config(cfg);

@@ -21,6 +21,12 @@ use std::collections::{BTreeMap, HashMap};
 
 mod claims;
 mod device;
+pub mod pushdown;
+pub mod sql;
+
+/// Power above this many times the largest TDP of a node's jobs is implausible and dropped
+/// (DESIGN.md); the pushdown's SQL names the same constant.
+pub const LIMIT_TDP_FACTOR: f64 = 2.0;
 
 /// What telemetry says about one job (by index in the jobs list).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -205,7 +211,7 @@ fn power_limits(
                 Some(m.map_or(t, |m: f64| m.max(t)))
             });
         if let Some(t) = tdp {
-            limits.insert(*n, 2.0 * t);
+            limits.insert(*n, LIMIT_TDP_FACTOR * t);
         }
     }
     limits

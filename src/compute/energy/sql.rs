@@ -1,0 +1,442 @@
+//! The integration rules as SQL for an outside engine (Spark, DuckDB): the same segments,
+//! clips, gaps, limits and hourly profile as [`super::device`], generated from the same
+//! parameters so that the two cannot drift (`greenledger report --pushdown` regenerates the
+//! text and refuses results made by another).
+//!
+//! Every float expression is written in the order the in-process code evaluates it, so each
+//! piece of energy is the same double; only the order of the sums differs (1e-15 relative).
+
+use super::device::HOUR_MS;
+
+/// The engine the SQL is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Spark,
+    DuckDb,
+}
+
+impl Engine {
+    /// The name used on the command line and in the SQL's header.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Spark => "spark",
+            Engine::DuckDb => "duckdb",
+        }
+    }
+
+    /// The name a reader sees in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Engine::Spark => "Apache Spark",
+            Engine::DuckDb => "DuckDB",
+        }
+    }
+
+    /// Parse `spark` or `duckdb`.
+    pub fn parse(s: &str) -> Option<Engine> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "spark" => Some(Engine::Spark),
+            "duckdb" => Some(Engine::DuckDb),
+            _ => None,
+        }
+    }
+
+    fn int_div(self) -> &'static str {
+        match self {
+            Engine::Spark => "div",
+            Engine::DuckDb => "//",
+        }
+    }
+
+    /// `timestamp` as a quoted identifier.
+    fn ts_column(self) -> &'static str {
+        match self {
+            Engine::Spark => "`timestamp`",
+            Engine::DuckDb => "\"timestamp\"",
+        }
+    }
+
+    /// Epoch milliseconds of the samples' `timestamp` (text or a timestamp type; naive
+    /// ones in the session's time zone), NULL when it cannot be read.
+    fn epoch_ms(self) -> String {
+        match self {
+            Engine::Spark => format!("unix_millis(TRY_CAST({} AS TIMESTAMP))", self.ts_column()),
+            Engine::DuckDb => format!("epoch_ms(TRY_CAST({} AS TIMESTAMPTZ))", self.ts_column()),
+        }
+    }
+
+    /// One row per integer from `a` to `b` (inclusive), as a select-list expression.
+    fn explode(self, a: &str, b: &str) -> String {
+        match self {
+            Engine::Spark => format!("explode(sequence({a}, {b}))"),
+            Engine::DuckDb => format!("unnest(generate_series({a}, {b}))"),
+        }
+    }
+
+    fn set_time_zone(self, tz: &str) -> String {
+        match self {
+            Engine::Spark => format!("SET spark.sql.session.timeZone = {tz}"),
+            Engine::DuckDb => format!("SET TimeZone = '{tz}'"),
+        }
+    }
+
+    /// A table computed once and read by several results.
+    fn materialise(self) -> &'static str {
+        match self {
+            Engine::Spark => "CACHE TABLE",
+            Engine::DuckDb => "CREATE OR REPLACE TEMP TABLE",
+        }
+    }
+
+    fn string_type(self) -> &'static str {
+        match self {
+            Engine::Spark => "STRING",
+            Engine::DuckDb => "VARCHAR",
+        }
+    }
+}
+
+/// The results an engine writes, in the order the SQL produces them.
+pub const RESULTS: [&str; 6] = [
+    "job_energy",
+    "job_hourly",
+    "device_energy",
+    "node_energy",
+    "node_hourly",
+    "quality",
+];
+
+/// What the SQL is generated from: the rule parameters and a digest of the claims.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The period, `[p0, p1)` in epoch milliseconds, and its label.
+    pub p0: i64,
+    pub p1: i64,
+    pub period: String,
+    pub max_gap_s: f64,
+    pub max_gap_ms: i64,
+    /// Power above this many times the largest TDP of a node's jobs is dropped.
+    pub limit_factor: f64,
+    /// The zone naive timestamps are read in (an IANA name, an offset or UTC).
+    pub time_zone: String,
+    /// Rows and sha256 of the claims ([`super::pushdown::claims_digest`]).
+    pub claims_rows: usize,
+    pub claims_sha256: String,
+}
+
+/// The energy of the straight line from (t0, p0) to (t1, p1) of table alias `g`, between the
+/// millisecond expressions `a` and `b`: [`super::device::trapezoid`], operation for operation.
+fn trapezoid(a: &str, b: &str) -> String {
+    let span = "CAST(g.t1 - g.t0 AS DOUBLE)";
+    let pa = format!("(g.p0 + (g.p1 - g.p0) * (CAST(({a}) - g.t0 AS DOUBLE) / {span}))");
+    let pb = format!("(g.p0 + (g.p1 - g.p0) * (CAST(({b}) - g.t0 AS DOUBLE) / {span}))");
+    format!("({pa} + {pb}) / 2E0 * (CAST(({b}) - ({a}) AS DOUBLE) / 1000E0)")
+}
+
+/// The whole SQL file: header, the time zone, the shared tables, then one statement per
+/// result, each preceded by `-- result: NAME`. Statements end with `;` at the end of a line.
+pub fn generate(engine: Engine, r: &Rules) -> String {
+    let mut out = header(engine, r);
+    out.push_str(&format!("{};\n\n", engine.set_time_zone(&r.time_zone)));
+    out.push_str(&shared_tables(engine, r));
+    out.push_str(&results(engine));
+    out
+}
+
+fn header(engine: Engine, r: &Rules) -> String {
+    format!(
+        "-- greenledger {version} pushdown: {label} SQL over the views `samples` (timestamp, node, device,\n\
+         -- power_w) and `claims` (claims.parquet). Generated from the rules greenledger applies in-process\n\
+         -- (DESIGN.md, \"power samples to job energy\"); do not edit: `greenledger report --pushdown`\n\
+         -- regenerates this file and refuses results made by another.\n\
+         -- engine: {name}\n\
+         -- period: {period} = [{p0}, {p1}) ms\n\
+         -- max_gap_s: {gap} ({gap_ms} ms): a longer segment is a gap and carries no energy\n\
+         -- power limit: {factor} x the largest TDP of a node's jobs (claims.limit_w); negative or NaN power is dropped\n\
+         -- naive timestamps: {tz}\n\
+         -- claims: {rows} rows, sha256 {sha}\n\
+         -- Statements end with ';' at the end of a line; `-- result: NAME` marks each result.\n\n",
+        version = env!("CARGO_PKG_VERSION"),
+        label = engine.label(),
+        name = engine.name(),
+        period = r.period,
+        p0 = r.p0,
+        p1 = r.p1,
+        gap = r.max_gap_s,
+        gap_ms = r.max_gap_ms,
+        factor = r.limit_factor,
+        tz = r.time_zone,
+        rows = r.claims_rows,
+        sha = r.claims_sha256,
+    )
+}
+
+/// Rows, instants, segments, hour pieces, claims and their parts: the tables the results read.
+fn shared_tables(e: Engine, r: &Rules) -> String {
+    let div = e.int_div();
+    let (p0, p1, gap) = (r.p0, r.p1, r.max_gap_ms);
+    let h = HOUR_MS;
+    let mut s = String::new();
+    s.push_str(&format!(
+        "-- rows with a readable node, device and time; ok: finite power in [0, limit]\n\
+         CREATE OR REPLACE TEMP VIEW gl_rows AS\n\
+         SELECT r.node, r.device, r.t, r.p,\n\
+         \x20      COALESCE(r.p >= 0E0 AND r.p <= 1.7976931348623157E308 AND (l.limit_w IS NULL OR r.p <= l.limit_w), FALSE) AS ok\n\
+         FROM (\n\
+         \x20 SELECT lower(split_part(trim(CAST(node AS {string})), '.', 1)) AS node,\n\
+         \x20        TRY_CAST(device AS BIGINT) AS device, {epoch} AS t, TRY_CAST(power_w AS DOUBLE) AS p\n\
+         \x20 FROM samples\n\
+         ) r\n\
+         LEFT JOIN (SELECT node, max(limit_w) AS limit_w FROM claims GROUP BY node) l ON r.node = l.node\n\
+         WHERE r.node IS NOT NULL AND r.device IS NOT NULL AND r.t IS NOT NULL;\n\n",
+        string = e.string_type(),
+        epoch = e.epoch_ms(),
+    ));
+    s.push_str(&format!(
+        "-- each device's instants: the mean of the valid rows (duplicates count once), valid and dropped rows\n\
+         {mat} gl_inst AS\n\
+         SELECT node, device, t, avg(CASE WHEN ok THEN p END) AS p,\n\
+         \x20      CAST(sum(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS n_ok, CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS BIGINT) AS n_bad\n\
+         FROM gl_rows GROUP BY node, device, t;\n\n\
+         CREATE OR REPLACE TEMP VIEW gl_points AS\n\
+         SELECT node, device, t, p, n_ok - 1 AS dups FROM gl_inst WHERE n_ok > 0;\n\n",
+        mat = e.materialise(),
+    ));
+    s.push_str(&format!(
+        "-- every device seen (with any row, valid or not)\n\
+         {mat} gl_devices AS\n\
+         SELECT DISTINCT node, device FROM gl_inst;\n\n",
+        mat = e.materialise(),
+    ));
+    s.push_str(&format!(
+        "-- segments between consecutive instants that reach into the period, clipped to it as [a, b)\n\
+         {mat} gl_segs AS\n\
+         SELECT g.node, g.device, g.t0, g.p0, g.t1, g.p1, g.a, g.b, g.gap,\n\
+         \x20      CASE WHEN g.gap THEN 0E0 ELSE {e_all} END AS e_all\n\
+         FROM (\n\
+         \x20 SELECT node, device, t0, p0, t1, p1, greatest(t0, {p0}) AS a, least(t1, {p1}) AS b, t1 - t0 > {gap} AS gap\n\
+         \x20 FROM (SELECT node, device, t AS t0, p AS p0, lead(t) OVER w AS t1, lead(p) OVER w AS p1\n\
+         \x20       FROM gl_points WINDOW w AS (PARTITION BY node, device ORDER BY t)) x\n\
+         \x20 WHERE t1 IS NOT NULL\n\
+         ) g\n\
+         WHERE g.b > g.a;\n\n",
+        mat = e.materialise(),
+        e_all = trapezoid("g.a", "g.b"),
+    ));
+    let (x, y) = (
+        format!("greatest(g.a, g.h * {h})"),
+        format!("least(g.b, (g.h + 1) * {h})"),
+    );
+    s.push_str(&format!(
+        "-- energy segments cut at hour boundaries: one piece per hour they touch\n\
+         {mat} gl_pieces AS\n\
+         SELECT g.node, g.device, g.t0, g.h, g.a, g.b, {x} AS x, {y} AS y,\n\
+         \x20      g.t1, g.p0, g.p1,\n\
+         \x20      CASE WHEN g.a {div} {h} = (g.b - 1) {div} {h} THEN g.e_all ELSE {piece} END AS piece_j\n\
+         FROM (SELECT s.*, {explode} AS h FROM gl_segs s WHERE NOT s.gap) g;\n\n",
+        mat = e.materialise(),
+        piece = trapezoid(&x, &y),
+        explode = e.explode(&format!("s.a {div} {h}"), &format!("(s.b - 1) {div} {h}")),
+    ));
+    s.push_str(&format!(
+        "-- claims on the devices seen (no device: all of the node's), made disjoint per device (the\n\
+         -- earlier-starting job keeps an overlap), one row per hour they touch\n\
+         {mat} gl_claims AS\n\
+         SELECT job_index, job_id, node, device, s, e, {explode} AS h\n\
+         FROM (\n\
+         \x20 SELECT job_index, job_id, node, device, CASE WHEN reach IS NOT NULL AND s0 < reach THEN least(reach, e) ELSE s0 END AS s, e\n\
+         \x20 FROM (\n\
+         \x20   SELECT c.job_index, c.job_id, d.node, d.device, c.start_ms AS s0, c.end_ms AS e,\n\
+         \x20          max(c.end_ms) OVER (PARTITION BY d.node, d.device ORDER BY c.start_ms, c.end_ms, c.job_index\n\
+         \x20                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach\n\
+         \x20   FROM claims c JOIN gl_devices d ON c.node = d.node AND (c.device IS NULL OR c.device = d.device)\n\
+         \x20 ) o\n\
+         ) c\n\
+         WHERE e > s;\n\n",
+        mat = e.materialise(),
+        explode = e.explode(&format!("s {div} {h}"), &format!("(e - 1) {div} {h}")),
+    ));
+    let (cx, cy) = ("greatest(g.x, c.s)", "least(g.y, c.e)");
+    let (ca, cb) = ("greatest(g.a, c.s)", "least(g.b, c.e)");
+    s.push_str(&format!(
+        "-- each piece's part in each claim; the claim's energy over the whole segment sits on its first piece\n\
+         {mat} gl_parts AS\n\
+         SELECT c.job_index, c.job_id, g.node, g.device, g.t0, g.h,\n\
+         \x20      {part} AS part_j,\n\
+         \x20      CASE WHEN {cx} = {ca} THEN {claim} ELSE 0E0 END AS claim_j,\n\
+         \x20      CASE WHEN {cx} = {ca} THEN CAST({cb} - {ca} AS DOUBLE) / 1000E0 ELSE 0E0 END AS claim_s\n\
+         FROM gl_pieces g JOIN gl_claims c\n\
+         \x20 ON g.node = c.node AND g.device = c.device AND g.h = c.h AND c.s < g.y AND c.e > g.x;\n\n",
+        mat = e.materialise(),
+        part = trapezoid(cx, cy),
+        claim = trapezoid(ca, cb),
+    ));
+    s.push_str(&device_table(e));
+    s
+}
+
+/// Per device: rows, drops, duplicates, gaps, energy and idle energy, first and last instant.
+fn device_table(e: Engine) -> String {
+    format!(
+        "-- per device: rows, drops, duplicates, gaps (the part inside the period), energy, idle energy\n\
+         {mat} gl_device AS\n\
+         SELECT d.node, d.device, r.samples, r.dropped, COALESCE(pt.duplicates, 0) AS duplicates,\n\
+         \x20      COALESCE(gp.gaps, 0) AS gaps, COALESCE(gp.gap_ms, 0) AS gap_ms,\n\
+         \x20      COALESCE(en.total_j, 0E0) AS total_j, COALESCE(en.idle_j, 0E0) AS idle_j,\n\
+         \x20      pt.first_ms, pt.last_ms\n\
+         FROM gl_devices d\n\
+         JOIN (SELECT node, device, CAST(sum(n_ok + n_bad) AS BIGINT) AS samples, CAST(sum(n_bad) AS BIGINT) AS dropped\n\
+         \x20     FROM gl_inst GROUP BY node, device) r ON d.node = r.node AND d.device = r.device\n\
+         LEFT JOIN (SELECT node, device, CAST(sum(dups) AS BIGINT) AS duplicates, min(t) AS first_ms, max(t) AS last_ms\n\
+         \x20          FROM gl_points GROUP BY node, device) pt ON d.node = pt.node AND d.device = pt.device\n\
+         LEFT JOIN (SELECT node, device, count(*) AS gaps, CAST(sum(b - a) AS BIGINT) AS gap_ms\n\
+         \x20          FROM gl_segs WHERE gap GROUP BY node, device) gp ON d.node = gp.node AND d.device = gp.device\n\
+         LEFT JOIN (SELECT s.node, s.device, sum(s.e_all) AS total_j, sum(s.e_all - COALESCE(k.claimed, 0E0)) AS idle_j\n\
+         \x20          FROM gl_segs s\n\
+         \x20          LEFT JOIN (SELECT node, device, t0, sum(claim_j) AS claimed FROM gl_parts GROUP BY node, device, t0) k\n\
+         \x20            ON s.node = k.node AND s.device = k.device AND s.t0 = k.t0\n\
+         \x20          WHERE NOT s.gap GROUP BY s.node, s.device) en ON d.node = en.node AND d.device = en.device;\n\n",
+        mat = e.materialise(),
+    )
+}
+
+/// One statement per result, each marked `-- result: NAME`.
+fn results(e: Engine) -> String {
+    let h = "3600";
+    let mut s = String::new();
+    s.push_str(&format!(
+        "-- result: job_energy\n\
+         -- per job: joules and device-seconds within its claims and the period; valid instants\n\
+         -- inside its claims; the devices it held and the devices of the nodes it held them on\n\
+         SELECT a.job_id, a.sampled_j, a.covered_s, COALESCE(n.samples, 0) AS samples, a.devices, nd.node_devices\n\
+         FROM (SELECT job_id, sum(j) AS sampled_j, sum(cs) AS covered_s, count(*) AS devices\n\
+         \x20     FROM (SELECT job_id, node, device, sum(claim_j) AS j, sum(claim_s) AS cs FROM gl_parts GROUP BY job_id, node, device) jd\n\
+         \x20     GROUP BY job_id) a\n\
+         JOIN (SELECT x.job_id, CAST(sum(c.n) AS BIGINT) AS node_devices\n\
+         \x20     FROM (SELECT DISTINCT job_id, node FROM gl_parts) x\n\
+         \x20     JOIN (SELECT node, count(*) AS n FROM gl_devices GROUP BY node) c ON x.node = c.node\n\
+         \x20     GROUP BY x.job_id) nd ON a.job_id = nd.job_id\n\
+         LEFT JOIN (SELECT c.job_id, count(*) AS samples\n\
+         \x20          FROM gl_points p JOIN gl_claims c\n\
+         \x20            ON p.node = c.node AND p.device = c.device AND p.t {div} {hour_ms} = c.h AND p.t >= c.s AND p.t < c.e\n\
+         \x20          GROUP BY c.job_id) n ON a.job_id = n.job_id\n\
+         ORDER BY a.job_id;\n\n",
+        div = e.int_div(),
+        hour_ms = HOUR_MS,
+    ));
+    s.push_str(&format!(
+        "-- result: job_hourly\n\
+         -- per job and hour (start, epoch seconds): joules\n\
+         SELECT job_id, h * {h} AS hour_start, sum(j) AS joules\n\
+         FROM (SELECT job_id, node, device, h, sum(part_j) AS j FROM gl_parts GROUP BY job_id, node, device, h) x\n\
+         WHERE j <> 0E0\n\
+         GROUP BY job_id, h\n\
+         ORDER BY job_id, hour_start;\n\n"
+    ));
+    s.push_str(
+        "-- result: device_energy\n\
+         SELECT * FROM gl_device ORDER BY node, device;\n\n",
+    );
+    s.push_str(
+        "-- result: node_energy\n\
+         -- per node: devices, joules in the period, joules no job claims, first and last instant (epoch ms)\n\
+         SELECT node, count(*) AS device_count, sum(total_j) AS total_j, sum(idle_j) AS idle_j,\n\
+         \x20      min(first_ms) AS first_ms, max(last_ms) AS last_ms\n\
+         FROM gl_device GROUP BY node ORDER BY node;\n\n",
+    );
+    s.push_str(&format!(
+        "-- result: node_hourly\n\
+         -- per node and hour (start, epoch seconds): joules no job claims\n\
+         SELECT node, h * {h} AS hour_start, sum(j) AS idle_j\n\
+         FROM (SELECT g.node, g.device, g.h, sum(g.piece_j - COALESCE(k.claimed, 0E0)) AS j\n\
+         \x20     FROM gl_pieces g\n\
+         \x20     LEFT JOIN (SELECT node, device, t0, h, sum(part_j) AS claimed FROM gl_parts GROUP BY node, device, t0, h) k\n\
+         \x20       ON g.node = k.node AND g.device = k.device AND g.t0 = k.t0 AND g.h = k.h\n\
+         \x20     GROUP BY g.node, g.device, g.h) x\n\
+         WHERE j <> 0E0\n\
+         GROUP BY node, h\n\
+         ORDER BY node, hour_start;\n\n"
+    ));
+    s.push_str(
+        "-- result: quality\n\
+         -- rows of the samples, those used as samples (readable node, device and time), devices,\n\
+         -- duplicates, dropped samples, gaps and their seconds inside the period\n\
+         SELECT (SELECT count(*) FROM samples) AS rows, CAST(sum(samples) AS BIGINT) AS samples, count(*) AS devices,\n\
+         \x20      CAST(sum(duplicates) AS BIGINT) AS duplicates, CAST(sum(dropped) AS BIGINT) AS dropped,\n\
+         \x20      CAST(sum(gaps) AS BIGINT) AS gaps, CAST(sum(gap_ms) AS DOUBLE) / 1000E0 AS gap_s\n\
+         FROM gl_device;\n",
+    );
+    s
+}
+
+/// The statements of a SQL file: (result name or None, text without the final `;`).
+pub fn statements(sql: &str) -> Vec<(Option<String>, String)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut name: Option<String> = None;
+    for line in sql.lines() {
+        if let Some(n) = line.strip_prefix("-- result: ") {
+            name = Some(n.trim().to_string());
+        }
+        if line.starts_with("--") || (cur.is_empty() && line.trim().is_empty()) {
+            continue;
+        }
+        cur.push_str(line);
+        cur.push('\n');
+        if line.trim_end().ends_with(';') {
+            let text = cur.trim_end().trim_end_matches(';').to_string();
+            out.push((name.take(), text));
+            cur.clear();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules {
+            p0: 0,
+            p1: 7_200_000,
+            period: "1970-01-01".into(),
+            max_gap_s: 120.0,
+            max_gap_ms: 120_000,
+            limit_factor: super::super::LIMIT_TDP_FACTOR,
+            time_zone: "UTC".into(),
+            claims_rows: 0,
+            claims_sha256: "0".into(),
+        }
+    }
+
+    #[test]
+    fn every_result_is_one_statement_and_the_rules_are_in_it() {
+        for e in [Engine::Spark, Engine::DuckDb] {
+            let sql = generate(e, &rules());
+            let st = statements(&sql);
+            let names: Vec<&str> = st.iter().filter_map(|(n, _)| n.as_deref()).collect();
+            assert_eq!(names, RESULTS.to_vec(), "{e:?}");
+            assert!(sql.contains("t1 - t0 > 120000"), "the gap rule");
+            assert!(sql.contains("greatest(t0, 0) AS a, least(t1, 7200000) AS b"));
+            assert!(sql.contains(&format!(
+                "power limit: {} x",
+                super::super::LIMIT_TDP_FACTOR
+            )));
+            assert!(
+                st.iter().all(|(_, t)| !t.contains(';')),
+                "one statement each"
+            );
+        }
+    }
+
+    #[test]
+    fn the_trapezoid_is_the_in_process_expression() {
+        // (pa + pb) / 2 * ((b - a) / 1000), pa and pb on the line through both samples.
+        let t = trapezoid("A", "B");
+        assert!(t.starts_with(
+            "((g.p0 + (g.p1 - g.p0) * (CAST((A) - g.t0 AS DOUBLE) / CAST(g.t1 - g.t0 AS DOUBLE)))"
+        ));
+        assert!(t.ends_with(") / 2E0 * (CAST((B) - (A) AS DOUBLE) / 1000E0)"));
+    }
+}

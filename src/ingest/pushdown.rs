@@ -1,0 +1,452 @@
+//! The results of a pushdown run (`greenledger pushdown`, then Spark or DuckDB): the SQL that
+//! made them, the claims they were made for, and the six result tables, read with polars.
+//! Compute checks them against the claims and rules of this run and attributes them to jobs.
+
+use crate::config::InputFile;
+use crate::error::{Error, Result};
+use crate::ledger::InputRecord;
+use polars::prelude::*;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+/// One expanded claim: a job's hold on one device (or, with `device` None, every device) of a
+/// node, in epoch milliseconds clipped to the period; `limit_w` is the node's power limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimRow {
+    pub job_index: i64,
+    pub job_id: String,
+    pub node: String,
+    pub device: Option<i64>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub limit_w: Option<f64>,
+}
+
+/// `job_energy`: a job's joules and device-seconds within its claims and the period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobEnergy {
+    pub job_id: String,
+    pub sampled_j: f64,
+    pub covered_s: f64,
+    pub samples: i64,
+    /// Devices the job held, and the devices (with telemetry) of the nodes it held them on.
+    pub devices: i64,
+    pub node_devices: i64,
+}
+
+/// `device_energy`: one device's data quality and energy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceEnergy {
+    pub node: String,
+    pub device: i64,
+    pub samples: i64,
+    pub dropped: i64,
+    pub duplicates: i64,
+    pub gaps: i64,
+    pub gap_ms: i64,
+    pub total_j: f64,
+    pub idle_j: f64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+}
+
+/// `node_energy`: a node's devices, energy and idle energy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEnergy {
+    pub node: String,
+    pub device_count: i64,
+    pub total_j: f64,
+    pub idle_j: f64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+}
+
+/// `quality`: the totals of the data-quality counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quality {
+    pub rows: i64,
+    pub samples: i64,
+    pub devices: i64,
+    pub duplicates: i64,
+    pub dropped: i64,
+    pub gaps: i64,
+    pub gap_s: f64,
+}
+
+/// Everything a pushdown folder holds.
+#[derive(Debug, Clone, Default)]
+pub struct Pushdown {
+    /// The folder as given.
+    pub shown: String,
+    pub sql: String,
+    /// The engine named in the SQL's header (`-- engine: spark`).
+    pub engine: String,
+    pub sql_sha256: String,
+    pub claims: Vec<ClaimRow>,
+    pub jobs: Vec<JobEnergy>,
+    /// (job_id, hour start in epoch seconds, joules).
+    pub job_hourly: Vec<(String, i64, f64)>,
+    pub devices: Vec<DeviceEnergy>,
+    pub nodes: Vec<NodeEnergy>,
+    /// (node, hour start in epoch seconds, idle joules).
+    pub node_hourly: Vec<(String, i64, f64)>,
+    pub quality: Quality,
+}
+
+/// Read a pushdown folder: `job_energy.sql` and `claims.parquet` in it, the results in
+/// `results/` (or in the folder itself), each `NAME.parquet` or a folder of part files (as
+/// Spark writes them). Every file read is an input record.
+pub fn read(dir: &InputFile, inputs: &mut Vec<InputRecord>) -> Result<Pushdown> {
+    let shown = dir.shown.trim_end_matches('/').to_string();
+    let sql_file = file_in(dir, "job_energy.sql");
+    let (bytes, rec) = super::read_input(&sql_file, "pushdown sql")?;
+    let sql =
+        String::from_utf8(bytes).map_err(|_| Error::in_file(&sql_file.shown, "not UTF-8 text"))?;
+    let engine = sql
+        .lines()
+        .find_map(|l| l.strip_prefix("-- engine: "))
+        .map(|e| e.trim().to_string())
+        .ok_or_else(|| {
+            Error::in_file(
+                &sql_file.shown,
+                "no '-- engine:' line: not written by greenledger pushdown",
+            )
+            .hint("run `greenledger pushdown` to make the folder")
+        })?;
+    let mut p = Pushdown {
+        shown,
+        sql_sha256: rec.sha256.clone(),
+        sql,
+        engine,
+        ..Default::default()
+    };
+    inputs.push(rec);
+    let claims = table(&[file_in(dir, "claims.parquet")], "pushdown claims", inputs)?;
+    p.claims = claim_rows(&claims.0, &claims.1)?;
+    let results = results_dir(dir);
+    let t = result(&results, "job_energy", inputs)?;
+    p.jobs = job_energy(&t.0, &t.1)?;
+    let t = result(&results, "job_hourly", inputs)?;
+    p.job_hourly = hourly(&t.0, &t.1, "job_id", "joules")?;
+    let t = result(&results, "device_energy", inputs)?;
+    p.devices = device_energy(&t.0, &t.1)?;
+    let t = result(&results, "node_energy", inputs)?;
+    p.nodes = node_energy(&t.0, &t.1)?;
+    let t = result(&results, "node_hourly", inputs)?;
+    p.node_hourly = hourly(&t.0, &t.1, "node", "idle_j")?;
+    let t = result(&results, "quality", inputs)?;
+    p.quality = quality(&t.0, &t.1)?;
+    Ok(p)
+}
+
+fn file_in(dir: &InputFile, name: &str) -> InputFile {
+    InputFile {
+        path: dir.path.join(name),
+        shown: format!("{}/{name}", dir.shown.trim_end_matches('/')),
+    }
+}
+
+/// `DIR/results` when it holds the results, else DIR.
+fn results_dir(dir: &InputFile) -> InputFile {
+    let sub = file_in(dir, "results");
+    if sub.path.is_dir() {
+        sub
+    } else {
+        dir.clone()
+    }
+}
+
+/// The files of one result: `NAME.parquet` (a file, or a folder of part files) or `NAME/`.
+fn result_files(dir: &InputFile, name: &str) -> Result<Vec<InputFile>> {
+    for cand in [format!("{name}.parquet"), name.to_string()] {
+        let f = file_in(dir, &cand);
+        if f.path.is_file() {
+            return Ok(vec![f]);
+        }
+        if f.path.is_dir() {
+            let mut parts: Vec<PathBuf> = std::fs::read_dir(&f.path)
+                .map_err(|e| Error::io(&f.shown, "list the folder", e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_part(p))
+                .collect();
+            parts.sort();
+            if parts.is_empty() {
+                return Err(Error::in_file(&f.shown, "holds no Parquet part files")
+                    .hint("the engine did not finish: run it again"));
+            }
+            return Ok(parts
+                .into_iter()
+                .map(|p| InputFile {
+                    shown: format!(
+                        "{}/{}",
+                        f.shown,
+                        p.file_name().unwrap_or_default().to_string_lossy()
+                    ),
+                    path: p,
+                })
+                .collect());
+        }
+    }
+    Err(Error::in_file(
+        &dir.shown,
+        format!("no result '{name}' ({name}.parquet or {name}/)"),
+    )
+    .hint("run the pushdown's driver (run_spark.py or run_duckdb.py) first; it writes results/ beside itself"))
+}
+
+/// A Parquet part file (not Spark's `_SUCCESS`, `.crc` or hidden files).
+fn is_part(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    !name.starts_with(['.', '_']) && name.ends_with(".parquet")
+}
+
+fn result(
+    dir: &InputFile,
+    name: &str,
+    inputs: &mut Vec<InputRecord>,
+) -> Result<(DataFrame, String)> {
+    table(&result_files(dir, name)?, "pushdown result", inputs)
+}
+
+/// Read Parquet files into one frame (their rows in file order), each an input record.
+fn table(
+    files: &[InputFile],
+    kind: &'static str,
+    inputs: &mut Vec<InputRecord>,
+) -> Result<(DataFrame, String)> {
+    let mut frames: Vec<DataFrame> = Vec::new();
+    for f in files {
+        let (bytes, mut rec) = super::read_input(f, kind)?;
+        let df = ParquetReader::new(Cursor::new(bytes))
+            .finish()
+            .map_err(|e| Error::in_file(&f.shown, format!("cannot read as Parquet: {e}")))?;
+        rec.rows = df.height() as u64;
+        rec.rows_used = rec.rows;
+        inputs.push(rec);
+        frames.push(df);
+    }
+    let shown = files.first().map(|f| f.shown.clone()).unwrap_or_default();
+    let mut it = frames.into_iter();
+    let mut df = it.next().unwrap_or_default();
+    for more in it {
+        df.vstack_mut(&more)
+            .map_err(|e| Error::in_file(&shown, format!("part files differ in columns: {e}")))?;
+    }
+    Ok((df, shown))
+}
+
+/// A column as typed values, or an error naming the file and the column.
+struct Cols<'a> {
+    df: &'a DataFrame,
+    shown: &'a str,
+}
+
+impl Cols<'_> {
+    fn col(&self, name: &str, dt: &DataType) -> Result<Series> {
+        let c = self.df.column(name).map_err(|_| {
+            Error::in_file(self.shown, format!("no column '{name}'"))
+                .hint("the results were not written by this version's SQL: run the pushdown again")
+        })?;
+        c.as_materialized_series()
+            .cast(dt)
+            .map_err(|e| Error::in_file(self.shown, format!("column '{name}': {e}")))
+    }
+    fn f64(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        let s = self.col(name, &DataType::Float64)?;
+        Ok(s.f64().map_err(|e| self.err(name, e))?.iter().collect())
+    }
+    fn i64(&self, name: &str) -> Result<Vec<Option<i64>>> {
+        let s = self.col(name, &DataType::Int64)?;
+        Ok(s.i64().map_err(|e| self.err(name, e))?.iter().collect())
+    }
+    fn str(&self, name: &str) -> Result<Vec<Option<String>>> {
+        let s = self.col(name, &DataType::String)?;
+        Ok(s.str()
+            .map_err(|e| self.err(name, e))?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    }
+    fn err(&self, name: &str, e: PolarsError) -> Error {
+        Error::in_file(self.shown, format!("column '{name}': {e}"))
+    }
+    /// A value that must be present, or an error at its row.
+    fn need<T>(&self, v: Option<T>, name: &str, row: usize) -> Result<T> {
+        v.ok_or_else(|| {
+            Error::in_file(self.shown, format!("row {}: '{name}' is empty", row + 1))
+                .hint("the results are damaged: run the engine again")
+        })
+    }
+}
+
+fn claim_rows(df: &DataFrame, shown: &str) -> Result<Vec<ClaimRow>> {
+    let c = Cols { df, shown };
+    let (ji, id, node) = (c.i64("job_index")?, c.str("job_id")?, c.str("node")?);
+    let (dev, s, e, lim) = (
+        c.i64("device")?,
+        c.i64("start_ms")?,
+        c.i64("end_ms")?,
+        c.f64("limit_w")?,
+    );
+    (0..df.height())
+        .map(|r| {
+            Ok(ClaimRow {
+                job_index: c.need(ji[r], "job_index", r)?,
+                job_id: c.need(id[r].clone(), "job_id", r)?,
+                node: c.need(node[r].clone(), "node", r)?,
+                device: dev[r],
+                start_ms: c.need(s[r], "start_ms", r)?,
+                end_ms: c.need(e[r], "end_ms", r)?,
+                limit_w: lim[r],
+            })
+        })
+        .collect()
+}
+
+fn job_energy(df: &DataFrame, shown: &str) -> Result<Vec<JobEnergy>> {
+    let c = Cols { df, shown };
+    let (id, j, cs) = (c.str("job_id")?, c.f64("sampled_j")?, c.f64("covered_s")?);
+    let (n, d, nd) = (c.i64("samples")?, c.i64("devices")?, c.i64("node_devices")?);
+    (0..df.height())
+        .map(|r| {
+            Ok(JobEnergy {
+                job_id: c.need(id[r].clone(), "job_id", r)?,
+                sampled_j: c.need(j[r], "sampled_j", r)?,
+                covered_s: c.need(cs[r], "covered_s", r)?,
+                samples: n[r].unwrap_or(0),
+                devices: c.need(d[r], "devices", r)?,
+                node_devices: c.need(nd[r], "node_devices", r)?,
+            })
+        })
+        .collect()
+}
+
+fn hourly(df: &DataFrame, shown: &str, key: &str, value: &str) -> Result<Vec<(String, i64, f64)>> {
+    let c = Cols { df, shown };
+    let (k, h, v) = (c.str(key)?, c.i64("hour_start")?, c.f64(value)?);
+    (0..df.height())
+        .map(|r| {
+            Ok((
+                c.need(k[r].clone(), key, r)?,
+                c.need(h[r], "hour_start", r)?,
+                c.need(v[r], value, r)?,
+            ))
+        })
+        .collect()
+}
+
+fn device_energy(df: &DataFrame, shown: &str) -> Result<Vec<DeviceEnergy>> {
+    let c = Cols { df, shown };
+    let (node, dev, n) = (c.str("node")?, c.i64("device")?, c.i64("samples")?);
+    let (dr, du, g, gm) = (
+        c.i64("dropped")?,
+        c.i64("duplicates")?,
+        c.i64("gaps")?,
+        c.i64("gap_ms")?,
+    );
+    let (t, i, f, l) = (
+        c.f64("total_j")?,
+        c.f64("idle_j")?,
+        c.i64("first_ms")?,
+        c.i64("last_ms")?,
+    );
+    (0..df.height())
+        .map(|r| {
+            Ok(DeviceEnergy {
+                node: c.need(node[r].clone(), "node", r)?,
+                device: c.need(dev[r], "device", r)?,
+                samples: c.need(n[r], "samples", r)?,
+                dropped: dr[r].unwrap_or(0),
+                duplicates: du[r].unwrap_or(0),
+                gaps: g[r].unwrap_or(0),
+                gap_ms: gm[r].unwrap_or(0),
+                total_j: t[r].unwrap_or(0.0),
+                idle_j: i[r].unwrap_or(0.0),
+                first_ms: f[r],
+                last_ms: l[r],
+            })
+        })
+        .collect()
+}
+
+fn node_energy(df: &DataFrame, shown: &str) -> Result<Vec<NodeEnergy>> {
+    let c = Cols { df, shown };
+    let (node, n, t) = (c.str("node")?, c.i64("device_count")?, c.f64("total_j")?);
+    let (i, f, l) = (c.f64("idle_j")?, c.i64("first_ms")?, c.i64("last_ms")?);
+    (0..df.height())
+        .map(|r| {
+            Ok(NodeEnergy {
+                node: c.need(node[r].clone(), "node", r)?,
+                device_count: c.need(n[r], "device_count", r)?,
+                total_j: t[r].unwrap_or(0.0),
+                idle_j: i[r].unwrap_or(0.0),
+                first_ms: f[r],
+                last_ms: l[r],
+            })
+        })
+        .collect()
+}
+
+fn quality(df: &DataFrame, shown: &str) -> Result<Quality> {
+    let c = Cols { df, shown };
+    if df.height() != 1 {
+        return Err(
+            Error::in_file(shown, format!("{} rows, not one", df.height()))
+                .hint("the results are damaged: run the engine again"),
+        );
+    }
+    let one = |name: &str| -> Result<i64> { Ok(c.i64(name)?[0].unwrap_or(0)) };
+    Ok(Quality {
+        rows: one("rows")?,
+        samples: one("samples")?,
+        devices: one("devices")?,
+        duplicates: one("duplicates")?,
+        dropped: one("dropped")?,
+        gaps: one("gaps")?,
+        gap_s: c.f64("gap_s")?[0].unwrap_or(0.0),
+    })
+}
+
+/// The claims as Parquet bytes (greenledger pushdown): one row per claim, typed columns.
+pub fn claims_parquet(rows: &[ClaimRow]) -> Result<Vec<u8>> {
+    let height = rows.len();
+    let mut df = DataFrame::new(
+        height,
+        vec![
+            Column::new(
+                "job_index".into(),
+                rows.iter().map(|r| r.job_index).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "job_id".into(),
+                rows.iter().map(|r| r.job_id.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "node".into(),
+                rows.iter().map(|r| r.node.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "device".into(),
+                rows.iter().map(|r| r.device).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "start_ms".into(),
+                rows.iter().map(|r| r.start_ms).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "end_ms".into(),
+                rows.iter().map(|r| r.end_ms).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "limit_w".into(),
+                rows.iter().map(|r| r.limit_w).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(|e| Error::new(format!("cannot build the claims table: {e}")))?;
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf)
+        .finish(&mut df)
+        .map_err(|e| Error::new(format!("cannot write the claims as Parquet: {e}")))?;
+    Ok(buf)
+}

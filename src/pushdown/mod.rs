@@ -1,0 +1,166 @@
+//! `greenledger pushdown`: hand the heavy part of the telemetry integration (samples to per
+//! job, device, node and hour energy) to Spark or DuckDB. Writes the claims the engine needs,
+//! the SQL generated from greenledger's own rules, a driver and a README; `report --pushdown`
+//! reads the engine's results back.
+
+use crate::cli::InputArgs;
+use crate::compute::energy::{pushdown, sql};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::factors::Factors;
+use crate::findings::{Finding, Severity};
+use std::io::Write;
+use std::path::Path;
+
+const RUN_SPARK: &str = include_str!("run_spark.py");
+const RUN_DUCKDB: &str = include_str!("run_duckdb.py");
+
+/// What a pushdown folder was made of, for the summary line.
+pub struct Written {
+    pub claims: usize,
+    pub jobs: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// Read the config and jobs, compute the claims and the SQL, and write the folder.
+pub fn write(inputs: &InputArgs, engine: sql::Engine, out: &Path, force: bool) -> Result<Written> {
+    let (cfg, mut findings) = Config::load(inputs)?;
+    let factors = match &inputs.factors {
+        Some(p) => Factors::from_file(p, &p.display().to_string())?,
+        None => Factors::embedded(),
+    }
+    .with_hardware(&cfg.hardware);
+    if !cfg.inputs.telemetry.is_empty() || cfg.prometheus.is_some() {
+        return Err(Error::new(
+            "pushdown hands the samples to the engine: give them to its driver (--samples), not as --telemetry or Prometheus",
+        )
+        .hint("remove telemetry from [inputs] or the command line for this command"));
+    }
+    let ingested = crate::ingest::load(&cfg, &factors)?;
+    findings.extend(ingested.findings);
+    let period = crate::compute::period(&cfg, &ingested.jobs, true)?;
+    let claims = pushdown::claim_rows(&ingested.jobs, &factors, &period, &mut findings);
+    let rules = pushdown::rules(&cfg, &period, &claims);
+    let text = sql::generate(engine, &rules);
+    let (driver, driver_text) = match engine {
+        sql::Engine::Spark => ("run_spark.py", RUN_SPARK),
+        sql::Engine::DuckDb => ("run_duckdb.py", RUN_DUCKDB),
+    };
+    let files: crate::render::Rendered = vec![
+        (
+            "claims.parquet".into(),
+            crate::ingest::pushdown::claims_parquet(&claims)?,
+        ),
+        ("job_energy.sql".into(), text.into_bytes()),
+        (driver.into(), driver_text.as_bytes().to_vec()),
+        (
+            "README.txt".into(),
+            readme(engine, driver, &rules, ingested.jobs.len()).into_bytes(),
+        ),
+    ];
+    crate::render::write_atomically(out, &files, force)?;
+    make_executable(&out.join(driver));
+    crate::findings::sort(&mut findings);
+    Ok(Written {
+        claims: claims.len(),
+        jobs: ingested.jobs.len(),
+        findings,
+    })
+}
+
+#[cfg(unix)]
+fn make_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    // Best effort: `python3 run_spark.py` works without it.
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755));
+}
+
+#[cfg(not(unix))]
+fn make_executable(_: &Path) {}
+
+/// How to run the folder's driver and what comes back.
+fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> String {
+    let run = match engine {
+        sql::Engine::Spark => format!(
+            "On a cluster (the samples on any file system Spark reads; results written beside them):\n\n\
+             \x20 spark-submit {driver} --samples 's3a://lake/gpu_power/date=2026-07-*' --out s3a://lake/greenledger/results\n\n\
+             Locally (pip install pyspark; Java 17 or later):\n\n\
+             \x20 python3 {driver} --samples power/ --out results\n\n\
+             Sizing: each sample is read once; the claims (one row per job, node and device) are small.\n\
+             Local mode uses every core (--master local[N] for fewer) and --driver-memory 2g.\n"
+        ),
+        sql::Engine::DuckDb => format!(
+            "On one machine (pip install duckdb):\n\n\
+             \x20 python3 {driver} --samples 'power/*.parquet' --out results\n"
+        ),
+    };
+    format!(
+        "greenledger pushdown for {label}\n\
+         =====================\n\n\
+         This folder hands the telemetry integration of {jobs} jobs ({claims} claims) over the period\n\
+         {period} to {label}. greenledger does the rest (factors, market-based, inventory, scores,\n\
+         reports) on the small results.\n\n\
+         Files\n\
+         - claims.parquet: which job holds which device when (job_index, job_id, node, device, start_ms,\n\
+         \x20 end_ms, limit_w; device empty = every device of the node; epoch milliseconds, clipped to the period)\n\
+         - job_energy.sql: the integration rules as SQL over the views `samples` (timestamp, node, device,\n\
+         \x20 power_w) and `claims`: duplicates at their mean, power outside [0, {factor} x TDP] dropped, segments\n\
+         \x20 longer than max_gap_s = {gap} s are gaps, straight-line segments clipped exactly to claims and period\n\
+         - {driver}: registers the views, runs the statements, writes the results\n\n\
+         Run\n\n{run}\n\
+         Results (Parquet, one folder or file per result)\n\
+         - job_energy(job_id, sampled_j, covered_s, samples, devices, node_devices)\n\
+         - job_hourly(job_id, hour_start, joules)            hour_start in epoch seconds\n\
+         - device_energy(node, device, samples, dropped, duplicates, gaps, gap_ms, total_j, idle_j, first_ms, last_ms)\n\
+         - node_energy(node, device_count, total_j, idle_j, first_ms, last_ms)\n\
+         - node_hourly(node, hour_start, idle_j)\n\
+         - quality(rows, samples, devices, duplicates, dropped, gaps, gap_s)\n\n\
+         Then\n\n\
+         \x20 greenledger report --pushdown <this folder> --config ... --jobs ... --out report\n\n\
+         with the same config, jobs and period: the report checks that job_energy.sql is the one it would\n\
+         write (rules, period, claims) and refuses results made for another run. Results may also be\n\
+         copied back into this folder itself (DIR/job_energy/...).\n",
+        label = engine.label(),
+        claims = r.claims_rows,
+        period = r.period,
+        factor = r.limit_factor,
+        gap = r.max_gap_s,
+    )
+}
+
+/// The `pushdown` command: write the folder, print the findings and a summary; exit 1 when a
+/// finding is an error.
+pub fn run(inputs: &InputArgs, engine: &str, out: &Path, force: bool) -> Result<i32> {
+    let engine = sql::Engine::parse(engine).ok_or_else(|| {
+        Error::new(format!("--engine {engine}: not an engine"))
+            .hint("give --engine spark or --engine duckdb")
+    })?;
+    let w = write(inputs, engine, out, force)?;
+    let mut err = std::io::stderr().lock();
+    for f in w.findings.iter().filter(|f| f.severity != Severity::Info) {
+        let _ = writeln!(err, "{f}");
+    }
+    let driver = match engine {
+        sql::Engine::Spark => "run_spark.py",
+        sql::Engine::DuckDb => "run_duckdb.py",
+    };
+    if !inputs.quiet {
+        let _ = writeln!(
+            err,
+            "wrote {}: {} claims of {} jobs for {}; next: python3 {}/{driver} --samples <samples>, then greenledger report --pushdown {}",
+            out.display(),
+            w.claims,
+            w.jobs,
+            engine.label(),
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(
+        if w.findings.iter().any(|f| f.severity == Severity::Error) {
+            1
+        } else {
+            0
+        },
+    )
+}
