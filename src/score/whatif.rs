@@ -65,9 +65,14 @@ fn cleanest_site(team: &str, js: &[&JobRow], b: &SiteFactor) -> Option<WhatIf> {
     let s: f64 = js
         .iter()
         .map(|j| {
-            (j.amounts.location_kgco2e
-                - j.amounts.it_energy_kwh * b.pue * b.intensity_g_per_kwh / 1000.0)
-                .max(0.0)
+            let d = j.amounts.location_kgco2e
+                - j.amounts.it_energy_kwh * b.pue * b.intensity_g_per_kwh / 1000.0;
+            // A job already at the cleanest site differs from it only by rounding: no saving.
+            if d > 1e-9 * j.amounts.location_kgco2e.abs() {
+                d
+            } else {
+                0.0
+            }
         })
         .sum();
     saving(team, "cleanest_site", s, format!("running {team}'s jobs at {} (PUE {:.2}, {:.0} gCO2e/kWh) would have emitted {s:.1} kgCO2e less", b.site, b.pue, b.intensity_g_per_kwh))

@@ -13,6 +13,7 @@ mod market;
 mod pdf;
 mod prometheus;
 mod props;
+mod pushdown;
 mod sacct;
 mod scores;
 mod sharing;

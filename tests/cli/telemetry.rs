@@ -293,6 +293,16 @@ fn agrees_with_the_duckdb_reference() {
             String::from_utf8_lossy(&o.stderr)
         );
         let r = read_json(&out.path().join("r/report.json"));
+        // One site: moving to the cleanest site saves nothing (not a rounding residue).
+        assert!(
+            r["whatifs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|w| w["kind"] != "cleanest_site"),
+            "{case}: {}",
+            r["whatifs"]
+        );
         let want = reference(case);
         assert!(!want.is_empty());
         for (id, kwh) in want {

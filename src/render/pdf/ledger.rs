@@ -63,6 +63,9 @@ pub(super) fn telemetry(l: &mut Layout, r: &Report) {
             "Mean coverage of the sampled jobs: {}.",
             tel.mean_coverage.map(pct).unwrap_or_else(|| "—".into())
         ));
+        if let Some(engine) = &tel.stats.engine {
+            l.para(&format!("Power samples integrated by {engine}."));
+        }
         if let Some(c) = chart_of(r, "idle_by_node") {
             l.chart(c);
         }

@@ -1,0 +1,536 @@
+//! `greenledger pushdown` and `report --pushdown`: the SQL run by real engines (PySpark in local
+//! mode, DuckDB) on the fleet fixtures and on a generated fleet with every quirk, against the
+//! in-process integration; a hand-computed case; stale folders refused.
+//!
+//! The engines come from the Python named by `GREENLEDGER_PYTHON` (scripts/test.sh makes a
+//! virtual environment with pyspark and duckdb), else `python3`. Without them these tests print
+//! SKIPPED loudly and pass; under scripts/test.sh (`GREENLEDGER_REQUIRE_SERVERS=1`) a missing
+//! engine fails them.
+
+use super::{fixture, gl, job, read_json, tmp_with};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Python that can import `module`, or None (SKIPPED, or a panic when required).
+fn python(module: &str) -> Option<PathBuf> {
+    let py = std::env::var("GREENLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(PathBuf::from(py));
+    }
+    if std::env::var("GREENLEDGER_REQUIRE_SERVERS").as_deref() == Ok("1") {
+        panic!("{py} cannot import {module} but GREENLEDGER_REQUIRE_SERVERS=1: run scripts/test.sh (it makes a virtual environment with pyspark and duckdb)");
+    }
+    eprintln!("\n*** SKIPPED: a pushdown test needs Python with `{module}` (pip install pyspark duckdb, or run scripts/test.sh) ***\n");
+    None
+}
+
+/// `greenledger pushdown` for `engine` into `out`, with the report's own input arguments.
+fn pushdown(engine: &str, inputs: &[&std::ffi::OsStr], out: &Path) {
+    let o = gl()
+        .args(["pushdown", "--quiet", "--force", "--engine", engine])
+        .args(inputs)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "pushdown: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Run the folder's driver on `samples`.
+fn drive(py: &Path, dir: &Path, engine: &str, samples: &Path) {
+    let script = dir.join(format!("run_{engine}.py"));
+    let mut c = Command::new(py);
+    c.arg(&script).arg("--samples").arg(samples);
+    if engine == "spark" {
+        c.args(["--master", "local[2]", "--driver-memory", "1g"]);
+    }
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{engine} driver failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `report --format json` with `inputs` and extra arguments; (exit code, report.json, stderr).
+fn report(
+    inputs: &[&std::ffi::OsStr],
+    extra: &[&std::ffi::OsStr],
+    out: &Path,
+) -> (i32, serde_json::Value, String) {
+    let o = gl()
+        .args(["report", "--quiet", "--force", "--format", "json"])
+        .args(inputs)
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let code = o.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    let r = if out.join("report.json").exists() {
+        read_json(&out.join("report.json"))
+    } else {
+        serde_json::Value::Null
+    };
+    (code, r, stderr)
+}
+
+/// The report without the lines that name where the energy was integrated: the input files,
+/// the reader or engine in each job's energy detail, the telemetry's engine and file count, the
+/// pushdown's own note, and the out-of-order note (an engine sorts; it cannot see arrival order).
+fn without_engine_lines(mut r: serde_json::Value) -> serde_json::Value {
+    r["inputs"] = serde_json::Value::Null;
+    r["finding_counts"] = serde_json::Value::Null;
+    if let Some(jobs) = r["jobs"].as_array_mut() {
+        for j in jobs {
+            if j["energy_source"] == "sampled" {
+                j["energy_detail"] = "integrated from power samples".into();
+            }
+        }
+    }
+    if let Some(t) = r["telemetry"].as_object_mut() {
+        t.remove("engine");
+        t.remove("files");
+        t.remove("out_of_order_devices");
+    }
+    if let Some(f) = r["findings"].as_array_mut() {
+        f.retain(|f| f["code"] != "telemetry.pushdown" && f["code"] != "telemetry.out-of-order");
+    }
+    r
+}
+
+/// Equal structure and strings, numbers to 1e-9 relative (sums in another order differ in the
+/// last bits); the path of the first difference.
+fn same(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Result<(), String> {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            let d = (x - y).abs();
+            if d <= 1e-9 * x.abs().max(y.abs()) || d < 1e-12 {
+                Ok(())
+            } else {
+                Err(format!("{path}: {x} vs {y}"))
+            }
+        }
+        (V::Object(x), V::Object(y)) => {
+            let mut kx: Vec<_> = x.keys().collect();
+            let mut ky: Vec<_> = y.keys().collect();
+            kx.sort();
+            ky.sort();
+            if kx != ky {
+                return Err(format!("{path}: keys {kx:?} vs {ky:?}"));
+            }
+            x.iter()
+                .try_for_each(|(k, v)| same(v, &y[k], &format!("{path}/{k}")))
+        }
+        (V::Array(x), V::Array(y)) => {
+            if x.len() != y.len() {
+                return Err(format!("{path}: {} vs {} items", x.len(), y.len()));
+            }
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .try_for_each(|(i, (u, v))| same(u, v, &format!("{path}/{i}")))
+        }
+        _ if a == b => Ok(()),
+        _ => Err(format!("{path}: {a} vs {b}")),
+    }
+}
+
+fn os(v: &[&str]) -> Vec<std::ffi::OsString> {
+    v.iter().map(std::ffi::OsString::from).collect()
+}
+
+/// In-process with `--telemetry samples`, then pushdown, the engine and `report --pushdown`:
+/// the two reports agree but for the engine lines. Returns the pushdown report.
+fn agrees(
+    py: &Path,
+    engine: &str,
+    inputs: &[std::ffi::OsString],
+    samples: &Path,
+) -> serde_json::Value {
+    let t = tempfile::tempdir().unwrap();
+    let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
+    let tel = [std::ffi::OsStr::new("--telemetry"), samples.as_os_str()];
+    let (code_in, inproc, err) = report(&args, &tel, &t.path().join("in"));
+    assert!(code_in == 0 || code_in == 1, "in-process: {err}");
+    let dir = t.path().join("pd");
+    pushdown(engine, &args, &dir);
+    drive(py, &dir, engine, samples);
+    let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
+    let (code, pushed, err) = report(&args, &pd, &t.path().join("out"));
+    assert_eq!(code, code_in, "report --pushdown: {err}");
+    assert_eq!(
+        pushed["telemetry"]["engine"]
+            .as_str()
+            .map(|e| e.contains(if engine == "spark" {
+                "Apache Spark"
+            } else {
+                "DuckDB"
+            })),
+        Some(true)
+    );
+    let sql = std::fs::read(dir.join("job_energy.sql")).unwrap();
+    let sha = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&sql));
+    assert!(
+        pushed["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "pushdown sql" && i["sha256"] == sha),
+        "the SQL's sha256 is an input"
+    );
+    if let Err(e) = same(
+        &without_engine_lines(inproc),
+        &without_engine_lines(pushed.clone()),
+        "",
+    ) {
+        panic!("{engine} on {}: {e}", samples.display());
+    }
+    pushed
+}
+
+/// A fleet with every quirk the rules handle, made deterministically: three nodes named three
+/// ways (domain, upper case), 10-s samples from before the period into it, rows out of order,
+/// duplicates, a 10-minute gap, negative, NaN, empty and implausible power, timestamps with Z,
+/// offsets and a space; jobs on all devices, on gpu_ids, overlapping on one device, starting
+/// before the period, and one without samples; an hourly grid, `max_gap_s = 60`.
+fn quirky_fleet() -> tempfile::TempDir {
+    let base = chrono::DateTime::parse_from_rfc3339("2026-06-30T23:50:00Z")
+        .unwrap()
+        .timestamp();
+    let nodes = ["gpu-a", "gpu-b.cluster.local", "GPU-C"];
+    let mut rows: Vec<String> = Vec::new();
+    let mut k: u64 = 7;
+    for step in 0..(6 * 360 + 120) {
+        let t = base + step * 10;
+        for (ni, node) in nodes.iter().enumerate() {
+            for dev in 0..4 {
+                // gpu-a/1 is silent from 02:00 to 02:10: a gap.
+                let since = t - (base + 600);
+                if ni == 0 && dev == 1 && (7200..7800).contains(&since) {
+                    continue;
+                }
+                k = k
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let watts = 80.0 + ((k >> 33) % 60000) as f64 / 100.0;
+                let power = match (k >> 20) % 211 {
+                    0 => "-5".to_string(),
+                    1 => "NaN".to_string(),
+                    2 => String::new(),
+                    3 => "5000".to_string(),
+                    _ => format!("{watts:.2}"),
+                };
+                let when = chrono::DateTime::from_timestamp(t, 0).unwrap();
+                let stamp = match (k >> 40) % 3 {
+                    0 => when.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    1 => (when + chrono::Duration::hours(2))
+                        .format("%Y-%m-%dT%H:%M:%S+02:00")
+                        .to_string(),
+                    _ => when.format("%Y-%m-%d %H:%M:%S.000Z").to_string(),
+                };
+                rows.push(format!("{stamp},{node},{dev},{power}"));
+                if (k >> 12) % 97 == 0 {
+                    rows.push(format!("{stamp},{node},{dev},{:.2}", watts / 2.0));
+                }
+            }
+        }
+    }
+    // Out of order: every 13th row swapped with the one 40 rows later.
+    let n = rows.len();
+    for i in (0..n.saturating_sub(40)).step_by(13) {
+        rows.swap(i, i + 40);
+    }
+    let power = format!("timestamp,node,device,power_w\n{}\n", rows.join("\n"));
+    let jobs = "job_id,model,team,site,start,end,nodes,gpu_ids,hardware,devices,training_type,status\n\
+        j-all,m1,alpha,dc,2026-07-01T00:30:00Z,2026-07-01T03:30:00Z,gpu-a,,H100-SXM5-80GB,4,pretraining,completed\n\
+        j-early,m2,beta,dc,2026-06-30T22:00:00Z,2026-07-01T02:00:00Z,gpu-b,0-1,H100-SXM5-80GB,2,fine-tuning,completed\n\
+        j-overlap,m2,beta,dc,2026-07-01T01:00:00Z,2026-07-01T04:00:00Z,gpu-b,\"1,2\",H100-SXM5-80GB,2,fine-tuning,failed\n\
+        j-short,m3,gamma,dc,2026-07-01T04:00:00Z,2026-07-01T05:00:30Z,gpu-c,,H100-SXM5-80GB,4,pretraining,completed\n\
+        j-two,m3,gamma,dc,2026-07-01T05:00:00Z,2026-07-01T05:59:00Z,gpu-a;gpu-c,,H100-SXM5-80GB,8,pretraining,completed\n\
+        j-none,m4,gamma,dc,2026-07-01T01:00:00Z,2026-07-01T02:00:00Z,gpu-z,,H100-SXM5-80GB,8,pretraining,completed\n";
+    let mut grid = String::from("zone,timestamp,g_per_kwh\n");
+    for h in 0..24 {
+        grid.push_str(&format!("FR,2026-07-01T{h:02}:00:00Z,{}\n", 40 + 7 * h));
+    }
+    let cfg = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n\
+        [telemetry]\nmax_gap_s = 60\n\
+        [[site]]\nid = \"dc\"\nname = \"DC\"\ngrid_zone = \"FR\"\npue = 1.25\nnodes = [\"gpu-a\", \"gpu-b\", \"gpu-c\"]\n";
+    tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", jobs),
+        ("power.csv", &power),
+        ("grid.csv", &grid),
+    ])
+}
+
+fn fleet_inputs(case: &str) -> Vec<std::ffi::OsString> {
+    let d = fixture(case);
+    vec![
+        "--config".into(),
+        d.join("greenledger.toml").into(),
+        "--jobs".into(),
+        d.join("jobs.csv").into(),
+    ]
+}
+
+fn quirky_inputs(d: &Path) -> Vec<std::ffi::OsString> {
+    vec![
+        "--config".into(),
+        d.join("greenledger.toml").into(),
+        "--jobs".into(),
+        d.join("jobs.csv").into(),
+        "--grid".into(),
+        d.join("grid.csv").into(),
+    ]
+}
+
+#[test]
+fn duckdb_reproduces_the_in_process_integration() {
+    let Some(py) = python("duckdb") else { return };
+    for case in ["fleet-s1", "fleet-s2", "fleet-s3"] {
+        agrees(
+            &py,
+            "duckdb",
+            &fleet_inputs(case),
+            &fixture(case).join("power.parquet"),
+        );
+    }
+    agrees(
+        &py,
+        "duckdb",
+        &fleet_inputs("fleet-s1"),
+        &fixture("fleet-s1").join("power.csv"),
+    );
+    let d = quirky_fleet();
+    let r = agrees(
+        &py,
+        "duckdb",
+        &quirky_inputs(d.path()),
+        &d.path().join("power.csv"),
+    );
+    quirks_are_seen(&r);
+}
+
+#[test]
+fn spark_reproduces_the_in_process_integration() {
+    let Some(py) = python("pyspark") else { return };
+    for case in ["fleet-s1", "fleet-s2", "fleet-s3"] {
+        agrees(
+            &py,
+            "spark",
+            &fleet_inputs(case),
+            &fixture(case).join("power.parquet"),
+        );
+    }
+    let d = quirky_fleet();
+    let r = agrees(
+        &py,
+        "spark",
+        &quirky_inputs(d.path()),
+        &d.path().join("power.csv"),
+    );
+    quirks_are_seen(&r);
+}
+
+/// The generated fleet's quirks all reach the report (so the comparison tested each rule).
+fn quirks_are_seen(r: &serde_json::Value) {
+    let t = &r["telemetry"];
+    for key in ["duplicates", "dropped", "gaps"] {
+        assert!(t[key].as_u64().unwrap() > 0, "{key}: {t}");
+    }
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"telemetry.overlapping-claims"), "{codes:?}");
+    assert_eq!(job(r, "j-none")["energy_source"], "estimated");
+    for id in ["j-all", "j-early", "j-overlap", "j-short", "j-two"] {
+        assert_eq!(job(r, id)["energy_source"], "sampled", "{id}");
+    }
+    let c = job(r, "j-all")["coverage"].as_f64().unwrap();
+    assert!(c < 1.0, "the gap leaves j-all uncovered time: {c}");
+    assert_eq!(t["nodes"].as_array().unwrap().len(), 3);
+}
+
+/// One device around an hour boundary, by hand (the arithmetic is in the comments).
+#[test]
+fn hand_computed_results() {
+    let Some(py) = python("duckdb") else { return };
+    // 00:59 100 W, 01:00 200 W, 01:01 200 W, 01:02 100 W; the job holds [00:59:30, 01:01:30).
+    // Hour 00: [00:59:30, 01:00) from 150 W to 200 W = 175 x 30 = 5250 J.
+    // Hour 01: 200 x 60 = 12000 J, then [01:01:00, 01:01:30) 200 -> 150 W = 5250 J: 17250 J.
+    // Idle: [00:59:00, 00:59:30) 100 -> 150 W = 3750 J (hour 00), [01:01:30, 01:02) 3750 J (hour 01).
+    let d = tmp_with(&[
+        ("greenledger.toml", "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[[site]]\nid = \"dc\"\nname = \"DC\"\ngrid_zone = \"FR\"\npue = 1.0\n"),
+        ("jobs.csv", "job_id,model,team,site,start,end,nodes,hardware,devices\nJ,m,t,dc,2026-07-01T00:59:30Z,2026-07-01T01:01:30Z,n1,H100-SXM5-80GB,1\n"),
+        ("power.csv", "timestamp,node,device,power_w\n2026-07-01T00:59:00Z,n1,0,100\n2026-07-01T01:00:00Z,n1,0,200\n2026-07-01T01:01:00Z,n1,0,200\n2026-07-01T01:02:00Z,n1,0,100\n"),
+    ]);
+    let dir = d.path().join("pd");
+    let inputs = os(&[
+        "--config",
+        &d.path().join("greenledger.toml").display().to_string(),
+        "--jobs",
+        &d.path().join("jobs.csv").display().to_string(),
+    ]);
+    let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
+    pushdown("duckdb", &args, &dir);
+    drive(&py, &dir, "duckdb", &d.path().join("power.csv"));
+    let q = |sql: &str| -> String {
+        let o = Command::new(&py)
+            .args([
+                "-c",
+                &format!("import duckdb; print(duckdb.sql(\"\"\"{sql}\"\"\").fetchall())"),
+            ])
+            .current_dir(dir.join("results"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(q("SELECT job_id, sampled_j, covered_s, samples, devices, node_devices FROM 'job_energy.parquet'"), "[('J', 22500.0, 120.0, 2, 1, 1)]");
+    let h0 = chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z")
+        .unwrap()
+        .timestamp();
+    assert_eq!(
+        q("SELECT hour_start, joules FROM 'job_hourly.parquet' ORDER BY 1"),
+        format!("[({h0}, 5250.0), ({}, 17250.0)]", h0 + 3600)
+    );
+    assert_eq!(
+        q("SELECT hour_start, idle_j FROM 'node_hourly.parquet' ORDER BY 1"),
+        format!("[({h0}, 3750.0), ({}, 3750.0)]", h0 + 3600)
+    );
+    assert_eq!(
+        q("SELECT node, device_count, total_j, idle_j FROM 'node_energy.parquet'"),
+        "[('n1', 1, 30000.0, 7500.0)]"
+    );
+    assert_eq!(q("SELECT rows, samples, devices, duplicates, dropped, gaps, gap_s FROM 'quality.parquet'"), "[(4, 4, 1, 0, 0, 0, 0.0)]");
+    let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
+    let (code, r, err) = report(&args, &pd, &d.path().join("out"));
+    assert_eq!(code, 0, "{err}");
+    let j = job(&r, "J");
+    assert_eq!(j["energy_source"], "sampled");
+    assert!(super::close(
+        j["sampled_kwh"].as_f64().unwrap(),
+        22500.0 / 3.6e6
+    ));
+    assert!(super::close(j["coverage"].as_f64().unwrap(), 1.0));
+    assert_eq!(j["energy_detail"], "integrated from power samples (DuckDB)");
+}
+
+/// Results made for other jobs or rules are refused (exit 2, naming what differs); a folder
+/// without results says to run the engine.
+#[test]
+fn stale_or_unfinished_folders_are_refused() {
+    let Some(py) = python("duckdb") else { return };
+    let case = fixture("fleet-s1");
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("pd");
+    let inputs = fleet_inputs("fleet-s1");
+    let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
+    pushdown("duckdb", &args, &dir);
+    let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
+    let (code, _, err) = report(&args, &pd, &t.path().join("r0"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no result 'job_energy'") && err.contains("run_duckdb.py"),
+        "{err}"
+    );
+    drive(&py, &dir, "duckdb", &case.join("power.parquet"));
+    // Another gap rule: the SQL differs.
+    let gap = [
+        std::ffi::OsStr::new("--pushdown"),
+        dir.as_os_str(),
+        std::ffi::OsStr::new("--max-gap-s"),
+        std::ffi::OsStr::new("60"),
+    ];
+    let (code, _, err) = report(&args, &gap, &t.path().join("r1"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("made for another run") && err.contains("max_gap_s: 60"),
+        "{err}"
+    );
+    // Other jobs: one job ends an hour earlier.
+    let jobs = std::fs::read_to_string(case.join("jobs.csv"))
+        .unwrap()
+        .replace("2026-07-02T06:30:06Z", "2026-07-02T05:30:06Z");
+    let other = tmp_with(&[("jobs.csv", &jobs)]);
+    let changed = os(&[
+        "--config",
+        &case.join("greenledger.toml").display().to_string(),
+        "--jobs",
+        &other.path().join("jobs.csv").display().to_string(),
+    ]);
+    let cargs: Vec<&std::ffi::OsStr> = changed.iter().map(|s| s.as_os_str()).collect();
+    let (code, _, err) = report(&cargs, &pd, &t.path().join("r2"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("claims.parquet"), "{err}");
+    // Telemetry files and a pushdown at once cannot both give the accelerators' energy.
+    let tel = case.join("power.parquet");
+    let both = [
+        std::ffi::OsStr::new("--pushdown"),
+        dir.as_os_str(),
+        std::ffi::OsStr::new("--telemetry"),
+        tel.as_os_str(),
+    ];
+    let (code, _, err) = report(&args, &both, &t.path().join("r3"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be combined"), "{err}");
+}
+
+/// Rows an engine cannot read (no timestamp, node or device) are counted and reported, not lost.
+#[test]
+fn unreadable_rows_are_a_finding() {
+    let Some(py) = python("duckdb") else { return };
+    let d = tmp_with(&[
+        ("greenledger.toml", "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[[site]]\nid = \"dc\"\nname = \"DC\"\ngrid_zone = \"FR\"\npue = 1.0\n"),
+        ("jobs.csv", "job_id,model,team,site,start,end,nodes,hardware,devices\nJ,m,t,dc,2026-07-01T01:00:00Z,2026-07-01T01:02:00Z,n1,H100-SXM5-80GB,1\n"),
+        ("power.csv", "timestamp,node,device,power_w\n2026-07-01T01:00:00Z,n1,0,100\nyesterday,n1,0,100\n2026-07-01T01:01:00Z,n1,zero,100\n2026-07-01T01:02:00Z,n1,0,100\n"),
+    ]);
+    let dir = d.path().join("pd");
+    let inputs = os(&[
+        "--config",
+        &d.path().join("greenledger.toml").display().to_string(),
+        "--jobs",
+        &d.path().join("jobs.csv").display().to_string(),
+    ]);
+    let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
+    pushdown("duckdb", &args, &dir);
+    drive(&py, &dir, "duckdb", &d.path().join("power.csv"));
+    let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
+    let (code, r, err) = report(&args, &pd, &d.path().join("out"));
+    assert_eq!(code, 1, "{err}");
+    let f: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "telemetry.unrecognised-format")
+        .collect();
+    assert_eq!(f.len(), 1, "{}", r["findings"]);
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 4 sample rows"),
+        "{}",
+        f[0]
+    );
+    // The two good samples: 120 s at 100 W.
+    assert!(super::close(
+        job(&r, "J")["sampled_kwh"].as_f64().unwrap(),
+        12000.0 / 3.6e6
+    ));
+}
