@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite with its real components: installs Debian's `prometheus` (which ships
-# `promtool`) when it is missing, then runs `cargo test` with the servers required, so that a
-# missing server fails instead of being skipped. Extra arguments go to cargo test.
+# `promtool`) when it is missing and PySpark + DuckDB in a virtual environment, then runs
+# `cargo test` with them required, so that a missing one fails instead of being skipped.
+# Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
@@ -17,5 +18,30 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
     sleep 10
   done
 fi
+# The pushdown engines (issue 16): PySpark (local mode, on the machine's Java 17) and DuckDB, in
+# a virtual environment under the target folder, made once and reused.
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target"
+venv="$(cd "$target" && pwd)/pushdown-venv"
+if ! command -v java >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends default-jre-headless >/tmp/greenledger-apt-java.log 2>&1 ||
+    ($sudo apt-get update >/dev/null 2>&1 &&
+     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends default-jre-headless >/tmp/greenledger-apt-java.log 2>&1) ||
+    echo "Java could not be installed: the Spark tests will fail" >&2
+fi
+if ! "$venv/bin/python" -c "import pyspark, duckdb" >/dev/null 2>&1; then
+  python3 -m venv "$venv"
+  for attempt in 1 2 3; do
+    if "$venv/bin/pip" install --quiet --disable-pip-version-check pyspark duckdb >/tmp/greenledger-pip.log 2>&1; then
+      break
+    fi
+    echo "pip install pyspark duckdb failed (attempt $attempt); retrying" >&2
+    tail -3 /tmp/greenledger-pip.log >&2 || true
+    sleep 10
+  done
+fi
+export GREENLEDGER_PYTHON="$venv/bin/python"
 export GREENLEDGER_REQUIRE_SERVERS=1
 exec cargo test "$@"

@@ -113,6 +113,13 @@ pub fn read(dir: &InputFile, inputs: &mut Vec<InputRecord>) -> Result<Pushdown> 
             )
             .hint("run `greenledger pushdown` to make the folder")
         })?;
+    // The manifest names the engine with the SQL's sha256.
+    let mut rec = rec;
+    rec.kind = match engine.as_str() {
+        "spark" => "pushdown sql (spark)",
+        "duckdb" => "pushdown sql (duckdb)",
+        _ => "pushdown sql",
+    };
     let mut p = Pushdown {
         shown,
         sql_sha256: rec.sha256.clone(),

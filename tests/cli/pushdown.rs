@@ -187,7 +187,7 @@ fn agrees(
             .as_array()
             .unwrap()
             .iter()
-            .any(|i| i["kind"] == "pushdown sql" && i["sha256"] == sha),
+            .any(|i| i["kind"] == format!("pushdown sql ({engine})").as_str() && i["sha256"] == sha),
         "the SQL's sha256 is an input"
     );
     if let Err(e) = same(
@@ -241,7 +241,7 @@ fn quirky_fleet() -> tempfile::TempDir {
                     _ => when.format("%Y-%m-%d %H:%M:%S.000Z").to_string(),
                 };
                 rows.push(format!("{stamp},{node},{dev},{power}"));
-                if (k >> 12) % 97 == 0 {
+                if (k >> 12).is_multiple_of(97) {
                     rows.push(format!("{stamp},{node},{dev},{:.2}", watts / 2.0));
                 }
             }
@@ -429,6 +429,31 @@ fn hand_computed_results() {
     ));
     assert!(super::close(j["coverage"].as_f64().unwrap(), 1.0));
     assert_eq!(j["energy_detail"], "integrated from power samples (DuckDB)");
+    // The manifest holds the results and the SQL: verify recomputes the same figures.
+    let v = gl()
+        .arg("verify")
+        .arg(d.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    // A result changed afterwards is caught.
+    let f = dir.join("results/job_energy.parquet");
+    let bytes = std::fs::read(&f).unwrap();
+    let quality = std::fs::read(dir.join("results/quality.parquet")).unwrap();
+    std::fs::write(&f, &quality).unwrap();
+    let v = gl()
+        .arg("verify")
+        .arg(d.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("job_energy.parquet"));
+    std::fs::write(&f, bytes).unwrap();
 }
 
 /// Results made for other jobs or rules are refused (exit 2, naming what differs); a folder

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the telemetry integration pushed down to Spark (local[2]) and DuckDB,
+# against greenledger in-process and the DuckDB reference (../shared/bench/reference_duckdb.py),
+# on a gen_fleet.py fleet, in the same run. Prints wall time, peak memory (/usr/bin/time -f %M:
+# the largest process, the JVM for Spark) and the rows per second each sustains; checks that
+# the pushdown's per-job energy equals the in-process one.
+#
+#   bench/pushdown.sh [SIZES...]      sizes in millions of samples, default: 20
+# Environment: BENCH_DIR (default /tmp/greenledger-bench), RUNS (default 1),
+#              GREENLEDGER (default target/release/greenledger), PYTHON (with pyspark, duckdb,
+#              numpy, pyarrow; default python3), SPARK_MASTER (default local[2]).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared="$root/../shared/bench"
+dir=${BENCH_DIR:-/tmp/greenledger-bench}
+runs=${RUNS:-1}
+gl=${GREENLEDGER:-$root/target/release/greenledger}
+py=${PYTHON:-python3}
+master=${SPARK_MASTER:-local[2]}
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(20)
+[ -x "$gl" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+mkdir -p "$dir"
+
+fleet() {
+  local m=$1 out="$dir/f${1}m"
+  if [ ! -f "$out/power.parquet" ]; then
+    local nodes=$(( m >= 50 ? 64 : 32 ))
+    local days; days=$("$py" -c "print(round($m * 1e6 / ($nodes * 8 * 8640), 3))")
+    echo "making a fleet of ${m}M samples: $nodes nodes, $days days" >&2
+    "$py" "$shared/gen_fleet.py" "$out" --nodes "$nodes" --days "$days" --interval 10 --seed "$m" >&2
+  fi
+  echo "$out"
+}
+
+period_of() {
+  "$py" - "$1" <<'PY'
+import sys, pyarrow.parquet as pq, pyarrow.compute as pc, datetime as dt
+t = pq.read_table(sys.argv[1] + "/power.parquet", columns=["timestamp"]).column(0)
+lo, hi = pc.min(t).as_py(), pc.max(t).as_py()
+print(f"{(lo - dt.timedelta(days=1)).date()}..{(hi + dt.timedelta(days=1)).date()}")
+PY
+}
+
+rows_of() {
+  "$py" -c "import pyarrow.parquet as pq, sys; print(pq.ParquetFile(sys.argv[1]).metadata.num_rows)" "$1"
+}
+
+measure() { # prints "seconds peak_kib"
+  local log; log=$(mktemp)
+  /usr/bin/time -f "%e %M" -o "$log" "$@" >/dev/null 2>"$log.err" || { cat "$log.err" >&2; rm -f "$log" "$log.err"; return 1; }
+  cat "$log"; rm -f "$log" "$log.err"
+}
+
+# Per-job sampled kWh of two report.json files agree to 1e-9 relative.
+agree() {
+  "$py" - "$1" "$2" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+ja = {j["job_id"]: j["sampled_kwh"] for j in a["jobs"]}
+jb = {j["job_id"]: j["sampled_kwh"] for j in b["jobs"]}
+bad = [k for k in ja if abs(ja[k] - jb.get(k, float("nan"))) > 1e-9 * max(abs(ja[k]), 1e-12)]
+print("equal" if not bad and ja.keys() == jb.keys() else "DIFFER: %s" % bad[:5])
+PY
+}
+
+printf "%-5s %-3s %-22s %10s %10s %14s %12s\n" size run step seconds peak_MiB Msamples_per_s vs_duckdb_ref
+for m in "${sizes[@]}"; do
+  f=$(fleet "$m")
+  period=$(period_of "$f")
+  n=$(rows_of "$f/power.parquet")
+  inputs=(--config "$f/greenledger.toml" --jobs "$f/jobs.csv" --period "$period")
+  for r in $(seq 1 "$runs"); do
+    w=$(mktemp -d)
+    line() { # step seconds kib [samples]
+      local mps="-"; [ -n "${4:-}" ] && mps=$(awk "BEGIN{printf \"%.2f\", $4 / $2 / 1e6}")
+      printf "%-5s %-3s %-22s %10s %10d %14s %12s\n" "${m}M" "$r" "$1" "$2" "$(( $3 / 1024 ))" "$mps" "$(awk "BEGIN{printf \"%.2fx\", $2 / $ds}")"
+    }
+    read -r ds dm < <(measure "$py" "$shared/reference_duckdb.py" "$f" --threads 2 --no-total)
+    line "duckdb reference" "$ds" "$dm" "$n"
+    read -r gs gm < <(POLARS_MAX_THREADS=2 measure "$gl" report -q --format json --out "$w/in" "${inputs[@]}" --telemetry "$f/power.parquet")
+    line "greenledger in-process" "$gs" "$gm" "$n"
+    for engine in spark duckdb; do
+      read -r ps pm < <(measure "$gl" pushdown -q --engine "$engine" --out "$w/pd-$engine" "${inputs[@]}")
+      line "pushdown ($engine)" "$ps" "$pm"
+      if [ "$engine" = spark ]; then
+        read -r es em < <(measure "$py" "$w/pd-$engine/run_spark.py" --samples "$f/power.parquet" --master "$master" --driver-memory 4g)
+      else
+        read -r es em < <(measure "$py" "$w/pd-$engine/run_duckdb.py" --samples "$f/power.parquet" --threads 2)
+      fi
+      line "$engine run" "$es" "$em" "$n"
+      read -r rs rm < <(measure "$gl" report -q --format json --out "$w/r-$engine" "${inputs[@]}" --pushdown "$w/pd-$engine")
+      line "report --pushdown" "$rs" "$rm"
+      echo "  $engine per-job energy vs in-process: $(agree "$w/in/report.json" "$w/r-$engine/report.json")"
+    done
+    rm -rf "$w"
+  done
+done
