@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): the telemetry integration pushed down to Spark (local[2]) and DuckDB,
 # against greenledger in-process and the DuckDB reference (../shared/bench/reference_duckdb.py),
-# on a gen_fleet.py fleet, in the same run. Prints wall time, peak memory (/usr/bin/time -f %M:
-# the largest process, the JVM for Spark) and the rows per second each sustains; checks that
+# on a gen_fleet.py fleet, in the same run. Prints wall time, peak memory (/usr/bin/time -f %M;
+# for Spark the JVM's RSS, polled) and the rows per second each sustains; checks that
 # the pushdown's per-job energy equals the in-process one.
 #
 #   bench/pushdown.sh [SIZES...]      sizes in millions of samples, default: 20
@@ -84,7 +84,18 @@ for m in "${sizes[@]}"; do
       read -r ps pm < <(measure "$gl" pushdown -q --engine "$engine" --out "$w/pd-$engine" "${inputs[@]}")
       line "pushdown ($engine)" "$ps" "$pm"
       if [ "$engine" = spark ]; then
-        read -r es em < <(measure "$py" "$w/pd-$engine/run_spark.py" --samples "$f/power.parquet" --master "$master" --driver-memory 4g)
+        # /usr/bin/time sees the Python driver, not the JVM it starts: poll the JVM's RSS.
+        (measure "$py" "$w/pd-$engine/run_spark.py" --samples "$f/power.parquet" --master "$master" --driver-memory 4g > "$w/spark.time") &
+        pid=$!
+        jvm=0
+        while kill -0 "$pid" 2>/dev/null; do
+          rss=$(ps -C java -o rss= | sort -n | tail -1 | tr -d ' ')
+          if [ -n "$rss" ] && [ "$rss" -gt "$jvm" ]; then jvm=$rss; fi
+          sleep 0.5
+        done
+        wait "$pid"
+        read -r es em < "$w/spark.time"
+        [ "$jvm" -gt "$em" ] && em=$jvm
       else
         read -r es em < <(measure "$py" "$w/pd-$engine/run_duckdb.py" --samples "$f/power.parquet" --threads 2)
       fi

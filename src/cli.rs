@@ -76,6 +76,10 @@ pub struct InputArgs {
     /// power and energy from, with jobs from the series' labels (repeatable; needs a period).
     #[arg(long, value_name = "URL")]
     pub prometheus: Vec<String>,
+    /// An MLflow tracking server whose runs become jobs, with the GPU power of their system
+    /// metrics (e.g. http://mlflow:5000; `[mlflow]` says which experiments and tags).
+    #[arg(long, value_name = "URL")]
+    pub mlflow: Option<String>,
     /// BoAmps reports (JSON), each read as a metered job (several files, globs and repeats allowed).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub boamps: Vec<PathBuf>,

@@ -160,5 +160,11 @@ pub mod codes {
     pub const PROM_SHARED_GPU: &str = "prometheus.shared-gpu";
     pub const PROM_NO_DEVICE: &str = "prometheus.no-device-labels";
     pub const PROM_LABEL_JOBS: &str = "prometheus.label-jobs";
+    pub const MLFLOW_RUNS: &str = "mlflow.runs";
+    pub const MLFLOW_RUNNING: &str = "mlflow.running-run";
+    pub const MLFLOW_NO_GPUS: &str = "mlflow.no-gpu-count";
+    pub const MLFLOW_NO_START: &str = "mlflow.no-start-time";
+    pub const MLFLOW_UNKNOWN_SITE: &str = "mlflow.unknown-site";
+    pub const MLFLOW_HISTORY: &str = "mlflow.missing-history";
     pub const PROM_NO_SAMPLES: &str = "prometheus.no-samples";
 }

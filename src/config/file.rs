@@ -76,6 +76,8 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub(super) prometheus: super::prometheus::PrometheusSection,
     #[serde(default)]
+    pub(super) mlflow: super::mlflow::MlflowSection,
+    #[serde(default)]
     pub(super) boamps: BoampsSection,
     /// Published training footprints of external models (for the reuse dividend).
     #[serde(default)]

@@ -2,6 +2,7 @@
 
 mod file;
 mod inputs;
+pub mod mlflow;
 pub mod prometheus;
 pub mod rubric;
 mod sites;
@@ -313,6 +314,8 @@ pub struct Config {
     pub prometheus: Option<prometheus::Prometheus>,
     /// `--pushdown DIR`: an engine's integration results in place of telemetry files.
     pub pushdown: Option<InputFile>,
+    /// Runs from an MLflow tracking server (`[mlflow]`, `--mlflow`).
+    pub mlflow: Option<mlflow::Mlflow>,
     /// `[report] net_revenue` and `currency`, for the ESRS E1 intensities.
     pub net_revenue: Option<NetRevenue>,
     /// `[boamps]`: what exports say that the ledger does not know, and how imports are read.
@@ -375,17 +378,13 @@ impl Config {
         }
         let utilisation = estimate(&file.estimate, &w)?;
         let rubric = rubric(file.rubric.as_ref(), &w)?;
-        let max_gap_s = args.max_gap_s.or(file.telemetry.max_gap_s).unwrap_or(120.0);
-        if !(max_gap_s.is_finite() && max_gap_s > 0.0) {
-            return Err(w.err(format!(
-                "max_gap_s must be a number of seconds > 0, not {max_gap_s}"
-            )));
-        }
+        let max_gap_s = max_gap(args.max_gap_s.or(file.telemetry.max_gap_s), &w)?;
         let net_revenue = net_revenue(&file.report, &w)?;
         let published_footprints = footprints(&file.published_footprint, &base, &w)?;
         let prometheus =
             prometheus::prometheus(file.prometheus, &args.prometheus, &sites, &base, &w)?;
-        let pushdown = pushdown(args, &inputs, prometheus.is_some())?;
+        let mlflow = mlflow::mlflow(file.mlflow, args.mlflow.as_deref(), &sites, &w)?;
+        let pushdown = pushdown(args, &inputs, prometheus.is_some() || mlflow.is_some())?;
         let previous = file.report.previous.as_ref().map(|p| InputFile {
             path: base.join(p),
             shown: p.clone(),
@@ -426,6 +425,7 @@ impl Config {
             allocate_overhead: overhead(&file.accounting, &w)?,
             prometheus,
             pushdown,
+            mlflow,
             net_revenue,
             boamps: file.boamps.into(),
             quiet: args.quiet,
@@ -436,6 +436,15 @@ impl Config {
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
     }
+}
+
+/// `--max-gap-s`, else `[telemetry] max_gap_s`, else 120: seconds, > 0.
+fn max_gap(given: Option<f64>, w: &Where) -> Result<f64> {
+    let s = given.unwrap_or(120.0);
+    if !(s.is_finite() && s > 0.0) {
+        return Err(w.err(format!("max_gap_s must be a number of seconds > 0, not {s}")));
+    }
+    Ok(s)
 }
 
 /// `--pushdown DIR`: a folder, and the only source of accelerator power.
@@ -453,7 +462,7 @@ fn pushdown(args: &InputArgs, inputs: &Inputs, prometheus: bool) -> Result<Optio
     }
     if !inputs.telemetry.is_empty() || prometheus {
         return Err(Error::new(format!(
-            "--pushdown {shown} stands in for telemetry: it cannot be combined with telemetry files or Prometheus"
+            "--pushdown {shown} stands in for telemetry: it cannot be combined with telemetry files, Prometheus or MLflow"
         ))
         .hint("give the samples to the engine (run_spark.py --samples) and only --pushdown here"));
     }

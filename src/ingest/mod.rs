@@ -7,13 +7,16 @@ pub mod dcgm;
 pub mod generic;
 pub mod grid;
 pub mod hostlist;
+pub mod http;
 pub mod jobs;
 pub mod meters;
+pub mod mlflow;
 pub mod node_power;
 pub mod nvidia_smi;
 pub mod prometheus;
 pub mod pushdown;
 pub mod sacct;
+pub mod spill;
 pub mod table;
 pub mod telemetry;
 pub mod wandb;
@@ -319,6 +322,7 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         && cfg.prometheus.is_none()
         && cfg.inputs.boamps.is_empty()
         && cfg.pushdown.is_none()
+        && cfg.mlflow.is_none()
     {
         return Err(Error::new(
             "no inputs: give --jobs or --codecarbon files, or a --config naming them",
@@ -368,6 +372,7 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         out.pushdown = Some(pushdown::read(dir, &mut out.inputs)?);
     }
     prometheus::load(cfg, &mut out)?;
+    mlflow::load(cfg, &mut out)?;
     out.grid = grid::load(cfg, &mut out.inputs, &mut out.findings)?;
     out.meters = meters::from_config(cfg);
     for f in &cfg.inputs.meters {

@@ -2,7 +2,7 @@
 //! (generic CSV/Parquet, nvidia-smi logs, DCGM exporter scrapes and query_range exports).
 
 use super::hostlist::node_key;
-use super::{dcgm, generic, node_power, nvidia_smi, prometheus, wandb, InputRecord};
+use super::{dcgm, generic, node_power, nvidia_smi, wandb, InputRecord};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -89,6 +89,8 @@ pub enum Kind {
     WandbEvents,
     /// DCGM series fetched from a Prometheus-compatible server (no file).
     Prometheus,
+    /// GPU power series of MLflow runs (system metrics), fetched from a tracking server.
+    Mlflow,
 }
 
 impl Kind {
@@ -104,6 +106,7 @@ impl Kind {
             Kind::NodeWide => "node power (BMC wide CSV)",
             Kind::WandbEvents => "telemetry (W&B events)",
             Kind::Prometheus => "telemetry (Prometheus)",
+            Kind::Mlflow => "telemetry (MLflow system metrics)",
         }
     }
 
@@ -116,6 +119,7 @@ impl Kind {
             Kind::NodeCsv | Kind::NodeParquet | Kind::NodeWide => "node power",
             Kind::WandbEvents => "W&B",
             Kind::Prometheus => "Prometheus (DCGM)",
+            Kind::Mlflow => "MLflow system metrics",
         }
     }
 
@@ -228,20 +232,34 @@ fn parquet_kind(f: &InputFile) -> Kind {
 pub struct Source {
     pub file: InputFile,
     pub kind: Kind,
-    /// The fetched samples of a live source (with its input record; a file's record is made
-    /// from the file when it is read).
-    pub live: Option<std::sync::Arc<prometheus::Fetched>>,
+    /// The fetched samples of a live source (a server read once at the start of the run); a
+    /// file's samples are read from the file at each pass.
+    pub live: Option<std::sync::Arc<dyn LiveSource>>,
+}
+
+/// A source fetched from a server once per run and streamed to compute like a file: a new
+/// server is one file in ingest/ implementing this.
+pub trait LiveSource: std::fmt::Debug + Send + Sync {
+    /// Stream the samples as batches (and energy counters into `out`); the records read.
+    fn scan(
+        &self,
+        nodes: &mut Nodes,
+        out: &mut ScanOutput,
+        on_batch: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64>;
+    /// The samples held, for the progress bar.
+    fn rows(&self) -> u64;
 }
 
 impl Source {
     /// A live source named `shown` (its servers).
-    pub fn live(shown: String, fetched: std::sync::Arc<prometheus::Fetched>) -> Source {
+    pub fn live(shown: String, kind: Kind, fetched: std::sync::Arc<dyn LiveSource>) -> Source {
         Source {
             file: InputFile {
                 path: std::path::PathBuf::new(),
                 shown,
             },
-            kind: Kind::Prometheus,
+            kind,
             live: Some(fetched),
         }
     }
@@ -270,8 +288,8 @@ pub fn scan(
         Kind::NodeCsv | Kind::NodeParquet => generic::scan(src, cfg, nodes, out, on_batch),
         Kind::NodeWide => node_power::scan(src, cfg, nodes, out, on_batch),
         Kind::WandbEvents => wandb::scan(src, cfg, nodes, out, on_batch),
-        Kind::Prometheus => match &src.live {
-            Some(f) => prometheus::scan(f, nodes, out, on_batch),
+        Kind::Prometheus | Kind::Mlflow => match &src.live {
+            Some(f) => f.scan(nodes, out, on_batch),
             None => Ok(0),
         },
     }
@@ -312,7 +330,7 @@ pub fn sources(
 pub fn expected_rows(src: &Source) -> Option<u64> {
     use std::io::Read;
     if let Some(f) = &src.live {
-        return Some(f.record.rows_used);
+        return Some(f.rows());
     }
     if src.kind == Kind::GenericParquet {
         let f = std::fs::File::open(&src.file.path).ok()?;

@@ -238,6 +238,16 @@ fn shared_tables(e: Engine, r: &Rules) -> String {
         piece = trapezoid(&x, &y),
         explode = e.explode(&format!("s.a {div} {h}"), &format!("(s.b - 1) {div} {h}")),
     ));
+    s.push_str(&claim_tables(e));
+    s.push_str(&device_table(e));
+    s
+}
+
+/// Claims made disjoint and cut by hour, and each piece's part in each claim.
+fn claim_tables(e: Engine) -> String {
+    let div = e.int_div();
+    let h = HOUR_MS;
+    let mut s = String::new();
     s.push_str(&format!(
         "-- claims on the devices seen (no device: all of the node's), made disjoint per device (the\n\
          -- earlier-starting job keeps an overlap), one row per hour they touch\n\
@@ -271,7 +281,6 @@ fn shared_tables(e: Engine, r: &Rules) -> String {
         part = trapezoid(cx, cy),
         claim = trapezoid(ca, cb),
     ));
-    s.push_str(&device_table(e));
     s
 }
 

@@ -3,7 +3,7 @@
 //! that each sample counts once; GPUs carrying several jobs at one instant marked shared.
 
 use super::series::{self, Series};
-use super::spill::{self, Record, NO_JOB};
+use crate::ingest::spill::{self, Record, NO_JOB};
 use super::{record, Fetched};
 use crate::config::prometheus::Prometheus;
 use crate::error::Result;

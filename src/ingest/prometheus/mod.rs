@@ -8,7 +8,6 @@ mod assemble;
 mod http;
 mod jobs;
 mod series;
-mod spill;
 
 use super::telemetry::{CounterReading, Nodes, SampleBatch, ScanOutput};
 use super::{Ingested, InputRecord};
@@ -17,7 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 use assemble::{Gpu, Ident, Metric, State};
-use spill::{Record, Spill, NO_JOB};
+use crate::ingest::spill::{Record, Spill, NO_JOB};
 
 /// The device number of the k-th job (k from 0) sharing GPU `gpu`: `65536 * (k + 1) + gpu`,
 /// so that each job's share integrates as a device of its own.
@@ -256,15 +255,30 @@ fn finish(st: State, p: &Prometheus, cfg: &Config, bytes: u64, out: &mut Ingeste
     out.inputs.push(fetched.record.clone());
     out.telemetry.push(super::telemetry::Source::live(
         p.urls.join(" "),
+        super::telemetry::Kind::Prometheus,
         std::sync::Arc::new(fetched),
     ));
     Ok(())
 }
 
+impl super::telemetry::LiveSource for Fetched {
+    fn scan(
+        &self,
+        nodes: &mut Nodes,
+        out: &mut ScanOutput,
+        on_batch: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64> {
+        scan(self, nodes, out, on_batch)
+    }
+    fn rows(&self) -> u64 {
+        self.record.rows_used
+    }
+}
+
 /// Stream the spilled samples as batches (power) and counter readings (energy). On a shared
 /// GPU each timestamp's power is split over the jobs present by their shares, onto their slot
 /// devices; the GPU's own device keeps what no job holds. Returns the records read.
-pub fn scan(
+fn scan(
     f: &Fetched,
     nodes: &mut Nodes,
     out: &mut ScanOutput,

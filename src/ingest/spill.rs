@@ -1,4 +1,4 @@
-//! The fetched samples on local disk: one snapshot of the server per run, so that compute can
+//! Fetched live samples on local disk (Prometheus, MLflow): one snapshot of the server per run, so that compute can
 //! read it twice (a second pass for out-of-order devices) and every pass sees the same data.
 //! Records are 24 bytes, little-endian: GPU index (u32), job index (u32, `u32::MAX` for
 //! none), epoch ms (i64), value (f64); the file is deleted when the run ends.
@@ -8,35 +8,35 @@ use sha2::{Digest, Sha256};
 use std::io::{BufWriter, Read, Write};
 
 /// No job: the series carried no job label (an idle GPU).
-pub(super) const NO_JOB: u32 = u32::MAX;
+pub(crate) const NO_JOB: u32 = u32::MAX;
 
 /// One spilled sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Record {
-    pub(super) gpu: u32,
-    pub(super) job: u32,
-    pub(super) t_ms: i64,
-    pub(super) value: f64,
+pub(crate) struct Record {
+    pub(crate) gpu: u32,
+    pub(crate) job: u32,
+    pub(crate) t_ms: i64,
+    pub(crate) value: f64,
 }
 
 const SIZE: usize = 24;
 
 /// A spill being written: the records and their running sha256.
-pub(super) struct Writer {
+pub(crate) struct Writer {
     file: BufWriter<tempfile::NamedTempFile>,
     hash: Sha256,
-    pub(super) records: u64,
+    pub(crate) records: u64,
 }
 
 impl Writer {
-    pub(super) fn new() -> Result<Writer> {
+    pub(crate) fn new() -> Result<Writer> {
         let f = tempfile::Builder::new()
-            .prefix("greenledger-prometheus-")
+            .prefix("greenledger-live-")
             .suffix(".bin")
             .tempfile()
             .map_err(|e| {
                 Error::new(format!(
-                    "cannot create a temporary file for the Prometheus samples: {e}"
+                    "cannot create a temporary file for the live samples: {e}"
                 ))
                 .hint("set TMPDIR to a folder with free space")
             })?;
@@ -47,7 +47,7 @@ impl Writer {
         })
     }
 
-    pub(super) fn push(&mut self, r: &Record) -> Result<()> {
+    pub(crate) fn push(&mut self, r: &Record) -> Result<()> {
         let mut b = [0u8; SIZE];
         b[0..4].copy_from_slice(&r.gpu.to_le_bytes());
         b[4..8].copy_from_slice(&r.job.to_le_bytes());
@@ -57,18 +57,18 @@ impl Writer {
         self.records += 1;
         self.file.write_all(&b).map_err(|e| {
             Error::new(format!(
-                "cannot write the Prometheus samples to a temporary file: {e}"
+                "cannot write the live samples to a temporary file: {e}"
             ))
             .hint("set TMPDIR to a folder with free space")
         })
     }
 
     /// The finished spill and the sha256 of its records.
-    pub(super) fn finish(self) -> Result<(Spill, String)> {
+    pub(crate) fn finish(self) -> Result<(Spill, String)> {
         let file = self
             .file
             .into_inner()
-            .map_err(|e| Error::new(format!("cannot write the Prometheus samples: {e}")))?;
+            .map_err(|e| Error::new(format!("cannot write the live samples: {e}")))?;
         Ok((
             Spill {
                 file,
@@ -81,16 +81,16 @@ impl Writer {
 
 /// A finished spill.
 #[derive(Debug)]
-pub(super) struct Spill {
+pub(crate) struct Spill {
     file: tempfile::NamedTempFile,
-    pub(super) records: u64,
+    pub(crate) records: u64,
 }
 
 impl Spill {
     /// Every record in order, in slices of up to 64 Ki records.
-    pub(super) fn read(&self, each: &mut dyn FnMut(&[Record])) -> Result<()> {
+    pub(crate) fn read(&self, each: &mut dyn FnMut(&[Record])) -> Result<()> {
         let mut f = std::fs::File::open(self.file.path())
-            .map_err(|e| Error::new(format!("cannot reopen the Prometheus samples: {e}")))?;
+            .map_err(|e| Error::new(format!("cannot reopen the live samples: {e}")))?;
         let mut buf = vec![0u8; SIZE << 16];
         let mut recs = Vec::with_capacity(1 << 16);
         loop {
@@ -98,7 +98,7 @@ impl Spill {
             while n < buf.len() {
                 let k = f
                     .read(&mut buf[n..])
-                    .map_err(|e| Error::new(format!("cannot read the Prometheus samples: {e}")))?;
+                    .map_err(|e| Error::new(format!("cannot read the live samples: {e}")))?;
                 if k == 0 {
                     break;
                 }
