@@ -95,7 +95,8 @@ pub struct JobRow {
     pub zone_period_avg_g_per_kwh: Option<f64>,
     /// The cleanest mean intensity the job could have had shifted within +-12 h (hourly data).
     pub shift_best_g_per_kwh: Option<f64>,
-    /// How the job was found when no input row names it (`prometheus labels`).
+    /// How the job was found when no input row names it (`prometheus labels`, `mlflow run
+    /// '<name>' in experiment '<experiment>'`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     /// The job's share of the accelerators of its nodes, where telemetry shows them all.

@@ -230,7 +230,7 @@ fn job_row(
         mean_power_w: r.measured_power_w,
         zone_period_avg_g_per_kwh: r.zone_period_avg,
         shift_best_g_per_kwh: r.shift_best,
-        origin: j.derived.map(str::to_string),
+        origin: j.derived.clone(),
         node_share: r.node_share,
         file: j.origin.file.clone(),
         line: j.origin.line,

@@ -77,12 +77,16 @@ pub(super) fn mlflow(
         return Ok(None);
     };
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(Error::new(format!("mlflow: '{url}' is not an http:// or https:// URL"))
-            .hint("give the tracking server's base URL, e.g. http://mlflow:5000"));
+        return Err(
+            Error::new(format!("mlflow: '{url}' is not an http:// or https:// URL"))
+                .hint("give the tracking server's base URL, e.g. http://mlflow:5000"),
+        );
     }
     if let Some(site) = &s.site {
         if !sites.iter().any(|x| &x.id == site) {
-            return Err(w.err(format!("[mlflow] site = '{site}', which no [[site]] defines")));
+            return Err(w.err(format!(
+                "[mlflow] site = '{site}', which no [[site]] defines"
+            )));
         }
     }
     let positive = |name: &str, v: Option<f64>, default: f64| -> Result<f64> {
@@ -90,7 +94,9 @@ pub(super) fn mlflow(
         if v.is_finite() && v > 0.0 {
             Ok(v)
         } else {
-            Err(w.err(format!("[mlflow] {name} must be a number of seconds > 0, not {v}")))
+            Err(w.err(format!(
+                "[mlflow] {name} must be a number of seconds > 0, not {v}"
+            )))
         }
     };
     let tag = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string());

@@ -442,7 +442,9 @@ impl Config {
 fn max_gap(given: Option<f64>, w: &Where) -> Result<f64> {
     let s = given.unwrap_or(120.0);
     if !(s.is_finite() && s > 0.0) {
-        return Err(w.err(format!("max_gap_s must be a number of seconds > 0, not {s}")));
+        return Err(w.err(format!(
+            "max_gap_s must be a number of seconds > 0, not {s}"
+        )));
     }
     Ok(s)
 }

@@ -142,7 +142,7 @@ pub struct Job {
     /// `nodes` and `gpu_ids`, which cannot say that a job held different GPUs on each node.
     pub placement: Option<Vec<(String, Vec<u32>)>>,
     /// How the job was found when no input row names it, e.g. `prometheus labels`.
-    pub derived: Option<&'static str>,
+    pub derived: Option<String>,
     pub origin: Origin,
 }
 

@@ -248,7 +248,7 @@ pub trait LiveSource: std::fmt::Debug + Send + Sync {
         on_batch: &mut dyn FnMut(&SampleBatch),
     ) -> Result<u64>;
     /// The samples held, for the progress bar.
-    fn rows(&self) -> u64;
+    fn expected_rows(&self) -> u64;
 }
 
 impl Source {
@@ -330,7 +330,7 @@ pub fn sources(
 pub fn expected_rows(src: &Source) -> Option<u64> {
     use std::io::Read;
     if let Some(f) = &src.live {
-        return Some(f.rows());
+        return Some(f.expected_rows());
     }
     if src.kind == Kind::GenericParquet {
         let f = std::fs::File::open(&src.file.path).ok()?;

@@ -10,6 +10,7 @@ mod grid;
 mod handcalc;
 mod inventory;
 mod market;
+mod mlflow;
 mod pdf;
 mod prometheus;
 mod props;

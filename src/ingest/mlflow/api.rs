@@ -117,9 +117,8 @@ fn auth() -> Option<String> {
     if let Some(t) = var("MLFLOW_TRACKING_TOKEN") {
         return Some(shared::bearer(&t));
     }
-    var("MLFLOW_TRACKING_USERNAME").map(|u| {
-        shared::basic(&u, &var("MLFLOW_TRACKING_PASSWORD").unwrap_or_default())
-    })
+    var("MLFLOW_TRACKING_USERNAME")
+        .map(|u| shared::basic(&u, &var("MLFLOW_TRACKING_PASSWORD").unwrap_or_default()))
 }
 
 impl Api {
@@ -145,11 +144,19 @@ impl Api {
     }
 
     /// POST a JSON body; the answer's JSON.
-    fn post<T: serde::de::DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> std::result::Result<T, Failure> {
+    fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> std::result::Result<T, Failure> {
         let url = self.url(path);
         let text = body.to_string();
         let bytes = self.client.retrying(|| {
-            let mut req = self.client.agent.post(&url).header("Content-Type", "application/json");
+            let mut req = self
+                .client
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json");
             for (k, v) in &self.client.headers {
                 req = req.header(k, v);
             }
@@ -160,7 +167,11 @@ impl Api {
     }
 
     /// GET with query parameters; the answer's JSON.
-    fn get<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> std::result::Result<T, Failure> {
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> std::result::Result<T, Failure> {
         let url = self.url(path);
         let bytes = self.client.retrying(|| {
             let mut req = self.client.agent.get(&url);
@@ -185,7 +196,9 @@ impl Api {
             if let Some(t) = &token {
                 body["page_token"] = t.clone().into();
             }
-            let page: ExperimentsPage = self.post("experiments/search", &body).map_err(|f| stop(f, "list the experiments"))?;
+            let page: ExperimentsPage = self
+                .post("experiments/search", &body)
+                .map_err(|f| stop(f, "list the experiments"))?;
             out.extend(page.experiments);
             match page.next_page_token.filter(|t| !t.is_empty()) {
                 Some(t) => token = Some(t),
@@ -211,7 +224,9 @@ impl Api {
             if let Some(t) = &token {
                 body["page_token"] = t.clone().into();
             }
-            let page: RunsPage = self.post("runs/search", &body).map_err(|f| stop(f, "search the runs"))?;
+            let page: RunsPage = self
+                .post("runs/search", &body)
+                .map_err(|f| stop(f, "search the runs"))?;
             out.extend(page.runs);
             match page.next_page_token.filter(|t| !t.is_empty()) {
                 Some(t) => token = Some(t),
@@ -221,12 +236,20 @@ impl Api {
     }
 
     /// A metric's whole history in a run (timestamps in ms), page by page.
-    pub(super) fn history(&self, run_id: &str, key: &str) -> std::result::Result<Vec<Point>, Failure> {
+    pub(super) fn history(
+        &self,
+        run_id: &str,
+        key: &str,
+    ) -> std::result::Result<Vec<Point>, Failure> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         let size = self.history_page_size.to_string();
         loop {
-            let mut q = vec![("run_id", run_id), ("metric_key", key), ("max_results", size.as_str())];
+            let mut q = vec![
+                ("run_id", run_id),
+                ("metric_key", key),
+                ("max_results", size.as_str()),
+            ];
             if let Some(t) = &token {
                 q.push(("page_token", t.as_str()));
             }
@@ -249,8 +272,12 @@ fn stop(f: Failure, what: &str) -> Error {
         .hint("check [mlflow] url (the tracking server's base URL, e.g. http://mlflow:5000), the filter and MLFLOW_TRACKING_TOKEN / MLFLOW_TRACKING_USERNAME")
 }
 
-fn parse<T: serde::de::DeserializeOwned>(url: &str, bytes: &[u8]) -> std::result::Result<T, Failure> {
-    serde_json::from_slice(bytes).map_err(|e| Failure::Missing(format!("{url} answered JSON greenledger cannot read: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(
+    url: &str,
+    bytes: &[u8],
+) -> std::result::Result<T, Failure> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Failure::Missing(format!("{url} answered JSON greenledger cannot read: {e}")))
 }
 
 /// A 200 body, or the failure an HTTP status and MLflow's error body mean: client errors stop
@@ -266,10 +293,16 @@ fn classify(url: &str, status: u16, body: Vec<u8>) -> std::result::Result<Vec<u8
         return Ok(body);
     }
     let e: ErrorBody = serde_json::from_slice(&body).unwrap_or_else(|_| ErrorBody {
-        message: String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string(),
+        message: String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim()
+            .to_string(),
         ..Default::default()
     });
-    let code = if e.error_code.is_empty() { String::new() } else { format!(" ({})", e.error_code) };
+    let code = if e.error_code.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", e.error_code)
+    };
     let what = format!("{url} answered HTTP {status}{code}: {}", e.message);
     match status {
         400..=499 if status != 408 && status != 429 => Err(Failure::Fatal(what)),
@@ -284,9 +317,16 @@ mod tests {
     #[test]
     fn client_errors_stop_and_server_errors_are_retried() {
         let bad = br#"{"error_code": "INVALID_PARAMETER_VALUE", "message": "bad filter"}"#.to_vec();
-        assert!(matches!(classify("u", 400, bad), Err(Failure::Fatal(m)) if m.contains("INVALID_PARAMETER_VALUE") && m.contains("bad filter")));
-        assert!(matches!(classify("u", 503, b"busy".to_vec()), Err(Failure::Missing(m)) if m.contains("503")));
-        assert!(matches!(classify("u", 429, Vec::new()), Err(Failure::Missing(_))));
+        assert!(
+            matches!(classify("u", 400, bad), Err(Failure::Fatal(m)) if m.contains("INVALID_PARAMETER_VALUE") && m.contains("bad filter"))
+        );
+        assert!(
+            matches!(classify("u", 503, b"busy".to_vec()), Err(Failure::Missing(m)) if m.contains("503"))
+        );
+        assert!(matches!(
+            classify("u", 429, Vec::new()),
+            Err(Failure::Missing(_))
+        ));
         assert!(classify("u", 200, b"{}".to_vec()).is_ok());
     }
 }

@@ -59,7 +59,7 @@ impl LiveSource for Fetched {
         on_batch(&batch);
         Ok(self.power.records)
     }
-    fn rows(&self) -> u64 {
+    fn expected_rows(&self) -> u64 {
         self.rows
     }
 }
@@ -140,9 +140,30 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
             tally.outside += 1;
             continue;
         }
-        let placement = fetch_series(&api, run, &mut writer, &mut series, &shown, &mut out.findings)?;
-        let exp = names.get(run.info.experiment_id.as_str()).copied().unwrap_or("");
-        let job = job(run, (start, end), placement, exp, m, cfg, &shown, &mut tally);
+        let host = run.tag(&m.host_tag).map(str::to_string);
+        let placement = fetch_series(
+            &api,
+            run,
+            host,
+            &mut writer,
+            &mut series,
+            &shown,
+            &mut out.findings,
+        )?;
+        let exp = names
+            .get(run.info.experiment_id.as_str())
+            .copied()
+            .unwrap_or("");
+        let job = job(
+            run,
+            (start, end),
+            placement,
+            exp,
+            m,
+            cfg,
+            &shown,
+            &mut tally,
+        );
         if running {
             tally.running.push(run.info.run_id.clone());
         }
@@ -227,7 +248,10 @@ impl Tally {
             self.added, self.enriched, self.sampled, self.codecarbon, self.estimated, self.outside
         );
         if self.no_team > 0 {
-            msg.push_str(&format!("; {} have no team tag and are booked to 'unassigned'", self.no_team));
+            msg.push_str(&format!(
+                "; {} have no team tag and are booked to 'unassigned'",
+                self.no_team
+            ));
         }
         f.push(Finding::info(codes::MLFLOW_RUNS, msg).at(shown, None));
         if !self.running.is_empty() {
@@ -237,7 +261,17 @@ impl Tally {
             f.push(Finding::warning(codes::MLFLOW_NO_GPUS, format!("{} runs without GPU series give no GPU count (tag or param 'gpus'): 1 GPU is assumed for their estimate: {}", self.no_gpus.len(), list(&self.no_gpus))).at(shown, None));
         }
         if !self.no_start.is_empty() {
-            f.push(Finding::error(codes::MLFLOW_NO_START, format!("{} runs have no start time and are not used: {}", self.no_start.len(), list(&self.no_start))).at(shown, None));
+            f.push(
+                Finding::error(
+                    codes::MLFLOW_NO_START,
+                    format!(
+                        "{} runs have no start time and are not used: {}",
+                        self.no_start.len(),
+                        list(&self.no_start)
+                    ),
+                )
+                .at(shown, None),
+            );
         }
         for (site, n) in &self.unknown_sites {
             f.push(Finding::warning(codes::MLFLOW_UNKNOWN_SITE, format!("{n} runs name site '{site}' in their site tag, which no [[site]] defines: their site is left unset")).at(shown, None));
@@ -259,12 +293,12 @@ fn list(v: &[String]) -> String {
 fn fetch_series(
     api: &Api,
     run: &Run,
+    host: Option<String>,
     writer: &mut spill::Writer,
     series: &mut Vec<Series>,
     shown: &str,
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<(String, Vec<u32>)>> {
-    let host = run.tag("host").map(str::to_string);
     let mut keys: Vec<(&str, String, u32)> = run
         .data
         .metrics
@@ -284,17 +318,31 @@ fn fetch_series(
     for (key, node, gpu) in keys {
         let points = match api.history(&run.info.run_id, key) {
             Ok(p) => p,
-            Err(crate::ingest::http::Failure::Fatal(why) | crate::ingest::http::Failure::Missing(why)) => {
+            Err(
+                crate::ingest::http::Failure::Fatal(why)
+                | crate::ingest::http::Failure::Missing(why),
+            ) => {
                 findings.push(Finding::error(codes::MLFLOW_HISTORY, format!("run {} ({}): the history of '{key}' could not be read, so that GPU's samples are missing: {why}", run.info.run_id, run.info.run_name.as_deref().unwrap_or("")) ).at(shown, None));
                 continue;
             }
         };
         let idx = series.len() as u32;
-        series.push(Series { node: node.clone(), gpu });
-        let mut pts: Vec<(i64, f64)> = points.iter().map(|p| (p.timestamp, p.value.unwrap_or(f64::NAN))).collect();
+        series.push(Series {
+            node: node.clone(),
+            gpu,
+        });
+        let mut pts: Vec<(i64, f64)> = points
+            .iter()
+            .map(|p| (p.timestamp, p.value.unwrap_or(f64::NAN)))
+            .collect();
         pts.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
         for (t, v) in pts {
-            writer.push(&Record { gpu: idx, job: 0, t_ms: t, value: v })?;
+            writer.push(&Record {
+                gpu: idx,
+                job: 0,
+                t_ms: t,
+                value: v,
+            })?;
         }
         placement.entry(node).or_default().push(gpu);
     }
@@ -322,13 +370,23 @@ fn job(
     tally: &mut Tally,
 ) -> Job {
     let ms = |t: i64| chrono::DateTime::from_timestamp_millis(t).unwrap_or_default();
-    let name = run.info.run_name.clone().or_else(|| run.tag("mlflow.runName").map(str::to_string));
+    let name = run
+        .info
+        .run_name
+        .clone()
+        .or_else(|| run.tag("mlflow.runName").map(str::to_string));
     let team = run.tag(&m.team_tag).map(str::to_string);
     tally.no_team += usize::from(team.is_none());
     let model = run
         .tag(&m.model_tag)
         .map(str::to_string)
-        .unwrap_or_else(|| if experiment.is_empty() { run.info.run_id.clone() } else { experiment.to_string() });
+        .unwrap_or_else(|| {
+            if experiment.is_empty() {
+                run.info.run_id.clone()
+            } else {
+                experiment.to_string()
+            }
+        });
     let mut j = Job::bare(
         run.info.run_id.clone(),
         model,
@@ -339,7 +397,8 @@ fn job(
             line: 0,
         },
     );
-    j.project = name;
+    // The experiment is the run's project; the run's name goes beside its id.
+    j.project = (!experiment.is_empty()).then(|| experiment.to_string());
     j.base_model = run.tag(&m.base_model_tag).map(str::to_string);
     j.teacher_model = run.tag(&m.teacher_tag).map(str::to_string);
     j.precision = run.tag(&m.precision_tag).map(str::to_string);
@@ -364,27 +423,51 @@ fn job(
         }
         None => m.site.clone(),
     };
-    j.derived = Some(DERIVED);
+    // The run's name beside its id, and where it was tracked.
+    j.derived = Some(match (&name, experiment.is_empty()) {
+        (Some(n), false) => format!("{DERIVED} '{n}' in experiment '{experiment}'"),
+        (Some(n), true) => format!("{DERIVED} '{n}'"),
+        (None, false) => format!("{DERIVED} in experiment '{experiment}'"),
+        (None, true) => DERIVED.to_string(),
+    });
     energy_inputs(&mut j, run, placement, m, tally);
     j
 }
 
 /// Power series place the job (sampled); else CodeCarbon's metrics meter it; else its GPU
 /// count (series of any GPU metric, else the `gpus` tag or param, else 1) is estimated.
-fn energy_inputs(j: &mut Job, run: &Run, placement: Vec<(String, Vec<u32>)>, m: &Mlflow, tally: &mut Tally) {
+fn energy_inputs(
+    j: &mut Job,
+    run: &Run,
+    placement: Vec<(String, Vec<u32>)>,
+    m: &Mlflow,
+    tally: &mut Tally,
+) {
     if !placement.is_empty() {
         j.devices = placement.iter().map(|(_, g)| g.len()).sum::<usize>() as f64;
-        j.nodes = Some(placement.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(","));
+        j.nodes = Some(
+            placement
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         j.placement = Some(placement);
         tally.sampled += 1;
         return;
     }
-    if let Some(kwh) = run.metric("energy_consumed").filter(|k| k.is_finite() && *k >= 0.0) {
+    if let Some(kwh) = run
+        .metric("energy_consumed")
+        .filter(|k| k.is_finite() && *k >= 0.0)
+    {
         j.metered = Some(Metered {
             it_kwh: kwh,
             boundary: Boundary::System,
             accelerator_share: None,
-            source: format!("CodeCarbon (MLflow run metric energy_consumed of run {})", j.job_id),
+            source: format!(
+                "CodeCarbon (MLflow run metric energy_consumed of run {})",
+                j.job_id
+            ),
         });
         j.from_codecarbon = true;
         tally.codecarbon += 1;
@@ -442,7 +525,10 @@ mod tests {
     #[test]
     fn power_keys_name_the_node_and_gpu() {
         assert_eq!(power_key("system/gpu_0_power_usage_watts"), Some((None, 0)));
-        assert_eq!(power_key("system/node_1/gpu_7_power_usage_watts"), Some((Some("node_1"), 7)));
+        assert_eq!(
+            power_key("system/node_1/gpu_7_power_usage_watts"),
+            Some((Some("node_1"), 7))
+        );
         assert_eq!(power_key("system/gpu_0_power_usage_percentage"), None);
         assert_eq!(power_key("gpu_0_power_usage_watts"), None);
         assert_eq!(power_key("system/gpu_x_power_usage_watts"), None);

@@ -3,11 +3,11 @@
 //! that each sample counts once; GPUs carrying several jobs at one instant marked shared.
 
 use super::series::{self, Series};
-use crate::ingest::spill::{self, Record, NO_JOB};
 use super::{record, Fetched};
 use crate::config::prometheus::Prometheus;
 use crate::error::Result;
 use crate::findings::{codes, Finding};
+use crate::ingest::spill::{self, Record, NO_JOB};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Which selector a series answered.

@@ -50,8 +50,7 @@ impl Client {
         for (k, v) in &self.inner.headers {
             req = req.header(k, v);
         }
-        let (status, body) =
-            shared::read(url, req.send_form([("query", query), ("time", time)]))?;
+        let (status, body) = shared::read(url, req.send_form([("query", query), ("time", time)]))?;
         classify(url, status, body)
     }
 }

@@ -103,7 +103,7 @@ fn new_job(
     j.devices = id.gpus.len() as f64;
     j.nodes = Some(hosts(&placement));
     j.placement = Some(placement);
-    j.derived = Some(DERIVED);
+    j.derived = Some(DERIVED.to_string());
     Some(j)
 }
 

@@ -15,8 +15,8 @@ use crate::config::prometheus::Prometheus;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
-use assemble::{Gpu, Ident, Metric, State};
 use crate::ingest::spill::{Record, Spill, NO_JOB};
+use assemble::{Gpu, Ident, Metric, State};
 
 /// The device number of the k-th job (k from 0) sharing GPU `gpu`: `65536 * (k + 1) + gpu`,
 /// so that each job's share integrates as a device of its own.
@@ -270,7 +270,7 @@ impl super::telemetry::LiveSource for Fetched {
     ) -> Result<u64> {
         scan(self, nodes, out, on_batch)
     }
-    fn rows(&self) -> u64 {
+    fn expected_rows(&self) -> u64 {
         self.record.rows_used
     }
 }
