@@ -23,7 +23,7 @@ fi
 # folder, made once and reused.
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target"
-venv="$(cd "$target" && pwd)/pushdown-venv"
+venv="$(cd "$target" && pwd)/test-venv"
 if ! command -v java >/dev/null 2>&1; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

@@ -201,13 +201,17 @@ fn read_manifest(path: &Path) -> Result<Manifest> {
     Ok(m)
 }
 
-/// The kind of the live Prometheus input.
-const LIVE: &str = "prometheus";
+/// The kinds of the live inputs (servers, not files).
+const LIVE: [&str; 2] = ["prometheus", "mlflow"];
 
-/// Every input still where it was, with the same sha256. A live source (Prometheus) is no
+fn is_live(kind: &str) -> bool {
+    LIVE.contains(&kind)
+}
+
+/// Every input still where it was, with the same sha256. A live source (Prometheus, MLflow) is no
 /// file: the rerun fetches it again and [`compare`] checks the samples' sha256.
 fn check_inputs(m: &Manifest, dir: &Path, v: &mut Verdict) {
-    for i in m.inputs.iter().filter(|i| i.kind != LIVE) {
+    for i in m.inputs.iter().filter(|i| !is_live(&i.kind)) {
         let at = if i.in_output {
             dir.join(&i.location)
         } else {
@@ -274,8 +278,8 @@ fn compare(m: &Manifest, dir: &Path, scratch: &Path, v: &mut Verdict) -> Result<
             .map_err(|e| Error::io(scratch, "read the recomputed manifest", e))?,
     )
     .map_err(|e| Error::new(e.to_string()))?;
-    for i in m.inputs.iter().filter(|i| i.kind == LIVE) {
-        match fresh.inputs.iter().find(|f| f.kind == LIVE && f.path == i.path) {
+    for i in m.inputs.iter().filter(|i| is_live(&i.kind)) {
+        match fresh.inputs.iter().find(|f| f.kind == i.kind && f.path == i.path) {
             Some(f) if f.sha256 == i.sha256 => {}
             Some(f) => v.problems.push(format!(
                 "input {} serves other samples now: sha256 {} instead of {} (late samples or deleted blocks); the figures below say what moved",
