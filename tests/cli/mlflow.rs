@@ -111,7 +111,7 @@ const CONFIG: &str = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n\
 
 /// `report --mlflow URL` with the config (and extra files); (exit code, report.json, stderr).
 fn report(
-    s: &Server,
+    url: &str,
     config: &str,
     files: &[(&str, &str)],
     extra: &[&str],
@@ -123,7 +123,7 @@ fn report(
     let o = gl()
         .args(["report", "--quiet", "--format", "json", "--config"])
         .arg(d.path().join("greenledger.toml"))
-        .args(["--mlflow", &s.url])
+        .args(["--mlflow", url])
         .args(
             extra
                 .iter()
@@ -153,7 +153,7 @@ fn kwh(j: &serde_json::Value, key: &str) -> f64 {
 #[test]
 fn runs_become_jobs_with_their_energy() {
     let Some(s) = server() else { return };
-    let (code, r, err) = report(s, CONFIG, &[], &[]);
+    let (code, r, err) = report(&s.url, CONFIG, &[], &[]);
     assert!(code == 0 || code == 1, "{err}");
     let id = |name: &str| s.ids[name].as_str();
     // vit-a: gpu 0 at 300 W for 600 s = 180 kJ; gpu 1 at 200 W but for a 180-s gap = 84 kJ.
@@ -227,7 +227,7 @@ fn a_manifest_row_overrides_a_run() {
     let id = &s.ids["bert-fail"];
     let jobs = format!("job_id,model,team,site,start,end,hardware,devices\n{id},bert-x,nlp-core,dc,2026-07-01T00:20:00Z,2026-07-01T00:25:00Z,A100-SXM4-80GB,1\n");
     let (code, r, err) = report(
-        s,
+        &s.url,
         CONFIG,
         &[("jobs.csv", &jobs)],
         &["--jobs", "{dir}/jobs.csv"],
@@ -250,7 +250,7 @@ fn a_manifest_row_overrides_a_run() {
 fn experiments_and_filters_choose_the_runs() {
     let Some(s) = server() else { return };
     let cfg = format!("{CONFIG}experiments = [\"finetune\"]\n");
-    let (_, r, err) = report(s, &cfg, &[], &[]);
+    let (_, r, err) = report(&s.url, &cfg, &[], &[]);
     let ids: Vec<&str> = r["jobs"]
         .as_array()
         .unwrap_or_else(|| panic!("{err}"))
@@ -261,14 +261,14 @@ fn experiments_and_filters_choose_the_runs() {
     assert!(ids.contains(&s.ids["cc"].as_str()) && ids.contains(&s.ids["bert-fail"].as_str()));
     let cfg =
         format!("{CONFIG}filter = \"tags.team = 'vision' and attributes.status = 'FINISHED'\"\n");
-    let (_, r, _) = report(s, &cfg, &[], &[]);
+    let (_, r, _) = report(&s.url, &cfg, &[], &[]);
     assert_eq!(r["jobs"].as_array().unwrap().len(), 2, "vit-a and multi");
     let cfg = format!("{CONFIG}experiments = [\"nope\"]\n");
-    let (code, _, err) = report(s, &cfg, &[], &[]);
+    let (code, _, err) = report(&s.url, &cfg, &[], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("'nope'") && err.contains("pretrain"), "{err}");
     let cfg = format!("{CONFIG}filter = \"tags.team ===\"\n");
-    let (code, _, err) = report(s, &cfg, &[], &[]);
+    let (code, _, err) = report(&s.url, &cfg, &[], &[]);
     assert_eq!(code, 2);
     assert!(
         err.contains("search the runs") && err.contains("HTTP 400"),
@@ -295,4 +295,80 @@ fn an_unreachable_server_stops_the_run() {
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("list the experiments"),
         "{err}"
     );
+}
+
+/// A proxy in front of the server that answers the first `fail` history requests with 503 and
+/// forwards everything else (GET with its query, POST with its JSON body).
+fn history_failing_proxy(upstream: String, fail: usize) -> String {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut failed = 0;
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let Some((head, body)) = super::prometheus::read_request(&mut c) else {
+                continue;
+            };
+            let mut words = head.split_whitespace();
+            let (method, path) = (
+                words.next().unwrap_or("GET").to_string(),
+                words.next().unwrap_or("/").to_string(),
+            );
+            if path.contains("metrics/get-history") && failed < fail {
+                failed += 1;
+                let _ = c.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy");
+                continue;
+            }
+            let target = format!("{upstream}{path}");
+            let resp = if method == "POST" {
+                ureq::post(&target)
+                    .header("Content-Type", "application/json")
+                    .send(body.as_bytes())
+            } else {
+                ureq::get(&target).call()
+            };
+            let text = resp
+                .map(|mut r| r.body_mut().read_to_string().unwrap_or_default())
+                .unwrap_or_default();
+            let _ = c.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len()).as_bytes());
+        }
+    });
+    url
+}
+
+/// History requests failing twice are retried to the same figures; failing for good, each
+/// lost series is an error finding naming the run and the metric (exit 1).
+#[test]
+fn failing_histories_are_retried_then_reported() {
+    let Some(s) = server() else { return };
+    let cfg = format!(
+        "{}experiments = [\"finetune\"]\n",
+        CONFIG.replace("retries = 1", "retries = 3")
+    );
+    let flaky = history_failing_proxy(s.url.clone(), 2);
+    let (code, r, err) = report(&flaky, &cfg, &[], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(close(
+        kwh(job(&r, &s.ids["bert-fail"]), "sampled_kwh"),
+        30_000.0 / 3.6e6
+    ));
+    let cfg = format!("{CONFIG}experiments = [\"finetune\"]\n");
+    let down = history_failing_proxy(s.url.clone(), usize::MAX);
+    let (code, r, err) = report(&down, &cfg, &[], &[]);
+    assert_eq!(code, 1, "{err}");
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "mlflow.missing-history")
+        .expect("a finding");
+    let msg = f["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&s.ids["bert-fail"])
+            && msg.contains("system/gpu_0_power_usage_watts")
+            && msg.contains("503"),
+        "{msg}"
+    );
+    assert_ne!(job(&r, &s.ids["bert-fail"])["energy_source"], "sampled");
 }

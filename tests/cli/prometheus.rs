@@ -503,7 +503,8 @@ fn recording_proxy(
     url
 }
 
-fn read_request(c: &mut TcpStream) -> Option<(String, String)> {
+/// One HTTP request from a connection: its head and its body (by Content-Length).
+pub(super) fn read_request(c: &mut TcpStream) -> Option<(String, String)> {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 4096];
     loop {

@@ -514,6 +514,17 @@ fn stale_or_unfinished_folders_are_refused() {
     let (code, _, err) = report(&args, &both, &t.path().join("r3"));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot be combined"), "{err}");
+    // Results copied into the folder itself, not results/, are read the same.
+    let (code, before, err) = report(&args, &pd, &t.path().join("r4"));
+    assert_eq!(code, 0, "{err}");
+    for e in std::fs::read_dir(dir.join("results")).unwrap() {
+        let e = e.unwrap();
+        std::fs::rename(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    std::fs::remove_dir(dir.join("results")).unwrap();
+    let (code, after, err) = report(&args, &pd, &t.path().join("r5"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(before["jobs"], after["jobs"]);
 }
 
 /// Rows an engine cannot read (no timestamp, node or device) are counted and reported, not lost.
