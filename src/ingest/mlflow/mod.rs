@@ -105,18 +105,7 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
         return Ok(());
     };
     let api = Api::new(m)?;
-    let experiments = api.experiments()?;
-    let chosen = choose(m, &experiments)?;
-    let names: BTreeMap<&str, &str> = experiments
-        .iter()
-        .map(|e| (e.experiment_id.as_str(), e.name.as_str()))
-        .collect();
-    let ids: Vec<String> = chosen.iter().map(|e| e.experiment_id.clone()).collect();
-    let runs = if ids.is_empty() {
-        Vec::new()
-    } else {
-        api.runs(&ids, m.filter.as_deref())?
-    };
+    let (runs, names, ids) = search(&api, m)?;
     let shown = format!("mlflow {}", m.url);
     let now = chrono::Utc::now().timestamp_millis();
     let (p0, p1) = cfg
@@ -132,6 +121,7 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
             tally.no_start.push(run.info.run_id.clone());
             continue;
         };
+        // A run still running (no end, or status RUNNING) is counted to the period's end or now.
         let (end, running) = match run.info.end_time {
             Some(e) if run.info.status != "RUNNING" && e >= start => (e, false),
             _ => (now.min(p1).max(start), true),
@@ -141,19 +131,11 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
             continue;
         }
         let host = run.tag(&m.host_tag).map(str::to_string);
-        let placement = fetch_series(
-            &api,
-            run,
-            host,
-            &mut writer,
-            &mut series,
-            &shown,
-            &mut out.findings,
-        )?;
+        let sink = (&mut writer, &mut series);
+        let placement = fetch_series(&api, run, host, sink, &shown, &mut out.findings)?;
         let exp = names
-            .get(run.info.experiment_id.as_str())
-            .copied()
-            .unwrap_or("");
+            .get(&run.info.experiment_id)
+            .map_or("", String::as_str);
         let job = job(
             run,
             (start, end),
@@ -172,8 +154,45 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
     let (power, sha256) = writer.finish()?;
     tally.findings(&shown, runs.len(), &mut out.findings);
     let rows = power.records;
-    out.inputs.push(InputRecord {
-        path: shown.clone(),
+    out.inputs.push(record(m, &ids, sha256, rows));
+    let fetched = Fetched {
+        series,
+        power,
+        rows,
+    };
+    out.telemetry.push(Source::live(
+        shown,
+        Kind::Mlflow,
+        std::sync::Arc::new(fetched),
+    ));
+    Ok(())
+}
+
+/// The chosen experiments' runs, every experiment's name by id, and the chosen ids.
+type Found = (Vec<Run>, BTreeMap<String, String>, Vec<String>);
+
+fn search(api: &Api, m: &Mlflow) -> Result<Found> {
+    let experiments = api.experiments()?;
+    let ids: Vec<String> = choose(m, &experiments)?
+        .iter()
+        .map(|e| e.experiment_id.clone())
+        .collect();
+    let names = experiments
+        .into_iter()
+        .map(|e| (e.experiment_id, e.name))
+        .collect();
+    let runs = if ids.is_empty() {
+        Vec::new()
+    } else {
+        api.runs(&ids, m.filter.as_deref())?
+    };
+    Ok((runs, names, ids))
+}
+
+/// The source's input record: the server, the experiments and filter, the samples' sha256.
+fn record(m: &Mlflow, ids: &[String], sha256: String, rows: u64) -> InputRecord {
+    InputRecord {
+        path: format!("mlflow {}", m.url),
         kind: "mlflow",
         sha256,
         size: rows * 24,
@@ -187,17 +206,7 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
             ids.join(","),
             m.filter.as_deref().unwrap_or("")
         ),
-    });
-    out.telemetry.push(Source::live(
-        shown,
-        Kind::Mlflow,
-        std::sync::Arc::new(Fetched {
-            series,
-            power,
-            rows,
-        }),
-    ));
-    Ok(())
+    }
 }
 
 /// The experiments `[mlflow] experiments` names (by id or name), else all; a name the server
@@ -294,8 +303,7 @@ fn fetch_series(
     api: &Api,
     run: &Run,
     host: Option<String>,
-    writer: &mut spill::Writer,
-    series: &mut Vec<Series>,
+    (writer, series): (&mut spill::Writer, &mut Vec<Series>),
     shown: &str,
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<(String, Vec<u32>)>> {
