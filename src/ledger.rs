@@ -60,6 +60,8 @@ pub struct JobRow {
     pub precision: Option<String>,
     pub sparsity: Option<f64>,
     pub parameters: Option<f64>,
+    /// Training tokens, when given.
+    pub tokens: Option<f64>,
     pub published: Option<String>,
     pub energy_source: Tier,
     /// Where metered energy came from, or the power used for an estimate.

@@ -83,6 +83,7 @@ fn previous(
             .to_string(),
         sha256: format!("{:x}", sha2::Sha256::digest(&bytes)),
         teams: score::progress::deltas(&report.teams_now(), &v),
+        notes: score::progress::notes(&v),
     })
 }
 

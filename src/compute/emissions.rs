@@ -210,6 +210,7 @@ fn job_row(
         precision: j.precision.clone(),
         sparsity: j.sparsity,
         parameters: j.parameters,
+        tokens: j.tokens,
         published: j.published.clone(),
         energy_source: r.tier,
         energy_detail: energy_detail(r),

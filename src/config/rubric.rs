@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 pub const DEFAULT_RUBRIC: &str = include_str!("rubric.toml");
 
 /// The practices, in report order.
-pub const PRACTICES: [&str; 8] = [
+pub const PRACTICES: [&str; 10] = [
     "clean_energy",
     "pretrained_reuse",
     "distillation",
     "efficient_training",
+    "compute_efficiency",
     "efficient_hardware",
+    "hardware_utilisation",
     "carbon_aware",
     "low_waste",
     "transparency",
@@ -26,6 +28,10 @@ pub struct Point {
     pub weight: f64,
     pub zero: f64,
     pub full: f64,
+    /// `efficient_hardware` only: the TFLOPS per watt that counts as 1.0 (default: the best
+    /// in the hardware table among accelerators of the period's year or earlier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_tflops_per_w: Option<f64>,
 }
 
 /// Override of one practice (any field may be left out).
@@ -35,6 +41,7 @@ pub struct PointOverride {
     pub weight: Option<f64>,
     pub zero: Option<f64>,
     pub full: Option<f64>,
+    pub reference_tflops_per_w: Option<f64>,
 }
 
 /// The rubric in force.
@@ -69,6 +76,12 @@ impl Rubric {
             }
             if let Some(f) = o.full {
                 p.full = f;
+            }
+            if let Some(r) = o.reference_tflops_per_w {
+                if name != "efficient_hardware" || !(r.is_finite() && r > 0.0) {
+                    return Err(format!("[rubric.{name}]: reference_tflops_per_w is a number > 0 of [rubric.efficient_hardware] only"));
+                }
+                p.reference_tflops_per_w = Some(r);
             }
             if !(p.weight.is_finite() && p.weight >= 0.0) {
                 return Err(format!("[rubric.{name}]: weight must be a number >= 0"));

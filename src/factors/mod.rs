@@ -401,9 +401,16 @@ impl Factors {
 
     /// The accelerator doing the most work per watt (TFLOPS / TDP), among those with both.
     pub fn most_efficient(&self) -> Option<&Hardware> {
+        self.most_efficient_by(None)
+    }
+
+    /// [`Self::most_efficient`] among the accelerators of `year` or earlier (the table's year:
+    /// its datasheet's), when given.
+    pub fn most_efficient_by(&self, year: Option<i32>) -> Option<&Hardware> {
         self.hardware
             .iter()
             .filter(|h| h.tflops.is_some_and(|t| t > 0.0) && h.tdp_w.is_some_and(|w| w > 0.0))
+            .filter(|h| year.is_none_or(|y| h.year.is_some_and(|hy| hy <= y)))
             .max_by(|a, b| {
                 (a.tflops.unwrap_or(0.0) / a.tdp_w.unwrap_or(1.0))
                     .total_cmp(&(b.tflops.unwrap_or(0.0) / b.tdp_w.unwrap_or(1.0)))

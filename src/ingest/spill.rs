@@ -1,6 +1,6 @@
-//! Fetched live samples on local disk (Prometheus, MLflow): one snapshot of the server per run, so that compute can
-//! read it twice (a second pass for out-of-order devices) and every pass sees the same data.
-//! Records are 24 bytes, little-endian: GPU index (u32), job index (u32, `u32::MAX` for
+//! Fetched live samples on local disk (Prometheus, MLflow): one snapshot of the server per
+//! run, so that compute can read it twice (a second pass for out-of-order devices) and every
+//! pass sees the same data. Records are 24 bytes, little-endian: GPU index (u32), job index (u32, `u32::MAX` for
 //! none), epoch ms (i64), value (f64); the file is deleted when the run ends.
 
 use crate::error::{Error, Result};

@@ -242,6 +242,8 @@ pub struct Methodology {
     pub embedded_zones: usize,
     pub embedded_cloud_regions: usize,
     pub embedded_hardware: usize,
+    /// What `efficient_hardware` measures against (null: no accelerator with TFLOPS and TDP).
+    pub hardware_reference: Option<crate::score::HardwareReference>,
 }
 
 /// The whole report.
@@ -323,8 +325,9 @@ impl Report {
             ledger.best_hardware.as_ref(),
         );
         let lineage = crate::score::lineage::lineage(&ledger.jobs, &cfg.published_footprints);
-        let org = crate::score::scorecard(&all, &cfg.rubric);
-        let teams = team_views(&ledger, cfg);
+        let reference = hardware_reference(cfg, factors, &ledger.period);
+        let org = crate::score::scorecard(&all, &cfg.rubric, reference.as_ref());
+        let teams = team_views(&ledger, cfg, reference.as_ref());
         let models = model_views(&ledger, cfg);
         let mut report = Report {
             schema: SCHEMA,
@@ -501,14 +504,52 @@ fn disclosures(cfg: &Config, ledger: &mut Ledger) -> (Vec<esrs::EsrsRow>, scope2
     (esrs_e1, scope2)
 }
 
-fn team_views(ledger: &Ledger, cfg: &Config) -> Vec<TeamView> {
+/// What `efficient_hardware` measures against: `[rubric.efficient_hardware]
+/// reference_tflops_per_w`, else the hardware table's best TFLOPS per watt by the period's year.
+fn hardware_reference(
+    cfg: &Config,
+    factors: &Factors,
+    period: &crate::timeutil::Period,
+) -> Option<crate::score::HardwareReference> {
+    use crate::score::HardwareReference;
+    if let Some(r) = cfg
+        .rubric
+        .practices
+        .get("efficient_hardware")
+        .and_then(|p| p.reference_tflops_per_w)
+    {
+        return Some(HardwareReference {
+            name: "configured".into(),
+            tflops_per_w: r,
+            basis: "[rubric.efficient_hardware] reference_tflops_per_w".into(),
+        });
+    }
+    let year = period.year();
+    factors.most_efficient_by(Some(year)).map(|h| {
+        let (t, w) = (h.tflops.unwrap_or(0.0), h.tdp_w.unwrap_or(1.0));
+        HardwareReference {
+            name: h.name.clone(),
+            tflops_per_w: t / w,
+            basis: format!(
+                "the most TFLOPS per watt in the hardware table among accelerators of {year} or earlier: {t} dense 16-bit TFLOPS / {w} W ({})",
+                h.source
+            ),
+        }
+    })
+}
+
+fn team_views(
+    ledger: &Ledger,
+    cfg: &Config,
+    reference: Option<&crate::score::HardwareReference>,
+) -> Vec<TeamView> {
     let total_loc = ledger.totals.location_kgco2e;
     ledger
         .teams
         .iter()
         .map(|g| {
             let jobs: Vec<&JobRow> = ledger.jobs.iter().filter(|j| j.team == g.key).collect();
-            let card = crate::score::scorecard(&jobs, &cfg.rubric);
+            let card = crate::score::scorecard(&jobs, &cfg.rubric, reference);
             TeamView {
                 share: if total_loc > 0.0 {
                     g.amounts.location_kgco2e / total_loc
@@ -588,6 +629,7 @@ fn methodology(cfg: &Config, factors: &Factors, ledger: &Ledger) -> Methodology 
         embedded_zones: zones,
         embedded_cloud_regions: regions,
         embedded_hardware: hw,
+        hardware_reference: hardware_reference(cfg, factors, &ledger.period),
     }
 }
 

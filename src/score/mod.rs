@@ -38,27 +38,45 @@ pub struct ScoreCard {
 /// A practice's metric with its evidence, or why it cannot be judged.
 pub type Metric = Result<(f64, Vec<String>), String>;
 
+/// The TFLOPS per watt `efficient_hardware` counts as 1.0, and where it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HardwareReference {
+    /// The accelerator (or "configured").
+    pub name: String,
+    pub tflops_per_w: f64,
+    pub basis: String,
+}
+
 /// The metric of each practice over `jobs` (one team's, or all), with evidence, or a reason.
-pub fn metrics(jobs: &[&JobRow]) -> Vec<(&'static str, Metric)> {
+pub fn metrics(
+    jobs: &[&JobRow],
+    reference: Option<&HardwareReference>,
+) -> Vec<(&'static str, Metric)> {
     use practices::*;
     vec![
         ("clean_energy", clean_energy(jobs)),
         ("pretrained_reuse", pretrained_reuse(jobs)),
         ("distillation", distillation(jobs)),
         ("efficient_training", efficient_training(jobs)),
-        ("efficient_hardware", efficient_hardware(jobs)),
+        ("compute_efficiency", compute_efficiency(jobs)),
+        ("efficient_hardware", efficient_hardware(jobs, reference)),
+        ("hardware_utilisation", hardware_utilisation(jobs)),
         ("carbon_aware", carbon_aware(jobs)),
         ("low_waste", low_waste(jobs)),
         ("transparency", transparency(jobs)),
     ]
 }
 
-/// Score `jobs` with `rubric`.
-pub fn scorecard(jobs: &[&JobRow], rubric: &Rubric) -> ScoreCard {
+/// Score `jobs` with `rubric` (`reference`: what efficient hardware is measured against).
+pub fn scorecard(
+    jobs: &[&JobRow],
+    rubric: &Rubric,
+    reference: Option<&HardwareReference>,
+) -> ScoreCard {
     let mut scores = BTreeMap::new();
     let mut details = Vec::new();
     let (mut weighted, mut weights) = (0.0, 0.0);
-    for (practice, m) in metrics(jobs) {
+    for (practice, m) in metrics(jobs, reference) {
         let (metric, score, reason, evidence) = match m {
             Ok((metric, ev)) => {
                 let s = rubric.score(practice, metric);

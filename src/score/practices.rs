@@ -131,8 +131,100 @@ pub(super) fn efficient_training(jobs: &[&JobRow]) -> Metric {
     ))
 }
 
-/// GPU-hour-weighted measured mean power / TDP of the jobs with measured power.
-pub(super) fn efficient_hardware(jobs: &[&JobRow]) -> Metric {
+/// Peak TFLOPS per watt of a job's accelerator (dense 16-bit over TDP), when both are known.
+fn tflops_per_w(j: &JobRow) -> Option<f64> {
+    match (j.tflops, j.tdp_w) {
+        (Some(t), Some(w)) if t > 0.0 && w > 0.0 => Some(t / w),
+        _ => None,
+    }
+}
+
+/// GPU-hour-weighted peak TFLOPS per watt of the accelerators used, over the reference.
+/// Accelerators without TFLOPS (or TDP) in the table are left out, and the evidence says so.
+pub(super) fn efficient_hardware(
+    jobs: &[&JobRow],
+    reference: Option<&super::HardwareReference>,
+) -> Metric {
+    let Some(r) = reference.filter(|r| r.tflops_per_w > 0.0) else {
+        return Err("no reference TFLOPS per watt: the hardware table has no accelerator with both TFLOPS and TDP by the period's year; set [rubric.efficient_hardware] reference_tflops_per_w".into());
+    };
+    let known_h = sum(jobs, |j| {
+        tflops_per_w(j).map_or(0.0, |_| j.amounts.gpu_hours)
+    });
+    let mut unknown: BTreeSet<&str> = BTreeSet::new();
+    let unknown_h = sum(jobs, |j| {
+        if tflops_per_w(j).is_none() && j.amounts.gpu_hours > 0.0 {
+            j.amounts.gpu_hours
+        } else {
+            0.0
+        }
+    });
+    for j in jobs
+        .iter()
+        .filter(|j| tflops_per_w(j).is_none() && j.amounts.gpu_hours > 0.0)
+    {
+        unknown.insert(j.hardware.as_str());
+    }
+    if !positive(known_h) {
+        return Err(format!(
+            "no GPU-hours on accelerators with TFLOPS and TDP in the hardware table (used: {})",
+            unknown.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let weighted = sum(jobs, |j| {
+        tflops_per_w(j).map_or(0.0, |e| e * j.amounts.gpu_hours)
+    });
+    let mut ev = evidence(
+        jobs.iter()
+            .filter(|j| tflops_per_w(j).is_some())
+            .map(|j| (j.job_id.as_str(), j.amounts.gpu_hours)),
+    );
+    ev.push(format!(
+        "reference: {} at {:.3} TFLOPS/W ({})",
+        r.name, r.tflops_per_w, r.basis
+    ));
+    if positive(unknown_h) {
+        ev.push(format!(
+            "left out: {unknown_h:.1} GPU-hours on {} (no TFLOPS or TDP in the hardware table)",
+            unknown.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok((weighted / known_h / r.tflops_per_w, ev))
+}
+
+/// Energy-normalised model FLOPs utilisation of the training jobs that give parameters and
+/// tokens: `6 x parameters x tokens` (the work of dense training) per IT joule, over the peak
+/// FLOPs per joule of the job's accelerator, weighted by IT energy.
+pub(super) fn compute_efficiency(jobs: &[&JobRow]) -> Metric {
+    let work = |j: &JobRow| -> Option<(f64, f64)> {
+        if !matches!(j.training_type, "pretraining" | "fine-tuning") {
+            return None;
+        }
+        let (p, t, e) = (j.parameters?, j.tokens?, tflops_per_w(j)?);
+        let joules = j.amounts.it_energy_kwh * 3.6e6;
+        (p > 0.0 && t > 0.0 && joules > 0.0).then(|| (joules, 6.0 * p * t / (e * 1e12)))
+    };
+    // Each job's peak-equivalent joules (work / peak FLOPs per joule) over its joules is its
+    // energy MFU; the energy-weighted mean is the sum of one over the sum of the other.
+    let (joules, peak_joules) = jobs
+        .iter()
+        .filter_map(|j| work(j))
+        .fold((0.0, 0.0), |(a, b), (j, w)| (a + j, b + w));
+    if !positive(joules) {
+        return Err("no pretraining or fine-tuning job gives parameters and tokens on hardware with TFLOPS and TDP in the table".into());
+    }
+    Ok((
+        peak_joules / joules,
+        evidence(
+            jobs.iter()
+                .filter_map(|j| work(j).map(|(e, _)| (j.job_id.as_str(), e))),
+        ),
+    ))
+}
+
+/// GPU-hour-weighted measured mean power / TDP of the jobs with measured power (what
+/// `efficient_hardware` measured until it measured efficiency).
+pub(super) fn hardware_utilisation(jobs: &[&JobRow]) -> Metric {
     let measured: Vec<&&JobRow> = jobs
         .iter()
         .filter(|j| {

@@ -26,6 +26,32 @@ pub struct Previous {
     pub period: String,
     pub sha256: String,
     pub teams: Vec<TeamDelta>,
+    /// How practices whose meaning changed are compared (the delta table prints these).
+    pub notes: Vec<String>,
+}
+
+/// A report from before `hardware_utilisation` existed: its `efficient_hardware` was mean
+/// power / TDP, which is today's `hardware_utilisation`.
+fn old_hardware_key(previous: &serde_json::Value) -> bool {
+    let scores: Vec<&serde_json::Value> = previous
+        .get("teams")
+        .and_then(|t| t.as_array())
+        .map(|a| a.iter().filter_map(|t| t.get("scores")).collect())
+        .unwrap_or_default();
+    !scores.is_empty()
+        && scores
+            .iter()
+            .all(|s| s.get("hardware_utilisation").is_none())
+        && scores.iter().any(|s| s.get("efficient_hardware").is_some())
+}
+
+/// The notes of [`Previous`] for this previous report.
+pub fn notes(previous: &serde_json::Value) -> Vec<String> {
+    if old_hardware_key(previous) {
+        vec!["the previous report's efficient_hardware measured mean power / TDP: it is compared with hardware_utilisation; efficient_hardware (TFLOPS per watt) has no earlier value".to_string()]
+    } else {
+        Vec::new()
+    }
 }
 
 fn num(v: &serde_json::Value, k: &str) -> Option<f64> {
@@ -55,6 +81,7 @@ pub fn deltas(teams: &[TeamNow], previous: &serde_json::Value) -> Vec<TeamDelta>
                 .collect()
         })
         .unwrap_or_default();
+    let old = old_hardware_key(previous);
     teams
         .iter()
         .map(|t| {
@@ -62,9 +89,15 @@ pub fn deltas(teams: &[TeamNow], previous: &serde_json::Value) -> Vec<TeamDelta>
             let d = |now: Option<f64>, k: &str| Some(now? - num(p?, k)?);
             let mut scores = BTreeMap::new();
             for (practice, now) in t.scores {
+                // What the previous report called this practice's metric.
+                let key = match (*practice, old) {
+                    ("hardware_utilisation", true) => Some("efficient_hardware"),
+                    ("efficient_hardware", true) => None,
+                    (k, _) => Some(k),
+                };
                 let before = p
                     .and_then(|p| p.get("scores"))
-                    .and_then(|s| s.get(*practice))
+                    .and_then(|s| s.get(key?))
                     .and_then(|x| x.as_f64());
                 scores.insert(practice.to_string(), now.zip(before).map(|(a, b)| a - b));
             }

@@ -7,8 +7,11 @@
 //! - pretrained_reuse: 100 of 200 training GPU-h -> 0.5 / 0.8 = 62.5
 //! - distillation: no student among 2 models -> 0
 //! - efficient_training: 100 of 200 GPU-h mixed precision -> 0.5 / 0.9 = 55.5...
-//! - efficient_hardware: j1 400 W (40 kWh over 100 GPU-h), j2 350 W, of 700 W TDP: utilisation
+//! - hardware_utilisation: j1 400 W (40 kWh over 100 GPU-h), j2 350 W, of 700 W TDP:
 //!   (100 x 4/7 + 100 x 0.5) / 200 = 0.535714...; (u - 0.3) / 0.5
+//! - efficient_hardware: H100-SXM5 989 TFLOPS / 700 W over the table's best by 2026, H100-PCIe
+//!   756 / 350 W: 0.654101...; (x - 0.25) / 0.65
+//! - compute_efficiency: no job gives parameters and tokens -> null
 //! - carbon_aware: no hourly data -> null, with the reason
 //! - low_waste: nothing failed -> 100
 //! - transparency: measured 40 of 75 kWh, 1 of 2 models published -> (0.5333 + 0.5) / 2
@@ -58,7 +61,11 @@ fn scores_by_hand() {
         ("pretrained_reuse", 62.5),
         ("distillation", 0.0),
         ("efficient_training", 0.5 / 0.9 * 100.0),
-        ("efficient_hardware", (u - 0.3) / 0.5 * 100.0),
+        ("hardware_utilisation", (u - 0.3) / 0.5 * 100.0),
+        (
+            "efficient_hardware",
+            ((989.0 / 700.0) / (756.0 / 350.0) - 0.25) / 0.65 * 100.0,
+        ),
         ("low_waste", 100.0),
         ("transparency", transparency * 100.0),
     ];
@@ -77,7 +84,8 @@ fn scores_by_hand() {
         detail["reason"].as_str().unwrap().contains("hourly"),
         "{detail}"
     );
-    let overall = want.iter().map(|(_, v)| v).sum::<f64>() / 7.0;
+    assert!(a["scores"]["compute_efficiency"].is_null());
+    let overall = want.iter().map(|(_, v)| v).sum::<f64>() / 8.0;
     assert!(close(a["scores"]["overall"].as_f64().unwrap(), overall));
     let reuse = a["score_details"]
         .as_array()
@@ -115,6 +123,7 @@ fn rubric_overrides_change_weights_and_points() {
         "distillation",
         "efficient_training",
         "efficient_hardware",
+        "hardware_utilisation",
         "low_waste",
         "transparency",
     ]
@@ -123,7 +132,7 @@ fn rubric_overrides_change_weights_and_points() {
     .sum();
     assert!(close(
         a["scores"]["overall"].as_f64().unwrap(),
-        others / 6.0
+        others / 7.0
     ));
     let bad = format!("{CONFIG}[rubric.vibes]\nweight = 1\n");
     let d = tmp_with(&[("greenledger.toml", bad.as_str()), ("jobs.csv", JOBS)]);
@@ -369,4 +378,119 @@ fn efficient_hardware_whatif_by_hand() {
         .unwrap()
         .iter()
         .any(|x| x["team"] == "a" && x["kind"] == "efficient_hardware"));
+}
+
+/// Efficiency by hand (issue 18): team h trains on H100-SXM5 (989 TFLOPS, 700 W), team v on
+/// V100-SXM2 (125 TFLOPS, 300 W), both 8 devices x 10 h = 80 GPU-h, metered; team n gives no
+/// parameters. Reference 2 TFLOPS/W.
+/// - efficient_hardware: h 1.412857 / 2 = 0.706429 -> (x - 0.25) / 0.65 = 70.22; v 0.416667 / 2
+///   -> below 0.25 -> 0.
+/// - hardware_utilisation: h 40 kWh / 80 h = 500 W of 700 -> (0.714286 - 0.3) / 0.5 = 82.86;
+///   v 20 kWh = 250 W of 300 -> 0.8333 -> 100.
+/// - compute_efficiency: h 6 x 1e9 x 1e10 = 6e19 FLOPs / 1.44e8 J = 4.16667e11 FLOP/J over
+///   989e12 / 700 = 1.412857e12 -> 0.294911 -> (x - 0.1) / 0.4 = 48.73; v 6 x 1e8 x 1e10 /
+///   7.2e7 J = 8.3333e10 over 125e12 / 300 = 4.16667e11 -> 0.2 -> 25; n null.
+#[test]
+fn efficiency_scores_by_hand() {
+    let cfg = format!("{CONFIG}[rubric.efficient_hardware]\nreference_tflops_per_w = 2.0\n");
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,training_type,energy_kwh,parameters,tokens\n\
+        h1,mh,h,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100-SXM5-80GB,8,pretraining,40,1e9,1e10\n\
+        v1,mv,v,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,V100-SXM2,8,pretraining,20,1e8,1e10\n\
+        n1,mn,n,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100-SXM5-80GB,8,pretraining,40,,\n";
+    let d = tmp_with(&[("greenledger.toml", cfg.as_str()), ("jobs.csv", jobs)]);
+    let r = report_json(d.path(), 0);
+    let s = |t: &str, p: &str| team(&r, t)["scores"][p].as_f64();
+    let h_eff = (989.0 / 700.0) / 2.0;
+    assert!(close(
+        s("h", "efficient_hardware").unwrap(),
+        (h_eff - 0.25) / 0.65 * 100.0
+    ));
+    assert!(close(s("v", "efficient_hardware").unwrap(), 0.0));
+    assert!(close(
+        s("h", "hardware_utilisation").unwrap(),
+        (500.0 / 700.0 - 0.3) / 0.5 * 100.0
+    ));
+    assert!(close(s("v", "hardware_utilisation").unwrap(), 100.0));
+    let h_mfu = (6e19 / 1.44e8) / (989e12 / 700.0);
+    assert!(close(
+        s("h", "compute_efficiency").unwrap(),
+        (h_mfu - 0.1) / 0.4 * 100.0
+    ));
+    assert!(close(s("v", "compute_efficiency").unwrap(), 25.0));
+    let detail = |t: &str, p: &str| {
+        team(&r, t)["score_details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["practice"] == p)
+            .unwrap()
+            .clone()
+    };
+    assert!(close(
+        detail("v", "compute_efficiency")["metric"]
+            .as_f64()
+            .unwrap(),
+        0.2
+    ));
+    let h = detail("h", "compute_efficiency");
+    assert!(close(h["metric"].as_f64().unwrap(), h_mfu), "{h}");
+    assert!(s("n", "compute_efficiency").is_none());
+    assert!(detail("n", "compute_efficiency")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("parameters and tokens"));
+    let ev = detail("h", "efficient_hardware")["evidence"].to_string();
+    assert!(
+        ev.contains("reference: configured at 2.000 TFLOPS/W"),
+        "{ev}"
+    );
+
+    // Without a reference: the table's best by 2026 (H100-PCIe, 756 TFLOPS / 350 W), named.
+    let d2 = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", jobs)]);
+    let r2 = report_json(d2.path(), 0);
+    let h2 = team(&r2, "h")["scores"]["efficient_hardware"]
+        .as_f64()
+        .unwrap();
+    assert!(close(
+        h2,
+        ((989.0 / 700.0) / (756.0 / 350.0) - 0.25) / 0.65 * 100.0
+    ));
+    let ev = team(&r2, "h")["score_details"].to_string();
+    assert!(ev.contains("H100-PCIE-80GB"), "{ev}");
+
+    // A previous report from before hardware_utilisation: its efficient_hardware (then mean
+    // power / TDP) is compared with hardware_utilisation, and the delta says so.
+    let prev = r#"{"schema": "greenledger/report@1", "period": {"label": "2026-Q2"},
+        "teams": [{"team": "h", "scores": {"efficient_hardware": 50.0, "overall": 40.0}}]}"#;
+    std::fs::write(d.path().join("prev.json"), prev).unwrap();
+    let out = d.path().join("out2");
+    gl().args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--previous")
+        .arg(d.path().join("prev.json"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r3 = read_json(&out.join("report.json"));
+    let delta = r3["previous"]["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["team"] == "h")
+        .unwrap()
+        .clone();
+    let util = (500.0 / 700.0 - 0.3) / 0.5 * 100.0;
+    assert!(
+        close(
+            delta["scores"]["hardware_utilisation"].as_f64().unwrap(),
+            util - 50.0
+        ),
+        "{delta}"
+    );
+    assert!(delta["scores"]["efficient_hardware"].is_null(), "{delta}");
+    assert!(r3["previous"]["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("compared with hardware_utilisation"));
 }

@@ -254,6 +254,24 @@ pub(super) fn teams(l: &mut Layout, r: &Report) {
 }
 
 /// Practice scores, their chart and the organisation's profile.
+/// A practice's name short enough for a column of the A4 scores table (the note under the
+/// table spells them out).
+fn short_label(practice: &str) -> &str {
+    match practice {
+        "pretrained_reuse" => "reuse",
+        "distillation" => "distil",
+        "compute_efficiency" => "energy MFU",
+        "efficient_hardware" => "TFLOPS per W",
+        "hardware_utilisation" => "power / TDP",
+        "transparency" => "open",
+        "clean_energy" => "clean energy",
+        "efficient_training" => "efficient training",
+        "carbon_aware" => "carbon aware",
+        "low_waste" => "low waste",
+        other => other,
+    }
+}
+
 pub(super) fn scores(l: &mut Layout, r: &Report) {
     // Scores.
     l.section("Practice scores");
@@ -275,14 +293,10 @@ pub(super) fn scores(l: &mut Layout, r: &Report) {
     org.push(on(os.overall, 0));
     rows.push(org);
     let mut cols = vec![col("team", 1.6, false)];
-    cols.extend(
-        practices
-            .iter()
-            .map(|p| col(&p.replace('_', " "), 1.0, true)),
-    );
+    cols.extend(practices.iter().map(|p| col(short_label(p), 1.0, true)));
     cols.push(col("overall", 0.9, true));
     l.table(&cols, &rows, 7.0);
-    l.note("Scores run from 0 to 100 (the rubric in the methodology); — means the metric has no data for the team.");
+    l.note("Scores run from 0 to 100 (the rubric in the methodology); — means the metric has no data for the team. Columns: clean energy, pretrained reuse, distillation, efficient training, compute efficiency (energy MFU), efficient hardware (TFLOPS per watt), hardware utilisation (power / TDP), carbon aware, low waste, transparency.");
     if let Some(c) = chart_of(r, "scores_by_team") {
         l.chart(c);
     }
