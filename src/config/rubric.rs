@@ -131,8 +131,8 @@ mod tests {
             "distillation".to_string(),
             PointOverride {
                 weight: Some(3.0),
-                zero: None,
                 full: Some(0.25),
+                ..Default::default()
             },
         );
         let r = Rubric::default().with(&o).unwrap();
@@ -148,11 +148,30 @@ mod tests {
         same.insert(
             "low_waste".to_string(),
             PointOverride {
-                weight: None,
                 zero: Some(0.0),
                 full: Some(0.0),
+                ..Default::default()
             },
         );
         assert!(Rubric::default().with(&same).is_err());
+        // A reference belongs to efficient_hardware only, and is positive.
+        let reference = |practice: &str, r: f64| {
+            let mut o = BTreeMap::new();
+            o.insert(
+                practice.to_string(),
+                PointOverride {
+                    reference_tflops_per_w: Some(r),
+                    ..Default::default()
+                },
+            );
+            Rubric::default().with(&o)
+        };
+        assert_eq!(
+            reference("efficient_hardware", 2.0).unwrap().practices["efficient_hardware"]
+                .reference_tflops_per_w,
+            Some(2.0)
+        );
+        assert!(reference("low_waste", 2.0).is_err());
+        assert!(reference("efficient_hardware", 0.0).is_err());
     }
 }
