@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn default_rubric_matches_design_and_maps_linearly() {
         let r = Rubric::default();
-        assert_eq!(r.practices.len(), 8);
+        assert_eq!(r.practices.len(), 10);
         for p in PRACTICES {
             assert!(r.practices.contains_key(p), "{p}");
         }
@@ -122,6 +122,12 @@ mod tests {
         assert_eq!(r.score("carbon_aware", 0.0), 50.0);
         assert_eq!(r.score("carbon_aware", -0.3), 100.0);
         assert_eq!(r.score("low_waste", 0.05), 75.0);
+        // Issue 18's defaults: efficiency 0.25 -> 0.9, utilisation 0.3 -> 0.8, MFU 0.1 -> 0.5.
+        let p = |n: &str| (r.practices[n].zero, r.practices[n].full);
+        assert_eq!(p("efficient_hardware"), (0.25, 0.9));
+        assert_eq!(p("hardware_utilisation"), (0.3, 0.8));
+        assert_eq!(p("compute_efficiency"), (0.1, 0.5));
+        assert_eq!(r.score("compute_efficiency", 0.3), 50.0);
     }
 
     #[test]
