@@ -12,6 +12,8 @@ const GRID_CSV: &str = include_str!("data/grid.csv");
 const CLOUD_CSV: &str = include_str!("data/cloud_regions.csv");
 const HARDWARE_CSV: &str = include_str!("data/hardware.csv");
 
+pub mod peers;
+
 /// Industry-average PUE used when a site gives none.
 pub const DEFAULT_PUE: f64 = 1.58;
 pub const DEFAULT_PUE_SOURCE: &str =

@@ -98,6 +98,30 @@ fn statement(m: &ModelView, r: &Report, market: &str, boamps: Option<&str>) -> S
     )
 }
 
+/// Energy per billion tokens and energy MFU, against the closest published run (with the
+/// boundary difference said).
+fn per_token(m: &ModelView) -> String {
+    let e = &m.efficiency;
+    let Some(kwh) = e.kwh_per_billion_tokens else {
+        return "unknown (no training job gives tokens)".into();
+    };
+    let mfu = e
+        .energy_mfu
+        .map(|x| format!(", energy MFU {x:.3}"))
+        .unwrap_or_default();
+    let peer = e
+        .peer
+        .as_ref()
+        .and_then(|p| {
+            Some(format!(
+                "; {:.2} x the energy per token of {} ({:.2} kWh per billion tokens; {}; its published energy is {}, this model's its IT energy, so the boundaries differ)",
+                p.times_energy_per_token?, p.model, p.kwh_per_billion_tokens, p.source, p.energy_basis
+            ))
+        })
+        .unwrap_or_default();
+    format!("{kwh:.2} kWh per billion tokens{mfu}{peer}")
+}
+
 fn markdown(m: &ModelView, r: &Report, boamps: Option<&str>) -> String {
     let c = &m.card;
     let a = &m.amounts;
@@ -114,6 +138,7 @@ fn markdown(m: &ModelView, r: &Report, boamps: Option<&str>) -> String {
         .map(|v| format!("; {v:.5} kgCO2e per million tokens"))
         .unwrap_or_default();
     let statement = statement(m, r, &market, boamps);
+    let per_token = per_token(m);
     format!(
         "## Environmental impact\n\n\
          Carbon emissions were computed with greenledger from the training jobs' measured or estimated energy (method and factors in the report's methodology section).\n\n\
@@ -126,6 +151,7 @@ fn markdown(m: &ModelView, r: &Report, boamps: Option<&str>) -> String {
          - **Carbon emitted (market-based):** {market}\n\
          - **Embodied (hardware share):** {emb}\n\
          - **Software Carbon Intensity (ISO/IEC 21031):** {sci}{sci_tok}\n\
+         - **Energy per token:** {per_token}\n\
          - **Share of its sites' electricity:** {share}\n\
          - **BoAmps report:** {boamps}\n\n\
          ### Paper statement\n\n{statement}\n\n\

@@ -10,6 +10,7 @@ use crate::timeutil::Period;
 use serde::Serialize;
 
 pub mod chart;
+pub mod efficiency;
 
 /// The ledger rows the view-model carries, named here so that renderers read only the report.
 pub use crate::ledger::{
@@ -61,6 +62,9 @@ pub struct ModelView {
     pub team: String,
     #[serde(flatten)]
     pub amounts: Amounts,
+    /// kWh per billion tokens, energy MFU and the closest published run.
+    #[serde(flatten)]
+    pub efficiency: efficiency::Efficiency,
     /// What a model card and a paper statement say about it.
     pub card: ModelCard,
 }
@@ -328,7 +332,7 @@ impl Report {
         let reference = hardware_reference(cfg, factors, &ledger.period);
         let org = crate::score::scorecard(&all, &cfg.rubric, reference.as_ref());
         let teams = team_views(&ledger, cfg, reference.as_ref());
-        let models = model_views(&ledger, cfg);
+        let models = model_views(&ledger, cfg, factors);
         let mut report = Report {
             schema: SCHEMA,
             generator: format!("greenledger {}", env!("CARGO_PKG_VERSION")),
@@ -567,11 +571,13 @@ fn team_views(
 
 /// Each model with its card facts; card file names are made distinct when two model names
 /// sanitise alike (`name`, `name-2`, ...).
-fn model_views(ledger: &Ledger, cfg: &Config) -> Vec<ModelView> {
+fn model_views(ledger: &Ledger, cfg: &Config, factors: &Factors) -> Vec<ModelView> {
+    let peers = crate::factors::peers::peers();
     let mut models: Vec<ModelView> = ledger
         .models
         .iter()
         .map(|g| ModelView {
+            efficiency: efficiency::of(&g.key, &ledger.jobs, factors, &peers),
             card: model_card(&g.key, &g.amounts, &ledger.jobs, cfg),
             model: g.key.clone(),
             team: g.team.clone().unwrap_or_default(),

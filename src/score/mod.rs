@@ -67,6 +67,12 @@ pub fn metrics(
     ]
 }
 
+/// The energy-normalised MFU of `jobs` (what `compute_efficiency` measures), when they give
+/// parameters and tokens.
+pub fn energy_mfu(jobs: &[&JobRow]) -> Option<f64> {
+    practices::compute_efficiency(jobs).ok().map(|(m, _)| m)
+}
+
 /// Score `jobs` with `rubric` (`reference`: what efficient hardware is measured against).
 pub fn scorecard(
     jobs: &[&JobRow],

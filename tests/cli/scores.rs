@@ -396,7 +396,8 @@ fn efficiency_scores_by_hand() {
     let jobs = "job_id,model,team,site,start,end,hardware,devices,training_type,energy_kwh,parameters,tokens\n\
         h1,mh,h,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100-SXM5-80GB,8,pretraining,40,1e9,1e10\n\
         v1,mv,v,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,V100-SXM2,8,pretraining,20,1e8,1e10\n\
-        n1,mn,n,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100-SXM5-80GB,8,pretraining,40,,\n";
+        n1,mn,n,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100-SXM5-80GB,8,pretraining,40,,\n\
+        p1,mp,p,s,2026-07-01T00:00:00Z,2026-07-01T10:00:00Z,H100-SXM5-80GB,8,pretraining,100,7e9,1e10\n";
     let d = tmp_with(&[("greenledger.toml", cfg.as_str()), ("jobs.csv", jobs)]);
     let r = report_json(d.path(), 0);
     let s = |t: &str, p: &str| team(&r, t)["scores"][p].as_f64();
@@ -444,6 +445,63 @@ fn efficiency_scores_by_hand() {
         ev.contains("reference: configured at 2.000 TFLOPS/W"),
         "{ev}"
     );
+
+    // Models: kWh per billion tokens, energy MFU and the closest published run by size.
+    // mh: 40 kWh / 10 B tokens = 4; 1B parameters has no published run within a factor of 3.
+    let model = |m: &str| {
+        r["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["model"] == m)
+            .unwrap()
+            .clone()
+    };
+    assert!(close(
+        model("mh")["kwh_per_billion_tokens"].as_f64().unwrap(),
+        4.0
+    ));
+    assert!(close(model("mh")["energy_mfu"].as_f64().unwrap(), h_mfu));
+    assert!(model("mh")["peer"].is_null());
+    // mp: 7B parameters -> Llama 2 7B (184,320 GPU-h x 400 W = 73,728 kWh over 2T tokens:
+    // 36.864 kWh per billion tokens; 6 x 7e9 x 2e12 / 2.654208e11 J / (312e12 / 400) =
+    // 0.405741); mp uses 100 kWh / 10 B = 10, i.e. 10 / 36.864 of its energy per token.
+    let mp = model("mp");
+    assert!(close(mp["kwh_per_billion_tokens"].as_f64().unwrap(), 10.0));
+    let peer = &mp["peer"];
+    assert_eq!(peer["model"], "Llama-2-7B", "{mp}");
+    assert!(close(
+        peer["kwh_per_billion_tokens"].as_f64().unwrap(),
+        36.864
+    ));
+    assert!(
+        (peer["energy_mfu"].as_f64().unwrap() - 0.405741).abs() < 1e-6,
+        "{peer}"
+    );
+    assert!(close(
+        peer["times_energy_per_token"].as_f64().unwrap(),
+        10.0 / 36.864
+    ));
+    assert!(peer["source"]
+        .as_str()
+        .unwrap()
+        .contains("arXiv:2307.09288"));
+    assert!(model("mn")["kwh_per_billion_tokens"].is_null());
+    // The model card says it, with the boundary difference.
+    let cards = d.path().join("cards");
+    gl().args(["report", "--quiet", "--format", "model-cards", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&cards)
+        .assert()
+        .code(0);
+    let md = std::fs::read_to_string(cards.join("model-cards/mp.md")).unwrap();
+    assert!(md.contains("10.00 kWh per billion tokens"), "{md}");
+    assert!(
+        md.contains("0.27 x the energy per token of Llama-2-7B"),
+        "{md}"
+    );
+    assert!(md.contains("the boundaries differ"), "{md}");
 
     // Without a reference: the table's best by 2026 (H100-PCIe, 756 TFLOPS / 350 W), named.
     let d2 = tmp_with(&[("greenledger.toml", CONFIG), ("jobs.csv", jobs)]);

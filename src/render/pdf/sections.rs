@@ -477,6 +477,13 @@ pub(super) fn models(l: &mut Layout, r: &Report) {
             row.extend([
                 on(a.kgco2e_per_million_tokens, 4),
                 on(m.card.sci_kgco2e_per_run, 2),
+                on(m.efficiency.kwh_per_billion_tokens, 2),
+                on(m.efficiency.energy_mfu, 3),
+                m.efficiency
+                    .peer
+                    .as_ref()
+                    .map(|p| p.model.clone())
+                    .unwrap_or_else(|| "—".into()),
             ]);
             row
         })
@@ -494,8 +501,29 @@ pub(super) fn models(l: &mut Layout, r: &Report) {
             col("embodied kgCO₂e", 0.9, true),
             col("kgCO₂e per M tokens", 0.9, true),
             col("SCI kgCO₂e per run", 0.9, true),
+            col("kWh per B tokens", 0.8, true),
+            col("energy MFU", 0.7, true),
+            col("closest published", 1.2, false),
         ],
         &rows,
         6.5,
     );
+    let compared: Vec<String> = r
+        .models
+        .iter()
+        .filter_map(|m| {
+            let p = m.efficiency.peer.as_ref()?;
+            let times = p.times_energy_per_token?;
+            Some(format!(
+                "{}: {times:.2} × the energy per token of {} ({}; published energy: {})",
+                m.model, p.model, p.source, p.energy_basis
+            ))
+        })
+        .collect();
+    if !compared.is_empty() {
+        l.note(&format!(
+            "Energy per token against the closest published pretraining run. Published figures are mostly GPU-power estimates, this report's are measured or estimated IT energy: the boundaries differ. {}.",
+            compared.join("; ")
+        ));
+    }
 }
