@@ -41,7 +41,7 @@ pub const MAX_SIZE_RATIO: f64 = 3.0;
 /// The pretraining run closest in parameters to `parameters` (on a log scale; the first of
 /// equals in table order), when one is within [`MAX_SIZE_RATIO`].
 pub fn closest(peers: &[Peer], parameters: f64) -> Option<&Peer> {
-    if !(parameters > 0.0) {
+    if parameters.is_nan() || parameters <= 0.0 {
         return None;
     }
     let d = |p: &Peer| (p.parameters / parameters).ln().abs();
