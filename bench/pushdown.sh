@@ -89,7 +89,7 @@ for m in "${sizes[@]}"; do
         pid=$!
         jvm=0
         while kill -0 "$pid" 2>/dev/null; do
-          rss=$(ps -C java -o rss= | sort -n | tail -1 | tr -d ' ')
+          rss=$( (ps -C java -o rss= || true) | sort -n | tail -1 | tr -d " ")
           if [ -n "$rss" ] && [ "$rss" -gt "$jvm" ]; then jvm=$rss; fi
           sleep 0.5
         done
