@@ -19,7 +19,14 @@ fn python(module: &str) -> Option<PathBuf> {
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {
-        return Some(PathBuf::from(py));
+        // A relative path must survive the commands run in other folders (made absolute, not
+        // canonicalised: a virtual environment's python is a symlink that must stay one).
+        let p = PathBuf::from(&py);
+        return Some(if p.is_relative() && p.components().count() > 1 {
+            std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
+        } else {
+            p
+        });
     }
     if std::env::var("GREENLEDGER_REQUIRE_SERVERS").as_deref() == Ok("1") {
         panic!("{py} cannot import {module} but GREENLEDGER_REQUIRE_SERVERS=1: run scripts/test.sh (it makes a virtual environment with pyspark and duckdb)");

@@ -139,9 +139,13 @@ pub fn attribute(
         }
     }
     for (id, h, j) in &p.job_hourly {
-        if let Some(&i) = index.get(id.as_str()) {
-            *att.jobs[i].hourly_j.entry(*h).or_default() += j;
-        }
+        let Some(&i) = index.get(id.as_str()) else {
+            return Err(stale(
+                p,
+                &format!("job_hourly names job '{id}', which this run does not have"),
+            ));
+        };
+        *att.jobs[i].hourly_j.entry(*h).or_default() += j;
     }
     let lists = devices(p, &mut att)?;
     att.nodes = nodes(p);
