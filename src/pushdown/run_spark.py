@@ -60,7 +60,7 @@ def main():
     local = "PYSPARK_GATEWAY_PORT" not in os.environ
     if local:
         builder = builder.master(a.master or "local[*]").config("spark.driver.memory", a.driver_memory)
-        builder = builder.config("spark.ui.enabled", "false")
+        builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
     elif a.master:
         builder = builder.master(a.master)
     if a.shuffle_partitions:
