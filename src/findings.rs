@@ -73,6 +73,17 @@ impl fmt::Display for Finding {
     }
 }
 
+/// Up to eight names, then how many more: the lists a finding's message names.
+pub fn list(v: &[String]) -> String {
+    let head: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
+    let more = if v.len() > 8 {
+        format!(" and {} more", v.len() - 8)
+    } else {
+        String::new()
+    };
+    format!("{}{more}", head.join(", "))
+}
+
 /// Sort findings into their reporting order: by file, line, code, message (deterministic output).
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {

@@ -10,7 +10,7 @@
 use crate::config::Config;
 use crate::error::Result;
 use crate::factors::Factors;
-use crate::findings::{codes, Finding};
+use crate::findings::{codes, list, Finding};
 use crate::ingest::telemetry::{self, CounterReading, Nodes, SampleBatch, ScanOutput, Source};
 use crate::ingest::Job;
 use crate::ledger::{InputRecord, TelemetryStats};
@@ -487,16 +487,6 @@ fn data_quality(d: &device::Dev, name: String, st: &mut TelemetryStats, lists: &
     }
 }
 
-/// Up to eight names, then how many more.
-fn list(v: &[String]) -> String {
-    let head: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
-    let more = if v.len() > 8 {
-        format!(" and {} more", v.len() - 8)
-    } else {
-        String::new()
-    };
-    format!("{}{more}", head.join(", "))
-}
 
 /// Data-quality findings: duplicates, dropped samples, gaps, out-of-order devices, resets.
 fn telemetry_findings(st: &TelemetryStats, cfg: &Config, l: &DeviceLists, f: &mut Vec<Finding>) {

@@ -14,7 +14,7 @@ use super::{Ingested, InputRecord, Job, Metered, Origin, Status, TrainingType};
 use crate::config::mlflow::Mlflow;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::findings::{codes, Finding};
+use crate::findings::{codes, list, Finding};
 use crate::ledger::Boundary;
 use api::{Api, Run};
 use std::collections::BTreeMap;
@@ -288,14 +288,6 @@ impl Tally {
     }
 }
 
-fn list(v: &[String]) -> String {
-    let head: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
-    if v.len() > 8 {
-        format!("{} and {} more", head.join(", "), v.len() - 8)
-    } else {
-        head.join(", ")
-    }
-}
 
 /// Fetch the run's GPU power series into the spill; the run's placement (node -> GPUs). A
 /// series that cannot be fetched is an error finding naming the run and the metric.
