@@ -9,6 +9,58 @@ use polars::prelude::*;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+/// The engine a pushdown folder is written for (its SQL dialect is in
+/// `compute::energy::sql`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    #[default]
+    Spark,
+    DuckDb,
+}
+
+impl Engine {
+    /// The name used on the command line and in the SQL's header.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Spark => "spark",
+            Engine::DuckDb => "duckdb",
+        }
+    }
+
+    /// The name a reader sees in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Engine::Spark => "Apache Spark",
+            Engine::DuckDb => "DuckDB",
+        }
+    }
+
+    /// The driver script written beside the SQL.
+    pub fn driver(self) -> &'static str {
+        match self {
+            Engine::Spark => "run_spark.py",
+            Engine::DuckDb => "run_duckdb.py",
+        }
+    }
+
+    /// The SQL's kind in the manifest, which names the engine.
+    fn sql_kind(self) -> &'static str {
+        match self {
+            Engine::Spark => "pushdown sql (spark)",
+            Engine::DuckDb => "pushdown sql (duckdb)",
+        }
+    }
+
+    /// Parse `spark` or `duckdb`.
+    pub fn parse(s: &str) -> Option<Engine> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "spark" => Some(Engine::Spark),
+            "duckdb" => Some(Engine::DuckDb),
+            _ => None,
+        }
+    }
+}
+
 /// One expanded claim: a job's hold on one device (or, with `device` None, every device) of a
 /// node, in epoch milliseconds clipped to the period; `limit_w` is the node's power limit.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +132,7 @@ pub struct Pushdown {
     pub shown: String,
     pub sql: String,
     /// The engine named in the SQL's header (`-- engine: spark`).
-    pub engine: String,
+    pub engine: Engine,
     pub sql_sha256: String,
     pub claims: Vec<ClaimRow>,
     pub jobs: Vec<JobEnergy>,
@@ -99,13 +151,12 @@ pub struct Pushdown {
 pub fn read(dir: &InputFile, inputs: &mut Vec<InputRecord>) -> Result<Pushdown> {
     let shown = dir.shown.trim_end_matches('/').to_string();
     let sql_file = file_in(dir, "job_energy.sql");
-    let (bytes, rec) = super::read_input(&sql_file, "pushdown sql")?;
+    let (bytes, mut rec) = super::read_input(&sql_file, "pushdown sql")?;
     let sql =
         String::from_utf8(bytes).map_err(|_| Error::in_file(&sql_file.shown, "not UTF-8 text"))?;
-    let engine = sql
+    let named = sql
         .lines()
         .find_map(|l| l.strip_prefix("-- engine: "))
-        .map(|e| e.trim().to_string())
         .ok_or_else(|| {
             Error::in_file(
                 &sql_file.shown,
@@ -113,13 +164,15 @@ pub fn read(dir: &InputFile, inputs: &mut Vec<InputRecord>) -> Result<Pushdown> 
             )
             .hint("run `greenledger pushdown` to make the folder")
         })?;
+    let engine = Engine::parse(named).ok_or_else(|| {
+        Error::in_file(
+            &sql_file.shown,
+            format!("unknown engine '{}'", named.trim()),
+        )
+        .hint("run `greenledger pushdown --engine spark|duckdb` to make the folder")
+    })?;
     // The manifest names the engine with the SQL's sha256.
-    let mut rec = rec;
-    rec.kind = match engine.as_str() {
-        "spark" => "pushdown sql (spark)",
-        "duckdb" => "pushdown sql (duckdb)",
-        _ => "pushdown sql",
-    };
+    rec.kind = engine.sql_kind();
     let mut p = Pushdown {
         shown,
         sql_sha256: rec.sha256.clone(),

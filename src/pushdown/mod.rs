@@ -42,9 +42,10 @@ pub fn write(inputs: &InputArgs, engine: sql::Engine, out: &Path, force: bool) -
     let claims = pushdown::claim_rows(&ingested.jobs, &factors, &period, &mut findings);
     let rules = pushdown::rules(&cfg, &period, &claims);
     let text = sql::generate(engine, &rules);
-    let (driver, driver_text) = match engine {
-        sql::Engine::Spark => ("run_spark.py", RUN_SPARK),
-        sql::Engine::DuckDb => ("run_duckdb.py", RUN_DUCKDB),
+    let driver = engine.driver();
+    let driver_text = match engine {
+        sql::Engine::Spark => RUN_SPARK,
+        sql::Engine::DuckDb => RUN_DUCKDB,
     };
     let files: crate::render::Rendered = vec![
         (
@@ -144,10 +145,7 @@ pub fn run(inputs: &InputArgs, engine: &str, out: &Path, force: bool) -> Result<
     for f in w.findings.iter().filter(|f| f.severity != Severity::Info) {
         let _ = writeln!(err, "{f}");
     }
-    let driver = match engine {
-        sql::Engine::Spark => "run_spark.py",
-        sql::Engine::DuckDb => "run_duckdb.py",
-    };
+    let driver = engine.driver();
     if !inputs.quiet {
         let _ = writeln!(
             err,

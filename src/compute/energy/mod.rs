@@ -410,7 +410,7 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
         } else {
             format!("{}/gpu{}", nodes.name(d.node), d.device)
         };
-        data_quality(d, name, st, &mut lists);
+        data_quality(Quality::from(d), name, st, &mut lists);
         if d.whole_node {
             // Node power is no accelerator energy: it only gives the host (host_energy).
             continue;
@@ -468,9 +468,32 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
     lists
 }
 
+/// One device's data-quality counts, from the integrator or from an engine's results.
+struct Quality {
+    rows: u64,
+    duplicates: u64,
+    dropped: u64,
+    gaps: u64,
+    gap_ms: i64,
+    out_of_order: bool,
+}
+
+impl From<&device::Dev> for Quality {
+    fn from(d: &device::Dev) -> Quality {
+        Quality {
+            rows: d.rows,
+            duplicates: d.duplicates,
+            dropped: d.dropped,
+            gaps: d.gaps,
+            gap_ms: d.gap_ms,
+            out_of_order: d.out_of_order,
+        }
+    }
+}
+
 /// A device's samples, duplicates, drops and gaps into the stats, and its name into the
 /// lists the findings name.
-fn data_quality(d: &device::Dev, name: String, st: &mut TelemetryStats, lists: &mut DeviceLists) {
+fn data_quality(d: Quality, name: String, st: &mut TelemetryStats, lists: &mut DeviceLists) {
     st.samples += d.rows;
     st.duplicates += d.duplicates;
     st.dropped += d.dropped;
@@ -486,7 +509,6 @@ fn data_quality(d: &device::Dev, name: String, st: &mut TelemetryStats, lists: &
         lists.late.push(name);
     }
 }
-
 
 /// Data-quality findings: duplicates, dropped samples, gaps, out-of-order devices, resets.
 fn telemetry_findings(st: &TelemetryStats, cfg: &Config, l: &DeviceLists, f: &mut Vec<Finding>) {

@@ -5,8 +5,9 @@
 
 use super::claims::{claims, Claim, Integrator};
 use super::device::Params;
-use super::sql::{self, Engine, Rules};
-use super::{overlap_findings, power_limits, telemetry_findings, Attribution, DeviceLists};
+use super::sql::{self, Rules};
+use super::{data_quality, overlap_findings, power_limits, telemetry_findings};
+use super::{Attribution, DeviceLists, Quality};
 use super::{JobTelemetry, NodeIdle, LIMIT_TDP_FACTOR};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -27,6 +28,18 @@ pub fn claim_rows(
     period: &Period,
     findings: &mut Vec<Finding>,
 ) -> Vec<ClaimRow> {
+    expanded(jobs, factors, period, findings).2
+}
+
+/// The node ids, the claims by node (as compute makes them) and their rows.
+type Expanded = (Nodes, HashMap<u32, Vec<Claim>>, Vec<ClaimRow>);
+
+fn expanded(
+    jobs: &[Job],
+    factors: &Factors,
+    period: &Period,
+    findings: &mut Vec<Finding>,
+) -> Expanded {
     let mut nodes = Nodes::default();
     let by_node = claims(jobs, period, &mut nodes, findings);
     let limits = power_limits(&by_node, jobs, factors);
@@ -59,7 +72,7 @@ pub fn claim_rows(
             b.job_index,
         ))
     });
-    rows
+    (nodes, by_node, rows)
 }
 
 /// sha256 of the claims, row by row (tab-separated, floats as their bits): what the SQL's
@@ -109,10 +122,8 @@ pub fn attribute(
         jobs: vec![JobTelemetry::default(); jobs.len()],
         ..Default::default()
     };
-    let rows = claim_rows(jobs, factors, period, &mut att.findings);
+    let (ids, by_node, rows) = expanded(jobs, factors, period, &mut att.findings);
     check(cfg, period, p, &rows)?;
-    let engine = Engine::parse(&p.engine)
-        .ok_or_else(|| Error::in_file(&p.shown, format!("unknown engine '{}'", p.engine)))?;
     let index: HashMap<&str, usize> = jobs
         .iter()
         .enumerate()
@@ -132,7 +143,7 @@ pub fn attribute(
         jt.sampled_j = r.sampled_j;
         jt.covered_s = r.covered_s;
         if r.covered_s > 0.0 {
-            jt.sources = vec![engine.label()];
+            jt.sources = vec![p.engine.label()];
             if r.node_devices > 0 {
                 jt.node_share = Some(r.devices as f64 / r.node_devices as f64);
             }
@@ -149,7 +160,7 @@ pub fn attribute(
     }
     let lists = devices(p, &mut att)?;
     att.nodes = nodes(p);
-    overlaps(jobs, period, p, &mut att.findings);
+    overlaps(jobs, ids, by_node, p, &mut att.findings);
     telemetry_findings(&att.stats, cfg, &lists, &mut att.findings);
     Ok(att)
 }
@@ -166,8 +177,6 @@ fn stale(p: &Pushdown, what: &str) -> Error {
 
 /// The SQL must be what this run would generate, and the claims this run's.
 fn check(cfg: &Config, period: &Period, p: &Pushdown, rows: &[ClaimRow]) -> Result<()> {
-    let engine = Engine::parse(&p.engine)
-        .ok_or_else(|| Error::in_file(&p.shown, format!("unknown engine '{}'", p.engine)))?;
     if claims_digest(&p.claims) != claims_digest(rows) {
         return Err(stale(
             p,
@@ -178,7 +187,7 @@ fn check(cfg: &Config, period: &Period, p: &Pushdown, rows: &[ClaimRow]) -> Resu
             ),
         ));
     }
-    let want = sql::generate(engine, &rules(cfg, period, rows));
+    let want = sql::generate(p.engine, &rules(cfg, period, rows));
     if want != p.sql {
         let line = want
             .lines()
@@ -200,26 +209,23 @@ fn devices(p: &Pushdown, att: &mut Attribution) -> Result<DeviceLists> {
     let st = &mut att.stats;
     for d in &devs {
         let name = format!("{}/gpu{}", d.node, d.device);
-        st.samples += d.samples as u64;
-        st.duplicates += d.duplicates as u64;
-        st.dropped += d.dropped as u64;
-        st.gaps += d.gaps as u64;
-        st.gap_seconds += d.gap_ms as f64 / 1000.0;
-        if d.dropped > 0 {
-            lists.dropped.push(format!("{name} ({})", d.dropped));
-        }
-        if d.gaps > 0 {
-            lists.gaps.push(format!("{name} ({} s)", d.gap_ms / 1000));
-        }
+        // An engine sorts: it cannot see samples arrive out of order.
+        let q = Quality {
+            rows: d.samples as u64,
+            duplicates: d.duplicates as u64,
+            dropped: d.dropped as u64,
+            gaps: d.gaps as u64,
+            gap_ms: d.gap_ms,
+            out_of_order: false,
+        };
+        data_quality(q, name, st, &mut lists);
         st.total_kwh += d.total_j / 3.6e6;
         st.idle_kwh += d.idle_j / 3.6e6;
     }
     st.devices = devs.len();
     st.engine = Some(format!(
         "{} (greenledger pushdown; job_energy.sql sha256 {})",
-        Engine::parse(&p.engine)
-            .map(Engine::label)
-            .unwrap_or("an outside engine"),
+        p.engine.label(),
         p.sql_sha256
     ));
     st.allocated_kwh = st.total_kwh - st.idle_kwh;
@@ -253,7 +259,7 @@ fn devices(p: &Pushdown, att: &mut Attribution) -> Result<DeviceLists> {
             codes::TELEMETRY_PUSHDOWN,
             format!(
             "power samples integrated by {} (job_energy.sql sha256 {}): {} samples of {} devices",
-            Engine::parse(&p.engine).map(Engine::label).unwrap_or("the engine"),
+            p.engine.label(),
             &p.sql_sha256[..12.min(p.sql_sha256.len())],
             st.samples,
             st.devices
@@ -288,9 +294,13 @@ fn nodes(p: &Pushdown) -> Vec<NodeIdle> {
 
 /// Jobs claiming one device at once: the same claims, made disjoint for every device the
 /// engine saw, as in-process.
-fn overlaps(jobs: &[Job], period: &Period, p: &Pushdown, findings: &mut Vec<Finding>) {
-    let mut nodes = Nodes::default();
-    let by_node: HashMap<u32, Vec<Claim>> = claims(jobs, period, &mut nodes, &mut Vec::new());
+fn overlaps(
+    jobs: &[Job],
+    mut nodes: Nodes,
+    by_node: HashMap<u32, Vec<Claim>>,
+    p: &Pushdown,
+    findings: &mut Vec<Finding>,
+) {
     let mut it = Integrator {
         params: Params {
             p0: 0,

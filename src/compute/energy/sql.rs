@@ -7,40 +7,10 @@
 //! piece of energy is the same double; only the order of the sums differs (1e-15 relative).
 
 use super::device::HOUR_MS;
+pub use crate::ingest::pushdown::Engine;
 
-/// The engine the SQL is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Spark,
-    DuckDb,
-}
-
+/// Each engine's SQL dialect.
 impl Engine {
-    /// The name used on the command line and in the SQL's header.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Spark => "spark",
-            Engine::DuckDb => "duckdb",
-        }
-    }
-
-    /// The name a reader sees in the report.
-    pub fn label(self) -> &'static str {
-        match self {
-            Engine::Spark => "Apache Spark",
-            Engine::DuckDb => "DuckDB",
-        }
-    }
-
-    /// Parse `spark` or `duckdb`.
-    pub fn parse(s: &str) -> Option<Engine> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "spark" => Some(Engine::Spark),
-            "duckdb" => Some(Engine::DuckDb),
-            _ => None,
-        }
-    }
-
     fn int_div(self) -> &'static str {
         match self {
             Engine::Spark => "div",

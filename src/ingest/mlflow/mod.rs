@@ -288,7 +288,6 @@ impl Tally {
     }
 }
 
-
 /// Fetch the run's GPU power series into the spill; the run's placement (node -> GPUs). A
 /// series that cannot be fetched is an error finding naming the run and the metric.
 fn fetch_series(
