@@ -30,16 +30,12 @@ pub struct Efficiency {
     pub peer: Option<PeerRef>,
 }
 
-fn trains(j: &JobRow) -> bool {
-    matches!(j.training_type, "pretraining" | "fine-tuning")
-}
-
 /// The figures of `model` from its jobs.
 pub fn of(model: &str, jobs: &[JobRow], factors: &Factors, peers: &[Peer]) -> Efficiency {
     let mine: Vec<&JobRow> = jobs.iter().filter(|j| j.model == model).collect();
     let with_tokens: Vec<&&JobRow> = mine
         .iter()
-        .filter(|j| trains(j) && j.tokens.is_some_and(|t| t > 0.0))
+        .filter(|j| crate::score::trains_from_tokens(j) && j.tokens.is_some_and(|t| t > 0.0))
         .collect();
     let tokens: f64 = with_tokens.iter().filter_map(|j| j.tokens).sum();
     let kwh: f64 = with_tokens.iter().map(|j| j.amounts.it_energy_kwh).sum();

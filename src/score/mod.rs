@@ -9,6 +9,8 @@ mod practices;
 pub mod progress;
 pub mod whatif;
 
+pub use practices::trains_from_tokens;
+
 pub use crate::config::rubric::{Point, PointOverride, Rubric, PRACTICES};
 use crate::ledger::JobRow;
 use serde::Serialize;

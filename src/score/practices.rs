@@ -192,12 +192,18 @@ pub(super) fn efficient_hardware(
     Ok((weighted / known_h / r.tflops_per_w, ev))
 }
 
+/// Pretraining and fine-tuning: the jobs whose work is `6 x parameters x tokens` (also what a
+/// model's energy per token is taken over).
+pub fn trains_from_tokens(j: &JobRow) -> bool {
+    matches!(j.training_type, "pretraining" | "fine-tuning")
+}
+
 /// Energy-normalised model FLOPs utilisation of the training jobs that give parameters and
 /// tokens: `6 x parameters x tokens` (the work of dense training) per IT joule, over the peak
 /// FLOPs per joule of the job's accelerator, weighted by IT energy.
 pub(super) fn compute_efficiency(jobs: &[&JobRow]) -> Metric {
     let work = |j: &JobRow| -> Option<(f64, f64)> {
-        if !matches!(j.training_type, "pretraining" | "fine-tuning") {
+        if !trains_from_tokens(j) {
             return None;
         }
         let (p, t, e) = (j.parameters?, j.tokens?, tflops_per_w(j)?);
