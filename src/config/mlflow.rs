@@ -89,15 +89,8 @@ pub(super) fn mlflow(
             )));
         }
     }
-    let positive = |name: &str, v: Option<f64>, default: f64| -> Result<f64> {
-        let v = v.unwrap_or(default);
-        if v.is_finite() && v > 0.0 {
-            Ok(v)
-        } else {
-            Err(w.err(format!(
-                "[mlflow] {name} must be a number of seconds > 0, not {v}"
-            )))
-        }
+    let positive = |name: &str, v: Option<f64>, default: f64| {
+        super::seconds(&format!("[mlflow] {name}"), v, default, w)
     };
     let tag = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string());
     Ok(Some(Mlflow {

@@ -378,7 +378,8 @@ impl Config {
         }
         let utilisation = estimate(&file.estimate, &w)?;
         let rubric = rubric(file.rubric.as_ref(), &w)?;
-        let max_gap_s = max_gap(args.max_gap_s.or(file.telemetry.max_gap_s), &w)?;
+        let max_gap_given = args.max_gap_s.or(file.telemetry.max_gap_s);
+        let max_gap_s = seconds("max_gap_s", max_gap_given, 120.0, &w)?;
         let net_revenue = net_revenue(&file.report, &w)?;
         let published_footprints = footprints(&file.published_footprint, &base, &w)?;
         let prometheus =
@@ -438,15 +439,14 @@ impl Config {
     }
 }
 
-/// `--max-gap-s`, else `[telemetry] max_gap_s`, else 120: seconds, > 0.
-fn max_gap(given: Option<f64>, w: &Where) -> Result<f64> {
-    let s = given.unwrap_or(120.0);
-    if !(s.is_finite() && s > 0.0) {
-        return Err(w.err(format!(
-            "max_gap_s must be a number of seconds > 0, not {s}"
-        )));
+/// A duration setting `key` (its value, else `default`): a number of seconds > 0.
+fn seconds(key: &str, given: Option<f64>, default: f64, w: &Where) -> Result<f64> {
+    let v = given.unwrap_or(default);
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(w.err(format!("{key} must be a number of seconds > 0, not {v}")))
     }
-    Ok(s)
 }
 
 /// `--pushdown DIR`: a folder, and the only source of accelerator power.

@@ -134,15 +134,8 @@ pub(super) fn prometheus(
     if urls.is_empty() {
         return Ok(None);
     }
-    let positive = |name: &str, v: Option<f64>, default: f64| -> Result<f64> {
-        let v = v.unwrap_or(default);
-        if v.is_finite() && v > 0.0 {
-            Ok(v)
-        } else {
-            Err(w.err(format!(
-                "[prometheus] {name} must be a number of seconds > 0, not {v}"
-            )))
-        }
+    let positive = |name: &str, v: Option<f64>, default: f64| {
+        super::seconds(&format!("[prometheus] {name}"), v, default, w)
     };
     let jobs = label_jobs(s.jobs.as_deref(), w)?;
     let site_globs = site_globs(&s, sites, w)?;
