@@ -348,32 +348,33 @@ fn results(e: Engine) -> String {
     s
 }
 
-/// The statements of a SQL file: (result name or None, text without the final `;`).
-pub fn statements(sql: &str) -> Vec<(Option<String>, String)> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut name: Option<String> = None;
-    for line in sql.lines() {
-        if let Some(n) = line.strip_prefix("-- result: ") {
-            name = Some(n.trim().to_string());
-        }
-        if line.starts_with("--") || (cur.is_empty() && line.trim().is_empty()) {
-            continue;
-        }
-        cur.push_str(line);
-        cur.push('\n');
-        if line.trim_end().ends_with(';') {
-            let text = cur.trim_end().trim_end_matches(';').to_string();
-            out.push((name.take(), text));
-            cur.clear();
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The statements of a SQL file: (result name or None, text without the final `;`), split as
+    /// the drivers (run_spark.py, run_duckdb.py) split it.
+    fn statements(sql: &str) -> Vec<(Option<String>, String)> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut name: Option<String> = None;
+        for line in sql.lines() {
+            if let Some(n) = line.strip_prefix("-- result: ") {
+                name = Some(n.trim().to_string());
+            }
+            if line.starts_with("--") || (cur.is_empty() && line.trim().is_empty()) {
+                continue;
+            }
+            cur.push_str(line);
+            cur.push('\n');
+            if line.trim_end().ends_with(';') {
+                let text = cur.trim_end().trim_end_matches(';').to_string();
+                out.push((name.take(), text));
+                cur.clear();
+            }
+        }
+        out
+    }
 
     fn rules() -> Rules {
         Rules {
