@@ -188,12 +188,7 @@ fn the_schema_folders_example_is_read_as_a_metered_job() {
     assert_eq!(j["team"], "sopra steria");
     assert_eq!(j["model"], "llama2-13b");
     assert_eq!(j["start"], "2024-09-30T09:09:40Z");
-    let codes: Vec<&str> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = super::finding_codes(&r);
     assert!(codes.contains(&"boamps.codecarbon-pue"), "{codes:?}");
     assert!(codes.contains(&"boamps.bad-report"), "{codes:?}");
     let bad_input = r["inputs"]

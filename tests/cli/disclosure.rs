@@ -96,12 +96,7 @@ fn esrs_e1_datapoints_match_the_hand_calculation() {
     }
     assert_eq!(rows[0]["scope"], "s");
     assert_eq!(rows[0]["period"], "2026-Q3");
-    let codes: Vec<&str> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = super::finding_codes(&r);
     assert!(
         codes.contains(&"esrs.instrument-without-technology"),
         "{codes:?}"

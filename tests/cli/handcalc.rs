@@ -171,12 +171,7 @@ fn every_figure_matches_the_hand_calculation() {
     assert_reconciles(&r);
 
     // The outside job is reported, and so is the default PUE.
-    let codes: Vec<&str> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["code"].as_str().unwrap())
-        .collect();
+    let codes = super::finding_codes(&r);
     assert!(codes.contains(&"jobs.outside-period"), "{codes:?}");
     assert!(codes.contains(&"sites.default-pue"), "{codes:?}");
     assert!(codes.contains(&"jobs.partly-outside-period"), "{codes:?}");

@@ -65,6 +65,16 @@ pub fn job<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no job {id} in {}", r["jobs"]))
 }
 
+/// The codes of a report.json's findings, in its order.
+pub fn finding_codes(r: &serde_json::Value) -> Vec<&str> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect()
+}
+
 pub fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }

@@ -201,12 +201,7 @@ fn runs_become_jobs_with_their_energy() {
     let l = job(&r, id("live"));
     assert!(close(kwh(l, "sampled_kwh"), 75_000.0 / 3.6e6), "{l}");
     assert!(close(kwh(l, "coverage"), 300.0 / 3600.0), "{l}");
-    let codes: Vec<&str> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = super::finding_codes(&r);
     assert!(codes.contains(&"mlflow.running-run"), "{codes:?}");
     assert!(codes.contains(&"mlflow.runs"), "{codes:?}");
     assert_eq!(r["jobs"].as_array().unwrap().len(), 6);

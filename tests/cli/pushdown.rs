@@ -357,12 +357,7 @@ fn quirks_are_seen(r: &serde_json::Value) {
     for key in ["duplicates", "dropped", "gaps"] {
         assert!(t[key].as_u64().unwrap() > 0, "{key}: {t}");
     }
-    let codes: Vec<&str> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = super::finding_codes(r);
     assert!(codes.contains(&"telemetry.overlapping-claims"), "{codes:?}");
     assert_eq!(job(r, "j-none")["energy_source"], "estimated");
     for id in ["j-all", "j-early", "j-overlap", "j-short", "j-two"] {
@@ -373,18 +368,20 @@ fn quirks_are_seen(r: &serde_json::Value) {
     assert_eq!(t["nodes"].as_array().unwrap().len(), 3);
 }
 
-/// One device around an hour boundary, by hand (the arithmetic is in the comments).
-#[test]
-fn hand_computed_results() {
-    let Some(py) = python("duckdb") else { return };
-    // 00:59 100 W, 01:00 200 W, 01:01 200 W, 01:02 100 W; the job holds [00:59:30, 01:01:30).
-    // Hour 00: [00:59:30, 01:00) from 150 W to 200 W = 175 x 30 = 5250 J.
-    // Hour 01: 200 x 60 = 12000 J, then [01:01:00, 01:01:30) 200 -> 150 W = 5250 J: 17250 J.
-    // Idle: [00:59:00, 00:59:30) 100 -> 150 W = 3750 J (hour 00), [01:01:30, 01:02) 3750 J (hour 01).
+/// One job J on GPU 0 of node n1 over `(start, end)` at site dc (PUE 1) with the samples
+/// `power` (CSV rows), pushed down to DuckDB and run: the folder, the pushdown folder and the
+/// report's input arguments.
+fn one_gpu(
+    py: &Path,
+    (start, end): (&str, &str),
+    power: &str,
+) -> (tempfile::TempDir, PathBuf, Vec<std::ffi::OsString>) {
+    let jobs = format!("job_id,model,team,site,start,end,nodes,hardware,devices\nJ,m,t,dc,{start},{end},n1,H100-SXM5-80GB,1\n");
+    let power = format!("timestamp,node,device,power_w\n{power}");
     let d = tmp_with(&[
         ("greenledger.toml", "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[[site]]\nid = \"dc\"\nname = \"DC\"\ngrid_zone = \"FR\"\npue = 1.0\n"),
-        ("jobs.csv", "job_id,model,team,site,start,end,nodes,hardware,devices\nJ,m,t,dc,2026-07-01T00:59:30Z,2026-07-01T01:01:30Z,n1,H100-SXM5-80GB,1\n"),
-        ("power.csv", "timestamp,node,device,power_w\n2026-07-01T00:59:00Z,n1,0,100\n2026-07-01T01:00:00Z,n1,0,200\n2026-07-01T01:01:00Z,n1,0,200\n2026-07-01T01:02:00Z,n1,0,100\n"),
+        ("jobs.csv", &jobs),
+        ("power.csv", &power),
     ]);
     let dir = d.path().join("pd");
     let inputs = os(&[
@@ -395,7 +392,24 @@ fn hand_computed_results() {
     ]);
     let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
     pushdown("duckdb", &args, &dir);
-    drive(&py, &dir, "duckdb", &d.path().join("power.csv"));
+    drive(py, &dir, "duckdb", &d.path().join("power.csv"));
+    (d, dir, inputs)
+}
+
+/// One device around an hour boundary, by hand (the arithmetic is in the comments).
+#[test]
+fn hand_computed_results() {
+    let Some(py) = python("duckdb") else { return };
+    // 00:59 100 W, 01:00 200 W, 01:01 200 W, 01:02 100 W; the job holds [00:59:30, 01:01:30).
+    // Hour 00: [00:59:30, 01:00) from 150 W to 200 W = 175 x 30 = 5250 J.
+    // Hour 01: 200 x 60 = 12000 J, then [01:01:00, 01:01:30) 200 -> 150 W = 5250 J: 17250 J.
+    // Idle: [00:59:00, 00:59:30) 100 -> 150 W = 3750 J (hour 00), [01:01:30, 01:02) 3750 J (hour 01).
+    let (d, dir, inputs) = one_gpu(
+        &py,
+        ("2026-07-01T00:59:30Z", "2026-07-01T01:01:30Z"),
+        "2026-07-01T00:59:00Z,n1,0,100\n2026-07-01T01:00:00Z,n1,0,200\n2026-07-01T01:01:00Z,n1,0,200\n2026-07-01T01:02:00Z,n1,0,100\n",
+    );
+    let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
     let q = |sql: &str| -> String {
         let o = Command::new(&py)
             .args([
@@ -538,21 +552,12 @@ fn stale_or_unfinished_folders_are_refused() {
 #[test]
 fn unreadable_rows_are_a_finding() {
     let Some(py) = python("duckdb") else { return };
-    let d = tmp_with(&[
-        ("greenledger.toml", "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[[site]]\nid = \"dc\"\nname = \"DC\"\ngrid_zone = \"FR\"\npue = 1.0\n"),
-        ("jobs.csv", "job_id,model,team,site,start,end,nodes,hardware,devices\nJ,m,t,dc,2026-07-01T01:00:00Z,2026-07-01T01:02:00Z,n1,H100-SXM5-80GB,1\n"),
-        ("power.csv", "timestamp,node,device,power_w\n2026-07-01T01:00:00Z,n1,0,100\nyesterday,n1,0,100\n2026-07-01T01:01:00Z,n1,zero,100\n2026-07-01T01:02:00Z,n1,0,100\n"),
-    ]);
-    let dir = d.path().join("pd");
-    let inputs = os(&[
-        "--config",
-        &d.path().join("greenledger.toml").display().to_string(),
-        "--jobs",
-        &d.path().join("jobs.csv").display().to_string(),
-    ]);
+    let (d, dir, inputs) = one_gpu(
+        &py,
+        ("2026-07-01T01:00:00Z", "2026-07-01T01:02:00Z"),
+        "2026-07-01T01:00:00Z,n1,0,100\nyesterday,n1,0,100\n2026-07-01T01:01:00Z,n1,zero,100\n2026-07-01T01:02:00Z,n1,0,100\n",
+    );
     let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
-    pushdown("duckdb", &args, &dir);
-    drive(&py, &dir, "duckdb", &d.path().join("power.csv"));
     let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
     let (code, r, err) = report(&args, &pd, &d.path().join("out"));
     assert_eq!(code, 1, "{err}");
