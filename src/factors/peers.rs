@@ -83,6 +83,12 @@ mod tests {
         assert_eq!(closest(&ps, 8e9).unwrap().model, "Llama-2-7B");
         assert_eq!(closest(&ps, 6.5e9).unwrap().model, "LLaMA-7B");
         assert_eq!(closest(&ps, 60e9).unwrap().model, "LLaMA-65B");
+        // OLMo 2 13B: 230 MWh measured over 5.6T tokens = 41.07 kWh/B; a 14B model is nearer
+        // 13.7B than 13.0B (ln 14/13.7 = 0.022 < ln 14/13 = 0.074), a 13B one is LLaMA-13B's.
+        let olmo = ps.iter().find(|p| p.model == "OLMo-2-13B").unwrap();
+        assert!((olmo.kwh_per_billion_tokens() - 230_000.0 / 5_600.0).abs() < 1e-9);
+        assert_eq!(closest(&ps, 14e9).unwrap().model, "OLMo-2-13B");
+        assert_eq!(closest(&ps, 13e9).unwrap().model, "LLaMA-13B");
         assert!(closest(&ps, 0.0).is_none());
         // A 1B model has no published peer within a factor of 3.
         assert!(closest(&ps, 1e9).is_none());

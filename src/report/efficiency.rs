@@ -71,3 +71,23 @@ fn peer_ref(p: &Peer, factors: &Factors, mine: Option<f64>) -> PeerRef {
         times_energy_per_token: mine.map(|m| m / per_token),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_measured_peer_on_h100() {
+        // OLMo 2 13B: 6 x 13.7e9 x 5.6e12 = 4.6032e23 FLOP over 230 MWh = 8.28e11 J is
+        // 5.5594e11 FLOP/J; an H100 SXM peaks at 989e12 / 700 = 1.41286e12 FLOP/J: 0.393488.
+        let f = Factors::embedded();
+        let peers = crate::factors::peers::peers();
+        let olmo = peers.iter().find(|p| p.model == "OLMo-2-13B").unwrap();
+        let r = peer_ref(olmo, &f, Some(82.142857));
+        assert!((r.energy_mfu.unwrap() - 0.393488).abs() < 1e-6, "{r:?}");
+        assert!((r.kwh_per_billion_tokens - 41.071429).abs() < 1e-6);
+        // A model at 82.14 kWh/B used twice OLMo's 41.07 kWh/B.
+        assert!((r.times_energy_per_token.unwrap() - 2.0).abs() < 1e-6);
+        assert!(r.energy_basis.contains("measured"));
+    }
+}
