@@ -164,9 +164,9 @@ fn group_windows(groups: &[(usize, usize)], bytes: usize) -> Vec<(usize, usize)>
     out
 }
 
-/// Run the scans one after the other on a polars thread and hand their frames, in file
+/// Run the scans one after the other on a thread of their own and hand their frames, in file
 /// order, to `reader` and `on_batch`. The next scan starts while this thread still works on
-/// the last frames of the one before, so the boundaries between windows cost no waiting.
+/// the last frames of the one before, so the boundaries between windows cost little waiting.
 fn stream(
     scans: Vec<LazyFrame>,
     shown: &str,
@@ -175,11 +175,20 @@ fn stream(
     on_batch: &mut dyn FnMut(&SampleBatch),
 ) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<PolarsResult<DataFrame>>(FRAMES_AHEAD);
+    // Set when this side has stopped listening, so no further window is started.
+    let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let runner = std::thread::spawn(move || {
         for lf in scans {
-            let batches = tx.clone();
+            if gone.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let (batches, gone) = (tx.clone(), gone.clone());
             let sink = lf.sink_batches(
-                PlanCallback::new(move |df: DataFrame| Ok(batches.send(Ok(df)).is_err())),
+                PlanCallback::new(move |df: DataFrame| {
+                    let stop = batches.send(Ok(df)).is_err();
+                    gone.fetch_or(stop, std::sync::atomic::Ordering::Relaxed);
+                    Ok(stop)
+                }),
                 true,
                 None,
             );
@@ -211,8 +220,8 @@ fn stream(
     result
 }
 
-/// The Parquet file as a lazy frame of `t, n, d, p` (time, node, device, power), whatever its column
-/// spellings.
+/// The Parquet file as a lazy frame of `t, n, d, p` (time, node, device, power), whatever its
+/// column spellings.
 fn lazy_frame(src: &Source, shown: &str) -> Result<LazyFrame> {
     let path = PlRefPath::try_from_path(&src.file.path).map_err(pe(shown))?;
     let mut lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(pe(shown))?;
