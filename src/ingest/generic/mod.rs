@@ -233,7 +233,8 @@ fn lazy_frame(src: &Source, shown: &str) -> Result<LazyFrame> {
     let device = match d {
         // Non-strict numeric casts: a value that is not a number becomes null (a bad row).
         Some(d) => col(d.as_str()).cast(DataType::UInt32),
-        None => lit(NODE_DEVICE),
+        // A bare integer literal is an i64 column; the device column is read as u32.
+        None => lit(NODE_DEVICE).cast(DataType::UInt32),
     };
     Ok(lf.select([
         col(name(t).as_str()).alias("t"),
@@ -401,13 +402,21 @@ mod tests {
 
     /// Every row of a Parquet file, read in windows of at least `window` bytes.
     fn read_windowed(path: &std::path::Path, window: usize) -> (u64, Vec<(u32, u32, i64, f64)>) {
+        read_as(path, Kind::GenericParquet, window)
+    }
+
+    fn read_as(
+        path: &std::path::Path,
+        kind: Kind,
+        window: usize,
+    ) -> (u64, Vec<(u32, u32, i64, f64)>) {
         let (cfg, _) = Config::load(&crate::cli::InputArgs::default()).unwrap();
         let src = Source {
             file: InputFile {
                 path: path.to_path_buf(),
                 shown: "power.parquet".into(),
             },
-            kind: Kind::GenericParquet,
+            kind,
             live: None,
         };
         let (mut nodes, mut out, mut rows) = (Nodes::default(), ScanOutput::default(), Vec::new());
@@ -465,6 +474,33 @@ mod tests {
                 "window {window}"
             );
         }
+    }
+
+    #[test]
+    fn node_power_in_windows_is_the_node_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.parquet");
+        let mut df = df!(
+            "timestamp" => ["2026-01-01T00:00:00Z", "2026-01-01T00:00:10Z", "2026-01-01T00:00:20Z"],
+            "hostname" => ["a", "a", "a"],
+            "power_w" => [900.0, 950.0, 1000.0],
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_row_group_size(Some(1))
+            .finish(&mut df)
+            .unwrap();
+        let (n, rows) = read_as(&path, Kind::NodeParquet, 1);
+        assert_eq!(n, 3);
+        let ms = 1_767_225_600_000;
+        assert_eq!(
+            rows,
+            [
+                (0, NODE_DEVICE, ms, 900.0),
+                (0, NODE_DEVICE, ms + 10_000, 950.0),
+                (0, NODE_DEVICE, ms + 20_000, 1000.0)
+            ]
+        );
     }
 
     #[test]
