@@ -405,6 +405,7 @@ mod tests {
         read_as(path, Kind::GenericParquet, window)
     }
 
+    /// Every row of a Parquet file of `kind`, read in windows of at least `window` bytes.
     fn read_as(
         path: &std::path::Path,
         kind: Kind,
