@@ -95,11 +95,15 @@ fn scan_parquet(
     window_bytes: usize,
 ) -> Result<u64> {
     let shown = src.file.shown.as_str();
-    let mut scans = Vec::new();
-    for (offset, len) in windows(src, shown, window_bytes)? {
-        let len = IdxSize::try_from(len).unwrap_or(IdxSize::MAX);
-        scans.push(lazy_frame(src, shown)?.slice(offset as i64, len));
-    }
+    // One plan (its columns resolved once), sliced per window; each slice is its own scan.
+    let lf = lazy_frame(src, shown)?;
+    let scans = windows(src, shown, window_bytes)?
+        .into_iter()
+        .map(|(offset, len)| {
+            let len = IdxSize::try_from(len).unwrap_or(IdxSize::MAX);
+            lf.clone().slice(offset as i64, len)
+        })
+        .collect();
     let mut reader = FrameReader {
         cfg,
         shown,
@@ -400,11 +404,6 @@ mod tests {
     use super::*;
     use crate::config::InputFile;
 
-    /// Every row of a Parquet file, read in windows of at least `window` bytes.
-    fn read_windowed(path: &std::path::Path, window: usize) -> (u64, Vec<(u32, u32, i64, f64)>) {
-        read_as(path, Kind::GenericParquet, window)
-    }
-
     /// Every row of a Parquet file of `kind`, read in windows of at least `window` bytes.
     fn read_as(
         path: &std::path::Path,
@@ -462,7 +461,7 @@ mod tests {
         let rows: Vec<usize> = groups.iter().map(|g| g.0).collect();
         assert_eq!(rows, [2, 2, 2, 3]);
         let two = groups[0].1 + groups[1].1;
-        let (all, whole) = read_windowed(&path, usize::MAX);
+        let (all, whole) = read_as(&path, Kind::GenericParquet, usize::MAX);
         assert_eq!(all, 9);
         assert_eq!(whole.len(), 9);
         assert_eq!(whole[8], (1, 0, 1_767_225_680_000, 108.0));
@@ -470,7 +469,7 @@ mod tests {
         for (window, n) in [(1, 4), (two, 2), (usize::MAX, 1)] {
             assert_eq!(group_windows(&groups, window).len(), n);
             assert_eq!(
-                read_windowed(&path, window),
+                read_as(&path, Kind::GenericParquet, window),
                 (all, whole.clone()),
                 "window {window}"
             );
