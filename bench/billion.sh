@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): a billion power samples in ten Parquet files, greenledger vs the DuckDB
-# reference (../shared/bench/reference_duckdb.py) on the same files, both on 2 threads.
+# reference (bench/reference_duckdb.py) on the same files, both on 2 threads.
 #
 # The fleet: ten gen_fleet.py fleets of ~100M samples (64 nodes x 8 GPUs, 22.6 days at 10 s),
 # seeds 1000..1009, laid end to end in time (part k is shifted by k x 22.6 days, its jobs
@@ -9,14 +9,18 @@
 #
 #   bench/billion.sh
 # Environment: BENCH_DIR (default /tmp/greenledger-bench), RUNS (default 1), PARTS (default 10),
-#              GREENLEDGER (default target/release/greenledger), PYTHON (default python3).
+#              GREENLEDGER (default target/release/greenledger), PYTHON (default: the test environment).
 # Needs: python with duckdb, numpy, pyarrow; /usr/bin/time; a release build; ~8 GB of disk.
 # Prints wall time and peak memory (/usr/bin/time -f %M) of each, their ratio, and the largest
 # per-job difference between the two (kWh, relative).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared="$root/../shared/bench"
-py=${PYTHON:-python3}
+tools="$root/bench"
+# The Python with duckdb, numpy and pyarrow: PYTHON, else the test environment scripts/test.sh
+# makes (pinned versions), else python3.
+venv="${CARGO_TARGET_DIR:-$root/target}/test-venv/bin/python"
+[ -x "$venv" ] || venv=python3
+py=${PYTHON:-$venv}
 runs=${RUNS:-1}
 parts=${PARTS:-10}
 gl=${GREENLEDGER:-$root/target/release/greenledger}
@@ -28,7 +32,7 @@ for k in $(seq 0 $((parts - 1))); do
   p="$dir/part$k"
   [ -f "$p/done" ] && continue
   echo "making part $k of $parts" >&2
-  "$py" "$shared/gen_fleet.py" "$p" --nodes 64 --days "$days" --interval 10 --seed $((1000 + k)) >&2
+  "$py" "$tools/gen_fleet.py" "$p" --nodes 64 --days "$days" --interval 10 --seed $((1000 + k)) >&2
   "$py" - "$p" "$k" "$days" <<'PY'
 import sys, csv, datetime as dt
 import pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
@@ -72,7 +76,7 @@ for r in $(seq 1 "$runs"); do
   for f in "${files[@]}"; do args+=(--telemetry "$f"); done
   read -r gs gm < <(POLARS_MAX_THREADS=2 measure /dev/null "$gl" "${args[@]}")
   # DuckDB reads the ten files as one by its glob.
-  read -r ds dm < <(measure "$out/duck.csv" "$py" "$shared/reference_duckdb.py" "$dir/part*" --threads 2)
+  read -r ds dm < <(measure "$out/duck.csv" "$py" "$tools/reference_duckdb.py" "$dir/part*" --threads 2)
   diff=$("$py" - "$out/r/report.json" "$out/duck.csv" <<'PY'
 import sys, json, csv
 jobs = {j["job_id"]: j["sampled_kwh"] for j in json.load(open(sys.argv[1]))["jobs"]}

@@ -6,11 +6,16 @@
 #   bench/prometheus.sh [SIZE]        size in millions of samples, default 10
 # Environment: BENCH_DIR (default /tmp/greenledger-bench), RUNS (default 2),
 #              GREENLEDGER (default target/release/greenledger), STEP_S (chunk, default 3600).
-# Needs: prometheus and promtool (Debian's prometheus), python3 with duckdb numpy pyarrow,
+# Needs: prometheus and promtool (Debian's prometheus), PYTHON with duckdb numpy pyarrow,
 #        /usr/bin/time, a release build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared="$root/../shared/bench"
+tools="$root/bench"
+# The Python with duckdb, numpy and pyarrow: PYTHON, else the test environment scripts/test.sh
+# makes (pinned versions), else python3.
+venv="${CARGO_TARGET_DIR:-$root/target}/test-venv/bin/python"
+[ -x "$venv" ] || venv=python3
+py=${PYTHON:-$venv}
 dir=${BENCH_DIR:-/tmp/greenledger-bench}
 runs=${RUNS:-2}
 gl=${GREENLEDGER:-$root/target/release/greenledger}
@@ -20,28 +25,28 @@ step=${STEP_S:-3600}
 f="$dir/p${m}m"
 if [ ! -f "$f/power.parquet" ]; then
   nodes=32
-  days=$(python3 -c "print(round($m * 1e6 / ($nodes * 8 * 8640), 3))")
+  days=$("$py" -c "print(round($m * 1e6 / ($nodes * 8 * 8640), 3))")
   echo "making a fleet of ${m}M samples: $nodes nodes, $days days" >&2
-  python3 "$shared/gen_fleet.py" "$f" --nodes "$nodes" --days "$days" --interval 10 --seed "$m" >&2
+  "$py" "$tools/gen_fleet.py" "$f" --nodes "$nodes" --days "$days" --interval 10 --seed "$m" >&2
 fi
 if [ ! -d "$f/tsdb" ]; then
-  python3 "$root/bench/to_openmetrics.py" "$f" >&2
+  "$py" "$root/bench/to_openmetrics.py" "$f" >&2
   /usr/bin/time -f "promtool import: %e s" promtool tsdb create-blocks-from openmetrics "$f/fleet.om" "$f/tsdb" >/dev/null
 fi
-period=$(python3 - "$f" <<'PY'
+period=$("$py" - "$f" <<'PY'
 import sys, pyarrow.parquet as pq, pyarrow.compute as pc, datetime as dt
 t = pq.read_table(sys.argv[1] + "/power.parquet", columns=["timestamp"]).column(0)
 lo, hi = pc.min(t).as_py(), pc.max(t).as_py()
 print(f"{(lo - dt.timedelta(days=1)).date()}..{(hi + dt.timedelta(days=1)).date()}")
 PY
 )
-port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+port=$("$py" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 prometheus --config.file=/dev/null --storage.tsdb.path="$f/tsdb" --storage.tsdb.retention.time=100y \
   --web.listen-address=127.0.0.1:$port --query.max-samples=200000000 >"$f/prometheus.log" 2>&1 &
 prom=$!
 trap 'kill $prom 2>/dev/null || true' EXIT
 until curl -sf "http://127.0.0.1:$port/-/ready" >/dev/null; do sleep 0.2; done
-samples=$(python3 -c "import pyarrow.parquet as pq; print(pq.ParquetFile('$f/power-dedup.parquet').metadata.num_rows)")
+samples=$("$py" -c "import pyarrow.parquet as pq; print(pq.ParquetFile('$f/power-dedup.parquet').metadata.num_rows)")
 cfg="$f/prom.toml"
 { cat "$f/greenledger.toml"; printf '\n[prometheus]\nurl = "http://127.0.0.1:%s"\nenergy = ""\njobs = "none"\nstep_s = %s\n' "$port" "$step"; } >"$cfg"
 
@@ -58,8 +63,8 @@ for r in $(seq 1 "$runs"); do
   read -r fs fm < <(POLARS_MAX_THREADS=2 measure "$gl" report -q --format json --force --out "$out/f" \
       --config "$f/greenledger.toml" --jobs "$f/jobs.csv" --telemetry "$f/power-dedup.parquet" --period "$period")
   mkdir -p "$out/d"; cp "$f/jobs.csv" "$out/d/"; ln -s "$f/power-dedup.parquet" "$out/d/power.parquet"
-  read -r ds dm < <(measure python3 "$shared/reference_duckdb.py" "$out/d" --threads 2)
-  python3 - "$out/p/report.json" "$out/f/report.json" <<'PY'
+  read -r ds dm < <(measure "$py" "$tools/reference_duckdb.py" "$out/d" --threads 2)
+  "$py" - "$out/p/report.json" "$out/f/report.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 ja = {j["job_id"]: j["sampled_kwh"] or 0 for j in a["jobs"]}
@@ -71,5 +76,5 @@ sys.exit(1 if bad or abs(ia - ib) > 1e-9 * max(abs(ib), 1e-12) else 0)
 PY
   rm -rf "$out"
   printf "%-6s %-4s %14.2f %12.2f %12.2f %10.2f %10.0f %10.0f\n" "${m}M" "$r" "$ps" \
-    "$(python3 -c "print($samples / $ps / 1e6)")" "$fs" "$ds" "$(( pm / 1024 ))" "$(( fm / 1024 ))"
+    "$("$py" -c "print($samples / $ps / 1e6)")" "$fs" "$ds" "$(( pm / 1024 ))" "$(( fm / 1024 ))"
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): the telemetry integration pushed down to Spark (local[2]) and DuckDB,
-# against greenledger in-process and the DuckDB reference (../shared/bench/reference_duckdb.py),
+# against greenledger in-process and the DuckDB reference (bench/reference_duckdb.py),
 # on a gen_fleet.py fleet, in the same run. Prints wall time, peak memory (/usr/bin/time -f %M;
 # for Spark the JVM's RSS, polled) and the rows per second each sustains; checks that
 # the pushdown's per-job energy equals the in-process one.
@@ -8,14 +8,18 @@
 #   bench/pushdown.sh [SIZES...]      sizes in millions of samples, default: 20
 # Environment: BENCH_DIR (default /tmp/greenledger-bench), RUNS (default 1),
 #              GREENLEDGER (default target/release/greenledger), PYTHON (with pyspark, duckdb,
-#              numpy, pyarrow; default python3), SPARK_MASTER (default local[2]).
+#              numpy, pyarrow; default: the test environment), SPARK_MASTER (default local[2]).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared="$root/../shared/bench"
+tools="$root/bench"
+# The Python with duckdb, numpy and pyarrow: PYTHON, else the test environment scripts/test.sh
+# makes (pinned versions), else python3.
+venv="${CARGO_TARGET_DIR:-$root/target}/test-venv/bin/python"
+[ -x "$venv" ] || venv=python3
+py=${PYTHON:-$venv}
 dir=${BENCH_DIR:-/tmp/greenledger-bench}
 runs=${RUNS:-1}
 gl=${GREENLEDGER:-$root/target/release/greenledger}
-py=${PYTHON:-python3}
 master=${SPARK_MASTER:-local[2]}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(20)
@@ -28,7 +32,7 @@ fleet() {
     local nodes=$(( m >= 50 ? 64 : 32 ))
     local days; days=$("$py" -c "print(round($m * 1e6 / ($nodes * 8 * 8640), 3))")
     echo "making a fleet of ${m}M samples: $nodes nodes, $days days" >&2
-    "$py" "$shared/gen_fleet.py" "$out" --nodes "$nodes" --days "$days" --interval 10 --seed "$m" >&2
+    "$py" "$tools/gen_fleet.py" "$out" --nodes "$nodes" --days "$days" --interval 10 --seed "$m" >&2
   fi
   echo "$out"
 }
@@ -76,7 +80,7 @@ for m in "${sizes[@]}"; do
       local mps="-"; [ -n "${4:-}" ] && mps=$(awk "BEGIN{printf \"%.2f\", $4 / $2 / 1e6}")
       printf "%-5s %-3s %-22s %10s %10d %14s %12s\n" "${m}M" "$r" "$1" "$2" "$(( $3 / 1024 ))" "$mps" "$(awk "BEGIN{printf \"%.2fx\", $2 / $ds}")"
     }
-    read -r ds dm < <(measure "$py" "$shared/reference_duckdb.py" "$f" --threads 2 --no-total)
+    read -r ds dm < <(measure "$py" "$tools/reference_duckdb.py" "$f" --threads 2 --no-total)
     line "duckdb reference" "$ds" "$dm" "$n"
     read -r gs gm < <(POLARS_MAX_THREADS=2 measure "$gl" report -q --format json --out "$w/in" "${inputs[@]}" --telemetry "$f/power.parquet")
     line "greenledger in-process" "$gs" "$gm" "$n"

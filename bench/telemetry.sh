@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): per-job energy from power samples, greenledger vs the DuckDB reference
-# (../shared/bench/reference_duckdb.py) on gen_fleet.py fleets, alternating runs, both on 2 threads.
+# (bench/reference_duckdb.py) on gen_fleet.py fleets, alternating runs, both on 2 threads.
 # Prints wall time, the ratio greenledger/DuckDB and peak memory (/usr/bin/time -f %M).
 #
 #   bench/telemetry.sh [SIZES...]      sizes in millions of samples, default: 10 20 100
 # Environment: BENCH_DIR (fleets, default /tmp/greenledger-bench), RUNS (default 2),
 #              FORMATS (default "parquet csv"), GREENLEDGER (default target/release/greenledger).
-# Needs: python3 with duckdb, numpy, pyarrow; /usr/bin/time; a release build (cargo build --release).
+# Needs: PYTHON with duckdb, numpy, pyarrow; /usr/bin/time; a release build (cargo build --release).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared="$root/../shared/bench"
+tools="$root/bench"
+# The Python with duckdb, numpy and pyarrow: PYTHON, else the test environment scripts/test.sh
+# makes (pinned versions), else python3.
+venv="${CARGO_TARGET_DIR:-$root/target}/test-venv/bin/python"
+[ -x "$venv" ] || venv=python3
+py=${PYTHON:-$venv}
 dir=${BENCH_DIR:-/tmp/greenledger-bench}
 runs=${RUNS:-2}
 formats=${FORMATS:-parquet csv}
@@ -24,16 +29,16 @@ fleet() {
   local m=$1 out="$dir/f${1}m"
   if [ ! -f "$out/power.parquet" ] || { [[ " $formats " == *" csv "* ]] && [ ! -f "$out/power.csv" ]; }; then
     local nodes=$(( m >= 50 ? 64 : 32 ))
-    local days; days=$(python3 -c "print(round($m * 1e6 / ($nodes * 8 * 8640), 3))")
+    local days; days=$("$py" -c "print(round($m * 1e6 / ($nodes * 8 * 8640), 3))")
     echo "making a fleet of ${m}M samples: $nodes nodes, $days days" >&2
-    python3 "$shared/gen_fleet.py" "$out" --nodes "$nodes" --days "$days" --interval 10 --csv --seed "$m" >&2
+    "$py" "$tools/gen_fleet.py" "$out" --nodes "$nodes" --days "$days" --interval 10 --csv --seed "$m" >&2
   fi
   echo "$out"
 }
 
 # The period covering the fleet: the day it starts to the day after its last sample.
 period_of() {
-  python3 - "$1" <<'PY'
+  "$py" - "$1" <<'PY'
 import sys, pyarrow.parquet as pq, pyarrow.compute as pc, datetime as dt
 t = pq.read_table(sys.argv[1] + "/power.parquet", columns=["timestamp"]).column(0)
 lo, hi = pc.min(t).as_py(), pc.max(t).as_py()
@@ -57,10 +62,10 @@ for m in "${sizes[@]}"; do
       out=$(mktemp -d)
       read -r gs gm < <(POLARS_MAX_THREADS=2 measure "$gl" report -q --format json --force --out "$out/r" \
           --config "$f/greenledger.toml" --jobs "$f/jobs.csv" --telemetry "$f/power.$fmt" --period "$period")
-      read -r ds dm < <(measure python3 "$shared/reference_duckdb.py" "$f" --threads 2 $csvflag)
+      read -r ds dm < <(measure "$py" "$tools/reference_duckdb.py" "$f" --threads 2 $csvflag)
       rm -rf "$out"
       printf "%-6s %-8s %-4s %12.2f %12.2f %8.2f %14.0f %14.0f\n" "${m}M" "$fmt" "$r" "$gs" "$ds" \
-        "$(python3 -c "print($gs / $ds)")" "$(( gm / 1024 ))" "$(( dm / 1024 ))"
+        "$("$py" -c "print($gs / $ds)")" "$(( gm / 1024 ))" "$(( dm / 1024 ))"
     done
   done
 done

@@ -8,7 +8,9 @@ Sources (both redistributable with attribution):
   - CodeCarbon's nordic_emissions.json (MIT; ENTSO-E historical averages) for Nordic bidding zones.
 Electricity Maps data (ODbL, share-alike) is deliberately NOT embedded.
 
-  python3 scripts/build_factors.py ../shared/data/real/grid > src/factors/data/grid.csv
+  python3 scripts/build_factors.py DIR > src/factors/data/grid.csv
+DIR holds carbontracker__carbon-intensities.csv, codecarbon__global_energy_mix.json and
+codecarbon__nordic_emissions.json: the files those projects publish, named after their project.
 """
 import csv
 import json

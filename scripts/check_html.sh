@@ -5,6 +5,10 @@
 #
 #   scripts/check_html.sh [REPORT.html]      default: a fresh demo report in a temporary folder
 #
+# SHOT=FILE saves the screenshot there instead, and SHOT_SIZE=W,H sets the window (default
+# 1280,6000: the whole page); the README's picture is `SHOT=docs/src/images/report.png
+# SHOT_SIZE=1280,900 scripts/check_html.sh`.
+#
 # Needs Debian's chromium (apt-get install chromium). Exit 0 clean, 1 console messages, 2 set-up.
 set -euo pipefail
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
@@ -29,11 +33,12 @@ else
 fi
 shot="${html%.html}.png"
 [[ $# -ge 1 ]] || shot="${CARGO_TARGET_DIR:-$PWD/target}/check_html.png"
+shot=$(realpath -m "${SHOT:-$shot}")
 # The flags keep Chromium off the network (this machine's is closed) and out of the user's profile.
 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
   --user-data-dir="$work/profile" --enable-logging=stderr --v=0 \
-  --window-size=1280,6000 --screenshot="$shot" "file://$html" 2>"$work/log" >/dev/null || {
+  --window-size="${SHOT_SIZE:-1280,6000}" --screenshot="$shot" "file://$html" 2>"$work/log" >/dev/null || {
   cat "$work/log" >&2
   echo "check_html: chromium failed" >&2
   exit 2

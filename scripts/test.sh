@@ -32,13 +32,13 @@ if ! command -v java >/dev/null 2>&1; then
      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends default-jre-headless >/tmp/greenledger-apt-java.log 2>&1) ||
     echo "Java could not be installed: the Spark tests will fail" >&2
 fi
-if ! "$venv/bin/python" -c "import pyspark, duckdb, mlflow" >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c "import pyspark, duckdb, mlflow, numpy, pyarrow" >/dev/null 2>&1; then
   python3 -m venv "$venv"
   for attempt in 1 2 3; do
-    if "$venv/bin/pip" install --quiet --disable-pip-version-check pyspark==4.3.0 duckdb==2.0.1 mlflow==3.17.2 >/tmp/greenledger-pip.log 2>&1; then
+    if "$venv/bin/pip" install --quiet --disable-pip-version-check pyspark==4.3.0 duckdb==2.0.1 mlflow==3.17.2 numpy==2.4.6 pyarrow==25.0.1 >/tmp/greenledger-pip.log 2>&1; then
       break
     fi
-    echo "pip install pyspark duckdb mlflow failed (attempt $attempt); retrying" >&2
+    echo "pip install pyspark duckdb mlflow numpy pyarrow failed (attempt $attempt); retrying" >&2
     tail -3 /tmp/greenledger-pip.log >&2 || true
     sleep 10
   done
