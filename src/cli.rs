@@ -42,6 +42,10 @@ pub struct CompletionsArgs {
 pub struct VerifyArgs {
     /// The output folder of greenledger report or demo.
     pub dir: PathBuf,
+    /// Fetch live sources (Prometheus, MLflow) the report read again. Without it verify
+    /// contacts no server, and a report that read one is not recomputed.
+    #[arg(long)]
+    pub allow_network: bool,
 }
 
 /// The inputs of a run; command-line inputs add to those of the config file.

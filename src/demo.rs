@@ -77,10 +77,7 @@ pub fn run(out: &Output, command: &[String]) -> Result<Report> {
         };
         let mut report =
             crate::build_report(&args, crate::generated_at(out.generated_at.as_deref())?)?;
-        if out.public {
-            report.make_public();
-        }
-        let mut files = render::render_all(&report, out)?;
+        let mut files = crate::publish(&mut report, out)?;
         for (rel, bytes) in FILES {
             files.push((format!("inputs/{rel}"), bytes.to_vec()));
         }

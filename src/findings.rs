@@ -179,3 +179,32 @@ pub mod codes {
     pub const MLFLOW_HISTORY: &str = "mlflow.missing-history";
     pub const PROM_NO_SAMPLES: &str = "prometheus.no-samples";
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every code is documented in the user guide's findings page, and the page names no code
+    /// that does not exist.
+    #[test]
+    fn every_code_is_in_the_guide() {
+        let source = include_str!("findings.rs");
+        let guide = include_str!("../docs/src/findings.md");
+        let codes: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.split('"').nth(1))
+            .collect();
+        assert!(codes.len() > 80, "{} codes", codes.len());
+        for c in &codes {
+            assert!(
+                guide.contains(&format!("| `{c}` |")),
+                "{c} is not in docs/src/findings.md"
+            );
+        }
+        let documented = guide.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(
+            documented,
+            codes.len(),
+            "the guide lists codes that do not exist"
+        );
+    }
+}

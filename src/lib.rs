@@ -14,6 +14,7 @@ pub mod estimate;
 pub mod factors;
 pub mod findings;
 pub mod format;
+pub mod hostlist;
 pub mod ingest;
 pub mod ledger;
 pub mod manifest;
@@ -91,10 +92,7 @@ fn previous(
 pub fn report(inputs: &InputArgs, out: &Output, argv: &[String]) -> Result<Report> {
     render::check_out_dir(&out.dir, out.force)?;
     let mut report = build_report(inputs, generated_at(out.generated_at.as_deref())?)?;
-    if out.public {
-        report.make_public();
-    }
-    let mut files = render::render_all(&report, out)?;
+    let mut files = publish(&mut report, out)?;
     let config = if out.public {
         None
     } else {
@@ -103,6 +101,38 @@ pub fn report(inputs: &InputArgs, out: &Output, argv: &[String]) -> Result<Repor
     manifest::add(&mut files, &report, manifest::command(argv), config, false)?;
     render::write_atomically(&out.dir, &files, out.force)?;
     Ok(report)
+}
+
+/// Render every format; with `--public`, pseudonymise the report first and check the files.
+pub fn publish(report: &mut Report, out: &Output) -> Result<render::Rendered> {
+    if !out.public {
+        return render::render_all(report, out);
+    }
+    let names = report.make_public(&public_key()?);
+    let mut files = render::render_all(report, out)?;
+    render::scrub_public(&mut files, &names)?;
+    Ok(files)
+}
+
+/// The secret that keys `--public` pseudonyms: `GREENLEDGER_PUBLIC_KEY` (the same key gives the
+/// same pseudonyms, so reports can be compared and rerun byte for byte), else 32 random bytes
+/// used for this report alone and recorded nowhere.
+fn public_key() -> Result<Vec<u8>> {
+    match std::env::var("GREENLEDGER_PUBLIC_KEY") {
+        Ok(k) if !k.is_empty() => Ok(k.into_bytes()),
+        _ => {
+            use ring::rand::SecureRandom;
+            let mut key = vec![0u8; 32];
+            ring::rand::SystemRandom::new()
+                .fill(&mut key)
+                .map_err(|_| {
+                    Error::new(
+                        "--public: the system gave no random key; set GREENLEDGER_PUBLIC_KEY",
+                    )
+                })?;
+            Ok(key)
+        }
+    }
 }
 
 /// The generation time printed in reports: `--generated-at`, else `SOURCE_DATE_EPOCH`, else none
@@ -175,7 +205,7 @@ pub fn run(cli: Cli, argv: &[String]) -> Result<i32> {
         Command::Validate(a) => validate(&a),
         Command::Pushdown(a) => pushdown::run(&a.inputs, &a.engine, &a.out, a.force),
         Command::Estimate(a) => estimate_command(&a),
-        Command::Verify(a) => verify(&a.dir),
+        Command::Verify(a) => verify(&a),
         Command::Completions(a) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(a.shell, &mut cmd, "greenledger", &mut std::io::stdout());
@@ -259,14 +289,40 @@ fn estimate_command(a: &cli::EstimateArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `verify`: the problems found in a report folder (exit 1), or that everything matches.
-fn verify(dir: &std::path::Path) -> Result<i32> {
-    let v = manifest::verify(dir, run)?;
+/// `verify`: check a report folder sent to us and recompute it into a private temporary folder
+/// (never where its manifest says); print the problems (exit 1) or that everything matches.
+fn verify(a: &cli::VerifyArgs) -> Result<i32> {
+    let dir = &a.dir;
+    let mut plan = manifest::plan(dir, a.allow_network)?;
+    if let Some(mut recompute) = plan.recompute.take() {
+        let scratch = tempfile::tempdir()
+            .map_err(|e| Error::new(format!("cannot make a temporary folder: {e}")))?;
+        let fresh = scratch.path().join("recomputed");
+        recompute.output_mut().out = fresh.clone();
+        let command: Vec<String> = std::iter::once("greenledger".to_string())
+            .chain(plan.manifest.command.iter().cloned())
+            .collect();
+        match recompute {
+            manifest::Recompute::Report(r) => {
+                report(&r.inputs, &Output::from_args(&r.output)?, &command)?;
+            }
+            manifest::Recompute::Demo(d) => {
+                demo::run(&Output::from_args(&d.output)?, &manifest::command(&command))?;
+            }
+        }
+        manifest::compare(&mut plan, dir, &fresh)?;
+    }
     let mut out = std::io::stdout().lock();
-    for p in &v.problems {
+    for p in &plan.verdict.problems {
         let _ = writeln!(out, "{p}");
     }
-    if v.problems.is_empty() {
+    for f in &plan.not_compared {
+        let _ = writeln!(
+            out,
+            "{f} was made with --templates, which verify does not use: not compared"
+        );
+    }
+    if plan.verdict.problems.is_empty() {
         let _ = writeln!(
             out,
             "{}: every input, output and figure matches",
@@ -274,7 +330,12 @@ fn verify(dir: &std::path::Path) -> Result<i32> {
         );
         Ok(0)
     } else {
-        let _ = writeln!(out, "{}: {} problem(s)", dir.display(), v.problems.len());
+        let _ = writeln!(
+            out,
+            "{}: {} problem(s)",
+            dir.display(),
+            plan.verdict.problems.len()
+        );
         Ok(1)
     }
 }

@@ -3,8 +3,14 @@
 use clap::Parser;
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
-    let cli = greenledger::cli::Cli::parse();
+    // args_os: a path that is not UTF-8 must reach clap (which reports or accepts it), not panic
+    // here. The manifest records the command as text; such an argument is written lossily.
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv: Vec<String> = raw
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = greenledger::cli::Cli::parse_from(&raw);
     let code = match greenledger::run(cli, &argv) {
         Ok(code) => code,
         Err(e) => {

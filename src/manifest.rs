@@ -147,40 +147,151 @@ pub fn add(
     Ok(())
 }
 
-/// What verify found.
+/// What verify found: problems (exit 1) in the order met.
 #[derive(Debug, Default)]
 pub struct Verdict {
     pub problems: Vec<String>,
 }
 
-/// A way to run a command line again (the library's `run`), so that `verify` can recompute
-/// a report without depending on the pipeline that calls it.
-pub type Rerun = fn(crate::cli::Cli, &[String]) -> Result<i32>;
+/// How verify may recompute a recorded run: the typed arguments of a `report` or a `demo`, with
+/// every output setting that could touch the auditor's files taken out (the caller sets a
+/// private folder). Nothing else a manifest records is ever run.
+#[derive(Debug)]
+pub enum Recompute {
+    Report(Box<crate::cli::ReportArgs>),
+    Demo(crate::cli::DemoArgs),
+}
 
-/// Check a report folder: inputs unchanged, outputs untouched, and the report recomputed from
-/// the inputs equal to the stored one.
-pub fn verify(dir: &Path, rerun: Rerun) -> Result<Verdict> {
+impl Recompute {
+    /// The output settings, for the caller to point at its private folder.
+    pub fn output_mut(&mut self) -> &mut crate::cli::OutputArgs {
+        match self {
+            Recompute::Report(a) => &mut a.output,
+            Recompute::Demo(a) => &mut a.output,
+        }
+    }
+}
+
+/// What verify will do with a folder: the manifest, what the checks found so far, and the run
+/// to recompute (none when the manifest cannot be trusted or a server would have to be asked).
+#[derive(Debug)]
+pub struct Plan {
+    pub manifest: Manifest,
+    pub verdict: Verdict,
+    pub recompute: Option<Recompute>,
+    /// Outputs the recomputation cannot reproduce (made with templates verify does not use).
+    pub not_compared: Vec<String>,
+}
+
+/// Read a report folder sent to us and decide what to check. The folder is untrusted: its
+/// manifest is read, never obeyed. Inputs and outputs are checked against their sha256; the
+/// recorded command is parsed into typed arguments, and only a `report` or `demo` with known
+/// flags is accepted; a recorded output folder other than greenledger's own `OUT` placeholder is
+/// refused (greenledger never records another); `--templates` is ignored (the embedded
+/// templates are used, and the HTML is then not compared); a live source is re-fetched only
+/// with `allow_network`.
+pub fn plan(dir: &Path, allow_network: bool) -> Result<Plan> {
     let path = dir.join("manifest.json");
     let m = read_manifest(&path)?;
     let mut v = Verdict::default();
     check_inputs(&m, dir, &mut v);
     check_outputs(&m, dir, &mut v);
-    if !v.problems.is_empty() {
-        return Ok(v);
+    let command = trusted_command(&m);
+    // Templates are files the folder's author chose: verify renders with the embedded ones, so
+    // the documents they shape are not compared (report.json and the CSV still are).
+    let not_compared = match &command {
+        Ok((_, true)) => vec!["report.html".to_string(), "report.pdf".to_string()],
+        _ => Vec::new(),
+    };
+    let recompute = match command.map(|(r, _)| r) {
+        Err(why) => {
+            v.problems
+                .push(format!("manifest.json: {why}; nothing was run"));
+            None
+        }
+        // An input or output differs already: the figures would too, and say nothing more.
+        Ok(_) if !v.problems.is_empty() => None,
+        Ok(r) => match live_sources(&r) {
+            Err(e) => {
+                v.problems
+                    .push(format!("the recorded inputs cannot be read: {e}"));
+                None
+            }
+            Ok(live) if !live.is_empty() && !allow_network => {
+                v.problems.push(format!(
+                    "{}: not re-fetched (verify contacts no server unless --allow-network is given), so the figures were not recomputed",
+                    live.join(", ")
+                ));
+                None
+            }
+            Ok(_) => Some(r),
+        },
+    };
+    Ok(Plan {
+        manifest: m,
+        verdict: v,
+        recompute,
+        not_compared,
+    })
+}
+
+/// The recorded command as typed arguments (and whether it named templates, now dropped), or
+/// why it is refused.
+fn trusted_command(m: &Manifest) -> std::result::Result<(Recompute, bool), String> {
+    use crate::cli::{Cli, Command};
+    let shown = m.command.join(" ");
+    let mut next_is_out = false;
+    for a in &m.command {
+        let out = if next_is_out {
+            Some(a.as_str())
+        } else {
+            a.strip_prefix("--out=")
+        };
+        next_is_out = a == "--out";
+        if let Some(o) = out.filter(|o| *o != "OUT") {
+            return Err(format!(
+                "the recorded command writes into '{o}', where greenledger always records OUT: refused (verify writes only into a private temporary folder)"
+            ));
+        }
     }
-    // Recompute into a scratch folder with the recorded command and compare.
-    let scratch = std::env::temp_dir().join(format!("greenledger-verify-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    let argv = rerun_argv(&m, &scratch);
-    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| {
-        Error::in_file(
-            &path,
-            format!("the recorded command cannot be run again: {e}"),
-        )
+    let argv = std::iter::once("greenledger".to_string()).chain(m.command.iter().cloned());
+    let cli = <Cli as clap::Parser>::try_parse_from(argv).map_err(|e| {
+        let first = e.to_string();
+        let first = first.lines().next().unwrap_or_default().to_string();
+        format!("the recorded command `{shown}` is not one greenledger accepts ({first})")
     })?;
-    let result = rerun(cli, &argv).and_then(|_| compare(&m, dir, &scratch, &mut v));
-    let _ = std::fs::remove_dir_all(&scratch);
-    result.map(|_| v)
+    let mut r = match cli.command {
+        Command::Report(a) => Recompute::Report(Box::new(a)),
+        Command::Demo(a) => Recompute::Demo(a),
+        _ => {
+            return Err(format!(
+                "the recorded command `{shown}` is not a report: verify recomputes only `report` and `demo` runs"
+            ))
+        }
+    };
+    if let Recompute::Report(a) = &mut r {
+        a.inputs.quiet = true;
+    }
+    let o = r.output_mut();
+    o.force = false;
+    let templates = o.templates.take().is_some();
+    Ok((r, templates))
+}
+
+/// The servers a recorded report would read from (the command line's and its config's).
+fn live_sources(r: &Recompute) -> Result<Vec<String>> {
+    let Recompute::Report(a) = r else {
+        return Ok(Vec::new());
+    };
+    let (cfg, _) = crate::config::Config::load(&a.inputs)?;
+    let mut live = Vec::new();
+    if let Some(p) = &cfg.prometheus {
+        live.extend(p.urls.iter().map(|u| format!("Prometheus {u}")));
+    }
+    if let Some(m) = &cfg.mlflow {
+        live.push(format!("MLflow {}", m.url));
+    }
+    Ok(live)
 }
 
 /// Read and check a manifest.json.
@@ -213,6 +324,17 @@ fn is_live(kind: &str) -> bool {
 fn check_inputs(m: &Manifest, dir: &Path, v: &mut Verdict) {
     for i in m.inputs.iter().filter(|i| !is_live(&i.kind)) {
         let at = if i.in_output {
+            // A copy inside the folder stays inside it.
+            let inside = Path::new(&i.location)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !inside {
+                v.problems.push(format!(
+                    "input {}: manifest.json places its copy at '{}', outside the folder: refused",
+                    i.path, i.location
+                ));
+                continue;
+            }
             dir.join(&i.location)
         } else {
             Path::new(&i.location).to_path_buf()
@@ -247,32 +369,9 @@ fn check_outputs(m: &Manifest, dir: &Path, v: &mut Verdict) {
     }
 }
 
-/// The recorded command, writing into `scratch` and quietly.
-fn rerun_argv(m: &Manifest, scratch: &Path) -> Vec<String> {
-    let mut argv = vec!["greenledger".to_string()];
-    for a in &m.command {
-        argv.push(match a.as_str() {
-            "OUT" => scratch.display().to_string(),
-            "--out=OUT" => format!("--out={}", scratch.display()),
-            _ => a.clone(),
-        });
-    }
-    if !m
-        .command
-        .iter()
-        .any(|a| a == "--out" || a.starts_with("--out="))
-    {
-        argv.push("--out".into());
-        argv.push(scratch.display().to_string());
-    }
-    if !m.command.iter().any(|a| a == "--quiet" || a == "-q") {
-        argv.push("--quiet".into());
-    }
-    argv
-}
-
-/// The recomputed outputs against the recorded ones, and the totals that moved.
-fn compare(m: &Manifest, dir: &Path, scratch: &Path, v: &mut Verdict) -> Result<()> {
+/// The recomputed outputs (in `scratch`) against the folder's, and the totals that moved.
+pub fn compare(plan: &mut Plan, dir: &Path, scratch: &Path) -> Result<()> {
+    let (m, v) = (&plan.manifest, &mut plan.verdict);
     let fresh: Manifest = serde_json::from_str(
         &std::fs::read_to_string(scratch.join("manifest.json"))
             .map_err(|e| Error::io(scratch, "read the recomputed manifest", e))?,
@@ -288,7 +387,23 @@ fn compare(m: &Manifest, dir: &Path, scratch: &Path, v: &mut Verdict) -> Result<
             None => v.problems.push(format!("input {} is no longer read", i.path)),
         }
     }
-    for o in &m.outputs {
+    for i in fresh.inputs.iter().filter(|i| !is_live(&i.kind)) {
+        if !m
+            .inputs
+            .iter()
+            .any(|r| r.path == i.path && r.sha256 == i.sha256)
+        {
+            v.problems.push(format!(
+                "input {} is read by the recorded command but not listed in manifest.json with its sha256",
+                i.path
+            ));
+        }
+    }
+    for o in m
+        .outputs
+        .iter()
+        .filter(|o| !plan.not_compared.contains(&o.path))
+    {
         match fresh.outputs.iter().find(|f| f.path == o.path) {
             None => v
                 .problems
@@ -299,16 +414,28 @@ fn compare(m: &Manifest, dir: &Path, scratch: &Path, v: &mut Verdict) -> Result<
             Some(_) => {}
         }
     }
-    let (Ok(a), Ok(b)) = (
-        std::fs::read_to_string(dir.join("report.json")),
-        std::fs::read_to_string(scratch.join("report.json")),
-    ) else {
-        return Ok(());
+    let read = |p: &Path| -> std::result::Result<serde_json::Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))
     };
-    let (a, b): (serde_json::Value, serde_json::Value) = (
-        serde_json::from_str(&a).unwrap_or_default(),
-        serde_json::from_str(&b).unwrap_or_default(),
-    );
+    let (a, b) = match (
+        read(&dir.join("report.json")),
+        read(&scratch.join("report.json")),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        // Only a report made without the json format has none, and then neither side has one.
+        (Err(_), Err(_)) if !m.outputs.iter().any(|o| o.path == "report.json") => return Ok(()),
+        (Err(e), _) => {
+            v.problems
+                .push(format!("report.json of the folder cannot be read: {e}"));
+            return Ok(());
+        }
+        (_, Err(e)) => {
+            v.problems
+                .push(format!("the recomputed report.json cannot be read: {e}"));
+            return Ok(());
+        }
+    };
     for key in [
         "jobs",
         "gpu_hours",

@@ -207,7 +207,8 @@ pub(crate) fn node_site(
     node_sites: &BTreeMap<String, String>,
     node: &str,
 ) -> Option<String> {
-    crate::ingest::hostlist::site_of_node(cfg, node).or_else(|| node_sites.get(node).cloned())
+    cfg.site_of_node(node)
+        .or_else(|| node_sites.get(node).cloned())
 }
 
 /// Idle energy of every node into its site's months; returns the site-months whose

@@ -353,9 +353,9 @@ fn node_sites(jobs: &[crate::ingest::Job]) -> std::collections::BTreeMap<String,
         let (Some(nodes), Some(site)) = (&j.nodes, &j.site) else {
             continue;
         };
-        if let Ok(hosts) = crate::ingest::hostlist::expand_nodes(nodes) {
+        if let Ok(hosts) = crate::hostlist::expand_nodes(nodes) {
             for h in hosts {
-                out.entry(crate::ingest::hostlist::node_key(&h))
+                out.entry(crate::hostlist::node_key(&h))
                     .or_insert_with(|| site.clone());
             }
         }

@@ -28,7 +28,7 @@ pub(super) fn read(args: &InputArgs) -> Result<Read> {
         .map_err(|e| Error::io(p, "read the config", e).hint("check the path given to --config"))?;
     let file: FileConfig = toml::from_str(&text).map_err(|e| {
         let mut err = Error::in_file(p, e.message().to_string())
-            .hint("see the greenledger.toml section of DESIGN.md for the accepted keys");
+            .hint("see the Configuration reference of the user guide (docs/src/configuration.md) for the accepted keys");
         if let Some(span) = e.span() {
             err = err.at_line(line_of(&text, span.start));
         }
@@ -130,7 +130,7 @@ pub(super) struct InputsSection {
 pub(super) struct SiteSection {
     pub(super) id: String,
     pub(super) name: Option<String>,
-    /// `grid_zone` is accepted too (the spelling of shared/bench/gen_fleet.py).
+    /// `grid_zone` is accepted too (an older spelling, still written by some fleet generators).
     #[serde(alias = "grid_zone")]
     pub(super) zone: Option<String>,
     pub(super) pue: Option<PueSpec>,
@@ -277,4 +277,163 @@ pub(super) struct BoampsSection {
 pub(super) struct EstimateSection {
     pub(super) utilisation: Option<f64>,
     pub(super) default_pue: Option<f64>,
+}
+
+/// The configuration reference of the user guide and this loader cannot drift apart: every
+/// example in it parses, and each section documents exactly the keys the loader accepts.
+#[cfg(test)]
+mod reference {
+    use super::{FileConfig, PuePeriodSection};
+    use std::collections::BTreeSet;
+
+    const GUIDE: &str = include_str!("../../docs/src/configuration.md");
+
+    /// One `## `[...]`` section of the reference: its path in the TOML (`site.instrument`), the
+    /// keys its table documents, and its examples.
+    struct Section {
+        path: String,
+        keys: BTreeSet<String>,
+        examples: Vec<String>,
+    }
+
+    fn sections() -> Vec<Section> {
+        let mut out: Vec<Section> = Vec::new();
+        let mut lines = GUIDE.lines();
+        while let Some(line) = lines.next() {
+            if let Some(head) = line.strip_prefix("## `[") {
+                let path = head.trim_end_matches(['`', ']']).trim_start_matches('[');
+                out.push(Section {
+                    path: path.replace(".<practice>", ".efficient_hardware"),
+                    keys: BTreeSet::new(),
+                    examples: Vec::new(),
+                });
+            } else if let Some(s) = out.last_mut() {
+                if let Some(row) = line.strip_prefix("| `") {
+                    s.keys.insert(row.split('`').next().unwrap().to_string());
+                } else if line == "```toml" {
+                    let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+                    s.examples.push(block.join("\n"));
+                }
+            }
+        }
+        out
+    }
+
+    /// The keys serde expects where it met `zz_not_a_key`, from its error message
+    /// ("unknown field `zz_not_a_key`, expected one of `a`, `b`" or "expected `a`").
+    fn expected_keys(err: &str) -> BTreeSet<String> {
+        let (_, list) = err
+            .split_once("expected ")
+            .unwrap_or_else(|| panic!("not an unknown-field error: {err}"));
+        let list = list.lines().next().unwrap();
+        list.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The table at `path` in `doc` (the last element of arrays of tables).
+    fn table_at<'a>(doc: &'a mut toml::Table, path: &str) -> &'a mut toml::Table {
+        let mut t = doc;
+        for part in path.split('.') {
+            let v = t
+                .get_mut(part)
+                .unwrap_or_else(|| panic!("the example of [{path}] has no {part}"));
+            t = match v {
+                toml::Value::Array(a) => a.last_mut().unwrap().as_table_mut().unwrap(),
+                toml::Value::Table(t) => t,
+                _ => panic!("[{path}]: {part} is not a table"),
+            };
+        }
+        t
+    }
+
+    /// The keys of every table at `path` (each element of arrays of tables).
+    fn keys_at(v: &toml::Value, path: &[&str], out: &mut BTreeSet<String>) {
+        match (v, path.split_first()) {
+            (toml::Value::Array(a), _) => a.iter().for_each(|x| keys_at(x, path, out)),
+            (toml::Value::Table(t), None) => out.extend(t.keys().cloned()),
+            (toml::Value::Table(t), Some((first, rest))) => {
+                if let Some(x) = t.get(*first) {
+                    keys_at(x, rest, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What the loader accepts in the table at `path` of `example`, learnt by adding a key it
+    /// cannot know and reading serde's refusal.
+    fn accepted_keys(example: &str, path: &str) -> BTreeSet<String> {
+        let mut doc: toml::Table = toml::from_str(example).unwrap();
+        let probe = toml::Value::Integer(1);
+        if path == "site.pue" {
+            // `pue` is a number or a list (an untagged enum, whose error names no fields):
+            // ask the entries' own type.
+            let mut entry = table_at(&mut doc, path).clone();
+            entry.insert("zz_not_a_key".into(), probe);
+            let err =
+                toml::from_str::<PuePeriodSection>(&toml::to_string(&entry).unwrap()).unwrap_err();
+            return expected_keys(err.message());
+        }
+        let table = if path.is_empty() {
+            &mut doc
+        } else {
+            table_at(&mut doc, path)
+        };
+        table.insert("zz_not_a_key".into(), probe);
+        let err = toml::from_str::<FileConfig>(&toml::to_string(&doc).unwrap()).unwrap_err();
+        expected_keys(err.message())
+    }
+
+    #[test]
+    fn every_example_in_the_reference_parses() {
+        let sections = sections();
+        assert!(sections.len() >= 18, "{} sections", sections.len());
+        for s in &sections {
+            assert!(!s.examples.is_empty(), "[{}] has no example", s.path);
+            for e in &s.examples {
+                if let Err(err) = toml::from_str::<FileConfig>(e) {
+                    panic!("[{}]: the example does not parse: {err}\n{e}", s.path);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_reference_documents_exactly_the_keys_the_loader_accepts() {
+        let sections = sections();
+        let mut top = BTreeSet::new();
+        for s in &sections {
+            top.insert(s.path.split('.').next().unwrap().to_string());
+            let accepted = accepted_keys(&s.examples[0], &s.path);
+            // `grid_zone` is `zone`'s alias: documented in zone's row, not a row of its own.
+            let documented: BTreeSet<String> = s.keys.clone();
+            let accepted: BTreeSet<String> =
+                accepted.into_iter().filter(|k| k != "grid_zone").collect();
+            assert_eq!(documented, accepted, "[{}]", s.path);
+            // And the examples use every key it documents, so each is parsed above.
+            let mut used: BTreeSet<String> = BTreeSet::new();
+            for e in &s.examples {
+                let doc: toml::Value = toml::from_str(e).unwrap();
+                keys_at(&doc, &s.path.split('.').collect::<Vec<_>>(), &mut used);
+            }
+            let unused: Vec<&String> = documented
+                .iter()
+                .filter(|k| !used.contains(*k))
+                // A site's PUE periods, instruments and meters have examples of their own.
+                .filter(|k| {
+                    s.path != "site" || !["pue", "instrument", "meter"].contains(&k.as_str())
+                })
+                .collect();
+            assert!(
+                unused.is_empty(),
+                "[{}]: no example uses {unused:?}",
+                s.path
+            );
+        }
+        // Every section the loader knows has its heading.
+        assert_eq!(top, accepted_keys("", ""));
+    }
 }

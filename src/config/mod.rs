@@ -57,7 +57,7 @@ pub struct Site {
     /// Contractual instruments (market-based Scope 2), in config order.
     pub instruments: Vec<Instrument>,
     /// Node names or patterns of the site (for telemetry of nodes no job lists).
-    pub nodes: Vec<String>,
+    pub nodes: crate::hostlist::NodeSet,
     /// `[[site.meter]]` readings.
     pub meters: Vec<SiteMeter>,
     pub line: u64,
@@ -351,6 +351,14 @@ impl Where<'_> {
 }
 
 impl Config {
+    /// The site whose `[[site]] nodes` (names, host lists or globs) name `node`.
+    pub fn site_of_node(&self, node: &str) -> Option<String> {
+        self.sites
+            .iter()
+            .find(|s| s.nodes.contains(node))
+            .map(|s| s.id.clone())
+    }
+
     /// Read the config file (if any) and merge the command line into it.
     /// Returns the config and the findings met on the way (globs matching nothing, ...).
     pub fn load(args: &InputArgs) -> Result<(Config, Vec<Finding>)> {
@@ -447,6 +455,33 @@ fn seconds(key: &str, given: Option<f64>, default: f64, w: &Where) -> Result<f64
     } else {
         Err(w.err(format!("{key} must be a number of seconds > 0, not {v}")))
     }
+}
+
+/// The most retries a live source's config may ask for (each waits up to [`MAX_WAIT_S`]).
+pub const MAX_RETRIES: u32 = 10;
+/// The longest wait between two attempts, whatever the backoff or the server's Retry-After.
+pub const MAX_WAIT_S: f64 = 60.0;
+
+/// Retries of a live source: 0 to [`MAX_RETRIES`] (default 3), so that a
+/// server that is down costs minutes, not days.
+fn retries(section: &str, given: Option<u32>, w: &Where) -> Result<u32> {
+    let max = MAX_RETRIES;
+    match given.unwrap_or(3) {
+        n if n <= max => Ok(n),
+        n => Err(w.err(format!("{section} retries = {n}: give 0 to {max}"))),
+    }
+}
+
+/// The first wait between attempts: seconds > 0, at most the longest wait.
+fn backoff(section: &str, given: Option<f64>, w: &Where) -> Result<f64> {
+    let v = seconds(&format!("{section} backoff_s"), given, 0.5, w)?;
+    let max = MAX_WAIT_S;
+    if v > max {
+        return Err(w.err(format!(
+            "{section} backoff_s = {v}: give at most {max} seconds"
+        )));
+    }
+    Ok(v)
 }
 
 /// `--pushdown DIR`: a folder, and the only source of accelerator power.

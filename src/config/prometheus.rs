@@ -156,10 +156,10 @@ pub(super) fn prometheus(
         matchers: s.matchers,
         step_s: positive("step_s", s.step_s, 3600.0)?,
         timeout_s: positive("timeout_s", s.timeout_s, 30.0)?,
-        retries: s.retries.unwrap_or(3),
-        backoff_s: positive("backoff_s", s.backoff_s, 0.5)?,
+        retries: super::retries("[prometheus]", s.retries, w)?,
+        backoff_s: super::backoff("[prometheus]", s.backoff_s, w)?,
         gzip: s.gzip,
-        concurrency: s.concurrency.unwrap_or(2).max(1),
+        concurrency: concurrency(s.concurrency, w)?,
         auth,
         ca_file: s.ca_file.map(|f| base.join(f)),
         headers: s.headers.into_iter().collect(),
@@ -237,6 +237,16 @@ fn site_globs(
         .collect()
 }
 
+/// Queries in flight: 1 to 64 (0 would fetch nothing; more would only flood the server).
+fn concurrency(c: Option<usize>, w: &Where) -> Result<usize> {
+    match c.unwrap_or(2) {
+        n @ 1..=64 => Ok(n),
+        n => Err(w.err(format!(
+            "[prometheus] concurrency = {n}: give a number of queries in flight from 1 to 64"
+        ))),
+    }
+}
+
 fn auth(
     bearer_env: Option<String>,
     user: Option<String>,
@@ -251,6 +261,10 @@ fn auth(
         }
         (Some(env), None) => Auth::Bearer { env },
         (None, Some(user)) => Auth::Basic { user, password_env },
+        (_, None) if password_env.is_some() => return Err(w.err(
+            "[prometheus] basic_password_env is given without basic_user: give both (or remove it)"
+                .to_string(),
+        )),
         (None, None) => Auth::None,
     })
 }

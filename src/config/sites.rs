@@ -51,7 +51,8 @@ pub(super) fn sites(entries: &[toml::Spanned<SiteSection>], w: &Where) -> Result
             grid_intensity_g_per_kwh: site.grid_intensity_g_per_kwh,
             residual_mix_g_per_kwh: site.residual_mix_g_per_kwh,
             instruments,
-            nodes: site.nodes.clone(),
+            nodes: crate::hostlist::NodeSet::new(&site.nodes)
+                .map_err(|e| bad(format!("nodes: {e}")))?,
             meters,
             line,
         });

@@ -3,7 +3,7 @@
 //! counter in millijoules since boot (the integrator takes deltas and detects resets).
 //! Devices are keyed by (Hostname, gpu); a second UUID under one key is reported.
 
-use super::telemetry::{CounterReading, Nodes, SampleBatch, ScanOutput, Source};
+use super::samples::{CounterReading, Nodes, SampleBatch, ScanOutput, Source};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 use std::collections::BTreeMap;

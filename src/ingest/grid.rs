@@ -118,12 +118,29 @@ fn read(
         .map(|h| norm(h))
         .collect();
     let cols = hourly_columns(&header, cfg, f)?;
-    let records: Vec<csv::StringRecord> = rdr.records().filter_map(|r| r.ok()).collect();
+    // Every record keeps its true line (a quoted field may span lines); one the CSV reader
+    // cannot read (not UTF-8) is counted and reported, never dropped.
+    let (mut records, mut lines, mut unreadable) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, r) in rdr.records().enumerate() {
+        rec.rows += 1;
+        let fallback = i as u64 + 2;
+        match r {
+            Ok(r) => {
+                lines.push(r.position().map_or(fallback, |p| p.line()));
+                records.push(r);
+            }
+            Err(e) => unreadable.push(e.position().map_or(fallback, |p| p.line())),
+        }
+    }
+    if !unreadable.is_empty() {
+        findings.push(
+            Finding::error(codes::GRID_BAD_ROW, format!("{} rows cannot be read as CSV text (not UTF-8?) and are not used (first at line {})", unreadable.len(), unreadable[0]))
+                .at(&f.shown, Some(unreadable[0])),
+        );
+    }
     let month_first = date_order(&records, cols[0], f, findings);
     let mut bad = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        rec.rows += 1;
-        let line = i as u64 + 2;
+    for (r, &line) in records.iter().zip(&lines) {
         match hourly_value(r, cols, month_first, cfg) {
             Some((zone, hour, g)) => {
                 out.sources
@@ -135,7 +152,7 @@ fn read(
             None => bad.push(line),
         }
     }
-    rec.rows_rejected = bad.len() as u64;
+    rec.rows_rejected = (bad.len() + unreadable.len()) as u64;
     if !bad.is_empty() {
         findings.push(
             Finding::warning(codes::GRID_BAD_ROW, format!("{} rows without a readable time, zone or intensity are not used (first at line {})", bad.len(), bad[0])).at(&f.shown, Some(bad[0])),
@@ -352,11 +369,14 @@ fn read_annual_csv(
     let mut empty = Vec::new();
     for (i, r) in rdr.records().enumerate() {
         rec.rows += 1;
-        let line = i as u64 + 2;
-        let Ok(r) = r else {
-            empty.push(line);
-            continue;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                empty.push(e.position().map_or(i as u64 + 2, |p| p.line()));
+                continue;
+            }
         };
+        let line = r.position().map_or(i as u64 + 2, |p| p.line());
         match annual_value(&r, &layout) {
             Some((zones, year, g)) => {
                 for z in zones {

@@ -2,6 +2,7 @@
 //! TLS roots, the Authorization header and extra headers, and a retry loop with doubling
 //! waits for failures a server may recover from.
 
+use crate::config::MAX_WAIT_S;
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::time::Duration;
@@ -13,6 +14,18 @@ pub enum Failure {
     Fatal(String),
     /// Still failing after every retry (server down, 5xx, timeouts).
     Missing(String),
+    /// The server asked to be called again later (`Retry-After` on a 429 or 503): retried after
+    /// that long (capped at [`MAX_WAIT_S`]); [`Client::retrying`] never returns it.
+    Busy(String, Duration),
+}
+
+impl Failure {
+    /// What went wrong, whatever the kind.
+    pub fn why(self) -> String {
+        match self {
+            Failure::Fatal(w) | Failure::Missing(w) | Failure::Busy(w, _) => w,
+        }
+    }
 }
 
 /// How to reach a server.
@@ -78,47 +91,90 @@ impl Client {
         })
     }
 
-    /// Run `once` until it succeeds, fails fatally or the retries are spent.
+    /// Run `once` until it succeeds, fails fatally or the retries are spent. The waits double
+    /// from the backoff, capped at [`MAX_WAIT_S`], with jitter (half the wait fixed, half
+    /// random) so that parallel queries do not retry in step; a server's Retry-After wins when
+    /// longer (within the cap).
     pub fn retrying<T>(
         &self,
         mut once: impl FnMut() -> std::result::Result<T, Failure>,
     ) -> std::result::Result<T, Failure> {
-        let mut wait = self.backoff;
+        let cap = Duration::from_secs_f64(MAX_WAIT_S);
+        let mut wait = self.backoff.min(cap);
         let mut attempt = 0;
         loop {
-            match once() {
+            let (why, asked) = match once() {
                 Ok(v) => return Ok(v),
-                Err(Failure::Missing(_)) if attempt < self.retries => {
-                    std::thread::sleep(wait);
-                    wait *= 2;
-                    attempt += 1;
-                }
-                Err(Failure::Missing(why)) => {
-                    return Err(Failure::Missing(format!(
-                        "{why} (after {} attempts)",
-                        attempt + 1
-                    )))
-                }
+                Err(Failure::Missing(why)) => (why, None),
+                Err(Failure::Busy(why, after)) => (why, Some(after)),
                 Err(f) => return Err(f),
+            };
+            if attempt >= self.retries {
+                return Err(Failure::Missing(format!(
+                    "{why} (after {} attempts)",
+                    attempt + 1
+                )));
             }
+            std::thread::sleep(jitter(wait).max(asked.unwrap_or_default()).min(cap));
+            wait = (wait * 2).min(cap);
+            attempt += 1;
         }
     }
 }
 
-/// A response's status and whole body, or a transport failure (retried).
+/// Half of `wait`, plus a random part of the other half.
+fn jitter(wait: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A randomly keyed hasher's output: random enough to spread retries, with no extra crate.
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let half = wait / 2;
+    half + half.mul_f64((r % 1_000_000) as f64 / 1_000_000.0)
+}
+
+/// A server's `Retry-After`: seconds, or an HTTP date (as long as until then).
+fn retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let ms = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds();
+    Some(Duration::from_millis(ms.max(0) as u64))
+}
+
+/// A retryable failure of a response that carried a Retry-After becomes [`Failure::Busy`].
+pub fn with_retry_after<T>(
+    r: std::result::Result<T, Failure>,
+    after: Option<Duration>,
+) -> std::result::Result<T, Failure> {
+    match (r, after) {
+        (Err(Failure::Missing(why)), Some(d)) => Err(Failure::Busy(why, d)),
+        (r, _) => r,
+    }
+}
+
+/// A response's status, whole body and `Retry-After` (if any), or a transport failure
+/// (retried).
 pub fn read(
     url: &str,
     r: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> std::result::Result<(u16, Vec<u8>), Failure> {
+) -> std::result::Result<(u16, Vec<u8>, Option<Duration>), Failure> {
     let mut resp = r.map_err(|e| Failure::Missing(format!("cannot reach {url}: {e}")))?;
     let status = resp.status().as_u16();
+    let after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(retry_after);
     let body = resp
         .body_mut()
         .with_config()
         .limit(u64::MAX)
         .read_to_vec()
         .map_err(|e| Failure::Missing(format!("reading the answer of {url}: {e}")))?;
-    Ok((status, body))
+    Ok((status, body, after))
 }
 
 /// `Bearer <token>` or `Basic <base64(user:password)>`.
@@ -167,5 +223,79 @@ mod tests {
             assert_eq!(base64(i.as_bytes()), o);
         }
         assert_eq!(basic("a", "b"), "Basic YTpi");
+    }
+
+    fn client(retries: u32, backoff_s: f64) -> Client {
+        Client::new(Settings {
+            section: "[test]",
+            timeout_s: 1.0,
+            ca_file: None,
+            auth: None,
+            headers: Vec::new(),
+            retries,
+            backoff_s,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn waits_are_jittered_within_half_to_all_of_the_backoff() {
+        let w = Duration::from_millis(1000);
+        let spread: std::collections::BTreeSet<u128> =
+            (0..20).map(|_| jitter(w).as_micros()).collect();
+        assert!(spread.iter().all(|&us| (500_000..=1_000_000).contains(&us)));
+        assert!(spread.len() > 1, "no jitter: {spread:?}");
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_a_date() {
+        assert_eq!(retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
+
+    #[test]
+    fn retrying_stops_after_the_retries_and_honours_retry_after() {
+        // Two retries: three attempts, then the failure says so.
+        let c = client(2, 0.001);
+        let mut n = 0;
+        let r: std::result::Result<(), Failure> = c.retrying(|| {
+            n += 1;
+            Err(Failure::Missing("down".into()))
+        });
+        assert_eq!(n, 3);
+        assert_eq!(r, Err(Failure::Missing("down (after 3 attempts)".into())));
+        // A server's Retry-After of 0.3 s is waited, though the backoff is 1 ms.
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        let r = c.retrying(|| {
+            n += 1;
+            if n == 1 {
+                Err(Failure::Busy("429".into(), Duration::from_millis(300)))
+            } else {
+                Ok(n)
+            }
+        });
+        assert_eq!(r, Ok(2));
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // A fatal failure is never retried.
+        let mut n = 0;
+        let r: std::result::Result<(), Failure> = c.retrying(|| {
+            n += 1;
+            Err(Failure::Fatal("401".into()))
+        });
+        assert_eq!((n, r), (1, Err(Failure::Fatal("401".into()))));
+        // Busy becomes Missing only for retryable answers.
+        assert_eq!(
+            with_retry_after::<()>(Err(Failure::Missing("503".into())), Some(Duration::ZERO)),
+            Err(Failure::Busy("503".into(), Duration::ZERO))
+        );
+        assert_eq!(
+            with_retry_after::<()>(Err(Failure::Fatal("400".into())), Some(Duration::ZERO)),
+            Err(Failure::Fatal("400".into()))
+        );
     }
 }

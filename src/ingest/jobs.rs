@@ -1,4 +1,4 @@
-//! The jobs manifest (CSV or Parquet): one row per training job, every column of DESIGN §3.
+//! The jobs manifest (CSV or Parquet): one row per training job, every column of the guide's "Jobs manifest" page.
 
 use super::table::{self, TextTable};
 use super::{InputRecord, Job, Metered, Origin, Status, TrainingType};

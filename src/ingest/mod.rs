@@ -6,7 +6,6 @@ pub mod codecarbon;
 pub mod dcgm;
 pub mod generic;
 pub mod grid;
-pub mod hostlist;
 pub mod http;
 pub mod jobs;
 pub mod meters;
@@ -16,6 +15,7 @@ pub mod nvidia_smi;
 pub mod prometheus;
 pub mod pushdown;
 pub mod sacct;
+pub mod samples;
 pub mod spill;
 pub mod table;
 pub mod telemetry;
@@ -196,7 +196,7 @@ pub use crate::ledger::InputRecord;
 pub struct Ingested {
     pub jobs: Vec<Job>,
     /// Telemetry files, detected but not yet read (compute streams them).
-    pub telemetry: Vec<telemetry::Source>,
+    pub telemetry: Vec<samples::Source>,
     /// The results of a pushdown run (`--pushdown DIR`), in place of telemetry files.
     pub pushdown: Option<pushdown::Pushdown>,
     /// Hourly grid intensity from --grid files.

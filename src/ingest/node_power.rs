@@ -4,7 +4,7 @@
 //! readings are gaps, not zero watts. The long layout (`timestamp, node, power_w`) is read by
 //! the generic reader.
 
-use super::telemetry::{parse_ms, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
+use super::samples::{parse_ms, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};

@@ -3,7 +3,7 @@
 //! header lines from appended logs, a partial last sample. Power from `power.draw.average`, else
 //! `power.draw`, else `power.draw.instant` (a finding says which was used).
 
-use super::telemetry::{parse_ms, Nodes, SampleBatch, ScanOutput, Source};
+use super::samples::{parse_ms, Nodes, SampleBatch, ScanOutput, Source};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -56,6 +56,8 @@ struct Tally {
     used: BTreeMap<&'static str, u64>,
     missing_power: Vec<u64>,
     bad_time: Vec<u64>,
+    /// Rows whose GPU index is not a whole number: which GPU they are cannot be told.
+    bad_device: Vec<u64>,
     short: Vec<u64>,
     /// Header lines repeated inside the data (appended logs).
     repeated_headers: usize,
@@ -260,12 +262,18 @@ fn samples(
                 id
             }
         };
-        let device = cols
-            .device_col
-            .and_then(|(c, _)| r.get(c))
-            .and_then(cell)
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0);
+        // Without a device column the log is one GPU's (device 0). With one, the index must be
+        // a whole number, as the generic reader requires: a sentinel or text is no GPU 0.
+        let device = match cols.device_col {
+            None => 0,
+            Some((c, _)) => match r.get(c).and_then(cell).map(|v| v.parse::<u32>()) {
+                Some(Ok(d)) => d,
+                _ => {
+                    tally.bad_device.push(*line);
+                    continue;
+                }
+            },
+        };
         batch.push(node, device, t, p);
     }
     tally
@@ -322,6 +330,19 @@ fn tally_findings(t: &Tally, shown: &str, cfg: &Config, findings: &mut Vec<Findi
                 ),
             )
             .at(shown, t.bad_time.first().copied()),
+        );
+    }
+    if !t.bad_device.is_empty() {
+        findings.push(
+            Finding::error(
+                codes::TELEMETRY_BAD_ROW,
+                format!(
+                    "{} rows have a GPU index that is not a whole number and are not used (lines {}); check the index column",
+                    t.bad_device.len(),
+                    line_list(&t.bad_device)
+                ),
+            )
+            .at(shown, t.bad_device.first().copied()),
         );
     }
     if !t.short.is_empty() {

@@ -307,9 +307,12 @@ impl Cols<'_> {
             Error::in_file(self.shown, format!("no column '{name}'"))
                 .hint("the results were not written by this version's SQL: run the pushdown again")
         })?;
-        c.as_materialized_series()
-            .cast(dt)
-            .map_err(|e| Error::in_file(self.shown, format!("column '{name}': {e}")))
+        // Strict: a value of the wrong type is an error, never a null read as zero energy.
+        c.as_materialized_series().strict_cast(dt).map_err(|e| {
+            Error::in_file(self.shown, format!("column '{name}' is not {dt}: {e}")).hint(
+                "the results are damaged or were not written by this SQL: run the engine again",
+            )
+        })
     }
     fn f64(&self, name: &str) -> Result<Vec<Option<f64>>> {
         let s = self.col(name, &DataType::Float64)?;
@@ -373,7 +376,7 @@ fn job_energy(df: &DataFrame, shown: &str) -> Result<Vec<JobEnergy>> {
                 job_id: c.need(id[r].clone(), "job_id", r)?,
                 sampled_j: c.need(j[r], "sampled_j", r)?,
                 covered_s: c.need(cs[r], "covered_s", r)?,
-                samples: n[r].unwrap_or(0),
+                samples: c.need(n[r], "samples", r)?,
                 devices: c.need(d[r], "devices", r)?,
                 node_devices: c.need(nd[r], "node_devices", r)?,
             })
@@ -416,12 +419,12 @@ fn device_energy(df: &DataFrame, shown: &str) -> Result<Vec<DeviceEnergy>> {
                 node: c.need(node[r].clone(), "node", r)?,
                 device: c.need(dev[r], "device", r)?,
                 samples: c.need(n[r], "samples", r)?,
-                dropped: dr[r].unwrap_or(0),
-                duplicates: du[r].unwrap_or(0),
-                gaps: g[r].unwrap_or(0),
-                gap_ms: gm[r].unwrap_or(0),
-                total_j: t[r].unwrap_or(0.0),
-                idle_j: i[r].unwrap_or(0.0),
+                dropped: c.need(dr[r], "dropped", r)?,
+                duplicates: c.need(du[r], "duplicates", r)?,
+                gaps: c.need(g[r], "gaps", r)?,
+                gap_ms: c.need(gm[r], "gap_ms", r)?,
+                total_j: c.need(t[r], "total_j", r)?,
+                idle_j: c.need(i[r], "idle_j", r)?,
                 first_ms: f[r],
                 last_ms: l[r],
             })
@@ -438,8 +441,8 @@ fn node_energy(df: &DataFrame, shown: &str) -> Result<Vec<NodeEnergy>> {
             Ok(NodeEnergy {
                 node: c.need(node[r].clone(), "node", r)?,
                 device_count: c.need(n[r], "device_count", r)?,
-                total_j: t[r].unwrap_or(0.0),
-                idle_j: i[r].unwrap_or(0.0),
+                total_j: c.need(t[r], "total_j", r)?,
+                idle_j: c.need(i[r], "idle_j", r)?,
                 first_ms: f[r],
                 last_ms: l[r],
             })
@@ -455,15 +458,25 @@ fn quality(df: &DataFrame, shown: &str) -> Result<Quality> {
                 .hint("the results are damaged: run the engine again"),
         );
     }
-    let one = |name: &str| -> Result<i64> { Ok(c.i64(name)?[0].unwrap_or(0)) };
+    // rows and devices are counts (never null); the sums over devices are null only when
+    // there is no device at all, and then they are zero.
+    let devices = c.need(c.i64("devices")?[0], "devices", 0)?;
+    let sum = |v: Option<i64>, name: &str| match v {
+        None if devices == 0 => Ok(0),
+        v => c.need(v, name, 0),
+    };
+    let gap_s = match c.f64("gap_s")?[0] {
+        None if devices == 0 => 0.0,
+        v => c.need(v, "gap_s", 0)?,
+    };
     Ok(Quality {
-        rows: one("rows")?,
-        samples: one("samples")?,
-        devices: one("devices")?,
-        duplicates: one("duplicates")?,
-        dropped: one("dropped")?,
-        gaps: one("gaps")?,
-        gap_s: c.f64("gap_s")?[0].unwrap_or(0.0),
+        rows: c.need(c.i64("rows")?[0], "rows", 0)?,
+        samples: sum(c.i64("samples")?[0], "samples")?,
+        devices,
+        duplicates: sum(c.i64("duplicates")?[0], "duplicates")?,
+        dropped: sum(c.i64("dropped")?[0], "dropped")?,
+        gaps: sum(c.i64("gaps")?[0], "gaps")?,
+        gap_s,
     })
 }
 
@@ -509,4 +522,68 @@ pub fn claims_parquet(rows: &[ClaimRow]) -> Result<Vec<u8>> {
         .finish(&mut df)
         .map_err(|e| Error::new(format!("cannot write the claims as Parquet: {e}")))?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(cols: Vec<Column>) -> DataFrame {
+        DataFrame::new_infer_height(cols).unwrap()
+    }
+
+    /// An engine result whose energy column holds text is refused, not read as nulls (and then
+    /// zero energy); an empty energy is refused too.
+    #[test]
+    fn engine_results_are_cast_strictly_and_need_their_values() {
+        let ok = frame(vec![
+            Column::new("node".into(), ["n1"]),
+            Column::new("device_count".into(), [8i64]),
+            Column::new("total_j".into(), [3.6e6]),
+            Column::new("idle_j".into(), [0.0]),
+            Column::new("first_ms".into(), [Some(0i64)]),
+            Column::new("last_ms".into(), [None::<i64>]),
+        ]);
+        let n = node_energy(&ok, "node_energy.parquet").unwrap();
+        assert_eq!(n[0].total_j, 3.6e6);
+        assert_eq!(n[0].last_ms, None);
+
+        let text = ok
+            .clone()
+            .with_column(Column::new("total_j".into(), ["3.6e6 J"]))
+            .unwrap()
+            .clone();
+        let e = node_energy(&text, "node_energy.parquet")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("column 'total_j' is not f64"), "{e}");
+
+        let empty = ok
+            .clone()
+            .with_column(Column::new("idle_j".into(), [None::<f64>]))
+            .unwrap()
+            .clone();
+        let e = node_energy(&empty, "node_energy.parquet")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'idle_j' is empty"), "{e}");
+    }
+
+    #[test]
+    fn quality_sums_may_be_empty_only_without_devices() {
+        let q = |devices: i64, samples: Option<i64>| {
+            frame(vec![
+                Column::new("rows".into(), [10i64]),
+                Column::new("samples".into(), [samples]),
+                Column::new("devices".into(), [devices]),
+                Column::new("duplicates".into(), [samples]),
+                Column::new("dropped".into(), [samples]),
+                Column::new("gaps".into(), [samples]),
+                Column::new("gap_s".into(), [samples.map(|s| s as f64)]),
+            ])
+        };
+        assert_eq!(quality(&q(0, None), "q").unwrap().samples, 0);
+        assert_eq!(quality(&q(2, Some(7)), "q").unwrap().samples, 7);
+        assert!(quality(&q(2, None), "q").is_err());
+    }
 }

@@ -2,7 +2,7 @@
 //! `_timestamp` (epoch seconds) and `system.gpu.<N>.powerWatts`. The node is `[telemetry]
 //! node`, else the run's folder (`run-.../files/wandb-events.jsonl` -> `run-...`).
 
-use super::telemetry::{Nodes, SampleBatch, ScanOutput, Source};
+use super::samples::{Nodes, SampleBatch, ScanOutput, Source};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};

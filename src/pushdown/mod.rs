@@ -30,11 +30,13 @@ pub fn write(inputs: &InputArgs, engine: sql::Engine, out: &Path, force: bool) -
         None => Factors::embedded(),
     }
     .with_hardware(&cfg.hardware);
-    if !cfg.inputs.telemetry.is_empty() || cfg.prometheus.is_some() {
+    // The samples go to the engine: a source whose samples greenledger would read (files, or a
+    // server it would fetch every run's power history from) has no place here.
+    if !cfg.inputs.telemetry.is_empty() || cfg.prometheus.is_some() || cfg.mlflow.is_some() {
         return Err(Error::new(
-            "pushdown hands the samples to the engine: give them to its driver (--samples), not as --telemetry or Prometheus",
+            "pushdown hands the samples to the engine: give them to its driver (--samples), not as --telemetry, Prometheus or MLflow",
         )
-        .hint("remove telemetry from [inputs] or the command line for this command"));
+        .hint("remove telemetry, [prometheus] and [mlflow] (or --prometheus, --mlflow) for this command"));
     }
     let ingested = crate::ingest::load(&cfg, &factors)?;
     findings.extend(ingested.findings);

@@ -384,19 +384,21 @@ impl Report {
         report
     }
 
-    /// Prepare the report for outside readers: node and host names become stable pseudonyms
-    /// (`node-` and 8 hex digits of a sha256), and file paths are dropped.
-    pub fn make_public(&mut self) {
+    /// Prepare the report for outside readers: node and host names become pseudonyms (`node-`
+    /// and 12 hex digits of an HMAC-SHA256 under `key`, a secret: without it nobody can tell
+    /// which name a pseudonym stands for by hashing guesses), and file paths are dropped.
+    /// Returns every name replaced, with its replacement, for [`crate::render::scrub_public`]
+    /// to check the written files against.
+    pub fn make_public(&mut self, key: &[u8]) -> Vec<(String, String)> {
         self.public = true;
-        use sha2::Digest;
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
         let pseudo = |name: &str| {
-            format!(
-                "node-{}",
-                &format!(
-                    "{:x}",
-                    sha2::Sha256::digest(format!("greenledger:{name}").as_bytes())
-                )[..8]
-            )
+            let tag = ring::hmac::sign(&key, name.as_bytes());
+            let hex: String = tag.as_ref()[..6]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("node-{hex}")
         };
         let mut names: Vec<(String, String)> = Vec::new();
         if let Some(t) = &mut self.telemetry {
@@ -457,6 +459,7 @@ impl Report {
         if let Some(p) = &mut self.previous {
             p.file = "previous report".into();
         }
+        names
     }
 
     /// Each team's figures as `score::progress` compares them with an earlier report.

@@ -165,7 +165,6 @@ fn expected_runs(path: &std::path::Path) -> usize {
 #[test]
 fn every_real_codecarbon_file_reports_without_error_each_run_once() {
     let Some(dir) = real_data("codecarbon") else {
-        eprintln!("../shared/data/real/codecarbon not present: skipped");
         return;
     };
     let mut files: Vec<_> = std::fs::read_dir(&dir)

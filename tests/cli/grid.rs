@@ -60,7 +60,6 @@ fn each_hour_meets_its_factor() {
 #[test]
 fn real_electricity_maps_exports_are_read() {
     let Some(dir) = real_data("grid") else {
-        eprintln!("../shared/data/real/grid not present: skipped");
         return;
     };
     for (file, zone, day) in [
@@ -173,7 +172,6 @@ fn sampled_jobs_weight_hours_by_their_energy() {
 #[test]
 fn every_real_grid_file_is_read() {
     let Some(dir) = real_data("grid") else {
-        eprintln!("../shared/data/real/grid not present: skipped");
         return;
     };
     let jobs = "job_id,model,team,zone,start,end,hardware,devices,energy_kwh\nd1,m,t,FR,2020-02-01T00:00:00Z,2020-02-02T00:00:00Z,H100,1,1\n";
@@ -412,4 +410,50 @@ fn hourly_series_keyed_by_iso3_in_a_country_column() {
         "{}",
         r["jobs"][0]
     );
+}
+
+/// A record that is not UTF-8 is counted and reported at its line (an error), and the lines of
+/// the findings after it are still the file's own: a quoted field spanning two lines too.
+#[test]
+fn unreadable_grid_rows_are_reported_with_their_true_line() {
+    let mut grid: Vec<u8> =
+        b"zone,timestamp,g_per_kwh,note\nFR,2026-07-01T00:00:00Z,100,ok\n".to_vec();
+    grid.extend_from_slice(b"FR,2026-07-01T01:00:00Z,200,caf\xe9\n"); // line 3: not UTF-8
+    grid.extend_from_slice(b"FR,2026-07-01T02:00:00Z,300,\"two\nlines\"\n"); // lines 4-5
+    grid.extend_from_slice(b"FR,not a time,300,x\n"); // line 6
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\nh1,m,t,p,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,H100,1,1\n";
+    let cfg = "[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\ngrid = [\"grid.csv\"]\n[[site]]\nid = \"p\"\nzone = \"FR\"\npue = 1.0\n";
+    let d = tmp_with(&[("greenledger.toml", cfg), ("jobs.csv", jobs)]);
+    std::fs::write(d.path().join("grid.csv"), grid).unwrap();
+    let r = report_json(d.path(), 1);
+    let grid_findings: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "grid.bad-row")
+        .collect();
+    let at = |needle: &str| {
+        grid_findings
+            .iter()
+            .find(|f| f["message"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {grid_findings:?}"))
+    };
+    let unreadable = at("cannot be read as CSV text");
+    assert_eq!(unreadable["severity"], "error");
+    assert_eq!(unreadable["line"], 3);
+    assert_eq!(at("without a readable time")["line"], 6);
+    let input = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "grid")
+        .unwrap();
+    assert_eq!(input["rows"], 4);
+    assert_eq!(input["rows_used"], 2);
+    assert_eq!(input["rows_rejected"], 2);
+    // The hour from 00:00 is read: the job meets 100 g/kWh.
+    assert!(close(
+        r["jobs"][0]["intensity_g_per_kwh"].as_f64().unwrap(),
+        100.0
+    ));
 }

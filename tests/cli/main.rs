@@ -1,5 +1,6 @@
 //! Integration tests: one crate (every test binary links polars), one module per concern.
 
+mod bench;
 mod boamps;
 mod codecarbon;
 mod disclosure;
@@ -16,6 +17,7 @@ mod prometheus;
 mod props;
 mod pushdown;
 mod sacct;
+mod safety;
 mod scores;
 mod sharing;
 mod telemetry;
@@ -49,10 +51,57 @@ pub fn fixture(case: &str) -> PathBuf {
     root().join("fixtures").join(case)
 }
 
-/// ../shared/data/real from the project root, when it exists.
+/// Material from outside the repository (the workplace's `../shared`: real files written by other
+/// tools, the published BoAmps schemas), when it is beside the clone. A bare clone has none of
+/// it: the test says so loudly and passes, unless `GREENLEDGER_REQUIRE_SHARED=1` (set by `.ci/run`
+/// for the run that has it) makes its absence a failure, so those tests cannot pass vacuously.
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let p = root().join("..").join("shared").join(rel);
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("GREENLEDGER_REQUIRE_SHARED").as_deref() == Ok("1") {
+        panic!(
+            "{} is missing but GREENLEDGER_REQUIRE_SHARED=1",
+            p.display()
+        );
+    }
+    eprintln!(
+        "\n*** SKIPPED: this test reads {} (outside the repository), which is not here ***\n",
+        p.display()
+    );
+    None
+}
+
+/// Real files written by other tools (`shared/data/real/<sub>`), when present (see [`shared`]).
 pub fn real_data(sub: &str) -> Option<PathBuf> {
-    let p = root().join("../shared/data/real").join(sub);
-    p.is_dir().then_some(p)
+    shared(&format!("data/real/{sub}"))
+}
+
+/// The Python that can import every one of `modules` (from `GREENLEDGER_PYTHON`, else
+/// `python3`), or None after a loud SKIPPED line; under `GREENLEDGER_REQUIRE_SERVERS=1`
+/// (scripts/test.sh, which makes a virtual environment with them) a missing one fails.
+pub fn python_with(modules: &str, what: &str) -> Option<PathBuf> {
+    let py = std::env::var("GREENLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        // A relative path must survive the commands run in other folders (made absolute, not
+        // canonicalised: a virtual environment's python is a symlink that must stay one).
+        let p = PathBuf::from(&py);
+        return Some(if p.is_relative() && p.components().count() > 1 {
+            std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
+        } else {
+            p
+        });
+    }
+    if std::env::var("GREENLEDGER_REQUIRE_SERVERS").as_deref() == Ok("1") {
+        panic!("{py} cannot import {modules} but GREENLEDGER_REQUIRE_SERVERS=1: run scripts/test.sh (it makes a virtual environment with them)");
+    }
+    eprintln!("\n*** SKIPPED: {what} needs Python with `{modules}` (run scripts/test.sh) ***\n");
+    None
 }
 
 /// The job `id` of a report.json (a panic naming the jobs there when it has none).

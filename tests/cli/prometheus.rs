@@ -714,8 +714,17 @@ fn verify_refetches_and_finds_the_same_samples() {
         .unwrap()
         .clone();
     assert_eq!(input["sha256"].as_str().unwrap().len(), 64);
+    // Without --allow-network verify asks no server, and says it did not recompute.
     let out = gl()
         .arg("verify")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("not re-fetched"), "{text}");
+    let out = gl()
+        .args(["verify", "--allow-network"])
         .arg(dir.path().join("out"))
         .output()
         .unwrap();

@@ -13,26 +13,7 @@ use std::process::Command;
 
 /// The Python that can import `module`, or None (SKIPPED, or a panic when required).
 fn python(module: &str) -> Option<PathBuf> {
-    let py = std::env::var("GREENLEDGER_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&py)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        // A relative path must survive the commands run in other folders (made absolute, not
-        // canonicalised: a virtual environment's python is a symlink that must stay one).
-        let p = PathBuf::from(&py);
-        return Some(if p.is_relative() && p.components().count() > 1 {
-            std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
-        } else {
-            p
-        });
-    }
-    if std::env::var("GREENLEDGER_REQUIRE_SERVERS").as_deref() == Ok("1") {
-        panic!("{py} cannot import {module} but GREENLEDGER_REQUIRE_SERVERS=1: run scripts/test.sh (it makes a virtual environment with pyspark and duckdb)");
-    }
-    eprintln!("\n*** SKIPPED: a pushdown test needs Python with `{module}` (pip install pyspark duckdb, or run scripts/test.sh) ***\n");
-    None
+    super::python_with(module, "a pushdown test")
 }
 
 /// `greenledger pushdown` for `engine` into `out`, with the report's own input arguments.

@@ -273,13 +273,54 @@ fn public_outputs_carry_no_node_names_or_paths() {
     assert!(
         nodes
             .iter()
-            .all(|n| n.starts_with("node-") && n.len() == 13),
+            .all(|n| n.starts_with("node-") && n.len() == 17),
         "{nodes:?}"
     );
     assert_eq!(
         r["jobs"][0]["energy_source"], "sampled",
         "the figures are unchanged"
     );
+    // Not the unkeyed hash anyone could recompute from a guess of the name.
+    use sha2::Digest;
+    let unkeyed = format!(
+        "node-{}",
+        &format!("{:x}", sha2::Sha256::digest(b"greenledger:secret-host-17"))[..8]
+    );
+    assert!(!nodes.iter().any(|n| n.starts_with(&unkeyed)), "{nodes:?}");
+    // With a key the pseudonyms are the key's: the same key, the same files; another key,
+    // other pseudonyms; without one, a fresh random key each run.
+    let run = |key: Option<&str>, out: &str| {
+        let mut c = gl();
+        c.current_dir(d.path()).env_remove("GREENLEDGER_PUBLIC_KEY");
+        if let Some(k) = key {
+            c.env("GREENLEDGER_PUBLIC_KEY", k);
+        }
+        c.args([
+            "report", "--quiet", "--public", "--format", "json", "--config",
+        ])
+        .arg("greenledger.toml")
+        .args(["--out", out])
+        .assert()
+        .code(0);
+        std::fs::read_to_string(d.path().join(out).join("report.json")).unwrap()
+    };
+    let pseudonyms = |text: &str| -> Vec<String> {
+        let r: serde_json::Value = serde_json::from_str(text).unwrap();
+        r["telemetry"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["node"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (a1, a2, b) = (
+        run(Some("k1"), "a1"),
+        run(Some("k1"), "a2"),
+        run(Some("k2"), "b"),
+    );
+    assert_eq!(a1, a2);
+    assert_ne!(pseudonyms(&a1), pseudonyms(&b));
+    assert_ne!(pseudonyms(&run(None, "c1")), pseudonyms(&run(None, "c2")));
 }
 
 /// Model names become file names safely: a 1,000,000-character name is bounded (and the run

@@ -317,6 +317,55 @@ fn agrees_with_the_duckdb_reference() {
     }
 }
 
+/// The report of one job J on gpu-host-7/gpu0 from 0 to `seconds`, with `log` as that host's
+/// nvidia-smi log and `inputs` added to the config's [inputs].
+fn nvidia_smi_report(log: &str, seconds: i64, inputs: &str) -> serde_json::Value {
+    let jobs = format!(
+        "{JOBS_HEADER}J,m,t,FR,{},{},H100,1,gpu-host-7,0\n",
+        ts(0),
+        ts(seconds)
+    );
+    let cfg = format!("[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"gpu-host-7.csv\"]\n{inputs}");
+    let d = tmp_with(&[
+        ("greenledger.toml", &cfg),
+        ("jobs.csv", &jobs),
+        ("gpu-host-7.csv", log),
+    ]);
+    report(d.path())
+}
+
+/// A GPU index that is not a number is an error for that row, never GPU 0 (whose energy it
+/// would have been averaged with as a "duplicate").
+#[test]
+fn an_nvidia_smi_index_that_is_no_number_is_refused() {
+    let log = "timestamp, index, power.draw [W]\n\
+        2026-07-01T00:00:00Z, 0, 100.00 W\n\
+        2026-07-01T00:00:00Z, x, 900.00 W\n\
+        2026-07-01T00:01:00Z, 0, 100.00 W\n\
+        2026-07-01T00:01:00Z, [N/A], 900.00 W\n";
+    let r = nvidia_smi_report(log, 60, "");
+    // GPU 0 alone: 100 W for 60 s.
+    let j = job(&r, "J");
+    assert!(
+        close(j["sampled_kwh"].as_f64().unwrap(), 6000.0 / 3.6e6),
+        "{j}"
+    );
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("GPU index that is not a whole number")
+        })
+        .unwrap_or_else(|| panic!("{}", r["findings"]));
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["line"], 3);
+    assert!(f["message"].as_str().unwrap().contains("lines 3, 5"), "{f}");
+}
+
 #[test]
 fn nvidia_smi_quirks_are_read() {
     // Units in header and cells, ", " separators, sentinels, a repeated header from an appended
@@ -328,18 +377,7 @@ fn nvidia_smi_quirks_are_read() {
         2026/07/01 02:01:00.000, 0, NVIDIA H100 80GB HBM3, 200.00 W, 210.00 W, [N/A]\n\
         2026/07/01 02:01:00.000, 1, NVIDIA H100 80GB HBM3, [N/A], N/A, 4096 MiB\n\
         2026/07/01 02:02:00.000, 0, NVIDIA H100 80GB HBM3, 200.00 W, 210.00 W, 4096 MiB\n";
-    let jobs = format!(
-        "{JOBS_HEADER}J,m,t,FR,{},{},H100,1,gpu-host-7,0\n",
-        ts(0),
-        ts(120)
-    );
-    let cfg = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"gpu-host-7.csv\"]\ntimezone = \"+02:00\"\n";
-    let d = tmp_with(&[
-        ("greenledger.toml", cfg),
-        ("jobs.csv", &jobs),
-        ("gpu-host-7.csv", log),
-    ]);
-    let r = report(d.path());
+    let r = nvidia_smi_report(log, 120, "timezone = \"+02:00\"\n");
     // gpu0: 100 -> 200 W over 60 s (9000 J) then 200 W for 60 s (12000 J).
     let j = job(&r, "J");
     assert_eq!(j["energy_source"], "sampled");
@@ -400,7 +438,6 @@ fn every_real_nvidia_smi_and_dcgm_file_is_read_or_rejected_cleanly() {
     let mut files = Vec::new();
     for sub in ["nvidia-smi", "dcgm"] {
         let Some(dir) = real_data(sub) else {
-            eprintln!("../shared/data/real/{sub} not present: skipped");
             continue;
         };
         for e in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {

@@ -4,9 +4,9 @@
 
 use super::device::{Dev, Params, HOUR_MS};
 use crate::findings::{codes, Finding};
-use crate::ingest::hostlist::{expand_ids, expand_nodes};
-use crate::ingest::telemetry::NODE_DEVICE;
-use crate::ingest::telemetry::{Nodes, SampleBatch};
+use crate::hostlist::{expand_ids, expand_nodes};
+use crate::ingest::samples::NODE_DEVICE;
+use crate::ingest::samples::{Nodes, SampleBatch};
 use crate::ingest::Job;
 use crate::timeutil::Period;
 use std::collections::{BTreeMap, HashMap};

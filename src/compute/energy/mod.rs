@@ -1,4 +1,4 @@
-//! Power samples to job energy, by the integration rules of DESIGN.md:
+//! Power samples to job energy, by the integration rules of the guide (Methodology):
 //! duplicates once at their mean; invalid power dropped; consecutive samples of a device form a
 //! segment, one longer than `max_gap_s` is a gap; each segment's straight-line integral is
 //! clipped exactly to the jobs claiming the device and to the period; what no job claims is idle.
@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::factors::Factors;
 use crate::findings::{codes, list, Finding};
-use crate::ingest::telemetry::{self, CounterReading, Nodes, SampleBatch, ScanOutput, Source};
+use crate::ingest::samples::{CounterReading, Nodes, SampleBatch, ScanOutput, Source};
+use crate::ingest::telemetry;
 use crate::ingest::Job;
 use crate::ledger::{InputRecord, TelemetryStats};
 use crate::timeutil::Period;
@@ -25,7 +26,7 @@ pub mod pushdown;
 pub mod sql;
 
 /// Power above this many times the largest TDP of a node's jobs is implausible and dropped
-/// (DESIGN.md); the pushdown's SQL names the same constant.
+/// (the guide's Methodology); the pushdown's SQL names the same constant.
 pub const LIMIT_TDP_FACTOR: f64 = 2.0;
 
 /// What telemetry says about one job (by index in the jobs list).

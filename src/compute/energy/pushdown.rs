@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::factors::Factors;
 use crate::findings::{codes, Finding};
 use crate::ingest::pushdown::{ClaimRow, Pushdown};
-use crate::ingest::telemetry::Nodes;
+use crate::ingest::samples::Nodes;
 use crate::ingest::Job;
 use crate::timeutil::Period;
 use std::collections::{BTreeMap, HashMap};

@@ -117,7 +117,7 @@ fn header(engine: Engine, r: &Rules) -> String {
     format!(
         "-- greenledger {version} pushdown: {label} SQL over the views `samples` (timestamp, node, device,\n\
          -- power_w) and `claims` (claims.parquet). Generated from the rules greenledger applies in-process\n\
-         -- (DESIGN.md, \"power samples to job energy\"); do not edit: `greenledger report --pushdown`\n\
+         -- (user guide: Methodology, \"Power samples to job energy\"); do not edit: `greenledger report --pushdown`\n\
          -- regenerates this file and refuses results made by another.\n\
          -- engine: {name}\n\
          -- period: {period} = [{p0}, {p1}) ms\n\

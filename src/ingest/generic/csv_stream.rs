@@ -6,7 +6,7 @@ use super::columns_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
-use crate::ingest::telemetry::{parse_ms, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
+use crate::ingest::samples::{parse_ms, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 /// Rows per batch handed from the CSV parser thread to the integrator.

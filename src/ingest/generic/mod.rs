@@ -1,11 +1,11 @@
 //! Generic power samples, CSV or Parquet: `timestamp, node, device, power_w` (as
-//! shared/bench/gen_fleet.py writes them). Parquet is scanned lazily by polars' streaming
+//! bench/gen_fleet.py writes them). Parquet is scanned lazily by polars' streaming
 //! engine, a window of row groups at a time (polars maps the file, and what a scan has read stays
 //! resident until it ends); CSV is read through a fixed-size buffer on a parser thread (polars
 //! maps the whole file into memory, which for a quarter of samples is gigabytes). Either way
 //! samples are handed on in batches, so memory does not grow with the file.
 
-use super::telemetry::{parse_ms, Kind, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
+use super::samples::{parse_ms, Kind, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};

@@ -160,8 +160,8 @@ impl Api {
             for (k, v) in &self.client.headers {
                 req = req.header(k, v);
             }
-            let (status, b) = shared::read(&url, req.send(text.as_bytes()))?;
-            classify(&url, status, b)
+            let (status, b, after) = shared::read(&url, req.send(text.as_bytes()))?;
+            shared::with_retry_after(classify(&url, status, b), after)
         })?;
         parse(&url, &bytes)
     }
@@ -181,8 +181,8 @@ impl Api {
             for (k, v) in &self.client.headers {
                 req = req.header(k, v);
             }
-            let (status, b) = shared::read(&url, req.call())?;
-            classify(&url, status, b)
+            let (status, b, after) = shared::read(&url, req.call())?;
+            shared::with_retry_after(classify(&url, status, b), after)
         })?;
         parse(&url, &bytes)
     }
@@ -191,6 +191,7 @@ impl Api {
     pub(super) fn experiments(&self) -> Result<Vec<Experiment>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let mut body = serde_json::json!({"max_results": 1000, "view_type": "ACTIVE_ONLY"});
             if let Some(t) = &token {
@@ -200,7 +201,9 @@ impl Api {
                 .post("experiments/search", &body)
                 .map_err(|f| stop(f, "list the experiments"))?;
             out.extend(page.experiments);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
+            match next_page(&mut seen, page.next_page_token)
+                .map_err(|why| stop(Failure::Fatal(why), "list the experiments"))?
+            {
                 Some(t) => token = Some(t),
                 None => return Ok(out),
             }
@@ -211,6 +214,7 @@ impl Api {
     pub(super) fn runs(&self, experiment_ids: &[String], filter: Option<&str>) -> Result<Vec<Run>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let mut body = serde_json::json!({
                 "experiment_ids": experiment_ids,
@@ -228,7 +232,9 @@ impl Api {
                 .post("runs/search", &body)
                 .map_err(|f| stop(f, "search the runs"))?;
             out.extend(page.runs);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
+            match next_page(&mut seen, page.next_page_token)
+                .map_err(|why| stop(Failure::Fatal(why), "search the runs"))?
+            {
                 Some(t) => token = Some(t),
                 None => return Ok(out),
             }
@@ -243,6 +249,7 @@ impl Api {
     ) -> std::result::Result<Vec<Point>, Failure> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
         let size = self.history_page_size.to_string();
         loop {
             let mut q = vec![
@@ -255,7 +262,7 @@ impl Api {
             }
             let page: HistoryPage = self.get("metrics/get-history", &q)?;
             out.extend(page.metrics);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
+            match next_page(&mut seen, page.next_page_token).map_err(Failure::Fatal)? {
                 Some(t) => token = Some(t),
                 None => return Ok(out),
             }
@@ -263,11 +270,24 @@ impl Api {
     }
 }
 
+/// The next page's token (none at the end). A token already followed means the server is
+/// looping: paging stops with an error instead of reading the same pages forever.
+fn next_page(
+    seen: &mut std::collections::HashSet<String>,
+    next: Option<String>,
+) -> std::result::Result<Option<String>, String> {
+    match next.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) if !seen.insert(t.clone()) => Err(format!(
+            "the server gave the page token '{t}' a second time: paging stopped (a server bug; its answers cannot be trusted)"
+        )),
+        Some(t) => Ok(Some(t)),
+    }
+}
+
 /// A failure that stops the run, saying what could not be done.
 fn stop(f: Failure, what: &str) -> Error {
-    let why = match f {
-        Failure::Fatal(w) | Failure::Missing(w) => w,
-    };
+    let why = f.why();
     Error::new(format!("MLflow: cannot {what}: {why}"))
         .hint("check [mlflow] url (the tracking server's base URL, e.g. http://mlflow:5000), the filter and MLFLOW_TRACKING_TOKEN / MLFLOW_TRACKING_USERNAME")
 }
@@ -328,5 +348,17 @@ mod tests {
             Err(Failure::Missing(_))
         ));
         assert!(classify("u", 200, b"{}".to_vec()).is_ok());
+    }
+
+    #[test]
+    fn a_repeated_page_token_stops_paging() {
+        let mut seen = std::collections::HashSet::new();
+        assert_eq!(next_page(&mut seen, Some("a".into())), Ok(Some("a".into())));
+        assert_eq!(next_page(&mut seen, Some("b".into())), Ok(Some("b".into())));
+        assert!(next_page(&mut seen, Some("a".into()))
+            .unwrap_err()
+            .contains("'a' a second time"));
+        assert_eq!(next_page(&mut seen, Some(String::new())), Ok(None));
+        assert_eq!(next_page(&mut seen, None), Ok(None));
     }
 }

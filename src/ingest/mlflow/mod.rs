@@ -8,8 +8,8 @@
 
 mod api;
 
+use super::samples::{Kind, LiveSource, Nodes, SampleBatch, ScanOutput, Source};
 use super::spill::{self, Record, Spill};
-use super::telemetry::{Kind, LiveSource, Nodes, SampleBatch, ScanOutput, Source};
 use super::{Ingested, InputRecord, Job, Metered, Origin, Status, TrainingType};
 use crate::config::mlflow::Mlflow;
 use crate::config::Config;
@@ -317,10 +317,8 @@ fn fetch_series(
     for (key, node, gpu) in keys {
         let points = match api.history(&run.info.run_id, key) {
             Ok(p) => p,
-            Err(
-                crate::ingest::http::Failure::Fatal(why)
-                | crate::ingest::http::Failure::Missing(why),
-            ) => {
+            Err(f) => {
+                let why = f.why();
                 findings.push(Finding::error(codes::MLFLOW_HISTORY, format!("run {} ({}): the history of '{key}' could not be read, so that GPU's samples are missing: {why}", run.info.run_id, run.info.run_name.as_deref().unwrap_or("")) ).at(shown, None));
                 continue;
             }

@@ -50,8 +50,9 @@ impl Client {
         for (k, v) in &self.inner.headers {
             req = req.header(k, v);
         }
-        let (status, body) = shared::read(url, req.send_form([("query", query), ("time", time)]))?;
-        classify(url, status, body)
+        let (status, body, after) =
+            shared::read(url, req.send_form([("query", query), ("time", time)]))?;
+        shared::with_retry_after(classify(url, status, body), after)
     }
 }
 

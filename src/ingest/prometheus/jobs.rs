@@ -97,7 +97,7 @@ fn new_job(
     // [prometheus.sites], else the [[site]] listing the node, else [prometheus] site.
     j.site = p
         .site_by_glob(&host)
-        .or_else(|| crate::ingest::hostlist::site_of_node(cfg, &host))
+        .or_else(|| cfg.site_of_node(&host))
         .or_else(|| p.site.clone());
     j.hardware = model_name.unwrap_or_else(|| "unknown".to_string());
     j.devices = id.gpus.len() as f64;

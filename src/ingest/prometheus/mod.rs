@@ -9,7 +9,7 @@ mod http;
 mod jobs;
 mod series;
 
-use super::telemetry::{CounterReading, Nodes, SampleBatch, ScanOutput};
+use super::samples::{CounterReading, Nodes, SampleBatch, ScanOutput};
 use super::{Ingested, InputRecord};
 use crate::config::prometheus::Prometheus;
 use crate::config::Config;
@@ -108,7 +108,10 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
                     return Err(Error::new(format!("Prometheus refused the query: {why}; query: {}", t.query))
                         .hint("check [prometheus] power, energy and matchers (PromQL series selectors), the URL and the credentials"));
                 }
-                Err(http::Failure::Missing(why)) => missing.push(Missing { task: t, why }),
+                Err(f) => missing.push(Missing {
+                    task: t,
+                    why: f.why(),
+                }),
             }
         }
         for chunk in chunks {
@@ -253,15 +256,15 @@ fn finish(st: State, p: &Prometheus, cfg: &Config, bytes: u64, out: &mut Ingeste
     out.findings.extend(findings);
     jobs::merge(&fetched, cfg, p, &mut out.jobs, &mut out.findings);
     out.inputs.push(fetched.record.clone());
-    out.telemetry.push(super::telemetry::Source::live(
+    out.telemetry.push(super::samples::Source::live(
         p.urls.join(" "),
-        super::telemetry::Kind::Prometheus,
+        super::samples::Kind::Prometheus,
         std::sync::Arc::new(fetched),
     ));
     Ok(())
 }
 
-impl super::telemetry::LiveSource for Fetched {
+impl super::samples::LiveSource for Fetched {
     fn scan(
         &self,
         nodes: &mut Nodes,
