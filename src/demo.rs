@@ -6,7 +6,6 @@ use crate::config::Output;
 use crate::error::{Error, Result};
 use crate::render;
 use crate::report::Report;
-use std::path::PathBuf;
 
 /// The demo's input files: (path relative to the demo folder, bytes).
 pub const FILES: [(&str, &[u8]); 10] = [
@@ -65,37 +64,31 @@ pub fn write_inputs(dir: &std::path::Path) -> Result<()> {
 /// files it was made from.
 pub fn run(out: &Output, command: &[String]) -> Result<Report> {
     render::check_out_dir(&out.dir, out.force)?;
-    let scratch = std::env::temp_dir().join(format!("greenledger-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    let result = (|| {
-        write_inputs(&scratch)?;
-        let args = InputArgs {
-            config: Some(scratch.join("greenledger.toml")),
-            config_name: Some("greenledger.toml".into()),
-            quiet: true,
-            ..Default::default()
-        };
-        let mut report =
-            crate::build_report(&args, crate::generated_at(out.generated_at.as_deref())?)?;
-        let mut files = crate::publish(&mut report, out)?;
-        for (rel, bytes) in FILES {
-            files.push((format!("inputs/{rel}"), bytes.to_vec()));
-        }
-        crate::manifest::add(
-            &mut files,
-            &report,
-            command.to_vec(),
-            Some("greenledger.toml".into()),
-            true,
-        )?;
-        render::write_atomically(&out.dir, &files, out.force)?;
-        Ok(report)
-    })();
-    let _ = std::fs::remove_dir_all(&scratch);
-    result
-}
-
-/// The demo folder in the source tree (for tests).
-pub fn source_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo")
+    // The inputs are written to a private scratch folder, removed when it is dropped.
+    let tmp = tempfile::Builder::new()
+        .prefix("greenledger-demo-")
+        .tempdir()
+        .map_err(|e| Error::new(format!("cannot make a temporary folder: {e}")))?;
+    let scratch = tmp.path();
+    write_inputs(scratch)?;
+    let args = InputArgs {
+        config: Some(scratch.join("greenledger.toml")),
+        config_name: Some("greenledger.toml".into()),
+        quiet: true,
+        ..Default::default()
+    };
+    let mut report = crate::build_report(&args, crate::generated_at(out.generated_at.as_deref())?)?;
+    let mut files = crate::publish(&mut report, out)?;
+    for (rel, bytes) in FILES {
+        files.push((format!("inputs/{rel}"), bytes.to_vec()));
+    }
+    crate::manifest::add(
+        &mut files,
+        &report,
+        command.to_vec(),
+        Some("greenledger.toml".into()),
+        true,
+    )?;
+    render::write_atomically(&out.dir, &files, out.force)?;
+    Ok(report)
 }

@@ -66,11 +66,18 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
             p.display()
         );
     }
-    eprintln!(
-        "\n*** SKIPPED: this test reads {} (outside the repository), which is not here ***\n",
+    loud(&format!(
+        "*** SKIPPED: this test reads {} (outside the repository), which is not here ***",
         p.display()
-    );
+    ));
     None
+}
+
+/// A line on the real stderr, past the test harness's capture, so that a skip shows in every
+/// run's log (a captured eprintln! is shown only when the test fails).
+pub fn loud(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "\n{line}\n");
 }
 
 /// Real files written by other tools (`shared/data/real/<sub>`), when present (see [`shared`]).
@@ -100,7 +107,9 @@ pub fn python_with(modules: &str, what: &str) -> Option<PathBuf> {
     if std::env::var("GREENLEDGER_REQUIRE_SERVERS").as_deref() == Ok("1") {
         panic!("{py} cannot import {modules} but GREENLEDGER_REQUIRE_SERVERS=1: run scripts/test.sh (it makes a virtual environment with them)");
     }
-    eprintln!("\n*** SKIPPED: {what} needs Python with `{modules}` (run scripts/test.sh) ***\n");
+    loud(&format!(
+        "*** SKIPPED: {what} needs Python with `{modules}` (run scripts/test.sh) ***"
+    ));
     None
 }
 

@@ -46,7 +46,7 @@ fn start() -> Option<Server> {
         if std::env::var("GREENLEDGER_REQUIRE_SERVERS").as_deref() == Ok("1") {
             panic!("mlflow cannot be imported but GREENLEDGER_REQUIRE_SERVERS=1: run scripts/test.sh (it installs mlflow in its virtual environment)");
         }
-        eprintln!("\n*** SKIPPED: an MLflow test needs Python with `mlflow` (pip install mlflow, or run scripts/test.sh) ***\n");
+        super::loud("*** SKIPPED: an MLflow test needs Python with `mlflow` (pip install mlflow, or run scripts/test.sh) ***");
         return None;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -46,7 +46,7 @@ pub fn start(openmetrics: &str) -> Option<Server> {
         if std::env::var("GREENLEDGER_REQUIRE_SERVERS").as_deref() == Ok("1") {
             panic!("prometheus/promtool are not on PATH but GREENLEDGER_REQUIRE_SERVERS=1: install Debian's `prometheus` package (scripts/test.sh does)");
         }
-        eprintln!("\n*** SKIPPED: a Prometheus test needs `prometheus` and `promtool` on PATH (apt-get install prometheus, or run scripts/test.sh) ***\n");
+        super::loud("*** SKIPPED: a Prometheus test needs `prometheus` and `promtool` on PATH (apt-get install prometheus, or run scripts/test.sh) ***");
         return None;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -763,7 +763,9 @@ fn a_progress_bar_on_a_terminal() {
         .output()
         .is_err()
     {
-        eprintln!("SKIPPED: util-linux `script` is not installed, the terminal case is untested");
+        super::loud(
+            "*** SKIPPED: util-linux `script` is not installed, the terminal case is untested ***",
+        );
         return;
     }
     let mut t = String::from("timestamp,node,device,power_w\n");
