@@ -132,8 +132,8 @@ pub struct OutputArgs {
     /// Folder of templates overriding the embedded ones (same file names).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
-    /// Outputs for outside readers: node and host names pseudonymised (stable hashes), file
-    /// paths dropped.
+    /// Outputs for outside readers: node and host names pseudonymised (keyed by
+    /// GREENLEDGER_PUBLIC_KEY, else a random key), file paths dropped.
     #[arg(long)]
     pub public: bool,
     /// Timestamp to print as the generation time (RFC 3339). Default: SOURCE_DATE_EPOCH, else none.
