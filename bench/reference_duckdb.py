@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import tempfile
 import time
 
 import duckdb
@@ -111,6 +112,10 @@ def main():
     a = ap.parse_args()
     period_start, period_end = period_bounds(a.period)
     con = duckdb.connect()
+    # DuckDB spills to `.tmp` in the working folder unless told otherwise: keep it out of the
+    # user's checkout, in a scratch folder removed at exit.
+    spill = tempfile.TemporaryDirectory(prefix="reference-duckdb-")
+    con.execute(f"SET temp_directory = '{spill.name}'")
     if a.threads:
         con.execute(f"SET threads = {a.threads}")
     if a.csv:
