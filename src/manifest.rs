@@ -436,16 +436,17 @@ pub fn compare(plan: &mut Plan, dir: &Path, scratch: &Path) -> Result<()> {
             return Ok(());
         }
     };
-    for key in [
-        "jobs",
-        "gpu_hours",
-        "it_energy_kwh",
-        "facility_energy_kwh",
-        "location_kgco2e",
-        "market_kgco2e",
-        "embodied_kgco2e",
-        "water_l",
-    ] {
+    use crate::ledger::Figure as F;
+    let figures = [
+        F::GpuHours,
+        F::ItEnergyKwh,
+        F::FacilityEnergyKwh,
+        F::LocationKgco2e,
+        F::MarketKgco2e,
+        F::EmbodiedKgco2e,
+        F::WaterL,
+    ];
+    for key in std::iter::once("jobs").chain(figures.map(F::name)) {
         if a["totals"][key] != b["totals"][key] {
             v.problems.push(format!(
                 "totals.{key} moved: {} in the folder, {} recomputed",

@@ -1,8 +1,8 @@
 //! Sums per team, per model, per tier and in total, with polars group-bys.
 
-use super::emissions::{f64s, pe, ratio};
+use super::emissions::{c, f64s, pe, Col, JobFrame};
 use crate::error::Result;
-use crate::ledger::{Amounts, GroupRow, Tier, TierShare};
+use crate::ledger::{ratio, Amounts, Figure, GroupRow, Tier, TierShare};
 use polars::prelude::*;
 
 /// The aggregates of a job frame.
@@ -14,83 +14,56 @@ pub struct Aggregates {
     pub tiers: Vec<TierShare>,
 }
 
-const SUMMED: [&str; 14] = [
-    "overhead_kwh",
-    "overhead_kgco2e",
-    "gpu_hours",
-    "it_energy_kwh",
-    "facility_energy_kwh",
-    "location_kgco2e",
-    "market_kgco2e",
-    "location_kgco2e_low",
-    "location_kgco2e_high",
-    "market_kgco2e_low",
-    "market_kgco2e_high",
-    "embodied_kgco2e",
-    "water_l",
-    "tokens",
-];
+/// The summed figures' column names, with the count of known values beside each.
+fn known_count(f: Figure) -> String {
+    format!("{}__n", f.name())
+}
+
+/// The job count of a group.
+const JOBS: &str = "jobs";
+
+/// Emissions of the jobs that give tokens, for an intensity per token that is not diluted.
+const LOCATION_WITH_TOKENS: &str = "location_with_tokens";
 
 fn sum_exprs() -> Vec<Expr> {
-    let mut e = vec![len().cast(DataType::Float64).alias("jobs")];
-    for c in SUMMED {
-        e.push(col(c).sum().alias(c));
+    let mut e = vec![len().cast(DataType::Float64).alias(JOBS)];
+    for &f in Figure::ALL.iter().filter(|f| f.summed()) {
+        e.push(c(f).sum().alias(f.name()));
         // Known-value counts, so that a sum over only unknowns stays unknown (null), not zero.
         e.push(
-            col(c)
-                .is_not_null()
+            c(f).is_not_null()
                 .cast(DataType::Float64)
                 .sum()
-                .alias(format!("{c}__n")),
+                .alias(known_count(f)),
         );
     }
-    // Emissions of the jobs that give tokens, for an intensity per token that is not diluted.
     e.push(
-        col("location_kgco2e")
-            .filter(col("tokens").is_not_null())
+        c(Figure::LocationKgco2e)
+            .filter(c(Figure::Tokens).is_not_null())
             .sum()
-            .alias("location_with_tokens"),
+            .alias(LOCATION_WITH_TOKENS),
     );
     e
 }
 
 fn amounts_at(df: &DataFrame, i: usize) -> Result<Amounts> {
     let get = |c: &str| -> Result<Option<f64>> { Ok(f64s(df, c)?[i]) };
-    let known = |c: &str| -> Result<Option<f64>> {
-        let n = get(&format!("{c}__n"))?.unwrap_or(0.0);
-        Ok(if n > 0.0 { get(c)? } else { None })
-    };
-    let location = get("location_kgco2e")?.unwrap_or(0.0);
-    let gpu_hours = get("gpu_hours")?.unwrap_or(0.0);
-    Ok(Amounts {
-        jobs: get("jobs")?.unwrap_or(0.0) as u64,
-        gpu_hours,
-        it_energy_kwh: get("it_energy_kwh")?.unwrap_or(0.0),
-        facility_energy_kwh: get("facility_energy_kwh")?.unwrap_or(0.0),
-        location_kgco2e: location,
-        market_kgco2e: known("market_kgco2e")?,
-        embodied_kgco2e: known("embodied_kgco2e")?,
-        water_l: known("water_l")?,
-        kgco2e_per_gpu_hour: ratio(location, gpu_hours),
-        location_kgco2e_low: known("location_kgco2e_low")?,
-        location_kgco2e_high: known("location_kgco2e_high")?,
-        market_kgco2e_low: known("market_kgco2e_low")?,
-        market_kgco2e_high: known("market_kgco2e_high")?,
-        tokens: known("tokens")?,
-        overhead_kwh: known("overhead_kwh")?,
-        overhead_kgco2e: known("overhead_kgco2e")?,
-        kgco2e_per_million_tokens: known("tokens")?.and_then(|t| {
-            ratio(
-                get("location_with_tokens").ok().flatten().unwrap_or(0.0),
-                t / 1e6,
-            )
-        }),
-    })
+    let mut sums = Vec::new();
+    for &f in Figure::ALL.iter().filter(|f| f.summed()) {
+        let n = get(&known_count(f))?.unwrap_or(0.0);
+        sums.push((f, if n > 0.0 { get(f.name())? } else { None }));
+    }
+    let sum = |f: Figure| sums.iter().find(|(g, _)| *g == f).and_then(|(_, v)| *v);
+    Ok(Amounts::assemble(
+        get(JOBS)?.unwrap_or(0.0) as u64,
+        sum,
+        get(LOCATION_WITH_TOKENS)?.unwrap_or(0.0),
+    ))
 }
 
-fn strings(df: &DataFrame, c: &str) -> Result<Vec<String>> {
+fn strings(df: &DataFrame, k: Col) -> Result<Vec<String>> {
     Ok(df
-        .column(c)
+        .column(k.name())
         .map_err(pe)?
         .str()
         .map_err(pe)?
@@ -99,9 +72,12 @@ fn strings(df: &DataFrame, c: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-fn grouped(df: &DataFrame, by: &[&str]) -> Result<DataFrame> {
-    let keys: Vec<Expr> = by.iter().map(|c| col(*c)).collect();
-    let names: Vec<PlSmallStr> = by.iter().map(|c| PlSmallStr::from(*c)).collect();
+fn grouped(df: &DataFrame, by: &[Col]) -> Result<DataFrame> {
+    let keys: Vec<Expr> = by.iter().map(|k| c(*k)).collect();
+    let names: Vec<PlSmallStr> = by
+        .iter()
+        .map(|k| PlSmallStr::from_static(k.name()))
+        .collect();
     df.clone()
         .lazy()
         .group_by(keys)
@@ -112,7 +88,8 @@ fn grouped(df: &DataFrame, by: &[&str]) -> Result<DataFrame> {
 }
 
 /// Totals, teams (sorted by name), models (sorted by name) and the tier mix.
-pub fn aggregate(df: &DataFrame) -> Result<Aggregates> {
+pub fn aggregate(frame: &JobFrame) -> Result<Aggregates> {
+    let df = frame.frame();
     let totals_df = df
         .clone()
         .lazy()
@@ -121,8 +98,8 @@ pub fn aggregate(df: &DataFrame) -> Result<Aggregates> {
         .map_err(pe)?;
     let totals = amounts_at(&totals_df, 0)?;
 
-    let t = grouped(df, &["team"])?;
-    let team_names = strings(&t, "team")?;
+    let t = grouped(df, &[Col::Team])?;
+    let team_names = strings(&t, Col::Team)?;
     let mut teams = Vec::new();
     for (i, k) in team_names.into_iter().enumerate() {
         teams.push(GroupRow {
@@ -133,12 +110,12 @@ pub fn aggregate(df: &DataFrame) -> Result<Aggregates> {
     }
 
     // A model belongs to the team with the most of its jobs (ties: the first by name).
-    let mt = grouped(df, &["model", "team"])?;
-    let (mt_models, mt_teams) = (strings(&mt, "model")?, strings(&mt, "team")?);
-    let mt_jobs = f64s(&mt, "jobs")?;
-    let m = grouped(df, &["model"])?;
+    let mt = grouped(df, &[Col::Model, Col::Team])?;
+    let (mt_models, mt_teams) = (strings(&mt, Col::Model)?, strings(&mt, Col::Team)?);
+    let mt_jobs = f64s(&mt, JOBS)?;
+    let m = grouped(df, &[Col::Model])?;
     let mut models = Vec::new();
-    for (i, k) in strings(&m, "model")?.into_iter().enumerate() {
+    for (i, k) in strings(&m, Col::Model)?.into_iter().enumerate() {
         let owner = (0..mt_models.len())
             .filter(|&j| mt_models[j] == k)
             .max_by(|&a, &b| {
@@ -155,15 +132,14 @@ pub fn aggregate(df: &DataFrame) -> Result<Aggregates> {
         });
     }
 
-    let tr = grouped(df, &["tier"])?;
+    let tr = grouped(df, &[Col::Tier])?;
     let mut tiers = Vec::new();
-    for (i, k) in strings(&tr, "tier")?.into_iter().enumerate() {
+    for (i, k) in strings(&tr, Col::Tier)?.into_iter().enumerate() {
         let a = amounts_at(&tr, i)?;
-        let tier = match k.as_str() {
-            "metered" => Tier::Metered,
-            "sampled" => Tier::Sampled,
-            _ => Tier::Estimated,
-        };
+        let tier = [Tier::Metered, Tier::Sampled, Tier::Estimated]
+            .into_iter()
+            .find(|t| t.as_str() == k)
+            .unwrap_or(Tier::Estimated);
         tiers.push(TierShare {
             tier,
             jobs: a.jobs,

@@ -1,4 +1,5 @@
-//! From resolved jobs to per-job energy and emissions, as polars column expressions.
+//! From resolved jobs to per-job energy and emissions: the job frame, whose columns are the
+//! figures of [`crate::ledger::Figure`], each computed by its [`rule`].
 //!
 //! facility = IT x PUE; location = facility x intensity / 1000; embodied = device-hours x
 //! embodied / (lifetime x 8760 x use factor); water = IT x WUE. Every quantity is prorated by the
@@ -6,7 +7,7 @@
 
 use super::resolve::Resolved;
 use crate::error::{Error, Result};
-use crate::ledger::{Amounts, JobRow};
+use crate::ledger::{ratio, Amounts, Figure, JobRow};
 use crate::timeutil::fmt_utc;
 use polars::prelude::*;
 
@@ -14,46 +15,204 @@ pub(crate) fn pe(e: PolarsError) -> Error {
     Error::new(format!("internal table error: {e}"))
 }
 
-/// One row per job with its inputs and computed quantities, in the order of `rows`.
-pub fn job_frame(rows: &[Resolved]) -> Result<DataFrame> {
-    let v = |f: &dyn Fn(&Resolved) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    let o = |f: &dyn Fn(&Resolved) -> Option<f64>| rows.iter().map(f).collect::<Vec<Option<f64>>>();
-    let s = |f: &dyn Fn(&Resolved) -> String| rows.iter().map(f).collect::<Vec<String>>();
-    let df = df!(
-        "team" => s(&|r| r.job.team.clone()),
-        "model" => s(&|r| r.job.model.clone()),
-        "tier" => s(&|r| r.tier.as_str().to_string()),
-        "fraction" => v(&|r| r.fraction),
-        "energy_fraction" => v(&|r| r.energy_fraction),
-        "device_hours_full" => v(&|r| r.device_hours_full),
-        "it_kwh_full" => v(&|r| r.it_kwh_full),
-        "accelerator_kwh_full" => o(&|r| r.accelerator_kwh_full),
-        "host_kwh_full" => o(&|r| r.host_kwh_full),
-        "pue" => v(&|r| r.pue),
-        "intensity" => v(&|r| r.intensity_g_per_kwh),
-        "embodied_rate" => o(&|r| r.embodied_per_device_hour),
-        "wue" => o(&|r| r.wue_l_per_kwh),
-        "tokens_full" => o(&|r| r.job.tokens),
-    )
-    .map_err(pe)?;
-    df.lazy()
-        .with_columns([
-            (col("device_hours_full") * col("fraction")).alias("gpu_hours"),
-            (col("it_kwh_full") * col("energy_fraction")).alias("it_energy_kwh"),
-            (col("accelerator_kwh_full") * col("energy_fraction")).alias("accelerator_kwh"),
-            (col("host_kwh_full") * col("energy_fraction")).alias("host_kwh"),
-            (col("tokens_full") * col("fraction")).alias("tokens"),
-        ])
-        .with_columns([
-            (col("it_energy_kwh") * col("pue")).alias("facility_energy_kwh"),
-            (col("gpu_hours") * col("embodied_rate")).alias("embodied_kgco2e"),
-            (col("it_energy_kwh") * col("wue")).alias("water_l"),
-        ])
-        .with_columns([
-            (col("facility_energy_kwh") * col("intensity") / lit(1000.0)).alias("location_kgco2e"),
-        ])
-        .collect()
-        .map_err(pe)
+/// The job frame's columns besides the figures: what resolve gives each job, and the split of
+/// its IT energy between accelerators and host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Col {
+    Team,
+    Model,
+    Tier,
+    Fraction,
+    EnergyFraction,
+    DeviceHoursFull,
+    ItKwhFull,
+    AcceleratorKwhFull,
+    HostKwhFull,
+    Pue,
+    Intensity,
+    EmbodiedRate,
+    Wue,
+    TokensFull,
+    AcceleratorKwh,
+    HostKwh,
+    /// A figure of [`Amounts`].
+    Figure(Figure),
+}
+
+impl Col {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Col::Team => "team",
+            Col::Model => "model",
+            Col::Tier => "tier",
+            Col::Fraction => "fraction",
+            Col::EnergyFraction => "energy_fraction",
+            Col::DeviceHoursFull => "device_hours_full",
+            Col::ItKwhFull => "it_kwh_full",
+            Col::AcceleratorKwhFull => "accelerator_kwh_full",
+            Col::HostKwhFull => "host_kwh_full",
+            Col::Pue => "pue",
+            Col::Intensity => "intensity",
+            Col::EmbodiedRate => "embodied_rate",
+            Col::Wue => "wue",
+            Col::TokensFull => "tokens_full",
+            Col::AcceleratorKwh => "accelerator_kwh",
+            Col::HostKwh => "host_kwh",
+            Col::Figure(f) => f.name(),
+        }
+    }
+}
+
+impl From<Figure> for Col {
+    fn from(f: Figure) -> Col {
+        Col::Figure(f)
+    }
+}
+
+/// A column of the job frame as a polars expression.
+pub(crate) fn c(x: impl Into<Col>) -> Expr {
+    col(x.into().name())
+}
+
+/// How the job frame gets a figure.
+pub(crate) enum Rule {
+    /// Computed from the job's inputs and the figures before it in [`Figure::ALL`].
+    Expr(Expr),
+    /// Set by a later step of `compute::build` (named), null until then.
+    SetBy(&'static str),
+    /// A ratio derived after summing ([`Amounts::assemble`]); not a column.
+    Derived,
+}
+
+/// Each figure's rule. Every quantity is prorated by the job's share inside the period.
+pub(crate) fn rule(f: Figure) -> Rule {
+    use Figure as F;
+    match f {
+        F::GpuHours => Rule::Expr(c(Col::DeviceHoursFull) * c(Col::Fraction)),
+        F::ItEnergyKwh => Rule::Expr(c(Col::ItKwhFull) * c(Col::EnergyFraction)),
+        F::FacilityEnergyKwh => Rule::Expr(c(F::ItEnergyKwh) * c(Col::Pue)),
+        F::LocationKgco2e => Rule::Expr(c(F::FacilityEnergyKwh) * c(Col::Intensity) / lit(1000.0)),
+        F::EmbodiedKgco2e => Rule::Expr(c(F::GpuHours) * c(Col::EmbodiedRate)),
+        F::WaterL => Rule::Expr(c(F::ItEnergyKwh) * c(Col::Wue)),
+        F::Tokens => Rule::Expr(c(Col::TokensFull) * c(Col::Fraction)),
+        F::MarketKgco2e => Rule::SetBy("market allocation"),
+        F::LocationLow | F::LocationHigh | F::MarketLow | F::MarketHigh => {
+            Rule::SetBy("uncertainty bounds")
+        }
+        F::OverheadKwh | F::OverheadKgco2e => Rule::SetBy("overhead allocation"),
+        F::KgPerGpuHour | F::KgPerMillionTokens => Rule::Derived,
+    }
+}
+
+/// One row per job (in the order of the resolved rows): its inputs, then every figure by its
+/// [`rule`]. Columns are named by [`Col`] and [`Figure`] only, so that none can be misspelt.
+#[derive(Debug, Clone)]
+pub struct JobFrame(DataFrame);
+
+impl JobFrame {
+    /// The frame of `rows`, with the figures set by later steps still null.
+    pub fn new(rows: &[Resolved]) -> Result<JobFrame> {
+        let v = |f: &dyn Fn(&Resolved) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+        let o =
+            |f: &dyn Fn(&Resolved) -> Option<f64>| rows.iter().map(f).collect::<Vec<Option<f64>>>();
+        let s = |f: &dyn Fn(&Resolved) -> String| rows.iter().map(f).collect::<Vec<String>>();
+        let n = |c: Col| PlSmallStr::from_static(c.name());
+        let df = DataFrame::new(
+            rows.len(),
+            vec![
+                Column::new(n(Col::Team), s(&|r| r.job.team.clone())),
+                Column::new(n(Col::Model), s(&|r| r.job.model.clone())),
+                Column::new(n(Col::Tier), s(&|r| r.tier.as_str().to_string())),
+                Column::new(n(Col::Fraction), v(&|r| r.fraction)),
+                Column::new(n(Col::EnergyFraction), v(&|r| r.energy_fraction)),
+                Column::new(n(Col::DeviceHoursFull), v(&|r| r.device_hours_full)),
+                Column::new(n(Col::ItKwhFull), v(&|r| r.it_kwh_full)),
+                Column::new(n(Col::AcceleratorKwhFull), o(&|r| r.accelerator_kwh_full)),
+                Column::new(n(Col::HostKwhFull), o(&|r| r.host_kwh_full)),
+                Column::new(n(Col::Pue), v(&|r| r.pue)),
+                Column::new(n(Col::Intensity), v(&|r| r.intensity_g_per_kwh)),
+                Column::new(n(Col::EmbodiedRate), o(&|r| r.embodied_per_device_hour)),
+                Column::new(n(Col::Wue), o(&|r| r.wue_l_per_kwh)),
+                Column::new(n(Col::TokensFull), o(&|r| r.job.tokens)),
+            ],
+        )
+        .map_err(pe)?;
+        let mut lazy = df.lazy().with_columns([
+            (c(Col::AcceleratorKwhFull) * c(Col::EnergyFraction)).alias(Col::AcceleratorKwh.name()),
+            (c(Col::HostKwhFull) * c(Col::EnergyFraction)).alias(Col::HostKwh.name()),
+        ]);
+        // One step per figure, in order, so that a rule may use the figures before it.
+        for &f in Figure::ALL {
+            lazy = match rule(f) {
+                Rule::Expr(e) => lazy.with_column(e.alias(f.name())),
+                Rule::SetBy(_) => {
+                    lazy.with_column(lit(NULL).cast(DataType::Float64).alias(f.name()))
+                }
+                Rule::Derived => lazy,
+            };
+        }
+        lazy.collect().map(JobFrame).map_err(pe)
+    }
+
+    /// The frame, for the group-bys.
+    pub fn frame(&self) -> &DataFrame {
+        &self.0
+    }
+
+    /// Jobs in the frame.
+    pub fn len(&self) -> usize {
+        self.0.height()
+    }
+
+    /// Whether it has no job.
+    pub fn is_empty(&self) -> bool {
+        self.0.height() == 0
+    }
+
+    /// A column's values (`None`: unknown).
+    pub(crate) fn get(&self, x: impl Into<Col>) -> Result<Vec<Option<f64>>> {
+        f64s(&self.0, x.into().name())
+    }
+
+    /// A figure's values with unknowns as 0 (for the figures every job has).
+    pub fn total(&self, f: Figure) -> Result<Vec<f64>> {
+        Ok(self.get(f)?.into_iter().map(|v| v.unwrap_or(0.0)).collect())
+    }
+
+    /// Set a figure a later step computes (its rule is [`Rule::SetBy`]).
+    pub fn set(&mut self, f: Figure, values: Vec<Option<f64>>) -> Result<()> {
+        let internal = |why: String| Err(Error::new(format!("internal error: {why}")));
+        match rule(f) {
+            Rule::SetBy(_) if values.len() != self.0.height() => {
+                return internal(format!(
+                    "{} has {} values for {} jobs",
+                    f.name(),
+                    values.len(),
+                    self.0.height()
+                ))
+            }
+            Rule::SetBy(_) => {}
+            Rule::Expr(_) => return internal(format!("{} is computed by its rule", f.name())),
+            Rule::Derived => return internal(format!("{} is derived after summing", f.name())),
+        }
+        self.0
+            .with_column(Column::new(PlSmallStr::from_static(f.name()), values))
+            .map_err(pe)?;
+        Ok(())
+    }
+
+    /// The figures still waiting for a later step (all null), with the step that sets each.
+    pub fn unset(&self) -> Result<Vec<(Figure, &'static str)>> {
+        let mut out = Vec::new();
+        for &f in Figure::ALL {
+            if let Rule::SetBy(step) = rule(f) {
+                if self.get(f)?.iter().all(Option::is_none) {
+                    out.push((f, step));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 pub(crate) fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
@@ -66,86 +225,29 @@ pub(crate) fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
         .collect())
 }
 
-/// Per-mille-safe ratio: `None` when the denominator is zero.
-pub fn ratio(num: f64, den: f64) -> Option<f64> {
-    (den > 0.0).then(|| num / den)
-}
-
-/// The job frame's computed columns, read once.
-struct Columns {
-    gpu: Vec<Option<f64>>,
-    it: Vec<Option<f64>>,
-    fac: Vec<Option<f64>>,
-    loc: Vec<Option<f64>>,
-    emb: Vec<Option<f64>>,
-    water: Vec<Option<f64>>,
-    tokens: Vec<Option<f64>>,
-    market: Vec<Option<f64>>,
-    accelerator: Vec<Option<f64>>,
-    host: Vec<Option<f64>>,
-    overhead_kwh: Vec<Option<f64>>,
-    overhead_kg: Vec<Option<f64>>,
-    /// Location low, high; market low, high.
-    bounds: [Vec<Option<f64>>; 4],
-}
+/// Every summed figure of the job frame, read once.
+struct Columns(Vec<(Figure, Vec<Option<f64>>)>);
 
 impl Columns {
-    /// Market-based emissions and bounds are added by compute::build; a bare job frame has
-    /// none (they are then null).
-    fn read(df: &DataFrame) -> Result<Columns> {
-        let optional = |name: &str| -> Result<Vec<Option<f64>>> {
-            if df.column(name).is_ok() {
-                f64s(df, name)
-            } else {
-                Ok(vec![None; df.height()])
-            }
-        };
-        Ok(Columns {
-            gpu: f64s(df, "gpu_hours")?,
-            it: f64s(df, "it_energy_kwh")?,
-            fac: f64s(df, "facility_energy_kwh")?,
-            loc: f64s(df, "location_kgco2e")?,
-            emb: f64s(df, "embodied_kgco2e")?,
-            water: f64s(df, "water_l")?,
-            tokens: f64s(df, "tokens")?,
-            market: optional("market_kgco2e")?,
-            accelerator: f64s(df, "accelerator_kwh")?,
-            host: f64s(df, "host_kwh")?,
-            overhead_kwh: optional("overhead_kwh")?,
-            overhead_kg: optional("overhead_kgco2e")?,
-            bounds: [
-                optional("location_kgco2e_low")?,
-                optional("location_kgco2e_high")?,
-                optional("market_kgco2e_low")?,
-                optional("market_kgco2e_high")?,
-            ],
-        })
+    fn read(frame: &JobFrame) -> Result<Columns> {
+        let mut out = Vec::new();
+        for &f in Figure::ALL.iter().filter(|f| f.summed()) {
+            out.push((f, frame.get(f)?));
+        }
+        Ok(Columns(out))
+    }
+
+    fn at(&self, f: Figure, i: usize) -> Option<f64> {
+        self.0.iter().find(|(g, _)| *g == f).and_then(|(_, v)| v[i])
     }
 
     /// Row `i`'s amounts, with its intensities per GPU-hour and per million tokens.
     fn amounts(&self, i: usize) -> Amounts {
-        let location = self.loc[i].unwrap_or(0.0);
-        let gpu_hours = self.gpu[i].unwrap_or(0.0);
-        let tokens = self.tokens[i];
-        Amounts {
-            jobs: 1,
-            gpu_hours,
-            it_energy_kwh: self.it[i].unwrap_or(0.0),
-            facility_energy_kwh: self.fac[i].unwrap_or(0.0),
-            location_kgco2e: location,
-            market_kgco2e: self.market[i],
-            embodied_kgco2e: self.emb[i],
-            water_l: self.water[i],
-            kgco2e_per_gpu_hour: ratio(location, gpu_hours),
-            location_kgco2e_low: self.bounds[0][i],
-            location_kgco2e_high: self.bounds[1][i],
-            market_kgco2e_low: self.bounds[2][i],
-            market_kgco2e_high: self.bounds[3][i],
-            tokens,
-            kgco2e_per_million_tokens: tokens.and_then(|t| ratio(location, t / 1e6)),
-            overhead_kwh: self.overhead_kwh[i],
-            overhead_kgco2e: self.overhead_kg[i],
-        }
+        let with_tokens = match self.at(Figure::Tokens, i) {
+            Some(_) => self.at(Figure::LocationKgco2e, i).unwrap_or(0.0),
+            None => 0.0,
+        };
+        Amounts::assemble(1, |f| self.at(f, i), with_tokens)
     }
 }
 
@@ -169,12 +271,13 @@ fn energy_detail(r: &Resolved) -> String {
 }
 
 /// The ledger's job rows, sorted by job_id.
-pub fn job_rows(rows: &[Resolved], df: &DataFrame) -> Result<Vec<JobRow>> {
-    let cols = Columns::read(df)?;
+pub fn job_rows(rows: &[Resolved], frame: &JobFrame) -> Result<Vec<JobRow>> {
+    let cols = Columns::read(frame)?;
+    let (accelerator, host) = (frame.get(Col::AcceleratorKwh)?, frame.get(Col::HostKwh)?);
     let mut out: Vec<JobRow> = rows
         .iter()
         .enumerate()
-        .map(|(i, r)| job_row(r, cols.amounts(i), cols.accelerator[i], cols.host[i]))
+        .map(|(i, r)| job_row(r, cols.amounts(i), accelerator[i], host[i]))
         .collect();
     out.sort_by(|a, b| a.job_id.cmp(&b.job_id));
     Ok(out)
@@ -309,7 +412,7 @@ mod tests {
         // Embodied 460 kg over 6 y x 8760 h x 0.85 use = 0.0103106... kg/device-hour x 80 h.
         let rate = 460.0 / (6.0 * 8760.0 * 0.85);
         let rows = vec![resolved(1.0, 56.0, 1.2, 56.0, Some(rate), Some(0.4))];
-        let df = job_frame(&rows).unwrap();
+        let df = JobFrame::new(&rows).unwrap();
         let r = &job_rows(&rows, &df).unwrap()[0];
         let a = &r.amounts;
         assert!((a.it_energy_kwh - 56.0).abs() < 1e-12);
@@ -322,9 +425,32 @@ mod tests {
     }
 
     #[test]
+    fn later_figures_are_null_until_set_and_computed_ones_cannot_be_set() {
+        let rows = vec![resolved(1.0, 56.0, 1.2, 56.0, None, None)];
+        let mut frame = JobFrame::new(&rows).unwrap();
+        let unset: Vec<Figure> = frame.unset().unwrap().into_iter().map(|u| u.0).collect();
+        assert!(unset.contains(&Figure::MarketKgco2e));
+        assert!(unset.contains(&Figure::OverheadKwh));
+        frame.set(Figure::MarketKgco2e, vec![Some(1.5)]).unwrap();
+        assert_eq!(frame.get(Figure::MarketKgco2e).unwrap(), vec![Some(1.5)]);
+        assert!(!frame
+            .unset()
+            .unwrap()
+            .iter()
+            .any(|u| u.0 == Figure::MarketKgco2e));
+        assert!(frame.set(Figure::LocationKgco2e, vec![Some(0.0)]).is_err());
+        assert!(frame.set(Figure::KgPerGpuHour, vec![Some(0.0)]).is_err());
+        assert!(frame.set(Figure::MarketLow, vec![]).is_err());
+        // Every summed figure is a column; ratios are not.
+        for &f in Figure::ALL {
+            assert_eq!(frame.get(f).is_ok(), f.summed(), "{}", f.name());
+        }
+    }
+
+    #[test]
     fn quantities_are_prorated_by_time_in_period() {
         let rows = vec![resolved(0.25, 56.0, 1.5, 100.0, None, None)];
-        let df = job_frame(&rows).unwrap();
+        let df = JobFrame::new(&rows).unwrap();
         let a = &job_rows(&rows, &df).unwrap()[0].amounts;
         assert!((a.gpu_hours - 20.0).abs() < 1e-12);
         assert!((a.it_energy_kwh - 14.0).abs() < 1e-12);

@@ -13,7 +13,8 @@ use crate::error::Result;
 use crate::factors::Factors;
 use crate::ingest::Ingested;
 use crate::ledger::{
-    BestHardware, Ledger, MonthRow, NodeIdleRow, SiteFactor, SiteIdle, TelemetrySummary, Tier,
+    BestHardware, Figure, Ledger, MonthRow, NodeIdleRow, SiteFactor, SiteIdle, TelemetrySummary,
+    Tier,
 };
 use crate::timeutil::Period;
 
@@ -60,9 +61,9 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
         summarise_telemetry(a, &res.rows, cfg, &node_sites)
     });
     findings.extend(res.findings);
-    let mut frame = emissions::job_frame(&res.rows)?;
-    let facility = column(&frame, "facility_energy_kwh")?;
-    let location = column(&frame, "location_kgco2e")?;
+    let mut frame = emissions::JobFrame::new(&res.rows)?;
+    let facility = frame.total(Figure::FacilityEnergyKwh)?;
+    let location = frame.total(Figure::LocationKgco2e)?;
     let context = Context::of(cfg, factors, &period, &ingested, &node_sites);
     let columns = (&facility[..], &location[..]);
     let mut draft = draft_inventory(&context, &res.rows, &frame, columns, node_idle.as_deref())?;
@@ -85,13 +86,25 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
     let monthly = monthly(
         &res.rows,
         [
-            &column(&frame, "gpu_hours")?,
-            &column(&frame, "it_energy_kwh")?,
+            &frame.total(Figure::GpuHours)?,
+            &frame.total(Figure::ItEnergyKwh)?,
             &facility,
             &location,
             &market.kg[..n_jobs],
         ],
     );
+    // Every later step has run: a figure still null would be reported as unknown.
+    let overhead = [Figure::OverheadKwh, Figure::OverheadKgco2e];
+    let waiting = frame
+        .unset()?
+        .into_iter()
+        .find(|(f, _)| !frame.is_empty() && (cfg.allocate_overhead || !overhead.contains(f)));
+    if let Some((f, step)) = waiting {
+        return Err(crate::error::Error::new(format!(
+            "internal error: {} was not set by the {step}",
+            f.name()
+        )));
+    }
     let jobs = emissions::job_rows(&res.rows, &frame)?;
     let agg = aggregate::aggregate(&frame)?;
     findings.extend(market.findings);
@@ -217,13 +230,13 @@ impl<'a> Context<'a> {
 fn draft_inventory(
     c: &Context,
     rows: &[resolve::Resolved],
-    frame: &polars::prelude::DataFrame,
+    frame: &emissions::JobFrame,
     (facility, location): (&[f64], &[f64]),
     idle: Option<&[inventory::NodeHours]>,
 ) -> Result<inventory::Draft> {
-    let it = column(frame, "it_energy_kwh")?;
-    let accelerator = emissions::f64s(frame, "accelerator_kwh")?;
-    let host = emissions::f64s(frame, "host_kwh")?;
+    let it = frame.total(Figure::ItEnergyKwh)?;
+    let accelerator = frame.get(emissions::Col::AcceleratorKwh)?;
+    let host = frame.get(emissions::Col::HostKwh)?;
     let (loc_low, loc_high): (Vec<f64>, Vec<f64>) = rows
         .iter()
         .zip(location)
@@ -253,7 +266,7 @@ fn draft_inventory(
 /// `[accounting] overhead = "allocate"`: each job's share of its sites' idle and unattributed
 /// energy and emissions, as frame columns (null otherwise, so that nothing changes).
 fn add_overhead_columns(
-    frame: &mut polars::prelude::DataFrame,
+    frame: &mut emissions::JobFrame,
     cfg: &Config,
     inv: &crate::ledger::Inventory,
     job_rows: &[Vec<(usize, f64)>],
@@ -268,25 +281,13 @@ fn add_overhead_columns(
     } else {
         (vec![None; n], vec![None; n])
     };
-    for (name, values) in [("overhead_kwh", kwh), ("overhead_kgco2e", kg)] {
-        frame
-            .with_column(polars::prelude::Column::new(name.into(), values))
-            .map_err(emissions::pe)?;
-    }
-    Ok(())
-}
-
-/// A float column of the job frame, nulls as 0.
-fn column(frame: &polars::prelude::DataFrame, name: &str) -> Result<Vec<f64>> {
-    Ok(emissions::f64s(frame, name)?
-        .into_iter()
-        .map(|v| v.unwrap_or(0.0))
-        .collect())
+    frame.set(Figure::OverheadKwh, kwh)?;
+    frame.set(Figure::OverheadKgco2e, kg)
 }
 
 /// The market-based figures and the low/high bounds of both methods, as frame columns.
 fn add_market_columns(
-    frame: &mut polars::prelude::DataFrame,
+    frame: &mut emissions::JobFrame,
     cfg: &Config,
     rows: &[resolve::Resolved],
     facility: &[f64],
@@ -304,23 +305,17 @@ fn add_market_columns(
         let (rl, rm) = cfg.uncertainty.relative(r, covered);
         let (a, b) = uncertainty::bounds(location[i], rl);
         let (c, d) = uncertainty::bounds(market.kg[i], rm);
-        loc_low.push(a);
-        loc_high.push(b);
-        mkt_low.push(c);
-        mkt_high.push(d);
+        loc_low.push(Some(a));
+        loc_high.push(Some(b));
+        mkt_low.push(Some(c));
+        mkt_high.push(Some(d));
     }
-    for (name, values) in [
-        ("market_kgco2e", market.kg[..rows.len()].to_vec()),
-        ("location_kgco2e_low", loc_low),
-        ("location_kgco2e_high", loc_high),
-        ("market_kgco2e_low", mkt_low),
-        ("market_kgco2e_high", mkt_high),
-    ] {
-        frame
-            .with_column(polars::prelude::Column::new(name.into(), values))
-            .map_err(emissions::pe)?;
-    }
-    Ok(())
+    let kg = market.kg[..rows.len()].iter().map(|v| Some(*v)).collect();
+    frame.set(Figure::MarketKgco2e, kg)?;
+    frame.set(Figure::LocationLow, loc_low)?;
+    frame.set(Figure::LocationHigh, loc_high)?;
+    frame.set(Figure::MarketLow, mkt_low)?;
+    frame.set(Figure::MarketHigh, mkt_high)
 }
 
 /// Effective PUE (time-weighted over the period) and annual intensity of each configured site.

@@ -3,6 +3,7 @@
 
 use super::{Rendered, Renderer};
 use crate::error::{Error, Result};
+use crate::ledger::Figure;
 use crate::report::{Amounts, InventoryRow, JobRow, Report};
 
 pub struct Csv;
@@ -29,42 +30,20 @@ fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
 }
 
-const AMOUNT_COLUMNS: [&str; 15] = [
-    "jobs",
-    "gpu_hours",
-    "it_energy_kwh",
-    "facility_energy_kwh",
-    "location_kgco2e",
-    "market_kgco2e",
-    "embodied_kgco2e",
-    "water_l",
-    "kgco2e_per_gpu_hour",
-    "location_kgco2e_low",
-    "location_kgco2e_high",
-    "market_kgco2e_low",
-    "market_kgco2e_high",
-    "tokens",
-    "kgco2e_per_million_tokens",
-];
+/// The figures every table of jobs, teams and models carries, after `jobs` (the overhead
+/// figures, which exist only with `overhead = "allocate"`, are left out).
+fn amount_figures() -> impl Iterator<Item = Figure> {
+    Figure::ALL.iter().copied().filter(|f| !f.optional_key())
+}
+
+fn amount_columns() -> impl Iterator<Item = &'static str> {
+    std::iter::once("jobs").chain(amount_figures().map(Figure::name))
+}
 
 fn amounts(a: &Amounts) -> Vec<String> {
-    vec![
-        a.jobs.to_string(),
-        num(a.gpu_hours),
-        num(a.it_energy_kwh),
-        num(a.facility_energy_kwh),
-        num(a.location_kgco2e),
-        opt(a.market_kgco2e),
-        opt(a.embodied_kgco2e),
-        opt(a.water_l),
-        opt(a.kgco2e_per_gpu_hour),
-        opt(a.location_kgco2e_low),
-        opt(a.location_kgco2e_high),
-        opt(a.market_kgco2e_low),
-        opt(a.market_kgco2e_high),
-        opt(a.tokens),
-        opt(a.kgco2e_per_million_tokens),
-    ]
+    std::iter::once(a.jobs.to_string())
+        .chain(amount_figures().map(|f| opt(a.get(f))))
+        .collect()
 }
 
 fn table(header: Vec<&str>, rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
@@ -137,7 +116,7 @@ const JOB_TAIL: [&str; 4] = ["kgco2e_per_billion_parameters", "published", "file
 /// jobs.csv: the ledger, one row per job.
 fn jobs(r: &Report) -> Result<Vec<u8>> {
     let mut header = JOB_COLUMNS.to_vec();
-    header.extend(AMOUNT_COLUMNS);
+    header.extend(amount_columns());
     header.extend(JOB_TAIL);
     let rows = r.jobs.iter().map(job_row).collect();
     table(header, rows)
@@ -185,7 +164,7 @@ fn job_row(j: &JobRow) -> Vec<String> {
 /// teams.csv: amounts, share and practice scores per team.
 fn teams(r: &Report) -> Result<Vec<u8>> {
     let mut header = vec!["team"];
-    header.extend(AMOUNT_COLUMNS);
+    header.extend(amount_columns());
     header.push("share");
     header.extend(r.practices.iter().copied());
     header.push("overall");
@@ -226,7 +205,7 @@ fn allocated(r: &Report) -> bool {
 /// models.csv: amounts per model and its team.
 fn models(r: &Report) -> Result<Vec<u8>> {
     let mut header = vec!["model", "team"];
-    header.extend(AMOUNT_COLUMNS);
+    header.extend(amount_columns());
     let overhead = allocated(r);
     if overhead {
         header.extend(OVERHEAD_COLUMNS);

@@ -1,6 +1,7 @@
 //! Quarter over quarter: deltas per team against an earlier greenledger report.json. Pure: the
 //! caller reads the file.
 
+use crate::ledger::Figure;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -109,16 +110,16 @@ pub fn deltas(teams: &[TeamNow], previous: &serde_json::Value) -> Vec<TeamDelta>
                 "overall".to_string(),
                 t.overall.zip(before_overall).map(|(a, b)| a - b),
             );
-            let loc_before = p.and_then(|p| num(p, "location_kgco2e"));
+            let loc_before = p.and_then(|p| num(p, Figure::LocationKgco2e.name()));
             TeamDelta {
                 team: t.team.to_string(),
                 in_previous: p.is_some(),
-                location_kgco2e: d(Some(t.location_kgco2e), "location_kgco2e"),
+                location_kgco2e: d(Some(t.location_kgco2e), Figure::LocationKgco2e.name()),
                 location_kgco2e_change: loc_before
                     .filter(|b| *b > 0.0)
                     .map(|b| t.location_kgco2e / b - 1.0),
-                market_kgco2e: d(t.market_kgco2e, "market_kgco2e"),
-                kgco2e_per_gpu_hour: d(t.kgco2e_per_gpu_hour, "kgco2e_per_gpu_hour"),
+                market_kgco2e: d(t.market_kgco2e, Figure::MarketKgco2e.name()),
+                kgco2e_per_gpu_hour: d(t.kgco2e_per_gpu_hour, Figure::KgPerGpuHour.name()),
                 scores,
             }
         })

@@ -6,39 +6,8 @@ use crate::findings::Finding;
 use crate::timeutil::Period;
 use serde::Serialize;
 
-/// Summed quantities: the keys every level of report.json shares.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Amounts {
-    pub jobs: u64,
-    pub gpu_hours: f64,
-    pub it_energy_kwh: f64,
-    pub facility_energy_kwh: f64,
-    pub location_kgco2e: f64,
-    /// Market-based emissions (GHG Protocol Scope 2): instruments, residual mix, else grid.
-    pub market_kgco2e: Option<f64>,
-    /// Sum over jobs whose hardware has known embodied emissions; `null` when none has.
-    pub embodied_kgco2e: Option<f64>,
-    /// On-site water, over jobs at sites with a WUE; `null` when none has.
-    pub water_l: Option<f64>,
-    /// kgCO2e (location-based) per accelerator-hour.
-    pub kgco2e_per_gpu_hour: Option<f64>,
-    /// Uncertainty bounds of the location- and market-based figures (see compute::uncertainty).
-    pub location_kgco2e_low: Option<f64>,
-    pub location_kgco2e_high: Option<f64>,
-    pub market_kgco2e_low: Option<f64>,
-    pub market_kgco2e_high: Option<f64>,
-    /// Tokens processed (prorated), over the jobs that give them; `null` when none does.
-    pub tokens: Option<f64>,
-    /// kgCO2e (location-based) per million tokens, over the jobs that give tokens.
-    pub kgco2e_per_million_tokens: Option<f64>,
-    /// With `[accounting] overhead = "allocate"`: the idle and unattributed energy (facility
-    /// level) and its location-based emissions carried, by energy share at each site and
-    /// month; absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub overhead_kwh: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub overhead_kgco2e: Option<f64>,
-}
+pub mod figures;
+pub use figures::{ratio, Amounts, Figure};
 
 /// One job's row of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize)]
