@@ -119,13 +119,15 @@ pub struct OutputArgs {
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "greenledger-report")]
     pub out: PathBuf,
-    /// Comma-separated output formats: html, json, csv, model-cards, pdf.
+    /// Comma-separated output formats.
     #[arg(
         long,
         value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
         default_value = "html,json,csv,model-cards,pdf,boamps"
     )]
-    pub format: String,
+    pub format: Vec<crate::config::Format>,
     /// Replace a non-empty output folder.
     #[arg(long)]
     pub force: bool,
@@ -153,9 +155,9 @@ pub struct ReportArgs {
 pub struct PushdownArgs {
     #[command(flatten)]
     pub inputs: InputArgs,
-    /// The engine to write SQL and a driver for: spark or duckdb.
-    #[arg(long, value_name = "ENGINE", default_value = "spark")]
-    pub engine: String,
+    /// The engine to write SQL and a driver for.
+    #[arg(long, value_name = "ENGINE", value_enum, default_value = "spark")]
+    pub engine: crate::ingest::pushdown::Engine,
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "greenledger-pushdown")]
     pub out: PathBuf,

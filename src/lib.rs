@@ -45,7 +45,7 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
     let ledger = compute::build(&cfg, &factors, ingested)?;
     let mut report = Report::new(&cfg, &factors, ledger, generated_at);
     // The command line wins over `[report] previous`.
-    let prev = match (&inputs.previous, &cfg.previous) {
+    let prev = match (&inputs.previous, &cfg.report.previous) {
         (Some(p), _) => Some((p.clone(), p.display().to_string())),
         (None, Some(f)) => Some((f.path.clone(), f.shown.clone())),
         (None, None) => None,
@@ -203,7 +203,7 @@ pub fn run(cli: Cli, argv: &[String]) -> Result<i32> {
             Ok(exit_code(&r))
         }
         Command::Validate(a) => validate(&a),
-        Command::Pushdown(a) => pushdown::run(&a.inputs, &a.engine, &a.out, a.force),
+        Command::Pushdown(a) => pushdown::run(&a.inputs, a.engine, &a.out, a.force),
         Command::Estimate(a) => estimate_command(&a),
         Command::Verify(a) => verify(&a),
         Command::Completions(a) => {

@@ -5,8 +5,9 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 /// The zone naive timestamps of an input are read in.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub enum InputZone {
+    #[default]
     Utc,
     Fixed(chrono::FixedOffset),
     Named(Tz),

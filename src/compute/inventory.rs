@@ -298,7 +298,11 @@ impl Draft {
         (idle_known, host_known): (bool, bool),
     ) -> InventoryRow {
         let u = &s.cfg.uncertainty;
-        let default_pue = s.cfg.default_pue.unwrap_or(crate::factors::DEFAULT_PUE);
+        let default_pue = s
+            .cfg
+            .estimate
+            .default_pue
+            .unwrap_or(crate::factors::DEFAULT_PUE);
         let pue = cfg_site.map(|c| site_pue(c, month.start, month.end, default_pue).0);
         let grid = cfg_site.and_then(|c| site_annual(s.factors, s.hourly, c, s.period.year()));
         let kwh = |h: &[(i64, f64)]| h.iter().fold(0.0, |a, (_, j)| a + j) / 3.6e6;

@@ -95,10 +95,11 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
     );
     // Every later step has run: a figure still null would be reported as unknown.
     let overhead = [Figure::OverheadKwh, Figure::OverheadKgco2e];
-    let waiting = frame
-        .unset()?
-        .into_iter()
-        .find(|(f, _)| !frame.is_empty() && (cfg.allocate_overhead || !overhead.contains(f)));
+    let waiting = frame.unset()?.into_iter().find(|(f, _)| {
+        !frame.is_empty()
+            && (cfg.accounting.overhead == crate::config::Overhead::Allocate
+                || !overhead.contains(f))
+    });
     if let Some((f, step)) = waiting {
         return Err(crate::error::Error::new(format!(
             "internal error: {} was not set by the {step}",
@@ -136,7 +137,7 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
 /// The period reported on: the configured one, else the jobs' span. Telemetry without jobs
 /// needs a period (there is nothing else to take it from).
 pub fn period(cfg: &Config, jobs: &[crate::ingest::Job], telemetry: bool) -> Result<Period> {
-    if jobs.is_empty() && cfg.period.is_none() && telemetry {
+    if jobs.is_empty() && cfg.report.period.is_none() && telemetry {
         return Err(crate::error::Error::new(
             "without jobs the report cannot take its period from them",
         )
@@ -274,13 +275,14 @@ fn add_overhead_columns(
     findings: &mut Vec<crate::findings::Finding>,
 ) -> Result<()> {
     let n = facility.len();
-    let (kwh, kg): (Vec<Option<f64>>, Vec<Option<f64>>) = if cfg.allocate_overhead {
-        let (per_job, mut f) = inventory::overhead(inv, job_rows, facility);
-        findings.append(&mut f);
-        per_job.into_iter().map(|(a, b)| (Some(a), Some(b))).unzip()
-    } else {
-        (vec![None; n], vec![None; n])
-    };
+    let (kwh, kg): (Vec<Option<f64>>, Vec<Option<f64>>) =
+        if cfg.accounting.overhead == crate::config::Overhead::Allocate {
+            let (per_job, mut f) = inventory::overhead(inv, job_rows, facility);
+            findings.append(&mut f);
+            per_job.into_iter().map(|(a, b)| (Some(a), Some(b))).unzip()
+        } else {
+            (vec![None; n], vec![None; n])
+        };
     frame.set(Figure::OverheadKwh, kwh)?;
     frame.set(Figure::OverheadKgco2e, kg)
 }
@@ -320,7 +322,10 @@ fn add_market_columns(
 
 /// Effective PUE (time-weighted over the period) and annual intensity of each configured site.
 fn site_factors(cfg: &Config, factors: &Factors, period: &Period) -> Vec<SiteFactor> {
-    let default_pue = cfg.default_pue.unwrap_or(crate::factors::DEFAULT_PUE);
+    let default_pue = cfg
+        .estimate
+        .default_pue
+        .unwrap_or(crate::factors::DEFAULT_PUE);
     cfg.sites
         .iter()
         .filter_map(|s| {

@@ -202,7 +202,7 @@ pub(super) struct CodecarbonSection {
 pub(super) struct AccountingSection {
     /// `separate` (default): idle and unattributed energy stay apart from the teams;
     /// `allocate`: spread over the teams by their energy at each site and month.
-    pub(super) overhead: Option<String>,
+    pub(super) overhead: Option<super::Overhead>,
 }
 
 #[derive(Debug, Default, Deserialize)]

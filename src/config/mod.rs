@@ -34,6 +34,10 @@ pub struct Inputs {
     pub meters: Vec<InputFile>,
     pub zeus: Vec<InputFile>,
     pub boamps: Vec<InputFile>,
+    /// The zone naive timestamps are read in (`--timezone`, `[inputs] timezone`), and its
+    /// name as given.
+    pub timezone: InputZone,
+    pub timezone_name: String,
 }
 
 /// A PUE value, for the whole time or for one period.
@@ -154,8 +158,8 @@ pub struct Output {
     pub generated_at: Option<String>,
 }
 
-/// An output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An output format, as `--format` names it (`model-cards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Html,
     Json,
@@ -266,58 +270,111 @@ impl From<file::BoampsSection> for Boamps {
     }
 }
 
-/// Everything a run needs, validated.
+/// `[report]`: what the report is and covers.
 #[derive(Debug, Clone)]
-pub struct Config {
-    pub config_file: Option<InputFile>,
+pub struct ReportSettings {
     pub title: String,
     pub organization: String,
+    /// `--period`, else `period` or `start`/`end`; `None`: the jobs' span.
     pub period: Option<Period>,
     pub reference_intensity_g_per_kwh: Option<f64>,
-    pub inputs: Inputs,
-    pub timezone: InputZone,
-    pub timezone_name: String,
-    pub sites: Vec<Site>,
-    pub hardware: Vec<HardwareOverride>,
-    pub codecarbon_teams: BTreeMap<String, String>,
-    pub codecarbon_sites: BTreeMap<String, String>,
-    /// Share of TDP drawn when only TDP is known (estimate tier).
+    /// `previous`: an earlier report.json, resolved against the config's folder.
+    pub previous: Option<InputFile>,
+    /// `net_revenue` and `currency`, for the ESRS E1 intensities.
+    pub net_revenue: Option<NetRevenue>,
+}
+
+/// `[codecarbon]`: the team and site of each CodeCarbon project.
+#[derive(Debug, Clone, Default)]
+pub struct Codecarbon {
+    pub teams: BTreeMap<String, String>,
+    pub sites: BTreeMap<String, String>,
+}
+
+/// `[estimate]`: the estimate tier's assumptions.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    /// Share of TDP drawn when only TDP is known.
     pub utilisation: f64,
     /// Default PUE for jobs without a site (else the embedded industry average).
     pub default_pue: Option<f64>,
+}
+
+/// `[telemetry]`: how power samples are read.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
     /// A segment between two power samples longer than this is a gap (no energy).
     pub max_gap_s: f64,
     /// Columns of nvidia-smi logs without a header line.
     pub nvidia_smi_columns: Option<Vec<String>>,
-    /// `[telemetry] node`: the node of telemetry that names none (W&B events).
-    pub telemetry_node: Option<String>,
+    /// The node of telemetry that names none (W&B events).
+    pub node: Option<String>,
+}
+
+/// `[sacct]`: how Slurm accounting maps to jobs.
+#[derive(Debug, Clone, Default)]
+pub struct Sacct {
+    pub columns: Option<Vec<String>>,
+    pub site: Option<String>,
+    pub sites: BTreeMap<String, String>,
+    pub hardware: Option<String>,
+    pub partitions: BTreeMap<String, String>,
+    pub models: BTreeMap<String, String>,
+    pub exclusive: bool,
+}
+
+/// `[grid]`.
+#[derive(Debug, Clone, Default)]
+pub struct Grid {
+    /// Use life-cycle rather than direct (operational) hourly intensities.
+    pub lifecycle: bool,
+}
+
+/// `[accounting] overhead`: where idle and unattributed energy goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overhead {
+    /// Kept apart from the teams, as the inventory's own lines.
+    #[default]
+    Separate,
+    /// Spread over the teams by their energy at each site and month.
+    Allocate,
+}
+
+/// `[accounting]`.
+#[derive(Debug, Clone, Default)]
+pub struct Accounting {
+    pub overhead: Overhead,
+}
+
+/// Everything a run needs, validated: one field per section of greenledger.toml, as the file
+/// nests them, with the command line merged in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub config_file: Option<InputFile>,
+    pub report: ReportSettings,
+    /// `[inputs]` and the command line's files.
+    pub inputs: Inputs,
+    pub sites: Vec<Site>,
+    pub hardware: Vec<HardwareOverride>,
+    pub codecarbon: Codecarbon,
+    pub estimate: Estimate,
+    pub telemetry: Telemetry,
     /// Relative uncertainties for the low/high bounds.
     pub uncertainty: uncertainty::Uncertainty,
     /// The practice rubric (embedded defaults with `[rubric]` overrides).
     pub rubric: rubric::Rubric,
-    /// `[report] previous`: an earlier report.json, resolved against the config's folder.
-    pub previous: Option<InputFile>,
-    /// Published footprints of external models.
+    /// `[[published_footprint]]`: published footprints of external models.
     pub published_footprints: Vec<PublishedFootprint>,
-    pub sacct_columns: Option<Vec<String>>,
-    pub sacct_site: Option<String>,
-    pub sacct_sites: BTreeMap<String, String>,
-    pub sacct_hardware: Option<String>,
-    pub sacct_partitions: BTreeMap<String, String>,
-    pub sacct_models: BTreeMap<String, String>,
-    pub sacct_exclusive: bool,
-    /// Use life-cycle rather than direct (operational) hourly intensities.
-    pub grid_lifecycle: bool,
-    /// `[accounting] overhead = "allocate"`: idle and unattributed energy spread over the teams.
-    pub allocate_overhead: bool,
+    pub sacct: Sacct,
+    pub grid: Grid,
+    pub accounting: Accounting,
     /// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
     pub prometheus: Option<prometheus::Prometheus>,
     /// `--pushdown DIR`: an engine's integration results in place of telemetry files.
     pub pushdown: Option<InputFile>,
     /// Runs from an MLflow tracking server (`[mlflow]`, `--mlflow`).
     pub mlflow: Option<mlflow::Mlflow>,
-    /// `[report] net_revenue` and `currency`, for the ESRS E1 intensities.
-    pub net_revenue: Option<NetRevenue>,
     /// `[boamps]`: what exports say that the ledger does not know, and how imports are read.
     pub boamps: Boamps,
     pub quiet: bool,
@@ -376,7 +433,8 @@ impl Config {
             .unwrap_or_default();
         let period = period(args, &file.report, &w)?;
         let (timezone, timezone_name) = timezone(args, &file.inputs, &w)?;
-        let inputs = inputs::collect(&file.inputs, args, &base, &w, &mut findings)?;
+        let mut inputs = inputs::collect(&file.inputs, args, &base, &w, &mut findings)?;
+        (inputs.timezone, inputs.timezone_name) = (timezone, timezone_name);
         let sites = sites::sites(&file.site, &w)?;
         check_hardware(&file.hardware, &w)?;
         for (project, site) in &file.codecarbon.sites {
@@ -400,42 +458,54 @@ impl Config {
         });
         let cfg = Config {
             config_file: input,
-            title: file
-                .report
-                .title
-                .unwrap_or_else(|| "Training footprint".to_string()),
-            organization: file.report.organization.unwrap_or_default(),
-            period,
-            reference_intensity_g_per_kwh: file.report.reference_intensity_g_per_kwh,
+            report: ReportSettings {
+                title: file
+                    .report
+                    .title
+                    .unwrap_or_else(|| "Training footprint".to_string()),
+                organization: file.report.organization.unwrap_or_default(),
+                period,
+                reference_intensity_g_per_kwh: file.report.reference_intensity_g_per_kwh,
+                previous,
+                net_revenue,
+            },
             inputs,
-            timezone,
-            timezone_name,
             sites,
             hardware: file.hardware,
-            codecarbon_teams: file.codecarbon.teams,
-            codecarbon_sites: file.codecarbon.sites,
-            utilisation,
-            default_pue: file.estimate.default_pue,
-            max_gap_s,
-            nvidia_smi_columns: file.telemetry.nvidia_smi_columns,
-            telemetry_node: file.telemetry.node,
+            codecarbon: Codecarbon {
+                teams: file.codecarbon.teams,
+                sites: file.codecarbon.sites,
+            },
+            estimate: Estimate {
+                utilisation,
+                default_pue: file.estimate.default_pue,
+            },
+            telemetry: Telemetry {
+                max_gap_s,
+                nvidia_smi_columns: file.telemetry.nvidia_smi_columns,
+                node: file.telemetry.node,
+            },
             uncertainty: file.uncertainty,
             rubric,
-            previous,
             published_footprints,
-            sacct_columns: file.sacct.columns,
-            sacct_site: file.sacct.site,
-            sacct_sites: file.sacct.sites,
-            sacct_hardware: file.sacct.hardware,
-            sacct_partitions: file.sacct.partitions,
-            sacct_models: file.sacct.models,
-            sacct_exclusive: file.sacct.exclusive,
-            grid_lifecycle: file.grid.lifecycle,
-            allocate_overhead: overhead(&file.accounting, &w)?,
+            sacct: Sacct {
+                columns: file.sacct.columns,
+                site: file.sacct.site,
+                sites: file.sacct.sites,
+                hardware: file.sacct.hardware,
+                partitions: file.sacct.partitions,
+                models: file.sacct.models,
+                exclusive: file.sacct.exclusive,
+            },
+            grid: Grid {
+                lifecycle: file.grid.lifecycle,
+            },
+            accounting: Accounting {
+                overhead: file.accounting.overhead.unwrap_or_default(),
+            },
             prometheus,
             pushdown,
             mlflow,
-            net_revenue,
             boamps: file.boamps.into(),
             quiet: args.quiet,
         };
@@ -577,17 +647,6 @@ fn check_hardware(hardware: &[HardwareOverride], w: &Where) -> Result<()> {
     Ok(())
 }
 
-/// `[accounting] overhead`: `separate` (default) or `allocate`.
-fn overhead(a: &file::AccountingSection, w: &Where) -> Result<bool> {
-    match a.overhead.as_deref().map(str::trim) {
-        None | Some("separate") => Ok(false),
-        Some("allocate") => Ok(true),
-        Some(other) => Err(w.err(format!(
-            "[accounting] overhead = '{other}' is not 'separate' or 'allocate'"
-        ))),
-    }
-}
-
 /// `[estimate]`: utilisation in (0, 1] (returned; default 1) and default_pue in 1..5.
 fn estimate(e: &file::EstimateSection, w: &Where) -> Result<f64> {
     let utilisation = e.utilisation.unwrap_or(1.0);
@@ -623,25 +682,12 @@ fn rubric(
         w.at(at, m.clone())
     })
 }
-/// The output formats named in `--format`.
-pub fn parse_formats(s: &str) -> Result<Vec<Format>> {
+/// The output formats named in `--format` (clap has parsed each name), each once.
+fn distinct_formats(given: &[Format]) -> Result<Vec<Format>> {
     let mut out = Vec::new();
-    for f in s.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        let fmt =
-            match f {
-                "html" => Format::Html,
-                "json" => Format::Json,
-                "csv" => Format::Csv,
-                "model-cards" => Format::ModelCards,
-                "pdf" => Format::Pdf,
-                "boamps" => Format::Boamps,
-                other => return Err(Error::new(format!("--format: unknown format '{other}'"))
-                    .hint(
-                        "use a comma-separated list of html, json, csv, model-cards, pdf, boamps",
-                    )),
-            };
-        if !out.contains(&fmt) {
-            out.push(fmt);
+    for f in given {
+        if !out.contains(f) {
+            out.push(*f);
         }
     }
     if out.is_empty() {
@@ -655,7 +701,7 @@ impl Output {
         Ok(Output {
             dir: a.out.clone(),
             public: a.public,
-            formats: parse_formats(&a.format)?,
+            formats: distinct_formats(&a.format)?,
             force: a.force,
             templates: a.templates.clone(),
             generated_at: a.generated_at.clone(),

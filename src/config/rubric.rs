@@ -7,19 +7,83 @@ use std::collections::BTreeMap;
 /// The embedded default rubric.
 pub const DEFAULT_RUBRIC: &str = include_str!("rubric.toml");
 
-/// The practices, in report order.
-pub const PRACTICES: [&str; 10] = [
-    "clean_energy",
-    "pretrained_reuse",
-    "distillation",
-    "efficient_training",
-    "compute_efficiency",
-    "efficient_hardware",
-    "hardware_utilisation",
-    "carbon_aware",
-    "low_waste",
-    "transparency",
-];
+/// A practice that shrinks the footprint of training, scored 0..100. Its serde name
+/// (`clean_energy`, ...) is its key in greenledger.toml, rubric.toml and report.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Practice {
+    CleanEnergy,
+    PretrainedReuse,
+    Distillation,
+    EfficientTraining,
+    ComputeEfficiency,
+    EfficientHardware,
+    HardwareUtilisation,
+    CarbonAware,
+    LowWaste,
+    Transparency,
+}
+
+impl Practice {
+    /// The practices, in report order.
+    pub const ALL: [Practice; 10] = [
+        Practice::CleanEnergy,
+        Practice::PretrainedReuse,
+        Practice::Distillation,
+        Practice::EfficientTraining,
+        Practice::ComputeEfficiency,
+        Practice::EfficientHardware,
+        Practice::HardwareUtilisation,
+        Practice::CarbonAware,
+        Practice::LowWaste,
+        Practice::Transparency,
+    ];
+
+    /// Its key (`clean_energy`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Practice::CleanEnergy => "clean_energy",
+            Practice::PretrainedReuse => "pretrained_reuse",
+            Practice::Distillation => "distillation",
+            Practice::EfficientTraining => "efficient_training",
+            Practice::ComputeEfficiency => "compute_efficiency",
+            Practice::EfficientHardware => "efficient_hardware",
+            Practice::HardwareUtilisation => "hardware_utilisation",
+            Practice::CarbonAware => "carbon_aware",
+            Practice::LowWaste => "low_waste",
+            Practice::Transparency => "transparency",
+        }
+    }
+
+    /// Its name in prose (`clean energy`).
+    pub fn label(self) -> String {
+        self.name().replace('_', " ")
+    }
+
+    /// The practice a key names.
+    pub fn parse(key: &str) -> Option<Practice> {
+        Practice::ALL.into_iter().find(|p| p.name() == key)
+    }
+}
+
+/// Maps keyed by practice list them by name, as report.json always has.
+impl Ord for Practice {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for Practice {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Practice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// One practice's mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -47,12 +111,12 @@ pub struct PointOverride {
 /// The rubric in force.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rubric {
-    pub practices: BTreeMap<String, Point>,
+    pub practices: BTreeMap<Practice, Point>,
 }
 
 impl Default for Rubric {
     fn default() -> Self {
-        let practices: BTreeMap<String, Point> =
+        let practices: BTreeMap<Practice, Point> =
             toml::from_str(DEFAULT_RUBRIC).expect("the embedded rubric is valid (tested)");
         Rubric { practices }
     }
@@ -62,10 +126,11 @@ impl Rubric {
     /// Apply `[rubric.<practice>]` overrides. Errors name the practice and what is wrong.
     pub fn with(mut self, overrides: &BTreeMap<String, PointOverride>) -> Result<Rubric, String> {
         for (name, o) in overrides {
-            let Some(p) = self.practices.get_mut(name) else {
+            let Some(p) = Practice::parse(name).and_then(|k| self.practices.get_mut(&k)) else {
+                let all: Vec<&str> = Practice::ALL.iter().map(|p| p.name()).collect();
                 return Err(format!(
                     "[rubric.{name}]: unknown practice; the practices are {}",
-                    PRACTICES.join(", ")
+                    all.join(", ")
                 ));
             };
             if let Some(w) = o.weight {
@@ -96,8 +161,8 @@ impl Rubric {
     }
 
     /// Map a metric to 0..100.
-    pub fn score(&self, practice: &str, metric: f64) -> f64 {
-        let p = self.practices[practice];
+    pub fn score(&self, practice: Practice, metric: f64) -> f64 {
+        let p = self.practices[&practice];
         (100.0 * (metric - p.zero) / (p.full - p.zero)).clamp(0.0, 100.0)
     }
 }
@@ -110,24 +175,28 @@ mod tests {
     fn default_rubric_matches_design_and_maps_linearly() {
         let r = Rubric::default();
         assert_eq!(r.practices.len(), 10);
-        for p in PRACTICES {
-            assert!(r.practices.contains_key(p), "{p}");
+        for p in Practice::ALL {
+            assert!(r.practices.contains_key(&p), "{p}");
+            assert_eq!(Practice::parse(p.name()), Some(p));
         }
         // Half the GPU-hours fine-tuned: 0.5 of the way to 0.8 -> 62.5.
-        assert_eq!(r.score("pretrained_reuse", 0.5), 62.5);
-        assert_eq!(r.score("clean_energy", 475.0), 0.0);
-        assert_eq!(r.score("clean_energy", 50.0), 100.0);
-        assert_eq!(r.score("clean_energy", 10.0), 100.0);
-        assert_eq!(r.score("clean_energy", 262.5), 50.0);
-        assert_eq!(r.score("carbon_aware", 0.0), 50.0);
-        assert_eq!(r.score("carbon_aware", -0.3), 100.0);
-        assert_eq!(r.score("low_waste", 0.05), 75.0);
+        assert_eq!(r.score(Practice::PretrainedReuse, 0.5), 62.5);
+        assert_eq!(r.score(Practice::CleanEnergy, 475.0), 0.0);
+        assert_eq!(r.score(Practice::CleanEnergy, 50.0), 100.0);
+        assert_eq!(r.score(Practice::CleanEnergy, 10.0), 100.0);
+        assert_eq!(r.score(Practice::CleanEnergy, 262.5), 50.0);
+        assert_eq!(r.score(Practice::CarbonAware, 0.0), 50.0);
+        assert_eq!(r.score(Practice::CarbonAware, -0.3), 100.0);
+        assert_eq!(r.score(Practice::LowWaste, 0.05), 75.0);
         // Issue 18's defaults: efficiency 0.25 -> 0.9, utilisation 0.3 -> 0.8, MFU 0.1 -> 0.5.
-        let p = |n: &str| (r.practices[n].zero, r.practices[n].full);
+        let p = |n: &str| {
+            let k = Practice::parse(n).unwrap();
+            (r.practices[&k].zero, r.practices[&k].full)
+        };
         assert_eq!(p("efficient_hardware"), (0.25, 0.9));
         assert_eq!(p("hardware_utilisation"), (0.3, 0.8));
         assert_eq!(p("compute_efficiency"), (0.1, 0.5));
-        assert_eq!(r.score("compute_efficiency", 0.3), 50.0);
+        assert_eq!(r.score(Practice::ComputeEfficiency, 0.3), 50.0);
     }
 
     #[test]
@@ -142,8 +211,8 @@ mod tests {
             },
         );
         let r = Rubric::default().with(&o).unwrap();
-        assert_eq!(r.score("distillation", 0.25), 100.0);
-        assert_eq!(r.practices["distillation"].weight, 3.0);
+        assert_eq!(r.score(Practice::Distillation, 0.25), 100.0);
+        assert_eq!(r.practices[&Practice::Distillation].weight, 3.0);
         let mut bad = BTreeMap::new();
         bad.insert("vibes".to_string(), PointOverride::default());
         assert!(Rubric::default()
@@ -173,7 +242,7 @@ mod tests {
             Rubric::default().with(&o)
         };
         assert_eq!(
-            reference("efficient_hardware", 2.0).unwrap().practices["efficient_hardware"]
+            reference("efficient_hardware", 2.0).unwrap().practices[&Practice::EfficientHardware]
                 .reference_tflops_per_w,
             Some(2.0)
         );

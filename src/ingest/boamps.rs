@@ -225,7 +225,7 @@ fn span(
             .ok_or(format!(
                 "measures[{i}] has no measurementDateTime: the job cannot be placed in time"
             ))?;
-        let t0 = crate::timeutil::parse_timestamp(at, &cfg.timezone)
+        let t0 = crate::timeutil::parse_timestamp(at, &cfg.inputs.timezone)
             .map_err(|e| format!("measures[{i}].measurementDateTime '{at}': {e}"))?
             .utc;
         let secs = m

@@ -132,7 +132,7 @@ fn naive_finding(
         findings.push(
             Finding::warning(
                 codes::CC_NAIVE_TIMESTAMP,
-                format!("{n} timestamps have no time zone (CodeCarbon writes local wall-clock time); they were read as {}", cfg.timezone_name),
+                format!("{n} timestamps have no time zone (CodeCarbon writes local wall-clock time); they were read as {}", cfg.inputs.timezone_name),
             )
             .at(&f.shown, Some(first)),
         );
@@ -289,7 +289,7 @@ fn run(
 ) -> std::result::Result<Run, Reject> {
     let end = match c
         .get("timestamp")
-        .map(|s| parse_timestamp(s, &cfg.timezone))
+        .map(|s| parse_timestamp(s, &cfg.inputs.timezone))
     {
         Some(Ok(st)) => {
             if st.naive {
@@ -471,7 +471,7 @@ pub fn merge(
         match target {
             Some(i) => enrich(&mut jobs[i], &run, &run_name, findings),
             None => {
-                let team = match cfg.codecarbon_teams.get(&run.project) {
+                let team = match cfg.codecarbon.teams.get(&run.project) {
                     Some(t) => t.clone(),
                     None => {
                         *unassigned.entry(run.project.clone()).or_default() += 1;
@@ -550,7 +550,7 @@ fn run_job(run: &Run, run_name: String, team: String, cfg: &Config) -> Job {
         run.origin.clone(),
     );
     j.project = Some(run.project.clone());
-    j.site = cfg.codecarbon_sites.get(&run.project).cloned();
+    j.site = cfg.codecarbon.sites.get(&run.project).cloned();
     j.zone = run.zone.clone();
     j.hardware = run.gpu_model.clone().unwrap_or_else(|| "unknown".into());
     j.devices = run.gpu_count;

@@ -217,7 +217,7 @@ fn hourly_columns(header: &[String], cfg: &Config, f: &InputFile) -> Result<[usi
     let t_col = col(&|h| h.starts_with("datetime") || h == "timestamp" || h == "time");
     let zone_col = col(&|h| h == "zone id" || h == "zone" || h == "zone_key" || h == "zone_name")
         .or_else(|| col(&|h| h == "country" || h == "country_code"));
-    let g_col = if cfg.grid_lifecycle {
+    let g_col = if cfg.grid.lifecycle {
         col(&|h| h.contains("carbon intensity") && (h.contains("life cycle") || h.contains("lca")))
     } else {
         col(&|h| h.contains("carbon intensity") && h.contains("direct"))

@@ -114,7 +114,7 @@ pub fn read(
         findings.push(
             Finding::warning(
                 codes::JOBS_NAIVE_TIMESTAMP,
-                format!("{n} start/end timestamps have no time zone; they were read as {} (set [inputs] timezone or --timezone, or write RFC 3339 with an offset)", cfg.timezone_name),
+                format!("{n} start/end timestamps have no time zone; they were read as {} (set [inputs] timezone or --timezone, or write RFC 3339 with an offset)", cfg.inputs.timezone_name),
             )
             .at(&f.shown, Some(first)),
         );
@@ -174,7 +174,7 @@ impl Row<'_> {
             );
             return None;
         };
-        match parse_timestamp(&s, &self.cfg.timezone) {
+        match parse_timestamp(&s, &self.cfg.inputs.timezone) {
             Ok(st) => {
                 if st.naive {
                     self.naive.0 += 1;

@@ -29,27 +29,29 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// What kind of work a job did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// What kind of work a job did. Input files may use the aliases (any case, `_` for `-`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrainingType {
+    #[serde(alias = "pre-training")]
     Pretraining,
+    #[serde(alias = "finetuning", alias = "fine-tune", alias = "finetune")]
     FineTuning,
     Distillation,
+    #[serde(alias = "eval", alias = "inference")]
     Evaluation,
     Other,
 }
 
+/// The variant of a serde enum that `name` (or one of its aliases) names.
+fn by_name<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    use serde::de::value::{Error, StrDeserializer};
+    T::deserialize(StrDeserializer::<Error>::new(name)).ok()
+}
+
 impl TrainingType {
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_lowercase().replace('_', "-").as_str() {
-            "pretraining" | "pre-training" => Self::Pretraining,
-            "fine-tuning" | "finetuning" | "fine-tune" | "finetune" => Self::FineTuning,
-            "distillation" => Self::Distillation,
-            "evaluation" | "eval" | "inference" => Self::Evaluation,
-            "other" => Self::Other,
-            _ => return None,
-        })
+        by_name(&s.trim().to_lowercase().replace('_', "-"))
     }
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -62,23 +64,33 @@ impl TrainingType {
     }
 }
 
-/// How a job ended. Failed and cancelled work counts too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// How a job ended. Failed and cancelled work counts too. Input files may use the aliases
+/// (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    #[serde(
+        alias = "complete",
+        alias = "success",
+        alias = "succeeded",
+        alias = "done"
+    )]
     Completed,
+    #[serde(
+        alias = "failure",
+        alias = "error",
+        alias = "timeout",
+        alias = "node_fail",
+        alias = "oom"
+    )]
     Failed,
+    #[serde(alias = "canceled", alias = "killed", alias = "preempted")]
     Cancelled,
 }
 
 impl Status {
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_lowercase().as_str() {
-            "completed" | "complete" | "success" | "succeeded" | "done" => Self::Completed,
-            "failed" | "failure" | "error" | "timeout" | "node_fail" | "oom" => Self::Failed,
-            "cancelled" | "canceled" | "killed" | "preempted" => Self::Cancelled,
-            _ => return None,
-        })
+        by_name(&s.trim().to_lowercase())
     }
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -388,4 +400,42 @@ pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested>
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_aliases_read_back_to_their_variant() {
+        for t in [
+            TrainingType::Pretraining,
+            TrainingType::FineTuning,
+            TrainingType::Distillation,
+            TrainingType::Evaluation,
+            TrainingType::Other,
+        ] {
+            assert_eq!(TrainingType::parse(t.as_str()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        assert_eq!(
+            TrainingType::parse(" Fine_Tune "),
+            Some(TrainingType::FineTuning)
+        );
+        assert_eq!(TrainingType::parse("EVAL"), Some(TrainingType::Evaluation));
+        assert_eq!(
+            TrainingType::parse("pre_training"),
+            Some(TrainingType::Pretraining)
+        );
+        assert_eq!(TrainingType::parse("training"), None);
+        for s in [Status::Completed, Status::Failed, Status::Cancelled] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(Status::parse("NODE_FAIL"), Some(Status::Failed));
+        assert_eq!(Status::parse("Canceled"), Some(Status::Cancelled));
+        assert_eq!(Status::parse("succeeded"), Some(Status::Completed));
+        assert_eq!(Status::parse("running"), None);
+        assert_eq!(Status::parse(""), None);
+    }
 }

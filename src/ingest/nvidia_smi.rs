@@ -157,7 +157,7 @@ fn columns(first: &csv::StringRecord, cfg: &Config, shown: &str) -> Result<Colum
     let has_header = first
         .iter()
         .any(|h| field_name(h).starts_with("power.draw") || field_name(h) == "timestamp");
-    let fields: Vec<String> = match (&cfg.nvidia_smi_columns, has_header) {
+    let fields: Vec<String> = match (&cfg.telemetry.nvidia_smi_columns, has_header) {
         (Some(cols), false) => cols.iter().map(|c| field_name(c)).collect(),
         _ => first.iter().map(field_name).collect(),
     };
@@ -365,7 +365,7 @@ fn tally_findings(t: &Tally, shown: &str, cfg: &Config, findings: &mut Vec<Findi
     }
     if t.naive > 0 {
         findings.push(
-            Finding::warning(codes::TELEMETRY_NAIVE_TIMESTAMP, format!("{} timestamps have no time zone (nvidia-smi writes local time); they were read as {}", t.naive, cfg.timezone_name))
+            Finding::warning(codes::TELEMETRY_NAIVE_TIMESTAMP, format!("{} timestamps have no time zone (nvidia-smi writes local time); they were read as {}", t.naive, cfg.inputs.timezone_name))
                 .at(shown, None),
         );
     }

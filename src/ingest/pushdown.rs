@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 
 /// The engine a pushdown folder is written for (its SQL dialect is in
 /// `compute::energy::sql`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
     #[default]
     Spark,
+    #[value(name = "duckdb")]
     DuckDb,
 }
 
@@ -53,11 +54,7 @@ impl Engine {
 
     /// Parse `spark` or `duckdb`.
     pub fn parse(s: &str) -> Option<Engine> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "spark" => Some(Engine::Spark),
-            "duckdb" => Some(Engine::DuckDb),
-            _ => None,
-        }
+        <Engine as clap::ValueEnum>::from_str(s.trim(), true).ok()
     }
 }
 

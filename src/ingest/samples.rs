@@ -271,7 +271,7 @@ pub fn parse_ms(s: &str, cfg: &Config) -> std::result::Result<(i64, bool), Strin
     match fast_timestamp(s) {
         Some((ms, true)) => Ok((ms, true)),
         Some((_, false)) | None => {
-            let st = crate::timeutil::parse_timestamp(s, &cfg.timezone)?;
+            let st = crate::timeutil::parse_timestamp(s, &cfg.inputs.timezone)?;
             Ok((st.utc.timestamp_millis(), !st.naive))
         }
     }

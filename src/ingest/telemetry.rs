@@ -40,7 +40,7 @@ pub fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, S
     // `--format=csv,noheader`: a first field like 2026/07/14 08:12:53.353.
     let lead = first.split(',').next().unwrap_or("").trim();
     if lead.len() >= 19 && lead.as_bytes()[4] == b'/' && lead.as_bytes()[7] == b'/' {
-        return Ok(if cfg.nvidia_smi_columns.is_some() {
+        return Ok(if cfg.telemetry.nvidia_smi_columns.is_some() {
             Ok(Kind::NvidiaSmi)
         } else {
             Err("this looks like an nvidia-smi log without a header (--format=csv,noheader); list its columns in [telemetry] nvidia_smi_columns, e.g. [\"timestamp\", \"index\", \"power.draw\"]".into())

@@ -16,7 +16,7 @@ pub fn is_events(first_line: &str) -> bool {
 
 /// The node a W&B run ran on: configured, else the run's folder name.
 fn node_of(src: &Source, cfg: &Config) -> String {
-    if let Some(n) = &cfg.telemetry_node {
+    if let Some(n) = &cfg.telemetry.node {
         return n.clone();
     }
     let parent = src.file.path.parent();
@@ -93,7 +93,7 @@ pub fn scan(
             .at(shown, Some(bad[0])),
         );
     }
-    if cfg.telemetry_node.is_none() {
+    if cfg.telemetry.node.is_none() {
         out.findings.push(
             Finding::info(
                 codes::TELEMETRY_NODE_FROM_NAME,

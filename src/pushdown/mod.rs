@@ -137,11 +137,7 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
 
 /// The `pushdown` command: write the folder, print the findings and a summary; exit 1 when a
 /// finding is an error.
-pub fn run(inputs: &InputArgs, engine: &str, out: &Path, force: bool) -> Result<i32> {
-    let engine = sql::Engine::parse(engine).ok_or_else(|| {
-        Error::new(format!("--engine {engine}: not an engine"))
-            .hint("give --engine spark or --engine duckdb")
-    })?;
+pub fn run(inputs: &InputArgs, engine: sql::Engine, out: &Path, force: bool) -> Result<i32> {
     let w = write(inputs, engine, out, force)?;
     let mut err = std::io::stderr().lock();
     for f in w.findings.iter().filter(|f| f.severity != Severity::Info) {

@@ -148,9 +148,10 @@ fn task(r: &Report, jobs: &[&JobRow], subject: &str) -> Value {
         r.generator,
     );
     let family = r
-        .boamps_task_families
+        .boamps
+        .task_families
         .get(&j.model)
-        .unwrap_or(&r.boamps_task_family);
+        .unwrap_or(&r.boamps.task_family);
     json!({
         "taskStage": stage(j.training_type),
         "taskFamily": family,

@@ -166,7 +166,7 @@ fn teams(r: &Report) -> Result<Vec<u8>> {
     let mut header = vec!["team"];
     header.extend(amount_columns());
     header.push("share");
-    header.extend(r.practices.iter().copied());
+    header.extend(r.practices.iter().map(|p| p.name()));
     header.push("overall");
     let overhead = allocated(r);
     if overhead {

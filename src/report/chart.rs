@@ -67,6 +67,7 @@ pub struct Series {
 
 /// How the series of a chart are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// One bar per series, side by side in each category.
     Grouped,
@@ -364,7 +365,7 @@ fn scores_by_team(r: &Report) -> BarChart {
         "scores_by_team",
         "Practice scores",
         "0-100",
-        r.practices.iter().map(|p| p.replace('_', " ")).collect(),
+        r.practices.iter().map(|p| p.label()).collect(),
         r.teams
             .iter()
             .enumerate()

@@ -24,7 +24,7 @@ pub const SCHEMA: &str = "greenledger/report@1";
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scores {
     #[serde(flatten)]
-    pub practices: std::collections::BTreeMap<&'static str, Option<f64>>,
+    pub practices: std::collections::BTreeMap<crate::score::Practice, Option<f64>>,
     pub overall: Option<f64>,
 }
 
@@ -250,7 +250,17 @@ pub struct Methodology {
     pub hardware_reference: Option<crate::score::HardwareReference>,
 }
 
-/// The whole report.
+/// `[boamps]` as the BoAmps renderer reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoampsSettings {
+    /// BoAmps `taskFamily` of every model not named below.
+    pub task_family: String,
+    /// `taskFamily` per model.
+    pub task_families: std::collections::BTreeMap<String, String>,
+}
+
+/// The whole report: the render context every renderer reads, written whole as report.json
+/// (an external renderer needs nothing else).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub schema: &'static str,
@@ -277,12 +287,10 @@ pub struct Report {
     pub rubric: crate::score::Rubric,
     /// The model graph and each team's reuse dividend (an estimate).
     pub lineage: crate::score::lineage::Lineage,
-    /// Charts of the report (drawn by the HTML and PDF renderers; not part of report.json).
-    #[serde(skip)]
+    /// The report's charts as data (categories, series, scale), which the HTML and PDF draw.
     pub charts: Vec<chart::BarChart>,
-    /// The practices in report order (for renderers; report.json has them in `rubric`).
-    #[serde(skip)]
-    pub practices: Vec<&'static str>,
+    /// The practices in report order.
+    pub practices: Vec<crate::score::Practice>,
     /// Quarter over quarter: each team's change since an earlier report (`--previous`).
     pub previous: Option<crate::score::progress::Previous>,
     pub models: Vec<ModelView>,
@@ -298,17 +306,13 @@ pub struct Report {
     pub instruments: Vec<InstrumentUse>,
     pub factor_set: FactorSet,
     pub methodology: Methodology,
-    /// Made for outside readers (`--public`): BoAmps says `public`, else `internal`.
-    #[serde(skip)]
+    /// Made for outside readers (`--public`): node names pseudonymised, paths dropped; BoAmps
+    /// says `public`, else `internal`.
     pub public: bool,
-    /// BoAmps `taskFamily`: the default and per model.
-    #[serde(skip)]
-    pub boamps_task_family: String,
-    #[serde(skip)]
-    pub boamps_task_families: std::collections::BTreeMap<String, String>,
+    /// What the BoAmps files say that the ledger does not know.
+    pub boamps: BoampsSettings,
     /// Each site's configured grid zone (a job's `zone` says `site:<id>` when its site gives
     /// its own intensity).
-    #[serde(skip)]
     pub site_zones: std::collections::BTreeMap<String, String>,
 }
 
@@ -336,8 +340,8 @@ impl Report {
         let mut report = Report {
             schema: SCHEMA,
             generator: format!("greenledger {}", env!("CARGO_PKG_VERSION")),
-            title: cfg.title.clone(),
-            organization: cfg.organization.clone(),
+            title: cfg.report.title.clone(),
+            organization: cfg.report.organization.clone(),
             generated_at,
             period: ledger.period.clone(),
             methodology: methodology(cfg, factors, &ledger),
@@ -353,7 +357,7 @@ impl Report {
                 score_details: org.details,
             },
             rubric: cfg.rubric.clone(),
-            practices: crate::score::PRACTICES.to_vec(),
+            practices: crate::score::Practice::ALL.to_vec(),
             previous: None,
             lineage,
             charts: Vec::new(),
@@ -372,8 +376,10 @@ impl Report {
                 sha256: factors.sha256.clone(),
             },
             public: false,
-            boamps_task_family: cfg.boamps.task_family.clone(),
-            boamps_task_families: cfg.boamps.task_families.clone(),
+            boamps: BoampsSettings {
+                task_family: cfg.boamps.task_family.clone(),
+                task_families: cfg.boamps.task_families.clone(),
+            },
             site_zones: cfg
                 .sites
                 .iter()
@@ -490,7 +496,7 @@ fn disclosures(cfg: &Config, ledger: &mut Ledger) -> (Vec<esrs::EsrsRow>, scope2
         &ledger.inventory,
         &ledger.instruments,
         &ledger.period.label,
-        cfg.net_revenue.as_ref(),
+        cfg.report.net_revenue.as_ref(),
         cfg.config_file.as_ref().map(|f| f.shown.as_str()),
     );
     ledger.findings.extend(findings);
@@ -522,7 +528,7 @@ fn hardware_reference(
     if let Some(r) = cfg
         .rubric
         .practices
-        .get("efficient_hardware")
+        .get(&crate::score::Practice::EfficientHardware)
         .and_then(|p| p.reference_tflops_per_w)
     {
         return Some(HardwareReference {
@@ -623,16 +629,17 @@ fn methodology(cfg: &Config, factors: &Factors, ledger: &Ledger) -> Methodology 
     let (zones, regions, hw) = factors.counts();
     Methodology {
         uncertainty: cfg.uncertainty.clone(),
-        default_pue: cfg.default_pue.unwrap_or(factors::DEFAULT_PUE),
-        default_pue_source: if cfg.default_pue.is_some() {
+        default_pue: cfg.estimate.default_pue.unwrap_or(factors::DEFAULT_PUE),
+        default_pue_source: if cfg.estimate.default_pue.is_some() {
             "greenledger.toml".into()
         } else {
             factors::DEFAULT_PUE_SOURCE.into()
         },
-        utilisation: cfg.utilisation,
-        timezone: cfg.timezone_name.clone(),
-        reference_intensity_g_per_kwh: cfg.reference_intensity_g_per_kwh,
+        utilisation: cfg.estimate.utilisation,
+        timezone: cfg.inputs.timezone_name.clone(),
+        reference_intensity_g_per_kwh: cfg.report.reference_intensity_g_per_kwh,
         reference_kgco2e: cfg
+            .report
             .reference_intensity_g_per_kwh
             .map(|g| ledger.totals.facility_energy_kwh * g / 1000.0),
         embedded_zones: zones,
@@ -650,6 +657,28 @@ impl FindingCounts {
             error: count(Severity::Error),
             warning: count(Severity::Warning),
             info: count(Severity::Info),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// report.json is the render context: no field of the view-model may be left out of it
+    /// (a renderer reading a skipped field would need more than report.json).
+    #[test]
+    fn nothing_in_the_view_model_is_skipped_from_report_json() {
+        let skip = concat!("#[serde", "(skip)]");
+        for (name, text) in [
+            ("report/mod.rs", include_str!("mod.rs")),
+            ("report/chart.rs", include_str!("chart.rs")),
+            ("report/scope2.rs", include_str!("scope2.rs")),
+            ("report/esrs.rs", include_str!("esrs.rs")),
+            ("report/efficiency.rs", include_str!("efficiency.rs")),
+        ] {
+            assert!(
+                !text.contains(skip),
+                "{name} skips a field from report.json"
+            );
         }
     }
 }

@@ -11,7 +11,7 @@ pub mod whatif;
 
 pub use practices::trains_from_tokens;
 
-pub use crate::config::rubric::{Point, PointOverride, Rubric, PRACTICES};
+pub use crate::config::rubric::{Point, PointOverride, Practice, Rubric};
 use crate::ledger::JobRow;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 /// One practice's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PracticeScore {
-    pub practice: &'static str,
+    pub practice: Practice,
     pub metric: Option<f64>,
     pub score: Option<f64>,
     /// Why the score is null, when it is.
@@ -32,7 +32,7 @@ pub struct PracticeScore {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScoreCard {
     /// practice -> 0..100 or null, and `overall`.
-    pub scores: BTreeMap<&'static str, Option<f64>>,
+    pub scores: BTreeMap<Practice, Option<f64>>,
     pub overall: Option<f64>,
     pub details: Vec<PracticeScore>,
 }
@@ -50,22 +50,22 @@ pub struct HardwareReference {
 }
 
 /// The metric of each practice over `jobs` (one team's, or all), with evidence, or a reason.
-pub fn metrics(
-    jobs: &[&JobRow],
-    reference: Option<&HardwareReference>,
-) -> Vec<(&'static str, Metric)> {
+pub fn metrics(jobs: &[&JobRow], reference: Option<&HardwareReference>) -> Vec<(Practice, Metric)> {
     use practices::*;
     vec![
-        ("clean_energy", clean_energy(jobs)),
-        ("pretrained_reuse", pretrained_reuse(jobs)),
-        ("distillation", distillation(jobs)),
-        ("efficient_training", efficient_training(jobs)),
-        ("compute_efficiency", compute_efficiency(jobs)),
-        ("efficient_hardware", efficient_hardware(jobs, reference)),
-        ("hardware_utilisation", hardware_utilisation(jobs)),
-        ("carbon_aware", carbon_aware(jobs)),
-        ("low_waste", low_waste(jobs)),
-        ("transparency", transparency(jobs)),
+        (Practice::CleanEnergy, clean_energy(jobs)),
+        (Practice::PretrainedReuse, pretrained_reuse(jobs)),
+        (Practice::Distillation, distillation(jobs)),
+        (Practice::EfficientTraining, efficient_training(jobs)),
+        (Practice::ComputeEfficiency, compute_efficiency(jobs)),
+        (
+            Practice::EfficientHardware,
+            efficient_hardware(jobs, reference),
+        ),
+        (Practice::HardwareUtilisation, hardware_utilisation(jobs)),
+        (Practice::CarbonAware, carbon_aware(jobs)),
+        (Practice::LowWaste, low_waste(jobs)),
+        (Practice::Transparency, transparency(jobs)),
     ]
 }
 
@@ -88,7 +88,7 @@ pub fn scorecard(
         let (metric, score, reason, evidence) = match m {
             Ok((metric, ev)) => {
                 let s = rubric.score(practice, metric);
-                let w = rubric.practices[practice].weight;
+                let w = rubric.practices[&practice].weight;
                 weighted += w * s;
                 weights += w;
                 (Some(metric), Some(s), None, ev)

@@ -2,6 +2,7 @@
 //! caller reads the file.
 
 use crate::ledger::Figure;
+use crate::score::Practice;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -67,7 +68,7 @@ pub struct TeamNow<'a> {
     pub market_kgco2e: Option<f64>,
     pub kgco2e_per_gpu_hour: Option<f64>,
     /// practice -> 0..100 or null.
-    pub scores: &'a BTreeMap<&'static str, Option<f64>>,
+    pub scores: &'a BTreeMap<Practice, Option<f64>>,
     pub overall: Option<f64>,
 }
 
@@ -92,9 +93,11 @@ pub fn deltas(teams: &[TeamNow], previous: &serde_json::Value) -> Vec<TeamDelta>
             for (practice, now) in t.scores {
                 // What the previous report called this practice's metric.
                 let key = match (*practice, old) {
-                    ("hardware_utilisation", true) => Some("efficient_hardware"),
-                    ("efficient_hardware", true) => None,
-                    (k, _) => Some(k),
+                    (Practice::HardwareUtilisation, true) => {
+                        Some(Practice::EfficientHardware.name())
+                    }
+                    (Practice::EfficientHardware, true) => None,
+                    (k, _) => Some(k.name()),
                 };
                 let before = p
                     .and_then(|p| p.get("scores"))

@@ -151,10 +151,10 @@ proptest::proptest! {
     #[test]
     fn scores_are_bounded_and_monotonic(a in -2.0f64..2.0, b in -2.0f64..2.0) {
         let r = greenledger::score::Rubric::default();
-        for p in greenledger::score::PRACTICES {
+        for p in greenledger::score::Practice::ALL {
             let (sa, sb) = (r.score(p, a), r.score(p, b));
             proptest::prop_assert!((0.0..=100.0).contains(&sa));
-            let pt = r.practices[p];
+            let pt = r.practices[&p];
             let better = |x: f64, y: f64| if pt.full > pt.zero { x >= y } else { x <= y };
             if better(a, b) {
                 proptest::prop_assert!(sa >= sb, "{p}: {a} -> {sa}, {b} -> {sb}");

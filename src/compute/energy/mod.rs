@@ -131,7 +131,7 @@ pub fn attribute(
     let params = Params {
         p0: period.start.timestamp_millis(),
         p1: period.end.timestamp_millis(),
-        max_gap_ms: (cfg.max_gap_s * 1000.0).round() as i64,
+        max_gap_ms: (cfg.telemetry.max_gap_s * 1000.0).round() as i64,
     };
     let mut it = Integrator {
         params,
@@ -525,7 +525,7 @@ fn telemetry_findings(st: &TelemetryStats, cfg: &Config, l: &DeviceLists, f: &mu
     if st.gaps > 0 {
         f.push(Finding::warning(
             codes::TELEMETRY_GAPS,
-            format!("{} gaps longer than max_gap_s = {} s ({:.1} h in all) carry no energy; covered time is imputed for jobs: {}", st.gaps, cfg.max_gap_s, st.gap_seconds / 3600.0, list(&l.gaps)),
+            format!("{} gaps longer than max_gap_s = {} s ({:.1} h in all) carry no energy; covered time is imputed for jobs: {}", st.gaps, cfg.telemetry.max_gap_s, st.gap_seconds / 3600.0, list(&l.gaps)),
         ));
     }
     if !l.late.is_empty() {

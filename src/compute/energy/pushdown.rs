@@ -100,10 +100,10 @@ pub fn rules(cfg: &Config, period: &Period, claims: &[ClaimRow]) -> Rules {
         p0: period.start.timestamp_millis(),
         p1: period.end.timestamp_millis(),
         period: period.label.clone(),
-        max_gap_s: cfg.max_gap_s,
-        max_gap_ms: (cfg.max_gap_s * 1000.0).round() as i64,
+        max_gap_s: cfg.telemetry.max_gap_s,
+        max_gap_ms: (cfg.telemetry.max_gap_s * 1000.0).round() as i64,
         limit_factor: LIMIT_TDP_FACTOR,
-        time_zone: cfg.timezone_name.clone(),
+        time_zone: cfg.inputs.timezone_name.clone(),
         claims_rows: claims.len(),
         claims_sha256: claims_digest(claims),
     }

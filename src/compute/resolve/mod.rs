@@ -145,7 +145,7 @@ impl Resolution {
 
 /// The period a run reports on: the configured one, else the span of the jobs.
 pub fn period_of(cfg: &Config, jobs: &[Job]) -> Option<Period> {
-    if let Some(p) = &cfg.period {
+    if let Some(p) = &cfg.report.period {
         return Some(p.clone());
     }
     let start = jobs.iter().map(|j| j.start).min()?;
@@ -187,7 +187,7 @@ struct DefaultPue {
 
 impl DefaultPue {
     fn of(cfg: &Config) -> Self {
-        match cfg.default_pue {
+        match cfg.estimate.default_pue {
             Some(v) => DefaultPue {
                 value: v,
                 source: "greenledger.toml [estimate] default_pue",

@@ -86,9 +86,10 @@ impl<'a> Resolver<'a> {
         let hw = factors.hardware(&job.hardware);
         let duration_h = crate::timeutil::seconds(job.start, job.end) / 3600.0;
         let device_hours_full = job.gpu_hours.unwrap_or(job.devices * duration_h);
-        let power_w = job
-            .avg_power_w
-            .or_else(|| hw.and_then(|h| h.tdp_w).map(|t| t * self.cfg.utilisation));
+        let power_w = job.avg_power_w.or_else(|| {
+            hw.and_then(|h| h.tdp_w)
+                .map(|t| t * self.cfg.estimate.utilisation)
+        });
         if hw.is_none() && job.devices > 0.0 && !(job.from_codecarbon && job.hardware == "unknown")
         {
             let e = self

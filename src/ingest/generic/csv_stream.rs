@@ -197,7 +197,7 @@ fn findings(t: &CsvTrouble, shown: &str, cfg: &Config, out: &mut ScanOutput) {
                 codes::TELEMETRY_NAIVE_TIMESTAMP,
                 format!(
                     "{} timestamps have no time zone; they were read as {}",
-                    t.naive, cfg.timezone_name
+                    t.naive, cfg.inputs.timezone_name
                 ),
             )
             .at(shown, None),

@@ -295,7 +295,7 @@ impl Tally {
                     codes::TELEMETRY_NAIVE_TIMESTAMP,
                     format!(
                         "{} timestamps have no time zone; they were read as {}",
-                        self.naive, cfg.timezone_name
+                        self.naive, cfg.inputs.timezone_name
                     ),
                 )
                 .at(shown, None),

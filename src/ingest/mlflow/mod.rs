@@ -109,6 +109,7 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
     let shown = format!("mlflow {}", m.url);
     let now = chrono::Utc::now().timestamp_millis();
     let (p0, p1) = cfg
+        .report
         .period
         .as_ref()
         .map(|p| (p.start.timestamp_millis(), p.end.timestamp_millis()))

@@ -67,11 +67,11 @@ pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
     let Some(p) = &cfg.prometheus else {
         return Ok(());
     };
-    let period = cfg.period.as_ref().ok_or_else(|| {
+    let period = cfg.report.period.as_ref().ok_or_else(|| {
         Error::new("Prometheus telemetry needs a reporting period")
             .hint("give --period (e.g. 2026-Q3) or [report] period")
     })?;
-    let gap = (cfg.max_gap_s * 1000.0).round() as i64;
+    let gap = (cfg.telemetry.max_gap_s * 1000.0).round() as i64;
     // Samples up to one gap outside the period still bound segments that cross into it.
     let (q0, q1) = (
         period.start.timestamp_millis() - gap - 1,

@@ -153,7 +153,7 @@ fn read_json(
 
 /// The field list of headerless output, from `[sacct] columns`.
 fn configured_columns(f: &InputFile, cfg: &Config) -> Result<Vec<String>> {
-    match &cfg.sacct_columns {
+    match &cfg.sacct.columns {
         Some(cols) => Ok(cols.iter().map(|c| c.trim().to_ascii_lowercase()).collect()),
         None => Err(Error::in_file(
             &f.shown,
@@ -412,7 +412,7 @@ impl<'a> Reader<'a> {
             accelerator_share: None,
             source: format!("Slurm ConsumedEnergyRaw of job {id}"),
         });
-        if metered.is_some() && !self.cfg.sacct_exclusive {
+        if metered.is_some() && !self.cfg.sacct.exclusive {
             self.metered_shared += 1;
         }
         if let Some(existing) = jobs
@@ -460,7 +460,7 @@ impl<'a> Reader<'a> {
         let cluster = get("cluster").map(String::from);
         let mut j = Job::bare(
             id.to_string(),
-            cfg.sacct_models.get(&name).cloned().unwrap_or(name),
+            cfg.sacct.models.get(&name).cloned().unwrap_or(name),
             get("account").unwrap_or("unassigned").to_string(),
             (run.start, run.end),
             Origin {
@@ -471,13 +471,13 @@ impl<'a> Reader<'a> {
         j.project = cluster.clone().or_else(|| Some(stem.to_string()));
         j.site = cluster
             .as_ref()
-            .and_then(|c| cfg.sacct_sites.get(c))
+            .and_then(|c| cfg.sacct.sites.get(c))
             .cloned()
-            .or_else(|| cfg.sacct_site.clone());
+            .or_else(|| cfg.sacct.site.clone());
         j.hardware = get("partition")
-            .and_then(|p| cfg.sacct_partitions.get(p))
+            .and_then(|p| cfg.sacct.partitions.get(p))
             .cloned()
-            .or_else(|| cfg.sacct_hardware.clone())
+            .or_else(|| cfg.sacct.hardware.clone())
             .unwrap_or_else(|| "unknown".to_string());
         (j.devices, j.nodes, j.status, j.metered) =
             (run.devices, run.nodes, run.status, run.metered);
@@ -497,7 +497,7 @@ impl<'a> Reader<'a> {
             self.skip("no start or end time", id);
             return None;
         };
-        let tz = &self.cfg.timezone;
+        let tz = &self.cfg.inputs.timezone;
         let (Ok(start), Ok(end)) = (parse_timestamp(start, tz), parse_timestamp(end, tz)) else {
             self.findings.push(
                 Finding::error(
@@ -525,7 +525,7 @@ impl<'a> Reader<'a> {
         submit: &str,
         elapsed: &str,
     ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let start = parse_timestamp(submit, &self.cfg.timezone).ok();
+        let start = parse_timestamp(submit, &self.cfg.inputs.timezone).ok();
         let (Some(start), Some(secs)) = (start, elapsed_s(elapsed)) else {
             self.findings.push(
                 Finding::error(

@@ -4,6 +4,7 @@
 use super::layout::*;
 use crate::format::quantity;
 use crate::report::Report;
+use crate::score::Practice;
 
 /// The cover: title, organisation, period, headline figures; returns where the contents go.
 pub(super) fn cover(l: &mut Layout, r: &Report) -> f32 {
@@ -256,19 +257,18 @@ pub(super) fn teams(l: &mut Layout, r: &Report) {
 /// Practice scores, their chart and the organisation's profile.
 /// A practice's name short enough for a column of the A4 scores table (the note under the
 /// table spells them out).
-fn short_label(practice: &str) -> &str {
+fn short_label(practice: Practice) -> &'static str {
     match practice {
-        "pretrained_reuse" => "reuse",
-        "distillation" => "distil",
-        "compute_efficiency" => "energy MFU",
-        "efficient_hardware" => "TFLOPS per W",
-        "hardware_utilisation" => "power / TDP",
-        "transparency" => "open",
-        "clean_energy" => "clean energy",
-        "efficient_training" => "efficient training",
-        "carbon_aware" => "carbon aware",
-        "low_waste" => "low waste",
-        other => other,
+        Practice::PretrainedReuse => "reuse",
+        Practice::Distillation => "distil",
+        Practice::ComputeEfficiency => "energy MFU",
+        Practice::EfficientHardware => "TFLOPS per W",
+        Practice::HardwareUtilisation => "power / TDP",
+        Practice::Transparency => "open",
+        Practice::CleanEnergy => "clean energy",
+        Practice::EfficientTraining => "efficient training",
+        Practice::CarbonAware => "carbon aware",
+        Practice::LowWaste => "low waste",
     }
 }
 
@@ -293,7 +293,7 @@ pub(super) fn scores(l: &mut Layout, r: &Report) {
     org.push(on(os.overall, 0));
     rows.push(org);
     let mut cols = vec![col("team", 1.6, false)];
-    cols.extend(practices.iter().map(|p| col(short_label(p), 1.0, true)));
+    cols.extend(practices.iter().map(|p| col(short_label(*p), 1.0, true)));
     cols.push(col("overall", 0.9, true));
     l.table(&cols, &rows, 7.0);
     l.note("Scores run from 0 to 100 (the rubric in the methodology); — means the metric has no data for the team. Columns: clean energy, pretrained reuse, distillation, efficient training, compute efficiency (energy MFU), efficient hardware (TFLOPS per watt), hardware utilisation (power / TDP), carbon aware, low waste, transparency.");
@@ -307,7 +307,7 @@ pub(super) fn scores(l: &mut Layout, r: &Report) {
         .iter()
         .map(|d| {
             vec![
-                d.practice.replace('_', " "),
+                d.practice.label(),
                 on(d.metric, 3),
                 on(d.score, 0),
                 match &d.reason {
