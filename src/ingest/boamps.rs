@@ -12,26 +12,35 @@ use crate::ledger::Boundary;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// Read every `--boamps` report into `out`.
-pub fn load(
-    cfg: &Config,
-    factors: &Factors,
-    out: &mut super::Ingested,
-) -> crate::error::Result<()> {
-    for f in &cfg.inputs.boamps {
-        let (bytes, mut rec) = super::read_input(f, "boamps")?;
-        read(
-            &bytes,
-            f,
-            cfg,
-            factors,
-            &mut rec,
-            &mut out.jobs,
-            &mut out.findings,
-        );
-        out.inputs.push(rec);
+/// BoAmps reports (`--boamps`, `[inputs] boamps`): one metered job each.
+pub struct BoampsReader;
+
+impl super::Reader for BoampsReader {
+    fn name(&self) -> &'static str {
+        "BoAmps"
     }
-    Ok(())
+    fn given(&self, cfg: &Config) -> bool {
+        !cfg.inputs.boamps.is_empty()
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> crate::error::Result<()> {
+        super::each_file(
+            &cx.cfg.inputs.boamps,
+            "boamps",
+            out,
+            |bytes, f, rec, out| {
+                read(
+                    bytes,
+                    f,
+                    cx.cfg,
+                    cx.factors,
+                    rec,
+                    &mut out.jobs,
+                    &mut out.findings,
+                );
+                Ok(())
+            },
+        )
+    }
 }
 
 /// Read one report as a job; a file that is no usable report is an error finding.

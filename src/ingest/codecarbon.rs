@@ -564,3 +564,39 @@ fn run_job(run: &Run, run_name: String, team: String, cfg: &Config) -> Job {
     j.from_codecarbon = true;
     j
 }
+
+/// CodeCarbon files (`--codecarbon`, `[inputs] codecarbon`). Two phases: every file is read
+/// first, because a task-sum row in one file is dropped when another file has its run's row;
+/// then each file's runs meter the jobs they name, or become jobs.
+pub struct CodeCarbonReader;
+
+impl super::Reader for CodeCarbonReader {
+    fn name(&self) -> &'static str {
+        "CodeCarbon"
+    }
+    fn given(&self, cfg: &Config) -> bool {
+        !cfg.inputs.codecarbon.is_empty()
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> Result<()> {
+        let mut files = Vec::new();
+        for f in &cx.cfg.inputs.codecarbon {
+            let (bytes, mut rec) = super::read_input(f, "codecarbon")?;
+            let runs = read(&bytes, f, cx.cfg, &mut rec, &mut out.findings)?;
+            files.push((runs, rec));
+        }
+        let mut runs: Vec<Vec<Run>> = files.iter_mut().map(|(r, _)| std::mem::take(r)).collect();
+        drop_task_sums_with_a_run_row(&mut runs, &mut out.findings);
+        for (file_runs, (_, mut rec)) in runs.into_iter().zip(files) {
+            merge(
+                file_runs,
+                &mut out.jobs,
+                cx.cfg,
+                cx.factors,
+                &mut rec,
+                &mut out.findings,
+            );
+            out.inputs.push(rec);
+        }
+        Ok(())
+    }
+}

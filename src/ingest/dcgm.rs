@@ -3,7 +3,7 @@
 //! counter in millijoules since boot (the integrator takes deltas and detects resets).
 //! Devices are keyed by (Hostname, gpu); a second UUID under one key is reported.
 
-use super::samples::{CounterReading, Nodes, SampleBatch, ScanOutput, Source};
+use super::samples::{CounterReading, Nodes, SampleBatch, SampleReader, ScanOutput, Source};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 use std::collections::BTreeMap;
@@ -170,130 +170,142 @@ impl Collector {
 }
 
 /// A Prometheus text scrape (several concatenated scrapes with timestamps work too).
-pub fn scan_text(
-    src: &Source,
-    nodes: &mut Nodes,
-    out: &mut ScanOutput,
-    on_batch: &mut dyn FnMut(&SampleBatch),
-) -> Result<u64> {
-    let shown = src.file.shown.as_str();
-    let text = std::fs::read_to_string(&src.file.path)
-        .map_err(|e| Error::io(shown, "read the DCGM scrape", e))?;
-    let mut c = Collector::default();
-    let mut bad = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+pub struct DcgmText;
+
+impl SampleReader for DcgmText {
+    fn scan(
+        &self,
+        src: &Source,
+        _cfg: &crate::config::Config,
+        nodes: &mut Nodes,
+        out: &mut ScanOutput,
+        on_batch: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64> {
+        let shown = src.file.shown.as_str();
+        let text = std::fs::read_to_string(&src.file.path)
+            .map_err(|e| Error::io(shown, "read the DCGM scrape", e))?;
+        let mut c = Collector::default();
+        let mut bad = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, labels, rest) = match line.find('{') {
+                Some(open) => match line[open..].find('}') {
+                    Some(close) => (
+                        &line[..open],
+                        &line[open + 1..open + close],
+                        &line[open + close + 1..],
+                    ),
+                    None => {
+                        bad.push(i as u64 + 1);
+                        continue;
+                    }
+                },
+                None => match line.split_once(char::is_whitespace) {
+                    Some((n, r)) => (n, "", r),
+                    None => {
+                        bad.push(i as u64 + 1);
+                        continue;
+                    }
+                },
+            };
+            let mut parts = rest.split_whitespace();
+            let Some(value) = parts.next().and_then(|v| v.parse::<f64>().ok()) else {
+                bad.push(i as u64 + 1);
+                continue;
+            };
+            let ts = parts.next().and_then(|t| t.parse::<i64>().ok());
+            let Ok(labels) = parse_labels(labels) else {
+                bad.push(i as u64 + 1);
+                continue;
+            };
+            c.add(nodes, out, name.trim(), &labels, value, ts);
         }
-        let (name, labels, rest) = match line.find('{') {
-            Some(open) => match line[open..].find('}') {
-                Some(close) => (
-                    &line[..open],
-                    &line[open + 1..open + close],
-                    &line[open + close + 1..],
-                ),
-                None => {
-                    bad.push(i as u64 + 1);
-                    continue;
-                }
-            },
-            None => match line.split_once(char::is_whitespace) {
-                Some((n, r)) => (n, "", r),
-                None => {
-                    bad.push(i as u64 + 1);
-                    continue;
-                }
-            },
-        };
-        let mut parts = rest.split_whitespace();
-        let Some(value) = parts.next().and_then(|v| v.parse::<f64>().ok()) else {
-            bad.push(i as u64 + 1);
-            continue;
-        };
-        let ts = parts.next().and_then(|t| t.parse::<i64>().ok());
-        let Ok(labels) = parse_labels(labels) else {
-            bad.push(i as u64 + 1);
-            continue;
-        };
-        c.add(nodes, out, name.trim(), &labels, value, ts);
+        if !bad.is_empty() {
+            out.findings.push(
+                Finding::warning(
+                    codes::TELEMETRY_BAD_ROW,
+                    format!(
+                        "{} lines are not Prometheus samples and are skipped (first at line {})",
+                        bad.len(),
+                        bad[0]
+                    ),
+                )
+                .at(shown, Some(bad[0])),
+            );
+        }
+        Ok(c.finish(shown, out, on_batch))
     }
-    if !bad.is_empty() {
-        out.findings.push(
-            Finding::warning(
-                codes::TELEMETRY_BAD_ROW,
-                format!(
-                    "{} lines are not Prometheus samples and are skipped (first at line {})",
-                    bad.len(),
-                    bad[0]
-                ),
-            )
-            .at(shown, Some(bad[0])),
-        );
-    }
-    Ok(c.finish(shown, out, on_batch))
 }
 
 /// A Prometheus HTTP API `query_range` (matrix) or `query` (vector) JSON export.
-pub fn scan_json(
-    src: &Source,
-    nodes: &mut Nodes,
-    out: &mut ScanOutput,
-    on_batch: &mut dyn FnMut(&SampleBatch),
-) -> Result<u64> {
-    let shown = src.file.shown.as_str();
-    let text = std::fs::read_to_string(&src.file.path)
-        .map_err(|e| Error::io(shown, "read the DCGM export", e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Error::in_file(shown, format!("not valid JSON: {e}")).at_line(e.line() as u64)
-    })?;
-    let results = v
-        .pointer("/data/result")
-        .and_then(|r| r.as_array())
-        .ok_or_else(|| {
-            Error::in_file(
-                shown,
-                "no data.result array: not a Prometheus query_range export",
-            )
-            .hint("export with /api/v1/query_range?query=DCGM_FI_DEV_POWER_USAGE")
+pub struct DcgmJson;
+
+impl SampleReader for DcgmJson {
+    fn scan(
+        &self,
+        src: &Source,
+        _cfg: &crate::config::Config,
+        nodes: &mut Nodes,
+        out: &mut ScanOutput,
+        on_batch: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64> {
+        let shown = src.file.shown.as_str();
+        let text = std::fs::read_to_string(&src.file.path)
+            .map_err(|e| Error::io(shown, "read the DCGM export", e))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            Error::in_file(shown, format!("not valid JSON: {e}")).at_line(e.line() as u64)
         })?;
-    let mut c = Collector::default();
-    for series in results {
-        let labels: BTreeMap<String, String> = series
-            .get("metric")
-            .and_then(|m| m.as_object())
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let metric = labels.get("__name__").cloned().unwrap_or_default();
-        let points: Vec<&serde_json::Value> = match (
-            series.get("values").and_then(|v| v.as_array()),
-            series.get("value"),
-        ) {
-            (Some(vs), _) => vs.iter().collect(),
-            (None, Some(one)) => vec![one],
-            _ => Vec::new(),
-        };
-        for p in points {
-            let ts = p
-                .get(0)
-                .and_then(|t| t.as_f64())
-                .map(|s| (s * 1000.0).round() as i64);
-            let val = p.get(1).and_then(|x| {
-                x.as_str()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .or_else(|| x.as_f64())
-            });
-            match val {
-                Some(val) => c.add(nodes, out, &metric, &labels, val, ts),
-                None => c.rows += 1,
+        let results = v
+            .pointer("/data/result")
+            .and_then(|r| r.as_array())
+            .ok_or_else(|| {
+                Error::in_file(
+                    shown,
+                    "no data.result array: not a Prometheus query_range export",
+                )
+                .hint("export with /api/v1/query_range?query=DCGM_FI_DEV_POWER_USAGE")
+            })?;
+        let mut c = Collector::default();
+        for series in results {
+            let labels: BTreeMap<String, String> = series
+                .get("metric")
+                .and_then(|m| m.as_object())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let metric = labels.get("__name__").cloned().unwrap_or_default();
+            let points: Vec<&serde_json::Value> = match (
+                series.get("values").and_then(|v| v.as_array()),
+                series.get("value"),
+            ) {
+                (Some(vs), _) => vs.iter().collect(),
+                (None, Some(one)) => vec![one],
+                _ => Vec::new(),
+            };
+            for p in points {
+                let ts = p
+                    .get(0)
+                    .and_then(|t| t.as_f64())
+                    .map(|s| (s * 1000.0).round() as i64);
+                let val = p.get(1).and_then(|x| {
+                    x.as_str()
+                        .and_then(|s| s.parse::<f64>().ok())
+                        .or_else(|| x.as_f64())
+                });
+                match val {
+                    Some(val) => c.add(nodes, out, &metric, &labels, val, ts),
+                    None => c.rows += 1,
+                }
             }
         }
+        Ok(c.finish(shown, out, on_batch))
     }
-    Ok(c.finish(shown, out, on_batch))
 }
 
 #[cfg(test)]

@@ -81,21 +81,6 @@ fn norm(h: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Read every grid file.
-pub fn load(
-    cfg: &Config,
-    inputs: &mut Vec<InputRecord>,
-    findings: &mut Vec<Finding>,
-) -> Result<Hourly> {
-    let mut h = Hourly::default();
-    for f in &cfg.inputs.grid {
-        let (bytes, mut rec) = super::read_input(f, "grid")?;
-        read(&bytes, f, cfg, &mut h, &mut rec, findings)?;
-        inputs.push(rec);
-    }
-    Ok(h)
-}
-
 /// One grid file: a JSON table, an annual CSV table, else an hourly series.
 fn read(
     bytes: &[u8],
@@ -540,4 +525,27 @@ fn read_json(
         );
     }
     Ok(())
+}
+
+/// Hourly grid intensity (`--grid`, `[inputs] grid`), for the factors.
+pub struct GridReader;
+
+impl super::Reader for GridReader {
+    fn name(&self) -> &'static str {
+        "grid intensity"
+    }
+    fn given(&self, cfg: &Config) -> bool {
+        !cfg.inputs.grid.is_empty()
+    }
+    fn stands_alone(&self) -> bool {
+        false
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> Result<()> {
+        let mut hourly = std::mem::take(&mut out.grid);
+        super::each_file(&cx.cfg.inputs.grid, "grid", out, |bytes, f, rec, out| {
+            read(bytes, f, cx.cfg, &mut hourly, rec, &mut out.findings)
+        })?;
+        out.grid = hourly;
+        Ok(())
+    }
 }

@@ -494,3 +494,24 @@ pub fn check_duplicates(
         }
     });
 }
+
+/// The jobs manifest (`--jobs`, `[inputs] jobs`): the first source, whose fields win.
+pub struct ManifestReader;
+
+impl super::Reader for ManifestReader {
+    fn name(&self) -> &'static str {
+        "jobs manifest"
+    }
+    fn given(&self, cfg: &Config) -> bool {
+        !cfg.inputs.jobs.is_empty()
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> Result<()> {
+        super::each_file(&cx.cfg.inputs.jobs, "jobs", out, |bytes, f, rec, out| {
+            let jobs = read(bytes, f, cx.cfg, rec, &mut out.findings)?;
+            out.jobs.extend(jobs);
+            Ok(())
+        })?;
+        check_duplicates(&mut out.jobs, &mut out.findings, &mut out.inputs);
+        Ok(())
+    }
+}

@@ -137,3 +137,31 @@ fn meter(
         },
     })
 }
+
+/// Site meters: the `[[site.meter]]` entries, then `--meters` files, for the inventory.
+pub struct MetersReader;
+
+impl super::Reader for MetersReader {
+    fn name(&self) -> &'static str {
+        "site meters"
+    }
+    fn given(&self, cfg: &Config) -> bool {
+        !cfg.inputs.meters.is_empty() || cfg.sites.iter().any(|s| !s.meters.is_empty())
+    }
+    fn stands_alone(&self) -> bool {
+        false
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> Result<()> {
+        out.meters.extend(from_config(cx.cfg));
+        super::each_file(
+            &cx.cfg.inputs.meters,
+            "meters",
+            out,
+            |bytes, f, rec, out| {
+                let m = read(bytes, f, cx.cfg, rec, &mut out.findings)?;
+                out.meters.extend(m);
+                Ok(())
+            },
+        )
+    }
+}

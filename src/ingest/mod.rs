@@ -324,74 +324,84 @@ pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRe
     ))
 }
 
-/// Read every input named by the config.
+/// What every reader reads with: the validated config and the factor set.
+pub struct Cx<'a> {
+    pub cfg: &'a Config,
+    pub factors: &'a crate::factors::Factors,
+}
+
+/// A source of inputs: files of one format, a live server, or a pushdown folder. A reader reads
+/// what the run names for it and adds to what the sources before it gave ([`SOURCES`] is the
+/// order): new jobs, energy for jobs already there (metered energy, GPUs seen), sample sources
+/// that compute streams, grid series or meter readings; an [`InputRecord`] for each input, and
+/// a finding for each row set aside. A new source is one file in ingest/ implementing this,
+/// and one line in [`SOURCES`].
+pub trait Reader: Sync {
+    /// The source, as the guide names it.
+    fn name(&self) -> &'static str;
+    /// Whether the run names anything for it.
+    fn given(&self, cfg: &Config) -> bool;
+    /// Whether a run may consist of it alone (not so for what only adds to others' jobs: Zeus
+    /// logs, grid series, meters).
+    fn stands_alone(&self) -> bool {
+        true
+    }
+    /// Read it into `out` (nothing when the run does not name it).
+    fn read(&self, cx: &Cx, out: &mut Ingested) -> Result<()>;
+}
+
+/// Every source, in their order of precedence when several describe one job (the guide's
+/// "When sources describe the same job"): a job keeps the fields of the first source that
+/// gives it; later ones add what it lacks (energy, nodes, GPUs seen) or new jobs.
+pub const SOURCES: [&dyn Reader; 11] = [
+    // 1. The organisation's own list; a repeated job_id is an error finding.
+    &jobs::ManifestReader,
+    // 2. Slurm allocations: fill manifest jobs of the same id, or become jobs.
+    &sacct::SacctReader,
+    // 3. CodeCarbon runs: meter the job whose id is their run or experiment id, or become jobs.
+    &codecarbon::CodeCarbonReader,
+    // 4. BoAmps reports (one metered job each), then Zeus logs (meter the job they name).
+    &boamps::BoampsReader,
+    &zeus::ZeusReader,
+    // 5. Power samples and counters for the jobs above, from files or an engine's results.
+    &telemetry::TelemetryReader,
+    &pushdown::PushdownReader,
+    // 6. Live servers: jobs found in labels or runs; a job above keeps its fields and takes
+    //    the GPUs the server saw.
+    &prometheus::PrometheusReader,
+    &mlflow::MlflowReader,
+    // 7. What the factors and the inventory need: hourly grid intensity, site meters.
+    &grid::GridReader,
+    &meters::MetersReader,
+];
+
+/// Read each of `files` whole, hand it to `read` with its record, then keep the record.
+pub(crate) fn each_file(
+    files: &[InputFile],
+    kind: &'static str,
+    out: &mut Ingested,
+    mut read: impl FnMut(&[u8], &InputFile, &mut InputRecord, &mut Ingested) -> Result<()>,
+) -> Result<()> {
+    for f in files {
+        let (bytes, mut rec) = read_input(f, kind)?;
+        read(&bytes, f, &mut rec, out)?;
+        out.inputs.push(rec);
+    }
+    Ok(())
+}
+
+/// Read every input named by the config, source by source in [`SOURCES`] order.
 pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
-    let mut out = Ingested::default();
-    if cfg.inputs.jobs.is_empty()
-        && cfg.inputs.codecarbon.is_empty()
-        && cfg.inputs.sacct.is_empty()
-        && cfg.inputs.telemetry.is_empty()
-        && cfg.prometheus.is_none()
-        && cfg.inputs.boamps.is_empty()
-        && cfg.pushdown.is_none()
-        && cfg.mlflow.is_none()
-    {
+    if !SOURCES.iter().any(|s| s.stands_alone() && s.given(cfg)) {
         return Err(Error::new(
             "no inputs: give --jobs or --codecarbon files, or a --config naming them",
         )
         .hint("try `greenledger demo` to see a complete example"));
     }
-    for f in &cfg.inputs.jobs {
-        let (bytes, mut rec) = read_input(f, "jobs")?;
-        let jobs = jobs::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;
-        out.jobs.extend(jobs);
-        out.inputs.push(rec);
-    }
-    jobs::check_duplicates(&mut out.jobs, &mut out.findings, &mut out.inputs);
-    for f in &cfg.inputs.sacct {
-        let (bytes, mut rec) = read_input(f, "sacct")?;
-        sacct::read(&bytes, f, cfg, &mut rec, &mut out.jobs, &mut out.findings)?;
-        out.inputs.push(rec);
-    }
-    let mut cc = Vec::new();
-    for f in &cfg.inputs.codecarbon {
-        let (bytes, mut rec) = read_input(f, "codecarbon")?;
-        let runs = codecarbon::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;
-        cc.push((runs, rec));
-    }
-    let mut runs: Vec<Vec<codecarbon::Run>> =
-        cc.iter_mut().map(|(r, _)| std::mem::take(r)).collect();
-    codecarbon::drop_task_sums_with_a_run_row(&mut runs, &mut out.findings);
-    for (file_runs, (_, mut rec)) in runs.into_iter().zip(cc) {
-        codecarbon::merge(
-            file_runs,
-            &mut out.jobs,
-            cfg,
-            factors,
-            &mut rec,
-            &mut out.findings,
-        );
-        out.inputs.push(rec);
-    }
-    boamps::load(cfg, factors, &mut out)?;
-    for f in &cfg.inputs.zeus {
-        let (bytes, mut rec) = read_input(f, "zeus")?;
-        zeus::read(&bytes, f, &mut rec, &mut out.jobs, &mut out.findings)?;
-        out.inputs.push(rec);
-    }
-    out.telemetry = telemetry::sources(cfg, &mut out.inputs, &mut out.findings)?;
-    if let Some(dir) = &cfg.pushdown {
-        out.pushdown = Some(pushdown::read(dir, &mut out.inputs)?);
-    }
-    prometheus::load(cfg, &mut out)?;
-    mlflow::load(cfg, &mut out)?;
-    out.grid = grid::load(cfg, &mut out.inputs, &mut out.findings)?;
-    out.meters = meters::from_config(cfg);
-    for f in &cfg.inputs.meters {
-        let (bytes, mut rec) = read_input(f, "meters")?;
-        let m = meters::read(&bytes, f, cfg, &mut rec, &mut out.findings)?;
-        out.meters.extend(m);
-        out.inputs.push(rec);
+    let mut out = Ingested::default();
+    let cx = Cx { cfg, factors };
+    for source in SOURCES {
+        source.read(&cx, &mut out)?;
     }
     if out.jobs.is_empty() && !out.telemetry.is_empty() {
         out.findings.push(Finding::warning(
@@ -437,5 +447,26 @@ mod tests {
         assert_eq!(Status::parse("succeeded"), Some(Status::Completed));
         assert_eq!(Status::parse("running"), None);
         assert_eq!(Status::parse(""), None);
+    }
+
+    /// The guide's precedence list names every source, in the order `load` reads them.
+    #[test]
+    fn the_guide_lists_the_sources_in_their_order() {
+        let guide = include_str!("../../docs/src/inputs/README.md").to_lowercase();
+        let start = guide.find("## when sources describe the same job").unwrap();
+        let section = &guide[start..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+        let mut at = 0;
+        for s in SOURCES {
+            let name = s.name().to_lowercase();
+            let found = section[at..].find(&name);
+            assert!(
+                found.is_some(),
+                "'{name}' not in the guide's list after byte {at}"
+            );
+            at += found.unwrap() + name.len();
+        }
+        let names: std::collections::BTreeSet<&str> = SOURCES.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), SOURCES.len(), "two sources share a name");
     }
 }

@@ -4,7 +4,7 @@
 //! readings are gaps, not zero watts. The long layout (`timestamp, node, power_w`) is read by
 //! the generic reader.
 
-use super::samples::{parse_ms, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
+use super::samples::{parse_ms, Nodes, SampleBatch, SampleReader, ScanOutput, Source, NODE_DEVICE};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -59,58 +59,63 @@ pub fn is_wide(header: &[String], first_row: &[String]) -> bool {
 }
 
 /// Read a wide node-power file into one batch.
-pub fn scan(
-    src: &Source,
-    cfg: &Config,
-    nodes: &mut Nodes,
-    out: &mut ScanOutput,
-    on_batch: &mut dyn FnMut(&SampleBatch),
-) -> Result<u64> {
-    let shown = src.file.shown.as_str();
-    let bytes = std::fs::read(&src.file.path)
-        .map_err(|e| Error::io(shown, "read the node power file", e))?;
-    let mut rdr = super::csv_reader(&bytes);
-    let header = super::csv_header(&mut rdr, shown)?;
-    let ids: Vec<u32> = header
-        .iter()
-        .skip(1)
-        .map(|h| nodes.id(&node_of(h)))
-        .collect();
-    let mut batch = SampleBatch::default();
-    let (mut rows, mut bad) = (0u64, Vec::new());
-    for (i, r) in rdr.records().enumerate() {
-        rows += 1;
-        let line = i as u64 + 2;
-        let Ok(r) = r else {
-            bad.push(line);
-            continue;
-        };
-        let Some(Ok((t, _))) = r.get(0).map(|t| parse_ms(t, cfg)) else {
-            bad.push(line);
-            continue;
-        };
-        for (k, id) in ids.iter().enumerate() {
-            // An empty or unreadable value is NaN: the integrator counts it as a gap.
-            let w = r
-                .get(k + 1)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(f64::NAN);
-            batch.push(*id, NODE_DEVICE, t, w);
+pub struct NodeWide;
+
+impl SampleReader for NodeWide {
+    fn scan(
+        &self,
+        src: &Source,
+        cfg: &Config,
+        nodes: &mut Nodes,
+        out: &mut ScanOutput,
+        on_batch: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64> {
+        let shown = src.file.shown.as_str();
+        let bytes = std::fs::read(&src.file.path)
+            .map_err(|e| Error::io(shown, "read the node power file", e))?;
+        let mut rdr = super::csv_reader(&bytes);
+        let header = super::csv_header(&mut rdr, shown)?;
+        let ids: Vec<u32> = header
+            .iter()
+            .skip(1)
+            .map(|h| nodes.id(&node_of(h)))
+            .collect();
+        let mut batch = SampleBatch::default();
+        let (mut rows, mut bad) = (0u64, Vec::new());
+        for (i, r) in rdr.records().enumerate() {
+            rows += 1;
+            let line = i as u64 + 2;
+            let Ok(r) = r else {
+                bad.push(line);
+                continue;
+            };
+            let Some(Ok((t, _))) = r.get(0).map(|t| parse_ms(t, cfg)) else {
+                bad.push(line);
+                continue;
+            };
+            for (k, id) in ids.iter().enumerate() {
+                // An empty or unreadable value is NaN: the integrator counts it as a gap.
+                let w = r
+                    .get(k + 1)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN);
+                batch.push(*id, NODE_DEVICE, t, w);
+            }
         }
+        if !bad.is_empty() {
+            out.findings.push(
+                Finding::error(
+                    codes::TELEMETRY_BAD_ROW,
+                    format!(
+                        "{} rows have no readable timestamp and are not used (first at line {})",
+                        bad.len(),
+                        bad[0]
+                    ),
+                )
+                .at(shown, Some(bad[0])),
+            );
+        }
+        on_batch(&batch);
+        Ok(rows)
     }
-    if !bad.is_empty() {
-        out.findings.push(
-            Finding::error(
-                codes::TELEMETRY_BAD_ROW,
-                format!(
-                    "{} rows have no readable timestamp and are not used (first at line {})",
-                    bad.len(),
-                    bad[0]
-                ),
-            )
-            .at(shown, Some(bad[0])),
-        );
-    }
-    on_batch(&batch);
-    Ok(rows)
 }

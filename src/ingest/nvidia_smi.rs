@@ -3,7 +3,7 @@
 //! header lines from appended logs, a partial last sample. Power from `power.draw.average`, else
 //! `power.draw`, else `power.draw.instant` (a finding says which was used).
 
-use super::samples::{parse_ms, Nodes, SampleBatch, ScanOutput, Source};
+use super::samples::{parse_ms, Nodes, SampleBatch, SampleReader, ScanOutput, Source};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -66,57 +66,64 @@ struct Tally {
 
 /// Read an nvidia-smi log into one batch of samples (node from a hostname column, else the
 /// file's name). Returns the number of data rows.
-pub fn scan(
-    src: &Source,
-    cfg: &Config,
-    nodes: &mut Nodes,
-    out: &mut ScanOutput,
-    on_batch: &mut dyn FnMut(&SampleBatch),
-) -> Result<u64> {
-    let shown = src.file.shown.as_str();
-    let bytes = std::fs::read(&src.file.path)
-        .map_err(|e| Error::io(shown, "read the nvidia-smi log", e))?;
-    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-    let records = records(body, shown, out);
-    let Some((_, first)) = records.first() else {
-        return Err(Error::in_file(shown, "the nvidia-smi log is empty"));
-    };
-    let mut cols = columns(first, cfg, shown)?;
-    let stem = src
-        .file
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "node".into());
-    let data: Vec<&(u64, csv::StringRecord)> = records
-        .iter()
-        .skip(cols.skip)
-        .filter(|(_, r)| r.get(cols.t_col).map(field_name).as_deref() != Some("timestamp"))
-        .collect();
-    let repeated_headers = records.len() - cols.skip - data.len();
-    cols.device_col = device_column(&cols.fields, &data);
-    if let (Some((_, chosen)), true) = (cols.device_col, cols.fields.iter().any(|f| f == "index")) {
-        if chosen != "index" {
-            out.findings.push(
+pub struct NvidiaSmi;
+
+impl SampleReader for NvidiaSmi {
+    fn scan(
+        &self,
+        src: &Source,
+        cfg: &Config,
+        nodes: &mut Nodes,
+        out: &mut ScanOutput,
+        on_batch: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64> {
+        let shown = src.file.shown.as_str();
+        let bytes = std::fs::read(&src.file.path)
+            .map_err(|e| Error::io(shown, "read the nvidia-smi log", e))?;
+        let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+        let records = records(body, shown, out);
+        let Some((_, first)) = records.first() else {
+            return Err(Error::in_file(shown, "the nvidia-smi log is empty"));
+        };
+        let mut cols = columns(first, cfg, shown)?;
+        let stem = src
+            .file
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "node".into());
+        let data: Vec<&(u64, csv::StringRecord)> = records
+            .iter()
+            .skip(cols.skip)
+            .filter(|(_, r)| r.get(cols.t_col).map(field_name).as_deref() != Some("timestamp"))
+            .collect();
+        let repeated_headers = records.len() - cols.skip - data.len();
+        cols.device_col = device_column(&cols.fields, &data);
+        if let (Some((_, chosen)), true) =
+            (cols.device_col, cols.fields.iter().any(|f| f == "index"))
+        {
+            if chosen != "index" {
+                out.findings.push(
                 Finding::warning(codes::TELEMETRY_DEVICE_COLUMN, format!("column 'index' holds one value while '{chosen}' varies; GPUs are numbered by '{chosen}'")).at(shown, Some(1)),
             );
+            }
         }
+        let mut batch = SampleBatch::default();
+        let mut tally = samples(&data, &cols, &stem, cfg, nodes, &mut batch);
+        tally.repeated_headers = repeated_headers;
+        tally_findings(&tally, shown, cfg, &mut out.findings);
+        if cols.host_col.is_none() {
+            out.findings.push(
+                Finding::info(
+                    codes::TELEMETRY_NODE_FROM_NAME,
+                    format!("no hostname column: the node is taken from the file name, '{stem}'"),
+                )
+                .at(shown, None),
+            );
+        }
+        on_batch(&batch);
+        Ok(data.len() as u64)
     }
-    let mut batch = SampleBatch::default();
-    let mut tally = samples(&data, &cols, &stem, cfg, nodes, &mut batch);
-    tally.repeated_headers = repeated_headers;
-    tally_findings(&tally, shown, cfg, &mut out.findings);
-    if cols.host_col.is_none() {
-        out.findings.push(
-            Finding::info(
-                codes::TELEMETRY_NODE_FROM_NAME,
-                format!("no hostname column: the node is taken from the file name, '{stem}'"),
-            )
-            .at(shown, None),
-        );
-    }
-    on_batch(&batch);
-    Ok(data.len() as u64)
 }
 
 /// Every CSV record with its line; unreadable lines are warnings.

@@ -521,6 +521,24 @@ pub fn claims_parquet(rows: &[ClaimRow]) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// An engine's results (`--pushdown DIR`), in place of telemetry files.
+pub struct PushdownReader;
+
+impl super::Reader for PushdownReader {
+    fn name(&self) -> &'static str {
+        "pushdown folder"
+    }
+    fn given(&self, cfg: &crate::config::Config) -> bool {
+        cfg.pushdown.is_some()
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> Result<()> {
+        if let Some(dir) = &cx.cfg.pushdown {
+            out.pushdown = Some(read(dir, &mut out.inputs)?);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -139,6 +139,22 @@ pub struct Source {
     pub live: Option<std::sync::Arc<dyn LiveSource>>,
 }
 
+/// The reader of one telemetry file format: streams a source's samples to compute as batches
+/// (and energy counters into `out`), and returns the records read. Compute may scan a source
+/// more than once (the readers hold nothing between scans). Every format implements it, and
+/// `telemetry::reader` names the reader of each [`Kind`]: a new format is one file in ingest/
+/// implementing this, its detection and one line there.
+pub trait SampleReader: Sync {
+    fn scan(
+        &self,
+        src: &Source,
+        cfg: &Config,
+        nodes: &mut Nodes,
+        out: &mut ScanOutput,
+        on_batch: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64>;
+}
+
 /// A source fetched from a server once per run and streamed to compute like a file: a new
 /// server is one file in ingest/ implementing this.
 pub trait LiveSource: std::fmt::Debug + Send + Sync {

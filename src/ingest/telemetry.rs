@@ -2,7 +2,7 @@
 //! CSV/Parquet, nvidia-smi logs, DCGM exporter scrapes and query_range exports, node power,
 //! W&B events, live sources); the batch types they all yield are in `samples`.
 
-use super::samples::{Kind, Nodes, SampleBatch, ScanOutput, Source};
+use super::samples::{Kind, Nodes, SampleBatch, SampleReader, ScanOutput, Source};
 use super::{dcgm, generic, node_power, nvidia_smi, wandb, InputRecord};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
@@ -105,7 +105,39 @@ fn parquet_kind(f: &InputFile) -> Kind {
     }
 }
 
-/// Read one source, handing each batch of samples to `on_batch`. Returns rows read.
+/// The reader of each kind of telemetry file.
+pub fn reader(kind: Kind) -> &'static dyn SampleReader {
+    match kind {
+        Kind::GenericCsv | Kind::GenericParquet | Kind::NodeCsv | Kind::NodeParquet => {
+            &generic::Generic
+        }
+        Kind::NvidiaSmi => &nvidia_smi::NvidiaSmi,
+        Kind::DcgmText => &dcgm::DcgmText,
+        Kind::DcgmJson => &dcgm::DcgmJson,
+        Kind::NodeWide => &node_power::NodeWide,
+        Kind::WandbEvents => &wandb::WandbEvents,
+        Kind::Prometheus | Kind::Mlflow => &NothingFetched,
+    }
+}
+
+/// A live kind whose server gave nothing: no samples.
+struct NothingFetched;
+
+impl SampleReader for NothingFetched {
+    fn scan(
+        &self,
+        _: &Source,
+        _: &Config,
+        _: &mut Nodes,
+        _: &mut ScanOutput,
+        _: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64> {
+        Ok(0)
+    }
+}
+
+/// Read one source (a file by its kind's reader, a live source from what was fetched), handing
+/// each batch of samples to `on_batch`. Returns rows read.
 pub fn scan(
     src: &Source,
     cfg: &Config,
@@ -113,18 +145,9 @@ pub fn scan(
     out: &mut ScanOutput,
     on_batch: &mut dyn FnMut(&SampleBatch),
 ) -> Result<u64> {
-    match src.kind {
-        Kind::GenericCsv | Kind::GenericParquet => generic::scan(src, cfg, nodes, out, on_batch),
-        Kind::NvidiaSmi => nvidia_smi::scan(src, cfg, nodes, out, on_batch),
-        Kind::DcgmText => dcgm::scan_text(src, nodes, out, on_batch),
-        Kind::DcgmJson => dcgm::scan_json(src, nodes, out, on_batch),
-        Kind::NodeCsv | Kind::NodeParquet => generic::scan(src, cfg, nodes, out, on_batch),
-        Kind::NodeWide => node_power::scan(src, cfg, nodes, out, on_batch),
-        Kind::WandbEvents => wandb::scan(src, cfg, nodes, out, on_batch),
-        Kind::Prometheus | Kind::Mlflow => match &src.live {
-            Some(f) => f.scan(nodes, out, on_batch),
-            None => Ok(0),
-        },
+    match &src.live {
+        Some(live) => live.scan(nodes, out, on_batch),
+        None => reader(src.kind).scan(src, cfg, nodes, out, on_batch),
     }
 }
 
@@ -180,4 +203,21 @@ pub fn expected_rows(src: &Source) -> Option<u64> {
         .ok()?;
     let lines = head[..n].iter().filter(|&&b| b == b'\n').count() as u64;
     (lines > 1).then(|| size * lines / n as u64)
+}
+
+/// Telemetry files (`--telemetry`, `[inputs] telemetry`): detected here, streamed by compute.
+pub struct TelemetryReader;
+
+impl super::Reader for TelemetryReader {
+    fn name(&self) -> &'static str {
+        "telemetry files"
+    }
+    fn given(&self, cfg: &Config) -> bool {
+        !cfg.inputs.telemetry.is_empty()
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> Result<()> {
+        let found = sources(cx.cfg, &mut out.inputs, &mut out.findings)?;
+        out.telemetry.extend(found);
+        Ok(())
+    }
 }

@@ -139,3 +139,23 @@ fn attach(
         }
     }
 }
+
+/// Zeus logs (`--zeus`, `[inputs] zeus`): each meters the job it is named after.
+pub struct ZeusReader;
+
+impl super::Reader for ZeusReader {
+    fn name(&self) -> &'static str {
+        "Zeus"
+    }
+    fn given(&self, cfg: &crate::config::Config) -> bool {
+        !cfg.inputs.zeus.is_empty()
+    }
+    fn stands_alone(&self) -> bool {
+        false
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> Result<()> {
+        super::each_file(&cx.cfg.inputs.zeus, "zeus", out, |bytes, f, rec, out| {
+            read(bytes, f, rec, &mut out.jobs, &mut out.findings)
+        })
+    }
+}

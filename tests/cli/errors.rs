@@ -243,7 +243,8 @@ fn bad_arguments_exit_2() {
         .args(["--format", "docx"])
         .assert()
         .code(2)
-        .stderr(contains("unknown format"));
+        .stderr(contains("invalid value 'docx'"))
+        .stderr(contains("html, json, csv, model-cards, pdf, boamps"));
     gl().args(["report"])
         .assert()
         .code(2)

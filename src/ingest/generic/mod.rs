@@ -5,7 +5,9 @@
 //! maps the whole file into memory, which for a quarter of samples is gigabytes). Either way
 //! samples are handed on in batches, so memory does not grow with the file.
 
-use super::samples::{parse_ms, Kind, Nodes, SampleBatch, ScanOutput, Source, NODE_DEVICE};
+use super::samples::{
+    parse_ms, Kind, Nodes, SampleBatch, SampleReader, ScanOutput, Source, NODE_DEVICE,
+};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -72,17 +74,22 @@ fn pe(shown: &str) -> impl Fn(PolarsError) -> Error + '_ {
 }
 
 /// Stream the file through `on_batch`.
-pub fn scan(
-    src: &Source,
-    cfg: &Config,
-    nodes: &mut Nodes,
-    out: &mut ScanOutput,
-    on_batch: &mut dyn FnMut(&SampleBatch),
-) -> Result<u64> {
-    if matches!(src.kind, Kind::GenericCsv | Kind::NodeCsv) {
-        return scan_csv(src, cfg, nodes, out, on_batch);
+pub struct Generic;
+
+impl SampleReader for Generic {
+    fn scan(
+        &self,
+        src: &Source,
+        cfg: &Config,
+        nodes: &mut Nodes,
+        out: &mut ScanOutput,
+        on_batch: &mut dyn FnMut(&SampleBatch),
+    ) -> Result<u64> {
+        if matches!(src.kind, Kind::GenericCsv | Kind::NodeCsv) {
+            return scan_csv(src, cfg, nodes, out, on_batch);
+        }
+        scan_parquet(src, cfg, nodes, out, on_batch, WINDOW_BYTES)
     }
-    scan_parquet(src, cfg, nodes, out, on_batch, WINDOW_BYTES)
 }
 
 /// [`scan`] of a Parquet file in windows of at least `window_bytes` bytes of the file.

@@ -98,9 +98,24 @@ fn gpus_named(run: &Run) -> usize {
     seen.len()
 }
 
+/// Runs from an MLflow tracking server (`[mlflow]`, `--mlflow`).
+pub struct MlflowReader;
+
+impl super::Reader for MlflowReader {
+    fn name(&self) -> &'static str {
+        "MLflow"
+    }
+    fn given(&self, cfg: &Config) -> bool {
+        cfg.mlflow.is_some()
+    }
+    fn read(&self, cx: &super::Cx, out: &mut Ingested) -> Result<()> {
+        load(cx.cfg, out)
+    }
+}
+
 /// Read the server's runs into jobs and their power series into a source. Nothing to do
 /// without `[mlflow]`/`--mlflow`.
-pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
+fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
     let Some(m) = &cfg.mlflow else {
         return Ok(());
     };

@@ -61,9 +61,24 @@ struct Missing {
     why: String,
 }
 
+/// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
+pub struct PrometheusReader;
+
+impl super::Reader for PrometheusReader {
+    fn name(&self) -> &'static str {
+        "Prometheus"
+    }
+    fn given(&self, cfg: &Config) -> bool {
+        cfg.prometheus.is_some()
+    }
+    fn read(&self, cx: &super::Cx, out: &mut Ingested) -> Result<()> {
+        load(cx.cfg, out)
+    }
+}
+
 /// Fetch the period from every server, add the jobs the labels name to `out.jobs`, and the
 /// source to `out.telemetry`. Nothing to do without `[prometheus]`/`--prometheus`.
-pub fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
+fn load(cfg: &Config, out: &mut Ingested) -> Result<()> {
     let Some(p) = &cfg.prometheus else {
         return Ok(());
     };

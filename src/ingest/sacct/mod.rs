@@ -617,6 +617,24 @@ fn elapsed_s(v: &str) -> Option<i64> {
     Some(days * 86400 + secs.round() as i64)
 }
 
+/// Slurm accounting (`--sacct`, `[inputs] sacct`): fills manifest jobs of the same id, or adds
+/// jobs.
+pub struct SacctReader;
+
+impl super::Reader for SacctReader {
+    fn name(&self) -> &'static str {
+        "Slurm accounting"
+    }
+    fn given(&self, cfg: &Config) -> bool {
+        !cfg.inputs.sacct.is_empty()
+    }
+    fn read(&self, cx: &super::Cx, out: &mut super::Ingested) -> Result<()> {
+        super::each_file(&cx.cfg.inputs.sacct, "sacct", out, |bytes, f, rec, out| {
+            read(bytes, f, cx.cfg, rec, &mut out.jobs, &mut out.findings)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::gpus;
