@@ -84,13 +84,16 @@ pub(super) fn mlflow(
     }
     if let Some(site) = &s.site {
         if !sites.iter().any(|x| &x.id == site) {
-            return Err(w.err(format!(
-                "[mlflow] site = '{site}', which no [[site]] defines"
-            )));
+            return Err(w.key(
+                "[mlflow]",
+                None,
+                "site",
+                format!("[mlflow] site = '{site}', which no [[site]] defines"),
+            ));
         }
     }
     let positive = |name: &str, v: Option<f64>, default: f64| {
-        super::seconds(&format!("[mlflow] {name}"), v, default, w)
+        super::seconds(("[mlflow]", name), v, default, w)
     };
     let tag = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string());
     Ok(Some(Mlflow {

@@ -202,10 +202,15 @@ fn footprints(
             (Some(p), None) => boamps_footprint(&base.join(p), p, w)?,
             (None, Some(kg)) => (kg, s.source.clone().unwrap_or_default()),
             _ => {
-                return Err(w.err(format!(
+                return Err(w.key(
+                    "[[published_footprint]]",
+                    Some(("model", &s.model)),
+                    "model",
+                    format!(
                 "[[published_footprint]] '{}': give kgco2e (with source) or boamps, one of them",
                 s.model
-            )))
+            ),
+                ))
             }
         };
         out.push(PublishedFootprint {
@@ -238,7 +243,7 @@ fn boamps_footprint(path: &Path, shown: &str, w: &Where) -> Result<(f64, String)
         .and_then(|g| g.as_f64());
     match g {
         Some(g) if kwh > 0.0 => Ok((kwh * g / 1000.0, format!("BoAmps report {shown}: {kwh} kWh x {g} g/kWh"))),
-        _ => Err(w.err(format!("[[published_footprint]] boamps = '{shown}': the report needs measures with powerConsumption and environment.powerSourceCarbonIntensity to give a footprint; give kgco2e instead"))),
+        _ => Err(w.key("[[published_footprint]]", Some(("boamps", shown)), "boamps", format!("[[published_footprint]] boamps = '{shown}': the report needs measures with powerConsumption and environment.powerSourceCarbonIntensity to give a footprint; give kgco2e instead"))),
     }
 }
 
@@ -252,7 +257,10 @@ fn net_revenue(r: &file::ReportSection, w: &Where) -> Result<Option<NetRevenue>>
                 currency: c.trim().to_string(),
             }))
         }
-        _ => Err(w.err(
+        _ => Err(w.key(
+            "[report]",
+            None,
+            "net_revenue",
             "[report] net_revenue needs a number > 0 and a currency (e.g. currency = \"EUR\")",
         )),
     }
@@ -401,10 +409,71 @@ impl Where<'_> {
         Error::in_file(self.path, msg).at_line(line_of(self.text, offset))
     }
 
-    /// An error in the config (no line).
-    fn err(&self, msg: impl Into<String>) -> Error {
-        Error::in_file(self.path, msg.into())
+    /// An error at the line where `table` (as written: `[report]`, `[[hardware]]`) sets `key`;
+    /// `entry` picks one entry of an array of tables by one of its keys' value. Without that
+    /// line (a default, or a value from the command line), at the table's header; without the
+    /// table, the file alone.
+    fn key(
+        &self,
+        table: &str,
+        entry: Option<(&str, &str)>,
+        key: &str,
+        msg: impl Into<String>,
+    ) -> Error {
+        let e = Error::in_file(self.path, msg.into());
+        match locate(self.text, table, entry, key) {
+            Some(offset) => e.at_line(line_of(self.text, offset)),
+            None => e,
+        }
     }
+}
+
+/// The byte offset where `table` (the entry of it whose `entry.0` is `entry.1`) sets `key`,
+/// else that table's header. A line scan, not a TOML parser: it reads `key = value` lines
+/// under `[table]` headers, which is how greenledger.toml files are written.
+fn locate(text: &str, table: &str, entry: Option<(&str, &str)>, key: &str) -> Option<usize> {
+    struct Block<'t> {
+        name: &'t str,
+        header: usize,
+        keys: Vec<(&'t str, &'t str, usize)>,
+    }
+    fn unquote(s: &str) -> &str {
+        s.trim().trim_matches('"').trim_matches('\'')
+    }
+    let mut blocks = vec![Block {
+        name: "",
+        header: 0,
+        keys: Vec::new(),
+    }];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let at = offset + (line.len() - line.trim_start().len());
+        let t = line.trim();
+        offset += line.len();
+        if t.starts_with('[') {
+            let end = t.rfind(']').map_or(t.len(), |e| e + 1);
+            blocks.push(Block {
+                name: &t[..end],
+                header: at,
+                keys: Vec::new(),
+            });
+        } else if let Some((k, v)) = t.split_once('=') {
+            let v = v.split(" #").next().unwrap_or(v);
+            if let Some(b) = blocks.last_mut() {
+                b.keys.push((unquote(k), unquote(v), at));
+            }
+        }
+    }
+    let block = blocks.iter().filter(|b| b.name == table).find(|b| {
+        entry.is_none_or(|(k, v)| b.keys.iter().any(|(bk, bv, _)| *bk == k && *bv == v))
+    })?;
+    Some(
+        block
+            .keys
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map_or(block.header, |(_, _, at)| *at),
+    )
 }
 
 impl Config {
@@ -439,13 +508,17 @@ impl Config {
         check_hardware(&file.hardware, &w)?;
         for (project, site) in &file.codecarbon.sites {
             if !sites.iter().any(|s| &s.id == site) {
-                return Err(w.err(format!("[codecarbon] sites: project '{project}' names site '{site}', which no [[site]] defines")));
+                let msg = format!("[codecarbon] sites: project '{project}' names site '{site}', which no [[site]] defines");
+                return Err(match locate(&text, "[codecarbon.sites]", None, project) {
+                    Some(_) => w.key("[codecarbon.sites]", None, project, msg),
+                    None => w.key("[codecarbon]", None, "sites", msg),
+                });
             }
         }
         let utilisation = estimate(&file.estimate, &w)?;
         let rubric = rubric(file.rubric.as_ref(), &w)?;
         let max_gap_given = args.max_gap_s.or(file.telemetry.max_gap_s);
-        let max_gap_s = seconds("max_gap_s", max_gap_given, 120.0, &w)?;
+        let max_gap_s = seconds(("[telemetry]", "max_gap_s"), max_gap_given, 120.0, &w)?;
         let net_revenue = net_revenue(&file.report, &w)?;
         let published_footprints = footprints(&file.published_footprint, &base, &w)?;
         let prometheus =
@@ -517,14 +590,23 @@ impl Config {
     }
 }
 
-/// A duration setting `key` (its value, else `default`): a number of seconds > 0.
-fn seconds(key: &str, given: Option<f64>, default: f64, w: &Where) -> Result<f64> {
+/// A duration setting `key` of `table` (its value, else `default`): a number of seconds > 0.
+fn seconds((table, key): (&str, &str), given: Option<f64>, default: f64, w: &Where) -> Result<f64> {
     let v = given.unwrap_or(default);
     if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err(w.err(format!("{key} must be a number of seconds > 0, not {v}")))
+        return Ok(v);
     }
+    // The telemetry gap is named bare, as `--max-gap-s` also sets it.
+    let name = match table {
+        "[telemetry]" => key.to_string(),
+        _ => format!("{table} {key}"),
+    };
+    Err(w.key(
+        table,
+        None,
+        key,
+        format!("{name} must be a number of seconds > 0, not {v}"),
+    ))
 }
 
 /// The most retries a live source's config may ask for (each waits up to [`MAX_WAIT_S`]).
@@ -538,18 +620,26 @@ fn retries(section: &str, given: Option<u32>, w: &Where) -> Result<u32> {
     let max = MAX_RETRIES;
     match given.unwrap_or(3) {
         n if n <= max => Ok(n),
-        n => Err(w.err(format!("{section} retries = {n}: give 0 to {max}"))),
+        n => Err(w.key(
+            section,
+            None,
+            "retries",
+            format!("{section} retries = {n}: give 0 to {max}"),
+        )),
     }
 }
 
 /// The first wait between attempts: seconds > 0, at most the longest wait.
 fn backoff(section: &str, given: Option<f64>, w: &Where) -> Result<f64> {
-    let v = seconds(&format!("{section} backoff_s"), given, 0.5, w)?;
+    let v = seconds((section, "backoff_s"), given, 0.5, w)?;
     let max = MAX_WAIT_S;
     if v > max {
-        return Err(w.err(format!(
-            "{section} backoff_s = {v}: give at most {max} seconds"
-        )));
+        return Err(w.key(
+            section,
+            None,
+            "backoff_s",
+            format!("{section} backoff_s = {v}: give at most {max} seconds"),
+        ));
     }
     Ok(v)
 }
@@ -593,12 +683,21 @@ fn period(args: &InputArgs, r: &file::ReportSection, w: &Where) -> Result<Option
         ));
     }
     match (&r.start, &r.end) {
-        (Some(s), Some(e)) => Ok(Some(
-            Period::parse(&format!("{s}..{e}"))
-                .map_err(|e| w.err(format!("[report] start/end: {e}")))?,
-        )),
+        (Some(s), Some(e)) => Ok(Some(Period::parse(&format!("{s}..{e}")).map_err(|e| {
+            w.key(
+                "[report]",
+                None,
+                "start",
+                format!("[report] start/end: {e}"),
+            )
+        })?)),
         (None, None) => Ok(None),
-        _ => Err(w.err("[report] needs both start and end, or period")),
+        _ => Err(w.key(
+            "[report]",
+            None,
+            if r.start.is_some() { "start" } else { "end" },
+            "[report] needs both start and end, or period",
+        )),
     }
 }
 
@@ -630,18 +729,22 @@ fn check_hardware(hardware: &[HardwareOverride], w: &Where) -> Result<()> {
             if let Some(v) = v {
                 let zero_banned = name == "lifetime_years" || name == "use_factor";
                 if !(v.is_finite() && v >= 0.0) || (zero_banned && v == 0.0) {
-                    return Err(w.err(format!(
-                        "[[hardware]] '{}': {name} = {v} is not valid",
-                        h.name
-                    )));
+                    return Err(w.key(
+                        "[[hardware]]",
+                        Some(("name", &h.name)),
+                        name,
+                        format!("[[hardware]] '{}': {name} = {v} is not valid", h.name),
+                    ));
                 }
             }
         }
         if h.use_factor.is_some_and(|u| u > 1.0) {
-            return Err(w.err(format!(
-                "[[hardware]] '{}': use_factor must be in (0, 1]",
-                h.name
-            )));
+            return Err(w.key(
+                "[[hardware]]",
+                Some(("name", &h.name)),
+                "use_factor",
+                format!("[[hardware]] '{}': use_factor must be in (0, 1]", h.name),
+            ));
         }
     }
     Ok(())
@@ -651,10 +754,20 @@ fn check_hardware(hardware: &[HardwareOverride], w: &Where) -> Result<()> {
 fn estimate(e: &file::EstimateSection, w: &Where) -> Result<f64> {
     let utilisation = e.utilisation.unwrap_or(1.0);
     if !(utilisation > 0.0 && utilisation <= 1.0) {
-        return Err(w.err("[estimate] utilisation must be in (0, 1]"));
+        return Err(w.key(
+            "[estimate]",
+            None,
+            "utilisation",
+            "[estimate] utilisation must be in (0, 1]",
+        ));
     }
     if e.default_pue.is_some_and(|p| !(1.0..=5.0).contains(&p)) {
-        return Err(w.err("[estimate] default_pue must be in 1.0..5.0"));
+        return Err(w.key(
+            "[estimate]",
+            None,
+            "default_pue",
+            "[estimate] default_pue must be in 1.0..5.0",
+        ));
     }
     Ok(utilisation)
 }

@@ -35,7 +35,7 @@ pub(super) struct PrometheusSection {
     pub(super) ca_file: Option<String>,
     #[serde(default)]
     pub(super) headers: BTreeMap<String, String>,
-    pub(super) jobs: Option<String>,
+    pub(super) jobs: Option<LabelJobs>,
     pub(super) job_label: Option<String>,
     pub(super) team_label: Option<String>,
     pub(super) model_label: Option<String>,
@@ -49,10 +49,12 @@ pub(super) struct PrometheusSection {
     pub(super) shares: BTreeMap<String, f64>,
 }
 
-/// How jobs are read from the series' labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How jobs are read from the series' labels (`[prometheus] jobs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LabelJobs {
     /// DCGM exporter's Slurm mapping: the `hpc_job` label is the job id.
+    #[default]
     HpcJob,
     /// Kubernetes: a job is a pod, or the owner named by `job_label`.
     Pod,
@@ -135,9 +137,9 @@ pub(super) fn prometheus(
         return Ok(None);
     }
     let positive = |name: &str, v: Option<f64>, default: f64| {
-        super::seconds(&format!("[prometheus] {name}"), v, default, w)
+        super::seconds(("[prometheus]", name), v, default, w)
     };
-    let jobs = label_jobs(s.jobs.as_deref(), w)?;
+    let jobs = s.jobs.unwrap_or_default();
     let site_globs = site_globs(&s, sites, w)?;
     let auth = auth(
         s.bearer_token_env.clone(),
@@ -194,19 +196,6 @@ fn urls(s: &PrometheusSection, cli_urls: &[String]) -> Result<Vec<String>> {
     Ok(urls)
 }
 
-fn label_jobs(jobs: Option<&str>, w: &Where) -> Result<LabelJobs> {
-    Ok(match jobs.unwrap_or("hpc_job") {
-        "hpc_job" => LabelJobs::HpcJob,
-        "pod" => LabelJobs::Pod,
-        "none" => LabelJobs::None,
-        other => {
-            return Err(w.err(format!(
-                "[prometheus] jobs = '{other}': expected \"hpc_job\", \"pod\" or \"none\""
-            )))
-        }
-    })
-}
-
 /// `[prometheus.sites]` as globs; every named site must be defined, every share positive.
 fn site_globs(
     s: &PrometheusSection,
@@ -215,16 +204,26 @@ fn site_globs(
 ) -> Result<Vec<(glob::Pattern, String)>> {
     for site in s.site.iter().chain(s.sites.values()) {
         if !sites.iter().any(|x| &x.id == site) {
-            return Err(w.err(format!(
-                "[prometheus] names site '{site}', which no [[site]] defines"
-            )));
+            let key = match s.site.as_ref() == Some(site) {
+                true => "site",
+                false => "sites",
+            };
+            return Err(w.key(
+                "[prometheus]",
+                None,
+                key,
+                format!("[prometheus] names site '{site}', which no [[site]] defines"),
+            ));
         }
     }
     for (job, share) in &s.shares {
         if !(share.is_finite() && *share > 0.0) {
-            return Err(w.err(format!(
-                "[prometheus.shares] '{job}' = {share}: a share must be a number > 0"
-            )));
+            return Err(w.key(
+                "[prometheus.shares]",
+                None,
+                job,
+                format!("[prometheus.shares] '{job}' = {share}: a share must be a number > 0"),
+            ));
         }
     }
     s.sites
@@ -232,7 +231,10 @@ fn site_globs(
         .map(|(g, site)| {
             glob::Pattern::new(g)
                 .map(|p| (p, site.clone()))
-                .map_err(|e| w.err(format!("[prometheus.sites] '{g}' is not a glob: {e}")))
+                .map_err(|e| {
+                    let msg = format!("[prometheus.sites] '{g}' is not a glob: {e}");
+                    w.key("[prometheus.sites]", None, g, msg)
+                })
         })
         .collect()
 }
@@ -241,9 +243,14 @@ fn site_globs(
 fn concurrency(c: Option<usize>, w: &Where) -> Result<usize> {
     match c.unwrap_or(2) {
         n @ 1..=64 => Ok(n),
-        n => Err(w.err(format!(
-            "[prometheus] concurrency = {n}: give a number of queries in flight from 1 to 64"
-        ))),
+        n => Err(w.key(
+            "[prometheus]",
+            None,
+            "concurrency",
+            format!(
+                "[prometheus] concurrency = {n}: give a number of queries in flight from 1 to 64"
+            ),
+        )),
     }
 }
 
@@ -255,15 +262,20 @@ fn auth(
 ) -> Result<Auth> {
     Ok(match (bearer_env, user) {
         (Some(_), Some(_)) => {
-            return Err(
-                w.err("[prometheus] give bearer_token_env or basic_user, not both".to_string())
-            )
+            return Err(w.key(
+                "[prometheus]",
+                None,
+                "basic_user",
+                "[prometheus] give bearer_token_env or basic_user, not both",
+            ))
         }
         (Some(env), None) => Auth::Bearer { env },
         (None, Some(user)) => Auth::Basic { user, password_env },
-        (_, None) if password_env.is_some() => return Err(w.err(
-            "[prometheus] basic_password_env is given without basic_user: give both (or remove it)"
-                .to_string(),
+        (_, None) if password_env.is_some() => return Err(w.key(
+            "[prometheus]",
+            None,
+            "basic_password_env",
+            "[prometheus] basic_password_env is given without basic_user: give both (or remove it)",
         )),
         (None, None) => Auth::None,
     })

@@ -116,23 +116,17 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Inline markup of the plain-text templates: `**bold**` and `` `code` `` (escaped first).
-fn inline_html(s: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in esc(s).split("**").enumerate() {
-        if i % 2 == 1 {
-            out.push_str(&format!("<b>{part}</b>"));
-        } else {
-            for (k, p) in part.split('`').enumerate() {
-                if k % 2 == 1 {
-                    out.push_str(&format!("<code>{p}</code>"));
-                } else {
-                    out.push_str(p);
-                }
-            }
-        }
-    }
-    out
+/// A block's spans as HTML (escaped).
+fn inline_html(spans: &[super::Span]) -> String {
+    use super::Span;
+    spans
+        .iter()
+        .map(|s| match s {
+            Span::Text(t) => esc(t),
+            Span::Bold(t) => format!("<b>{}</b>", esc(t)),
+            Span::Code(t) => format!("<code>{}</code>", esc(t)),
+        })
+        .collect()
 }
 
 /// The methodology appendix as HTML: headings, lists and paragraphs.

@@ -49,30 +49,69 @@ pub fn render_all(report: &Report, out: &Output) -> Result<Rendered> {
     Ok(files)
 }
 
-/// A block of the plain-text templates (the methodology appendix): one per line, `## ` a
-/// heading, `- ` a bullet, anything else a paragraph; blank lines are skipped.
+/// A block of the methodology appendix: a heading, a bullet or a paragraph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Block {
-    Heading(String),
-    Bullet(String),
-    Para(String),
+    Heading(Vec<Span>),
+    Bullet(Vec<Span>),
+    Para(Vec<Span>),
 }
 
-/// Split a rendered plain-text template into blocks.
-pub fn blocks(text: &str) -> Vec<Block> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            if let Some(h) = l.strip_prefix("## ") {
-                Block::Heading(h.to_string())
-            } else if let Some(b) = l.strip_prefix("- ") {
-                Block::Bullet(b.to_string())
-            } else {
-                Block::Para(l.to_string())
+/// A run of text in a block, with its emphasis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Span {
+    Text(String),
+    Bold(String),
+    Code(String),
+}
+
+impl Span {
+    /// The text without its emphasis.
+    pub fn text(&self) -> &str {
+        match self {
+            Span::Text(t) | Span::Bold(t) | Span::Code(t) => t,
+        }
+    }
+}
+
+/// The text of `spans` without emphasis.
+pub fn plain(spans: &[Span]) -> String {
+    spans.iter().map(Span::text).collect()
+}
+
+/// The blocks of a rendered methodology template, which is Markdown (CommonMark): `## `
+/// headings, `- ` bullets, paragraphs, `**bold**` and `` `code` ``. Other inline markup keeps
+/// its text; raw HTML is text too (the renderers escape everything).
+pub fn blocks(markdown: &str) -> Vec<Block> {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+    let mut out = Vec::new();
+    let mut spans: Vec<Span> = Vec::new();
+    let (mut bold, mut items) = (0usize, 0usize);
+    let push = |spans: &mut Vec<Span>, bold: usize, t: &str| match (spans.last_mut(), bold > 0) {
+        (Some(Span::Text(s)), false) | (Some(Span::Bold(s)), true) => s.push_str(t),
+        (_, false) => spans.push(Span::Text(t.to_string())),
+        (_, true) => spans.push(Span::Bold(t.to_string())),
+    };
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Start(Tag::Strong) => bold += 1,
+            Event::End(TagEnd::Strong) => bold = bold.saturating_sub(1),
+            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) => push(&mut spans, bold, &t),
+            Event::Code(t) => spans.push(Span::Code(t.to_string())),
+            Event::SoftBreak | Event::HardBreak => push(&mut spans, bold, " "),
+            Event::End(TagEnd::Heading(_)) => out.push(Block::Heading(std::mem::take(&mut spans))),
+            Event::Start(Tag::Item) => items += 1,
+            Event::End(TagEnd::Item) => {
+                items = items.saturating_sub(1);
+                out.push(Block::Bullet(std::mem::take(&mut spans)));
             }
-        })
-        .collect()
+            // Paragraphs inside a list item (a loose list) are the item's text.
+            Event::End(TagEnd::Paragraph) if items > 0 => push(&mut spans, bold, " "),
+            Event::End(TagEnd::Paragraph) => out.push(Block::Para(std::mem::take(&mut spans))),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Refuse to replace a non-empty folder without `force`.

@@ -159,6 +159,47 @@ fn bad_config_names_file_and_line() {
         .stderr(contains("missing.csv"));
 }
 
+/// Every check of the config's values names the line of the value it refuses (or, for a
+/// value left to its default, the line of its table).
+#[test]
+fn every_config_check_names_its_line() {
+    let head = "[inputs]\njobs = [\"jobs.csv\"]\n\n[[site]]\nid = \"s1\"\nzone = \"FR\"\n";
+    // (config after `head`, the line expected, words of the message)
+    let cases: &[(&str, u64, &str)] = &[
+        ("\n[estimate]\nutilisation = 1.5\n", 9, "utilisation must be in (0, 1]"),
+        ("\n[estimate]\ndefault_pue = 0.5\n", 9, "default_pue must be in 1.0..5.0"),
+        ("\n[telemetry]\nmax_gap_s = -3\n", 9, "max_gap_s must be a number of seconds > 0"),
+        ("\n[accounting]\noverhead = \"share\"\n", 9, "unknown variant `share`"),
+        (
+            "\n[[hardware]]\nname = \"A\"\ntdp_w = 300\n\n[[hardware]]\nname = \"B\"\nuse_factor = 2.0\n",
+            14,
+            "'B': use_factor must be in (0, 1]",
+        ),
+        ("\n[report]\ntitle = \"t\"\nstart = \"2026-07-01\"\n", 10, "needs both start and end"),
+        ("\n[report]\nnet_revenue = -5\ncurrency = \"EUR\"\n", 9, "net_revenue needs a number > 0"),
+        ("\n[codecarbon.sites]\nproj = \"nowhere\"\n", 9, "names site 'nowhere'"),
+        ("\n[prometheus]\nurl = \"http://127.0.0.1:9\"\n\nretries = 99\n", 11, "retries = 99"),
+        ("\n[prometheus]\nurl = \"http://127.0.0.1:9\"\njobs = \"slurm\"\n", 10, "unknown variant `slurm`"),
+        ("\n[prometheus]\nurl = \"http://127.0.0.1:9\"\nsite = \"moon\"\n", 10, "names site 'moon'"),
+        ("\n[mlflow]\nurl = \"http://127.0.0.1:9\"\nsite = \"moon\"\n", 10, "site = 'moon'"),
+        (
+            "\n[[published_footprint]]\nmodel = \"x\"\nsource = \"paper\"\n",
+            9,
+            "give kgco2e (with source) or boamps",
+        ),
+    ];
+    for (rest, line, words) in cases {
+        let cfg = format!("{head}{rest}");
+        let d = tmp_with(&[("greenledger.toml", cfg.as_str()), ("jobs.csv", HEADER)]);
+        gl().args(["validate", "--config"])
+            .arg(d.path().join("greenledger.toml"))
+            .assert()
+            .code(2)
+            .stderr(contains(format!("greenledger.toml:{line}:")))
+            .stderr(contains(*words));
+    }
+}
+
 #[test]
 fn validate_exits_1_on_error_findings_and_0_when_clean() {
     let d = tmp_with(&[

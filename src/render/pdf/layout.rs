@@ -417,11 +417,6 @@ pub(super) fn pct(v: f64) -> String {
     }
 }
 
-/// The text of a template line without its inline markup.
-pub(super) fn plain(s: &str) -> String {
-    s.replace("**", "").replace('`', "")
-}
-
 /// The chart of the report with this id.
 pub(super) fn chart_of<'a>(r: &'a Report, id: &str) -> Option<&'a BarChart> {
     r.charts.iter().find(|c| c.id == id)

@@ -248,9 +248,9 @@ pub(super) fn methodology_appendix(l: &mut Layout, methodology: &str) {
     l.section("Methodology");
     for b in render::blocks(methodology) {
         match b {
-            Block::Heading(h) => l.heading(&plain(&h)),
-            Block::Bullet(t) => l.para_with(&plain(&t), 8.5, INK, 12.0, true),
-            Block::Para(t) => l.para_with(&plain(&t), 8.5, INK, 0.0, false),
+            Block::Heading(h) => l.heading(&render::plain(&h)),
+            Block::Bullet(t) => l.para_with(&render::plain(&t), 8.5, INK, 12.0, true),
+            Block::Para(t) => l.para_with(&render::plain(&t), 8.5, INK, 0.0, false),
         }
     }
 }
