@@ -1,5 +1,7 @@
-//! Golden tests: each fixtures/<case>/ with an expected/ folder is reported on, and every file in
-//! expected/ must match byte for byte. `UPDATE_GOLDEN=1 cargo test` rewrites them (review the diff).
+//! Golden tests, the one snapshot mechanism of the suite: each fixtures/<case>/ with an
+//! expected/ folder is reported on, and every file in expected/ must match byte for byte; the
+//! renderers' snapshots (tests/cli/snapshots/) are golden files too. `UPDATE_GOLDEN=1 cargo
+//! test` rewrites them all (review the diff).
 
 use super::{assert_reconciles, fixture, gl, read_json, root};
 use std::path::Path;
@@ -51,39 +53,46 @@ fn check_case(case: &str) {
         String::from_utf8_lossy(&o.stderr)
     );
     let expected = fixture(case).join("expected");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if updating() {
         let _ = std::fs::remove_dir_all(&expected);
-        for f in files_under(&dir) {
-            let dst = expected.join(&f);
-            std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-            std::fs::copy(dir.join(&f), dst).unwrap();
-        }
     }
-    assert!(
-        expected.is_dir(),
-        "{case}: no expected/ folder; run with UPDATE_GOLDEN=1 once"
-    );
+    for f in files_under(&dir) {
+        assert_golden(&expected.join(&f), &std::fs::read_to_string(dir.join(&f)).unwrap());
+    }
     assert_eq!(
         files_under(&expected),
         files_under(&dir),
         "{case}: the set of output files changed"
     );
-    for f in files_under(&expected) {
-        let want = std::fs::read_to_string(expected.join(&f)).unwrap();
-        let got = std::fs::read_to_string(dir.join(&f)).unwrap();
-        if want != got {
-            let line = want
-                .lines()
-                .zip(got.lines())
-                .position(|(a, b)| a != b)
-                .unwrap_or(0);
-            panic!(
-                "{case}/{f} differs from the golden file at line {}:\n  want: {}\n  got:  {}\n(UPDATE_GOLDEN=1 to accept)",
-                line + 1,
-                want.lines().nth(line).unwrap_or(""),
-                got.lines().nth(line).unwrap_or("")
-            );
-        }
+}
+
+/// Whether this run rewrites the golden files (`UPDATE_GOLDEN=1`).
+fn updating() -> bool {
+    std::env::var_os("UPDATE_GOLDEN").is_some()
+}
+
+/// `got` must equal the golden file at `path` byte for byte; with `UPDATE_GOLDEN=1`, it
+/// becomes the golden file. A difference names the first line that differs.
+pub fn assert_golden(path: &Path, got: &str) {
+    if updating() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, got).unwrap();
+    }
+    let shown = path.strip_prefix(root()).unwrap_or(path).display().to_string();
+    let want = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{shown}: {e}; run with UPDATE_GOLDEN=1 once"));
+    if want != got {
+        let line = want
+            .lines()
+            .zip(got.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.lines().count().min(got.lines().count()));
+        panic!(
+            "{shown} differs from the output at line {}:\n  want: {}\n  got:  {}\n(UPDATE_GOLDEN=1 to accept)",
+            line + 1,
+            want.lines().nth(line).unwrap_or("(end)"),
+            got.lines().nth(line).unwrap_or("(end)")
+        );
     }
 }
 
@@ -343,9 +352,7 @@ fn html_renderer_snapshot() {
         .assert()
         .code(0);
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    insta::with_settings!({ snapshot_path => root().join("tests/cli/snapshots"), prepend_module_to_snapshot => false }, {
-        insta::assert_snapshot!("handcalc_report_html", html);
-    });
+    assert_golden(&root().join("tests/cli/snapshots/handcalc_report.html"), &html);
 }
 
 #[test]

@@ -298,7 +298,6 @@ fn pdf_text_snapshot() {
         .enumerate()
         .map(|(i, p)| format!("=== page {} ===\n{}", i + 1, p.trim_end()))
         .collect();
-    insta::with_settings!({ snapshot_path => super::root().join("tests/cli/snapshots"), prepend_module_to_snapshot => false }, {
-        insta::assert_snapshot!("handcalc_report_pdf_text", text.join("\n"));
-    });
+    let snapshot = super::root().join("tests/cli/snapshots/handcalc_report_pdf.txt");
+    super::golden::assert_golden(&snapshot, &(text.join("\n") + "\n"));
 }
