@@ -1,7 +1,28 @@
 //! Command-line definitions (clap derive). Only parsing lives here; `config` validates.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// An output format, as `--format` names it (`model-cards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Html,
+    Json,
+    Csv,
+    ModelCards,
+    Pdf,
+    Boamps,
+}
+
+/// The engine a pushdown folder is written for (`--engine`). Its SQL dialect is in
+/// `compute::energy::sql`, its driver and result names in `ingest::pushdown`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    #[default]
+    Spark,
+    #[value(name = "duckdb")]
+    DuckDb,
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "greenledger", version, about = "Audit-grade energy and emissions accounts for ML training", long_about = None)]
@@ -127,7 +148,7 @@ pub struct OutputArgs {
         value_delimiter = ',',
         default_value = "html,json,csv,model-cards,pdf,boamps"
     )]
-    pub format: Vec<crate::config::Format>,
+    pub format: Vec<Format>,
     /// Replace a non-empty output folder.
     #[arg(long)]
     pub force: bool,
@@ -157,7 +178,7 @@ pub struct PushdownArgs {
     pub inputs: InputArgs,
     /// The engine to write SQL and a driver for.
     #[arg(long, value_name = "ENGINE", value_enum, default_value = "spark")]
-    pub engine: crate::ingest::pushdown::Engine,
+    pub engine: Engine,
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "greenledger-pushdown")]
     pub out: PathBuf,

@@ -339,3 +339,74 @@ fn verify(a: &cli::VerifyArgs) -> Result<i32> {
         Ok(1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// The top-level modules each module's code (not its tests or comments) refers to.
+    fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.clone()];
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let rel = p.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+            let top = rel.split('/').next().unwrap().trim_end_matches(".rs").to_string();
+            if top == "lib" || top == "main" || !rel.ends_with(".rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            let deps = graph.entry(top.clone()).or_default();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for part in line.split("crate::").skip(1) {
+                    let name: String = part
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    let is_module =
+                        src.join(&name).is_dir() || src.join(format!("{name}.rs")).is_file();
+                    if is_module && name != top {
+                        deps.insert(name);
+                    }
+                }
+                if line.contains("polars::") {
+                    deps.insert("polars".to_string());
+                }
+            }
+        }
+        graph
+    }
+
+    /// No module depends on itself through others: the layers of the guide's Contributing page
+    /// hold (config -> factors -> ingest -> compute -> score -> report -> render).
+    #[test]
+    fn no_import_cycle_between_modules() {
+        let graph = module_graph();
+        for (from, deps) in &graph {
+            for to in deps {
+                let mut stack = vec![to.clone()];
+                let mut seen = BTreeSet::new();
+                while let Some(m) = stack.pop() {
+                    assert!(&m != from, "import cycle: {from} -> {to} -> ... -> {from}");
+                    if seen.insert(m.clone()) {
+                        stack.extend(graph.get(&m).into_iter().flatten().cloned());
+                    }
+                }
+            }
+        }
+        // Renderers read the view-model only; only ingest and compute use polars.
+        assert!(!graph["render"].contains("compute"));
+        assert!(!graph["score"].contains("compute"));
+        let polars: Vec<&String> = graph
+            .iter()
+            .filter(|(m, d)| d.contains("polars") && !["ingest", "compute"].contains(&m.as_str()))
+            .map(|(m, _)| m)
+            .collect();
+        assert!(polars.is_empty(), "polars used outside ingest and compute: {polars:?}");
+    }
+}

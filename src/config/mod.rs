@@ -158,16 +158,7 @@ pub struct Output {
     pub generated_at: Option<String>,
 }
 
-/// An output format, as `--format` names it (`model-cards`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Html,
-    Json,
-    Csv,
-    ModelCards,
-    Pdf,
-    Boamps,
-}
+pub use crate::cli::Format;
 
 /// The entity's net revenue in the period (`[report] net_revenue`, `currency`).
 #[derive(Debug, Clone, PartialEq)]

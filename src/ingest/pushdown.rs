@@ -9,16 +9,9 @@ use polars::prelude::*;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-/// The engine a pushdown folder is written for (its SQL dialect is in
-/// `compute::energy::sql`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Engine {
-    #[default]
-    Spark,
-    #[value(name = "duckdb")]
-    DuckDb,
-}
+pub use crate::cli::Engine;
 
+/// What the pushdown folder and its results need to know of each engine.
 impl Engine {
     /// The name used on the command line and in the SQL's header.
     pub fn name(self) -> &'static str {
