@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// The calculator's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     pub gpu_hours: f64,
     pub power_w: f64,
     pub pue: f64,
@@ -30,7 +30,7 @@ fn positive(name: &str, v: f64) -> Result<f64> {
 }
 
 /// Compute one run: IT = hours x W / 1000; facility = IT x PUE; location = facility x g / 1000.
-pub fn estimate(a: &EstimateArgs, factors: &Factors) -> Result<Estimate> {
+pub(crate) fn estimate(a: &EstimateArgs, factors: &Factors) -> Result<Estimate> {
     let mut sources = Vec::new();
     let gpu_hours = positive("gpu-hours", a.gpu_hours)?;
     let power_w = match (a.power_w, &a.hardware) {

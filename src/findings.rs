@@ -74,7 +74,7 @@ impl fmt::Display for Finding {
 }
 
 /// Up to eight names, then how many more: the lists a finding's message names.
-pub fn list(v: &[String]) -> String {
+pub(crate) fn list(v: &[String]) -> String {
     let head: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
     let more = if v.len() > 8 {
         format!(" and {} more", v.len() - 8)
@@ -85,7 +85,7 @@ pub fn list(v: &[String]) -> String {
 }
 
 /// Sort findings into their reporting order: by file, line, code, message (deterministic output).
-pub fn sort(findings: &mut [Finding]) {
+pub(crate) fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (&a.file, a.line, a.code, &a.message, a.severity)
             .cmp(&(&b.file, b.line, b.code, &b.message, b.severity))
@@ -93,91 +93,89 @@ pub fn sort(findings: &mut [Finding]) {
 }
 
 /// Stable finding codes. Kept in one place so that they are documented and never collide.
-pub mod codes {
-    pub const JOBS_MISSING_COLUMN: &str = "jobs.missing-column";
-    pub const JOBS_UNKNOWN_COLUMN: &str = "jobs.unknown-column";
-    pub const JOBS_MISSING_VALUE: &str = "jobs.missing-value";
-    pub const JOBS_BAD_TIMESTAMP: &str = "jobs.bad-timestamp";
-    pub const JOBS_NAIVE_TIMESTAMP: &str = "jobs.naive-timestamp";
-    pub const JOBS_BAD_NUMBER: &str = "jobs.bad-number";
-    pub const JOBS_BAD_VALUE: &str = "jobs.bad-value";
-    pub const JOBS_DUPLICATE_ID: &str = "jobs.duplicate-id";
-    pub const JOBS_END_BEFORE_START: &str = "jobs.end-before-start";
-    pub const JOBS_UNKNOWN_SITE: &str = "jobs.unknown-site";
-    pub const JOBS_NO_LOCATION: &str = "jobs.no-location";
-    pub const JOBS_UNKNOWN_HARDWARE: &str = "jobs.unknown-hardware";
-    pub const JOBS_NO_POWER: &str = "jobs.no-power";
-    pub const JOBS_OUTSIDE_PERIOD: &str = "jobs.outside-period";
-    pub const JOBS_PARTLY_OUTSIDE_PERIOD: &str = "jobs.partly-outside-period";
-    pub const CC_MISSING_COLUMN: &str = "codecarbon.missing-column";
-    pub const CC_SHORT_ROW: &str = "codecarbon.short-row";
-    pub const CC_BAD_TIMESTAMP: &str = "codecarbon.bad-timestamp";
-    pub const CC_NAIVE_TIMESTAMP: &str = "codecarbon.naive-timestamp";
-    pub const CC_BAD_NUMBER: &str = "codecarbon.bad-number";
-    pub const CC_NO_ENERGY: &str = "codecarbon.no-energy";
-    pub const CC_SNAPSHOT: &str = "codecarbon.superseded-snapshot";
-    pub const CC_NO_TEAM: &str = "codecarbon.no-team";
-    pub const CC_NO_ZONE: &str = "codecarbon.no-zone";
-    pub const CC_MATCHED: &str = "codecarbon.matched-job";
-    pub const CC_TASKS: &str = "codecarbon.tasks";
-    pub const CC_DEFAULT_PUE: &str = "codecarbon.default-pue";
-    pub const ZONE_NO_FACTOR: &str = "factors.zone-without-factor";
-    pub const FACTOR_YEAR: &str = "factors.year-mismatch";
-    pub const SITE_DEFAULT_PUE: &str = "sites.default-pue";
-    pub const INPUT_EMPTY: &str = "input.no-rows";
-    pub const TELEMETRY_UNRECOGNISED: &str = "telemetry.unrecognised-format";
-    pub const TELEMETRY_BAD_ROW: &str = "telemetry.bad-row";
-    pub const TELEMETRY_NAIVE_TIMESTAMP: &str = "telemetry.naive-timestamp";
-    pub const TELEMETRY_DEVICE_COLUMN: &str = "telemetry.device-column";
-    pub const TELEMETRY_POWER_FIELD: &str = "telemetry.power-field";
-    pub const TELEMETRY_NODE_FROM_NAME: &str = "telemetry.node-from-file-name";
-    pub const TELEMETRY_NO_TIME: &str = "telemetry.no-timestamp";
-    pub const TELEMETRY_DUPLICATES: &str = "telemetry.duplicates";
-    pub const TELEMETRY_DROPPED: &str = "telemetry.dropped-power";
-    pub const TELEMETRY_GAPS: &str = "telemetry.gaps";
-    pub const TELEMETRY_OUT_OF_ORDER: &str = "telemetry.out-of-order";
-    pub const TELEMETRY_COUNTER_RESET: &str = "telemetry.counter-reset";
-    pub const TELEMETRY_OVERLAP: &str = "telemetry.overlapping-claims";
-    pub const TELEMETRY_IMPUTED: &str = "telemetry.imputed";
-    pub const TELEMETRY_NO_SAMPLES: &str = "telemetry.no-samples";
-    pub const TELEMETRY_NODE_POWER_UNSPLIT: &str = "telemetry.node-power-unsplit";
-    pub const TELEMETRY_PUSHDOWN: &str = "telemetry.pushdown";
-    pub const BOUNDARY_HOST_OUTSIDE: &str = "boundary.host-outside";
-    pub const INVENTORY_NO_METER: &str = "inventory.no-meter";
-    pub const INVENTORY_METER_PRORATED: &str = "inventory.meter-prorated";
-    pub const INVENTORY_ABOVE_METER: &str = "inventory.ledger-above-meter";
-    pub const INVENTORY_PUE_MISMATCH: &str = "inventory.measured-pue";
-    pub const INVENTORY_UNKNOWN_NODE_SITE: &str = "inventory.node-without-site";
-    pub const INVENTORY_NO_JOBS: &str = "inventory.no-jobs";
-    pub const METERS_BAD_ROW: &str = "meters.bad-row";
-    pub const MARKET_NO_RESIDUAL: &str = "market.no-residual-mix";
-    pub const MARKET_SURPLUS: &str = "market.surplus";
-    pub const SACCT_BAD_ROW: &str = "sacct.bad-row";
-    pub const GRID_DATE_ORDER: &str = "grid.date-order";
-    pub const GRID_BAD_ROW: &str = "grid.bad-row";
-    pub const GRID_MISSING_HOURS: &str = "grid.missing-hours";
-    pub const GRID_ESTIMATED: &str = "grid.estimated-hours";
-    pub const SACCT_SKIPPED: &str = "sacct.skipped-job";
-    pub const SACCT_SHARED_ENERGY: &str = "sacct.shared-node-energy";
-    pub const SACCT_NO_JOB: &str = "sacct.no-job";
-    pub const ZEUS_BAD_ROW: &str = "zeus.bad-row";
-    pub const ZEUS_NO_JOB: &str = "zeus.no-job";
-    pub const ESRS_NO_TECHNOLOGY: &str = "esrs.instrument-without-technology";
-    pub const BOAMPS_BAD_REPORT: &str = "boamps.bad-report";
-    pub const BOAMPS_CODECARBON_PUE: &str = "boamps.codecarbon-pue";
-    pub const PROM_MISSING_CHUNK: &str = "prometheus.missing-chunk";
-    pub const PROM_WARNING: &str = "prometheus.server-warning";
-    pub const PROM_DUPLICATE_SERIES: &str = "prometheus.duplicate-series";
-    pub const PROM_SHARED_GPU: &str = "prometheus.shared-gpu";
-    pub const PROM_NO_DEVICE: &str = "prometheus.no-device-labels";
-    pub const PROM_LABEL_JOBS: &str = "prometheus.label-jobs";
-    pub const MLFLOW_RUNS: &str = "mlflow.runs";
-    pub const MLFLOW_RUNNING: &str = "mlflow.running-run";
-    pub const MLFLOW_NO_GPUS: &str = "mlflow.no-gpu-count";
-    pub const MLFLOW_NO_START: &str = "mlflow.no-start-time";
-    pub const MLFLOW_UNKNOWN_SITE: &str = "mlflow.unknown-site";
-    pub const MLFLOW_HISTORY: &str = "mlflow.missing-history";
-    pub const PROM_NO_SAMPLES: &str = "prometheus.no-samples";
+pub(crate) mod codes {
+    pub(crate) const JOBS_MISSING_COLUMN: &str = "jobs.missing-column";
+    pub(crate) const JOBS_UNKNOWN_COLUMN: &str = "jobs.unknown-column";
+    pub(crate) const JOBS_MISSING_VALUE: &str = "jobs.missing-value";
+    pub(crate) const JOBS_BAD_TIMESTAMP: &str = "jobs.bad-timestamp";
+    pub(crate) const JOBS_NAIVE_TIMESTAMP: &str = "jobs.naive-timestamp";
+    pub(crate) const JOBS_BAD_NUMBER: &str = "jobs.bad-number";
+    pub(crate) const JOBS_BAD_VALUE: &str = "jobs.bad-value";
+    pub(crate) const JOBS_DUPLICATE_ID: &str = "jobs.duplicate-id";
+    pub(crate) const JOBS_END_BEFORE_START: &str = "jobs.end-before-start";
+    pub(crate) const JOBS_UNKNOWN_SITE: &str = "jobs.unknown-site";
+    pub(crate) const JOBS_NO_LOCATION: &str = "jobs.no-location";
+    pub(crate) const JOBS_UNKNOWN_HARDWARE: &str = "jobs.unknown-hardware";
+    pub(crate) const JOBS_NO_POWER: &str = "jobs.no-power";
+    pub(crate) const JOBS_OUTSIDE_PERIOD: &str = "jobs.outside-period";
+    pub(crate) const JOBS_PARTLY_OUTSIDE_PERIOD: &str = "jobs.partly-outside-period";
+    pub(crate) const CC_MISSING_COLUMN: &str = "codecarbon.missing-column";
+    pub(crate) const CC_SHORT_ROW: &str = "codecarbon.short-row";
+    pub(crate) const CC_BAD_TIMESTAMP: &str = "codecarbon.bad-timestamp";
+    pub(crate) const CC_NAIVE_TIMESTAMP: &str = "codecarbon.naive-timestamp";
+    pub(crate) const CC_BAD_NUMBER: &str = "codecarbon.bad-number";
+    pub(crate) const CC_NO_ENERGY: &str = "codecarbon.no-energy";
+    pub(crate) const CC_SNAPSHOT: &str = "codecarbon.superseded-snapshot";
+    pub(crate) const CC_NO_TEAM: &str = "codecarbon.no-team";
+    pub(crate) const CC_MATCHED: &str = "codecarbon.matched-job";
+    pub(crate) const CC_TASKS: &str = "codecarbon.tasks";
+    pub(crate) const ZONE_NO_FACTOR: &str = "factors.zone-without-factor";
+    pub(crate) const FACTOR_YEAR: &str = "factors.year-mismatch";
+    pub(crate) const SITE_DEFAULT_PUE: &str = "sites.default-pue";
+    pub(crate) const INPUT_EMPTY: &str = "input.no-rows";
+    pub(crate) const TELEMETRY_UNRECOGNISED: &str = "telemetry.unrecognised-format";
+    pub(crate) const TELEMETRY_BAD_ROW: &str = "telemetry.bad-row";
+    pub(crate) const TELEMETRY_NAIVE_TIMESTAMP: &str = "telemetry.naive-timestamp";
+    pub(crate) const TELEMETRY_DEVICE_COLUMN: &str = "telemetry.device-column";
+    pub(crate) const TELEMETRY_POWER_FIELD: &str = "telemetry.power-field";
+    pub(crate) const TELEMETRY_NODE_FROM_NAME: &str = "telemetry.node-from-file-name";
+    pub(crate) const TELEMETRY_NO_TIME: &str = "telemetry.no-timestamp";
+    pub(crate) const TELEMETRY_DUPLICATES: &str = "telemetry.duplicates";
+    pub(crate) const TELEMETRY_DROPPED: &str = "telemetry.dropped-power";
+    pub(crate) const TELEMETRY_GAPS: &str = "telemetry.gaps";
+    pub(crate) const TELEMETRY_OUT_OF_ORDER: &str = "telemetry.out-of-order";
+    pub(crate) const TELEMETRY_COUNTER_RESET: &str = "telemetry.counter-reset";
+    pub(crate) const TELEMETRY_OVERLAP: &str = "telemetry.overlapping-claims";
+    pub(crate) const TELEMETRY_IMPUTED: &str = "telemetry.imputed";
+    pub(crate) const TELEMETRY_NO_SAMPLES: &str = "telemetry.no-samples";
+    pub(crate) const TELEMETRY_NODE_POWER_UNSPLIT: &str = "telemetry.node-power-unsplit";
+    pub(crate) const TELEMETRY_PUSHDOWN: &str = "telemetry.pushdown";
+    pub(crate) const BOUNDARY_HOST_OUTSIDE: &str = "boundary.host-outside";
+    pub(crate) const INVENTORY_NO_METER: &str = "inventory.no-meter";
+    pub(crate) const INVENTORY_METER_PRORATED: &str = "inventory.meter-prorated";
+    pub(crate) const INVENTORY_ABOVE_METER: &str = "inventory.ledger-above-meter";
+    pub(crate) const INVENTORY_PUE_MISMATCH: &str = "inventory.measured-pue";
+    pub(crate) const INVENTORY_UNKNOWN_NODE_SITE: &str = "inventory.node-without-site";
+    pub(crate) const INVENTORY_NO_JOBS: &str = "inventory.no-jobs";
+    pub(crate) const METERS_BAD_ROW: &str = "meters.bad-row";
+    pub(crate) const MARKET_NO_RESIDUAL: &str = "market.no-residual-mix";
+    pub(crate) const MARKET_SURPLUS: &str = "market.surplus";
+    pub(crate) const SACCT_BAD_ROW: &str = "sacct.bad-row";
+    pub(crate) const GRID_DATE_ORDER: &str = "grid.date-order";
+    pub(crate) const GRID_BAD_ROW: &str = "grid.bad-row";
+    pub(crate) const GRID_MISSING_HOURS: &str = "grid.missing-hours";
+    pub(crate) const GRID_ESTIMATED: &str = "grid.estimated-hours";
+    pub(crate) const SACCT_SKIPPED: &str = "sacct.skipped-job";
+    pub(crate) const SACCT_SHARED_ENERGY: &str = "sacct.shared-node-energy";
+    pub(crate) const SACCT_NO_JOB: &str = "sacct.no-job";
+    pub(crate) const ZEUS_BAD_ROW: &str = "zeus.bad-row";
+    pub(crate) const ZEUS_NO_JOB: &str = "zeus.no-job";
+    pub(crate) const ESRS_NO_TECHNOLOGY: &str = "esrs.instrument-without-technology";
+    pub(crate) const BOAMPS_BAD_REPORT: &str = "boamps.bad-report";
+    pub(crate) const BOAMPS_CODECARBON_PUE: &str = "boamps.codecarbon-pue";
+    pub(crate) const PROM_MISSING_CHUNK: &str = "prometheus.missing-chunk";
+    pub(crate) const PROM_WARNING: &str = "prometheus.server-warning";
+    pub(crate) const PROM_DUPLICATE_SERIES: &str = "prometheus.duplicate-series";
+    pub(crate) const PROM_SHARED_GPU: &str = "prometheus.shared-gpu";
+    pub(crate) const PROM_NO_DEVICE: &str = "prometheus.no-device-labels";
+    pub(crate) const PROM_LABEL_JOBS: &str = "prometheus.label-jobs";
+    pub(crate) const MLFLOW_RUNS: &str = "mlflow.runs";
+    pub(crate) const MLFLOW_RUNNING: &str = "mlflow.running-run";
+    pub(crate) const MLFLOW_NO_GPUS: &str = "mlflow.no-gpu-count";
+    pub(crate) const MLFLOW_NO_START: &str = "mlflow.no-start-time";
+    pub(crate) const MLFLOW_UNKNOWN_SITE: &str = "mlflow.unknown-site";
+    pub(crate) const MLFLOW_HISTORY: &str = "mlflow.missing-history";
+    pub(crate) const PROM_NO_SAMPLES: &str = "prometheus.no-samples";
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! a headline quantity's size, chart tick labels, unknown as an em dash.
 
 /// Group digits of a number: 1234567.891 with 2 decimals -> "1,234,567.89".
-pub fn group_digits(v: f64, decimals: usize) -> String {
+pub(crate) fn group_digits(v: f64, decimals: usize) -> String {
     if !v.is_finite() {
         return "n/a".into();
     }
@@ -30,12 +30,12 @@ pub fn group_digits(v: f64, decimals: usize) -> String {
 }
 
 /// A UTC instant as RFC 3339 (`2026-07-01T00:00:00Z`), as every output writes it.
-pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     crate::timeutil::fmt_utc(t)
 }
 
 /// A number with grouped digits, or an em dash when it is unknown (never zero).
-pub fn digits_or_dash(v: Option<f64>, decimals: usize) -> String {
+pub(crate) fn digits_or_dash(v: Option<f64>, decimals: usize) -> String {
     v.map(|x| group_digits(x, decimals))
         .unwrap_or_else(|| "—".into())
 }
@@ -43,7 +43,7 @@ pub fn digits_or_dash(v: Option<f64>, decimals: usize) -> String {
 /// A headline quantity in the unit that suits its size: kgCO2e as t from 1,000 kg, kWh as MWh
 /// from 1,000 kWh, litres as m³ from 1,000 L; below that the base unit, so that a small
 /// report does not print 0.00 t. `like` picks the unit (a range's bounds take their value's).
-pub fn quantity(v: Option<f64>, kind: &str, like: Option<f64>) -> String {
+pub(crate) fn quantity(v: Option<f64>, kind: &str, like: Option<f64>) -> String {
     let Some(v) = v.filter(|x| x.is_finite()) else {
         return "—".into();
     };

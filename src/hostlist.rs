@@ -3,10 +3,10 @@
 
 /// The most host names one node list may expand to: more than any machine has nodes, and few
 /// enough to expand in well under a second. A list beyond it is refused, not truncated.
-pub const MAX_HOSTS: usize = 100_000;
+pub(crate) const MAX_HOSTS: usize = 100_000;
 
 /// Expand a node list into host names (order kept, duplicates removed).
-pub fn expand_nodes(s: &str) -> Result<Vec<String>, String> {
+pub(crate) fn expand_nodes(s: &str) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for part in split_top(s) {
@@ -117,7 +117,7 @@ fn expand_one(p: &str) -> Result<Vec<String>, String> {
 }
 
 /// Expand a device list (`0-3`, `0,2,5`, `0;1`) into indices.
-pub fn expand_ids(s: &str) -> Result<Vec<u32>, String> {
+pub(crate) fn expand_ids(s: &str) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for item in s
@@ -150,7 +150,7 @@ pub fn expand_ids(s: &str) -> Result<Vec<u32>, String> {
 }
 
 /// The form node names are compared in: lower case, without a domain.
-pub fn node_key(name: &str) -> String {
+pub(crate) fn node_key(name: &str) -> String {
     let n = name.trim();
     let short = n.split('.').next().unwrap_or(n);
     short.to_ascii_lowercase()

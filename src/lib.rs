@@ -5,24 +5,26 @@
 //! aggregates → [`compute::Ledger`]) → [`report::Report`] (the view-model) → [`render`] (html,
 //! json, csv), written atomically.
 
+#![warn(unreachable_pub)]
+
 pub mod cli;
-pub mod compute;
-pub mod config;
+pub(crate) mod compute;
+pub(crate) mod config;
 pub mod demo;
-pub mod error;
-pub mod estimate;
-pub mod factors;
-pub mod findings;
-pub mod format;
-pub mod hostlist;
-pub mod ingest;
-pub mod ledger;
-pub mod manifest;
-pub mod pushdown;
+pub(crate) mod error;
+pub(crate) mod estimate;
+pub(crate) mod factors;
+pub(crate) mod findings;
+pub(crate) mod format;
+pub(crate) mod hostlist;
+pub(crate) mod ingest;
+pub(crate) mod ledger;
+pub(crate) mod manifest;
+pub(crate) mod pushdown;
 pub mod render;
 pub mod report;
 pub mod score;
-pub mod timeutil;
+pub(crate) mod timeutil;
 
 use cli::{Cli, Command, InputArgs};
 use config::{Config, Output};
@@ -354,8 +356,17 @@ mod tests {
                 files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
                 continue;
             }
-            let rel = p.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
-            let top = rel.split('/').next().unwrap().trim_end_matches(".rs").to_string();
+            let rel = p
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let top = rel
+                .split('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".rs")
+                .to_string();
             if top == "lib" || top == "main" || !rel.ends_with(".rs") {
                 continue;
             }
@@ -407,6 +418,9 @@ mod tests {
             .filter(|(m, d)| d.contains("polars") && !["ingest", "compute"].contains(&m.as_str()))
             .map(|(m, _)| m)
             .collect();
-        assert!(polars.is_empty(), "polars used outside ingest and compute: {polars:?}");
+        assert!(
+            polars.is_empty(),
+            "polars used outside ingest and compute: {polars:?}"
+        );
     }
 }

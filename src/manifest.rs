@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-pub const SCHEMA: &str = "greenledger/manifest@1";
+pub(crate) const SCHEMA: &str = "greenledger/manifest@1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestInput {
+pub(crate) struct ManifestInput {
     pub path: String,
     pub kind: String,
     pub size: u64,
@@ -28,13 +28,13 @@ pub struct ManifestInput {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestOutput {
+pub(crate) struct ManifestOutput {
     pub path: String,
     pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub schema: String,
     pub generator: String,
     /// The command line, with the output folder written as OUT.
@@ -52,7 +52,7 @@ fn sha(bytes: &[u8]) -> String {
 
 /// The command line as recorded: the value of --out replaced by OUT (so that identical inputs
 /// give identical manifests wherever the report is written).
-pub fn command(argv: &[String]) -> Vec<String> {
+pub(crate) fn command(argv: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut next_is_out = false;
     for a in argv.iter().skip(1) {
@@ -73,7 +73,7 @@ pub fn command(argv: &[String]) -> Vec<String> {
 
 /// Add manifest.json to the rendered files. `in_output`: the inputs are copies inside the
 /// output folder (the demo), under `inputs/`.
-pub fn add(
+pub(crate) fn add(
     files: &mut Rendered,
     report: &Report,
     command: Vec<String>,
@@ -149,7 +149,7 @@ pub fn add(
 
 /// What verify found: problems (exit 1) in the order met.
 #[derive(Debug, Default)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub problems: Vec<String>,
 }
 
@@ -157,14 +157,14 @@ pub struct Verdict {
 /// every output setting that could touch the auditor's files taken out (the caller sets a
 /// private folder). Nothing else a manifest records is ever run.
 #[derive(Debug)]
-pub enum Recompute {
+pub(crate) enum Recompute {
     Report(Box<crate::cli::ReportArgs>),
     Demo(crate::cli::DemoArgs),
 }
 
 impl Recompute {
     /// The output settings, for the caller to point at its private folder.
-    pub fn output_mut(&mut self) -> &mut crate::cli::OutputArgs {
+    pub(crate) fn output_mut(&mut self) -> &mut crate::cli::OutputArgs {
         match self {
             Recompute::Report(a) => &mut a.output,
             Recompute::Demo(a) => &mut a.output,
@@ -175,7 +175,7 @@ impl Recompute {
 /// What verify will do with a folder: the manifest, what the checks found so far, and the run
 /// to recompute (none when the manifest cannot be trusted or a server would have to be asked).
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub manifest: Manifest,
     pub verdict: Verdict,
     pub recompute: Option<Recompute>,
@@ -190,7 +190,7 @@ pub struct Plan {
 /// refused (greenledger never records another); `--templates` is ignored (the embedded
 /// templates are used, and the HTML is then not compared); a live source is re-fetched only
 /// with `allow_network`.
-pub fn plan(dir: &Path, allow_network: bool) -> Result<Plan> {
+pub(crate) fn plan(dir: &Path, allow_network: bool) -> Result<Plan> {
     let path = dir.join("manifest.json");
     let m = read_manifest(&path)?;
     let mut v = Verdict::default();
@@ -370,7 +370,7 @@ fn check_outputs(m: &Manifest, dir: &Path, v: &mut Verdict) {
 }
 
 /// The recomputed outputs (in `scratch`) against the folder's, and the totals that moved.
-pub fn compare(plan: &mut Plan, dir: &Path, scratch: &Path) -> Result<()> {
+pub(crate) fn compare(plan: &mut Plan, dir: &Path, scratch: &Path) -> Result<()> {
     let (m, v) = (&plan.manifest, &mut plan.verdict);
     let fresh: Manifest = serde_json::from_str(
         &std::fs::read_to_string(scratch.join("manifest.json"))

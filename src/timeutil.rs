@@ -30,7 +30,7 @@ impl InputZone {
 
     /// Read a wall-clock time in this zone. Ambiguous times (DST fall-back) take the earlier
     /// instant; times that do not exist (DST spring-forward) are an error.
-    pub fn to_utc(&self, naive: NaiveDateTime) -> Result<DateTime<Utc>, String> {
+    pub fn to_utc(self, naive: NaiveDateTime) -> Result<DateTime<Utc>, String> {
         let r = match self {
             InputZone::Utc => return Ok(Utc.from_utc_datetime(&naive)),
             InputZone::Fixed(o) => o
@@ -65,13 +65,13 @@ fn parse_offset(t: &str) -> Option<chrono::FixedOffset> {
 
 /// A parsed timestamp, and whether it carried no zone of its own.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     pub utc: DateTime<Utc>,
     pub naive: bool,
 }
 
 /// Parse RFC 3339 (with `T` or a space), or a naive date-time / date read in `zone`.
-pub fn parse_timestamp(s: &str, zone: &InputZone) -> Result<Stamp, String> {
+pub(crate) fn parse_timestamp(s: &str, zone: &InputZone) -> Result<Stamp, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err("empty timestamp".into());
@@ -134,7 +134,7 @@ fn parse_naive(t: &str) -> Option<NaiveDateTime> {
 }
 
 /// Format an instant as RFC 3339 UTC with second precision (milliseconds when present).
-pub fn fmt_utc(t: DateTime<Utc>) -> String {
+pub(crate) fn fmt_utc(t: DateTime<Utc>) -> String {
     if t.timestamp_subsec_millis() == 0 {
         t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
     } else {
@@ -143,14 +143,14 @@ pub fn fmt_utc(t: DateTime<Utc>) -> String {
 }
 
 /// Format epoch milliseconds as [`fmt_utc`] does (out-of-range values as the number).
-pub fn fmt_utc_ms(ms: i64) -> String {
+pub(crate) fn fmt_utc_ms(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .map(fmt_utc)
         .unwrap_or_else(|| format!("{ms} ms"))
 }
 
 /// Seconds between two instants, with millisecond precision.
-pub fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+pub(crate) fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
     (b - a).num_milliseconds() as f64 / 1000.0
 }
 
@@ -251,7 +251,7 @@ impl Period {
 }
 
 /// Seconds of overlap between `[a0, a1)` and `[b0, b1)`.
-pub fn overlap_s(
+pub(crate) fn overlap_s(
     a0: DateTime<Utc>,
     a1: DateTime<Utc>,
     b0: DateTime<Utc>,
@@ -276,7 +276,7 @@ fn month_after(y: i32, m: u32) -> Option<DateTime<Utc>> {
 }
 
 /// The first instant of the calendar month (UTC) after the one `t` falls in.
-pub fn next_month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn next_month_start(t: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::Datelike;
     month_after(t.year(), t.month()).unwrap_or(t + Duration::days(31))
 }

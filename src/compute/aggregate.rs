@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 /// The aggregates of a job frame.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Aggregates {
+pub(crate) struct Aggregates {
     pub totals: Amounts,
     pub teams: Vec<GroupRow>,
     pub models: Vec<GroupRow>,
@@ -88,7 +88,7 @@ fn grouped(df: &DataFrame, by: &[Col]) -> Result<DataFrame> {
 }
 
 /// Totals, teams (sorted by name), models (sorted by name) and the tier mix.
-pub fn aggregate(frame: &JobFrame) -> Result<Aggregates> {
+pub(crate) fn aggregate(frame: &JobFrame) -> Result<Aggregates> {
     let df = frame.frame();
     let totals_df = df
         .clone()

@@ -107,11 +107,11 @@ pub(crate) fn rule(f: Figure) -> Rule {
 /// One row per job (in the order of the resolved rows): its inputs, then every figure by its
 /// [`rule`]. Columns are named by [`Col`] and [`Figure`] only, so that none can be misspelt.
 #[derive(Debug, Clone)]
-pub struct JobFrame(DataFrame);
+pub(crate) struct JobFrame(DataFrame);
 
 impl JobFrame {
     /// The frame of `rows`, with the figures set by later steps still null.
-    pub fn new(rows: &[Resolved]) -> Result<JobFrame> {
+    pub(crate) fn new(rows: &[Resolved]) -> Result<JobFrame> {
         let v = |f: &dyn Fn(&Resolved) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
         let o =
             |f: &dyn Fn(&Resolved) -> Option<f64>| rows.iter().map(f).collect::<Vec<Option<f64>>>();
@@ -155,17 +155,12 @@ impl JobFrame {
     }
 
     /// The frame, for the group-bys.
-    pub fn frame(&self) -> &DataFrame {
+    pub(crate) fn frame(&self) -> &DataFrame {
         &self.0
     }
 
-    /// Jobs in the frame.
-    pub fn len(&self) -> usize {
-        self.0.height()
-    }
-
     /// Whether it has no job.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.height() == 0
     }
 
@@ -175,12 +170,12 @@ impl JobFrame {
     }
 
     /// A figure's values with unknowns as 0 (for the figures every job has).
-    pub fn total(&self, f: Figure) -> Result<Vec<f64>> {
+    pub(crate) fn total(&self, f: Figure) -> Result<Vec<f64>> {
         Ok(self.get(f)?.into_iter().map(|v| v.unwrap_or(0.0)).collect())
     }
 
     /// Set a figure a later step computes (its rule is [`Rule::SetBy`]).
-    pub fn set(&mut self, f: Figure, values: Vec<Option<f64>>) -> Result<()> {
+    pub(crate) fn set(&mut self, f: Figure, values: Vec<Option<f64>>) -> Result<()> {
         let internal = |why: String| Err(Error::new(format!("internal error: {why}")));
         match rule(f) {
             Rule::SetBy(_) if values.len() != self.0.height() => {
@@ -202,7 +197,7 @@ impl JobFrame {
     }
 
     /// The figures still waiting for a later step (all null), with the step that sets each.
-    pub fn unset(&self) -> Result<Vec<(Figure, &'static str)>> {
+    pub(crate) fn unset(&self) -> Result<Vec<(Figure, &'static str)>> {
         let mut out = Vec::new();
         for &f in Figure::ALL {
             if let Rule::SetBy(step) = rule(f) {
@@ -271,7 +266,7 @@ fn energy_detail(r: &Resolved) -> String {
 }
 
 /// The ledger's job rows, sorted by job_id.
-pub fn job_rows(rows: &[Resolved], frame: &JobFrame) -> Result<Vec<JobRow>> {
+pub(crate) fn job_rows(rows: &[Resolved], frame: &JobFrame) -> Result<Vec<JobRow>> {
     let cols = Columns::read(frame)?;
     let (accelerator, host) = (frame.get(Col::AcceleratorKwh)?, frame.get(Col::HostKwh)?);
     let mut out: Vec<JobRow> = rows

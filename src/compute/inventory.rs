@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The jobs' figures the inventory adds up, aligned with the resolved rows.
-pub struct JobFigures<'a> {
+pub(crate) struct JobFigures<'a> {
     pub it: &'a [f64],
     pub facility: &'a [f64],
     pub location: &'a [f64],
@@ -30,7 +30,7 @@ pub struct JobFigures<'a> {
 }
 
 /// Everything the inventory is made from.
-pub struct Sources<'a> {
+pub(crate) struct Sources<'a> {
     pub cfg: &'a Config,
     pub factors: &'a Factors,
     pub period: &'a Period,
@@ -47,7 +47,7 @@ pub struct Sources<'a> {
 /// A node's idle energy per hour (hour start, epoch seconds -> joules): its accelerators',
 /// and, with node power, its host's.
 #[derive(Debug, Clone)]
-pub struct NodeHours {
+pub(crate) struct NodeHours {
     pub node: String,
     pub accelerator: BTreeMap<i64, f64>,
     pub host: Option<BTreeMap<i64, f64>>,
@@ -64,7 +64,7 @@ enum Line {
 
 /// The inventory before its market-based figures: the rows, the consumers to allocate
 /// instruments to besides the jobs, and where each job's energy falls.
-pub struct Draft {
+pub(crate) struct Draft {
     rows: Vec<InventoryRow>,
     /// Each extra consumer's row and kind.
     extra: Vec<(usize, Line)>,
@@ -125,7 +125,7 @@ fn add(o: &mut Option<f64>, v: f64) {
 }
 
 /// Build the inventory's rows; the market-based figures follow in [`finish`].
-pub fn draft(s: &Sources) -> Draft {
+pub(crate) fn draft(s: &Sources) -> Draft {
     let months = months(s.period);
     let index: BTreeMap<&str, usize> = months
         .iter()
@@ -545,7 +545,7 @@ fn relative(
 
 /// The inventory with its market-based figures: each job's market-based kg into its rows,
 /// each extra consumer's into its row, and the totals.
-pub fn finish(
+pub(crate) fn finish(
     d: Draft,
     job_market: &[f64],
     extra_market: &[f64],
@@ -574,7 +574,7 @@ pub fn finish(
 /// `[accounting] overhead = "allocate"`: each row's idle and unattributed energy (scope 2 less
 /// the jobs' facility energy) and emissions spread over the row's jobs by their facility
 /// energy there. Returns (kWh, kgCO2e) per job; a row without jobs to carry it is a warning.
-pub fn overhead(
+pub(crate) fn overhead(
     inv: &Inventory,
     job_rows: &[Vec<(usize, f64)>],
     facility: &[f64],

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 /// Market-based emissions per job (aligned with the rows) and the instrument inventory.
 #[derive(Debug, Clone, Default)]
-pub struct Market {
+pub(crate) struct Market {
     pub kg: Vec<f64>,
     /// Facility kWh of each job covered by instruments.
     pub covered_kwh: Vec<f64>,
@@ -28,7 +28,7 @@ pub struct Market {
 /// Something that consumed electricity at a site: a job, or an inventory line (idle energy,
 /// energy only the meter saw). Its energy is spread evenly over `[start, end)`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Consumer {
+pub(crate) struct Consumer {
     pub site: Option<String>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -38,7 +38,7 @@ pub struct Consumer {
 
 /// The jobs as consumers: their site, their time clipped to the period, their facility energy
 /// and location-based emissions.
-pub fn job_consumers(
+pub(crate) fn job_consumers(
     rows: &[Resolved],
     facility_kwh: &[f64],
     location_kg: &[f64],
@@ -57,7 +57,7 @@ pub fn job_consumers(
 }
 
 /// Allocate instruments over every consumer of each site.
-pub fn allocate(cfg: &Config, consumers: &[Consumer], period: &Period) -> Market {
+pub(crate) fn allocate(cfg: &Config, consumers: &[Consumer], period: &Period) -> Market {
     let facility_kwh: Vec<f64> = consumers.iter().map(|c| c.facility_kwh).collect();
     let location_kg: Vec<f64> = consumers.iter().map(|c| c.location_kg).collect();
     let (facility_kwh, location_kg) = (&facility_kwh[..], &location_kg[..]);

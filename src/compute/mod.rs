@@ -1,12 +1,12 @@
 //! The ledger: per-job energy, factors applied, aggregates. The only place with dataframe logic.
 
-pub mod aggregate;
-pub mod emissions;
-pub mod energy;
-pub mod inventory;
-pub mod market;
-pub mod resolve;
-pub mod uncertainty;
+pub(crate) mod aggregate;
+pub(crate) mod emissions;
+pub(crate) mod energy;
+pub(crate) mod inventory;
+pub(crate) mod market;
+pub(crate) mod resolve;
+pub(crate) mod uncertainty;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -44,7 +44,7 @@ fn monthly(rows: &[resolve::Resolved], cols: [&[f64]; 5]) -> Vec<MonthRow> {
 /// Build the ledger from the canonical tables: attribute telemetry to jobs, resolve each job's
 /// factors and tier, compute energy and emissions in a frame, allocate instruments, add the
 /// bounds, then aggregate.
-pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<Ledger> {
+pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<Ledger> {
     let has_telemetry = !ingested.telemetry.is_empty() || ingested.pushdown.is_some();
     let period = period(cfg, &ingested.jobs, has_telemetry)?;
     let attribution = attribute(cfg, factors, &ingested, &period)?;
@@ -136,7 +136,7 @@ pub fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<
 
 /// The period reported on: the configured one, else the jobs' span. Telemetry without jobs
 /// needs a period (there is nothing else to take it from).
-pub fn period(cfg: &Config, jobs: &[crate::ingest::Job], telemetry: bool) -> Result<Period> {
+pub(crate) fn period(cfg: &Config, jobs: &[crate::ingest::Job], telemetry: bool) -> Result<Period> {
     if jobs.is_empty() && cfg.report.period.is_none() && telemetry {
         return Err(crate::error::Error::new(
             "without jobs the report cannot take its period from them",

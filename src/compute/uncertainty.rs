@@ -4,7 +4,7 @@
 //! conservative choice for totals.
 
 use super::resolve::Resolved;
-pub use crate::config::uncertainty::Uncertainty;
+pub(crate) use crate::config::uncertainty::Uncertainty;
 use crate::ledger::Tier;
 
 impl Uncertainty {
@@ -44,7 +44,7 @@ impl Uncertainty {
 }
 
 /// (low, high) of `kg` with relative uncertainty `rel`, never below zero.
-pub fn bounds(kg: f64, rel: f64) -> (f64, f64) {
+pub(crate) fn bounds(kg: f64, rel: f64) -> (f64, f64) {
     ((kg * (1.0 - rel)).max(0.0), kg * (1.0 + rel))
 }
 

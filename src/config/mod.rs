@@ -2,11 +2,11 @@
 
 mod file;
 mod inputs;
-pub mod mlflow;
-pub mod prometheus;
-pub mod rubric;
+pub(crate) mod mlflow;
+pub(crate) mod prometheus;
+pub(crate) mod rubric;
 mod sites;
-pub mod uncertainty;
+pub(crate) mod uncertainty;
 
 use crate::cli::{InputArgs, OutputArgs};
 use crate::error::{Error, Result};
@@ -158,7 +158,7 @@ pub struct Output {
     pub generated_at: Option<String>,
 }
 
-pub use crate::cli::Format;
+pub(crate) use crate::cli::Format;
 
 /// The entity's net revenue in the period (`[report] net_revenue`, `currency`).
 #[derive(Debug, Clone, PartialEq)]
@@ -380,7 +380,7 @@ pub struct Config {
 }
 
 /// 1-based line of a byte offset in `text`.
-pub fn line_of(text: &str, offset: usize) -> u64 {
+pub(crate) fn line_of(text: &str, offset: usize) -> u64 {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')
@@ -601,9 +601,9 @@ fn seconds((table, key): (&str, &str), given: Option<f64>, default: f64, w: &Whe
 }
 
 /// The most retries a live source's config may ask for (each waits up to [`MAX_WAIT_S`]).
-pub const MAX_RETRIES: u32 = 10;
+pub(crate) const MAX_RETRIES: u32 = 10;
 /// The longest wait between two attempts, whatever the backoff or the server's Retry-After.
-pub const MAX_WAIT_S: f64 = 60.0;
+pub(crate) const MAX_WAIT_S: f64 = 60.0;
 
 /// Retries of a live source: 0 to [`MAX_RETRIES`] (default 3), so that a
 /// server that is down costs minutes, not days.

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// DCGM exporter's power gauge (W) and energy counter (mJ since boot).
-pub const POWER: &str = "DCGM_FI_DEV_POWER_USAGE";
-pub const ENERGY: &str = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION";
+pub(crate) const POWER: &str = "DCGM_FI_DEV_POWER_USAGE";
+pub(crate) const ENERGY: &str = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION";
 
 /// The section as written.
 #[derive(Debug, Default, Deserialize)]
@@ -283,11 +283,11 @@ fn auth(
 
 /// A default source for unit tests elsewhere in the crate.
 #[cfg(test)]
-pub mod tests_support {
+pub(crate) mod tests_support {
     use super::*;
 
     /// `[prometheus]` with every default and one URL.
-    pub fn prometheus() -> Prometheus {
+    pub(crate) fn prometheus() -> Prometheus {
         let w = Where {
             path: "t.toml",
             text: "",

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The embedded default rubric.
-pub const DEFAULT_RUBRIC: &str = include_str!("rubric.toml");
+pub(crate) const DEFAULT_RUBRIC: &str = include_str!("rubric.toml");
 
 /// A practice that shrinks the footprint of training, scored 0..100. Its serde name
 /// (`clean_energy`, ...) is its key in greenledger.toml, rubric.toml and report.json.

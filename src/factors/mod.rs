@@ -12,16 +12,16 @@ const GRID_CSV: &str = include_str!("data/grid.csv");
 const CLOUD_CSV: &str = include_str!("data/cloud_regions.csv");
 const HARDWARE_CSV: &str = include_str!("data/hardware.csv");
 
-pub mod peers;
+pub(crate) mod peers;
 
 /// Industry-average PUE used when a site gives none.
-pub const DEFAULT_PUE: f64 = 1.58;
-pub const DEFAULT_PUE_SOURCE: &str =
+pub(crate) const DEFAULT_PUE: f64 = 1.58;
+pub(crate) const DEFAULT_PUE_SOURCE: &str =
     "Uptime Institute Global Data Center Survey 2023 (industry average PUE)";
-pub const DEFAULT_PUE_YEAR: i32 = 2023;
+pub(crate) const DEFAULT_PUE_YEAR: i32 = 2023;
 /// Embodied-emission amortisation defaults when a hardware entry gives embodied but not these.
-pub const DEFAULT_LIFETIME_YEARS: f64 = 5.0;
-pub const DEFAULT_USE_FACTOR: f64 = 1.0;
+pub(crate) const DEFAULT_LIFETIME_YEARS: f64 = 5.0;
+pub(crate) const DEFAULT_USE_FACTOR: f64 = 1.0;
 
 /// Annual grid intensity of one zone.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -112,7 +112,7 @@ fn read_csv<T: for<'de> Deserialize<'de>>(text: &str) -> Vec<T> {
 
 /// Normalise an accelerator name for matching: upper case, vendor words and a leading
 /// "N x " count dropped, punctuation removed.
-pub fn normalise_hardware(name: &str) -> String {
+pub(crate) fn normalise_hardware(name: &str) -> String {
     let mut s = name.trim().to_uppercase();
     if let Some((n, rest)) = s.split_once(" X ") {
         if n.trim().chars().all(|c| c.is_ascii_digit()) {

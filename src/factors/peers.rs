@@ -23,7 +23,7 @@ pub struct Peer {
 }
 
 /// The embedded table.
-pub fn peers() -> Vec<Peer> {
+pub(crate) fn peers() -> Vec<Peer> {
     super::read_csv(PEERS_CSV)
 }
 
@@ -36,11 +36,11 @@ impl Peer {
 
 /// A peer further than this factor in parameters is no peer (a 300M model is not compared
 /// with a 7B one).
-pub const MAX_SIZE_RATIO: f64 = 3.0;
+pub(crate) const MAX_SIZE_RATIO: f64 = 3.0;
 
 /// The pretraining run closest in parameters to `parameters` (on a log scale; the first of
 /// equals in table order), when one is within [`MAX_SIZE_RATIO`].
-pub fn closest(peers: &[Peer], parameters: f64) -> Option<&Peer> {
+pub(crate) fn closest(peers: &[Peer], parameters: f64) -> Option<&Peer> {
     if parameters.is_nan() || parameters <= 0.0 {
         return None;
     }

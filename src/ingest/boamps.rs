@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// BoAmps reports (`--boamps`, `[inputs] boamps`): one metered job each.
-pub struct BoampsReader;
+pub(crate) struct BoampsReader;
 
 impl super::Reader for BoampsReader {
     fn name(&self) -> &'static str {
@@ -44,7 +44,7 @@ impl super::Reader for BoampsReader {
 }
 
 /// Read one report as a job; a file that is no usable report is an error finding.
-pub fn read(
+pub(crate) fn read(
     bytes: &[u8],
     f: &InputFile,
     cfg: &Config,

@@ -13,11 +13,11 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
 /// The columns greenledger needs; all other CodeCarbon columns are read past.
-pub const REQUIRED: [&str; 4] = ["timestamp", "project_name", "duration", "energy_consumed"];
+pub(crate) const REQUIRED: [&str; 4] = ["timestamp", "project_name", "duration", "energy_consumed"];
 
 /// One CodeCarbon run (its latest snapshot).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Run {
+pub(crate) struct Run {
     pub run_id: Option<String>,
     pub experiment_id: Option<String>,
     pub project: String,
@@ -37,16 +37,16 @@ pub struct Run {
 
 impl Run {
     /// IT energy: CodeCarbon's energy with its own PUE divided out.
-    pub fn it_kwh(&self) -> f64 {
+    pub(crate) fn it_kwh(&self) -> f64 {
         self.energy_consumed_kwh / self.pue
     }
-    pub fn start(&self) -> DateTime<Utc> {
+    pub(crate) fn start(&self) -> DateTime<Utc> {
         self.end - Duration::milliseconds((self.duration_s * 1000.0).round() as i64)
     }
 }
 
 /// Read one file into runs (latest snapshot per run_id).
-pub fn read(
+pub(crate) fn read(
     bytes: &[u8],
     f: &InputFile,
     cfg: &Config,
@@ -142,7 +142,7 @@ fn naive_finding(
 /// A task file (`emissions_<experiment>_<run_id>.csv`, written by `start_task`/`stop_task`):
 /// each row is a separate measurement of one task, so the tasks of a run add up (they are not
 /// cumulative snapshots). The run spans its tasks.
-pub fn sum_tasks(
+pub(crate) fn sum_tasks(
     runs: Vec<Run>,
     f: &InputFile,
     rec: &mut InputRecord,
@@ -193,7 +193,7 @@ pub fn sum_tasks(
 
 /// A run's task sums are its breakdown when the run's own row is also given (from an
 /// emissions.csv): the run row is the total, the tasks are not added again.
-pub fn drop_task_sums_with_a_run_row(runs: &mut [Vec<Run>], findings: &mut Vec<Finding>) {
+pub(crate) fn drop_task_sums_with_a_run_row(runs: &mut [Vec<Run>], findings: &mut Vec<Finding>) {
     let with_row: std::collections::BTreeSet<String> = runs
         .iter()
         .flatten()
@@ -394,7 +394,7 @@ fn pue(c: &Cells) -> std::result::Result<f64, Reject> {
 
 /// Keep the latest snapshot of each run_id (latest timestamp, then longest duration, then the
 /// later line). Rows without a run_id are runs of their own.
-pub fn latest_snapshots(
+pub(crate) fn latest_snapshots(
     runs: Vec<Run>,
     f: &InputFile,
     rec: &mut InputRecord,
@@ -449,7 +449,7 @@ pub fn latest_snapshots(
 
 /// Attach runs to manifest jobs (by run_id or experiment_id = job_id) as metered energy; other
 /// runs become jobs of their own.
-pub fn merge(
+pub(crate) fn merge(
     runs: Vec<Run>,
     jobs: &mut Vec<Job>,
     cfg: &Config,
@@ -568,7 +568,7 @@ fn run_job(run: &Run, run_name: String, team: String, cfg: &Config) -> Job {
 /// CodeCarbon files (`--codecarbon`, `[inputs] codecarbon`). Two phases: every file is read
 /// first, because a task-sum row in one file is dropped when another file has its run's row;
 /// then each file's runs meter the jobs they name, or become jobs.
-pub struct CodeCarbonReader;
+pub(crate) struct CodeCarbonReader;
 
 impl super::Reader for CodeCarbonReader {
     fn name(&self) -> &'static str {

@@ -8,10 +8,10 @@ use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 use std::collections::BTreeMap;
 
-pub use crate::config::prometheus::{ENERGY, POWER};
+pub(crate) use crate::config::prometheus::{ENERGY, POWER};
 
 /// Parse `{a="x",b="y"}` label text (escapes `\"`, `\\`, `\n`; `, ` separators tolerated).
-pub fn parse_labels(s: &str) -> std::result::Result<BTreeMap<String, String>, String> {
+pub(crate) fn parse_labels(s: &str) -> std::result::Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     let b: Vec<char> = s.chars().collect();
     let mut i = 0;
@@ -170,7 +170,7 @@ impl Collector {
 }
 
 /// A Prometheus text scrape (several concatenated scrapes with timestamps work too).
-pub struct DcgmText;
+pub(crate) struct DcgmText;
 
 impl SampleReader for DcgmText {
     fn scan(
@@ -241,7 +241,7 @@ impl SampleReader for DcgmText {
 }
 
 /// A Prometheus HTTP API `query_range` (matrix) or `query` (vector) JSON export.
-pub struct DcgmJson;
+pub(crate) struct DcgmJson;
 
 impl SampleReader for DcgmJson {
     fn scan(

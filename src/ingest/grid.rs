@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Grid intensity read from `--grid` files: hourly series and annual tables.
 #[derive(Debug, Clone, Default)]
-pub struct Hourly {
+pub(crate) struct Hourly {
     /// zone (upper case) -> hour start (epoch seconds) -> gCO2e/kWh.
     pub zones: HashMap<String, BTreeMap<i64, f64>>,
     /// zone -> the files it came from (for the factor list).
@@ -24,7 +24,11 @@ pub struct Hourly {
 impl Hourly {
     /// The annual factor for the first of `keys` that has one: the period's year, else the
     /// latest earlier year, else the earliest later one. Returns (g, year, source).
-    pub fn annual_for(&self, keys: &[&str], year: i32) -> Option<(f64, Option<i32>, String)> {
+    pub(crate) fn annual_for(
+        &self,
+        keys: &[&str],
+        year: i32,
+    ) -> Option<(f64, Option<i32>, String)> {
         for k in keys.iter().filter(|k| !k.is_empty()) {
             let Some(by_year) = self
                 .annual
@@ -59,17 +63,17 @@ impl Hourly {
     }
 
     /// The file a zone's hourly series came from.
-    pub fn source(&self, zone: &str) -> String {
+    pub(crate) fn source(&self, zone: &str) -> String {
         self.series(zone)
             .and_then(|(k, _)| self.sources.get(k))
             .cloned()
             .unwrap_or_default()
     }
 
-    pub fn get(&self, zone: &str, hour: i64) -> Option<f64> {
+    pub(crate) fn get(&self, zone: &str, hour: i64) -> Option<f64> {
         self.series(zone).and_then(|(_, m)| m.get(&hour)).copied()
     }
-    pub fn has(&self, zone: &str) -> bool {
+    pub(crate) fn has(&self, zone: &str) -> bool {
         self.series(zone).is_some()
     }
 }
@@ -528,7 +532,7 @@ fn read_json(
 }
 
 /// Hourly grid intensity (`--grid`, `[inputs] grid`), for the factors.
-pub struct GridReader;
+pub(crate) struct GridReader;
 
 impl super::Reader for GridReader {
     fn name(&self) -> &'static str {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Why a request gave no data.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Retrying cannot help (a bad query, a wrong URL, refused credentials): the run stops.
     Fatal(String),
     /// Still failing after every retry (server down, 5xx, timeouts).
@@ -21,7 +21,7 @@ pub enum Failure {
 
 impl Failure {
     /// What went wrong, whatever the kind.
-    pub fn why(self) -> String {
+    pub(crate) fn why(self) -> String {
         match self {
             Failure::Fatal(w) | Failure::Missing(w) | Failure::Busy(w, _) => w,
         }
@@ -29,7 +29,7 @@ impl Failure {
 }
 
 /// How to reach a server.
-pub struct Settings<'a> {
+pub(crate) struct Settings<'a> {
     /// The config section, for messages (`[prometheus]`).
     pub section: &'a str,
     pub timeout_s: f64,
@@ -43,7 +43,7 @@ pub struct Settings<'a> {
 }
 
 /// One configured client.
-pub struct Client {
+pub(crate) struct Client {
     pub agent: ureq::Agent,
     /// The Authorization header (if any) and the extra headers, sent with every request.
     pub headers: Vec<(String, String)>,
@@ -52,7 +52,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(s: Settings) -> Result<Client> {
+    pub(crate) fn new(s: Settings) -> Result<Client> {
         let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs_f64(s.timeout_s)))
             .http_status_as_error(false)
@@ -95,7 +95,7 @@ impl Client {
     /// from the backoff, capped at [`MAX_WAIT_S`], with jitter (half the wait fixed, half
     /// random) so that parallel queries do not retry in step; a server's Retry-After wins when
     /// longer (within the cap).
-    pub fn retrying<T>(
+    pub(crate) fn retrying<T>(
         &self,
         mut once: impl FnMut() -> std::result::Result<T, Failure>,
     ) -> std::result::Result<T, Failure> {
@@ -145,7 +145,7 @@ fn retry_after(value: &str) -> Option<Duration> {
 }
 
 /// A retryable failure of a response that carried a Retry-After becomes [`Failure::Busy`].
-pub fn with_retry_after<T>(
+pub(crate) fn with_retry_after<T>(
     r: std::result::Result<T, Failure>,
     after: Option<Duration>,
 ) -> std::result::Result<T, Failure> {
@@ -157,7 +157,7 @@ pub fn with_retry_after<T>(
 
 /// A response's status, whole body and `Retry-After` (if any), or a transport failure
 /// (retried).
-pub fn read(
+pub(crate) fn read(
     url: &str,
     r: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> std::result::Result<(u16, Vec<u8>, Option<Duration>), Failure> {
@@ -178,11 +178,11 @@ pub fn read(
 }
 
 /// `Bearer <token>` or `Basic <base64(user:password)>`.
-pub fn bearer(token: &str) -> String {
+pub(crate) fn bearer(token: &str) -> String {
     format!("Bearer {}", token.trim())
 }
 
-pub fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     format!("Basic {encoded}")

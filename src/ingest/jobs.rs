@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// Columns that must be present.
-pub const REQUIRED: [&str; 7] = [
+pub(crate) const REQUIRED: [&str; 7] = [
     "job_id", "model", "team", "start", "end", "hardware", "devices",
 ];
 /// Every column the manifest may have.
-pub const KNOWN: [&str; 25] = [
+pub(crate) const KNOWN: [&str; 25] = [
     "job_id",
     "model",
     "team",
@@ -45,7 +45,7 @@ pub const KNOWN: [&str; 25] = [
 const PRECISIONS: [&str; 7] = ["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"];
 
 /// Read one manifest. Rows with errors are set aside with a finding; the rest become jobs.
-pub fn read(
+pub(crate) fn read(
     bytes: &[u8],
     f: &InputFile,
     cfg: &Config,
@@ -461,7 +461,7 @@ impl Row<'_> {
 
 /// A job_id seen twice (in one manifest or across manifests) counts once: the first row wins,
 /// the others are error findings.
-pub fn check_duplicates(
+pub(crate) fn check_duplicates(
     jobs: &mut Vec<Job>,
     findings: &mut Vec<Finding>,
     inputs: &mut [InputRecord],
@@ -496,7 +496,7 @@ pub fn check_duplicates(
 }
 
 /// The jobs manifest (`--jobs`, `[inputs] jobs`): the first source, whose fields win.
-pub struct ManifestReader;
+pub(crate) struct ManifestReader;
 
 impl super::Reader for ManifestReader {
     fn name(&self) -> &'static str {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 /// One meter reading: the site's (or its IT equipment's) kWh over `[start, end)`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Meter {
+pub(crate) struct Meter {
     pub site: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -24,7 +24,7 @@ pub struct Meter {
 }
 
 /// The `[[site.meter]]` entries of the config.
-pub fn from_config(cfg: &Config) -> Vec<Meter> {
+pub(crate) fn from_config(cfg: &Config) -> Vec<Meter> {
     let file = cfg
         .config_file
         .as_ref()
@@ -52,7 +52,7 @@ pub fn from_config(cfg: &Config) -> Vec<Meter> {
 
 /// Read one meters CSV. A row naming an unknown site, or with an unreadable period, kWh or
 /// scope, is an error finding and not used.
-pub fn read(
+pub(crate) fn read(
     bytes: &[u8],
     f: &InputFile,
     cfg: &Config,
@@ -139,7 +139,7 @@ fn meter(
 }
 
 /// Site meters: the `[[site.meter]]` entries, then `--meters` files, for the inventory.
-pub struct MetersReader;
+pub(crate) struct MetersReader;
 
 impl super::Reader for MetersReader {
     fn name(&self) -> &'static str {

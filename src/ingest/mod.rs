@@ -1,26 +1,26 @@
 //! Input adapters, one per format. Each yields canonical rows and findings; none computes
 //! emissions.
 
-pub mod boamps;
-pub mod codecarbon;
-pub mod dcgm;
-pub mod generic;
-pub mod grid;
-pub mod http;
-pub mod jobs;
-pub mod meters;
-pub mod mlflow;
-pub mod node_power;
-pub mod nvidia_smi;
-pub mod prometheus;
-pub mod pushdown;
-pub mod sacct;
-pub mod samples;
-pub mod spill;
-pub mod table;
-pub mod telemetry;
-pub mod wandb;
-pub mod zeus;
+pub(crate) mod boamps;
+pub(crate) mod codecarbon;
+pub(crate) mod dcgm;
+pub(crate) mod generic;
+pub(crate) mod grid;
+pub(crate) mod http;
+pub(crate) mod jobs;
+pub(crate) mod meters;
+pub(crate) mod mlflow;
+pub(crate) mod node_power;
+pub(crate) mod nvidia_smi;
+pub(crate) mod prometheus;
+pub(crate) mod pushdown;
+pub(crate) mod sacct;
+pub(crate) mod samples;
+pub(crate) mod spill;
+pub(crate) mod table;
+pub(crate) mod telemetry;
+pub(crate) mod wandb;
+pub(crate) mod zeus;
 
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
@@ -201,11 +201,11 @@ impl Job {
     }
 }
 
-pub use crate::ledger::InputRecord;
+pub(crate) use crate::ledger::InputRecord;
 
 /// Everything read from the inputs.
 #[derive(Debug, Clone, Default)]
-pub struct Ingested {
+pub(crate) struct Ingested {
     pub jobs: Vec<Job>,
     /// Telemetry files, detected but not yet read (compute streams them).
     pub telemetry: Vec<samples::Source>,
@@ -243,7 +243,7 @@ pub(crate) fn csv_header<R: std::io::Read>(
 }
 
 /// Read a whole input file, returning its bytes and its record (hash, size).
-pub fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRecord)> {
+pub(crate) fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRecord)> {
     let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.shown, "read the file", e))?;
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
     let rec = InputRecord {
@@ -264,14 +264,14 @@ pub fn read_input(f: &InputFile, kind: &'static str) -> Result<(Vec<u8>, InputRe
 /// costs one pass). The csv crate's own line count is off after CRLF, and a record's offset may
 /// point at the `\n` of the preceding CRLF: line breaks at the offset are skipped.
 #[derive(Debug, Default)]
-pub struct LineCounter {
+pub(crate) struct LineCounter {
     pos: usize,
     line: u64,
 }
 
 impl LineCounter {
     /// 1-based line of the record starting at `offset`.
-    pub fn line_at(&mut self, body: &[u8], mut offset: usize) -> u64 {
+    pub(crate) fn line_at(&mut self, body: &[u8], mut offset: usize) -> u64 {
         while offset < body.len() && (body[offset] == b'\n' || body[offset] == b'\r') {
             offset += 1;
         }
@@ -291,7 +291,7 @@ impl LineCounter {
 }
 
 /// Hash a file without holding it in memory (telemetry can be many gigabytes).
-pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRecord)> {
+pub(crate) fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRecord)> {
     use std::io::Read;
     let mut h =
         std::fs::File::open(&f.path).map_err(|e| Error::io(&f.shown, "read the file", e))?;
@@ -325,7 +325,7 @@ pub fn read_input_meta(f: &InputFile, kind: &'static str) -> Result<((), InputRe
 }
 
 /// What every reader reads with: the validated config and the factor set.
-pub struct Cx<'a> {
+pub(crate) struct Cx<'a> {
     pub cfg: &'a Config,
     pub factors: &'a crate::factors::Factors,
 }
@@ -336,7 +336,7 @@ pub struct Cx<'a> {
 /// that compute streams, grid series or meter readings; an [`InputRecord`] for each input, and
 /// a finding for each row set aside. A new source is one file in ingest/ implementing this,
 /// and one line in [`SOURCES`].
-pub trait Reader: Sync {
+pub(crate) trait Reader: Sync {
     /// The source, as the guide names it.
     fn name(&self) -> &'static str;
     /// Whether the run names anything for it.
@@ -353,7 +353,7 @@ pub trait Reader: Sync {
 /// Every source, in their order of precedence when several describe one job (the guide's
 /// "When sources describe the same job"): a job keeps the fields of the first source that
 /// gives it; later ones add what it lacks (energy, nodes, GPUs seen) or new jobs.
-pub const SOURCES: [&dyn Reader; 11] = [
+pub(crate) const SOURCES: [&dyn Reader; 11] = [
     // 1. The organisation's own list; a repeated job_id is an error finding.
     &jobs::ManifestReader,
     // 2. Slurm allocations: fill manifest jobs of the same id, or become jobs.
@@ -391,12 +391,20 @@ pub(crate) fn each_file(
 }
 
 /// Read every input named by the config, source by source in [`SOURCES`] order.
-pub fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
+pub(crate) fn load(cfg: &Config, factors: &crate::factors::Factors) -> Result<Ingested> {
     if !SOURCES.iter().any(|s| s.stands_alone() && s.given(cfg)) {
+        let alone: Vec<&str> = SOURCES
+            .iter()
+            .filter(|s| s.stands_alone())
+            .map(|s| s.name())
+            .collect();
         return Err(Error::new(
             "no inputs: give --jobs or --codecarbon files, or a --config naming them",
         )
-        .hint("try `greenledger demo` to see a complete example"));
+        .hint(format!(
+            "a report needs one of: {}; try `greenledger demo` to see a complete example",
+            alone.join(", ")
+        )));
     }
     let mut out = Ingested::default();
     let cx = Cx { cfg, factors };

@@ -13,7 +13,7 @@ use crate::findings::{codes, Finding};
 const TIME: [&str; 5] = ["timestamp", "time", "ts", "datetime", "date"];
 
 /// The node of a wide column: its name without a watts suffix.
-pub fn node_of(header: &str) -> String {
+pub(crate) fn node_of(header: &str) -> String {
     let h = header.trim();
     let lower = h.to_ascii_lowercase();
     for suffix in [
@@ -28,7 +28,7 @@ pub fn node_of(header: &str) -> String {
 
 /// Whether a header and its first data row look like the wide layout: a time column first,
 /// then at least one column whose first value is a number.
-pub fn is_wide(header: &[String], first_row: &[String]) -> bool {
+pub(crate) fn is_wide(header: &[String], first_row: &[String]) -> bool {
     // Columns other tools write beside a timestamp, which are no node's watts.
     const NOT_NODES: [&str; 12] = [
         "index",
@@ -59,7 +59,7 @@ pub fn is_wide(header: &[String], first_row: &[String]) -> bool {
 }
 
 /// Read a wide node-power file into one batch.
-pub struct NodeWide;
+pub(crate) struct NodeWide;
 
 impl SampleReader for NodeWide {
     fn scan(

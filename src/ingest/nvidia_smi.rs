@@ -10,18 +10,19 @@ use crate::findings::{codes, Finding};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The power fields, in order of preference.
-pub const POWER_FIELDS: [&str; 3] = ["power.draw.average", "power.draw", "power.draw.instant"];
+pub(crate) const POWER_FIELDS: [&str; 3] =
+    ["power.draw.average", "power.draw", "power.draw.instant"];
 /// Columns that may number the GPU on its node.
 const DEVICE_FIELDS: [&str; 4] = ["index", "gpu", "gpu_index", "minor_number"];
 
 /// A header name without its unit suffix: `power.draw [W]` -> `power.draw`.
-pub fn field_name(h: &str) -> String {
+pub(crate) fn field_name(h: &str) -> String {
     let h = h.trim().trim_start_matches('\u{feff}');
     h.split('[').next().unwrap_or(h).trim().to_ascii_lowercase()
 }
 
 /// A cell's value, or `None` for sentinels: any `[...]`, `N/A`, `-`, empty.
-pub fn cell(v: &str) -> Option<&str> {
+pub(crate) fn cell(v: &str) -> Option<&str> {
     let v = v.trim();
     if v.is_empty() || v.starts_with('[') || v.eq_ignore_ascii_case("n/a") || v == "-" {
         None
@@ -31,7 +32,7 @@ pub fn cell(v: &str) -> Option<&str> {
 }
 
 /// A number with an optional unit after it (`19.46 W`, `4096 MiB`).
-pub fn number(v: &str) -> Option<f64> {
+pub(crate) fn number(v: &str) -> Option<f64> {
     let v = cell(v)?;
     let num = v.split_whitespace().next()?;
     num.parse::<f64>().ok().filter(|x| x.is_finite())
@@ -66,7 +67,7 @@ struct Tally {
 
 /// Read an nvidia-smi log into one batch of samples (node from a hostname column, else the
 /// file's name). Returns the number of data rows.
-pub struct NvidiaSmi;
+pub(crate) struct NvidiaSmi;
 
 impl SampleReader for NvidiaSmi {
     fn scan(

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-pub use crate::cli::Engine;
+pub(crate) use crate::cli::Engine;
 
 /// What the pushdown folder and its results need to know of each engine.
 impl Engine {
@@ -54,7 +54,7 @@ impl Engine {
 /// One expanded claim: a job's hold on one device (or, with `device` None, every device) of a
 /// node, in epoch milliseconds clipped to the period; `limit_w` is the node's power limit.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClaimRow {
+pub(crate) struct ClaimRow {
     pub job_index: i64,
     pub job_id: String,
     pub node: String,
@@ -66,7 +66,7 @@ pub struct ClaimRow {
 
 /// `job_energy`: a job's joules and device-seconds within its claims and the period.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JobEnergy {
+pub(crate) struct JobEnergy {
     pub job_id: String,
     pub sampled_j: f64,
     pub covered_s: f64,
@@ -78,7 +78,7 @@ pub struct JobEnergy {
 
 /// `device_energy`: one device's data quality and energy.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeviceEnergy {
+pub(crate) struct DeviceEnergy {
     pub node: String,
     pub device: i64,
     pub samples: i64,
@@ -94,7 +94,7 @@ pub struct DeviceEnergy {
 
 /// `node_energy`: a node's devices, energy and idle energy.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NodeEnergy {
+pub(crate) struct NodeEnergy {
     pub node: String,
     pub device_count: i64,
     pub total_j: f64,
@@ -105,7 +105,7 @@ pub struct NodeEnergy {
 
 /// `quality`: the totals of the data-quality counts.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Quality {
+pub(crate) struct Quality {
     pub rows: i64,
     pub samples: i64,
     pub devices: i64,
@@ -117,7 +117,7 @@ pub struct Quality {
 
 /// Everything a pushdown folder holds.
 #[derive(Debug, Clone, Default)]
-pub struct Pushdown {
+pub(crate) struct Pushdown {
     /// The folder as given.
     pub shown: String,
     pub sql: String,
@@ -138,7 +138,7 @@ pub struct Pushdown {
 /// Read a pushdown folder: `job_energy.sql` and `claims.parquet` in it, the results in
 /// `results/` (or in the folder itself), each `NAME.parquet` or a folder of part files (as
 /// Spark writes them). Every file read is an input record.
-pub fn read(dir: &InputFile, inputs: &mut Vec<InputRecord>) -> Result<Pushdown> {
+pub(crate) fn read(dir: &InputFile, inputs: &mut Vec<InputRecord>) -> Result<Pushdown> {
     let shown = dir.shown.trim_end_matches('/').to_string();
     let sql_file = file_in(dir, "job_energy.sql");
     let (bytes, mut rec) = super::read_input(&sql_file, "pushdown sql")?;
@@ -471,7 +471,7 @@ fn quality(df: &DataFrame, shown: &str) -> Result<Quality> {
 }
 
 /// The claims as Parquet bytes (greenledger pushdown): one row per claim, typed columns.
-pub fn claims_parquet(rows: &[ClaimRow]) -> Result<Vec<u8>> {
+pub(crate) fn claims_parquet(rows: &[ClaimRow]) -> Result<Vec<u8>> {
     let height = rows.len();
     let mut df = DataFrame::new(
         height,
@@ -515,7 +515,7 @@ pub fn claims_parquet(rows: &[ClaimRow]) -> Result<Vec<u8>> {
 }
 
 /// An engine's results (`--pushdown DIR`), in place of telemetry files.
-pub struct PushdownReader;
+pub(crate) struct PushdownReader;
 
 impl super::Reader for PushdownReader {
     fn name(&self) -> &'static str {

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 
 /// Node names, interned: samples carry a `u32` id. Names are compared in [`node_key`] form.
 #[derive(Debug, Clone, Default)]
-pub struct Nodes {
+pub(crate) struct Nodes {
     pub names: Vec<String>,
     index: HashMap<String, u32>,
 }
 
 impl Nodes {
-    pub fn id(&mut self, name: &str) -> u32 {
+    pub(crate) fn id(&mut self, name: &str) -> u32 {
         let key = node_key(name);
         if let Some(&i) = self.index.get(&key) {
             return i;
@@ -26,21 +26,18 @@ impl Nodes {
         self.index.insert(key, i);
         i
     }
-    pub fn get(&self, name: &str) -> Option<u32> {
-        self.index.get(&node_key(name)).copied()
-    }
-    pub fn name(&self, id: u32) -> &str {
+    pub(crate) fn name(&self, id: u32) -> &str {
         &self.names[id as usize]
     }
 }
 
 /// The device number of whole-node power samples (BMC: Redfish, IPMI DCMI, node_exporter
 /// hwmon), which measure the server with its accelerators.
-pub const NODE_DEVICE: u32 = u32::MAX;
+pub(crate) const NODE_DEVICE: u32 = u32::MAX;
 
 /// A batch of power samples: parallel columns.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SampleBatch {
+pub(crate) struct SampleBatch {
     pub node: Vec<u32>,
     pub device: Vec<u32>,
     /// Milliseconds since the Unix epoch, UTC.
@@ -49,13 +46,13 @@ pub struct SampleBatch {
 }
 
 impl SampleBatch {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.t_ms.len()
     }
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.t_ms.is_empty()
     }
-    pub fn push(&mut self, node: u32, device: u32, t_ms: i64, power_w: f64) {
+    pub(crate) fn push(&mut self, node: u32, device: u32, t_ms: i64, power_w: f64) {
         self.node.push(node);
         self.device.push(device);
         self.t_ms.push(t_ms);
@@ -65,7 +62,7 @@ impl SampleBatch {
 
 /// One reading of a cumulative energy counter (DCGM total energy, millijoules since boot).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CounterReading {
+pub(crate) struct CounterReading {
     pub node: u32,
     pub device: u32,
     pub t_ms: i64,
@@ -74,7 +71,7 @@ pub struct CounterReading {
 
 /// Which reader a telemetry file needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     GenericCsv,
     GenericParquet,
     NvidiaSmi,
@@ -94,24 +91,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Kind::GenericCsv => "telemetry (generic CSV)",
-            Kind::GenericParquet => "telemetry (generic Parquet)",
-            Kind::NvidiaSmi => "telemetry (nvidia-smi)",
-            Kind::DcgmText => "telemetry (DCGM text)",
-            Kind::DcgmJson => "telemetry (DCGM query_range JSON)",
-            Kind::NodeCsv => "node power (CSV)",
-            Kind::NodeParquet => "node power (Parquet)",
-            Kind::NodeWide => "node power (BMC wide CSV)",
-            Kind::WandbEvents => "telemetry (W&B events)",
-            Kind::Prometheus => "telemetry (Prometheus)",
-            Kind::Mlflow => "telemetry (MLflow system metrics)",
-        }
-    }
-
     /// The reader's short name, as a job's energy source says it.
-    pub fn reader(&self) -> &'static str {
+    pub(crate) fn reader(&self) -> &'static str {
         match self {
             Kind::GenericCsv | Kind::GenericParquet => "power samples",
             Kind::NvidiaSmi => "nvidia-smi",
@@ -124,14 +105,14 @@ impl Kind {
     }
 
     /// Whole-node power rather than accelerator power.
-    pub fn whole_node(&self) -> bool {
+    pub(crate) fn whole_node(&self) -> bool {
         matches!(self, Kind::NodeCsv | Kind::NodeParquet | Kind::NodeWide)
     }
 }
 
 /// A telemetry file with its detected format, or a live source already fetched.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     pub file: InputFile,
     pub kind: Kind,
     /// The fetched samples of a live source (a server read once at the start of the run); a
@@ -144,7 +125,7 @@ pub struct Source {
 /// more than once (the readers hold nothing between scans). Every format implements it, and
 /// `telemetry::reader` names the reader of each [`Kind`]: a new format is one file in ingest/
 /// implementing this, its detection and one line there.
-pub trait SampleReader: Sync {
+pub(crate) trait SampleReader: Sync {
     fn scan(
         &self,
         src: &Source,
@@ -157,7 +138,7 @@ pub trait SampleReader: Sync {
 
 /// A source fetched from a server once per run and streamed to compute like a file: a new
 /// server is one file in ingest/ implementing this.
-pub trait LiveSource: std::fmt::Debug + Send + Sync {
+pub(crate) trait LiveSource: std::fmt::Debug + Send + Sync {
     /// Stream the samples as batches (and energy counters into `out`); the records read.
     fn scan(
         &self,
@@ -171,7 +152,11 @@ pub trait LiveSource: std::fmt::Debug + Send + Sync {
 
 impl Source {
     /// A live source named `shown` (its servers).
-    pub fn live(shown: String, kind: Kind, fetched: std::sync::Arc<dyn LiveSource>) -> Source {
+    pub(crate) fn live(
+        shown: String,
+        kind: Kind,
+        fetched: std::sync::Arc<dyn LiveSource>,
+    ) -> Source {
         Source {
             file: InputFile {
                 path: std::path::PathBuf::new(),
@@ -185,7 +170,7 @@ impl Source {
 
 /// Everything the readers found besides samples.
 #[derive(Debug, Default)]
-pub struct ScanOutput {
+pub(crate) struct ScanOutput {
     pub counters: Vec<CounterReading>,
     pub findings: Vec<Finding>,
 }
@@ -224,7 +209,7 @@ fn digits(b: &[u8]) -> Option<i64> {
 
 /// Fast path for `YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|±HH:MM]`: epoch milliseconds, and whether the
 /// text had a zone. `None` for anything else (the caller falls back to the general parser).
-pub fn fast_timestamp(s: &str) -> Option<(i64, bool)> {
+pub(crate) fn fast_timestamp(s: &str) -> Option<(i64, bool)> {
     let b = s.trim().as_bytes();
     if b.len() < 19
         || b[4] != b'-'
@@ -283,7 +268,7 @@ pub fn fast_timestamp(s: &str) -> Option<(i64, bool)> {
 }
 
 /// Parse a telemetry timestamp: the fast path, else the general parser (naive = input zone).
-pub fn parse_ms(s: &str, cfg: &Config) -> std::result::Result<(i64, bool), String> {
+pub(crate) fn parse_ms(s: &str, cfg: &Config) -> std::result::Result<(i64, bool), String> {
     match fast_timestamp(s) {
         Some((ms, true)) => Ok((ms, true)),
         Some((_, false)) | None => {

@@ -7,7 +7,7 @@ use std::io::Cursor;
 
 /// A table of optional text cells, column names as in the file (trimmed, BOM removed).
 #[derive(Debug, Clone, Default)]
-pub struct TextTable {
+pub(crate) struct TextTable {
     pub columns: Vec<String>,
     /// Column-major cells: `cells[c][r]`.
     pub cells: Vec<Vec<Option<String>>>,
@@ -17,30 +17,30 @@ pub struct TextTable {
 }
 
 impl TextTable {
-    pub fn col(&self, name: &str) -> Option<usize> {
+    pub(crate) fn col(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
     }
     /// The cell of column `c` in row `r`, trimmed, `None` when empty.
-    pub fn get(&self, c: usize, r: usize) -> Option<&str> {
+    pub(crate) fn get(&self, c: usize, r: usize) -> Option<&str> {
         self.cells[c][r]
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
     }
-    pub fn line(&self, r: usize) -> u64 {
+    pub(crate) fn line(&self, r: usize) -> u64 {
         self.first_line + r as u64
     }
 }
 
 /// Is this path a Parquet file (by its extension)?
-pub fn is_parquet(path: &std::path::Path) -> bool {
+pub(crate) fn is_parquet(path: &std::path::Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
 }
 
 /// Read CSV bytes (BOM and CRLF tolerated) with every column as text.
-pub fn read_csv(bytes: &[u8], shown: &str) -> Result<TextTable> {
+pub(crate) fn read_csv(bytes: &[u8], shown: &str) -> Result<TextTable> {
     let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::in_file(shown, "the file is empty")
@@ -59,7 +59,7 @@ pub fn read_csv(bytes: &[u8], shown: &str) -> Result<TextTable> {
 }
 
 /// Read a Parquet file; typed columns are turned into text (timestamps as RFC 3339 UTC).
-pub fn read_parquet(bytes: &[u8], shown: &str) -> Result<TextTable> {
+pub(crate) fn read_parquet(bytes: &[u8], shown: &str) -> Result<TextTable> {
     let df = ParquetReader::new(Cursor::new(bytes.to_vec()))
         .finish()
         .map_err(|e| Error::in_file(shown, format!("cannot read as Parquet: {e}")))?;

@@ -8,7 +8,7 @@ use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 /// Decide the format of a telemetry file from its name and first bytes.
-pub fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, String>> {
+pub(crate) fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<Kind, String>> {
     if super::table::is_parquet(&f.path) {
         return Ok(Ok(parquet_kind(f)));
     }
@@ -106,7 +106,7 @@ fn parquet_kind(f: &InputFile) -> Kind {
 }
 
 /// The reader of each kind of telemetry file.
-pub fn reader(kind: Kind) -> &'static dyn SampleReader {
+pub(crate) fn reader(kind: Kind) -> &'static dyn SampleReader {
     match kind {
         Kind::GenericCsv | Kind::GenericParquet | Kind::NodeCsv | Kind::NodeParquet => {
             &generic::Generic
@@ -138,7 +138,7 @@ impl SampleReader for NothingFetched {
 
 /// Read one source (a file by its kind's reader, a live source from what was fetched), handing
 /// each batch of samples to `on_batch`. Returns rows read.
-pub fn scan(
+pub(crate) fn scan(
     src: &Source,
     cfg: &Config,
     nodes: &mut Nodes,
@@ -152,7 +152,7 @@ pub fn scan(
 }
 
 /// Detect every telemetry input; files in no known format become error findings.
-pub fn sources(
+pub(crate) fn sources(
     cfg: &Config,
     inputs: &mut Vec<InputRecord>,
     findings: &mut Vec<Finding>,
@@ -183,7 +183,7 @@ pub fn sources(
 
 /// Rows a source is expected to hold, for the progress bar: exact for Parquet (metadata),
 /// estimated from the mean line length of the first 64 KiB for text files.
-pub fn expected_rows(src: &Source) -> Option<u64> {
+pub(crate) fn expected_rows(src: &Source) -> Option<u64> {
     use std::io::Read;
     if let Some(f) = &src.live {
         return Some(f.expected_rows());
@@ -206,7 +206,7 @@ pub fn expected_rows(src: &Source) -> Option<u64> {
 }
 
 /// Telemetry files (`--telemetry`, `[inputs] telemetry`): detected here, streamed by compute.
-pub struct TelemetryReader;
+pub(crate) struct TelemetryReader;
 
 impl super::Reader for TelemetryReader {
     fn name(&self) -> &'static str {

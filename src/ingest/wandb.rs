@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
 
 /// Whether the first line looks like W&B system events.
-pub fn is_events(first_line: &str) -> bool {
+pub(crate) fn is_events(first_line: &str) -> bool {
     first_line.trim_start().starts_with('{')
         && first_line.contains("\"_timestamp\"")
         && first_line.contains("\"system.")
@@ -35,7 +35,7 @@ fn node_of(src: &Source, cfg: &Config) -> String {
 }
 
 /// Read the events into one batch: a sample per GPU power value of each line.
-pub struct WandbEvents;
+pub(crate) struct WandbEvents;
 
 impl SampleReader for WandbEvents {
     fn scan(

@@ -11,7 +11,7 @@ use crate::findings::{codes, Finding};
 use crate::ledger::Boundary;
 
 /// Read one log and meter its job with the windows' energy (accelerators only).
-pub fn read(
+pub(crate) fn read(
     bytes: &[u8],
     f: &InputFile,
     rec: &mut InputRecord,
@@ -141,7 +141,7 @@ fn attach(
 }
 
 /// Zeus logs (`--zeus`, `[inputs] zeus`): each meters the job it is named after.
-pub struct ZeusReader;
+pub(crate) struct ZeusReader;
 
 impl super::Reader for ZeusReader {
     fn name(&self) -> &'static str {

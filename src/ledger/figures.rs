@@ -178,7 +178,7 @@ impl Amounts {
 }
 
 /// `num / den`, `None` when the denominator is not positive.
-pub fn ratio(num: f64, den: f64) -> Option<f64> {
+pub(crate) fn ratio(num: f64, den: f64) -> Option<f64> {
     (den > 0.0).then(|| num / den)
 }
 

@@ -6,8 +6,8 @@ use crate::findings::Finding;
 use crate::timeutil::Period;
 use serde::Serialize;
 
-pub mod figures;
-pub use figures::{ratio, Amounts, Figure};
+pub(crate) mod figures;
+pub(crate) use figures::{ratio, Amounts, Figure};
 
 /// One job's row of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -16,14 +16,19 @@ const RUN_SPARK: &str = include_str!("run_spark.py");
 const RUN_DUCKDB: &str = include_str!("run_duckdb.py");
 
 /// What a pushdown folder was made of, for the summary line.
-pub struct Written {
+pub(crate) struct Written {
     pub claims: usize,
     pub jobs: usize,
     pub findings: Vec<Finding>,
 }
 
 /// Read the config and jobs, compute the claims and the SQL, and write the folder.
-pub fn write(inputs: &InputArgs, engine: sql::Engine, out: &Path, force: bool) -> Result<Written> {
+pub(crate) fn write(
+    inputs: &InputArgs,
+    engine: sql::Engine,
+    out: &Path,
+    force: bool,
+) -> Result<Written> {
     let (cfg, mut findings) = Config::load(inputs)?;
     let factors = match &inputs.factors {
         Some(p) => Factors::from_file(p, &p.display().to_string())?,
@@ -137,7 +142,7 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
 
 /// The `pushdown` command: write the folder, print the findings and a summary; exit 1 when a
 /// finding is an error.
-pub fn run(inputs: &InputArgs, engine: sql::Engine, out: &Path, force: bool) -> Result<i32> {
+pub(crate) fn run(inputs: &InputArgs, engine: sql::Engine, out: &Path, force: bool) -> Result<i32> {
     let w = write(inputs, engine, out, force)?;
     let mut err = std::io::stderr().lock();
     for f in w.findings.iter().filter(|f| f.severity != Severity::Info) {

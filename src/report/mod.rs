@@ -13,9 +13,10 @@ pub mod chart;
 pub mod efficiency;
 
 /// The ledger rows the view-model carries, named here so that renderers read only the report.
+pub use crate::ledger::figures::{Amounts, Figure};
 pub use crate::ledger::{
-    Amounts, Boundary, FactorUse, InputRecord, InstrumentUse, Inventory, InventoryRow, JobRow,
-    Ledger, MonthRow, TelemetrySummary, Tier, TierShare,
+    Boundary, FactorUse, InputRecord, InstrumentUse, Inventory, InventoryRow, JobRow, Ledger,
+    MonthRow, TelemetrySummary, Tier, TierShare,
 };
 
 pub const SCHEMA: &str = "greenledger/report@1";

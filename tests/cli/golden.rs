@@ -57,7 +57,10 @@ fn check_case(case: &str) {
         let _ = std::fs::remove_dir_all(&expected);
     }
     for f in files_under(&dir) {
-        assert_golden(&expected.join(&f), &std::fs::read_to_string(dir.join(&f)).unwrap());
+        assert_golden(
+            &expected.join(&f),
+            &std::fs::read_to_string(dir.join(&f)).unwrap(),
+        );
     }
     assert_eq!(
         files_under(&expected),
@@ -78,7 +81,11 @@ pub fn assert_golden(path: &Path, got: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, got).unwrap();
     }
-    let shown = path.strip_prefix(root()).unwrap_or(path).display().to_string();
+    let shown = path
+        .strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string();
     let want = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{shown}: {e}; run with UPDATE_GOLDEN=1 once"));
     if want != got {
@@ -352,7 +359,10 @@ fn html_renderer_snapshot() {
         .assert()
         .code(0);
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert_golden(&root().join("tests/cli/snapshots/handcalc_report.html"), &html);
+    assert_golden(
+        &root().join("tests/cli/snapshots/handcalc_report.html"),
+        &html,
+    );
 }
 
 #[test]

@@ -22,16 +22,16 @@ use std::collections::{BTreeMap, HashMap};
 
 mod claims;
 mod device;
-pub mod pushdown;
-pub mod sql;
+pub(crate) mod pushdown;
+pub(crate) mod sql;
 
 /// Power above this many times the largest TDP of a node's jobs is implausible and dropped
 /// (the guide's Methodology); the pushdown's SQL names the same constant.
-pub const LIMIT_TDP_FACTOR: f64 = 2.0;
+pub(crate) const LIMIT_TDP_FACTOR: f64 = 2.0;
 
 /// What telemetry says about one job (by index in the jobs list).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct JobTelemetry {
+pub(crate) struct JobTelemetry {
     /// Joules integrated from power samples, within the job and the period.
     pub sampled_j: f64,
     /// Device-seconds covered by valid segments.
@@ -58,7 +58,7 @@ pub struct JobTelemetry {
 
 /// Idle (unallocated) energy of one node.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct NodeIdle {
+pub(crate) struct NodeIdle {
     pub node: String,
     pub idle_kwh: f64,
     pub total_kwh: f64,
@@ -75,7 +75,7 @@ pub struct NodeIdle {
 
 /// The result of attribution.
 #[derive(Debug, Clone, Default)]
-pub struct Attribution {
+pub(crate) struct Attribution {
     pub jobs: Vec<JobTelemetry>,
     pub nodes: Vec<NodeIdle>,
     pub stats: TelemetryStats,
@@ -114,7 +114,7 @@ const ROW_BUDGET: u64 = 40_000_000;
 /// Attribute the telemetry of `sources` (and its energy counters) to `jobs`: stream every
 /// source once, re-read the devices whose samples came out of order, spread counter deltas
 /// over the claims, then collect per job, node and device in a fixed order.
-pub fn attribute(
+pub(crate) fn attribute(
     cfg: &Config,
     factors: &Factors,
     jobs: &[Job],

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 /// The claims as the engine reads them: one row per job, node and device (no device: all of
 /// the node's), sorted by node, device, start, end and job; and findings for node lists that
 /// cannot be read.
-pub fn claim_rows(
+pub(crate) fn claim_rows(
     jobs: &[Job],
     factors: &Factors,
     period: &Period,
@@ -77,7 +77,7 @@ fn expanded(
 
 /// sha256 of the claims, row by row (tab-separated, floats as their bits): what the SQL's
 /// header names, so that results are only used with the claims they were made for.
-pub fn claims_digest(rows: &[ClaimRow]) -> String {
+pub(crate) fn claims_digest(rows: &[ClaimRow]) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     for r in rows {
@@ -95,7 +95,7 @@ pub fn claims_digest(rows: &[ClaimRow]) -> String {
 }
 
 /// The rules of this run, for the SQL.
-pub fn rules(cfg: &Config, period: &Period, claims: &[ClaimRow]) -> Rules {
+pub(crate) fn rules(cfg: &Config, period: &Period, claims: &[ClaimRow]) -> Rules {
     Rules {
         p0: period.start.timestamp_millis(),
         p1: period.end.timestamp_millis(),
@@ -111,7 +111,7 @@ pub fn rules(cfg: &Config, period: &Period, claims: &[ClaimRow]) -> Rules {
 
 /// The attribution from a pushdown's results, after checking that its SQL is the one this run
 /// would write (same engine, period, rules and claims) and that its claims are this run's.
-pub fn attribute(
+pub(crate) fn attribute(
     cfg: &Config,
     factors: &Factors,
     jobs: &[Job],

@@ -7,7 +7,7 @@
 //! piece of energy is the same double; only the order of the sums differs (1e-15 relative).
 
 use super::device::HOUR_MS;
-pub use crate::ingest::pushdown::Engine;
+pub(crate) use crate::ingest::pushdown::Engine;
 
 /// Each engine's SQL dialect.
 impl Engine {
@@ -66,19 +66,9 @@ impl Engine {
     }
 }
 
-/// The results an engine writes, in the order the SQL produces them.
-pub const RESULTS: [&str; 6] = [
-    "job_energy",
-    "job_hourly",
-    "device_energy",
-    "node_energy",
-    "node_hourly",
-    "quality",
-];
-
 /// What the SQL is generated from: the rule parameters and a digest of the claims.
 #[derive(Debug, Clone)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// The period, `[p0, p1)` in epoch milliseconds, and its label.
     pub p0: i64,
     pub p1: i64,
@@ -105,7 +95,7 @@ fn trapezoid(a: &str, b: &str) -> String {
 
 /// The whole SQL file: header, the time zone, the shared tables, then one statement per
 /// result, each preceded by `-- result: NAME`. Statements end with `;` at the end of a line.
-pub fn generate(engine: Engine, r: &Rules) -> String {
+pub(crate) fn generate(engine: Engine, r: &Rules) -> String {
     let mut out = header(engine, r);
     out.push_str(&format!("{};\n\n", engine.set_time_zone(&r.time_zone)));
     out.push_str(&shared_tables(engine, r));
@@ -389,6 +379,16 @@ mod tests {
             claims_sha256: "0".into(),
         }
     }
+
+    /// The results an engine writes, in the order the SQL produces them.
+    const RESULTS: [&str; 6] = [
+        "job_energy",
+        "job_hourly",
+        "device_energy",
+        "node_energy",
+        "node_hourly",
+        "quality",
+    ];
 
     #[test]
     fn every_result_is_one_statement_and_the_rules_are_in_it() {

@@ -17,7 +17,7 @@ use crate::ingest::Job;
 use crate::ledger::{Boundary, FactorUse, Tier};
 use crate::timeutil::{fmt_utc, next_month_start, seconds, Period};
 use chrono::{DateTime, Utc};
-pub use site::site_pue;
+pub(crate) use site::site_pue;
 use std::collections::BTreeMap;
 
 /// Everything compute needs about one job, before the arithmetic.
@@ -81,7 +81,7 @@ pub struct Resolved {
 
 /// Split `[a, b)` over calendar months (UTC): by the hourly energy `profile` (hour start,
 /// joules) when it has any energy, else by time. The weights sum to 1.
-pub fn month_weights(
+pub(crate) fn month_weights(
     a: DateTime<Utc>,
     b: DateTime<Utc>,
     profile: Option<&BTreeMap<i64, f64>>,
@@ -117,7 +117,7 @@ pub fn month_weights(
 
 /// Collected while resolving: factors used and findings.
 #[derive(Debug, Default)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     pub rows: Vec<Resolved>,
     pub factors: BTreeMap<String, FactorUse>,
     pub findings: Vec<Finding>,
@@ -144,7 +144,7 @@ impl Resolution {
 }
 
 /// The period a run reports on: the configured one, else the span of the jobs.
-pub fn period_of(cfg: &Config, jobs: &[Job]) -> Option<Period> {
+pub(crate) fn period_of(cfg: &Config, jobs: &[Job]) -> Option<Period> {
     if let Some(p) = &cfg.report.period {
         return Some(p.clone());
     }
@@ -246,7 +246,7 @@ struct GridUse {
 
 /// Resolve every job. Jobs outside the period or with unresolvable references are left out,
 /// each with a finding.
-pub fn resolve(
+pub(crate) fn resolve(
     cfg: &Config,
     factors: &Factors,
     jobs: Vec<Job>,

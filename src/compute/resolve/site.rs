@@ -8,7 +8,12 @@ use chrono::{DateTime, Utc};
 
 /// Time-weighted PUE of a site over `[a, b)`: per-period values where they apply, else the
 /// site's whole-time value, else `default`. The flag says whether `default` filled any time.
-pub fn site_pue(site: &Site, a: DateTime<Utc>, b: DateTime<Utc>, default: f64) -> (f64, bool) {
+pub(crate) fn site_pue(
+    site: &Site,
+    a: DateTime<Utc>,
+    b: DateTime<Utc>,
+    default: f64,
+) -> (f64, bool) {
     let total = seconds(a, b);
     let whole = site.pue.iter().any(|e| e.period.is_none());
     if total <= 0.0 {

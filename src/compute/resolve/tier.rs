@@ -52,7 +52,7 @@ pub(super) struct Telemetered {
 impl EnergyTier<'_> {
     /// The factor applied to `it_kwh_full`: 1 for telemetry, which is already clipped to the
     /// period; the job's `fraction` in the period for whole-job energy (prorated by time).
-    pub fn energy_fraction(&self, fraction: f64) -> f64 {
+    pub(super) fn energy_fraction(&self, fraction: f64) -> f64 {
         if self.sampled.is_some() {
             1.0
         } else {
@@ -62,7 +62,7 @@ impl EnergyTier<'_> {
 
     /// Measured mean power per device: from samples, a whole-job meter over device-hours,
     /// energy counters, or avg_power_w; `None` for TDP estimates.
-    pub fn measured_power_w(&self, job: &Job, tel: Option<&JobTelemetry>) -> Option<f64> {
+    pub(super) fn measured_power_w(&self, job: &Job, tel: Option<&JobTelemetry>) -> Option<f64> {
         match (self.tier, tel) {
             (Tier::Sampled, Some(t)) if t.covered_s > 0.0 => Some(t.sampled_j / t.covered_s),
             (Tier::Metered, _) if self.device_hours_full > 0.0 && job.metered.is_some() => {

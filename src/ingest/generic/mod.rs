@@ -34,7 +34,7 @@ fn spellings(cols: &[String]) -> [Option<String>; 4] {
 
 /// Find the three columns of node power (`timestamp, node, power_w`, no device column) among
 /// `cols` (case-insensitive); their names as in the file.
-pub fn resolve_node_columns(cols: &[String]) -> std::result::Result<[String; 3], String> {
+pub(crate) fn resolve_node_columns(cols: &[String]) -> std::result::Result<[String; 3], String> {
     match spellings(cols) {
         [Some(t), Some(n), None, Some(p)] => Ok([t, n, p]),
         _ => Err(format!(
@@ -45,7 +45,7 @@ pub fn resolve_node_columns(cols: &[String]) -> std::result::Result<[String; 3],
 }
 
 /// The columns of a generic file: time, node, device (`None` for node power), power.
-pub fn columns_of(
+pub(crate) fn columns_of(
     cols: &[String],
     whole_node: bool,
 ) -> std::result::Result<[Option<String>; 4], String> {
@@ -59,7 +59,7 @@ pub fn columns_of(
 }
 
 /// Find the four columns among `cols` (case-insensitive); their names as in the file.
-pub fn resolve_columns(cols: &[String]) -> std::result::Result<[String; 4], String> {
+pub(crate) fn resolve_columns(cols: &[String]) -> std::result::Result<[String; 4], String> {
     match spellings(cols) {
         [Some(t), Some(n), Some(d), Some(p)] => Ok([t, n, d, p]),
         _ => Err(format!(
@@ -74,7 +74,7 @@ fn pe(shown: &str) -> impl Fn(PolarsError) -> Error + '_ {
 }
 
 /// Stream the file through `on_batch`.
-pub struct Generic;
+pub(crate) struct Generic;
 
 impl SampleReader for Generic {
     fn scan(

@@ -20,7 +20,7 @@ use api::{Api, Run};
 use std::collections::BTreeMap;
 
 /// What the report says of a job made from a run.
-pub const DERIVED: &str = "mlflow run";
+pub(crate) const DERIVED: &str = "mlflow run";
 
 /// One GPU power series: the node it ran on and the GPU's index.
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ struct Series {
 
 /// The fetched power series, spilled.
 #[derive(Debug)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     series: Vec<Series>,
     power: Spill,
     rows: u64,
@@ -99,7 +99,7 @@ fn gpus_named(run: &Run) -> usize {
 }
 
 /// Runs from an MLflow tracking server (`[mlflow]`, `--mlflow`).
-pub struct MlflowReader;
+pub(crate) struct MlflowReader;
 
 impl super::Reader for MlflowReader {
     fn name(&self) -> &'static str {

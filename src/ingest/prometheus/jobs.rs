@@ -10,7 +10,7 @@ use crate::ingest::{Job, Origin};
 use std::collections::BTreeMap;
 
 /// What the report says of a job found in labels.
-pub const DERIVED: &str = "prometheus labels";
+pub(super) const DERIVED: &str = "prometheus labels";
 
 /// Add the labels' jobs to `jobs`, or enrich the rows already there.
 pub(super) fn merge(

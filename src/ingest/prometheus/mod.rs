@@ -20,13 +20,13 @@ use assemble::{Gpu, Ident, Metric, State};
 
 /// The device number of the k-th job (k from 0) sharing GPU `gpu`: `65536 * (k + 1) + gpu`,
 /// so that each job's share integrates as a device of its own.
-pub fn slot_device(gpu: u32, k: usize) -> u32 {
+pub(crate) fn slot_device(gpu: u32, k: usize) -> u32 {
     (1u32 << 16) * (k as u32 + 1) + gpu
 }
 
 /// Everything fetched from the servers, ready to be streamed.
 #[derive(Debug)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     gpus: Vec<Gpu>,
     idents: Vec<Ident>,
     /// Share weight of each job (by ident index), for shared GPUs.
@@ -62,7 +62,7 @@ struct Missing {
 }
 
 /// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
-pub struct PrometheusReader;
+pub(crate) struct PrometheusReader;
 
 impl super::Reader for PrometheusReader {
     fn name(&self) -> &'static str {

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 const TIMES: [&str; 2] = ["start", "end"];
 
 /// The GPU count in an AllocTRES value: `gres/gpu=4`, `gres/gpu:a100=4` (summed).
-pub fn gpus(tres: &str) -> Option<f64> {
+pub(crate) fn gpus(tres: &str) -> Option<f64> {
     let mut n = None;
     for part in tres.split(',') {
         let (k, v) = part.split_once('=')?;
@@ -92,7 +92,7 @@ struct Reader<'a> {
 
 /// Read one sacct file into jobs (merged into `jobs`: manifest rows with the same id are
 /// enriched instead).
-pub fn read(
+pub(crate) fn read(
     bytes: &[u8],
     f: &InputFile,
     cfg: &Config,
@@ -619,7 +619,7 @@ fn elapsed_s(v: &str) -> Option<i64> {
 
 /// Slurm accounting (`--sacct`, `[inputs] sacct`): fills manifest jobs of the same id, or adds
 /// jobs.
-pub struct SacctReader;
+pub(crate) struct SacctReader;
 
 impl super::Reader for SacctReader {
     fn name(&self) -> &'static str {
