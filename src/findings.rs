@@ -188,7 +188,7 @@ mod tests {
         let guide = include_str!("../docs/src/findings.md");
         let codes: Vec<&str> = source
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.trim().strip_prefix("pub(crate) const "))
             .filter_map(|l| l.split('"').nth(1))
             .collect();
         assert!(codes.len() > 80, "{} codes", codes.len());

@@ -371,20 +371,30 @@ fn check_outputs(m: &Manifest, dir: &Path, v: &mut Verdict) {
 
 /// The recomputed outputs (in `scratch`) against the folder's, and the totals that moved.
 pub(crate) fn compare(plan: &mut Plan, dir: &Path, scratch: &Path) -> Result<()> {
-    let (m, v) = (&plan.manifest, &mut plan.verdict);
     let fresh: Manifest = serde_json::from_str(
         &std::fs::read_to_string(scratch.join("manifest.json"))
             .map_err(|e| Error::io(scratch, "read the recomputed manifest", e))?,
     )
     .map_err(|e| Error::new(e.to_string()))?;
+    let m = &plan.manifest;
+    let mut problems = compare_inputs(m, &fresh);
+    problems.extend(compare_outputs(m, &fresh, &plan.not_compared));
+    problems.extend(compare_totals(m, dir, scratch));
+    plan.verdict.problems.extend(problems);
+    Ok(())
+}
+
+/// Inputs: a live source serving other samples, or a file read but not listed with its sha256.
+fn compare_inputs(m: &Manifest, fresh: &Manifest) -> Vec<String> {
+    let mut problems = Vec::new();
     for i in m.inputs.iter().filter(|i| is_live(&i.kind)) {
         match fresh.inputs.iter().find(|f| f.kind == i.kind && f.path == i.path) {
             Some(f) if f.sha256 == i.sha256 => {}
-            Some(f) => v.problems.push(format!(
+            Some(f) => problems.push(format!(
                 "input {} serves other samples now: sha256 {} instead of {} (late samples or deleted blocks); the figures below say what moved",
                 i.path, f.sha256, i.sha256
             )),
-            None => v.problems.push(format!("input {} is no longer read", i.path)),
+            None => problems.push(format!("input {} is no longer read", i.path)),
         }
     }
     for i in fresh.inputs.iter().filter(|i| !is_live(&i.kind)) {
@@ -393,27 +403,32 @@ pub(crate) fn compare(plan: &mut Plan, dir: &Path, scratch: &Path) -> Result<()>
             .iter()
             .any(|r| r.path == i.path && r.sha256 == i.sha256)
         {
-            v.problems.push(format!(
+            problems.push(format!(
                 "input {} is read by the recorded command but not listed in manifest.json with its sha256",
                 i.path
             ));
         }
     }
-    for o in m
-        .outputs
-        .iter()
-        .filter(|o| !plan.not_compared.contains(&o.path))
-    {
+    problems
+}
+
+/// Outputs: each listed one (but those not compared) produced again, byte for byte.
+fn compare_outputs(m: &Manifest, fresh: &Manifest, not_compared: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for o in m.outputs.iter().filter(|o| !not_compared.contains(&o.path)) {
         match fresh.outputs.iter().find(|f| f.path == o.path) {
-            None => v
-                .problems
-                .push(format!("output {} is no longer produced", o.path)),
-            Some(f) if f.sha256 != o.sha256 => v
-                .problems
-                .push(format!("output {} differs when recomputed", o.path)),
+            None => problems.push(format!("output {} is no longer produced", o.path)),
+            Some(f) if f.sha256 != o.sha256 => {
+                problems.push(format!("output {} differs when recomputed", o.path))
+            }
             Some(_) => {}
         }
     }
+    problems
+}
+
+/// The headline totals of both report.json files, each that moved named with both values.
+fn compare_totals(m: &Manifest, dir: &Path, scratch: &Path) -> Vec<String> {
     let read = |p: &Path| -> std::result::Result<serde_json::Value, String> {
         let text = std::fs::read_to_string(p).map_err(|e| e.to_string())?;
         serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))
@@ -424,17 +439,11 @@ pub(crate) fn compare(plan: &mut Plan, dir: &Path, scratch: &Path) -> Result<()>
     ) {
         (Ok(a), Ok(b)) => (a, b),
         // Only a report made without the json format has none, and then neither side has one.
-        (Err(_), Err(_)) if !m.outputs.iter().any(|o| o.path == "report.json") => return Ok(()),
-        (Err(e), _) => {
-            v.problems
-                .push(format!("report.json of the folder cannot be read: {e}"));
-            return Ok(());
+        (Err(_), Err(_)) if !m.outputs.iter().any(|o| o.path == "report.json") => {
+            return Vec::new()
         }
-        (_, Err(e)) => {
-            v.problems
-                .push(format!("the recomputed report.json cannot be read: {e}"));
-            return Ok(());
-        }
+        (Err(e), _) => return vec![format!("report.json of the folder cannot be read: {e}")],
+        (_, Err(e)) => return vec![format!("the recomputed report.json cannot be read: {e}")],
     };
     use crate::ledger::Figure as F;
     let figures = [
@@ -446,13 +455,14 @@ pub(crate) fn compare(plan: &mut Plan, dir: &Path, scratch: &Path) -> Result<()>
         F::EmbodiedKgco2e,
         F::WaterL,
     ];
-    for key in std::iter::once("jobs").chain(figures.map(F::name)) {
-        if a["totals"][key] != b["totals"][key] {
-            v.problems.push(format!(
+    std::iter::once("jobs")
+        .chain(figures.map(F::name))
+        .filter(|key| a["totals"][key] != b["totals"][key])
+        .map(|key| {
+            format!(
                 "totals.{key} moved: {} in the folder, {} recomputed",
                 a["totals"][key], b["totals"][key]
-            ));
-        }
-    }
-    Ok(())
+            )
+        })
+        .collect()
 }

@@ -93,19 +93,7 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
             &market.kg[..n_jobs],
         ],
     );
-    // Every later step has run: a figure still null would be reported as unknown.
-    let overhead = [Figure::OverheadKwh, Figure::OverheadKgco2e];
-    let waiting = frame.unset()?.into_iter().find(|(f, _)| {
-        !frame.is_empty()
-            && (cfg.accounting.overhead == crate::config::Overhead::Allocate
-                || !overhead.contains(f))
-    });
-    if let Some((f, step)) = waiting {
-        return Err(crate::error::Error::new(format!(
-            "internal error: {} was not set by the {step}",
-            f.name()
-        )));
-    }
+    all_set(&frame, cfg)?;
     let jobs = emissions::job_rows(&res.rows, &frame)?;
     let agg = aggregate::aggregate(&frame)?;
     findings.extend(market.findings);
@@ -114,7 +102,6 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
         factor_uses.entry(f.name.clone()).or_insert(f);
     }
     crate::findings::sort(&mut findings);
-    let best_hardware = best_hardware(factors);
     Ok(Ledger {
         jobs,
         teams: agg.teams,
@@ -127,11 +114,29 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
         inputs,
         telemetry,
         sites: site_factors(cfg, factors, &period),
-        best_hardware,
+        best_hardware: best_hardware(factors),
         monthly,
         inventory,
         period,
     })
+}
+
+/// Every later step has set its figures: one still null would read as unknown. The overhead
+/// figures are null by design unless `overhead = "allocate"`.
+fn all_set(frame: &emissions::JobFrame, cfg: &Config) -> Result<()> {
+    let overhead = [Figure::OverheadKwh, Figure::OverheadKgco2e];
+    let allocate = cfg.accounting.overhead == crate::config::Overhead::Allocate;
+    let waiting = frame
+        .unset()?
+        .into_iter()
+        .find(|(f, _)| !frame.is_empty() && (allocate || !overhead.contains(f)));
+    match waiting {
+        Some((f, step)) => Err(crate::error::Error::new(format!(
+            "internal error: {} was not set by the {step}",
+            f.name()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The period reported on: the configured one, else the jobs' span. Telemetry without jobs

@@ -497,15 +497,7 @@ impl Config {
         (inputs.timezone, inputs.timezone_name) = (timezone, timezone_name);
         let sites = sites::sites(&file.site, &w)?;
         check_hardware(&file.hardware, &w)?;
-        for (project, site) in &file.codecarbon.sites {
-            if !sites.iter().any(|s| &s.id == site) {
-                let msg = format!("[codecarbon] sites: project '{project}' names site '{site}', which no [[site]] defines");
-                return Err(match locate(&text, "[codecarbon.sites]", None, project) {
-                    Some(_) => w.key("[codecarbon.sites]", None, project, msg),
-                    None => w.key("[codecarbon]", None, "sites", msg),
-                });
-            }
-        }
+        check_codecarbon_sites(&file.codecarbon, &sites, &w)?;
         let utilisation = estimate(&file.estimate, &w)?;
         let rubric = rubric(file.rubric.as_ref(), &w)?;
         let max_gap_given = args.max_gap_s.or(file.telemetry.max_gap_s);
@@ -520,26 +512,21 @@ impl Config {
             path: base.join(p),
             shown: p.clone(),
         });
+        let r = file.report;
         let cfg = Config {
             config_file: input,
             report: ReportSettings {
-                title: file
-                    .report
-                    .title
-                    .unwrap_or_else(|| "Training footprint".to_string()),
-                organization: file.report.organization.unwrap_or_default(),
+                title: r.title.unwrap_or_else(|| "Training footprint".to_string()),
+                organization: r.organization.unwrap_or_default(),
                 period,
-                reference_intensity_g_per_kwh: file.report.reference_intensity_g_per_kwh,
+                reference_intensity_g_per_kwh: r.reference_intensity_g_per_kwh,
                 previous,
                 net_revenue,
             },
             inputs,
             sites,
             hardware: file.hardware,
-            codecarbon: Codecarbon {
-                teams: file.codecarbon.teams,
-                sites: file.codecarbon.sites,
-            },
+            codecarbon: file.codecarbon.into(),
             estimate: Estimate {
                 utilisation,
                 default_pue: file.estimate.default_pue,
@@ -552,15 +539,7 @@ impl Config {
             uncertainty: file.uncertainty,
             rubric,
             published_footprints,
-            sacct: Sacct {
-                columns: file.sacct.columns,
-                site: file.sacct.site,
-                sites: file.sacct.sites,
-                hardware: file.sacct.hardware,
-                partitions: file.sacct.partitions,
-                models: file.sacct.models,
-                exclusive: file.sacct.exclusive,
-            },
+            sacct: file.sacct.into(),
             grid: Grid {
                 lifecycle: file.grid.lifecycle,
             },
@@ -578,6 +557,43 @@ impl Config {
 
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
+    }
+}
+
+/// Every site `[codecarbon] sites` names must be a `[[site]]`.
+fn check_codecarbon_sites(c: &file::CodecarbonSection, sites: &[Site], w: &Where) -> Result<()> {
+    for (project, site) in &c.sites {
+        if !sites.iter().any(|s| &s.id == site) {
+            let msg = format!("[codecarbon] sites: project '{project}' names site '{site}', which no [[site]] defines");
+            return Err(match locate(w.text, "[codecarbon.sites]", None, project) {
+                Some(_) => w.key("[codecarbon.sites]", None, project, msg),
+                None => w.key("[codecarbon]", None, "sites", msg),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl From<file::CodecarbonSection> for Codecarbon {
+    fn from(c: file::CodecarbonSection) -> Codecarbon {
+        Codecarbon {
+            teams: c.teams,
+            sites: c.sites,
+        }
+    }
+}
+
+impl From<file::SacctSection> for Sacct {
+    fn from(s: file::SacctSection) -> Sacct {
+        Sacct {
+            columns: s.columns,
+            site: s.site,
+            sites: s.sites,
+            hardware: s.hardware,
+            partitions: s.partitions,
+            models: s.models,
+            exclusive: s.exclusive,
+        }
     }
 }
 

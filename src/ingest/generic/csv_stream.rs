@@ -71,11 +71,67 @@ fn open(src: &Source, shown: &str) -> Result<(Reader, [Option<usize>; 4])> {
     Ok((rdr, idx))
 }
 
+impl CsvTrouble {
+    /// A row set aside for a reason other than its time (the first one's line is kept).
+    fn other(&mut self, line: u64, why: impl FnOnce() -> String) {
+        self.bad_other.0 += 1;
+        self.bad_other.1.get_or_insert_with(|| (line, why()));
+    }
+}
+
+/// One record's sample: (node, device, epoch ms, watts), or `None` when the row is set aside
+/// (tallied in `t`). An empty or unreadable power is NaN: the integrator drops it with a
+/// finding. Node power has no device column: its samples are the whole node's.
+#[inline]
+fn sample<'r>(
+    rec: &'r csv::ByteRecord,
+    [it, in_, id, ip]: [Option<usize>; 4],
+    cfg: &Config,
+    t: &mut CsvTrouble,
+) -> Option<(&'r str, u32, i64, f64)> {
+    let line = rec.position().map(|p| p.line()).unwrap_or(0);
+    let field = |i: Option<usize>| {
+        rec.get(i?)
+            .map(|b| std::str::from_utf8(b).unwrap_or("").trim())
+    };
+    let dev = if id.is_some() { field(id) } else { Some("") };
+    let (Some(ts), Some(node), Some(dev), Some(pw)) = (field(it), field(in_), dev, field(ip))
+    else {
+        t.other(line, || "a field is missing".into());
+        return None;
+    };
+    let ms = match parse_ms(ts, cfg) {
+        Ok((ms, zoned)) => {
+            t.naive += u64::from(!zoned);
+            ms
+        }
+        Err(_) => {
+            t.bad_time.0 += 1;
+            t.bad_time.1.get_or_insert_with(|| ts.to_string());
+            return None;
+        }
+    };
+    let device = if id.is_none() {
+        Ok(NODE_DEVICE)
+    } else {
+        dev.parse::<u32>()
+    };
+    let Ok(device) = device else {
+        t.other(line, || format!("device '{dev}' is not a number"));
+        return None;
+    };
+    if node.is_empty() {
+        t.other(line, || "the node is empty".into());
+        return None;
+    }
+    Some((node, device, ms, pw.parse::<f64>().unwrap_or(f64::NAN)))
+}
+
 /// The parser thread: every record into batches sent on `tx` (reusing those coming back on
 /// `back_rx`); rows that cannot be read are tallied. Stops early when the receiver is gone.
 fn parse(
     mut rdr: Reader,
-    [it, in_, id, ip]: [Option<usize>; 4],
+    idx: [Option<usize>; 4],
     cfg: &Config,
     nodes: &mut Nodes,
     tx: SyncSender<SampleBatch>,
@@ -92,53 +148,9 @@ fn parse(
             Err(e) => return Err(format!("unreadable CSV ({e})")),
         }
         t.rows += 1;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        let field = |i: Option<usize>| {
-            rec.get(i?)
-                .map(|b| std::str::from_utf8(b).unwrap_or("").trim())
-        };
-        // Node power has no device column: its samples are the whole node's.
-        let dev = if id.is_some() { field(id) } else { Some("") };
-        let (Some(ts), Some(node), Some(dev), Some(pw)) = (field(it), field(in_), dev, field(ip))
-        else {
-            t.bad_other.0 += 1;
-            t.bad_other
-                .1
-                .get_or_insert((line, "a field is missing".into()));
+        let Some((node, device, ms, p)) = sample(&rec, idx, cfg, &mut t) else {
             continue;
         };
-        let ms = match parse_ms(ts, cfg) {
-            Ok((ms, zoned)) => {
-                if !zoned {
-                    t.naive += 1;
-                }
-                ms
-            }
-            Err(_) => {
-                t.bad_time.0 += 1;
-                t.bad_time.1.get_or_insert_with(|| ts.to_string());
-                continue;
-            }
-        };
-        let device = if id.is_none() {
-            Ok(NODE_DEVICE)
-        } else {
-            dev.parse::<u32>()
-        };
-        let Ok(device) = device else {
-            t.bad_other.0 += 1;
-            t.bad_other
-                .1
-                .get_or_insert((line, format!("device '{dev}' is not a number")));
-            continue;
-        };
-        if node.is_empty() {
-            t.bad_other.0 += 1;
-            t.bad_other
-                .1
-                .get_or_insert((line, "the node is empty".into()));
-            continue;
-        }
         let node_id = if node.as_bytes() == last_node.0.as_slice() {
             last_node.1
         } else {
@@ -146,8 +158,6 @@ fn parse(
             last_node = (node.as_bytes().to_vec(), id);
             id
         };
-        // An empty or unreadable power is NaN: the integrator drops it with a finding.
-        let p = pw.parse::<f64>().unwrap_or(f64::NAN);
         batch.push(node_id, device, ms, p);
         if batch.len() >= CSV_BATCH {
             let mut next = back_rx.try_recv().unwrap_or_default();
