@@ -38,7 +38,7 @@ pub(super) fn collect(
         ("boamps", &file.boamps, &args.boamps, &mut inputs.boamps),
     ] {
         for pattern in from_file {
-            expand(base, pattern, kind, w.path, dest, findings)?;
+            expand(base, pattern, kind, w, dest, findings)?;
         }
         for p in from_cli {
             for f in cli_files(p, kind)? {
@@ -62,7 +62,7 @@ fn expand(
     base: &Path,
     pattern: &str,
     kind: &str,
-    cfg: &str,
+    w: &Where,
     dest: &mut Vec<InputFile>,
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
@@ -70,14 +70,13 @@ fn expand(
     let full = base.join(pattern);
     if !is_glob {
         if !full.exists() {
-            return Err(Error::in_file(
-                cfg,
-                format!(
-                    "[inputs] {kind}: '{pattern}' does not exist (looked for {})",
-                    full.display()
-                ),
-            )
-            .hint("paths in [inputs] are relative to the config file's folder"));
+            let msg = format!(
+                "[inputs] {kind}: '{pattern}' does not exist (looked for {})",
+                full.display()
+            );
+            return Err(w
+                .value("[inputs]", kind, pattern, msg)
+                .hint("paths in [inputs] are relative to the config file's folder"));
         }
         push_unique(
             dest,
@@ -91,10 +90,8 @@ fn expand(
     let pat = full.to_string_lossy().to_string();
     let mut found: Vec<PathBuf> = glob::glob(&pat)
         .map_err(|e| {
-            Error::in_file(
-                cfg,
-                format!("[inputs] {kind}: bad pattern '{pattern}': {e}"),
-            )
+            let msg = format!("[inputs] {kind}: bad pattern '{pattern}': {e}");
+            w.value("[inputs]", kind, pattern, msg)
         })?
         .filter_map(|r| r.ok())
         .filter(|p| p.is_file())
@@ -106,7 +103,7 @@ fn expand(
                 codes::INPUT_EMPTY,
                 format!("[inputs] {kind}: '{pattern}' matches no file"),
             )
-            .at(cfg, None),
+            .at(w.path, w.line_of_value("[inputs]", kind, pattern)),
         );
     }
     for p in found {

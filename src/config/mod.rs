@@ -419,6 +419,29 @@ impl Where<'_> {
     }
 }
 
+impl Where<'_> {
+    /// The line of `value` (a string of the list `key` of `table`, quoted either way), else of
+    /// `key`, else of the table.
+    fn line_of_value(&self, table: &str, key: &str, value: &str) -> Option<u64> {
+        let at = locate(self.text, table, None, key)?;
+        let rest = &self.text[at..];
+        let found = [format!("\"{value}\""), format!("'{value}'")]
+            .iter()
+            .filter_map(|q| rest.find(q.as_str()))
+            .min();
+        Some(line_of(self.text, at + found.unwrap_or(0)))
+    }
+
+    /// An error at [`Where::line_of_value`].
+    fn value(&self, table: &str, key: &str, value: &str, msg: impl Into<String>) -> Error {
+        let e = Error::in_file(self.path, msg.into());
+        match self.line_of_value(table, key, value) {
+            Some(line) => e.at_line(line),
+            None => e,
+        }
+    }
+}
+
 /// The byte offset where `table` (the entry of it whose `entry.0` is `entry.1`) sets `key`,
 /// else that table's header. A line scan, not a TOML parser: it reads `key = value` lines
 /// under `[table]` headers, which is how greenledger.toml files are written.

@@ -151,11 +151,16 @@ fn bad_config_names_file_and_line() {
         .code(2)
         .stderr(contains("greenledger.toml:1:"))
         .stderr(contains("pue 0.7"));
-    let d = tmp_with(&[("greenledger.toml", "[inputs]\njobs = [\"missing.csv\"]\n")]);
+    let d = tmp_with(&[(
+        "greenledger.toml",
+        "[inputs]\njobs = [\n  \"jobs.csv\",\n  \"missing.csv\",\n]\n",
+    )]);
+    std::fs::write(d.path().join("jobs.csv"), HEADER).unwrap();
     gl().args(["validate", "--config"])
         .arg(d.path().join("greenledger.toml"))
         .assert()
         .code(2)
+        .stderr(contains("greenledger.toml:4:"))
         .stderr(contains("missing.csv"));
 }
 
