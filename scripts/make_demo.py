@@ -15,6 +15,7 @@ of the same lab, made by this script with --previous-quarter:
 """
 import csv
 import datetime as dt
+import json
 import math
 import os
 import random
@@ -261,6 +262,43 @@ def grid_and_sacct(out):
         f.write("\n".join(rows) + "\n\n")  # sacct output ends with an empty line
 
 
+def cloud_export(out):
+    """Google Cloud Carbon Footprint's own estimate for the iowa-cloud project, as `bq extract`
+    writes the BigQuery table (JSON lines, nested records; INT64 as text). Demo values: the
+    provider's Scope 2 for the project's Compute Engine use in us-central1, month by month,
+    and an unrelated project of the same billing account (no site claims it)."""
+    os.makedirs(os.path.join(out, "cloud"), exist_ok=True)
+    months = [("2026-07-01", 1650.4, 52.1), ("2026-08-01", 1912.7, 60.3), ("2026-09-01", 1577.9, 49.8)]
+    rows = []
+    for month, loc, mkt in months:
+        rows.append({
+            "usage_month": month,
+            "billing_account_id": "01A2B3-C4D5E6-F7A8B9",
+            "project": {"id": "aurora-train", "number": "802583874831"},
+            "service": {"id": "6F81-5844-456A", "description": "Compute Engine"},
+            "location": {"location": "us-central1-a", "region": "us-central1"},
+            "carbon_model_version": "12",
+            "carbon_footprint_kgCO2e": {"scope1": round(loc * 0.004, 1),
+                                        "scope2": {"location_based": loc, "market_based": mkt},
+                                        "scope3": round(loc * 0.21, 1)},
+            "carbon_footprint_total_kgCO2e": {"location_based": round(loc * 1.214, 1),
+                                              "market_based": round(mkt + loc * 0.214, 1)},
+        })
+    rows.append({
+        "usage_month": "2026-08-01",
+        "billing_account_id": "01A2B3-C4D5E6-F7A8B9",
+        "project": {"id": "aurora-web", "number": "802583874999"},
+        "service": {"id": "152E-C115-5142", "description": "Cloud Run"},
+        "location": {"location": "us-central1", "region": "us-central1"},
+        "carbon_model_version": "12",
+        "carbon_footprint_kgCO2e": {"scope1": 0.1, "scope2": {"location_based": 21.3, "market_based": 0.7}, "scope3": 4.2},
+        "carbon_footprint_total_kgCO2e": {"location_based": 25.6, "market_based": 5.0},
+    })
+    with open(os.path.join(out, "cloud", "gcp-carbon-footprint.jsonl"), "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+
+
 CONFIG = '''# Aurora Labs, third quarter 2026: the bundled demo of greenledger.
 [report]
 title = "Aurora Labs: training footprint"
@@ -275,6 +313,7 @@ codecarbon = ["codecarbon/*.csv"]
 telemetry = ["telemetry/*"]
 grid = ["grid/FR_2026Q3_hourly.csv"]
 sacct = ["sacct/*.txt"]
+cloud_carbon = ["cloud/*.jsonl"] # Google's own estimate for the cloud project, for comparison
 timezone = "Europe/Stockholm"   # CodeCarbon writes local wall-clock time
 
 [[site]]
@@ -327,16 +366,13 @@ value = 1.34
 period = "2026-09"
 value = 1.27
 
-[[site]]
+[[site]]                         # Google Cloud: the provider buys the power (Scope 3 cat. 1)
 id = "iowa-cloud"
 name = "Cloud, us-central1"
 zone = "gcp:us-central1"
+kind = "cloud"                   # the default for a cloud-region zone, written out
+cloud_project = "aurora-train"   # its rows in the provider's export
 pue = 1.10
-[[site.instrument]]
-kind = "REC"
-period = "2026-Q3"
-mwh = 30
-reference = "Green-e REC certificate 88-1042 (demo)"
 
 # Embodied emissions: the lab's own procurement assumptions (no manufacturer figure is
 # embedded in greenledger). Values per accelerator including its share of the host server.
@@ -436,6 +472,7 @@ def main():
     telemetry(out, rows)
     node_power(out)
     grid_and_sacct(out)
+    cloud_export(out)
     cols = list(rows[0].keys())
     with open(os.path.join(out, "jobs.csv"), "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")

@@ -108,6 +108,10 @@ pub struct InputArgs {
     /// BoAmps reports (JSON), each read as a metered job (several files, globs and repeats allowed).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub boamps: Vec<PathBuf>,
+    /// Cloud providers' carbon exports (Google Cloud Carbon Footprint as JSON lines or CSV, AWS
+    /// CARBON_EMISSIONS as CSV or Parquet), set beside the cloud sites' own figures.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub cloud_carbon: Vec<PathBuf>,
     /// A `greenledger pushdown` folder whose engine has run: its results (per job, device,
     /// node and hour) stand in for telemetry files; the same config and jobs must be given.
     #[arg(long, value_name = "DIR")]

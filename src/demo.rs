@@ -8,7 +8,7 @@ use crate::render;
 use crate::report::Report;
 
 /// The demo's input files: (path relative to the demo folder, bytes).
-pub const FILES: [(&str, &[u8]); 10] = [
+pub const FILES: [(&str, &[u8]); 11] = [
     (
         "greenledger.toml",
         include_bytes!("../fixtures/demo/greenledger.toml"),
@@ -45,6 +45,10 @@ pub const FILES: [(&str, &[u8]); 10] = [
     (
         "sacct/sto-cluster-2026Q3.txt",
         include_bytes!("../fixtures/demo/sacct/sto-cluster-2026Q3.txt"),
+    ),
+    (
+        "cloud/gcp-carbon-footprint.jsonl",
+        include_bytes!("../fixtures/demo/cloud/gcp-carbon-footprint.jsonl"),
     ),
 ];
 

@@ -149,6 +149,12 @@ pub(crate) mod codes {
     pub(crate) const INVENTORY_NO_JOBS: &str = "inventory.no-jobs";
     pub(crate) const METERS_BAD_ROW: &str = "meters.bad-row";
     pub(crate) const MARKET_NO_RESIDUAL: &str = "market.no-residual-mix";
+    pub(crate) const MARKET_CLOUD_INSTRUMENT: &str = "market.cloud-instrument";
+    pub(crate) const CLOUD_BAD_FILE: &str = "cloud.unrecognised";
+    pub(crate) const CLOUD_BAD_ROW: &str = "cloud.bad-row";
+    pub(crate) const CLOUD_UNMATCHED: &str = "cloud.unmatched-rows";
+    pub(crate) const CLOUD_NO_MONTH: &str = "cloud.month-missing";
+    pub(crate) const CLOUD_RESTATED: &str = "cloud.restated";
     pub(crate) const MARKET_SURPLUS: &str = "market.surplus";
     pub(crate) const SACCT_BAD_ROW: &str = "sacct.bad-row";
     pub(crate) const GRID_DATE_ORDER: &str = "grid.date-order";

@@ -617,6 +617,26 @@ pub(crate) fn overhead(
     (out, findings)
 }
 
+/// The rows of cloud sites taken out of the inventory (their electricity is the provider's:
+/// Scope 3 category 1 for the organisation), and the totals summed again over the rest, which
+/// is the organisation's Scope 2. Jobs without a site stay in (their own line).
+pub(crate) fn split_cloud(
+    inv: Inventory,
+    cfg: &crate::config::Config,
+    period: &Period,
+) -> (Inventory, Vec<InventoryRow>) {
+    let is_cloud = |r: &InventoryRow| {
+        r.site
+            .as_deref()
+            .and_then(|s| cfg.site(s))
+            .is_some_and(|s| !s.kind.scope2())
+    };
+    let (cloud, own): (Vec<InventoryRow>, Vec<InventoryRow>) =
+        inv.sites.into_iter().partition(is_cloud);
+    let totals = totals(&own, period);
+    (Inventory { sites: own, totals }, cloud)
+}
+
 /// The rows summed; nulls stay null only where every row is null.
 fn totals(rows: &[InventoryRow], period: &Period) -> InventoryRow {
     let sum = |f: &dyn Fn(&InventoryRow) -> Option<f64>| {

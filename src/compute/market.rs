@@ -79,7 +79,11 @@ pub(crate) fn allocate(cfg: &Config, consumers: &[Consumer], period: &Period) ->
         }
     }
     for site in &cfg.sites {
+        if !site.kind.scope2() {
+            refuse_instruments(cfg, site, &mut m);
+        }
         match by_site.get(site.id.as_str()) {
+            None if !site.kind.scope2() => {}
             None => unused_instruments(site, period, &mut m),
             Some(jobs) => {
                 let mut a = SiteAllocation {
@@ -91,7 +95,7 @@ pub(crate) fn allocate(cfg: &Config, consumers: &[Consumer], period: &Period) ->
                     uncovered: Vec::new(),
                 };
                 a.uncovered = a.spread(consumers);
-                for ins in &site.instruments {
+                for ins in site.instruments.iter().filter(|_| site.kind.scope2()) {
                     a.instrument(ins, period, &mut m);
                 }
                 a.rest(cfg, &mut m);
@@ -105,6 +109,22 @@ pub(crate) fn allocate(cfg: &Config, consumers: &[Consumer], period: &Period) ->
         ));
     }
     m
+}
+
+/// A cloud site's instruments: the provider buys the electricity, so the organisation's
+/// certificates cannot cover it (GHG Protocol Scope 2 Guidance, quality criteria; the compute
+/// is Scope 3 category 1). Each is an error finding, and none is applied or listed.
+fn refuse_instruments(cfg: &Config, site: &Site, m: &mut Market) {
+    for ins in &site.instruments {
+        let f = Finding::error(
+                codes::MARKET_CLOUD_INSTRUMENT,
+                format!("instrument '{}' ({} {} MWh) of site {} is not applied: {} is a cloud site, whose electricity the provider buys; the organisation's certificates cannot cover it (the compute is Scope 3 category 1). Move the instrument to an owned or colocation site, or remove it", ins.reference, ins.kind, ins.mwh, site.id, site.id),
+            );
+        m.findings.push(match &cfg.config_file {
+            Some(c) => f.at(&c.shown, Some(site.line)),
+            None => f,
+        });
+    }
 }
 
 /// A site with no jobs: its instruments are listed, all surplus.
@@ -272,7 +292,9 @@ impl SiteAllocation<'_> {
                 source: format!("greenledger.toml [[site]] {} residual_mix_g_per_kwh", site.id),
                 year: None,
             }),
-            None if fallback_kwh > 0.0 => m.findings.push(
+            // A cloud site's market-based figure is no Scope 2 disclosure: no residual mix is
+            // asked for.
+            None if fallback_kwh > 0.0 && site.kind.scope2() => m.findings.push(
                 Finding::warning(
                     codes::MARKET_NO_RESIDUAL,
                     format!(

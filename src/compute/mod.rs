@@ -94,6 +94,7 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
         ],
     );
     all_set(&frame, cfg)?;
+    let (inventory, cloud) = inventory::split_cloud(inventory, cfg, &period);
     let jobs = emissions::job_rows(&res.rows, &frame)?;
     let agg = aggregate::aggregate(&frame)?;
     findings.extend(market.findings);
@@ -117,6 +118,8 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
         best_hardware: best_hardware(factors),
         monthly,
         inventory,
+        cloud,
+        cloud_carbon: std::mem::take(&mut ingested.cloud_carbon),
         period,
     })
 }

@@ -122,6 +122,8 @@ pub(super) struct InputsSection {
     pub(super) zeus: Vec<String>,
     #[serde(default)]
     pub(super) boamps: Vec<String>,
+    #[serde(default)]
+    pub(super) cloud_carbon: Vec<String>,
     pub(super) timezone: Option<toml::Spanned<String>>,
 }
 
@@ -133,6 +135,10 @@ pub(super) struct SiteSection {
     /// `grid_zone` is accepted too (an older spelling, still written by some fleet generators).
     #[serde(alias = "grid_zone")]
     pub(super) zone: Option<String>,
+    /// `owned`, `colocation` or `cloud` (default: `cloud` for a cloud-region zone).
+    pub(super) kind: Option<super::SiteKind>,
+    pub(super) cloud_project: Option<String>,
+    pub(super) cloud_account: Option<String>,
     pub(super) pue: Option<PueSpec>,
     pub(super) wue_l_per_kwh: Option<f64>,
     pub(super) grid_intensity_g_per_kwh: Option<f64>,

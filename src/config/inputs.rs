@@ -36,6 +36,12 @@ pub(super) fn collect(
         ("meters", &file.meters, &args.meters, &mut inputs.meters),
         ("zeus", &file.zeus, &args.zeus, &mut inputs.zeus),
         ("boamps", &file.boamps, &args.boamps, &mut inputs.boamps),
+        (
+            "cloud_carbon",
+            &file.cloud_carbon,
+            &args.cloud_carbon,
+            &mut inputs.cloud_carbon,
+        ),
     ] {
         for pattern in from_file {
             expand(base, pattern, kind, w, dest, findings)?;

@@ -34,6 +34,7 @@ pub struct Inputs {
     pub meters: Vec<InputFile>,
     pub zeus: Vec<InputFile>,
     pub boamps: Vec<InputFile>,
+    pub cloud_carbon: Vec<InputFile>,
     /// The zone naive timestamps are read in (`--timezone`, `[inputs] timezone`), and its
     /// name as given.
     pub timezone: InputZone,
@@ -47,12 +48,69 @@ pub struct PueEntry {
     pub value: f64,
 }
 
+/// Who buys a site's electricity, which decides the scope its energy is booked in (GHG
+/// Protocol): `[[site]] kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SiteKind {
+    /// The organisation's own data centre: its electricity is the organisation's Scope 2.
+    Owned,
+    /// A colocation space whose power the organisation pays: Scope 2 too.
+    Colocation,
+    /// A public cloud region: the provider buys the electricity (its Scope 2); for the
+    /// organisation the compute is a purchased service, Scope 3 category 1.
+    Cloud,
+}
+
+/// The embedded cloud regions (`provider,region,zone,location`), for the default site kind.
+const CLOUD_REGIONS: &str = include_str!("../factors/data/cloud_regions.csv");
+
+impl SiteKind {
+    /// `cloud` for a cloud-region zone (`gcp:us-central1`, `aws:eu-west-1`, `azure:westeurope`,
+    /// or a bare region the embedded table knows, such as `us-east-1`), else `owned`.
+    pub(crate) fn default_for(zone: Option<&str>) -> SiteKind {
+        match zone.and_then(cloud_region) {
+            Some(_) => SiteKind::Cloud,
+            None => SiteKind::Owned,
+        }
+    }
+
+    /// Whether its electricity is the organisation's Scope 2.
+    pub(crate) fn scope2(self) -> bool {
+        !matches!(self, SiteKind::Cloud)
+    }
+}
+
+/// The provider and region of a cloud-region zone: `gcp:us-central1` -> (`gcp`, `us-central1`);
+/// a bare region takes its provider from the embedded table.
+pub(crate) fn cloud_region(zone: &str) -> Option<(String, String)> {
+    let z = zone.trim().to_ascii_lowercase();
+    if let Some((p, r)) = z.split_once(':') {
+        if ["gcp", "aws", "azure"].contains(&p) && !r.is_empty() {
+            return Some((p.to_string(), r.to_string()));
+        }
+        return None;
+    }
+    CLOUD_REGIONS.lines().skip(1).find_map(|l| {
+        let mut cells = l.split(',');
+        let (p, r) = (cells.next()?, cells.next()?);
+        (r == z).then(|| (p.to_string(), r.to_string()))
+    })
+}
+
 /// A datacenter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Site {
     pub id: String,
     pub name: String,
     pub zone: Option<String>,
+    /// Who buys its electricity: `owned` and `colocation` sites are the organisation's Scope 2,
+    /// `cloud` sites its Scope 3 category 1.
+    pub kind: SiteKind,
+    /// The provider's project (Google) or account (AWS account, Azure subscription) whose
+    /// carbon export rows are this site's, when several share a region.
+    pub cloud_project: Option<String>,
+    pub cloud_account: Option<String>,
     /// Whole-time value first (if any), then per-period values.
     pub pue: Vec<PueEntry>,
     pub wue_l_per_kwh: Option<f64>,
@@ -849,5 +907,38 @@ impl Output {
             templates: a.templates.clone(),
             generated_at: a.generated_at.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cloud_region_zone_makes_a_cloud_site_by_default() {
+        assert_eq!(
+            cloud_region("gcp:us-central1"),
+            Some(("gcp".into(), "us-central1".into()))
+        );
+        assert_eq!(
+            cloud_region("AWS:eu-west-1"),
+            Some(("aws".into(), "eu-west-1".into()))
+        );
+        // A bare region takes its provider from the embedded table.
+        assert_eq!(
+            cloud_region("us-east-1"),
+            Some(("aws".into(), "us-east-1".into()))
+        );
+        assert_eq!(cloud_region("FR"), None);
+        assert_eq!(cloud_region("SE3"), None);
+        assert_eq!(cloud_region("ibm:dal10"), None);
+        assert_eq!(
+            SiteKind::default_for(Some("azure:westeurope")),
+            SiteKind::Cloud
+        );
+        assert_eq!(SiteKind::default_for(Some("FR")), SiteKind::Owned);
+        assert_eq!(SiteKind::default_for(None), SiteKind::Owned);
+        assert!(SiteKind::Colocation.scope2() && SiteKind::Owned.scope2());
+        assert!(!SiteKind::Cloud.scope2());
     }
 }

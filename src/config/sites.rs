@@ -46,6 +46,11 @@ pub(super) fn sites(entries: &[toml::Spanned<SiteSection>], w: &Where) -> Result
             id: site.id.clone(),
             name: site.name.clone().unwrap_or_else(|| site.id.clone()),
             zone: site.zone.clone(),
+            kind: site
+                .kind
+                .unwrap_or_else(|| super::SiteKind::default_for(site.zone.as_deref())),
+            cloud_project: site.cloud_project.clone(),
+            cloud_account: site.cloud_account.clone(),
             pue,
             wue_l_per_kwh: site.wue_l_per_kwh,
             grid_intensity_g_per_kwh: site.grid_intensity_g_per_kwh,

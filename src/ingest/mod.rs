@@ -2,6 +2,7 @@
 //! emissions.
 
 pub(crate) mod boamps;
+pub(crate) mod cloud_carbon;
 pub(crate) mod codecarbon;
 pub(crate) mod dcgm;
 pub(crate) mod generic;
@@ -215,6 +216,8 @@ pub(crate) struct Ingested {
     pub grid: grid::Hourly,
     /// Site meter readings (`[[site.meter]]` and `--meters`).
     pub meters: Vec<meters::Meter>,
+    /// The cloud providers' carbon export rows (`--cloud-carbon`).
+    pub cloud_carbon: Vec<crate::ledger::ProviderRow>,
     pub inputs: Vec<InputRecord>,
     pub findings: Vec<Finding>,
 }
@@ -353,7 +356,7 @@ pub(crate) trait Reader: Sync {
 /// Every source, in their order of precedence when several describe one job (the guide's
 /// "When sources describe the same job"): a job keeps the fields of the first source that
 /// gives it; later ones add what it lacks (energy, nodes, GPUs seen) or new jobs.
-pub(crate) const SOURCES: [&dyn Reader; 11] = [
+pub(crate) const SOURCES: [&dyn Reader; 12] = [
     // 1. The organisation's own list; a repeated job_id is an error finding.
     &jobs::ManifestReader,
     // 2. Slurm allocations: fill manifest jobs of the same id, or become jobs.
@@ -373,6 +376,8 @@ pub(crate) const SOURCES: [&dyn Reader; 11] = [
     // 7. What the factors and the inventory need: hourly grid intensity, site meters.
     &grid::GridReader,
     &meters::MetersReader,
+    // 8. The cloud providers' own figures, set beside the cloud sites'.
+    &cloud_carbon::CloudCarbonReader,
 ];
 
 /// Read each of `files` whole, hand it to `read` with its record, then keep the record.

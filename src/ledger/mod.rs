@@ -77,6 +77,26 @@ pub struct JobRow {
     pub line: u64,
 }
 
+/// One row of a cloud provider's carbon export: a month of one account or project, region and
+/// service, as the provider estimates it (Scope 2 of its electricity).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderRow {
+    /// `gcp`, `aws` or `azure`.
+    pub provider: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub region: String,
+    pub account: Option<String>,
+    pub project: Option<String>,
+    pub service: Option<String>,
+    pub location_kgco2e: f64,
+    pub market_kgco2e: Option<f64>,
+    pub model_version: Option<String>,
+    /// The export and line (row) it was read from.
+    pub file: String,
+    pub line: u64,
+}
+
 /// A team's or a model's row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupRow {
@@ -117,8 +137,12 @@ pub struct Ledger {
     pub best_hardware: Option<BestHardware>,
     /// Energy and emissions per calendar month of the period.
     pub monthly: Vec<MonthRow>,
-    /// The complete inventory per site and month.
+    /// The complete inventory per site and month: the owned and colocation sites (Scope 2).
     pub inventory: Inventory,
+    /// The cloud sites' rows, per site and month (Scope 3 category 1).
+    pub cloud: Vec<InventoryRow>,
+    /// The cloud providers' own export rows (`--cloud-carbon`).
+    pub cloud_carbon: Vec<ProviderRow>,
 }
 
 /// One calendar month (UTC) of the period: the jobs' figures split by their energy profile

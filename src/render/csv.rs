@@ -73,6 +73,7 @@ impl Renderer for Csv {
             ("csv/findings.csv".into(), findings(r)?),
             ("csv/esrs-e1.csv".into(), esrs(r)?),
             ("csv/scope2.csv".into(), scope2(r)?),
+            ("csv/scope3.csv".into(), scope3(r)?),
         ])
     }
 }
@@ -425,6 +426,58 @@ fn esrs(r: &Report) -> Result<Vec<u8>> {
         ],
         rows,
     )
+}
+
+/// Scope 3 category 1, the cloud share: a row per cloud site and the total (`row` says which),
+/// with the provider's own figures where its export was given.
+fn scope3(r: &Report) -> Result<Vec<u8>> {
+    let c = &r.scope3.category_1_cloud;
+    let header = vec![
+        "row",
+        "site",
+        "provider",
+        "region",
+        "kwh",
+        "location_kgco2e",
+        "market_kgco2e",
+        "provider_location_kgco2e",
+        "provider_market_kgco2e",
+        "provider_model_version",
+        "provider_source",
+        "difference_kgco2e",
+    ];
+    let mut rows: Vec<Vec<String>> = c
+        .sites
+        .iter()
+        .map(|x| {
+            let p = x.provider_reported.as_ref();
+            vec![
+                "site".to_string(),
+                x.site.clone(),
+                s(&x.provider),
+                s(&x.region),
+                num(x.kwh),
+                num(x.location_kgco2e),
+                num(x.market_kgco2e),
+                opt(p.and_then(|p| p.location_kgco2e)),
+                opt(p.and_then(|p| p.market_kgco2e)),
+                p.and_then(|p| p.model_version.clone()).unwrap_or_default(),
+                p.map(|p| p.source.clone()).unwrap_or_default(),
+                opt(x.difference_kgco2e),
+            ]
+        })
+        .collect();
+    let t = &c.totals;
+    let mut total = vec![
+        "total".to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ];
+    total.extend([num(t.kwh), num(t.location_kgco2e), num(t.market_kgco2e)]);
+    total.extend(std::iter::repeat_n(String::new(), 5));
+    rows.push(total);
+    table(header, rows)
 }
 
 /// The Scope 2 disclosure: a row per site and the total, one per instrument, one per

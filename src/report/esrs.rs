@@ -49,6 +49,7 @@ fn renewable(technology: Option<&str>) -> bool {
 /// as renewable).
 pub fn datapoints(
     inv: &Inventory,
+    cloud: &super::scope3::Category1Cloud,
     instruments: &[InstrumentUse],
     period: &str,
     revenue: Option<&NetRevenue>,
@@ -86,21 +87,36 @@ pub fn datapoints(
         row("esrs:EnergyConsumptionFromRenewableSources", "Energy consumption from renewable sources", renewable_mwh, "MWh", "energy covered by contractual instruments whose technology is renewable (wind, solar, hydro, geothermal, biomass, ...)"),
         row("esrs:PercentageOfRenewableSourcesInTotalEnergyConsumption", "Share of renewable sources in energy consumption", if mwh > 0.0 { 100.0 * renewable_mwh / mwh } else { 0.0 }, "%", "renewable energy over energy consumption"),
     ];
+    let c = &cloud.totals;
+    if !cloud.sites.is_empty() {
+        let mut clouds: Vec<&str> = cloud.sites.iter().map(|s| s.site.as_str()).collect();
+        clouds.sort();
+        rows.push(EsrsRow {
+            scope: clouds.join(", "),
+            ..row(
+                "esrs:GrossScope3GreenhouseGasEmissions",
+                "Gross Scope 3 GHG emissions: category 1, cloud compute (compute boundary)",
+                c.location_kgco2e / 1000.0,
+                "tCO2e",
+                "GHG Protocol Scope 3 category 1 (purchased goods and services), the cloud share only: the facility energy of the cloud sites x the grid-average intensity of each region (location-based); the providers' own figures are in scope3 of report.json where their exports are given",
+            )
+        });
+    }
     if let Some(r) = revenue.filter(|r| r.amount > 0.0) {
         let unit = format!("tCO2e/{}", r.currency);
         rows.push(row(
             "esrs:GHGEmissionsIntensityLocationbasedTotalGHGEmissionsPerNetRevenue",
             "GHG intensity per net revenue (location-based, compute boundary)",
-            t.location_kgco2e / 1000.0 / r.amount,
+            (t.location_kgco2e + c.location_kgco2e) / 1000.0 / r.amount,
             &unit,
-            "gross location-based Scope 2 over [report] net_revenue",
+            "gross location-based Scope 2, plus Scope 3 category 1 cloud compute, over [report] net_revenue",
         ));
         rows.push(row(
             "esrs:GHGEmissionsIntensityMarketbasedTotalGHGEmissionsPerNetRevenue",
             "GHG intensity per net revenue (market-based, compute boundary)",
-            t.market_kgco2e / 1000.0 / r.amount,
+            (t.market_kgco2e + c.location_kgco2e) / 1000.0 / r.amount,
             &unit,
-            "gross market-based Scope 2 over [report] net_revenue",
+            "gross market-based Scope 2, plus Scope 3 category 1 cloud compute (location-based), over [report] net_revenue",
         ));
     }
     let findings = instruments

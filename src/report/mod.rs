@@ -3,6 +3,7 @@
 
 pub mod esrs;
 pub mod scope2;
+pub mod scope3;
 use crate::config::Config;
 use crate::factors::{self, Factors};
 use crate::findings::{Finding, Severity};
@@ -276,8 +277,10 @@ pub struct Report {
     pub inventory: Inventory,
     /// ESRS E1 datapoints of the compute boundary, from the inventory.
     pub esrs_e1: Vec<esrs::EsrsRow>,
-    /// The GHG Protocol Scope 2 disclosure table.
+    /// The GHG Protocol Scope 2 disclosure table (owned and colocation sites).
     pub scope2: scope2::Scope2,
+    /// Scope 3 category 1: the compute bought from cloud providers, per cloud site.
+    pub scope3: scope3::Scope3,
     pub tiers: Vec<TierShare>,
     /// Energy and emissions per calendar month (UTC) of the period; the months sum to the totals.
     pub monthly: Vec<MonthRow>,
@@ -326,7 +329,14 @@ impl Report {
         mut ledger: Ledger,
         generated_at: Option<String>,
     ) -> Report {
-        let (esrs_e1, scope2) = disclosures(cfg, &mut ledger);
+        let (scope3, cloud_findings) = scope3::table(
+            &ledger.cloud,
+            &cfg.sites,
+            &ledger.cloud_carbon,
+            &ledger.period,
+        );
+        ledger.findings.extend(cloud_findings);
+        let (esrs_e1, scope2) = disclosures(cfg, &mut ledger, &scope3);
         let all: Vec<&JobRow> = ledger.jobs.iter().collect();
         let whatifs = crate::score::whatif::whatifs(
             &ledger.jobs,
@@ -350,6 +360,7 @@ impl Report {
             inventory: ledger.inventory,
             esrs_e1,
             scope2,
+            scope3,
             tiers: ledger.tiers,
             monthly: ledger.monthly,
             teams,
@@ -492,9 +503,14 @@ impl Report {
 
 /// Each team with its share of the organisation's location-based emissions and its scores.
 /// The ESRS E1 datapoints (their findings added to the ledger's) and the Scope 2 table.
-fn disclosures(cfg: &Config, ledger: &mut Ledger) -> (Vec<esrs::EsrsRow>, scope2::Scope2) {
+fn disclosures(
+    cfg: &Config,
+    ledger: &mut Ledger,
+    scope3: &scope3::Scope3,
+) -> (Vec<esrs::EsrsRow>, scope2::Scope2) {
     let (esrs_e1, findings) = esrs::datapoints(
         &ledger.inventory,
+        &scope3.category_1_cloud,
         &ledger.instruments,
         &ledger.period.label,
         cfg.report.net_revenue.as_ref(),

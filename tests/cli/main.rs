@@ -241,9 +241,9 @@ pub fn assert_reconciles(r: &serde_json::Value) {
     }
 }
 
-/// The inventory adds up: its rows to its totals; its jobs' share to the report's totals; its
-/// location-based total to the jobs' plus the idle and unattributed lines; IT to jobs + idle;
-/// scope 2 to facility + unattributed.
+/// The inventory adds up: its rows to its totals; its jobs' share, with the cloud sites' jobs
+/// (Scope 3 category 1), to the report's totals; its location-based total to its jobs' plus
+/// the idle and unattributed lines; IT to jobs + idle; scope 2 to facility + unattributed.
 pub fn assert_inventory_reconciles(r: &serde_json::Value) {
     let inv = &r["inventory"];
     let rows = inv["sites"].as_array().unwrap();
@@ -266,15 +266,23 @@ pub fn assert_inventory_reconciles(r: &serde_json::Value) {
             num(t, k)
         );
     }
-    let jobs_loc = num(&r["totals"], "location_kgco2e");
+    let cloud = &r["scope3"]["category_1_cloud"]["totals"];
+    let jobs_loc = num(t, "jobs_location_kgco2e");
     assert!(
-        rel(num(t, "jobs_location_kgco2e"), jobs_loc) <= 1e-9,
-        "jobs' location"
+        rel(
+            jobs_loc + num(cloud, "jobs_location_kgco2e"),
+            num(&r["totals"], "location_kgco2e")
+        ) <= 1e-9,
+        "jobs' location: Scope 2 + cloud"
     );
     assert!(
-        rel(num(t, "jobs_it_kwh"), num(&r["totals"], "it_energy_kwh")) <= 1e-9,
-        "jobs' IT"
+        rel(
+            num(t, "jobs_it_kwh") + num(cloud, "jobs_it_kwh"),
+            num(&r["totals"], "it_energy_kwh")
+        ) <= 1e-9,
+        "jobs' IT: Scope 2 + cloud"
     );
+    assert!(num(cloud, "location_kgco2e") >= num(cloud, "jobs_location_kgco2e") - 1e-9);
     let lines = jobs_loc + num(t, "idle_location_kgco2e") + num(t, "unattributed_location_kgco2e");
     assert!(
         rel(num(t, "location_kgco2e"), lines) <= 1e-9,

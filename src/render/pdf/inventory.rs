@@ -56,6 +56,59 @@ pub(super) fn inventory(l: &mut Layout, r: &Report) {
     l.note("A dash is unknown, never zero: idle energy needs power telemetry of the site's nodes, host energy node power or [[hardware]] host_w_per_device, and the unattributed line a meter reading. Meters covering part of a month are scaled to it by time (see Findings).");
 }
 
+/// Scope 3 category 1, the cloud share: per cloud site and in total, with the provider's own
+/// figure where its export was given. Nothing without cloud sites.
+pub(super) fn scope3(l: &mut Layout, r: &Report) {
+    let c = &r.scope3.category_1_cloud;
+    if c.sites.is_empty() {
+        return;
+    }
+    l.section("Cloud compute (Scope 3, category 1)");
+    l.para("A public cloud region's electricity is bought by the provider (its Scope 2); for the organisation the compute is a purchased service, GHG Protocol Scope 3 category 1, and its certificates cannot cover it. Jobs, models and teams keep these sites' footprint; the Scope 2 tables leave them out.");
+    let mut rows: Vec<Vec<String>> = c
+        .sites
+        .iter()
+        .map(|x| {
+            let p = x.provider_reported.as_ref();
+            vec![
+                x.site.clone(),
+                x.provider.clone().unwrap_or_else(|| "-".into()),
+                x.region.clone().unwrap_or_else(|| "-".into()),
+                n(x.kwh, 1),
+                n(x.location_kgco2e, 1),
+                n(x.market_kgco2e, 1),
+                on(p.and_then(|p| p.location_kgco2e), 1),
+                on(x.difference_kgco2e, 1),
+            ]
+        })
+        .collect();
+    let t = &c.totals;
+    rows.push(vec![
+        "total".into(),
+        String::new(),
+        String::new(),
+        n(t.kwh, 1),
+        n(t.location_kgco2e, 1),
+        n(t.market_kgco2e, 1),
+        String::new(),
+        String::new(),
+    ]);
+    l.table(
+        &[
+            col("site", 1.3, false),
+            col("provider", 0.8, false),
+            col("region", 1.2, false),
+            col("kWh", 1.0, true),
+            col("location kgCO₂e", 1.1, true),
+            col("market kgCO₂e", 1.1, true),
+            col("provider's kgCO₂e", 1.1, true),
+            col("difference", 1.0, true),
+        ],
+        &rows,
+        7.0,
+    );
+}
+
 /// The Scope 2 disclosure: per site and total, the instruments with their quality criteria,
 /// and the exclusions.
 pub(super) fn scope2(l: &mut Layout, r: &Report) {

@@ -18,7 +18,7 @@ use super::{Rendered, Renderer};
 use crate::error::{Error, Result};
 use crate::report::Report;
 use fonts::*;
-use inventory::{inventory, scope2};
+use inventory::{inventory, scope2, scope3};
 use layout::*;
 use ledger::*;
 use printpdf::{FontId, PdfDocument, PdfFont, PdfPage, PdfSaveOptions};
@@ -53,6 +53,7 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     summary(&mut l, r);
     inventory(&mut l, r);
     scope2(&mut l, r);
+    scope3(&mut l, r);
     teams(&mut l, r);
     scores(&mut l, r);
     progress(&mut l, r);

@@ -72,10 +72,36 @@ fn headline_cards(r: &Report) -> Vec<(String, String)> {
                 q(Some(inv.scope2_kwh), "energy", None)
             ),
         ),
+    ];
+    let c = &r.scope3.category_1_cloud.totals;
+    let cloud = !r.scope3.category_1_cloud.sites.is_empty();
+    // With cloud sites the jobs span both scopes: they are no part of Scope 2 alone.
+    let (of_which, jobs_market) = match cloud {
+        true => (
+            "the jobs at every site (Scope 2 and 3), CO₂e, location-based",
+            "the jobs at every site, CO₂e, market-based",
+        ),
+        false => (
+            "of which the jobs, CO₂e, location-based",
+            "CO₂e, market-based, GHG Protocol Scope 2",
+        ),
+    };
+    if cloud {
+        cards.push((
+            q(Some(c.location_kgco2e), "mass", None),
+            format!(
+                "Scope 3 category 1: cloud compute, location-based, over {} the providers bought; with Scope 2, {} location-based, {} market-based",
+                q(Some(c.kwh), "energy", None),
+                q(Some(inv.location_kgco2e + c.location_kgco2e), "mass", None),
+                q(Some(inv.market_kgco2e + c.market_kgco2e), "mass", None)
+            ),
+        ));
+    }
+    cards.extend([
         (
             q(Some(t.location_kgco2e), "mass", None),
             format!(
-                "of which the jobs, CO₂e, location-based ({})",
+                "{of_which} ({})",
                 range(
                     t.location_kgco2e_low,
                     t.location_kgco2e_high,
@@ -86,7 +112,7 @@ fn headline_cards(r: &Report) -> Vec<(String, String)> {
         (
             q(t.market_kgco2e, "mass", None),
             format!(
-                "CO₂e, market-based, GHG Protocol Scope 2 ({})",
+                "{jobs_market} ({})",
                 range(t.market_kgco2e_low, t.market_kgco2e_high, t.market_kgco2e)
             ),
         ),
@@ -113,7 +139,7 @@ fn headline_cards(r: &Report) -> Vec<(String, String)> {
             on(t.kgco2e_per_gpu_hour, 3),
             "kgCO₂e per accelerator-hour".into(),
         ),
-    ];
+    ]);
     if let Some(kg) = r.methodology.reference_kgco2e {
         cards.push((
             q(Some(kg), "mass", None),
