@@ -74,6 +74,8 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub(super) accounting: AccountingSection,
     #[serde(default)]
+    pub(super) ai_act: AiActSection,
+    #[serde(default)]
     pub(super) prometheus: super::prometheus::PrometheusSection,
     #[serde(default)]
     pub(super) mlflow: super::mlflow::MlflowSection,
@@ -209,6 +211,15 @@ pub(super) struct AccountingSection {
     /// `separate` (default): idle and unattributed energy stay apart from the teams;
     /// `allocate`: spread over the teams by their energy at each site and month.
     pub(super) overhead: Option<super::Overhead>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AiActSection {
+    /// The share of peak FLOP/s the accelerators sustained, for the hardware-based compute.
+    pub(super) utilisation: Option<toml::Spanned<f64>>,
+    /// Which estimate of the training compute is reported.
+    pub(super) reported: Option<super::ComputeMethod>,
 }
 
 #[derive(Debug, Default, Deserialize)]

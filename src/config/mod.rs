@@ -404,6 +404,26 @@ pub struct Accounting {
     pub overhead: Overhead,
 }
 
+/// How a model's training compute is estimated (Commission guidelines C(2025) 5045, Annex A).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputeMethod {
+    /// 6 x parameters x training tokens (dense transformers).
+    #[default]
+    Architecture,
+    /// Accelerators x seconds x peak dense 16-bit FLOP/s x utilisation.
+    Hardware,
+}
+
+/// `[ai_act]`: the EU AI Act documentation of each model's training.
+#[derive(Debug, Clone, Default)]
+pub struct AiAct {
+    /// The utilisation of the hardware-based estimate; `None`: not computed.
+    pub utilisation: Option<f64>,
+    /// The estimate reported (the other is shown beside it).
+    pub reported: ComputeMethod,
+}
+
 /// Everything a run needs, validated: one field per section of greenledger.toml, as the file
 /// nests them, with the command line merged in.
 #[derive(Debug, Clone)]
@@ -426,6 +446,7 @@ pub struct Config {
     pub sacct: Sacct,
     pub grid: Grid,
     pub accounting: Accounting,
+    pub ai_act: AiAct,
     /// Live telemetry from Prometheus (`[prometheus]`, `--prometheus`).
     pub prometheus: Option<prometheus::Prometheus>,
     /// `--pushdown DIR`: an engine's integration results in place of telemetry files.
@@ -627,6 +648,7 @@ impl Config {
             accounting: Accounting {
                 overhead: file.accounting.overhead.unwrap_or_default(),
             },
+            ai_act: ai_act(&file.ai_act, &w)?,
             prometheus,
             pushdown,
             mlflow,
@@ -639,6 +661,23 @@ impl Config {
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
     }
+}
+
+/// `[ai_act]`: a utilisation in (0, 1].
+fn ai_act(a: &file::AiActSection, w: &Where) -> Result<AiAct> {
+    if let Some(u) = &a.utilisation {
+        let v = *u.get_ref();
+        if !(v > 0.0 && v <= 1.0) {
+            return Err(w.at(
+                u.span().start,
+                format!("[ai_act] utilisation = {v}: give the share of peak FLOP/s sustained, in (0, 1]"),
+            ));
+        }
+    }
+    Ok(AiAct {
+        utilisation: a.utilisation.as_ref().map(|u| *u.get_ref()),
+        reported: a.reported.unwrap_or_default(),
+    })
 }
 
 /// Every site `[codecarbon] sites` names must be a `[[site]]`.

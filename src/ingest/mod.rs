@@ -41,6 +41,16 @@ pub enum TrainingType {
     Distillation,
     #[serde(alias = "eval", alias = "inference")]
     Evaluation,
+    /// Generating synthetic training data with a model (counts towards the model's training
+    /// compute under the AI Act guidelines).
+    #[serde(alias = "synthetic", alias = "synthetic-data-generation")]
+    SyntheticData,
+    /// Training a reward model (left out of the policy model's training compute).
+    #[serde(alias = "reward")]
+    RewardModel,
+    /// An exploratory run (left out of the training compute when it failed).
+    #[serde(alias = "exploration", alias = "experiment")]
+    Exploratory,
     Other,
 }
 
@@ -60,6 +70,9 @@ impl TrainingType {
             Self::FineTuning => "fine-tuning",
             Self::Distillation => "distillation",
             Self::Evaluation => "evaluation",
+            Self::SyntheticData => "synthetic-data",
+            Self::RewardModel => "reward-model",
+            Self::Exploratory => "exploratory",
             Self::Other => "other",
         }
     }
@@ -436,6 +449,9 @@ mod tests {
             TrainingType::FineTuning,
             TrainingType::Distillation,
             TrainingType::Evaluation,
+            TrainingType::SyntheticData,
+            TrainingType::RewardModel,
+            TrainingType::Exploratory,
             TrainingType::Other,
         ] {
             assert_eq!(TrainingType::parse(t.as_str()), Some(t));

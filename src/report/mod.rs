@@ -1,6 +1,7 @@
 //! The view-model: one serialisable `Report` that every renderer reads. Nothing is computed
 //! after this point except presentation.
 
+pub mod ai_act;
 pub mod esrs;
 pub mod scope2;
 pub mod scope3;
@@ -291,6 +292,8 @@ pub struct Report {
     pub rubric: crate::score::Rubric,
     /// The model graph and each team's reuse dividend (an estimate).
     pub lineage: crate::score::lineage::Lineage,
+    /// The EU AI Act documentation of each model's training compute and energy.
+    pub ai_act: ai_act::AiActDoc,
     /// The report's charts as data (categories, series, scale), which the HTML and PDF draw.
     pub charts: Vec<chart::BarChart>,
     /// The practices in report order.
@@ -348,6 +351,7 @@ impl Report {
         let org = crate::score::scorecard(&all, &cfg.rubric, reference.as_ref());
         let teams = team_views(&ledger, cfg, reference.as_ref());
         let models = model_views(&ledger, cfg, factors);
+        let ai_act = ai_act::document(&ledger.jobs, &cfg.ai_act, &ledger.period);
         let mut report = Report {
             schema: SCHEMA,
             generator: format!("greenledger {}", env!("CARGO_PKG_VERSION")),
@@ -372,6 +376,7 @@ impl Report {
             practices: crate::score::Practice::ALL.to_vec(),
             previous: None,
             lineage,
+            ai_act,
             charts: Vec::new(),
             models,
             jobs: ledger.jobs,

@@ -1,5 +1,6 @@
 //! Integration tests: one crate (every test binary links polars), one module per concern.
 
+mod ai_act;
 mod bench;
 mod boamps;
 mod codecarbon;

@@ -1,0 +1,306 @@
+//! The EU AI Act documentation of each model's training (Art. 53(1)(a), Annex XI section 1
+//! point 2(d)(e)): the computational resources (FLOP, training time) and the energy, estimated
+//! as the Commission's guidelines C(2025) 5045 (Annex A) say, and the SCI for AI provider
+//! score. This period's jobs only: carrying a model's training across quarters is not done yet.
+
+use crate::config::{AiAct, ComputeMethod};
+use crate::ledger::{JobRow, Tier};
+use crate::timeutil::Period;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The opening the GPAI Code of Practice's Model Documentation Form asks of the energy
+/// methodology.
+pub const METHODOLOGY_OPENING: &str =
+    "In the absence of a delegated act adopted under Article 53(5) of Regulation (EU) 2024/1689";
+
+/// A model's training compute, both ways.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Compute {
+    /// 6 x parameters x training tokens, over the included jobs; `null` unless every one gives
+    /// both.
+    pub architecture: Option<f64>,
+    /// Accelerator-seconds x peak dense 16-bit FLOP/s x `[ai_act] utilisation`; `null` without
+    /// a utilisation, or when a job's accelerator has no published peak.
+    pub hardware: Option<f64>,
+    /// The one reported (`[ai_act] reported`, else the other where only it is known).
+    pub reported: Option<f64>,
+    /// `architecture` or `hardware`, with how it was computed; or why neither could be.
+    pub method: String,
+    /// Whether the two agree within 30 % of the reported one (the guidelines' accuracy);
+    /// `null` unless both are known.
+    pub agree_within_30pct: Option<bool>,
+}
+
+/// Training time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainingTime {
+    /// From the first included job's start to the last one's end, inside the period.
+    pub wall_clock_days: f64,
+    /// Accelerator-hours / 24.
+    pub hardware_days: f64,
+}
+
+/// A job left out of the training compute and energy, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Excluded {
+    pub job_id: String,
+    pub reason: String,
+}
+
+/// The compute thresholds of the AI Act (10^23 FLOP: a general-purpose model, indicatively;
+/// 10^25: presumed systemic risk).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Thresholds {
+    pub over_1e23: Option<bool>,
+    pub over_1e25: Option<bool>,
+}
+
+/// The SCI for AI provider score: (location-based operational + embodied) emissions over a
+/// functional unit, all included jobs; no certificates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SciAi {
+    pub per_flop: Option<f64>,
+    pub per_training_token: Option<f64>,
+    pub per_billion_parameters: Option<f64>,
+}
+
+/// One model's documentation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelDoc {
+    pub model: String,
+    /// The periods the figures cover.
+    pub periods: Vec<String>,
+    /// Facility energy (IT x PUE) of the included jobs, MWh.
+    pub training_energy_mwh: f64,
+    pub it_energy_mwh: f64,
+    /// `measured` (every job metered or sampled), `estimated`, or `mixed`.
+    pub energy_basis: &'static str,
+    /// The measured share of the IT energy.
+    pub measured_share: f64,
+    /// What the IT energy covers: `accelerator`, `node`, `system`, or `mixed`.
+    pub boundary: String,
+    pub training_compute_flop: Compute,
+    pub training_time: TrainingTime,
+    pub hardware: Vec<String>,
+    pub jobs_included: usize,
+    pub jobs_excluded: Vec<Excluded>,
+    /// The model it was fine-tuned from, when its jobs name one.
+    pub base_model: Option<String>,
+    /// Its reported compute over the base model's, when this report documents both.
+    pub share_of_base_compute: Option<f64>,
+    /// Whether that share is over one third (the modifier becomes a provider).
+    pub new_provider: Option<bool>,
+    pub thresholds: Thresholds,
+    pub methodology: String,
+    pub sci_ai: SciAi,
+}
+
+/// The documentation of every model with jobs in the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AiActDoc {
+    /// What the figures cover: `period` (this report's jobs; earlier quarters are not carried
+    /// forward yet).
+    pub lifetime: &'static str,
+    pub models: Vec<ModelDoc>,
+}
+
+/// Why a job is left out of its model's training compute, if it is (guidelines, Annex A).
+fn exclusion(j: &JobRow) -> Option<&'static str> {
+    match (j.training_type, j.status) {
+        ("evaluation", _) => Some("evaluation is not training"),
+        ("reward-model", _) => Some("a reward model's training may be left out"),
+        ("exploratory", "failed" | "cancelled") => Some("a failed exploratory run may be left out"),
+        _ => None,
+    }
+}
+
+/// Every model's documentation for the period, models by name.
+pub fn document(jobs: &[JobRow], cfg: &AiAct, period: &Period) -> AiActDoc {
+    let mut by_model: BTreeMap<&str, Vec<&JobRow>> = BTreeMap::new();
+    for j in jobs {
+        by_model.entry(j.model.as_str()).or_default().push(j);
+    }
+    let mut models: Vec<ModelDoc> = by_model
+        .into_iter()
+        .map(|(m, js)| model_doc(m, &js, cfg, period))
+        .collect();
+    // A fine-tune's compute against its base model's, where both are documented here.
+    let reported: BTreeMap<String, Option<f64>> = models
+        .iter()
+        .map(|d| (d.model.clone(), d.training_compute_flop.reported))
+        .collect();
+    for d in &mut models {
+        let base = d
+            .base_model
+            .as_ref()
+            .and_then(|b| reported.get(b))
+            .copied()
+            .flatten();
+        if let (Some(mine), Some(base)) = (d.training_compute_flop.reported, base) {
+            if base > 0.0 {
+                d.share_of_base_compute = Some(mine / base);
+                d.new_provider = Some(mine / base > 1.0 / 3.0);
+            }
+        }
+    }
+    AiActDoc {
+        lifetime: "period",
+        models,
+    }
+}
+
+/// One model's figures from its jobs.
+fn model_doc(model: &str, jobs: &[&JobRow], cfg: &AiAct, period: &Period) -> ModelDoc {
+    let (included, excluded): (Vec<&JobRow>, Vec<&JobRow>) =
+        jobs.iter().copied().partition(|j| exclusion(j).is_none());
+    let sum = |f: &dyn Fn(&JobRow) -> f64| included.iter().map(|j| f(j)).sum::<f64>();
+    let it = sum(&|j| j.amounts.it_energy_kwh);
+    let measured = sum(&|j| match j.energy_source {
+        Tier::Metered | Tier::Sampled => j.amounts.it_energy_kwh,
+        Tier::Estimated => 0.0,
+    });
+    let measured_share = if it > 0.0 { measured / it } else { 0.0 };
+    let boundaries: BTreeSet<&str> = included.iter().map(|j| j.boundary.as_str()).collect();
+    let compute = compute(&included, cfg);
+    let flop = compute.reported;
+    let tokens = included
+        .iter()
+        .map(|j| j.amounts.tokens)
+        .sum::<Option<f64>>();
+    let parameters = included
+        .iter()
+        .filter_map(|j| j.parameters)
+        .reduce(f64::max);
+    let emissions = sum(&|j| j.amounts.location_kgco2e + j.amounts.embodied_kgco2e.unwrap_or(0.0));
+    let per = |unit: Option<f64>| unit.filter(|u| *u > 0.0).map(|u| emissions / u);
+    ModelDoc {
+        model: model.to_string(),
+        periods: vec![period.label.clone()],
+        training_energy_mwh: sum(&|j| j.amounts.facility_energy_kwh) / 1000.0,
+        it_energy_mwh: it / 1000.0,
+        energy_basis: match measured_share {
+            s if included.is_empty() || s <= 0.0 => "estimated",
+            s if s >= 1.0 - 1e-12 => "measured",
+            _ => "mixed",
+        },
+        measured_share,
+        boundary: match boundaries.len() {
+            0 => String::new(),
+            1 => boundaries
+                .into_iter()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            _ => "mixed".to_string(),
+        },
+        training_time: training_time(&included, period),
+        hardware: included
+            .iter()
+            .map(|j| j.hardware.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        jobs_included: included.len(),
+        jobs_excluded: excluded
+            .iter()
+            .map(|j| Excluded {
+                job_id: j.job_id.clone(),
+                reason: exclusion(j).unwrap_or_default().to_string(),
+            })
+            .collect(),
+        base_model: included.iter().find_map(|j| j.base_model.clone()),
+        share_of_base_compute: None,
+        new_provider: None,
+        thresholds: Thresholds {
+            over_1e23: flop.map(|f| f > 1e23),
+            over_1e25: flop.map(|f| f > 1e25),
+        },
+        methodology: methodology(&included, measured_share, &compute),
+        sci_ai: SciAi {
+            per_flop: per(flop),
+            per_training_token: per(tokens),
+            per_billion_parameters: per(parameters.map(|p| p / 1e9)),
+        },
+        training_compute_flop: compute,
+    }
+}
+
+/// Both estimates of the included jobs' compute, and the one reported.
+fn compute(jobs: &[&JobRow], cfg: &AiAct) -> Compute {
+    let architecture = jobs
+        .iter()
+        .map(|j| Some(6.0 * j.parameters? * j.amounts.tokens?))
+        .sum::<Option<f64>>()
+        .filter(|_| !jobs.is_empty());
+    let hardware = cfg.utilisation.and_then(|u| {
+        jobs.iter()
+            .map(|j| Some(j.amounts.gpu_hours * 3600.0 * j.tflops? * 1e12 * u))
+            .sum::<Option<f64>>()
+            .filter(|_| !jobs.is_empty())
+    });
+    let (first, second) = match cfg.reported {
+        ComputeMethod::Architecture => ((architecture, "architecture"), (hardware, "hardware")),
+        ComputeMethod::Hardware => ((hardware, "hardware"), (architecture, "architecture")),
+    };
+    let (reported, name) = match (first, second) {
+        ((Some(v), n), _) | ((None, _), (Some(v), n)) => (Some(v), n),
+        _ => (None, ""),
+    };
+    let how = |n: &str| {
+        match n {
+        "architecture" => "architecture-based: 6 x parameters x training tokens (dense), summed over the included jobs".to_string(),
+        _ => format!(
+            "hardware-based: accelerator-seconds x peak dense 16-bit FLOP/s x utilisation {}",
+            cfg.utilisation.unwrap_or(0.0)
+        ),
+    }
+    };
+    let method = match reported {
+        Some(_) => how(name),
+        None => "not computed: the jobs give no parameters and tokens for the architecture-based estimate, and [ai_act] utilisation (or a published peak) is missing for the hardware-based one".to_string(),
+    };
+    Compute {
+        architecture,
+        hardware,
+        reported,
+        method,
+        agree_within_30pct: match (architecture, hardware, reported) {
+            (Some(a), Some(h), Some(r)) if r > 0.0 => Some((a - h).abs() / r <= 0.3),
+            _ => None,
+        },
+    }
+}
+
+/// Wall-clock span of the included jobs inside the period, and accelerator-days.
+fn training_time(jobs: &[&JobRow], period: &Period) -> TrainingTime {
+    let parse = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.to_utc())
+    };
+    let starts = jobs.iter().filter_map(|j| parse(&j.start)).min();
+    let ends = jobs.iter().filter_map(|j| parse(&j.end)).max();
+    let wall = match (starts, ends) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (a.max(period.start), b.min(period.end));
+            ((b - a).num_milliseconds().max(0) as f64) / 86_400_000.0
+        }
+        _ => 0.0,
+    };
+    TrainingTime {
+        wall_clock_days: wall,
+        hardware_days: jobs.iter().map(|j| j.amounts.gpu_hours).sum::<f64>() / 24.0,
+    }
+}
+
+/// The energy methodology paragraph the Model Documentation Form asks for.
+fn methodology(jobs: &[&JobRow], measured_share: f64, compute: &Compute) -> String {
+    let sources: BTreeSet<&str> = jobs.iter().map(|j| j.energy_source.as_str()).collect();
+    format!(
+        "{METHODOLOGY_OPENING}, the energy used for training is measured where the logs allow it and estimated elsewhere: {:.0} % of the IT energy was measured (energy counters, power telemetry integrated between samples with gaps longer than the configured limit left out and reported, or metered totals), the rest estimated from accelerator-hours and the accelerators' power. Energy tiers used: {}. The figure is facility energy: the IT energy of the jobs multiplied by each site's power usage effectiveness over the time each job ran. The training compute is {}.",
+        measured_share * 100.0,
+        sources.into_iter().collect::<Vec<_>>().join(", "),
+        compute.method
+    )
+}

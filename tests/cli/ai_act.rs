@@ -1,0 +1,124 @@
+//! The EU AI Act documentation of each model's training, worked out by hand, with the
+//! Commission guidelines' own examples (C(2025) 5045, Annex A).
+
+use super::{close, report_json, tmp_with};
+
+fn model<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    r["ai_act"]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == name)
+        .unwrap_or_else(|| panic!("{name} in {}", r["ai_act"]))
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// The guidelines' hardware-based examples: 200,000 A100-hours x 312 TFLOP/s x 0.5 ~ 1.1e23,
+/// 370,000 H100-hours x 989 TFLOP/s x 0.5 ~ 6.6e23 (exactly 1.1232e23 and 6.58674e23).
+#[test]
+fn the_guidelines_hardware_examples() {
+    let config = "[report]\nperiod = \"2026-Q3\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n\n[ai_act]\nutilisation = 0.5\nreported = \"hardware\"\n";
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,gpu_hours\n\
+a1,a,t,FR,2026-07-01T00:00:00Z,2026-09-01T00:00:00Z,A100-SXM4-80GB,256,200000\n\
+h1,h,t,FR,2026-07-01T00:00:00Z,2026-09-01T00:00:00Z,H100-SXM5-80GB,512,370000\n";
+    let d = tmp_with(&[("greenledger.toml", config), ("jobs.csv", jobs)]);
+    let r = report_json(d.path(), 0);
+    let a = &model(&r, "a")["training_compute_flop"];
+    assert!(close(f(&a["hardware"]), 200_000.0 * 3600.0 * 312e12 * 0.5));
+    assert!(close(f(&a["reported"]), 1.1232e23));
+    assert!(a["architecture"].is_null());
+    assert!(a["method"].as_str().unwrap().starts_with("hardware-based"));
+    let h = &model(&r, "h")["training_compute_flop"];
+    assert!(close(f(&h["reported"]), 6.58674e23));
+    assert_eq!(model(&r, "a")["thresholds"]["over_1e23"], true);
+    assert_eq!(model(&r, "a")["thresholds"]["over_1e25"], false);
+    assert!(close(
+        f(&model(&r, "a")["training_time"]["hardware_days"]),
+        200_000.0 / 24.0
+    ));
+    assert_eq!(r["ai_act"]["lifetime"], "period");
+}
+
+/// Site s: 100 g/kWh, PUE 1.5. `base` (7e9 parameters): b1 pretraining on 1e12 tokens,
+/// metered 4000 kWh IT, 8 A100 for 48 h; b2 an evaluation and b3 a failed exploratory run,
+/// both left out. Architecture: 6 x 7e9 x 1e12 = 4.2e22 FLOP; hardware at utilisation 0.5:
+/// 384 h x 3600 x 312e12 x 0.5 = 2.156544e20, far from it. Energy 6 MWh facility (4 IT), all
+/// measured; location 600 kg, no embodied figure: SCI 600 / 4.2e22 per FLOP, 600 / 1e12 per
+/// token, 600 / 7 per billion parameters. Fine-tunes of base: ft1 on 2e11 tokens (8.4e21 =
+/// 20 % of base: no new provider), ft2 on 5e11 (2.1e22 = 50 %: a new provider).
+#[test]
+fn architecture_exclusions_energy_and_fine_tunes_by_hand() {
+    let config = "[report]\nperiod = \"2026-Q3\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n\n[ai_act]\nutilisation = 0.5\n\n[[site]]\nid = \"s\"\nzone = \"FR\"\ngrid_intensity_g_per_kwh = 100\npue = 1.5\n";
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,training_type,status,parameters,tokens,base_model,energy_kwh\n\
+b1,base,t,s,2026-07-01T00:00:00Z,2026-07-03T00:00:00Z,A100-SXM4-80GB,8,pretraining,completed,7e9,1e12,,4000\n\
+b2,base,t,s,2026-07-04T00:00:00Z,2026-07-05T00:00:00Z,A100-SXM4-80GB,8,evaluation,completed,7e9,,,100\n\
+b3,base,t,s,2026-07-06T00:00:00Z,2026-07-07T00:00:00Z,A100-SXM4-80GB,8,exploratory,failed,7e9,1e10,,200\n\
+f1,ft1,t,s,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,A100-SXM4-80GB,8,fine-tuning,completed,7e9,2e11,base,\n\
+f2,ft2,t,s,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,A100-SXM4-80GB,8,fine-tuning,completed,7e9,5e11,base,\n";
+    let d = tmp_with(&[("greenledger.toml", config), ("jobs.csv", jobs)]);
+    let r = report_json(d.path(), 0);
+    let b = model(&r, "base");
+    let c = &b["training_compute_flop"];
+    assert!(close(f(&c["architecture"]), 4.2e22));
+    assert!(close(f(&c["hardware"]), 384.0 * 3600.0 * 312e12 * 0.5));
+    assert!(close(f(&c["reported"]), 4.2e22));
+    assert_eq!(c["agree_within_30pct"], false);
+    assert_eq!(b["jobs_included"], 1);
+    let excluded: Vec<(&str, &str)> = b["jobs_excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["job_id"].as_str().unwrap(), x["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(excluded.len(), 2);
+    assert_eq!(excluded[0].0, "b2");
+    assert!(excluded[0].1.contains("evaluation"));
+    assert_eq!(excluded[1].0, "b3");
+    assert!(excluded[1].1.contains("failed exploratory"));
+    assert!(close(f(&b["training_energy_mwh"]), 6.0));
+    assert!(close(f(&b["it_energy_mwh"]), 4.0));
+    assert_eq!(b["energy_basis"], "measured");
+    assert!(close(f(&b["measured_share"]), 1.0));
+    assert_eq!(b["boundary"], "node");
+    assert!(close(f(&b["training_time"]["wall_clock_days"]), 2.0));
+    assert!(close(f(&b["training_time"]["hardware_days"]), 16.0));
+    assert_eq!(b["hardware"][0], "A100-SXM4-80GB");
+    assert!(b["methodology"]
+        .as_str()
+        .unwrap()
+        .starts_with("In the absence of a delegated act adopted under Article 53(5)"));
+    let sci = &b["sci_ai"];
+    assert!(close(f(&sci["per_flop"]) * 4.2e22, 600.0));
+    assert!(close(f(&sci["per_training_token"]) * 1e12, 600.0));
+    assert!(close(f(&sci["per_billion_parameters"]), 600.0 / 7.0));
+    let ft1 = model(&r, "ft1");
+    assert_eq!(ft1["base_model"], "base");
+    assert!(close(f(&ft1["share_of_base_compute"]), 0.2));
+    assert_eq!(ft1["new_provider"], false);
+    assert_eq!(ft1["energy_basis"], "estimated");
+    let ft2 = model(&r, "ft2");
+    assert!(close(f(&ft2["share_of_base_compute"]), 0.5));
+    assert_eq!(ft2["new_provider"], true);
+    assert!(base_has_no_share(b));
+}
+
+fn base_has_no_share(b: &serde_json::Value) -> bool {
+    b["share_of_base_compute"].is_null() && b["new_provider"].is_null()
+}
+
+/// Without parameters and tokens, and without a utilisation, no compute is made up.
+#[test]
+fn no_compute_without_its_inputs() {
+    let config = "[report]\nperiod = \"2026-Q3\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n";
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices\n\
+x1,x,t,FR,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8\n";
+    let d = tmp_with(&[("greenledger.toml", config), ("jobs.csv", jobs)]);
+    let r = report_json(d.path(), 0);
+    let c = &model(&r, "x")["training_compute_flop"];
+    assert!(c["architecture"].is_null() && c["hardware"].is_null() && c["reported"].is_null());
+    assert!(c["method"].as_str().unwrap().starts_with("not computed"));
+    assert!(model(&r, "x")["thresholds"]["over_1e23"].is_null());
+}
