@@ -12,6 +12,8 @@ pub enum Format {
     ModelCards,
     Pdf,
     Boamps,
+    /// `ai-act/<model>.md` and `.json`: the EU AI Act documentation of each model's training.
+    AiAct,
 }
 
 /// The engine a pushdown folder is written for (`--engine`). Its SQL dialect is in
@@ -150,7 +152,7 @@ pub struct OutputArgs {
         value_name = "LIST",
         value_enum,
         value_delimiter = ',',
-        default_value = "html,json,csv,model-cards,pdf,boamps"
+        default_value = "html,json,csv,model-cards,pdf,boamps,ai-act"
     )]
     pub format: Vec<Format>,
     /// Replace a non-empty output folder.

@@ -54,6 +54,15 @@ fn pct_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     }))
 }
 
+/// `{{ x | sig2 }}`: two significant figures, as the AI Act documentation form asks; null
+/// shows as an em dash.
+fn sig2_filter(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    Ok(Value::String(match v.as_f64() {
+        Some(x) => super::ai_act::two_figures(x),
+        None => "—".into(),
+    }))
+}
+
 /// `{{ x | pctnum }}`: a share 0..1 as a bare percentage number (for CSS widths).
 fn pctnum_filter(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
     Ok(Value::String(format!(
@@ -93,6 +102,7 @@ impl Html {
         tera.register_filter("pct", pct_filter);
         tera.register_filter("qty", qty_filter);
         tera.register_filter("pctnum", pctnum_filter);
+        tera.register_filter("sig2", sig2_filter);
         Ok(Html {
             tera,
             boamps: false,

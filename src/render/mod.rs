@@ -1,5 +1,6 @@
 //! Renderers: each reads only the [`Report`] view-model and returns files to write.
 
+pub mod ai_act;
 pub mod boamps;
 pub mod chart;
 pub mod csv;
@@ -37,6 +38,7 @@ pub fn renderer(format: Format, out: &Output) -> Result<Box<dyn Renderer>> {
         ),
         Format::Pdf => Box::new(pdf::Pdf::new(out.templates.as_deref())?),
         Format::Boamps => Box::new(boamps::Boamps),
+        Format::AiAct => Box::new(ai_act::AiAct),
     })
 }
 

@@ -122,3 +122,40 @@ x1,x,t,FR,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8\n";
     assert!(c["method"].as_str().unwrap().starts_with("not computed"));
     assert!(model(&r, "x")["thresholds"]["over_1e23"].is_null());
 }
+
+/// The files: per model with training jobs, the form's fields to two significant figures with
+/// their recipients, and the JSON entry of report.json.
+#[test]
+fn the_ai_act_files_carry_the_forms_fields() {
+    let config = "[report]\nperiod = \"2026-Q3\"\norganization = \"Lab\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n\n[ai_act]\nutilisation = 0.5\nreported = \"hardware\"\n";
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,gpu_hours,training_type\n\
+a1,a,t,FR,2026-07-01T00:00:00Z,2026-09-01T00:00:00Z,A100-SXM4-80GB,256,200000,pretraining\n\
+e1,e,t,FR,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8,,evaluation\n";
+    let d = tmp_with(&[("greenledger.toml", config), ("jobs.csv", jobs)]);
+    let out = d.path().join("out");
+    super::gl()
+        .args(["report", "--quiet", "--format", "json,ai-act", "--config"])
+        .arg(d.path().join("greenledger.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let md = std::fs::read_to_string(out.join("ai-act/a.md")).unwrap();
+    assert!(
+        md.contains("| Amount of computation | 1.1e23 FLOP (hardware-based"),
+        "{md}"
+    );
+    assert!(md.contains("AI Office, national competent authorities"));
+    assert!(md.contains("Over 10^23 FLOP: yes; over 10^25 FLOP: no."));
+    assert!(md.contains("Provider: Lab."));
+    assert!(md.contains("In the absence of a delegated act adopted under Article 53(5)"));
+    // 200,000 accelerator-hours = 8333.3 accelerator-days: 8300 to two figures.
+    assert!(md.contains("8300 accelerator-days"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("ai-act/a.json")).unwrap()).unwrap();
+    let report = super::read_json(&out.join("report.json"));
+    assert_eq!(json, model(&report, "a").clone());
+    // A model whose jobs are all left out gets no file.
+    assert!(!out.join("ai-act/e.md").exists());
+    assert_eq!(model(&report, "e")["jobs_included"], 0);
+}

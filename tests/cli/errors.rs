@@ -290,7 +290,9 @@ fn bad_arguments_exit_2() {
         .assert()
         .code(2)
         .stderr(contains("invalid value 'docx'"))
-        .stderr(contains("html, json, csv, model-cards, pdf, boamps"));
+        .stderr(contains(
+            "html, json, csv, model-cards, pdf, boamps, ai-act",
+        ));
     gl().args(["report"])
         .assert()
         .code(2)

@@ -60,6 +60,7 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     recommendations(&mut l, r);
     lineage(&mut l, r);
     models(&mut l, r);
+    ai_act(&mut l, r);
     jobs(&mut l, r);
     telemetry(&mut l, r);
     findings(&mut l, r);

@@ -553,3 +553,61 @@ pub(super) fn models(l: &mut Layout, r: &Report) {
         ));
     }
 }
+
+/// The EU AI Act documentation: each model's training compute and energy, two significant
+/// figures.
+pub(super) fn ai_act(l: &mut Layout, r: &Report) {
+    use crate::render::ai_act::two_figures;
+    l.section("EU AI Act documentation");
+    l.para("Each model's training compute and energy as the AI Act asks a general-purpose model's provider to document them (Annex XI 1.2(d)(e)), for this period's jobs; ai-act/ holds a file per model. Evaluation, reward models and failed exploratory runs are left out.");
+    let sig = |v: Option<f64>| v.map(two_figures).unwrap_or_else(|| "—".into());
+    let yes = |v: Option<bool>| match v {
+        Some(true) => "yes".to_string(),
+        Some(false) => "no".to_string(),
+        None => "—".to_string(),
+    };
+    let rows: Vec<Vec<String>> = r
+        .ai_act
+        .models
+        .iter()
+        .map(|m| {
+            let c = &m.training_compute_flop;
+            let method = match c.reported {
+                Some(_) => c.method.split(':').next().unwrap_or("").to_string(),
+                None => "—".into(),
+            };
+            vec![
+                m.model.clone(),
+                two_figures(m.training_energy_mwh),
+                m.energy_basis.to_string(),
+                sig(c.reported),
+                method,
+                yes(c.agree_within_30pct),
+                n(m.training_time.wall_clock_days, 1),
+                m.jobs_included.to_string(),
+                m.jobs_excluded.len().to_string(),
+                m.share_of_base_compute
+                    .map(pct)
+                    .unwrap_or_else(|| "—".into()),
+                yes(m.new_provider),
+            ]
+        })
+        .collect();
+    l.table(
+        &[
+            col("model", 1.6, false),
+            col("MWh", 0.7, true),
+            col("basis", 0.8, false),
+            col("FLOP", 0.8, true),
+            col("method", 1.3, false),
+            col("within 30 %", 0.8, false),
+            col("days", 0.6, true),
+            col("jobs", 0.5, true),
+            col("left out", 0.6, true),
+            col("share of base", 0.8, true),
+            col("new provider", 0.8, false),
+        ],
+        &rows,
+        6.5,
+    );
+}
