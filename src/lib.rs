@@ -53,7 +53,15 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
         (None, None) => None,
     };
     if let Some((path, shown)) = prev {
-        report.previous = Some(previous(&path, &shown, &report)?);
+        let (prev, earlier) = previous(&path, &shown, &report)?;
+        let from = (prev.file.as_str(), prev.sha256.as_str());
+        match report::ai_act::carry_forward(&report.ai_act, &earlier, from, &cfg.ai_act) {
+            Ok(doc) => report.ai_act = doc,
+            Err(why) => {
+                report.ai_act.note = Some(format!("{} was not carried forward: {why}", prev.file))
+            }
+        }
+        report.previous = Some(prev);
     }
     Ok(report)
 }
@@ -63,7 +71,7 @@ fn previous(
     p: &std::path::Path,
     shown: &str,
     report: &Report,
-) -> Result<score::progress::Previous> {
+) -> Result<(score::progress::Previous, serde_json::Value)> {
     use sha2::Digest;
     let shown = shown.to_string();
     let bytes = std::fs::read(p).map_err(|e| Error::io(&shown, "read the previous report", e))?;
@@ -77,7 +85,7 @@ fn previous(
         )
         .hint("give the report.json of an earlier greenledger run"));
     }
-    Ok(score::progress::Previous {
+    let prev = score::progress::Previous {
         file: shown,
         period: v
             .pointer("/period/label")
@@ -87,7 +95,8 @@ fn previous(
         sha256: format!("{:x}", sha2::Sha256::digest(&bytes)),
         teams: score::progress::deltas(&report.teams_now(), &v),
         notes: score::progress::notes(&v),
-    })
+    };
+    Ok((prev, v))
 }
 
 /// The whole `report` command: build the report and write every format into the output folder.

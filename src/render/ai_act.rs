@@ -84,7 +84,7 @@ fn markdown(m: &ModelDoc, organization: &str) -> String {
     };
     format!(
         "# {model}: training compute and energy (EU AI Act, Annex XI 1.2(d)(e))\n\n\
-Provider: {organization}. Periods: {periods}. This covers the jobs of these periods only.\n\n\
+Provider: {organization}. Periods: {periods}: the model's training in these periods.\n\n\
 | field | value | recipients |\n|---|---|---|\n\
 | Training time | {wall} days wall-clock, {hw} accelerator-days | {recipients} |\n\
 | Amount of computation | {compute} | {recipients} |\n\

@@ -1,12 +1,13 @@
 //! The EU AI Act documentation of each model's training (Art. 53(1)(a), Annex XI section 1
 //! point 2(d)(e)): the computational resources (FLOP, training time) and the energy, estimated
 //! as the Commission's guidelines C(2025) 5045 (Annex A) say, and the SCI for AI provider
-//! score. This period's jobs only: carrying a model's training across quarters is not done yet.
+//! score. A report documents this period's jobs; with `--previous`, each model's figures are
+//! the previous report's lifetime figures carried forward plus this period's.
 
 use crate::config::{AiAct, ComputeMethod};
 use crate::ledger::{JobRow, Tier};
 use crate::timeutil::Period;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The opening the GPAI Code of Practice's Model Documentation Form asks of the energy
@@ -15,7 +16,7 @@ pub const METHODOLOGY_OPENING: &str =
     "In the absence of a delegated act adopted under Article 53(5) of Regulation (EU) 2024/1689";
 
 /// A model's training compute, both ways.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Compute {
     /// 6 x parameters x training tokens, over the included jobs; `null` unless every one gives
     /// both.
@@ -33,7 +34,7 @@ pub struct Compute {
 }
 
 /// Training time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingTime {
     /// From the first included job's start to the last one's end, inside the period.
     pub wall_clock_days: f64,
@@ -42,7 +43,7 @@ pub struct TrainingTime {
 }
 
 /// A job left out of the training compute and energy, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Excluded {
     pub job_id: String,
     pub reason: String,
@@ -50,7 +51,7 @@ pub struct Excluded {
 
 /// The compute thresholds of the AI Act (10^23 FLOP: a general-purpose model, indicatively;
 /// 10^25: presumed systemic risk).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     pub over_1e23: Option<bool>,
     pub over_1e25: Option<bool>,
@@ -58,7 +59,7 @@ pub struct Thresholds {
 
 /// The SCI for AI provider score: (location-based operational + embodied) emissions over a
 /// functional unit, all included jobs; no certificates.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SciAi {
     pub per_flop: Option<f64>,
     pub per_training_token: Option<f64>,
@@ -66,7 +67,7 @@ pub struct SciAi {
 }
 
 /// One model's documentation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelDoc {
     pub model: String,
     /// The periods the figures cover.
@@ -75,7 +76,7 @@ pub struct ModelDoc {
     pub training_energy_mwh: f64,
     pub it_energy_mwh: f64,
     /// `measured` (every job metered or sampled), `estimated`, or `mixed`.
-    pub energy_basis: &'static str,
+    pub energy_basis: String,
     /// The measured share of the IT energy.
     pub measured_share: f64,
     /// What the IT energy covers: `accelerator`, `node`, `system`, or `mixed`.
@@ -94,15 +95,38 @@ pub struct ModelDoc {
     pub thresholds: Thresholds,
     pub methodology: String,
     pub sci_ai: SciAi,
+    /// Location-based operational plus embodied emissions of the included jobs (the SCI's
+    /// numerator), kgCO2e.
+    #[serde(default)]
+    pub emissions_kgco2e: f64,
+    /// Training tokens of the included jobs, when every one gives them.
+    #[serde(default)]
+    pub tokens: Option<f64>,
+    /// The model's parameters (the largest any included job gives).
+    #[serde(default)]
+    pub parameters: Option<f64>,
 }
 
 /// The documentation of every model with jobs in the period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AiActDoc {
-    /// What the figures cover: `period` (this report's jobs; earlier quarters are not carried
-    /// forward yet).
-    pub lifetime: &'static str,
+    /// What the figures cover: `period` (this report's jobs alone), or `carried forward` (the
+    /// previous report's lifetime figures plus this period's: see `carried_from`).
+    pub lifetime: String,
+    /// The previous report the lifetime figures were carried from.
+    pub carried_from: Option<CarriedFrom>,
+    /// Why a previous report given was not carried forward, when it was not.
+    pub note: Option<String>,
     pub models: Vec<ModelDoc>,
+}
+
+/// The previous report a carry-forward started from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CarriedFrom {
+    pub file: String,
+    pub sha256: String,
+    /// The periods its figures covered.
+    pub periods: Vec<String>,
 }
 
 /// Why a job is left out of its model's training compute, if it is (guidelines, Annex A).
@@ -125,27 +149,11 @@ pub fn document(jobs: &[JobRow], cfg: &AiAct, period: &Period) -> AiActDoc {
         .into_iter()
         .map(|(m, js)| model_doc(m, &js, cfg, period))
         .collect();
-    // A fine-tune's compute against its base model's, where both are documented here.
-    let reported: BTreeMap<String, Option<f64>> = models
-        .iter()
-        .map(|d| (d.model.clone(), d.training_compute_flop.reported))
-        .collect();
-    for d in &mut models {
-        let base = d
-            .base_model
-            .as_ref()
-            .and_then(|b| reported.get(b))
-            .copied()
-            .flatten();
-        if let (Some(mine), Some(base)) = (d.training_compute_flop.reported, base) {
-            if base > 0.0 {
-                d.share_of_base_compute = Some(mine / base);
-                d.new_provider = Some(mine / base > 1.0 / 3.0);
-            }
-        }
-    }
+    fine_tunes(&mut models);
     AiActDoc {
-        lifetime: "period",
+        lifetime: "period".to_string(),
+        carried_from: None,
+        note: None,
         models,
     }
 }
@@ -179,11 +187,7 @@ fn model_doc(model: &str, jobs: &[&JobRow], cfg: &AiAct, period: &Period) -> Mod
         periods: vec![period.label.clone()],
         training_energy_mwh: sum(&|j| j.amounts.facility_energy_kwh) / 1000.0,
         it_energy_mwh: it / 1000.0,
-        energy_basis: match measured_share {
-            s if included.is_empty() || s <= 0.0 => "estimated",
-            s if s >= 1.0 - 1e-12 => "measured",
-            _ => "mixed",
-        },
+        energy_basis: basis(measured_share, !included.is_empty()).to_string(),
         measured_share,
         boundary: match boundaries.len() {
             0 => String::new(),
@@ -223,6 +227,18 @@ fn model_doc(model: &str, jobs: &[&JobRow], cfg: &AiAct, period: &Period) -> Mod
             per_billion_parameters: per(parameters.map(|p| p / 1e9)),
         },
         training_compute_flop: compute,
+        emissions_kgco2e: emissions,
+        tokens,
+        parameters,
+    }
+}
+
+/// `measured`, `estimated` or `mixed`, from the measured share of the IT energy.
+fn basis(measured_share: f64, any: bool) -> &'static str {
+    match measured_share {
+        s if !any || s <= 0.0 => "estimated",
+        s if s >= 1.0 - 1e-12 => "measured",
+        _ => "mixed",
     }
 }
 
@@ -239,6 +255,12 @@ fn compute(jobs: &[&JobRow], cfg: &AiAct) -> Compute {
             .sum::<Option<f64>>()
             .filter(|_| !jobs.is_empty())
     });
+    choose(architecture, hardware, cfg)
+}
+
+/// The estimate reported (`[ai_act] reported`, else the other where only it is known), how it
+/// was made, and whether the two agree within 30 % of it.
+fn choose(architecture: Option<f64>, hardware: Option<f64>, cfg: &AiAct) -> Compute {
     let (first, second) = match cfg.reported {
         ComputeMethod::Architecture => ((architecture, "architecture"), (hardware, "hardware")),
         ComputeMethod::Hardware => ((hardware, "hardware"), (architecture, "architecture")),
@@ -247,18 +269,13 @@ fn compute(jobs: &[&JobRow], cfg: &AiAct) -> Compute {
         ((Some(v), n), _) | ((None, _), (Some(v), n)) => (Some(v), n),
         _ => (None, ""),
     };
-    let how = |n: &str| {
-        match n {
-        "architecture" => "architecture-based: 6 x parameters x training tokens (dense), summed over the included jobs".to_string(),
-        _ => format!(
+    let method = match (reported, name) {
+        (Some(_), "architecture") => "architecture-based: 6 x parameters x training tokens (dense), summed over the included jobs".to_string(),
+        (Some(_), _) => format!(
             "hardware-based: accelerator-seconds x peak dense 16-bit FLOP/s x utilisation {}",
             cfg.utilisation.unwrap_or(0.0)
         ),
-    }
-    };
-    let method = match reported {
-        Some(_) => how(name),
-        None => "not computed: the jobs give no parameters and tokens for the architecture-based estimate, and [ai_act] utilisation (or a published peak) is missing for the hardware-based one".to_string(),
+        (None, _) => "not computed: the jobs give no parameters and tokens for the architecture-based estimate, and [ai_act] utilisation (or a published peak) is missing for the hardware-based one".to_string(),
     };
     Compute {
         architecture,
@@ -269,6 +286,163 @@ fn compute(jobs: &[&JobRow], cfg: &AiAct) -> Compute {
             (Some(a), Some(h), Some(r)) if r > 0.0 => Some((a - h).abs() / r <= 0.3),
             _ => None,
         },
+    }
+}
+
+/// The lifetime figures: each model's figures in the previous report (`previous`, its
+/// report.json) plus this period's. A model the previous report documents and this period does
+/// not keeps its figures. The previous report must not cover this period already.
+pub fn carry_forward(
+    now: &AiActDoc,
+    previous: &serde_json::Value,
+    (file, sha256): (&str, &str),
+    cfg: &AiAct,
+) -> std::result::Result<AiActDoc, String> {
+    let Some(models) = previous.pointer("/ai_act/models") else {
+        return Err("it has no ai_act documentation (made by an earlier greenledger): this period's figures stand alone".into());
+    };
+    let before: Vec<ModelDoc> = serde_json::from_value(models.clone())
+        .map_err(|e| format!("its ai_act documentation cannot be read ({e})"))?;
+    let this = now
+        .models
+        .first()
+        .map(|m| m.periods.clone())
+        .unwrap_or_default();
+    let mut periods: BTreeSet<String> = BTreeSet::new();
+    for m in &before {
+        periods.extend(m.periods.iter().cloned());
+    }
+    if let Some(p) = this.iter().find(|p| periods.contains(*p)) {
+        return Err(format!(
+            "it already covers {p}: carrying it forward would count the period twice"
+        ));
+    }
+    let mut by_model: BTreeMap<String, ModelDoc> =
+        before.into_iter().map(|m| (m.model.clone(), m)).collect();
+    for m in now.models.iter().cloned() {
+        let merged = match by_model.remove(&m.model) {
+            Some(old) => add(old, m, cfg),
+            None => m,
+        };
+        by_model.insert(merged.model.clone(), merged);
+    }
+    let mut doc = AiActDoc {
+        lifetime: "carried forward".to_string(),
+        note: None,
+        carried_from: Some(CarriedFrom {
+            file: file.to_string(),
+            sha256: sha256.to_string(),
+            periods: periods.into_iter().collect(),
+        }),
+        models: by_model.into_values().collect(),
+    };
+    fine_tunes(&mut doc.models);
+    Ok(doc)
+}
+
+/// Two spans of a model's training, one after the other.
+fn add(old: ModelDoc, new: ModelDoc, cfg: &AiAct) -> ModelDoc {
+    let both = |a: Option<f64>, b: Option<f64>| Some(a? + b?);
+    let (oc, nc) = (&old.training_compute_flop, &new.training_compute_flop);
+    // A span without jobs adds nothing; otherwise an estimate unknown on either side is unknown.
+    let sum = |a: Option<f64>, b: Option<f64>, a_jobs: usize, b_jobs: usize| match (a_jobs, b_jobs)
+    {
+        (0, _) => b,
+        (_, 0) => a,
+        _ => both(a, b),
+    };
+    let (oj, nj) = (old.jobs_included, new.jobs_included);
+    let compute = choose(
+        sum(oc.architecture, nc.architecture, oj, nj),
+        sum(oc.hardware, nc.hardware, oj, nj),
+        cfg,
+    );
+    let it = old.it_energy_mwh + new.it_energy_mwh;
+    let measured_share = if it > 0.0 {
+        (old.measured_share * old.it_energy_mwh + new.measured_share * new.it_energy_mwh) / it
+    } else {
+        0.0
+    };
+    let flop = compute.reported;
+    let tokens = sum(old.tokens, new.tokens, oj, nj);
+    let parameters = match (old.parameters, new.parameters) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let emissions = old.emissions_kgco2e + new.emissions_kgco2e;
+    let per = |unit: Option<f64>| unit.filter(|u| *u > 0.0).map(|u| emissions / u);
+    let boundary = match (old.boundary.as_str(), new.boundary.as_str()) {
+        (a, "") => a.to_string(),
+        ("", b) => b.to_string(),
+        (a, b) if a == b => a.to_string(),
+        _ => "mixed".to_string(),
+    };
+    let mut periods = old.periods.clone();
+    periods.extend(new.periods.iter().cloned());
+    let mut jobs_excluded = old.jobs_excluded;
+    jobs_excluded.extend(new.jobs_excluded);
+    ModelDoc {
+        model: new.model,
+        periods,
+        training_energy_mwh: old.training_energy_mwh + new.training_energy_mwh,
+        it_energy_mwh: it,
+        energy_basis: basis(measured_share, oj + nj > 0).to_string(),
+        measured_share,
+        boundary,
+        training_time: TrainingTime {
+            wall_clock_days: old.training_time.wall_clock_days + new.training_time.wall_clock_days,
+            hardware_days: old.training_time.hardware_days + new.training_time.hardware_days,
+        },
+        hardware: old
+            .hardware
+            .into_iter()
+            .chain(new.hardware)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        jobs_included: oj + nj,
+        jobs_excluded,
+        base_model: new.base_model.or(old.base_model),
+        share_of_base_compute: None,
+        new_provider: None,
+        thresholds: Thresholds {
+            over_1e23: flop.map(|f| f > 1e23),
+            over_1e25: flop.map(|f| f > 1e25),
+        },
+        methodology: new.methodology,
+        sci_ai: SciAi {
+            per_flop: per(flop),
+            per_training_token: per(tokens),
+            per_billion_parameters: per(parameters.map(|p| p / 1e9)),
+        },
+        training_compute_flop: compute,
+        emissions_kgco2e: emissions,
+        tokens,
+        parameters,
+    }
+}
+
+/// A fine-tune's compute against its base model's, where both are documented.
+fn fine_tunes(models: &mut [ModelDoc]) {
+    let reported: BTreeMap<String, Option<f64>> = models
+        .iter()
+        .map(|d| (d.model.clone(), d.training_compute_flop.reported))
+        .collect();
+    for d in models.iter_mut() {
+        d.share_of_base_compute = None;
+        d.new_provider = None;
+        let base = d
+            .base_model
+            .as_ref()
+            .and_then(|b| reported.get(b))
+            .copied()
+            .flatten();
+        if let (Some(mine), Some(base)) = (d.training_compute_flop.reported, base) {
+            if base > 0.0 {
+                d.share_of_base_compute = Some(mine / base);
+                d.new_provider = Some(mine / base > 1.0 / 3.0);
+            }
+        }
     }
 }
 

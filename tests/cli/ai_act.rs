@@ -159,3 +159,91 @@ e1,e,t,FR,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8,,evaluation
     assert!(!out.join("ai-act/e.md").exists());
     assert_eq!(model(&report, "e")["jobs_included"], 0);
 }
+
+/// A two-quarter chain. Site s: 100 g/kWh, PUE 1.5. Q2: `base` (7e9 parameters) b-q2 on 4e11
+/// tokens, metered 2000 kWh IT (3 MWh facility, 300 kg), 8 A100 for 24 h; `old` o-q2, 1000 kWh
+/// metered, no parameters. Q3, with Q2's report as previous: `base` b-q3 on 6e11 tokens,
+/// estimated: 8 x 24 h x 400 W = 76.8 kWh IT (115.2 kWh facility, 11.52 kg); `ft`, a fine-tune
+/// of base on 5e11 tokens. Lifetime of base: 6 x 7e9 x (4e11 + 6e11) = 4.2e22 FLOP, 3.1152 MWh
+/// (2.0768 IT, 2 / 2.0768 measured: mixed), 16 accelerator-days, 2 jobs, 311.52 kg; ft is
+/// 2.1e22 = half of base's lifetime compute: a new provider. `old` keeps its Q2 figures.
+#[test]
+fn a_models_training_is_carried_across_quarters() {
+    let config = |period: &str| {
+        format!("[report]\nperiod = \"{period}\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n\n[[site]]\nid = \"s\"\nzone = \"FR\"\ngrid_intensity_g_per_kwh = 100\npue = 1.5\n")
+    };
+    let q2 = "job_id,model,team,site,start,end,hardware,devices,training_type,parameters,tokens,base_model,energy_kwh\n\
+b-q2,base,t,s,2026-06-01T00:00:00Z,2026-06-02T00:00:00Z,A100-SXM4-80GB,8,pretraining,7e9,4e11,,2000\n\
+o-q2,old,t,s,2026-06-03T00:00:00Z,2026-06-04T00:00:00Z,A100-SXM4-80GB,8,pretraining,,,,1000\n";
+    let q3 = "job_id,model,team,site,start,end,hardware,devices,training_type,parameters,tokens,base_model,energy_kwh\n\
+b-q3,base,t,s,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8,pretraining,7e9,6e11,,\n\
+f-q3,ft,t,s,2026-07-05T00:00:00Z,2026-07-06T00:00:00Z,A100-SXM4-80GB,8,fine-tuning,7e9,5e11,base,\n";
+    let d2 = tmp_with(&[
+        ("greenledger.toml", config("2026-Q2").as_str()),
+        ("jobs.csv", q2),
+    ]);
+    let r2 = report_json(d2.path(), 0);
+    assert_eq!(r2["ai_act"]["lifetime"], "period");
+    let q2_json = d2.path().join("out/report.json");
+    let d3 = tmp_with(&[
+        ("greenledger.toml", config("2026-Q3").as_str()),
+        ("jobs.csv", q3),
+    ]);
+    let out = d3.path().join("out");
+    super::gl()
+        .args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d3.path().join("greenledger.toml"))
+        .arg("--previous")
+        .arg(&q2_json)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r3 = super::read_json(&out.join("report.json"));
+    let a = &r3["ai_act"];
+    assert_eq!(a["lifetime"], "carried forward");
+    assert_eq!(a["carried_from"]["periods"][0], "2026-Q2");
+    let sha = {
+        use sha2::Digest;
+        format!(
+            "{:x}",
+            sha2::Sha256::digest(std::fs::read(&q2_json).unwrap())
+        )
+    };
+    assert_eq!(a["carried_from"]["sha256"], sha.as_str());
+    let b = model(&r3, "base");
+    assert_eq!(b["periods"], serde_json::json!(["2026-Q2", "2026-Q3"]));
+    assert!(close(f(&b["training_compute_flop"]["reported"]), 4.2e22));
+    assert!(close(f(&b["training_energy_mwh"]), 3.1152));
+    assert!(close(f(&b["it_energy_mwh"]), 2.0768));
+    assert!(close(f(&b["measured_share"]), 2.0 / 2.0768));
+    assert_eq!(b["energy_basis"], "mixed");
+    assert!(close(f(&b["training_time"]["hardware_days"]), 16.0));
+    assert_eq!(b["jobs_included"], 2);
+    assert!(close(f(&b["emissions_kgco2e"]), 311.52));
+    assert!(close(f(&b["sci_ai"]["per_flop"]) * 4.2e22, 311.52));
+    let ft = model(&r3, "ft");
+    assert!(close(f(&ft["share_of_base_compute"]), 0.5));
+    assert_eq!(ft["new_provider"], true);
+    let old = model(&r3, "old");
+    assert_eq!(old["periods"], serde_json::json!(["2026-Q2"]));
+    assert!(close(f(&old["training_energy_mwh"]), 1.5));
+    // A previous report that already covers the period is not carried: the period stands
+    // alone and a note says why.
+    let again = d3.path().join("again");
+    super::gl()
+        .args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d3.path().join("greenledger.toml"))
+        .arg("--previous")
+        .arg(out.join("report.json"))
+        .arg("--out")
+        .arg(&again)
+        .assert()
+        .code(0);
+    let r = super::read_json(&again.join("report.json"));
+    assert_eq!(r["ai_act"]["lifetime"], "period");
+    assert!(r["ai_act"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("already covers 2026-Q3"));
+}

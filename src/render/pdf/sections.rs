@@ -559,7 +559,14 @@ pub(super) fn models(l: &mut Layout, r: &Report) {
 pub(super) fn ai_act(l: &mut Layout, r: &Report) {
     use crate::render::ai_act::two_figures;
     l.section("EU AI Act documentation");
-    l.para("Each model's training compute and energy as the AI Act asks a general-purpose model's provider to document them (Annex XI 1.2(d)(e)), for this period's jobs; ai-act/ holds a file per model. Evaluation, reward models and failed exploratory runs are left out.");
+    let span = match &r.ai_act.carried_from {
+        Some(c) => format!("carried forward from {}", c.file),
+        None => "this period's jobs".to_string(),
+    };
+    l.para(&format!("Each model's training compute and energy as the AI Act asks a general-purpose model's provider to document them (Annex XI 1.2(d)(e)), {span}; ai-act/ holds a file per model. Evaluation, reward models and failed exploratory runs are left out."));
+    if let Some(n) = &r.ai_act.note {
+        l.note(n);
+    }
     let sig = |v: Option<f64>| v.map(two_figures).unwrap_or_else(|| "—".into());
     let yes = |v: Option<bool>| match v {
         Some(true) => "yes".to_string(),
