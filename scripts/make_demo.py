@@ -401,6 +401,17 @@ model = "llama-3-8b"
 kgco2e = 390000
 source = "Meta Llama 3 model card: 8B pretraining, 390 tCO2eq"
 
+[[published_model]]              # its training compute, for the AI Act's one-third line
+model = "llama-3-8b"
+training_compute_flop = 7.2e23
+source = "6 x 8e9 parameters x 15e12 tokens (Meta Llama 3 model card)"
+
+[[ai_act.inference_benchmark]]   # the AI Act form's benchmarked inference computation
+model = "aurora-7b"
+task = "answer a 1,000-token prompt with 500 tokens"
+tokens = 1500
+hardware = "H100-SXM5-80GB"
+
 [codecarbon]
 teams = { "asr-tiny-experiments" = "speech", "aurora-70b" = "foundation" }
 sites = { "asr-tiny-experiments" = "stockholm-1" }

@@ -308,6 +308,8 @@ fn job_row(
         precision: j.precision.clone(),
         sparsity: j.sparsity,
         parameters: j.parameters,
+        active_parameters: j.active_parameters,
+        mfu: j.mfu,
         tokens: j.tokens,
         published: j.published.clone(),
         energy_source: r.tier,

@@ -84,6 +84,9 @@ pub(super) struct FileConfig {
     /// Published training footprints of external models (for the reuse dividend).
     #[serde(default)]
     pub(super) published_footprint: Vec<FootprintSection>,
+    /// Published training compute of external models (a fine-tune's base, for the AI Act).
+    #[serde(default)]
+    pub(super) published_model: Vec<super::PublishedModel>,
     /// Overrides of the practice rubric, per practice.
     #[serde(default)]
     pub(super) rubric: Option<BTreeMap<String, super::rubric::PointOverride>>,
@@ -220,6 +223,9 @@ pub(super) struct AiActSection {
     pub(super) utilisation: Option<toml::Spanned<f64>>,
     /// Which estimate of the training compute is reported.
     pub(super) reported: Option<super::ComputeMethod>,
+    /// Benchmarked inference computation per model.
+    #[serde(default)]
+    pub(super) inference_benchmark: Vec<super::InferenceBenchmark>,
 }
 
 #[derive(Debug, Default, Deserialize)]

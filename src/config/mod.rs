@@ -415,6 +415,34 @@ pub enum ComputeMethod {
     Hardware,
 }
 
+/// `[[published_model]]`: an external model's published training compute, so that a
+/// fine-tune of it can be compared with it (the AI Act's one-third line).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedModel {
+    pub model: String,
+    /// Its training compute, FLOP.
+    pub training_compute_flop: f64,
+    /// Where the figure is published.
+    pub source: String,
+}
+
+/// `[[ai_act.inference_benchmark]]`: a benchmarked inference of a model, for the form's
+/// "benchmarked inference computation".
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceBenchmark {
+    pub model: String,
+    /// The task benchmarked (e.g. "summarise a 2,000-token document").
+    pub task: String,
+    /// Tokens processed by the benchmark (prompt and output).
+    pub tokens: f64,
+    /// The hardware it ran on.
+    pub hardware: String,
+    /// Its computation, FLOP, when measured; else 2 x active parameters x tokens.
+    pub flop: Option<f64>,
+}
+
 /// `[ai_act]`: the EU AI Act documentation of each model's training.
 #[derive(Debug, Clone, Default)]
 pub struct AiAct {
@@ -422,6 +450,9 @@ pub struct AiAct {
     pub utilisation: Option<f64>,
     /// The estimate reported (the other is shown beside it).
     pub reported: ComputeMethod,
+    pub inference_benchmarks: Vec<InferenceBenchmark>,
+    /// `[[published_model]]`: base models' published training compute.
+    pub published_models: Vec<PublishedModel>,
 }
 
 /// Everything a run needs, validated: one field per section of greenledger.toml, as the file
@@ -648,7 +679,10 @@ impl Config {
             accounting: Accounting {
                 overhead: file.accounting.overhead.unwrap_or_default(),
             },
-            ai_act: ai_act(&file.ai_act, &w)?,
+            ai_act: AiAct {
+                published_models: published_models(&file.published_model, &w)?,
+                ..ai_act(&file.ai_act, &w)?
+            },
             prometheus,
             pushdown,
             mlflow,
@@ -663,6 +697,31 @@ impl Config {
     }
 }
 
+/// `[[published_model]]`: compute > 0, each model once.
+fn published_models(list: &[PublishedModel], w: &Where) -> Result<Vec<PublishedModel>> {
+    for (i, p) in list.iter().enumerate() {
+        let at = |key: &str, msg: String| {
+            w.key("[[published_model]]", Some(("model", &p.model)), key, msg)
+        };
+        if !(p.training_compute_flop.is_finite() && p.training_compute_flop > 0.0) {
+            return Err(at(
+                "training_compute_flop",
+                format!(
+                    "[[published_model]] '{}': training_compute_flop must be a number > 0",
+                    p.model
+                ),
+            ));
+        }
+        if list[..i].iter().any(|q| q.model == p.model) {
+            return Err(at(
+                "model",
+                format!("[[published_model]] '{}' is given twice", p.model),
+            ));
+        }
+    }
+    Ok(list.to_vec())
+}
+
 /// `[ai_act]`: a utilisation in (0, 1].
 fn ai_act(a: &file::AiActSection, w: &Where) -> Result<AiAct> {
     if let Some(u) = &a.utilisation {
@@ -674,9 +733,30 @@ fn ai_act(a: &file::AiActSection, w: &Where) -> Result<AiAct> {
             ));
         }
     }
+    for b in &a.inference_benchmark {
+        let bad = |what: &str| {
+            w.key(
+                "[[ai_act.inference_benchmark]]",
+                Some(("model", &b.model)),
+                what,
+                format!(
+                    "[[ai_act.inference_benchmark]] '{}': {what} must be a number > 0",
+                    b.model
+                ),
+            )
+        };
+        if !(b.tokens.is_finite() && b.tokens > 0.0) {
+            return Err(bad("tokens"));
+        }
+        if b.flop.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+            return Err(bad("flop"));
+        }
+    }
     Ok(AiAct {
         utilisation: a.utilisation.as_ref().map(|u| *u.get_ref()),
         reported: a.reported.unwrap_or_default(),
+        inference_benchmarks: a.inference_benchmark.clone(),
+        published_models: Vec::new(),
     })
 }
 

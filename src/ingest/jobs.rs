@@ -15,7 +15,7 @@ pub(crate) const REQUIRED: [&str; 7] = [
     "job_id", "model", "team", "start", "end", "hardware", "devices",
 ];
 /// Every column the manifest may have.
-pub(crate) const KNOWN: [&str; 25] = [
+pub(crate) const KNOWN: [&str; 27] = [
     "job_id",
     "model",
     "team",
@@ -34,6 +34,8 @@ pub(crate) const KNOWN: [&str; 25] = [
     "sparsity",
     "precision",
     "parameters",
+    "active_parameters",
+    "mfu",
     "tokens",
     "status",
     "gpu_hours",
@@ -351,6 +353,8 @@ fn row(
     // Descriptive values: a bad one is dropped or defaulted with a warning.
     let sparsity = row.soft_number("sparsity", 0.0, 1.0);
     let parameters = row.soft_number("parameters", 0.0, 1e16);
+    let active_parameters = row.soft_number("active_parameters", 0.0, 1e16);
+    let mfu = row.soft_number("mfu", 0.0, 1.0);
     let tokens = row.soft_number("tokens", 0.0, 1e18);
     let training_type = row.training_type();
     let status = row.status();
@@ -379,6 +383,8 @@ fn row(
         sparsity,
         precision,
         parameters,
+        active_parameters,
+        mfu,
         tokens,
         status,
         gpu_hours,

@@ -156,6 +156,10 @@ pub struct Job {
     pub sparsity: Option<f64>,
     pub precision: Option<String>,
     pub parameters: Option<f64>,
+    /// Parameters active per token (mixture-of-experts models), for the training compute.
+    pub active_parameters: Option<f64>,
+    /// Model FLOPs utilisation the run measured, for the hardware-based training compute.
+    pub mfu: Option<f64>,
     pub tokens: Option<f64>,
     pub status: Status,
     pub gpu_hours: Option<f64>,
@@ -201,6 +205,8 @@ impl Job {
             sparsity: None,
             precision: None,
             parameters: None,
+            active_parameters: None,
+            mfu: None,
             tokens: None,
             status: Status::Completed,
             gpu_hours: None,

@@ -29,6 +29,12 @@ pub struct JobRow {
     pub precision: Option<String>,
     pub sparsity: Option<f64>,
     pub parameters: Option<f64>,
+    /// Parameters active per token (mixture-of-experts), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_parameters: Option<f64>,
+    /// The run's measured model FLOPs utilisation, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfu: Option<f64>,
     /// Training tokens, when given.
     pub tokens: Option<f64>,
     pub published: Option<String>,

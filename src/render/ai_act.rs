@@ -89,7 +89,7 @@ Provider: {organization}. Periods: {periods}: the model's training in these peri
 | Training time | {wall} days wall-clock, {hw} accelerator-days | {recipients} |\n\
 | Amount of computation | {compute} | {recipients} |\n\
 | Energy used for training | {mwh} MWh ({basis}, {share:.0} % measured; IT energy {it} MWh, boundary: {boundary}) | {recipients} |\n\
-| Benchmarked inference computation | not documented by greenledger | {recipients} |\n\n\
+| Benchmarked inference computation | {inference} | {recipients} |\n\n\
 {other} Over 10^23 FLOP: {t23}; over 10^25 FLOP: {t25}.\n\n\
 Jobs counted: {n}. Left out: {excluded}.\n\n{base}\n\n\
 ## Energy methodology\n\n{methodology}\n",
@@ -107,7 +107,30 @@ Jobs counted: {n}. Left out: {excluded}.\n\n{base}\n\n\
         n = m.jobs_included,
         excluded = if excluded.is_empty() { "none".to_string() } else { excluded.join(", ") },
         methodology = m.methodology,
+        inference = inference(m),
     )
+}
+
+/// The benchmarks of `[[ai_act.inference_benchmark]]`, or why there are none.
+fn inference(m: &ModelDoc) -> String {
+    if m.inference.is_empty() {
+        return "no benchmark given ([[ai_act.inference_benchmark]])".to_string();
+    }
+    m.inference
+        .iter()
+        .map(|b| match b.flop {
+            Some(f) => format!(
+                "{}: {} FLOP for {} tokens on {} ({})",
+                b.task,
+                two_figures(f),
+                b.tokens,
+                b.hardware,
+                b.method
+            ),
+            None => format!("{}: {}", b.task, b.method),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn yes_no(v: Option<bool>) -> &'static str {

@@ -105,6 +105,49 @@ pub struct ModelDoc {
     /// The model's parameters (the largest any included job gives).
     #[serde(default)]
     pub parameters: Option<f64>,
+    /// Benchmarked inference computation (`[[ai_act.inference_benchmark]]`).
+    #[serde(default)]
+    pub inference: Vec<Inference>,
+}
+
+/// One benchmarked inference of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inference {
+    pub task: String,
+    pub tokens: f64,
+    pub hardware: String,
+    /// FLOP for the benchmark; `null` when neither measured nor estimable.
+    pub flop: Option<f64>,
+    /// `measured`, or `2 x active parameters x tokens`.
+    pub method: String,
+}
+
+/// The model's benchmarks: given FLOP, else 2 x (active) parameters per token.
+fn inference(model: &str, parameters: Option<f64>, cfg: &AiAct) -> Vec<Inference> {
+    cfg.inference_benchmarks
+        .iter()
+        .filter(|b| b.model == model)
+        .map(|b| {
+            let (flop, method) = match (b.flop, parameters) {
+                (Some(f), _) => (Some(f), "measured".to_string()),
+                (None, Some(p)) => (
+                    Some(2.0 * p * b.tokens),
+                    "2 x active parameters x tokens".to_string(),
+                ),
+                (None, None) => (
+                    None,
+                    "not computed: the model's parameters are unknown".to_string(),
+                ),
+            };
+            Inference {
+                task: b.task.clone(),
+                tokens: b.tokens,
+                hardware: b.hardware.clone(),
+                flop,
+                method,
+            }
+        })
+        .collect()
 }
 
 /// The documentation of every model with jobs in the period.
@@ -149,7 +192,7 @@ pub fn document(jobs: &[JobRow], cfg: &AiAct, period: &Period) -> AiActDoc {
         .into_iter()
         .map(|(m, js)| model_doc(m, &js, cfg, period))
         .collect();
-    fine_tunes(&mut models);
+    fine_tunes(&mut models, cfg);
     AiActDoc {
         lifetime: "period".to_string(),
         carried_from: None,
@@ -179,6 +222,10 @@ fn model_doc(model: &str, jobs: &[&JobRow], cfg: &AiAct, period: &Period) -> Mod
     let parameters = included
         .iter()
         .filter_map(|j| j.parameters)
+        .reduce(f64::max);
+    let active = included
+        .iter()
+        .filter_map(|j| j.active_parameters)
         .reduce(f64::max);
     let emissions = sum(&|j| j.amounts.location_kgco2e + j.amounts.embodied_kgco2e.unwrap_or(0.0));
     let per = |unit: Option<f64>| unit.filter(|u| *u > 0.0).map(|u| emissions / u);
@@ -229,6 +276,7 @@ fn model_doc(model: &str, jobs: &[&JobRow], cfg: &AiAct, period: &Period) -> Mod
         training_compute_flop: compute,
         emissions_kgco2e: emissions,
         tokens,
+        inference: inference(model, active.or(parameters), cfg),
         parameters,
     }
 }
@@ -246,15 +294,15 @@ fn basis(measured_share: f64, any: bool) -> &'static str {
 fn compute(jobs: &[&JobRow], cfg: &AiAct) -> Compute {
     let architecture = jobs
         .iter()
-        .map(|j| Some(6.0 * j.parameters? * j.amounts.tokens?))
+        .map(|j| Some(6.0 * j.active_parameters.or(j.parameters)? * j.amounts.tokens?))
         .sum::<Option<f64>>()
         .filter(|_| !jobs.is_empty());
-    let hardware = cfg.utilisation.and_then(|u| {
-        jobs.iter()
-            .map(|j| Some(j.amounts.gpu_hours * 3600.0 * j.tflops? * 1e12 * u))
-            .sum::<Option<f64>>()
-            .filter(|_| !jobs.is_empty())
-    });
+    // Each job's own measured MFU, else the configured utilisation.
+    let hardware = jobs
+        .iter()
+        .map(|j| Some(j.amounts.gpu_hours * 3600.0 * j.tflops? * 1e12 * j.mfu.or(cfg.utilisation)?))
+        .sum::<Option<f64>>()
+        .filter(|_| !jobs.is_empty());
     choose(architecture, hardware, cfg)
 }
 
@@ -270,11 +318,11 @@ fn choose(architecture: Option<f64>, hardware: Option<f64>, cfg: &AiAct) -> Comp
         _ => (None, ""),
     };
     let method = match (reported, name) {
-        (Some(_), "architecture") => "architecture-based: 6 x parameters x training tokens (dense), summed over the included jobs".to_string(),
-        (Some(_), _) => format!(
-            "hardware-based: accelerator-seconds x peak dense 16-bit FLOP/s x utilisation {}",
-            cfg.utilisation.unwrap_or(0.0)
-        ),
+        (Some(_), "architecture") => "architecture-based: 6 x parameters (active parameters for mixture-of-experts models) x training tokens, summed over the included jobs".to_string(),
+        (Some(_), _) => match cfg.utilisation {
+            Some(u) => format!("hardware-based: accelerator-seconds x peak dense 16-bit FLOP/s x each run's measured MFU, else the configured utilisation {u}"),
+            None => "hardware-based: accelerator-seconds x peak dense 16-bit FLOP/s x each run's measured MFU".to_string(),
+        },
         (None, _) => "not computed: the jobs give no parameters and tokens for the architecture-based estimate, and [ai_act] utilisation (or a published peak) is missing for the hardware-based one".to_string(),
     };
     Compute {
@@ -336,7 +384,7 @@ pub fn carry_forward(
         }),
         models: by_model.into_values().collect(),
     };
-    fine_tunes(&mut doc.models);
+    fine_tunes(&mut doc.models, cfg);
     Ok(doc)
 }
 
@@ -419,15 +467,23 @@ fn add(old: ModelDoc, new: ModelDoc, cfg: &AiAct) -> ModelDoc {
         emissions_kgco2e: emissions,
         tokens,
         parameters,
+        inference: new.inference,
     }
 }
 
-/// A fine-tune's compute against its base model's, where both are documented.
-fn fine_tunes(models: &mut [ModelDoc]) {
-    let reported: BTreeMap<String, Option<f64>> = models
+/// A fine-tune's compute against its base model's: documented here, else published
+/// (`[[published_model]]`).
+fn fine_tunes(models: &mut [ModelDoc], cfg: &AiAct) {
+    let mut reported: BTreeMap<String, Option<f64>> = cfg
+        .published_models
         .iter()
-        .map(|d| (d.model.clone(), d.training_compute_flop.reported))
+        .map(|p| (p.model.clone(), Some(p.training_compute_flop)))
         .collect();
+    for d in models.iter() {
+        if let Some(f) = d.training_compute_flop.reported {
+            reported.insert(d.model.clone(), Some(f));
+        }
+    }
     for d in models.iter_mut() {
         d.share_of_base_compute = None;
         d.new_provider = None;

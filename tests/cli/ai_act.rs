@@ -247,3 +247,54 @@ f-q3,ft,t,s,2026-07-05T00:00:00Z,2026-07-06T00:00:00Z,A100-SXM4-80GB,8,fine-tuni
         .unwrap()
         .contains("already covers 2026-Q3"));
 }
+
+/// A mixture-of-experts model: 47e9 parameters, 13e9 active, 1e12 tokens -> 6 x 13e9 x 1e12 =
+/// 7.8e22 FLOP (not 2.82e23). Its run measured an MFU of 0.4 and no utilisation is configured:
+/// 8 A100 for 100 h = 800 h x 3600 x 312e12 x 0.4 = 3.59424e20.
+#[test]
+fn active_parameters_and_a_measured_mfu() {
+    let config = "[report]\nperiod = \"2026-Q3\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n";
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,parameters,active_parameters,tokens,mfu\n\
+m1,moe,t,FR,2026-07-01T00:00:00Z,2026-07-05T04:00:00Z,A100-SXM4-80GB,8,47e9,13e9,1e12,0.4\n";
+    let d = tmp_with(&[("greenledger.toml", config), ("jobs.csv", jobs)]);
+    let r = report_json(d.path(), 0);
+    let c = &model(&r, "moe")["training_compute_flop"];
+    assert!(close(f(&c["architecture"]), 7.8e22));
+    assert!(close(f(&c["hardware"]), 800.0 * 3600.0 * 312e12 * 0.4));
+    assert!(close(f(&c["reported"]), 7.8e22));
+    let job = &r["jobs"][0];
+    assert_eq!(job["active_parameters"], 13e9);
+    assert_eq!(job["mfu"], 0.4);
+}
+
+/// Benchmarked inference: given FLOP as measured; else 2 x active parameters x tokens
+/// (2 x 13e9 x 1500 = 3.9e13).
+#[test]
+fn benchmarked_inference() {
+    let config = "[report]\nperiod = \"2026-Q3\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n\n[[ai_act.inference_benchmark]]\nmodel = \"moe\"\ntask = \"chat\"\ntokens = 1500\nhardware = \"H100-SXM5-80GB\"\n\n[[ai_act.inference_benchmark]]\nmodel = \"moe\"\ntask = \"long summary\"\ntokens = 9000\nhardware = \"H100-SXM5-80GB\"\nflop = 2.5e14\n";
+    let jobs =
+        "job_id,model,team,zone,start,end,hardware,devices,parameters,active_parameters,tokens\n\
+m1,moe,t,FR,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8,47e9,13e9,1e11\n";
+    let d = tmp_with(&[("greenledger.toml", config), ("jobs.csv", jobs)]);
+    let r = report_json(d.path(), 0);
+    let inf = model(&r, "moe")["inference"].as_array().unwrap().clone();
+    assert_eq!(inf.len(), 2);
+    assert!(close(f(&inf[0]["flop"]), 3.9e13));
+    assert_eq!(inf[0]["method"], "2 x active parameters x tokens");
+    assert!(close(f(&inf[1]["flop"]), 2.5e14));
+    assert_eq!(inf[1]["method"], "measured");
+}
+
+/// A fine-tune of an external model: its compute against the published figure. 6 x 8e9 x 5e9
+/// = 2.4e20 against 7.2e23: 1/3000 of it, no new provider.
+#[test]
+fn a_fine_tune_of_a_published_model() {
+    let config = "[report]\nperiod = \"2026-Q3\"\n\n[inputs]\njobs = [\"jobs.csv\"]\n\n[[published_model]]\nmodel = \"llama-3-8b\"\ntraining_compute_flop = 7.2e23\nsource = \"model card\"\n";
+    let jobs = "job_id,model,team,zone,start,end,hardware,devices,training_type,parameters,tokens,base_model\n\
+s1,support-bot,t,FR,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8,fine-tuning,8e9,5e9,llama-3-8b\n";
+    let d = tmp_with(&[("greenledger.toml", config), ("jobs.csv", jobs)]);
+    let r = report_json(d.path(), 0);
+    let m = model(&r, "support-bot");
+    assert!(close(f(&m["share_of_base_compute"]), 2.4e20 / 7.2e23));
+    assert_eq!(m["new_provider"], false);
+}
