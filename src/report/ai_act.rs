@@ -64,6 +64,10 @@ pub struct SciAi {
     pub per_flop: Option<f64>,
     pub per_training_token: Option<f64>,
     pub per_billion_parameters: Option<f64>,
+    /// The same over every job of the model, the ones left out of the training compute
+    /// included (SCI for AI's gross score; the three above are the effective one).
+    #[serde(default)]
+    pub gross: Option<Box<SciAi>>,
 }
 
 /// One model's documentation.
@@ -99,6 +103,9 @@ pub struct ModelDoc {
     /// numerator), kgCO2e.
     #[serde(default)]
     pub emissions_kgco2e: f64,
+    /// The same over every job of the model, those left out included.
+    #[serde(default)]
+    pub gross_emissions_kgco2e: f64,
     /// Training tokens of the included jobs, when every one gives them.
     #[serde(default)]
     pub tokens: Option<f64>,
@@ -227,8 +234,10 @@ fn model_doc(model: &str, jobs: &[&JobRow], cfg: &AiAct, period: &Period) -> Mod
         .iter()
         .filter_map(|j| j.active_parameters)
         .reduce(f64::max);
-    let emissions = sum(&|j| j.amounts.location_kgco2e + j.amounts.embodied_kgco2e.unwrap_or(0.0));
-    let per = |unit: Option<f64>| unit.filter(|u| *u > 0.0).map(|u| emissions / u);
+    let footprint =
+        |j: &JobRow| j.amounts.location_kgco2e + j.amounts.embodied_kgco2e.unwrap_or(0.0);
+    let emissions = sum(&footprint);
+    let gross: f64 = jobs.iter().map(|j| footprint(j)).sum();
     ModelDoc {
         model: model.to_string(),
         periods: vec![period.label.clone()],
@@ -268,16 +277,37 @@ fn model_doc(model: &str, jobs: &[&JobRow], cfg: &AiAct, period: &Period) -> Mod
             over_1e25: flop.map(|f| f > 1e25),
         },
         methodology: methodology(&included, measured_share, &compute),
-        sci_ai: SciAi {
-            per_flop: per(flop),
-            per_training_token: per(tokens),
-            per_billion_parameters: per(parameters.map(|p| p / 1e9)),
-        },
+        sci_ai: sci(emissions, gross, (flop, tokens, parameters)),
         training_compute_flop: compute,
         emissions_kgco2e: emissions,
+        gross_emissions_kgco2e: gross,
         tokens,
         inference: inference(model, active.or(parameters), cfg),
         parameters,
+    }
+}
+
+/// The SCI for AI provider score, effective (`emissions`, the included jobs) and gross (every
+/// job), per FLOP, per training token and per billion parameters.
+fn sci(
+    emissions: f64,
+    gross: f64,
+    (flop, tokens, parameters): (Option<f64>, Option<f64>, Option<f64>),
+) -> SciAi {
+    let units = [flop, tokens, parameters.map(|p| p / 1e9)];
+    let per = |kg: f64| units.map(|u| u.filter(|u| *u > 0.0).map(|u| kg / u));
+    let [f, t, p] = per(emissions);
+    let [gf, gt, gp] = per(gross);
+    SciAi {
+        per_flop: f,
+        per_training_token: t,
+        per_billion_parameters: p,
+        gross: Some(Box::new(SciAi {
+            per_flop: gf,
+            per_training_token: gt,
+            per_billion_parameters: gp,
+            gross: None,
+        })),
     }
 }
 
@@ -418,7 +448,7 @@ fn add(old: ModelDoc, new: ModelDoc, cfg: &AiAct) -> ModelDoc {
         (a, b) => a.or(b),
     };
     let emissions = old.emissions_kgco2e + new.emissions_kgco2e;
-    let per = |unit: Option<f64>| unit.filter(|u| *u > 0.0).map(|u| emissions / u);
+    let gross = old.gross_emissions_kgco2e + new.gross_emissions_kgco2e;
     let boundary = match (old.boundary.as_str(), new.boundary.as_str()) {
         (a, "") => a.to_string(),
         ("", b) => b.to_string(),
@@ -458,13 +488,10 @@ fn add(old: ModelDoc, new: ModelDoc, cfg: &AiAct) -> ModelDoc {
             over_1e25: flop.map(|f| f > 1e25),
         },
         methodology: new.methodology,
-        sci_ai: SciAi {
-            per_flop: per(flop),
-            per_training_token: per(tokens),
-            per_billion_parameters: per(parameters.map(|p| p / 1e9)),
-        },
+        sci_ai: sci(emissions, gross, (flop, tokens, parameters)),
         training_compute_flop: compute,
         emissions_kgco2e: emissions,
+        gross_emissions_kgco2e: gross,
         tokens,
         parameters,
         inference: new.inference,
@@ -526,11 +553,27 @@ fn training_time(jobs: &[&JobRow], period: &Period) -> TrainingTime {
 
 /// The energy methodology paragraph the Model Documentation Form asks for.
 fn methodology(jobs: &[&JobRow], measured_share: f64, compute: &Compute) -> String {
-    let sources: BTreeSet<&str> = jobs.iter().map(|j| j.energy_source.as_str()).collect();
+    let tiers: BTreeSet<&str> = jobs.iter().map(|j| j.energy_source.as_str()).collect();
+    // Where measured energy came from (estimates name their own power and hours).
+    let sources: BTreeSet<&str> = jobs
+        .iter()
+        .filter(|j| j.energy_source != Tier::Estimated && !j.energy_detail.is_empty())
+        .map(|j| j.energy_detail.as_str())
+        .collect();
+    let sources: Vec<&str> = sources.into_iter().collect();
+    let named = match sources.len() {
+        0 => String::new(),
+        n if n <= 4 => format!(" Measured by: {}.", sources.join("; ")),
+        n => format!(
+            " Measured by: {} and {} more.",
+            sources[..4].join("; "),
+            n - 4
+        ),
+    };
     format!(
-        "{METHODOLOGY_OPENING}, the energy used for training is measured where the logs allow it and estimated elsewhere: {:.0} % of the IT energy was measured (energy counters, power telemetry integrated between samples with gaps longer than the configured limit left out and reported, or metered totals), the rest estimated from accelerator-hours and the accelerators' power. Energy tiers used: {}. The figure is facility energy: the IT energy of the jobs multiplied by each site's power usage effectiveness over the time each job ran. The training compute is {}.",
+        "{METHODOLOGY_OPENING}, the energy used for training is measured where the logs allow it and estimated elsewhere: {:.0} % of the IT energy was measured (energy counters, power telemetry integrated between samples with gaps longer than the configured limit left out and reported, or metered totals), the rest estimated from accelerator-hours and the accelerators' power. Energy tiers used: {}.{named} The figure is facility energy: the IT energy of the jobs multiplied by each site's power usage effectiveness over the time each job ran. The training compute is {}.",
         measured_share * 100.0,
-        sources.into_iter().collect::<Vec<_>>().join(", "),
+        tiers.into_iter().collect::<Vec<_>>().join(", "),
         compute.method
     )
 }

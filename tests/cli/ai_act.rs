@@ -47,7 +47,7 @@ h1,h,t,FR,2026-07-01T00:00:00Z,2026-09-01T00:00:00Z,H100-SXM5-80GB,512,370000\n"
 /// both left out. Architecture: 6 x 7e9 x 1e12 = 4.2e22 FLOP; hardware at utilisation 0.5:
 /// 384 h x 3600 x 312e12 x 0.5 = 2.156544e20, far from it. Energy 6 MWh facility (4 IT), all
 /// measured; location 600 kg, no embodied figure: SCI 600 / 4.2e22 per FLOP, 600 / 1e12 per
-/// token, 600 / 7 per billion parameters. Fine-tunes of base: ft1 on 2e11 tokens (8.4e21 =
+/// token, 600 / 7 per billion parameters (effective); gross adds b2's and b3's 45 kg. Fine-tunes of base: ft1 on 2e11 tokens (8.4e21 =
 /// 20 % of base: no new provider), ft2 on 5e11 (2.1e22 = 50 %: a new provider).
 #[test]
 fn architecture_exclusions_energy_and_fine_tunes_by_hand() {
@@ -94,6 +94,13 @@ f2,ft2,t,s,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,A100-SXM4-80GB,8,fine-tunin
     assert!(close(f(&sci["per_flop"]) * 4.2e22, 600.0));
     assert!(close(f(&sci["per_training_token"]) * 1e12, 600.0));
     assert!(close(f(&sci["per_billion_parameters"]), 600.0 / 7.0));
+    // Gross: every job, b2 (100 kWh IT -> 150 kWh, 15 kg) and b3 (200 -> 300 kWh, 30 kg) too.
+    assert!(close(f(&b["gross_emissions_kgco2e"]), 645.0));
+    assert!(close(f(&sci["gross"]["per_flop"]) * 4.2e22, 645.0));
+    assert!(close(
+        f(&sci["gross"]["per_billion_parameters"]),
+        645.0 / 7.0
+    ));
     let ft1 = model(&r, "ft1");
     assert_eq!(ft1["base_model"], "base");
     assert!(close(f(&ft1["share_of_base_compute"]), 0.2));
