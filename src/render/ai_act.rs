@@ -18,9 +18,16 @@ impl Renderer for AiAct {
             let json = serde_json::to_vec_pretty(m)
                 .map_err(|e| Error::new(format!("cannot write {base}.json: {e}")))?;
             out.push((format!("{base}.json"), json));
+            let span = match &report.ai_act.carried_from {
+                Some(c) => format!(
+                    "the previous report ({}, sha256 {}) carried forward, plus this period",
+                    c.file, c.sha256
+                ),
+                None => "this period alone: no earlier report was carried forward".to_string(),
+            };
             out.push((
                 format!("{base}.md"),
-                markdown(m, &report.organization).into_bytes(),
+                markdown(m, &report.organization, &span).into_bytes(),
             ));
         }
         Ok(out)
@@ -42,7 +49,7 @@ pub fn two_figures(x: f64) -> String {
 }
 
 /// The form's energy and compute section for one model.
-fn markdown(m: &ModelDoc, organization: &str) -> String {
+fn markdown(m: &ModelDoc, organization: &str, span: &str) -> String {
     let c = &m.training_compute_flop;
     let recipients = "AI Office, national competent authorities";
     let compute = match c.reported {
@@ -84,7 +91,7 @@ fn markdown(m: &ModelDoc, organization: &str) -> String {
     };
     format!(
         "# {model}: training compute and energy (EU AI Act, Annex XI 1.2(d)(e))\n\n\
-Provider: {organization}. Periods: {periods}: the model's training in these periods.\n\n\
+Provider: {organization}. Periods: {periods}; the figures cover {span}.\n\n\
 | field | value | recipients |\n|---|---|---|\n\
 | Training time | {wall} days wall-clock, {hw} accelerator-days | {recipients} |\n\
 | Amount of computation | {compute} | {recipients} |\n\

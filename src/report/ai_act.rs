@@ -554,10 +554,11 @@ fn training_time(jobs: &[&JobRow], period: &Period) -> TrainingTime {
 /// The energy methodology paragraph the Model Documentation Form asks for.
 fn methodology(jobs: &[&JobRow], measured_share: f64, compute: &Compute) -> String {
     let tiers: BTreeSet<&str> = jobs.iter().map(|j| j.energy_source.as_str()).collect();
-    // Where measured energy came from (estimates name their own power and hours).
+    // Where metered energy came from (sampled energy is the telemetry's, integrated as the
+    // tiers say; estimates name their own power and hours).
     let sources: BTreeSet<&str> = jobs
         .iter()
-        .filter(|j| j.energy_source != Tier::Estimated && !j.energy_detail.is_empty())
+        .filter(|j| j.energy_source == Tier::Metered && !j.energy_detail.is_empty())
         .map(|j| j.energy_detail.as_str())
         .collect();
     let sources: Vec<&str> = sources.into_iter().collect();

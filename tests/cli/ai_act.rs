@@ -154,7 +154,7 @@ e1,e,t,FR,2026-07-01T00:00:00Z,2026-07-02T00:00:00Z,A100-SXM4-80GB,8,,evaluation
     );
     assert!(md.contains("AI Office, national competent authorities"));
     assert!(md.contains("Over 10^23 FLOP: yes; over 10^25 FLOP: no."));
-    assert!(md.contains("Provider: Lab."));
+    assert!(md.contains("Provider: Lab. Periods: 2026-Q3; the figures cover this period alone"));
     assert!(md.contains("In the absence of a delegated act adopted under Article 53(5)"));
     // 200,000 accelerator-hours = 8333.3 accelerator-days: 8300 to two figures.
     assert!(md.contains("8300 accelerator-days"), "{md}");
