@@ -61,6 +61,17 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
                 report.ai_act.note = Some(format!("{} was not carried forward: {why}", prev.file))
             }
         }
+        let before = score::bridge::cells_of_json(&earlier);
+        let after = score::bridge::cells_of_json(
+            &serde_json::to_value(&report.jobs)
+                .map(|jobs| serde_json::json!({ "jobs": jobs }))
+                .map_err(|e| Error::new(format!("internal error: {e}")))?,
+        );
+        let from = score::bridge::BridgeFrom {
+            period: prev.period.clone(),
+            sha256: prev.sha256.clone(),
+        };
+        report.bridge = Some(score::bridge::bridge(&before, &after, from));
         report.previous = Some(prev);
     }
     Ok(report)

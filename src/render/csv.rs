@@ -74,6 +74,7 @@ impl Renderer for Csv {
             ("csv/esrs-e1.csv".into(), esrs(r)?),
             ("csv/scope2.csv".into(), scope2(r)?),
             ("csv/scope3.csv".into(), scope3(r)?),
+            ("csv/bridge.csv".into(), bridge(r)?),
         ])
     }
 }
@@ -426,6 +427,59 @@ fn esrs(r: &Report) -> Result<Vec<u8>> {
         ],
         rows,
     )
+}
+
+/// bridge.csv: why the jobs' emissions changed since the previous report, by cause, for the
+/// organisation, each team and each site, location- and market-based (a header alone without
+/// `--previous`).
+fn bridge(r: &Report) -> Result<Vec<u8>> {
+    let header = vec![
+        "level",
+        "name",
+        "method",
+        "from_kgco2e",
+        "to_kgco2e",
+        "activity",
+        "energy_intensity",
+        "pue",
+        "grid_intensity",
+        "instruments",
+        "entered_scope",
+        "left_scope",
+    ];
+    let mut rows = Vec::new();
+    if let Some(b) = &r.bridge {
+        let org = [("organisation", "", &b.location, &b.market)];
+        let groups = b
+            .teams
+            .iter()
+            .map(|g| ("team", g.name.as_str(), &g.location, &g.market))
+            .chain(
+                b.sites
+                    .iter()
+                    .map(|g| ("site", g.name.as_str(), &g.location, &g.market)),
+            );
+        for (level, name, loc, mkt) in org.into_iter().chain(groups) {
+            for (method, c) in [("location", loc), ("market", mkt)] {
+                let e = &c.effects;
+                rows.push(vec![
+                    level.to_string(),
+                    name.to_string(),
+                    method.to_string(),
+                    num(c.from_kgco2e),
+                    num(c.to_kgco2e),
+                    num(e.activity),
+                    num(e.energy_intensity),
+                    num(e.pue),
+                    num(e.grid_intensity),
+                    opt(e.instruments),
+                    num(e.entered_scope),
+                    num(e.left_scope),
+                ]);
+            }
+        }
+    }
+    table(header, rows)
 }
 
 /// Scope 3 category 1, the cloud share: a row per cloud site and the total (`row` says which),

@@ -300,6 +300,8 @@ pub struct Report {
     pub practices: Vec<crate::score::Practice>,
     /// Quarter over quarter: each team's change since an earlier report (`--previous`).
     pub previous: Option<crate::score::progress::Previous>,
+    /// Why the jobs' emissions changed since that report, by cause (`--previous`).
+    pub bridge: Option<crate::score::bridge::Bridge>,
     pub models: Vec<ModelView>,
     pub jobs: Vec<JobRow>,
     pub whatifs: Vec<WhatIf>,
@@ -375,6 +377,7 @@ impl Report {
             rubric: cfg.rubric.clone(),
             practices: crate::score::Practice::ALL.to_vec(),
             previous: None,
+            bridge: None,
             lineage,
             ai_act,
             charts: Vec::new(),

@@ -4,6 +4,7 @@
 //! clamped; `null` with a stated reason when the data to judge it is missing; overall = the
 //! weighted mean of the non-null scores.
 
+pub mod bridge;
 pub mod lineage;
 mod practices;
 pub mod progress;

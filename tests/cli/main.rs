@@ -3,6 +3,7 @@
 mod ai_act;
 mod bench;
 mod boamps;
+mod bridge;
 mod codecarbon;
 mod disclosure;
 mod errors;
