@@ -77,6 +77,43 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
     Ok(report)
 }
 
+/// A previous report can be compared with this one: the same organisation (when both name
+/// one), and a period that ends before this one starts (else the bridge and the carried
+/// figures would count a time twice).
+fn comparable(v: &serde_json::Value, shown: &str, report: &Report) -> Result<()> {
+    let org = v.get("organization").and_then(|o| o.as_str()).unwrap_or("");
+    if !org.is_empty() && !report.organization.is_empty() && org != report.organization {
+        return Err(Error::in_file(
+            shown,
+            format!(
+                "the previous report is {org}'s, this one {}'s: they cannot be compared",
+                report.organization
+            ),
+        )
+        .hint("give the previous report of the same organisation"));
+    }
+    let time = |k: &str| {
+        v.pointer(&format!("/period/{k}"))
+            .and_then(|t| t.as_str())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc())
+    };
+    if let (Some(start), Some(end)) = (time("start"), time("end")) {
+        if start < report.period.end && report.period.start < end {
+            return Err(Error::in_file(
+                shown,
+                format!(
+                    "the previous report's period ({}) overlaps this one ({}): it would count that time twice",
+                    v.pointer("/period/label").and_then(|l| l.as_str()).unwrap_or("?"),
+                    report.period.label
+                ),
+            )
+            .hint("give the report of an earlier period"));
+        }
+    }
+    Ok(())
+}
+
 /// Read an earlier report.json and compare each team with it.
 fn previous(
     p: &std::path::Path,
@@ -96,6 +133,7 @@ fn previous(
         )
         .hint("give the report.json of an earlier greenledger run"));
     }
+    comparable(&v, &shown, report)?;
     let prev = score::progress::Previous {
         file: shown,
         period: v

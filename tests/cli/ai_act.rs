@@ -235,8 +235,8 @@ f-q3,ft,t,s,2026-07-05T00:00:00Z,2026-07-06T00:00:00Z,A100-SXM4-80GB,8,fine-tuni
     let old = model(&r3, "old");
     assert_eq!(old["periods"], serde_json::json!(["2026-Q2"]));
     assert!(close(f(&old["training_energy_mwh"]), 1.5));
-    // A previous report that already covers the period is not carried: the period stands
-    // alone and a note says why.
+    // A previous report whose period overlaps this one is refused: it would count the time
+    // twice.
     let again = d3.path().join("again");
     super::gl()
         .args(["report", "--quiet", "--format", "json", "--config"])
@@ -246,13 +246,8 @@ f-q3,ft,t,s,2026-07-05T00:00:00Z,2026-07-06T00:00:00Z,A100-SXM4-80GB,8,fine-tuni
         .arg("--out")
         .arg(&again)
         .assert()
-        .code(0);
-    let r = super::read_json(&again.join("report.json"));
-    assert_eq!(r["ai_act"]["lifetime"], "period");
-    assert!(r["ai_act"]["note"]
-        .as_str()
-        .unwrap()
-        .contains("already covers 2026-Q3"));
+        .code(2)
+        .stderr(predicates::str::contains("overlaps this one (2026-Q3)"));
 }
 
 /// A mixture-of-experts model: 47e9 parameters, 13e9 active, 1e12 tokens -> 6 x 13e9 x 1e12 =

@@ -120,3 +120,44 @@ fn the_demos_bridge_adds_up() {
         r["totals"]["location_kgco2e"].as_f64().unwrap()
     ));
 }
+
+/// Another organisation's report cannot be a previous report.
+#[test]
+fn another_organisations_report_is_refused() {
+    let d = tmp_with(&[]);
+    let jobs = "job_id,model,team,site,start,end,hardware,devices\n\
+a,m,t,s,2026-05-01T00:00:00Z,2026-05-02T00:00:00Z,A100-SXM4-80GB,8\n";
+    report(d.path(), "2026-Q2", 1.2, 100.0, jobs, None);
+    let config = "[report]\nperiod = \"2026-Q3\"\norganization = \"Other Lab\"\n\n[inputs]\njobs = [\"jobs-2026-Q2.csv\"]\n\n[[site]]\nid = \"s\"\nzone = \"FR\"\npue = 1.2\n";
+    std::fs::write(d.path().join("other.toml"), config).unwrap();
+    // The first report names no organisation: no refusal on that ground.
+    super::gl()
+        .args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("other.toml"))
+        .arg("--previous")
+        .arg(d.path().join("out-2026-Q2/report.json"))
+        .arg("--out")
+        .arg(d.path().join("o1"))
+        .assert()
+        .code(0);
+    // Its own report as the previous one of a third organisation's: refused.
+    let third = config.replace("Other Lab", "Third Lab");
+    std::fs::write(d.path().join("third.toml"), third).unwrap();
+    let moved = d.path().join("q1.json");
+    let mut v = read_json(&d.path().join("o1/report.json"));
+    v["period"]["start"] = "2026-01-01T00:00:00Z".into();
+    v["period"]["end"] = "2026-04-01T00:00:00Z".into();
+    std::fs::write(&moved, serde_json::to_vec(&v).unwrap()).unwrap();
+    super::gl()
+        .args(["report", "--quiet", "--format", "json", "--config"])
+        .arg(d.path().join("third.toml"))
+        .arg("--previous")
+        .arg(&moved)
+        .arg("--out")
+        .arg(d.path().join("o2"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "the previous report is Other Lab's, this one Third Lab's",
+        ));
+}

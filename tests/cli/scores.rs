@@ -261,6 +261,16 @@ fn deltas_against_a_previous_report() {
         .arg(&prev)
         .assert()
         .code(0);
+    // Made the previous quarter's (a previous report must end before this period starts).
+    let mut earlier = read_json(&prev.join("report.json"));
+    earlier["period"] = serde_json::json!({
+        "label": "2026-Q2", "start": "2026-04-01T00:00:00Z", "end": "2026-07-01T00:00:00Z"
+    });
+    std::fs::write(
+        prev.join("report.json"),
+        serde_json::to_vec(&earlier).unwrap(),
+    )
+    .unwrap();
     std::fs::write(
         d.path().join("jobs.csv"),
         JOBS.replace("fp32,completed,,40,", "fp32,completed,,20,"),
@@ -278,7 +288,7 @@ fn deltas_against_a_previous_report() {
     let r = read_json(&out.join("report.json"));
     let before = read_json(&prev.join("report.json"));
     let p = &r["previous"];
-    assert_eq!(p["period"], "2026-Q3");
+    assert_eq!(p["period"], "2026-Q2");
     let a = p["teams"]
         .as_array()
         .unwrap()
