@@ -73,6 +73,8 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
         };
         report.bridge = Some(score::bridge::bridge(&before, &after, from));
         report.previous = Some(prev);
+        // The charts are data of the report: the bridge's waterfall joins them.
+        report.charts = report::chart::charts(&report);
     }
     Ok(report)
 }

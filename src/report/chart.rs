@@ -195,7 +195,37 @@ pub fn charts(r: &Report) -> Vec<BarChart> {
     ];
     charts.extend(idle_by_node(r));
     charts.extend(waterfalls(r));
+    charts.extend(bridge(r));
     charts
+}
+
+/// With `--previous`: the previous period's jobs' emissions (location-based), each effect of
+/// the bridge, and this period's, as a waterfall.
+fn bridge(r: &Report) -> Option<BarChart> {
+    let b = r.bridge.as_ref()?;
+    let (c, e) = (&b.location, &b.location.effects);
+    let steps = [
+        (b.from.period.as_str(), c.from_kgco2e),
+        ("activity", e.activity),
+        ("energy per GPU-hour", e.energy_intensity),
+        ("PUE", e.pue),
+        ("grid", e.grid_intensity),
+        ("entered", e.entered_scope),
+        ("left", e.left_scope),
+        (r.period.label.as_str(), c.to_kgco2e),
+    ];
+    Some(BarChart::of_kind(
+        Kind::Waterfall,
+        "bridge_location",
+        "Why the jobs' emissions changed (location-based)",
+        "kgCO₂e",
+        steps.iter().map(|(k, _)| k.to_string()).collect(),
+        vec![series(
+            "emissions",
+            steps.iter().map(|(_, v)| *v).collect(),
+            0,
+        )],
+    ))
 }
 
 /// Per site, from the accelerators in jobs to the electricity the inventory counts: the host in

@@ -79,6 +79,24 @@ c,n,u,s,2026-08-03T00:00:00Z,2026-08-04T00:00:00Z,A100-SXM4-80GB,8,100,500\n";
     .map(|k| org["effects"][k].as_f64().unwrap())
     .sum();
     assert!((total - (27.5 - 48.0)).abs() < 1e-9, "{total}");
+    // The waterfall: the previous total, each effect, this total.
+    let chart = r["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "bridge_location")
+        .unwrap();
+    assert_eq!(chart["kind"], "waterfall");
+    assert_eq!(chart["categories"][0], "2026-Q2");
+    assert_eq!(chart["categories"][7], "2026-Q3");
+    let v: Vec<f64> = chart["series"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(close(v[0], 48.0) && close(v[7], 27.5));
+    assert!((v[..7].iter().sum::<f64>() - v[7]).abs() < 1e-9);
     let csv = std::fs::read_to_string(d.path().join("out-2026-Q3/csv/bridge.csv")).unwrap();
     assert!(
         csv.lines()

@@ -392,6 +392,58 @@ pub(super) fn progress(l: &mut Layout, r: &Report) {
             7.5,
         );
     }
+    bridge(l, r);
+}
+
+/// Why the jobs' emissions changed: the bridge's location-based effects per organisation,
+/// team and site, and its waterfall.
+fn bridge(l: &mut Layout, r: &Report) {
+    let Some(b) = &r.bridge else {
+        return;
+    };
+    l.heading("Why the jobs' emissions changed (location-based, kgCO₂e)");
+    if let Some(c) = chart_of(r, "bridge_location") {
+        l.chart(c);
+    }
+    let row = |name: String, c: &crate::score::bridge::Change| {
+        let e = &c.effects;
+        vec![
+            name,
+            n(c.from_kgco2e, 1),
+            n(e.activity, 1),
+            n(e.energy_intensity, 1),
+            n(e.pue, 1),
+            n(e.grid_intensity, 1),
+            n(e.entered_scope + e.left_scope, 1),
+            n(c.to_kgco2e, 1),
+        ]
+    };
+    let mut rows = vec![row("organisation".into(), &b.location)];
+    rows.extend(
+        b.teams
+            .iter()
+            .map(|g| row(format!("team {}", g.name), &g.location)),
+    );
+    rows.extend(
+        b.sites
+            .iter()
+            .map(|g| row(format!("site {}", g.name), &g.location)),
+    );
+    l.table(
+        &[
+            col("", 1.6, false),
+            col(&b.from.period, 0.9, true),
+            col("activity", 0.9, true),
+            col("energy per GPU-h", 0.9, true),
+            col("PUE", 0.8, true),
+            col("grid", 0.8, true),
+            col("entered / left", 0.9, true),
+            col(&r.period.label, 0.9, true),
+        ],
+        &rows,
+        7.0,
+    );
+    l.note("Each change split by cause (additive LMDI-I per site and team); the effects add up to the change. The market-based split is in report.json and csv/bridge.csv.");
 }
 
 /// The what-ifs, largest saving first.
