@@ -74,6 +74,49 @@ pub struct Change {
     pub from_kgco2e: f64,
     pub to_kgco2e: f64,
     pub effects: Effects,
+    /// The effect of the largest size (`null` when nothing changed): what explains the change
+    /// most.
+    pub main_effect: Option<MainEffect>,
+}
+
+/// An effect by name, with its kgCO2e.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MainEffect {
+    pub effect: &'static str,
+    pub kgco2e: f64,
+}
+
+impl Effects {
+    /// The effects by name, in a fixed order.
+    fn named(&self) -> Vec<(&'static str, f64)> {
+        let mut v = vec![
+            ("activity", self.activity),
+            ("energy_intensity", self.energy_intensity),
+            ("pue", self.pue),
+            ("grid_intensity", self.grid_intensity),
+        ];
+        v.extend(self.instruments.map(|i| ("instruments", i)));
+        v.extend([
+            ("entered_scope", self.entered_scope),
+            ("left_scope", self.left_scope),
+        ]);
+        v
+    }
+
+    /// The largest effect by size (the first of equals), when one is not zero.
+    fn main(&self) -> Option<MainEffect> {
+        self.named()
+            .into_iter()
+            .filter(|(_, v)| *v != 0.0)
+            .fold(
+                None,
+                |best: Option<(&'static str, f64)>, (k, v)| match best {
+                    Some((_, b)) if b.abs() >= v.abs() => best,
+                    _ => Some((k, v)),
+                },
+            )
+            .map(|(effect, kgco2e)| MainEffect { effect, kgco2e })
+    }
 }
 
 /// The logarithmic mean.
@@ -145,6 +188,8 @@ pub fn decompose<K: Ord + Clone>(
         t
     };
     let (b, a) = (sum(before), sum(after));
+    loc.main_effect = loc.effects.main();
+    mkt.main_effect = mkt.effects.main();
     loc.from_kgco2e = b.location_kg;
     loc.to_kgco2e = a.location_kg;
     mkt.from_kgco2e = b.market_kg;
@@ -306,6 +351,9 @@ mod tests {
         assert_eq!(r3(e.grid_intensity), -24.330);
         assert!((e.total() - (-23.25)).abs() < 1e-9);
         assert!((loc.from_kgco2e - 48.0).abs() < 1e-12 && (loc.to_kgco2e - 24.75).abs() < 1e-12);
+        // The grid explains the change most.
+        let main = loc.main_effect.unwrap();
+        assert_eq!((main.effect, r3(main.kgco2e)), ("grid_intensity", -24.33));
     }
 
     #[test]

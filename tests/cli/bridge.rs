@@ -60,6 +60,7 @@ c,n,u,s,2026-08-03T00:00:00Z,2026-08-04T00:00:00Z,A100-SXM4-80GB,8,100,500\n";
     assert_eq!(r3(&e["energy_intensity"]), -10.098);
     assert_eq!(r3(&e["pue"]), -3.054);
     assert_eq!(r3(&e["grid_intensity"]), -24.33);
+    assert_eq!(t["location"]["main_effect"]["effect"], "grid_intensity");
     assert!(close(t["location"]["from_kgco2e"].as_f64().unwrap(), 48.0));
     assert!(close(t["location"]["to_kgco2e"].as_f64().unwrap(), 24.75));
     let org = &b["location"];
