@@ -59,6 +59,9 @@ fn the_demo_pdf_carries_teams_totals_and_every_job() {
         "Findings",
         "Factors used",
         "Contents",
+        "Cloud compute (Scope 3, category 1)",
+        "EU AI Act documentation",
+        "Why the jobs' emissions changed",
     ] {
         assert!(all.contains(section), "{section}");
     }

@@ -376,6 +376,7 @@ pub(super) fn progress(l: &mut Layout, r: &Report) {
                     on(d.market_kgco2e, 1),
                     on(d.kgco2e_per_gpu_hour, 4),
                     on(d.scores.get("overall").copied().flatten(), 1),
+                    main_cause(r, &d.team),
                 ]
             })
             .collect();
@@ -387,12 +388,23 @@ pub(super) fn progress(l: &mut Layout, r: &Report) {
                 col("Δ market kgCO₂e", 1.0, true),
                 col("Δ kgCO₂e per accel.-h", 1.0, true),
                 col("Δ overall score", 0.9, true),
+                col("main cause (kgCO₂e)", 1.4, false),
             ],
             &rows,
             7.5,
         );
     }
     bridge(l, r);
+}
+
+/// A team's main cause of change in the bridge (location-based), or a dash.
+fn main_cause(r: &Report, team: &str) -> String {
+    r.bridge
+        .as_ref()
+        .and_then(|b| b.teams.iter().find(|g| g.name == team))
+        .and_then(|g| g.location.main_effect.as_ref())
+        .map(|m| format!("{}: {}", m.effect.replace('_', " "), n(m.kgco2e, 1)))
+        .unwrap_or_else(|| "—".into())
 }
 
 /// Why the jobs' emissions changed: the bridge's location-based effects per organisation,
