@@ -6,8 +6,8 @@
 use crate::config::{cloud_region, Site};
 use crate::findings::{codes, Finding};
 use crate::ledger::{InventoryRow, ProviderRow};
-use crate::timeutil::Period;
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use crate::timeutil::{next_month_start, seconds, Period};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -150,36 +150,25 @@ fn claims(site: &Site, provider: Option<&str>, region: Option<&str>, row: &Provi
 /// The first instant of a `YYYY-MM` month and of the next.
 fn month_span(month: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let d = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
-    let next = if d.month() == 12 {
-        NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)?
-    } else {
-        NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1)?
-    };
-    let at = |n: NaiveDate| Utc.from_utc_datetime(&n.and_hms_opt(0, 0, 0).unwrap_or_default());
-    Some((at(d), at(next)))
+    let start = Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN));
+    Some((start, next_month_start(start)))
 }
 
 /// The share of a month inside the period (0 when outside).
 fn share_in(month: &str, period: &Period) -> f64 {
-    let Some((a, b)) = month_span(month) else {
-        return 0.0;
-    };
-    let inside = (b.min(period.end) - a.max(period.start))
-        .num_seconds()
-        .max(0) as f64;
-    inside / (b - a).num_seconds() as f64
+    match month_span(month) {
+        Some((a, b)) => period.overlap_s(a, b) / seconds(a, b),
+        None => 0.0,
+    }
 }
 
 /// The months that overlap the period, as `YYYY-MM`.
 fn period_months(period: &Period) -> Vec<String> {
     let mut out = Vec::new();
-    let mut m = period.start.format("%Y-%m").to_string();
-    while let Some((a, b)) = month_span(&m) {
-        if a >= period.end {
-            break;
-        }
-        out.push(m);
-        m = b.format("%Y-%m").to_string();
+    let mut t = period.start;
+    while t < period.end {
+        out.push(t.format("%Y-%m").to_string());
+        t = next_month_start(t);
     }
     out
 }
