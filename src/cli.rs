@@ -111,7 +111,8 @@ pub struct InputArgs {
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub boamps: Vec<PathBuf>,
     /// Cloud providers' carbon exports (Google Cloud Carbon Footprint as JSON lines or CSV, AWS
-    /// CARBON_EMISSIONS as CSV or Parquet), set beside the cloud sites' own figures.
+    /// CARBON_EMISSIONS as CSV or Parquet, Azure item details by location as JSON), set beside
+    /// the cloud sites' own figures.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub cloud_carbon: Vec<PathBuf>,
     /// A `greenledger pushdown` folder whose engine has run: its results (per job, device,

@@ -155,6 +155,8 @@ pub(crate) mod codes {
     pub(crate) const CLOUD_UNMATCHED: &str = "cloud.unmatched-rows";
     pub(crate) const CLOUD_NO_MONTH: &str = "cloud.month-missing";
     pub(crate) const CLOUD_RESTATED: &str = "cloud.restated";
+    pub(crate) const CLOUD_AZURE_SCOPES: &str = "cloud.azure-scopes-assumed";
+    pub(crate) const CLOUD_AZURE_INCOMPLETE: &str = "cloud.azure-incomplete";
     pub(crate) const MARKET_SURPLUS: &str = "market.surplus";
     pub(crate) const SACCT_BAD_ROW: &str = "sacct.bad-row";
     pub(crate) const GRID_DATE_ORDER: &str = "grid.date-order";

@@ -95,7 +95,9 @@ pub struct ProviderRow {
     pub account: Option<String>,
     pub project: Option<String>,
     pub service: Option<String>,
-    pub location_kgco2e: f64,
+    /// The provider's location-based figure; `None` where it gives one figure only (Azure's,
+    /// read as market-based).
+    pub location_kgco2e: Option<f64>,
     pub market_kgco2e: Option<f64>,
     pub model_version: Option<String>,
     /// The export and line (row) it was read from.

@@ -499,6 +499,7 @@ fn scope3(r: &Report) -> Result<Vec<u8>> {
         "provider_model_version",
         "provider_source",
         "difference_kgco2e",
+        "difference_method",
     ];
     let mut rows: Vec<Vec<String>> = c
         .sites
@@ -518,6 +519,7 @@ fn scope3(r: &Report) -> Result<Vec<u8>> {
                 p.and_then(|p| p.model_version.clone()).unwrap_or_default(),
                 p.map(|p| p.source.clone()).unwrap_or_default(),
                 opt(x.difference_kgco2e),
+                s(&x.difference_method),
             ]
         })
         .collect();
@@ -529,7 +531,7 @@ fn scope3(r: &Report) -> Result<Vec<u8>> {
         String::new(),
     ];
     total.extend([num(t.kwh), num(t.location_kgco2e), num(t.market_kgco2e)]);
-    total.extend(std::iter::repeat_n(String::new(), 5));
+    total.extend(std::iter::repeat_n(String::new(), 6));
     rows.push(total);
     table(header, rows)
 }

@@ -42,8 +42,11 @@ pub struct CloudSite {
     pub market_kgco2e: f64,
     /// The provider's own figure, when its export was given; `null` otherwise.
     pub provider_reported: Option<ProviderReported>,
-    /// Ours (location-based) less the provider's location-based figure; `null` without one.
+    /// Ours less the provider's figure, by `difference_method`: location-based where the
+    /// provider gives one, else market-based (Azure's one figure); `null` without an export.
     pub difference_kgco2e: Option<f64>,
+    /// `location-based` or `market-based`; `null` without an export.
+    pub difference_method: Option<String>,
 }
 
 /// The cloud sites' sum.
@@ -103,6 +106,15 @@ pub fn table(
         let picked: Vec<&ProviderRow> = matching.iter().map(|&i| &exports[i]).collect();
         let reported = reported(site, &picked, period, &mut findings);
         let location: f64 = mine.iter().map(|r| r.location_kgco2e).sum();
+        let market: f64 = mine.iter().map(|r| r.market_kgco2e).sum();
+        let difference =
+            reported
+                .as_ref()
+                .and_then(|p| match (p.location_kgco2e, p.market_kgco2e) {
+                    (Some(l), _) => Some((location - l, "location-based")),
+                    (None, Some(m)) => Some((market - m, "market-based")),
+                    (None, None) => None,
+                });
         let line = CloudSite {
             site: site.id.clone(),
             provider,
@@ -111,11 +123,9 @@ pub fn table(
             location_kgco2e: location,
             jobs_it_kwh: mine.iter().map(|r| r.jobs_it_kwh).sum(),
             jobs_location_kgco2e: mine.iter().map(|r| r.jobs_location_kgco2e).sum(),
-            market_kgco2e: mine.iter().map(|r| r.market_kgco2e).sum(),
-            difference_kgco2e: reported
-                .as_ref()
-                .and_then(|p| p.location_kgco2e)
-                .map(|p| location - p),
+            market_kgco2e: market,
+            difference_kgco2e: difference.map(|d| d.0),
+            difference_method: difference.map(|d| d.1.to_string()),
             provider_reported: reported,
         };
         out.totals.kwh += line.kwh;
@@ -202,7 +212,7 @@ fn reported(
     for r in &inside {
         by_month.entry(r.month.as_str()).or_default().push(r);
     }
-    let (mut location, mut market, mut market_known) = (0.0, 0.0, true);
+    let (mut location, mut market) = (Known::default(), Known::default());
     let (mut used, mut dropped) = (BTreeSet::new(), BTreeSet::new());
     for (month, rs) in &by_month {
         let latest = rs
@@ -216,11 +226,8 @@ fn reported(
                 continue;
             }
             used.extend(r.model_version.clone());
-            location += share * r.location_kgco2e;
-            match r.market_kgco2e {
-                Some(m) => market += share * m,
-                None => market_known = false,
-            }
+            location.add(r.location_kgco2e.map(|x| share * x));
+            market.add(r.market_kgco2e.map(|x| share * x));
         }
     }
     let dropped: Vec<String> = dropped.difference(&used).cloned().collect();
@@ -251,8 +258,8 @@ fn reported(
     }
     let files: BTreeSet<&str> = inside.iter().map(|r| r.file.as_str()).collect();
     Some(ProviderReported {
-        location_kgco2e: Some(location),
-        market_kgco2e: market_known.then_some(market),
+        location_kgco2e: location.sum(),
+        market_kgco2e: market.sum(),
         model_version: (!used.is_empty()).then(|| used.into_iter().collect::<Vec<_>>().join(", ")),
         source: format!(
             "{} export ({})",
@@ -260,6 +267,25 @@ fn reported(
             files.into_iter().collect::<Vec<_>>().join(", ")
         ),
     })
+}
+
+/// A sum that is known only when every term is.
+#[derive(Default)]
+struct Known {
+    sum: f64,
+    unknown: bool,
+}
+
+impl Known {
+    fn add(&mut self, x: Option<f64>) {
+        match x {
+            Some(x) => self.sum += x,
+            None => self.unknown = true,
+        }
+    }
+    fn sum(&self) -> Option<f64> {
+        (!self.unknown).then_some(self.sum)
+    }
 }
 
 fn provider_name(p: &str) -> &str {

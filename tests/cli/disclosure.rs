@@ -509,3 +509,134 @@ fn the_providers_exports_sit_beside_the_cloud_sites_by_hand() {
         120.0 * july + 100.0 + 80.0
     ));
 }
+
+/// Azure's item details beside an Azure site, by hand. `az` (azure:eastus, 300 g/kWh, PUE 1.2):
+/// j5 1000 kWh IT -> 1200 kWh, 360 kg, and 360 kg market-based (no residual mix: the grid
+/// factor). Azure's response for August (the month in the file's name) gives `east us` 200 kg,
+/// read as market-based: the difference is market-based, 360 - 200 = 160 kg; July and
+/// September have no export (a warning). A second response keeps its request (July, Scope 2
+/// only) and gives 150 kg; with it the July warning goes and Azure's figure is 350 kg. A third
+/// response by subscription is refused as a whole (an error at its line 1); a row without a
+/// number is an error with its line.
+const AZURE_SITE: &str = r#"
+[inputs]
+jobs = ["jobs.csv"]
+cloud_carbon = ["azure-2026-08.json", "july.json", "by-subscription-2026-09.json"]
+
+[[site]]
+id = "az"
+zone = "azure:eastus"
+grid_intensity_g_per_kwh = 300
+pue = 1.2
+"#;
+
+const AZURE_AUGUST: &str = r#"{
+  "subscriptionAccessDecisionList": [{ "subscriptionId": "sub-1", "decision": "Allowed" }],
+  "value": [
+    { "dataType": "ItemDetailsData", "itemName": "east us", "categoryType": "Location",
+      "latestMonthEmissions": 200, "previousMonthEmissions": 150,
+      "monthOverMonthEmissionsChangeRatio": 0.333, "monthlyEmissionsChangeValue": 50 },
+    { "dataType": "ItemDetailsData", "itemName": "west europe", "categoryType": "Location",
+      "latestMonthEmissions": 40 },
+    { "dataType": "ItemDetailsData", "itemName": "north europe", "categoryType": "Location" }
+  ]
+}"#;
+
+const AZURE_JULY: &str = r#"{"reportType":"ItemDetailsReport","subscriptionList":["sub-1"],"carbonScopeList":["Scope2"],"dateRange":{"start":"2026-07-01","end":"2026-07-01"},"categoryType":"Location","value":[{"dataType":"ItemDetailsData","itemName":"east us","categoryType":"Location","latestMonthEmissions":150}]}"#;
+
+const AZURE_BY_SUBSCRIPTION: &str = r#"{"value":[{"dataType":"ItemDetailsData","itemName":"sub-1","categoryType":"Subscription","latestMonthEmissions":999}]}"#;
+
+#[test]
+fn azures_item_details_sit_beside_an_azure_site_by_hand() {
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,energy_kwh\n\
+j5,m,t,az,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,A100-SXM4-80GB,8,1000\n";
+    let run = |files: &[(&str, &str)], config: &str| {
+        let mut all = vec![("greenledger.toml", config), ("jobs.csv", jobs)];
+        all.extend_from_slice(files);
+        let d = tmp_with(&all);
+        let out = d.path().join("out");
+        super::gl()
+            .args(["report", "--quiet", "--format", "json,csv", "--config"])
+            .arg(d.path().join("greenledger.toml"))
+            .args(["--period", "2026-Q3", "--out"])
+            .arg(&out)
+            .assert()
+            .code(1);
+        let csv = std::fs::read_to_string(out.join("csv/scope3.csv")).unwrap();
+        (super::read_json(&out.join("report.json")), csv)
+    };
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    let one = AZURE_SITE.replace(r#", "july.json", "by-subscription-2026-09.json""#, "");
+    let (r, csv) = run(&[("azure-2026-08.json", AZURE_AUGUST)], &one);
+    let site = &r["scope3"]["category_1_cloud"]["sites"][0];
+    assert_eq!(
+        (site["provider"].as_str(), site["region"].as_str()),
+        (Some("azure"), Some("eastus"))
+    );
+    assert!(close(f(&site["location_kgco2e"]), 360.0));
+    assert!(close(f(&site["market_kgco2e"]), 360.0));
+    let p = &site["provider_reported"];
+    assert!(p["location_kgco2e"].is_null(), "{p}");
+    assert!(close(f(&p["market_kgco2e"]), 200.0), "{p}");
+    assert!(p["source"]
+        .as_str()
+        .unwrap()
+        .contains("Azure carbon optimisation"));
+    assert!(close(f(&site["difference_kgco2e"]), 160.0));
+    assert_eq!(site["difference_method"], "market-based");
+    assert!(csv.contains(",160,market-based"), "{csv}");
+    let codes = |r: &serde_json::Value| -> Vec<(String, Option<u64>, String)> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["code"].as_str().unwrap().starts_with("cloud."))
+            .map(|x| {
+                (
+                    x["code"].as_str().unwrap().to_string(),
+                    x["line"].as_u64(),
+                    x["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let found = codes(&r);
+    let has = |code: &str, text: &str| found.iter().any(|(c, _, m)| c == code && m.contains(text));
+    assert!(has("cloud.month-missing", "2026-07, 2026-09"), "{found:?}");
+    assert!(
+        has("cloud.azure-scopes-assumed", "Scope 2 alone"),
+        "{found:?}"
+    );
+    assert!(has("cloud.unmatched-rows", "azure:westeurope"), "{found:?}");
+    let bad: Vec<_> = found
+        .iter()
+        .filter(|(c, _, _)| c == "cloud.bad-row")
+        .collect();
+    assert_eq!(bad.len(), 1, "{found:?}");
+    assert_eq!(bad[0].1, Some(9), "the row without a number, by its line");
+
+    // With July's response (its request kept) and a report by subscription.
+    let (r, _) = run(
+        &[
+            ("azure-2026-08.json", AZURE_AUGUST),
+            ("july.json", AZURE_JULY),
+            ("by-subscription-2026-09.json", AZURE_BY_SUBSCRIPTION),
+        ],
+        AZURE_SITE,
+    );
+    let site = &r["scope3"]["category_1_cloud"]["sites"][0];
+    assert!(close(f(&site["provider_reported"]["market_kgco2e"]), 350.0));
+    assert!(close(f(&site["difference_kgco2e"]), 10.0));
+    let found = codes(&r);
+    let missing: Vec<_> = found
+        .iter()
+        .filter(|(c, _, _)| c == "cloud.month-missing")
+        .collect();
+    assert!(missing[0].2.contains("2026-09") && !missing[0].2.contains("2026-07"));
+    let refused = found
+        .iter()
+        .find(|(c, _, _)| c == "cloud.unrecognised")
+        .expect("the report by subscription is refused");
+    assert!(refused.2.contains("not by Location"), "{refused:?}");
+    assert_eq!(refused.1, Some(1));
+}

@@ -78,7 +78,11 @@ pub(super) fn scope3(l: &mut Layout, r: &Report) {
                 n(x.location_kgco2e, 1),
                 n(x.market_kgco2e, 1),
                 on(p.and_then(|p| p.location_kgco2e), 1),
-                on(x.difference_kgco2e, 1),
+                on(p.and_then(|p| p.market_kgco2e), 1),
+                match (x.difference_kgco2e, x.difference_method.as_deref()) {
+                    (Some(d), Some(m)) => format!("{} ({})", n(d, 1), m.trim_end_matches("-based")),
+                    _ => "-".into(),
+                },
             ]
         })
         .collect();
@@ -92,6 +96,7 @@ pub(super) fn scope3(l: &mut Layout, r: &Report) {
         n(t.market_kgco2e, 1),
         String::new(),
         String::new(),
+        String::new(),
     ]);
     l.table(
         &[
@@ -101,8 +106,9 @@ pub(super) fn scope3(l: &mut Layout, r: &Report) {
             col("kWh", 1.0, true),
             col("location kgCO₂e", 1.1, true),
             col("market kgCO₂e", 1.1, true),
-            col("provider's kgCO₂e", 1.1, true),
-            col("difference", 1.0, true),
+            col("provider loc.", 1.0, true),
+            col("provider mkt.", 1.0, true),
+            col("difference", 1.3, true),
         ],
         &rows,
         7.0,

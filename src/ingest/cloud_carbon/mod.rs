@@ -1,8 +1,11 @@
 //! Cloud providers' own carbon exports, set beside the cloud sites' bottom-up figures (as a
 //! meter is set beside a site): Google Cloud Carbon Footprint (the BigQuery table as JSON lines,
 //! nested as `bq extract` writes it, or as CSV with dotted or underscored column names) and
-//! AWS Customer Carbon Footprint `CARBON_EMISSIONS` Data Exports (CSV or Parquet, MTCO2e). Each row is a
+//! AWS Customer Carbon Footprint `CARBON_EMISSIONS` Data Exports (CSV or Parquet, MTCO2e), and
+//! Azure carbon optimisation item details by location (JSON, kgCO2e; in `azure`). Each row is a
 //! month of one account or project, region and service. The layout is told by the columns.
+
+mod azure;
 
 use super::InputRecord;
 use crate::config::Config;
@@ -46,10 +49,20 @@ pub(crate) fn read(
 ) -> (Vec<ProviderRow>, Vec<Finding>) {
     let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let text = String::from_utf8_lossy(body);
+    let mut notes = Vec::new();
     let parsed = if body.starts_with(b"PAR1") {
         parquet_rows(body, shown)
     } else if text.trim_start().starts_with('{') {
-        google_jsonl(&text, shown)
+        // One JSON document with a `value` list is Azure's response; else Google's JSON lines.
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) if azure::is_response(&v) => {
+                azure::rows(&v, &text, shown).map(|(rows, rejected, n)| {
+                    notes = n;
+                    (rows, rejected)
+                })
+            }
+            _ => google_jsonl(&text, shown),
+        }
     } else {
         csv_rows(body, shown)
     };
@@ -67,14 +80,11 @@ pub(crate) fn read(
     rec.rows = (rows.len() + rejected.len()) as u64;
     rec.rows_used = rows.len() as u64;
     rec.rows_rejected = rejected.len() as u64;
-    let findings = rejected
-        .into_iter()
-        .map(|(line, why)| {
-            Finding::error(codes::CLOUD_BAD_ROW, format!("{why}; the row is not used"))
-                .at(shown, Some(line))
-        })
-        .collect();
-    (rows, findings)
+    notes.extend(rejected.into_iter().map(|(line, why)| {
+        Finding::error(codes::CLOUD_BAD_ROW, format!("{why}; the row is not used"))
+            .at(shown, Some(line))
+    }));
+    (rows, notes)
 }
 
 /// A number given as a JSON number or as text (BigQuery writes INT64 as text).
@@ -184,7 +194,7 @@ impl Fields {
             account: self.account,
             project: self.project,
             service: self.service,
-            location_kgco2e: location * to_kg,
+            location_kgco2e: Some(location * to_kg),
             market_kgco2e: self.market_kg.map(|m| m * to_kg),
             model_version: self.model_version,
             file: shown.to_string(),
@@ -389,7 +399,7 @@ mod tests {
         assert_eq!(a[0].month, "2026-07");
         assert_eq!(a[0].region, "us-central1");
         assert_eq!(a[0].project.as_deref(), Some("lab"));
-        assert_eq!(a[0].location_kgco2e, 400.5);
+        assert_eq!(a[0].location_kgco2e, Some(400.5));
         assert_eq!(a[0].market_kgco2e, Some(105.8));
         assert_eq!(a[1].market_kgco2e, None);
         assert_eq!(a[1].model_version.as_deref(), Some("12"));
@@ -408,7 +418,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].provider, "aws");
         assert_eq!(rows[0].month, "2026-07");
-        assert_eq!(rows[0].location_kgco2e, 1250.0);
+        assert_eq!(rows[0].location_kgco2e, Some(1250.0));
         assert_eq!(rows[0].market_kgco2e, Some(500.0));
         assert_eq!(rows[1].model_version.as_deref(), Some("v3.0.0"));
         assert_eq!(rows[0].account.as_deref(), Some("222"));
@@ -464,7 +474,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].month, "2026-07");
         assert_eq!(rows[1].month, "2026-08");
-        assert_eq!(rows[0].location_kgco2e, 1500.0);
+        assert_eq!(rows[0].location_kgco2e, Some(1500.0));
         assert_eq!(rows[0].market_kgco2e, Some(500.0));
         assert_eq!(rows[1].market_kgco2e, None);
         assert_eq!((rows[0].line, rows[1].line), (1, 2));
