@@ -61,22 +61,46 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
                 report.ai_act.note = Some(format!("{} was not carried forward: {why}", prev.file))
             }
         }
-        let before = score::bridge::cells_of_json(&earlier);
-        let after = score::bridge::cells_of_json(
-            &serde_json::to_value(&report.jobs)
-                .map(|jobs| serde_json::json!({ "jobs": jobs }))
+        let before = score::bridge::side_of_json(&earlier);
+        let after = score::bridge::side_of_json(
+            &serde_json::to_value(&report)
                 .map_err(|e| Error::new(format!("internal error: {e}")))?,
         );
         let from = score::bridge::BridgeFrom {
             period: prev.period.clone(),
             sha256: prev.sha256.clone(),
         };
-        report.bridge = Some(score::bridge::bridge(&before, &after, from));
+        let cloud = cloud_sites(&cfg, &earlier);
+        report.bridge = Some(score::bridge::bridge(&before, &after, &cloud, from));
         report.previous = Some(prev);
         // The charts are data of the report: the bridge's waterfall joins them.
         report.charts = report::chart::charts(&report);
     }
     Ok(report)
+}
+
+/// The sites of Scope 3 category 1 for the bridge: this configuration's cloud sites, and the
+/// previous report's cloud sites this configuration no longer names (a site keeps this
+/// report's classification in both periods, so they compare like for like).
+fn cloud_sites(cfg: &Config, earlier: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let mut out: std::collections::BTreeSet<String> = cfg
+        .sites
+        .iter()
+        .filter(|s| !s.kind.scope2())
+        .map(|s| s.id.clone())
+        .collect();
+    let named = |id: &str| cfg.sites.iter().any(|s| s.id == id);
+    out.extend(
+        earlier
+            .pointer("/scope3/category_1_cloud/sites")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.get("site").and_then(|s| s.as_str()))
+            .filter(|id| !named(id))
+            .map(String::from),
+    );
+    out
 }
 
 /// A previous report can be compared with this one: the same organisation (when both name

@@ -429,8 +429,8 @@ fn esrs(r: &Report) -> Result<Vec<u8>> {
     )
 }
 
-/// bridge.csv: why the jobs' emissions changed since the previous report, by cause, for the
-/// organisation, each team and each site, location- and market-based (a header alone without
+/// bridge.csv: why emissions changed since the previous report, by cause, for the
+/// organisation, each scope, team and site, location- and market-based (a header alone without
 /// `--previous`).
 fn bridge(r: &Report) -> Result<Vec<u8>> {
     let header = vec![
@@ -446,10 +446,15 @@ fn bridge(r: &Report) -> Result<Vec<u8>> {
         "instruments",
         "entered_scope",
         "left_scope",
+        "idle_and_unattributed",
     ];
     let mut rows = Vec::new();
     if let Some(b) = &r.bridge {
         let org = [("organisation", "", &b.location, &b.market)];
+        let scopes = b
+            .scopes
+            .iter()
+            .map(|g| ("scope", g.scope, &g.location, &g.market));
         let groups = b
             .teams
             .iter()
@@ -459,7 +464,7 @@ fn bridge(r: &Report) -> Result<Vec<u8>> {
                     .iter()
                     .map(|g| ("site", g.name.as_str(), &g.location, &g.market)),
             );
-        for (level, name, loc, mkt) in org.into_iter().chain(groups) {
+        for (level, name, loc, mkt) in org.into_iter().chain(scopes).chain(groups) {
             for (method, c) in [("location", loc), ("market", mkt)] {
                 let e = &c.effects;
                 rows.push(vec![
@@ -475,6 +480,7 @@ fn bridge(r: &Report) -> Result<Vec<u8>> {
                     opt(e.instruments),
                     num(e.entered_scope),
                     num(e.left_scope),
+                    opt(e.idle_and_unattributed),
                 ]);
             }
         }

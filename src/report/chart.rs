@@ -199,12 +199,12 @@ pub fn charts(r: &Report) -> Vec<BarChart> {
     charts
 }
 
-/// With `--previous`: the previous period's jobs' emissions (location-based), each effect of
-/// the bridge, and this period's, as a waterfall.
+/// With `--previous`: the previous period's emissions (location-based), each effect of the
+/// bridge, and this period's, as a waterfall.
 fn bridge(r: &Report) -> Option<BarChart> {
     let b = r.bridge.as_ref()?;
     let (c, e) = (&b.location, &b.location.effects);
-    let steps = [
+    let mut steps = vec![
         (b.from.period.as_str(), c.from_kgco2e),
         ("activity", e.activity),
         ("energy per GPU-hour", e.energy_intensity),
@@ -212,12 +212,13 @@ fn bridge(r: &Report) -> Option<BarChart> {
         ("grid", e.grid_intensity),
         ("entered", e.entered_scope),
         ("left", e.left_scope),
-        (r.period.label.as_str(), c.to_kgco2e),
     ];
+    steps.extend(e.idle_and_unattributed.map(|i| ("idle & unattributed", i)));
+    steps.push((r.period.label.as_str(), c.to_kgco2e));
     Some(BarChart::of_kind(
         Kind::Waterfall,
         "bridge_location",
-        "Why the jobs' emissions changed (location-based)",
+        "Why emissions changed (location-based)",
         "kgCO₂e",
         steps.iter().map(|(k, _)| k.to_string()).collect(),
         vec![series(

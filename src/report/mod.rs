@@ -300,7 +300,7 @@ pub struct Report {
     pub practices: Vec<crate::score::Practice>,
     /// Quarter over quarter: each team's change since an earlier report (`--previous`).
     pub previous: Option<crate::score::progress::Previous>,
-    /// Why the jobs' emissions changed since that report, by cause (`--previous`).
+    /// Why emissions changed since that report, by cause (`--previous`).
     pub bridge: Option<crate::score::bridge::Bridge>,
     pub models: Vec<ModelView>,
     pub jobs: Vec<JobRow>,

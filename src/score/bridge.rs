@@ -4,8 +4,10 @@
 //! over IT kWh) and grid intensity (G, kg per facility kWh); market-based adds the instruments
 //! (M, market over location kg). Effect of X = sum over cells of L(C1, C0) ln(X1 / X0), with
 //! L(a, b) = (a - b) / (ln a - ln b) and L(a, a) = a; a cell on one side only goes whole to
-//! `entered_scope` or `left_scope`. The effects add up to the change with no residual. Pure:
-//! the cells come from the job rows of both reports.
+//! `entered_scope` or `left_scope`. The inventory's lines no job claims (idle and
+//! unattributed energy) are their own effect, `idle_and_unattributed`, for the organisation,
+//! each site and each scope. The effects add up to the change with no residual. Pure: the cells
+//! come from the job rows of both reports, the lines from their inventories.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -54,17 +56,15 @@ pub struct Effects {
     pub instruments: Option<f64>,
     pub entered_scope: f64,
     pub left_scope: f64,
+    /// The change in the inventory's lines no job claims (idle and unattributed energy's
+    /// emissions); absent for teams, which have no such lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_and_unattributed: Option<f64>,
 }
 
 impl Effects {
     fn total(&self) -> f64 {
-        self.activity
-            + self.energy_intensity
-            + self.pue
-            + self.grid_intensity
-            + self.instruments.unwrap_or(0.0)
-            + self.entered_scope
-            + self.left_scope
+        self.named().iter().map(|(_, v)| v).sum()
     }
 }
 
@@ -100,6 +100,10 @@ impl Effects {
             ("entered_scope", self.entered_scope),
             ("left_scope", self.left_scope),
         ]);
+        v.extend(
+            self.idle_and_unattributed
+                .map(|i| ("idle_and_unattributed", i)),
+        );
         v
     }
 
@@ -154,10 +158,28 @@ fn split(c0: f64, c1: f64, f0: &[f64], f1: &[f64]) -> Vec<f64> {
     out
 }
 
-/// The decomposition of the cells of two reports (keys present in either).
+/// The kgCO2e of a site's inventory lines that no job claims (its idle and unattributed
+/// energy), location- and market-based.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Line {
+    pub location_kg: f64,
+    pub market_kg: f64,
+}
+
+/// One report's side of the bridge: its cells (site, team) and, when its inventory is known,
+/// each site's lines no job claims.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Side {
+    pub cells: BTreeMap<(String, String), Cell>,
+    pub lines: Option<BTreeMap<String, Line>>,
+}
+
+/// The decomposition of the cells of two reports (keys present in either), with the lines no
+/// job claims as their own effect when both sides give them.
 pub fn decompose<K: Ord + Clone>(
     before: &BTreeMap<K, Cell>,
     after: &BTreeMap<K, Cell>,
+    lines: Option<(Line, Line)>,
 ) -> (Change, Change) {
     let (mut loc, mut mkt) = (Change::default(), Change::default());
     mkt.effects.instruments = Some(0.0);
@@ -188,12 +210,20 @@ pub fn decompose<K: Ord + Clone>(
         t
     };
     let (b, a) = (sum(before), sum(after));
-    loc.main_effect = loc.effects.main();
-    mkt.main_effect = mkt.effects.main();
     loc.from_kgco2e = b.location_kg;
     loc.to_kgco2e = a.location_kg;
     mkt.from_kgco2e = b.market_kg;
     mkt.to_kgco2e = a.market_kg;
+    if let Some((l0, l1)) = lines {
+        loc.effects.idle_and_unattributed = Some(l1.location_kg - l0.location_kg);
+        mkt.effects.idle_and_unattributed = Some(l1.market_kg - l0.market_kg);
+        loc.from_kgco2e += l0.location_kg;
+        loc.to_kgco2e += l1.location_kg;
+        mkt.from_kgco2e += l0.market_kg;
+        mkt.to_kgco2e += l1.market_kg;
+    }
+    loc.main_effect = loc.effects.main();
+    mkt.main_effect = mkt.effects.main();
     (loc, mkt)
 }
 
@@ -215,16 +245,32 @@ pub struct GroupBridge {
     pub market: Change,
 }
 
+/// A scope's bridge: `scope_2` (owned and colocation sites) or `scope_3_category_1_cloud`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScopeBridge {
+    pub scope: &'static str,
+    pub location: Change,
+    pub market: Change,
+}
+
 /// The bridge from the previous report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bridge {
     /// The previous report: its period label and sha256.
     pub from: BridgeFrom,
-    /// The jobs' emissions (the inventory's idle and unattributed lines are not decomposed).
+    /// The organisation: the jobs' emissions and, when both inventories are known, the lines
+    /// no job claims (`idle_and_unattributed`).
     pub location: Change,
     pub market: Change,
     pub teams: Vec<GroupBridge>,
     pub sites: Vec<GroupBridge>,
+    /// Scope 2 and, when a cloud site is in either report, Scope 3 category 1, apart.
+    pub scopes: Vec<ScopeBridge>,
+    /// The largest location-based effects of the organisation, each in one sentence with the
+    /// site that drove it most.
+    pub sentences: Vec<String>,
+    /// Effects merged because the previous report lacks a quantity; `null` when none.
+    pub note: Option<String>,
 }
 
 /// Which report the bridge starts from.
@@ -234,49 +280,282 @@ pub struct BridgeFrom {
     pub sha256: String,
 }
 
-/// The bridge over cells keyed (site, team): the organisation, each team and each site.
+type Cells = BTreeMap<(String, String), Cell>;
+
+/// The cells of one site, team or scope, and the sum of its sites' lines.
+fn part(
+    side: &Side,
+    keep: &dyn Fn(&(String, String)) -> bool,
+    site: &dyn Fn(&str) -> bool,
+) -> (Cells, Option<Line>) {
+    let cells = side
+        .cells
+        .iter()
+        .filter(|(k, _)| keep(k))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let lines = side.lines.as_ref().map(|m| {
+        m.iter()
+            .filter(|(s, _)| site(s))
+            .fold(Line::default(), |a, (_, l)| Line {
+                location_kg: a.location_kg + l.location_kg,
+                market_kg: a.market_kg + l.market_kg,
+            })
+    });
+    (cells, lines)
+}
+
+/// The decomposition of the part of both sides that `keep` (cells) and `site` (lines) select;
+/// lines only when `with_lines` and both sides know them.
+fn split_part(
+    before: &Side,
+    after: &Side,
+    keep: &dyn Fn(&(String, String)) -> bool,
+    site: &dyn Fn(&str) -> bool,
+    with_lines: bool,
+) -> (Change, Change) {
+    let (c0, l0) = part(before, keep, site);
+    let (c1, l1) = part(after, keep, site);
+    let lines = match (l0, l1) {
+        (Some(a), Some(b)) if with_lines => Some((a, b)),
+        _ => None,
+    };
+    decompose(&c0, &c1, lines)
+}
+
+/// The bridge between two reports: the organisation, each team, each site and each scope;
+/// `cloud` names the sites of Scope 3 category 1 (this report's classification, applied to both
+/// periods alike).
 pub fn bridge(
-    before: &BTreeMap<(String, String), Cell>,
-    after: &BTreeMap<(String, String), Cell>,
+    before: &Side,
+    after: &Side,
+    cloud: &std::collections::BTreeSet<String>,
     from: BridgeFrom,
 ) -> Bridge {
-    let (location, market) = decompose(before, after);
-    let group = |pick: &dyn Fn(&(String, String)) -> &String| {
-        let mut names: std::collections::BTreeSet<String> =
-            before.keys().map(|k| pick(k).clone()).collect();
-        names.extend(after.keys().map(|k| pick(k).clone()));
-        names
-            .into_iter()
-            .map(|name| {
-                let only =
-                    |m: &BTreeMap<(String, String), Cell>| -> BTreeMap<(String, String), Cell> {
-                        m.iter()
-                            .filter(|(k, _)| *pick(k) == name)
-                            .map(|(k, v)| (k.clone(), *v))
-                            .collect()
-                    };
-                let (location, market) = decompose(&only(before), &only(after));
-                GroupBridge {
-                    name,
-                    location,
-                    market,
-                }
-            })
-            .collect::<Vec<_>>()
+    let all = |_: &(String, String)| true;
+    let any = |_: &str| true;
+    let (location, market) = split_part(before, after, &all, &any, true);
+    let names = |pick: &dyn Fn(&(String, String)) -> String, lines: bool| {
+        let mut n: std::collections::BTreeSet<String> = before
+            .cells
+            .keys()
+            .chain(after.cells.keys())
+            .map(pick)
+            .collect();
+        if lines {
+            for side in [before, after] {
+                n.extend(side.lines.iter().flat_map(|m| m.keys().cloned()));
+            }
+        }
+        n
     };
+    let teams = names(&|k| k.1.clone(), false)
+        .into_iter()
+        .map(|name| {
+            let (location, market) = split_part(before, after, &|k| k.1 == name, &|_| false, false);
+            GroupBridge {
+                name,
+                location,
+                market,
+            }
+        })
+        .collect();
+    let sites: Vec<GroupBridge> = names(&|k| k.0.clone(), true)
+        .into_iter()
+        .map(|name| {
+            let (location, market) =
+                split_part(before, after, &|k| k.0 == name, &|s| s == name, true);
+            GroupBridge {
+                name,
+                location,
+                market,
+            }
+        })
+        .collect();
+    let mut scopes = Vec::new();
+    let has_cloud = sites.iter().any(|g| cloud.contains(&g.name));
+    for (scope, is_cloud) in [("scope_2", false), ("scope_3_category_1_cloud", true)] {
+        if is_cloud && !has_cloud {
+            continue;
+        }
+        let (location, market) = split_part(
+            before,
+            after,
+            &|k| cloud.contains(&k.0) == is_cloud,
+            &|s| cloud.contains(s) == is_cloud,
+            true,
+        );
+        scopes.push(ScopeBridge {
+            scope,
+            location,
+            market,
+        });
+    }
+    let note = match (&before.lines, &after.lines) {
+        (Some(_), Some(_)) => None,
+        _ => Some("the previous report has no inventory by site: the lines no job claims (idle and unattributed energy) are left out of both periods, and the bridge covers the jobs' emissions alone".to_string()),
+    };
+    let sentences = sentences(&location, &sites, before, after);
     Bridge {
         from,
         location,
         market,
-        teams: group(&|k| &k.1),
-        sites: group(&|k| &k.0),
+        teams,
+        sites,
+        scopes,
+        sentences,
+        note,
     }
 }
 
-/// The cells of a report.json's `jobs` (site, `(no site)` when none, and team); a market-based
-/// figure a report lacks is taken as the location-based one.
-pub fn cells_of_json(report: &serde_json::Value) -> BTreeMap<(String, String), Cell> {
-    let mut out: BTreeMap<(String, String), Cell> = BTreeMap::new();
+/// One site's cells summed over its teams, of the cells in both reports (those the factor
+/// effects come from; cells that enter or leave are their own effects).
+fn site_cell(side: &Side, other: &Side, site: &str) -> Cell {
+    let mut t = Cell::default();
+    side.cells
+        .iter()
+        .filter(|(k, _)| k.0 == site && other.cells.contains_key(*k))
+        .for_each(|(_, c)| t.add(c));
+    t
+}
+
+/// kgCO2e with its sign and one decimal, digits grouped (`-1,234.5 kg`).
+fn kg(x: f64) -> String {
+    let r = format!("{:.1}", x.abs());
+    let (int, dec) = r.split_once('.').unwrap_or((&r, "0"));
+    let mut g = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            g.push(',');
+        }
+        g.push(ch);
+    }
+    let sign = if x < 0.0 && r != "0.0" {
+        "−"
+    } else if x > 0.0 && r != "0.0" {
+        "+"
+    } else {
+        ""
+    };
+    format!("{sign}{g}.{dec} kg")
+}
+
+/// A change in words: `30 % cleaner`, `12 % dirtier`, by the words for down and up.
+fn pct(a: f64, b: f64, down: &str, up: &str) -> String {
+    if a <= 0.0 {
+        return up.to_string();
+    }
+    let p = (b / a - 1.0) * 100.0;
+    format!("{:.0} % {}", p.abs(), if p < 0.0 { down } else { up })
+}
+
+/// The three largest location-based effects of the organisation, each in a sentence naming
+/// the site whose effect of that kind is largest, with its factor before and after.
+fn sentences(org: &Change, sites: &[GroupBridge], before: &Side, after: &Side) -> Vec<String> {
+    let mut effects: Vec<(&'static str, f64)> = org
+        .effects
+        .named()
+        .into_iter()
+        .filter(|(_, v)| v.abs() >= 0.05)
+        .collect();
+    effects.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    effects
+        .into_iter()
+        .take(3)
+        .filter_map(|(effect, total)| {
+            let of = |g: &GroupBridge| {
+                g.location
+                    .effects
+                    .named()
+                    .into_iter()
+                    .find(|(k, _)| *k == effect)
+                    .map_or(0.0, |(_, v)| v)
+            };
+            let top = sites
+                .iter()
+                .filter(|g| of(g) * total > 0.0)
+                .max_by(|a, b| of(a).abs().total_cmp(&of(b).abs()).then(b.name.cmp(&a.name)))?;
+            let (s, here) = (top.name.as_str(), of(top));
+            let (c0, c1) = (site_cell(before, after, s), site_cell(after, before, s));
+            let (f0, f1) = (c0.factors(), c1.factors());
+            let what = match effect {
+                "activity" if f0[0] > 0.0 => format!(
+                    "Accelerator-hours at {s} {} {:.0} % ({:.0} → {:.0})",
+                    if f1[0] < f0[0] { "fell" } else { "rose" },
+                    (f1[0] / f0[0] - 1.0).abs() * 100.0,
+                    f0[0],
+                    f1[0]
+                ),
+                "activity" => format!("Accelerator-hours at {s} (none before)"),
+                "energy_intensity" => format!(
+                    "Each accelerator-hour at {s} drew {} energy ({:.3} → {:.3} kWh)",
+                    pct(f0[1], f1[1], "less", "more"),
+                    f0[1],
+                    f1[1]
+                ),
+                "pue" => format!("The PUE at {s} went from {:.2} to {:.2}", f0[2], f1[2]),
+                "grid_intensity" => format!(
+                    "The grid at {s} was {} ({:.0} → {:.0} g per facility kWh)",
+                    pct(f0[3], f1[3], "cleaner", "dirtier"),
+                    f0[3] * 1000.0,
+                    f1[3] * 1000.0
+                ),
+                "entered_scope" => format!("Work new to the comparison (teams or sites that were not in the previous report), most at {s}"),
+                "left_scope" => format!("Work gone since the previous report (teams or sites no longer in it), most at {s}"),
+                "idle_and_unattributed" => format!("Idle and unattributed energy at {s} (what no job claims)"),
+                _ => return None,
+            };
+            let all = if (here - total).abs() >= 0.05 {
+                format!(" ({} in all)", kg(total))
+            } else {
+                String::new()
+            };
+            Some(format!("{what}: {}{all}.", kg(here)))
+        })
+        .collect()
+}
+
+/// One report.json's side: its cells from `jobs` (site, `(no site)` when none, and team; a
+/// market-based figure a report lacks is taken as the location-based one) and, when it has an
+/// `inventory`, each site's lines no job claims: the site's inventory (and Scope 3 cloud)
+/// emissions less its jobs'.
+pub fn side_of_json(report: &serde_json::Value) -> Side {
+    let cells = cells_of_json(report);
+    let lines = report.get("inventory").map(|inv| {
+        let mut lines: BTreeMap<String, Line> = BTreeMap::new();
+        let rows = inv
+            .get("sites")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten();
+        let cloud = report
+            .pointer("/scope3/category_1_cloud/sites")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten();
+        for r in rows.chain(cloud) {
+            let site = r
+                .get("site")
+                .and_then(|s| s.as_str())
+                .unwrap_or("(no site)");
+            let num = |k: &str| r.get(k).and_then(|x| x.as_f64()).unwrap_or(0.0);
+            let l = lines.entry(site.to_string()).or_default();
+            l.location_kg += num("location_kgco2e");
+            l.market_kg += num("market_kgco2e");
+        }
+        for ((site, _), c) in &cells {
+            let l = lines.entry(site.clone()).or_default();
+            l.location_kg -= c.location_kg;
+            l.market_kg -= c.market_kg;
+        }
+        lines
+    });
+    Side { cells, lines }
+}
+
+/// The cells of a report.json's `jobs`.
+fn cells_of_json(report: &serde_json::Value) -> Cells {
+    let mut out: Cells = BTreeMap::new();
     let num = |j: &serde_json::Value, k: &str| j.get(k).and_then(|x| x.as_f64());
     for j in report
         .get("jobs")
@@ -315,11 +594,25 @@ pub fn reconciles(b: &Bridge, tol: f64) -> bool {
             .iter()
             .chain(&b.sites)
             .all(|g| ok(&g.location) && ok(&g.market))
+        && b.scopes.iter().all(|g| ok(&g.location) && ok(&g.market))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cell of `h` accelerator-hours at `w` W, PUE `pue` and `g` g per facility kWh.
+    fn cell(h: f64, w: f64, pue: f64, g: f64) -> Cell {
+        let it = h * w / 1000.0;
+        let fac = it * pue;
+        Cell {
+            gpu_hours: h,
+            it_kwh: it,
+            facility_kwh: fac,
+            location_kg: fac * g / 1000.0,
+            market_kg: fac * g / 1000.0,
+        }
+    }
 
     /// The hand case: one site, one team; 1000 -> 1500 GPU-hours, 400 -> 300 W, PUE
     /// 1.2 -> 1.1, 100 -> 50 g/kWh. C0 = 1000 x 0.4 x 1.2 x 0.1 = 48 kg, C1 = 1500 x 0.3 x 1.1
@@ -328,21 +621,10 @@ mod tests {
     /// -24.330; sum -23.25.
     #[test]
     fn the_hand_case() {
-        let cell = |h: f64, w: f64, pue: f64, g: f64| {
-            let it = h * w / 1000.0;
-            let fac = it * pue;
-            Cell {
-                gpu_hours: h,
-                it_kwh: it,
-                facility_kwh: fac,
-                location_kg: fac * g / 1000.0,
-                market_kg: fac * g / 1000.0,
-            }
-        };
         let k = ("s".to_string(), "t".to_string());
         let before = BTreeMap::from([(k.clone(), cell(1000.0, 400.0, 1.2, 100.0))]);
         let after = BTreeMap::from([(k, cell(1500.0, 300.0, 1.1, 50.0))]);
-        let (loc, _) = decompose(&before, &after);
+        let (loc, _) = decompose(&before, &after, None);
         let e = &loc.effects;
         let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
         assert_eq!(r3(e.activity), 14.232);
@@ -378,9 +660,11 @@ mod tests {
             (k("a", "y"), c(50.0, 12.0, 0.0)),
             (k("c", "z"), c(10.0, 4.0, 4.0)),
         ]);
+        let side = |cells| Side { cells, lines: None };
         let b = bridge(
-            &before,
-            &after,
+            &side(before),
+            &side(after),
+            &Default::default(),
             BridgeFrom {
                 period: "q".into(),
                 sha256: String::new(),
@@ -398,5 +682,103 @@ mod tests {
         assert_eq!(y.market.to_kgco2e, 0.0);
         assert_eq!(b.teams.len(), 3);
         assert_eq!(b.sites.len(), 3);
+    }
+
+    /// The hand case at an owned site `own` with idle lines (10 kg location / 8 market before,
+    /// 4 / 3 after), beside a cloud site `gcp` whose accelerator-hours grow by half at the same
+    /// intensities (20 -> 30 kg: activity L(30, 20) ln 1.5 = +10 exactly) and which gains a 2 kg
+    /// line. Organisation 78 -> 60.75 kg: grid -24.330, activity +24.232, energy -10.098, PUE
+    /// -3.054, idle and unattributed (4 + 2) - 10 = -4. Scope 2 58 -> 28.75 (idle -6); Scope 3
+    /// 20 -> 32 (activity +10, idle +2). The team has no idle line: 68 -> 54.75.
+    #[test]
+    fn idle_lines_and_scopes_by_hand() {
+        let k = |s: &str| (s.to_string(), "t".to_string());
+        let line = |l: f64, m: f64| Line {
+            location_kg: l,
+            market_kg: m,
+        };
+        let gcp_g = 20.0 / 44.0 * 1000.0;
+        let before = Side {
+            cells: BTreeMap::from([
+                (k("own"), cell(1000.0, 400.0, 1.2, 100.0)),
+                (k("gcp"), cell(100.0, 400.0, 1.1, gcp_g)),
+            ]),
+            lines: Some(BTreeMap::from([
+                ("own".to_string(), line(10.0, 8.0)),
+                ("gcp".to_string(), line(0.0, 0.0)),
+            ])),
+        };
+        let after = Side {
+            cells: BTreeMap::from([
+                (k("own"), cell(1500.0, 300.0, 1.1, 50.0)),
+                (k("gcp"), cell(150.0, 400.0, 1.1, gcp_g)),
+            ]),
+            lines: Some(BTreeMap::from([
+                ("own".to_string(), line(4.0, 3.0)),
+                ("gcp".to_string(), line(2.0, 2.0)),
+            ])),
+        };
+        let cloud = std::collections::BTreeSet::from(["gcp".to_string()]);
+        let from = BridgeFrom {
+            period: "Q2".into(),
+            sha256: String::new(),
+        };
+        let b = bridge(&before, &after, &cloud, from);
+        assert!(reconciles(&b, 1e-9), "{b:?}");
+        let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+        let e = &b.location.effects;
+        assert_eq!(
+            (r3(b.location.from_kgco2e), r3(b.location.to_kgco2e)),
+            (78.0, 60.75)
+        );
+        assert_eq!(r3(e.activity), 24.232);
+        assert_eq!(r3(e.grid_intensity), -24.33);
+        assert_eq!(e.idle_and_unattributed.map(r3), Some(-4.0));
+        assert_eq!(b.market.effects.idle_and_unattributed.map(r3), Some(-3.0)); // (3 + 2) - 8
+        let scope = |name: &str| b.scopes.iter().find(|s| s.scope == name).unwrap();
+        let s2 = &scope("scope_2").location;
+        assert_eq!((r3(s2.from_kgco2e), r3(s2.to_kgco2e)), (58.0, 28.75));
+        assert_eq!(s2.effects.idle_and_unattributed.map(r3), Some(-6.0));
+        let s3 = &scope("scope_3_category_1_cloud").location;
+        assert_eq!((r3(s3.from_kgco2e), r3(s3.to_kgco2e)), (20.0, 32.0));
+        assert_eq!(r3(s3.effects.activity), 10.0);
+        assert_eq!(s3.effects.idle_and_unattributed.map(r3), Some(2.0));
+        assert_eq!(r3(s3.effects.grid_intensity), 0.0);
+        let t = &b.teams[0].location;
+        assert_eq!(
+            (
+                r3(t.from_kgco2e),
+                r3(t.to_kgco2e),
+                t.effects.idle_and_unattributed
+            ),
+            (68.0, 54.75, None)
+        );
+        assert_eq!(b.note, None);
+        assert_eq!(
+            b.sentences,
+            vec![
+                "The grid at own was 50 % cleaner (100 → 50 g per facility kWh): −24.3 kg.",
+                "Accelerator-hours at own rose 50 % (1000 → 1500): +14.2 kg (+24.2 kg in all).",
+                "Each accelerator-hour at own drew 25 % less energy (0.400 → 0.300 kWh): −10.1 kg.",
+            ]
+        );
+        // Without the previous inventory the lines are left out of both sides, and a note says so.
+        let older = Side {
+            lines: None,
+            ..before.clone()
+        };
+        let b = bridge(&older, &after, &cloud, b.from.clone());
+        assert!(reconciles(&b, 1e-9));
+        assert_eq!(b.location.effects.idle_and_unattributed, None);
+        assert_eq!(r3(b.location.to_kgco2e), 54.75);
+        assert!(b.note.unwrap().contains("no inventory"));
+    }
+
+    #[test]
+    fn kilograms_are_signed_and_grouped() {
+        assert_eq!(kg(-1234.56), "−1,234.6 kg");
+        assert_eq!(kg(14.23), "+14.2 kg");
+        assert_eq!(kg(0.01), "0.0 kg");
+        assert_eq!(kg(1234567.0), "+1,234,567.0 kg");
     }
 }

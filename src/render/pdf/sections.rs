@@ -407,15 +407,21 @@ fn main_cause(r: &Report, team: &str) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// Why the jobs' emissions changed: the bridge's location-based effects per organisation,
-/// team and site, and its waterfall.
+/// Why emissions changed: the bridge's waterfall, its largest causes in a sentence each, and
+/// its location-based effects per organisation, scope, team and site.
 fn bridge(l: &mut Layout, r: &Report) {
     let Some(b) = &r.bridge else {
         return;
     };
-    l.heading("Why the jobs' emissions changed (location-based, kgCO₂e)");
+    l.heading("Why emissions changed (location-based, kgCO₂e)");
     if let Some(c) = chart_of(r, "bridge_location") {
         l.chart(c);
+    }
+    for x in &b.sentences {
+        l.para_with(x, 9.0, INK, 12.0, true);
+    }
+    if let Some(n) = &b.note {
+        l.note(&format!("{n}."));
     }
     let row = |name: String, c: &crate::score::bridge::Change| {
         let e = &c.effects;
@@ -427,10 +433,19 @@ fn bridge(l: &mut Layout, r: &Report) {
             n(e.pue, 1),
             n(e.grid_intensity, 1),
             n(e.entered_scope + e.left_scope, 1),
+            e.idle_and_unattributed.map_or("n/a".into(), |x| n(x, 1)),
             n(c.to_kgco2e, 1),
         ]
     };
     let mut rows = vec![row("organisation".into(), &b.location)];
+    rows.extend(b.scopes.iter().map(|g| {
+        let name = if g.scope == "scope_2" {
+            "Scope 2"
+        } else {
+            "Scope 3 cat. 1 (cloud)"
+        };
+        row(name.into(), &g.location)
+    }));
     rows.extend(
         b.teams
             .iter()
@@ -443,19 +458,20 @@ fn bridge(l: &mut Layout, r: &Report) {
     );
     l.table(
         &[
-            col("", 1.6, false),
+            col("", 1.5, false),
             col(&b.from.period, 0.9, true),
             col("activity", 0.9, true),
             col("energy per GPU-h", 0.9, true),
-            col("PUE", 0.8, true),
+            col("PUE", 0.7, true),
             col("grid", 0.8, true),
             col("entered / left", 0.9, true),
+            col("idle & unattr.", 0.9, true),
             col(&r.period.label, 0.9, true),
         ],
         &rows,
         7.0,
     );
-    l.note("Each change split by cause (additive LMDI-I per site and team); the effects add up to the change. The market-based split is in report.json and csv/bridge.csv.");
+    l.note("Each change split by cause (additive LMDI-I per site and team; the inventory's idle and unattributed lines as their own effect, which teams do not have); the effects add up to the change. Scope 2 and Scope 3 category 1 (cloud) apart, by this report's site kinds. The market-based split is in report.json and csv/bridge.csv.");
 }
 
 /// The what-ifs, largest saving first.
