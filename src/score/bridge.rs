@@ -241,6 +241,12 @@ fn add_effects(e: &mut Effects, parts: &[f64]) {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupBridge {
     pub name: String,
+    /// The team's name again, under the key DESIGN's contract gives team entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The site's name again, for site entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     pub location: Change,
     pub market: Change,
 }
@@ -354,6 +360,8 @@ pub fn bridge(
         .map(|name| {
             let (location, market) = split_part(before, after, &|k| k.1 == name, &|_| false, false);
             GroupBridge {
+                team: Some(name.clone()),
+                site: None,
                 name,
                 location,
                 market,
@@ -366,6 +374,8 @@ pub fn bridge(
             let (location, market) =
                 split_part(before, after, &|k| k.0 == name, &|s| s == name, true);
             GroupBridge {
+                site: Some(name.clone()),
+                team: None,
                 name,
                 location,
                 market,

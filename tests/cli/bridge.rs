@@ -49,6 +49,9 @@ c,n,u,s,2026-08-03T00:00:00Z,2026-08-04T00:00:00Z,A100-SXM4-80GB,8,100,500\n";
     );
     let b = &r["bridge"];
     assert_eq!(b["from"]["period"], "2026-Q2");
+    // DESIGN's keys: teams[] carry `team`, sites[] `site` (and both `name`).
+    assert_eq!(b["teams"][0]["team"], b["teams"][0]["name"]);
+    assert_eq!(b["sites"][0]["site"], "s");
     let t = b["teams"]
         .as_array()
         .unwrap()
