@@ -69,6 +69,9 @@ pub struct VerifyArgs {
     /// contacts no server, and a report that read one is not recomputed.
     #[arg(long)]
     pub allow_network: bool,
+    /// Check manifest.json.minisig with this minisign public key first, and say who signed.
+    #[arg(long, value_name = "KEY.pub")]
+    pub pubkey: Option<PathBuf>,
 }
 
 /// The inputs of a run; command-line inputs add to those of the config file.
@@ -169,6 +172,11 @@ pub struct OutputArgs {
     /// Timestamp to print as the generation time (RFC 3339). Default: SOURCE_DATE_EPOCH, else none.
     #[arg(long, value_name = "TIME")]
     pub generated_at: Option<String>,
+    /// Sign the folder with a minisign secret key: writes manifest.json.minisig (checkable with
+    /// `minisign -V -p KEY.pub -m manifest.json` or `greenledger verify --pubkey`). An encrypted
+    /// key takes its password from GREENLEDGER_SIGN_PASSWORD.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

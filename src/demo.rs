@@ -68,6 +68,11 @@ pub fn write_inputs(dir: &std::path::Path) -> Result<()> {
 /// files it was made from.
 pub fn run(out: &Output, command: &[String]) -> Result<Report> {
     render::check_out_dir(&out.dir, out.force)?;
+    let signer = out
+        .sign
+        .as_deref()
+        .map(crate::sign::Signer::load)
+        .transpose()?;
     // The inputs are written to a private scratch folder, removed when it is dropped.
     let tmp = tempfile::Builder::new()
         .prefix("greenledger-demo-")
@@ -93,6 +98,9 @@ pub fn run(out: &Output, command: &[String]) -> Result<Report> {
         Some("greenledger.toml".into()),
         true,
     )?;
+    if let Some(s) = &signer {
+        s.sign_folder(&mut files, &report)?;
+    }
     render::write_atomically(&out.dir, &files, out.force)?;
     Ok(report)
 }

@@ -24,6 +24,7 @@ pub(crate) mod pushdown;
 pub mod render;
 pub mod report;
 pub mod score;
+pub(crate) mod sign;
 pub(crate) mod timeutil;
 
 use cli::{Cli, Command, InputArgs};
@@ -177,6 +178,8 @@ fn previous(
 /// The whole `report` command: build the report and write every format into the output folder.
 pub fn report(inputs: &InputArgs, out: &Output, argv: &[String]) -> Result<Report> {
     render::check_out_dir(&out.dir, out.force)?;
+    // The key first: a run that cannot be signed stops before the work.
+    let signer = out.sign.as_deref().map(sign::Signer::load).transpose()?;
     let mut report = build_report(inputs, generated_at(out.generated_at.as_deref())?)?;
     let mut files = publish(&mut report, out)?;
     let config = if out.public {
@@ -185,6 +188,9 @@ pub fn report(inputs: &InputArgs, out: &Output, argv: &[String]) -> Result<Repor
         inputs.config.as_ref().map(|p| p.display().to_string())
     };
     manifest::add(&mut files, &report, manifest::command(argv), config, false)?;
+    if let Some(s) = &signer {
+        s.sign_folder(&mut files, &report)?;
+    }
     render::write_atomically(&out.dir, &files, out.force)?;
     Ok(report)
 }
@@ -379,12 +385,40 @@ fn estimate_command(a: &cli::EstimateArgs) -> Result<i32> {
 /// (never where its manifest says); print the problems (exit 1) or that everything matches.
 fn verify(a: &cli::VerifyArgs) -> Result<i32> {
     let dir = &a.dir;
+    let mut out = std::io::stdout().lock();
+    // The signature first: a manifest whose signature fails cannot be trusted for the rest.
+    match &a.pubkey {
+        Some(pk) => match sign::check(dir, pk)? {
+            Ok(s) => {
+                let _ = writeln!(out, "signed by key ID {}: {}", s.key_id, s.trusted_comment);
+            }
+            Err(why) => {
+                let _ = writeln!(out, "{why}");
+                let _ = writeln!(
+                    out,
+                    "{}: the signature does not hold; nothing else was checked",
+                    dir.display()
+                );
+                return Ok(1);
+            }
+        },
+        None if dir.join(sign::FILE).exists() => {
+            let _ = writeln!(
+                out,
+                "{} is present but not checked: give --pubkey KEY.pub to check who signed",
+                sign::FILE
+            );
+        }
+        None => {}
+    }
     let mut plan = manifest::plan(dir, a.allow_network)?;
     if let Some(mut recompute) = plan.recompute.take() {
         let scratch = tempfile::tempdir()
             .map_err(|e| Error::new(format!("cannot make a temporary folder: {e}")))?;
         let fresh = scratch.path().join("recomputed");
         recompute.output_mut().out = fresh.clone();
+        // Verify never signs: the recorded key is only a placeholder.
+        recompute.output_mut().sign = None;
         let command: Vec<String> = std::iter::once("greenledger".to_string())
             .chain(plan.manifest.command.iter().cloned())
             .collect();
@@ -398,7 +432,6 @@ fn verify(a: &cli::VerifyArgs) -> Result<i32> {
         }
         manifest::compare(&mut plan, dir, &fresh)?;
     }
-    let mut out = std::io::stdout().lock();
     for p in &plan.verdict.problems {
         let _ = writeln!(out, "{p}");
     }

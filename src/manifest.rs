@@ -51,19 +51,24 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 /// The command line as recorded: the value of --out replaced by OUT (so that identical inputs
-/// give identical manifests wherever the report is written).
+/// give identical manifests wherever the report is written), and that of --sign by KEY (where
+/// the secret key lives is nobody's business, and verify never signs).
 pub(crate) fn command(argv: &[String]) -> Vec<String> {
     let mut out = Vec::new();
-    let mut next_is_out = false;
+    let mut placeholder: Option<&str> = None;
     for a in argv.iter().skip(1) {
-        if next_is_out {
-            out.push("OUT".to_string());
-            next_is_out = false;
+        if let Some(p) = placeholder.take() {
+            out.push(p.to_string());
         } else if a == "--out" {
             out.push(a.clone());
-            next_is_out = true;
+            placeholder = Some("OUT");
+        } else if a == "--sign" {
+            out.push(a.clone());
+            placeholder = Some("KEY");
         } else if a.starts_with("--out=") {
             out.push("--out=OUT".to_string());
+        } else if a.starts_with("--sign=") {
+            out.push("--sign=KEY".to_string());
         } else {
             out.push(a.clone());
         }

@@ -214,6 +214,8 @@ pub struct Output {
     pub force: bool,
     pub templates: Option<PathBuf>,
     pub generated_at: Option<String>,
+    /// The minisign secret key to sign the folder with (`--sign`).
+    pub sign: Option<PathBuf>,
 }
 
 pub(crate) use crate::cli::Format;
@@ -1025,6 +1027,7 @@ impl Output {
             force: a.force,
             templates: a.templates.clone(),
             generated_at: a.generated_at.clone(),
+            sign: a.sign.clone(),
         })
     }
 }

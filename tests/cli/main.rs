@@ -22,6 +22,7 @@ mod sacct;
 mod safety;
 mod scores;
 mod sharing;
+mod signing;
 mod telemetry;
 
 use assert_cmd::Command;
