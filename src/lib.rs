@@ -77,6 +77,8 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
         // The charts are data of the report: the bridge's waterfall joins them.
         report.charts = report::chart::charts(&report);
     }
+    // Each job's trail, from the finished view-model.
+    report.add_evidence()?;
     Ok(report)
 }
 
@@ -201,6 +203,8 @@ pub fn publish(report: &mut Report, out: &Output) -> Result<render::Rendered> {
         return render::render_all(report, out);
     }
     let names = report.make_public(&public_key()?);
+    // The trails again, from the pseudonymised report.
+    report.add_evidence()?;
     let mut files = render::render_all(report, out)?;
     render::scrub_public(&mut files, &names)?;
     Ok(files)

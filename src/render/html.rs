@@ -28,6 +28,60 @@ pub struct Html {
     boamps: bool,
 }
 
+/// `{{ name | anchor }}`: a fragment identifier for any name (see `evidence::anchor`).
+fn anchor_filter(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    Ok(Value::String(crate::report::evidence::anchor(
+        v.as_str().unwrap_or_default(),
+    )))
+}
+
+/// `{{ x | sig }}`: six significant digits, as the evidence trails write numbers.
+fn sig_filter(v: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    Ok(match v.as_f64() {
+        Some(x) => Value::String(crate::report::evidence::sig(x)),
+        None => Value::String("—".into()),
+    })
+}
+
+/// The jobs behind each team, model and site figure, largest location-based emissions first,
+/// each with its share of the group's: (group name, location kg, jobs).
+fn drill(report: &Report, key: &dyn Fn(&crate::ledger::JobRow) -> Option<String>) -> Value {
+    let mut groups: std::collections::BTreeMap<String, Vec<&crate::ledger::JobRow>> =
+        std::collections::BTreeMap::new();
+    for j in &report.jobs {
+        groups
+            .entry(key(j).unwrap_or_else(|| "(no site)".into()))
+            .or_default()
+            .push(j);
+    }
+    let out: Vec<Value> = groups
+        .into_iter()
+        .map(|(name, mut jobs)| {
+            jobs.sort_by(|a, b| {
+                b.amounts
+                    .location_kgco2e
+                    .total_cmp(&a.amounts.location_kgco2e)
+                    .then(a.job_id.cmp(&b.job_id))
+            });
+            let total: f64 = jobs.iter().map(|j| j.amounts.location_kgco2e).sum();
+            let rows: Vec<Value> = jobs
+                .iter()
+                .map(|j| {
+                    serde_json::json!({
+                        "job_id": j.job_id,
+                        "model": j.model,
+                        "team": j.team,
+                        "location_kgco2e": j.amounts.location_kgco2e,
+                        "share": if total > 0.0 { j.amounts.location_kgco2e / total } else { 0.0 },
+                    })
+                })
+                .collect();
+            serde_json::json!({ "name": name, "location_kgco2e": total, "jobs": rows })
+        })
+        .collect();
+    Value::Array(out)
+}
+
 /// `{{ x | num(d=2, scale=0.001) }}`: grouped digits (after scaling); null shows as an em dash (unknown, never zero).
 fn num_filter(v: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     let d = args.get("d").and_then(Value::as_u64).unwrap_or(2) as usize;
@@ -103,6 +157,8 @@ impl Html {
         tera.register_filter("qty", qty_filter);
         tera.register_filter("pctnum", pctnum_filter);
         tera.register_filter("sig2", sig2_filter);
+        tera.register_filter("anchor", anchor_filter);
+        tera.register_filter("sig", sig_filter);
         Ok(Html {
             tera,
             boamps: false,
@@ -227,6 +283,15 @@ impl Renderer for Html {
             .map(super::chart::svg)
             .collect();
         ctx.insert("waterfalls", &waterfalls);
+        // The drill-down from each team, model and site figure to its jobs.
+        ctx.insert(
+            "drill",
+            &serde_json::json!({
+                "team": drill(report, &|j| Some(j.team.clone())),
+                "model": drill(report, &|j| Some(j.model.clone())),
+                "site": drill(report, &|j| j.site.clone()),
+            }),
+        );
         let methodology = methodology_html(&self.methodology_in(&ctx)?);
         ctx.insert("methodology_html", &methodology);
         let html = self

@@ -3,6 +3,7 @@
 
 pub mod ai_act;
 pub mod esrs;
+pub mod evidence;
 pub mod scope2;
 pub mod scope3;
 use crate::config::Config;
@@ -323,6 +324,9 @@ pub struct Report {
     /// Each site's configured grid zone (a job's `zone` says `site:<id>` when its site gives
     /// its own intensity).
     pub site_zones: std::collections::BTreeMap<String, String>,
+    /// Each job's trail (in `jobs` order): sources, energy, PUE, factors, market cover, bounds.
+    /// Made from the rest of this view-model when the report is published.
+    pub evidence: Vec<evidence::Trail>,
 }
 
 impl Report {
@@ -405,9 +409,19 @@ impl Report {
                 .iter()
                 .filter_map(|s| s.zone.clone().map(|z| (s.id.clone(), z)))
                 .collect(),
+            evidence: Vec::new(),
         };
         report.charts = chart::charts(&report);
         report
+    }
+
+    /// Each job's trail, from the finished report (again after `--public`, so that the trails
+    /// carry its pseudonyms).
+    pub fn add_evidence(&mut self) -> crate::error::Result<()> {
+        let v = serde_json::to_value(&*self)
+            .map_err(|e| crate::error::Error::new(format!("internal error: {e}")))?;
+        self.evidence = evidence::trails(&v);
+        Ok(())
     }
 
     /// Prepare the report for outside readers: node and host names become pseudonyms (`node-`

@@ -64,9 +64,27 @@ fn the_demo_pdf_carries_teams_totals_and_every_job() {
         "Why emissions changed",
         // The bridge's largest cause, in words.
         "Accelerator-hours at iowa-cloud fell 37 %",
+        // The evidence appendix: the largest job's trail.
+        "Evidence per job",
+        "The trails of the 25 job(s) with the largest location-based emissions, of 76",
     ] {
         assert!(all.contains(section), "{section}");
     }
+    // The largest job's trail opens the appendix, with its steps.
+    let top = r
+        .jobs
+        .iter()
+        .max_by(|a, b| {
+            a.amounts
+                .location_kgco2e
+                .total_cmp(&b.amounts.location_kgco2e)
+        })
+        .unwrap();
+    let appendix = &all[all.find("Evidence per job").unwrap()..];
+    let at = appendix
+        .find(&format!("{} ({}, ", top.job_id, top.team))
+        .expect("the top job's trail");
+    assert!(appendix[at..].contains("facility:") && appendix[at..].contains("location:"));
     // Page numbers on every page.
     let n = pages.len();
     for (i, p) in pages.iter().enumerate() {

@@ -254,3 +254,77 @@ pub(super) fn methodology_appendix(l: &mut Layout, methodology: &str) {
         }
     }
 }
+
+/// How many jobs' trails the PDF prints (largest location-based emissions first); the HTML and
+/// `greenledger explain` have every job's.
+const EVIDENCE_JOBS: usize = 25;
+
+/// The evidence appendix: the trails of the jobs with the largest location-based emissions,
+/// compactly (sources, then each step with its result and the factors it named).
+pub(super) fn evidence(l: &mut Layout, r: &Report) {
+    if r.evidence.is_empty() {
+        return;
+    }
+    l.section("Evidence per job");
+    let mut order: Vec<usize> = (0..r.jobs.len().min(r.evidence.len())).collect();
+    order.sort_by(|&a, &b| {
+        r.jobs[b]
+            .amounts
+            .location_kgco2e
+            .total_cmp(&r.jobs[a].amounts.location_kgco2e)
+            .then(r.jobs[a].job_id.cmp(&r.jobs[b].job_id))
+    });
+    let shown = order.len().min(EVIDENCE_JOBS);
+    l.note(&format!(
+        "The trails of the {shown} job(s) with the largest location-based emissions, of {}: each step with the numbers it used, its result and the factors it named (see Factors used). {}",
+        order.len(),
+        if order.len() > shown {
+            "The other jobs' trails are in report.html (Evidence per job) and printed by `greenledger explain DIR JOB_ID`."
+        } else {
+            "`greenledger explain DIR JOB_ID` prints the same from the report folder."
+        }
+    ));
+    for &i in order.iter().take(shown) {
+        let (j, t) = (&r.jobs[i], &r.evidence[i]);
+        l.heading(&format!(
+            "{} ({}, {}): {} kgCO₂e",
+            j.job_id,
+            j.team,
+            j.model,
+            n(j.amounts.location_kgco2e, 2)
+        ));
+        let sources: Vec<String> = t
+            .sources
+            .iter()
+            .map(|s| {
+                let at = match (&s.file, s.line) {
+                    (Some(f), Some(n)) => format!(" {f}:{n}"),
+                    (Some(f), None) => format!(" {f}"),
+                    _ => String::new(),
+                };
+                let sha = s.sha256.as_deref().map_or(String::new(), |h| {
+                    format!(" (sha256 {})", &h[..h.len().min(16)])
+                });
+                format!("{}{at}{sha}", s.what)
+            })
+            .collect();
+        l.note(&format!("Sources: {}.", sources.join("; ")));
+        for s in &t.steps {
+            let value = s.value.map_or(String::new(), |v| {
+                format!(" = {} {}", crate::report::evidence::sig(v), s.unit)
+            });
+            let factors = if s.factors.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", s.factors.join("; "))
+            };
+            l.para_with(
+                &format!("{}: {}{value}{factors}", s.step, s.says),
+                7.5,
+                INK,
+                12.0,
+                true,
+            );
+        }
+    }
+}

@@ -67,6 +67,7 @@ pub fn render(r: &Report, methodology: &str) -> Result<Vec<u8>> {
     instruments(&mut l, r);
     factors(&mut l, r);
     inputs(&mut l, r);
+    evidence(&mut l, r);
     methodology_appendix(&mut l, methodology);
     contents(&mut l, contents_y);
     footers(&mut l, r);
