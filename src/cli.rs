@@ -49,6 +49,9 @@ pub enum Command {
     /// Check a report folder: inputs unchanged (sha256), outputs untouched, figures recomputed.
     /// Exit 0 when all match, 1 naming what changed. Run it from the folder the report was made in.
     Verify(VerifyArgs),
+    /// Print the trail behind a figure of a report folder: a job's sources and steps, or a
+    /// team's, model's or site's jobs by share. Exit 1 (with the closest ids) when unknown.
+    Explain(ExplainArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(CompletionsArgs),
     /// Print the man page (roff) to stdout: `greenledger man > greenledger.1`.
@@ -59,6 +62,14 @@ pub enum Command {
 pub struct CompletionsArgs {
     /// The shell to complete for.
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExplainArgs {
+    /// The output folder of greenledger report or demo.
+    pub dir: PathBuf,
+    /// A job id, or team:NAME, model:NAME or site:NAME.
+    pub id: String,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -13,6 +13,7 @@ pub(crate) mod config;
 pub mod demo;
 pub(crate) mod error;
 pub(crate) mod estimate;
+pub(crate) mod explain;
 pub(crate) mod factors;
 pub(crate) mod findings;
 pub(crate) mod format;
@@ -302,6 +303,7 @@ pub fn run(cli: Cli, argv: &[String]) -> Result<i32> {
         Command::Pushdown(a) => pushdown::run(&a.inputs, a.engine, &a.out, a.force),
         Command::Estimate(a) => estimate_command(&a),
         Command::Verify(a) => verify(&a),
+        Command::Explain(a) => explain::run(&a.dir, &a.id, &mut std::io::stdout().lock()),
         Command::Completions(a) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(a.shell, &mut cmd, "greenledger", &mut std::io::stdout());

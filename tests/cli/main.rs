@@ -8,6 +8,7 @@ mod codecarbon;
 mod disclosure;
 mod errors;
 mod estimate;
+mod evidence;
 mod golden;
 mod grid;
 mod handcalc;
