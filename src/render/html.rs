@@ -283,6 +283,13 @@ impl Renderer for Html {
             .map(super::chart::svg)
             .collect();
         ctx.insert("waterfalls", &waterfalls);
+        // The factors by name, for the trails' inline sources.
+        let factor_map: std::collections::BTreeMap<&str, &crate::ledger::FactorUse> = report
+            .factors
+            .iter()
+            .map(|f| (f.name.as_str(), f))
+            .collect();
+        ctx.insert("factor_map", &factor_map);
         // The drill-down from each team, model and site figure to its jobs.
         ctx.insert(
             "drill",

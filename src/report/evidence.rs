@@ -240,8 +240,9 @@ fn sources(report: &Value, j: &Value) -> Vec<Source> {
         }) {
             out.push(Source {
                 what: format!(
-                    "power samples: {} input read for the period",
-                    text(i, "kind").unwrap_or("")
+                    "power samples: {} input read for the period ({} rows)",
+                    text(i, "kind").unwrap_or(""),
+                    i.get("rows").and_then(Value::as_u64).unwrap_or(0)
                 ),
                 file: text(i, "path").map(String::from),
                 line: None,

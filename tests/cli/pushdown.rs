@@ -78,6 +78,9 @@ fn report(
 fn without_engine_lines(mut r: serde_json::Value) -> serde_json::Value {
     r["inputs"] = serde_json::Value::Null;
     r["finding_counts"] = serde_json::Value::Null;
+    // The trails are made from the rest of the report (compared here), and name each engine's
+    // own inputs and energy detail.
+    r["evidence"] = serde_json::Value::Null;
     if let Some(jobs) = r["jobs"].as_array_mut() {
         for j in jobs {
             if j["energy_source"] == "sampled" {
