@@ -23,11 +23,12 @@ pub(crate) struct Signer {
     pair: ring::signature::Ed25519KeyPair,
 }
 
-/// The key ID as minisign prints it (the key number, a little-endian u64, in hex).
+/// The key ID as minisign prints it in its key files (the key number, a little-endian u64, in
+/// upper-case hex without leading zeros).
 fn key_id(keynum: &[u8]) -> String {
     let mut b = [0u8; 8];
     b.copy_from_slice(&keynum[..8]);
-    format!("{:016X}", u64::from_le_bytes(b))
+    format!("{:X}", u64::from_le_bytes(b))
 }
 
 impl Signer {
@@ -216,6 +217,15 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(none.contains("not signed"));
+    }
+
+    /// As minisign writes it: no leading zero (a key number whose top byte is 0 has 15 digits).
+    #[test]
+    fn key_ids_as_minisign_prints_them() {
+        let k = [0x26, 0x4C, 0x19, 0xFD, 0x8C, 0xE7, 0x72, 0x05];
+        assert_eq!(key_id(&k), "572E78CFD194C26");
+        let k = [0x26, 0x4C, 0x19, 0xFD, 0x8C, 0xE7, 0x72, 0xF5];
+        assert_eq!(key_id(&k), "F572E78CFD194C26");
     }
 
     #[test]
