@@ -129,6 +129,10 @@ pub struct InputArgs {
     /// the cloud sites' own figures.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub cloud_carbon: Vec<PathBuf>,
+    /// Granular certificates (EnergyTag, CSV), matched hour by hour with the sites'
+    /// consumption: the hourly Scope 2 and the 24/7 CFE score beside the 2015 figures.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub certificates: Vec<PathBuf>,
     /// A `greenledger pushdown` folder whose engine has run: its results (per job, device,
     /// node and hour) stand in for telemetry files; the same config and jobs must be given.
     #[arg(long, value_name = "DIR")]

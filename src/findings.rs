@@ -155,6 +155,12 @@ pub(crate) mod codes {
     pub(crate) const CLOUD_UNMATCHED: &str = "cloud.unmatched-rows";
     pub(crate) const CLOUD_NO_MONTH: &str = "cloud.month-missing";
     pub(crate) const CLOUD_RESTATED: &str = "cloud.restated";
+    pub(crate) const CERTIFICATES_BAD_ROW: &str = "certificates.bad-row";
+    pub(crate) const CERTIFICATES_DUPLICATE: &str = "certificates.duplicate";
+    pub(crate) const CERTIFICATES_NOT_USED: &str = "certificates.not-used";
+    pub(crate) const CERTIFICATES_CLOUD_SITE: &str = "certificates.cloud-site";
+    pub(crate) const CERTIFICATES_OUTSIDE: &str = "certificates.outside-period";
+    pub(crate) const CERTIFICATES_NOT_DELIVERABLE: &str = "certificates.not-deliverable";
     pub(crate) const CLOUD_AZURE_SCOPES: &str = "cloud.azure-scopes-assumed";
     pub(crate) const CLOUD_AZURE_INCOMPLETE: &str = "cloud.azure-incomplete";
     pub(crate) const MARKET_SURPLUS: &str = "market.surplus";

@@ -3,6 +3,7 @@
 pub(crate) mod aggregate;
 pub(crate) mod emissions;
 pub(crate) mod energy;
+pub(crate) mod hourly;
 pub(crate) mod inventory;
 pub(crate) mod market;
 pub(crate) mod resolve;
@@ -72,6 +73,14 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
     let n_jobs = consumers.len();
     consumers.extend(draft.consumers.iter().cloned());
     let market = market::allocate(cfg, &consumers, &period);
+    let (scope2_hourly, mut hourly_findings) = hourly::scope2_hourly(
+        cfg,
+        &consumers,
+        &ingested.certificates,
+        &ingested.grid,
+        &period,
+    );
+    findings.append(&mut hourly_findings);
     add_market_columns(&mut frame, cfg, &res.rows, &facility, &location, &market)?;
     let (inventory, job_rows) =
         inventory::finish(draft, &market.kg[..n_jobs], &market.kg[n_jobs..], &period);
@@ -120,6 +129,7 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
         inventory,
         cloud,
         cloud_carbon: std::mem::take(&mut ingested.cloud_carbon),
+        scope2_hourly,
         period,
     })
 }

@@ -106,6 +106,8 @@ pub(super) struct ReportSection {
     /// The entity's net revenue in the period, for ESRS E1 intensities, and its currency.
     pub(super) net_revenue: Option<f64>,
     pub(super) currency: Option<String>,
+    /// The Scope 2 method of the headline: `2015` or `hourly`.
+    pub(super) scope2_method: Option<super::Scope2Method>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +131,8 @@ pub(super) struct InputsSection {
     pub(super) boamps: Vec<String>,
     #[serde(default)]
     pub(super) cloud_carbon: Vec<String>,
+    #[serde(default)]
+    pub(super) certificates: Vec<String>,
     pub(super) timezone: Option<toml::Spanned<String>>,
 }
 

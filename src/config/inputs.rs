@@ -42,6 +42,12 @@ pub(super) fn collect(
             &args.cloud_carbon,
             &mut inputs.cloud_carbon,
         ),
+        (
+            "certificates",
+            &file.certificates,
+            &args.certificates,
+            &mut inputs.certificates,
+        ),
     ] {
         for pattern in from_file {
             expand(base, pattern, kind, w, dest, findings)?;

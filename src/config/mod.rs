@@ -35,6 +35,7 @@ pub struct Inputs {
     pub zeus: Vec<InputFile>,
     pub boamps: Vec<InputFile>,
     pub cloud_carbon: Vec<InputFile>,
+    pub certificates: Vec<InputFile>,
     /// The zone naive timestamps are read in (`--timezone`, `[inputs] timezone`), and its
     /// name as given.
     pub timezone: InputZone,
@@ -341,6 +342,30 @@ pub struct ReportSettings {
     pub previous: Option<InputFile>,
     /// `net_revenue` and `currency`, for the ESRS E1 intensities.
     pub net_revenue: Option<NetRevenue>,
+    /// The Scope 2 method of the headline (`scope2_method`).
+    pub scope2_method: Scope2Method,
+}
+
+/// `[report] scope2_method`: which Scope 2 the headline shows when certificates are given (both
+/// are always shown side by side).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub enum Scope2Method {
+    /// The GHG Protocol's 2015 market-based rules: instruments pro rata over their period.
+    #[default]
+    #[serde(rename = "2015")]
+    Rules2015,
+    /// The revision's proposal: certificates matched hour by hour.
+    #[serde(rename = "hourly")]
+    Hourly,
+}
+
+impl Scope2Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope2Method::Rules2015 => "2015",
+            Scope2Method::Hourly => "hourly",
+        }
+    }
 }
 
 /// `[codecarbon]`: the team and site of each CodeCarbon project.
@@ -657,6 +682,7 @@ impl Config {
                 reference_intensity_g_per_kwh: r.reference_intensity_g_per_kwh,
                 previous,
                 net_revenue,
+                scope2_method: r.scope2_method.unwrap_or_default(),
             },
             inputs,
             sites,

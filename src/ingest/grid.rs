@@ -19,6 +19,9 @@ pub(crate) struct Hourly {
     /// Annual factors: zone (upper case; cloud regions lower case) -> year (0 when the table
     /// gives none) -> (gCO2e/kWh, source file).
     pub annual: HashMap<String, BTreeMap<i32, (f64, String)>>,
+    /// The grid's carbon-free share (0..1) per zone and hour, where a series gives it
+    /// (Electricity Maps' "Carbon-free energy percentage (CFE%)", older "Low Carbon Percentage").
+    pub cfe: HashMap<String, BTreeMap<i64, f64>>,
 }
 
 impl Hourly {
@@ -57,6 +60,20 @@ impl Hourly {
             let mut hits = self.zones.iter().filter(|(k, _)| k.ends_with(&suffix));
             match (hits.next(), hits.next()) {
                 (Some(hit), None) => Some(hit),
+                _ => None,
+            }
+        })
+    }
+
+    /// A zone's hourly carbon-free share, found as its intensity series is (`SE3` finds
+    /// `SE-SE3`).
+    pub(crate) fn cfe_series(&self, zone: &str) -> Option<&BTreeMap<i64, f64>> {
+        let z = zone.to_uppercase();
+        self.cfe.get(&z).or_else(|| {
+            let suffix = format!("-{z}");
+            let mut hits = self.cfe.iter().filter(|(k, _)| k.ends_with(&suffix));
+            match (hits.next(), hits.next()) {
+                (Some((_, s)), None) => Some(s),
                 _ => None,
             }
         })
@@ -128,6 +145,11 @@ fn read(
         );
     }
     let month_first = date_order(&records, cols[0], f, findings);
+    let cfe_col = header.iter().position(|h| {
+        h.starts_with("carbon-free energy percentage")
+            || h == "low carbon percentage"
+            || h == "cfe_percent"
+    });
     let mut bad = Vec::new();
     for (r, &line) in records.iter().zip(&lines) {
         match hourly_value(r, cols, month_first, cfg) {
@@ -135,6 +157,17 @@ fn read(
                 out.sources
                     .entry(zone.clone())
                     .or_insert_with(|| f.shown.clone());
+                // The carbon-free share, a percentage; an empty or odd cell is no value.
+                if let Some(p) = cfe_col
+                    .and_then(|c| r.get(c))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|p| (0.0..=100.0).contains(p))
+                {
+                    out.cfe
+                        .entry(zone.clone())
+                        .or_default()
+                        .insert(hour, p / 100.0);
+                }
                 out.zones.entry(zone).or_default().insert(hour, g);
                 rec.rows_used += 1;
             }

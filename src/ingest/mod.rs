@@ -2,6 +2,7 @@
 //! emissions.
 
 pub(crate) mod boamps;
+pub(crate) mod certificates;
 pub(crate) mod cloud_carbon;
 pub(crate) mod codecarbon;
 pub(crate) mod dcgm;
@@ -237,6 +238,8 @@ pub(crate) struct Ingested {
     pub meters: Vec<meters::Meter>,
     /// The cloud providers' carbon export rows (`--cloud-carbon`).
     pub cloud_carbon: Vec<crate::ledger::ProviderRow>,
+    /// Granular certificates from --certificates files.
+    pub certificates: Vec<certificates::Certificate>,
     pub inputs: Vec<InputRecord>,
     pub findings: Vec<Finding>,
 }
@@ -375,7 +378,7 @@ pub(crate) trait Reader: Sync {
 /// Every source, in their order of precedence when several describe one job (the guide's
 /// "When sources describe the same job"): a job keeps the fields of the first source that
 /// gives it; later ones add what it lacks (energy, nodes, GPUs seen) or new jobs.
-pub(crate) const SOURCES: [&dyn Reader; 12] = [
+pub(crate) const SOURCES: [&dyn Reader; 13] = [
     // 1. The organisation's own list; a repeated job_id is an error finding.
     &jobs::ManifestReader,
     // 2. Slurm allocations: fill manifest jobs of the same id, or become jobs.
@@ -397,6 +400,8 @@ pub(crate) const SOURCES: [&dyn Reader; 12] = [
     &meters::MetersReader,
     // 8. The cloud providers' own figures, set beside the cloud sites'.
     &cloud_carbon::CloudCarbonReader,
+    // 9. Granular certificates, matched hour by hour with the sites' consumption.
+    &certificates::CertificatesReader,
 ];
 
 /// Read each of `files` whole, hand it to `read` with its record, then keep the record.

@@ -7,6 +7,7 @@ use crate::timeutil::Period;
 use serde::Serialize;
 
 pub(crate) mod figures;
+pub(crate) mod hourly;
 pub(crate) use figures::{ratio, Amounts, Figure};
 
 /// One job's row of the ledger.
@@ -151,6 +152,8 @@ pub struct Ledger {
     pub cloud: Vec<InventoryRow>,
     /// The cloud providers' own export rows (`--cloud-carbon`).
     pub cloud_carbon: Vec<ProviderRow>,
+    /// The hourly-matched Scope 2, when granular certificates were given.
+    pub scope2_hourly: Option<hourly::Scope2Hourly>,
 }
 
 /// One calendar month (UTC) of the period: the jobs' figures split by their energy profile

@@ -317,12 +317,108 @@ fn esc(s: &str) -> String {
 
 /// Render as inline SVG (text as text, so it is selectable and printable).
 pub fn svg(c: &BarChart) -> String {
+    svg_of(&c.id, &c.title, HEIGHT, layout(c))
+}
+
+/// The colours of the heat map's matched share, from none to all (in fifths), and of an hour
+/// without consumption.
+const HEAT: [&str; 6] = [
+    "#d9776f", "#eba67a", "#f2d07e", "#c9dd8a", "#8cc98f", "#3f8f5f",
+];
+const NO_LOAD: &str = "#eeeeee";
+
+/// A day-by-hour heat map of a site's matched share: a row per day (label), 24 columns (UTC
+/// hours); `None` where the site consumed nothing. Its primitives and height, in chart units.
+pub fn heatmap(days: &[(String, [Option<f64>; 24])]) -> (Vec<Prim>, f64) {
+    let (left, top, cell_w) = (80.0, 24.0, (WIDTH - 90.0) / 24.0);
+    let cell_h = if days.len() > 40 { 4.0 } else { 10.0 };
+    let mut out = Vec::new();
+    for h in (0..24).step_by(3) {
+        out.push(Prim::Text {
+            x: left + (h as f64 + 0.5) * cell_w,
+            y: top - 6.0,
+            size: 9.0,
+            anchor: Anchor::Middle,
+            bold: false,
+            text: format!("{h:02}h"),
+        });
+    }
+    for (i, (day, hours)) in days.iter().enumerate() {
+        let y = top + i as f64 * cell_h;
+        if days.len() <= 40 || i % 7 == 0 {
+            out.push(Prim::Text {
+                x: left - 6.0,
+                y: y + cell_h.min(9.0),
+                size: 8.0,
+                anchor: Anchor::End,
+                bold: false,
+                text: day.clone(),
+            });
+        }
+        for (h, share) in hours.iter().enumerate() {
+            let (color, tip) = match share {
+                Some(s) => (
+                    HEAT[((s * 5.0).floor() as usize).min(5)],
+                    format!("{day} {h:02}:00 UTC: {:.0} % matched", s * 100.0),
+                ),
+                None => (NO_LOAD, format!("{day} {h:02}:00 UTC: no consumption")),
+            };
+            out.push(Prim::Rect {
+                x: left + h as f64 * cell_w,
+                y,
+                w: cell_w - 0.5,
+                h: cell_h - 0.5,
+                color,
+                tip,
+            });
+        }
+    }
+    (out, top + days.len() as f64 * cell_h + 6.0)
+}
+
+/// A site's hours as heat-map days: every day of the period (UTC), each hour's matched share
+/// where the site consumed.
+pub fn heat_days(r: &crate::report::Report, site: &str) -> Vec<(String, [Option<f64>; 24])> {
+    let mut days: std::collections::BTreeMap<String, [Option<f64>; 24]> =
+        std::collections::BTreeMap::new();
+    let mut d = r.period.start.date_naive();
+    while d < r.period.end.date_naive()
+        || (d == r.period.end.date_naive() && r.period.end.time() > chrono::NaiveTime::MIN)
+    {
+        days.insert(d.format("%Y-%m-%d").to_string(), [None; 24]);
+        d = d.succ_opt().unwrap_or(d);
+        if days.len() > 400 {
+            break;
+        }
+    }
+    for h in r
+        .scope2
+        .hourly
+        .iter()
+        .flat_map(|h| &h.hours)
+        .filter(|h| h.site == site)
+    {
+        let (day, hour) = (
+            h.hour.get(..10).unwrap_or(""),
+            h.hour.get(11..13).and_then(|x| x.parse::<usize>().ok()),
+        );
+        if let (Some(row), Some(hr)) = (days.get_mut(day), hour.filter(|x| *x < 24)) {
+            if h.consumption_kwh > 0.0 {
+                row[hr] = Some(h.matched_kwh / h.consumption_kwh);
+            }
+        }
+    }
+    days.into_iter().collect()
+}
+
+/// Primitives as inline SVG, `height` chart units tall.
+pub fn svg_of(id: &str, title: &str, height: f64, prims: Vec<Prim>) -> String {
     let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}">"#,
-        esc(&c.id),
-        esc(&c.title)
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{}" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{}">"#,
+        esc(id),
+        esc(title)
     );
-    for p in layout(c) {
+    for p in prims {
         match p {
             Prim::Rect {
                 x,

@@ -75,8 +75,43 @@ impl Renderer for Csv {
             ("csv/scope2.csv".into(), scope2(r)?),
             ("csv/scope3.csv".into(), scope3(r)?),
             ("csv/bridge.csv".into(), bridge(r)?),
+            ("csv/scope2-hourly.csv".into(), scope2_hourly(r)?),
         ])
     }
+}
+
+/// scope2-hourly.csv: per site and hour, consumption, matched, excess, unmatched, not
+/// deliverable and the grid's carbon-free share (a header alone without certificates).
+fn scope2_hourly(r: &Report) -> Result<Vec<u8>> {
+    let header = vec![
+        "site",
+        "hour",
+        "consumption_kwh",
+        "matched_kwh",
+        "excess_kwh",
+        "unmatched_kwh",
+        "not_deliverable_kwh",
+        "grid_cfe",
+    ];
+    let rows = r
+        .scope2
+        .hourly
+        .iter()
+        .flat_map(|h| &h.hours)
+        .map(|x| {
+            vec![
+                x.site.clone(),
+                x.hour.clone(),
+                num(x.consumption_kwh),
+                num(x.matched_kwh),
+                num(x.excess_kwh),
+                num(x.unmatched_kwh),
+                num(x.not_deliverable_kwh),
+                opt(x.grid_cfe),
+            ]
+        })
+        .collect();
+    table(header, rows)
 }
 
 /// An optional text, empty when unknown.

@@ -283,6 +283,27 @@ impl Renderer for Html {
             .map(super::chart::svg)
             .collect();
         ctx.insert("waterfalls", &waterfalls);
+        // The hourly Scope 2's heat maps, per site.
+        let heatmaps: std::collections::BTreeMap<&str, String> = report
+            .scope2
+            .hourly
+            .iter()
+            .flat_map(|h| &h.sites)
+            .map(|s| {
+                let (prims, height) =
+                    super::chart::heatmap(&super::chart::heat_days(report, &s.site));
+                let id = format!("heatmap_{}", crate::report::evidence::anchor(&s.site));
+                let title = format!(
+                    "{}: share of each hour's consumption matched by certificates",
+                    s.site
+                );
+                (
+                    s.site.as_str(),
+                    super::chart::svg_of(&id, &title, height, prims),
+                )
+            })
+            .collect();
+        ctx.insert("heatmaps", &heatmaps);
         // The factors by name, for the trails' inline sources.
         let factor_map: std::collections::BTreeMap<&str, &crate::ledger::FactorUse> = report
             .factors

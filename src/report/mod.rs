@@ -546,13 +546,17 @@ fn disclosures(
         .filter(|n| n.site.is_none())
         .map(|n| n.idle_kwh)
         .sum();
-    let scope2 = scope2::table(
+    let mut scope2 = scope2::table(
         &ledger.inventory,
         &ledger.instruments,
         &cfg.sites,
         ledger.period.year(),
         no_site_idle,
     );
+    scope2.hourly = ledger
+        .scope2_hourly
+        .take()
+        .map(|h| scope2::with_2015(h, &scope2));
     (esrs_e1, scope2)
 }
 

@@ -48,6 +48,29 @@ pub struct Scope2 {
     pub total: Scope2Site,
     pub instruments: Vec<Scope2Instrument>,
     pub exclusions: Vec<String>,
+    /// The hourly-matched Scope 2 (granular certificates) beside the 2015 figures above;
+    /// `null` without certificates.
+    pub hourly: Option<crate::ledger::hourly::Scope2Hourly>,
+}
+
+/// The hourly Scope 2 with each site's (and the total's) 2015 market-based figure beside it.
+pub fn with_2015(
+    mut h: crate::ledger::hourly::Scope2Hourly,
+    table: &Scope2,
+) -> crate::ledger::hourly::Scope2Hourly {
+    for s in &mut h.sites {
+        s.amounts.market_2015_kgco2e = table
+            .sites
+            .iter()
+            .find(|x| x.site == s.site)
+            .map(|x| x.market_tco2e * 1000.0);
+    }
+    h.totals.market_2015_kgco2e = h
+        .sites
+        .iter()
+        .map(|s| s.amounts.market_2015_kgco2e)
+        .sum::<Option<f64>>();
+    h
 }
 
 /// The two-letter country of a grid zone (`SE3` -> SE, `US-CAL-CISO` -> US); `None` for cloud
@@ -109,6 +132,7 @@ pub fn table(
         total,
         instruments: listed,
         exclusions: exclusions(no_site_idle_kwh),
+        hourly: None,
     }
 }
 

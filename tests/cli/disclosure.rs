@@ -467,15 +467,7 @@ fn the_providers_exports_sit_beside_the_cloud_sites_by_hand() {
     assert!(close(f(&a["provider_reported"]["market_kgco2e"]), 30.0));
     assert_eq!(a["provider_reported"]["model_version"], "v3.0.0");
     assert!(close(f(&a["difference_kgco2e"]), 60.0));
-    let finding = |code: &str| -> Vec<serde_json::Value> {
-        r["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|x| x["code"] == code)
-            .cloned()
-            .collect()
-    };
+    let finding = |code: &str| super::findings_of(&r, code);
     let missing = finding("cloud.month-missing");
     assert_eq!(missing.len(), 1);
     assert!(missing[0]["message"].as_str().unwrap().contains("site gcp"));

@@ -12,6 +12,7 @@ mod evidence;
 mod golden;
 mod grid;
 mod handcalc;
+mod hourly;
 mod inventory;
 mod market;
 mod mlflow;
@@ -115,6 +116,17 @@ pub fn python_with(modules: &str, what: &str) -> Option<PathBuf> {
         "*** SKIPPED: {what} needs Python with `{modules}` (run scripts/test.sh) ***"
     ));
     None
+}
+
+/// The findings of a report.json with `code`.
+pub fn findings_of(r: &serde_json::Value, code: &str) -> Vec<serde_json::Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["code"] == code)
+        .cloned()
+        .collect()
 }
 
 /// The job `id` of a report.json (a panic naming the jobs there when it has none).

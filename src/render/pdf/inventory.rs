@@ -186,4 +186,74 @@ pub(super) fn scope2(l: &mut Layout, r: &Report) {
         );
     }
     l.note(&format!("Excluded: {}.", d.exclusions.join("; ")));
+    scope2_hourly(l, r);
+}
+
+/// The hourly Scope 2 beside the 2015 rules: per site and in total, the exemption options,
+/// and each site's day-by-hour heat map of matched share.
+fn scope2_hourly(l: &mut Layout, r: &Report) {
+    let Some(h) = &r.scope2.hourly else {
+        return;
+    };
+    l.heading("Hour by hour: granular certificates and the 24/7 carbon-free score");
+    l.para(&format!(
+        "The GHG Protocol's Scope 2 revision proposes that certificates cover consumption of the same hour and market, unmatched hours at the residual mix. Beside the 2015 rules above, the same consumption matched hour by hour; the headline uses the {} method.",
+        h.headline_method
+    ));
+    let row = |name: &str, a: &crate::ledger::hourly::HourlyAmounts| {
+        vec![
+            name.to_string(),
+            n(a.consumption_kwh, 1),
+            n(a.matched_kwh, 1),
+            a.matched_share.map(pct).unwrap_or_else(|| "-".into()),
+            n(a.excess_kwh, 1),
+            n(a.not_deliverable_kwh, 1),
+            n(a.market_kgco2e, 1),
+            on(a.market_2015_kgco2e, 1),
+            a.cfe_score.map(pct).unwrap_or_else(|| "-".into()),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = h.sites.iter().map(|s| row(&s.site, &s.amounts)).collect();
+    rows.push(row("total", &h.totals));
+    l.table(
+        &[
+            col("site", 1.2, false),
+            col("consumption kWh", 1.0, true),
+            col("matched kWh", 0.9, true),
+            col("matched", 0.7, true),
+            col("excess kWh", 0.8, true),
+            col("not deliverable", 0.9, true),
+            col("market kg, hourly", 0.9, true),
+            col("market kg, 2015", 0.9, true),
+            col("CFE score", 0.7, true),
+        ],
+        &rows,
+        6.5,
+    );
+    let options: Vec<String> = h
+        .exemption
+        .options
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {} GWh",
+                if o.under { "under" } else { "over" },
+                n(o.gwh_per_year, 0)
+            )
+        })
+        .collect();
+    l.note(&format!(
+        "An hour's excess is not carried over; certificates of another market zone are not deliverable. The CFE score adds the grid's carbon-free share of each unmatched hour. The organisation's consumption, {} GWh a year at this period's rate, is {} (the small-consumer options discussed).",
+        n(h.exemption.annual_gwh, 3),
+        options.join(", ")
+    ));
+    for s in &h.sites {
+        let (prims, height) =
+            crate::render::chart::heatmap(&crate::render::chart::heat_days(r, &s.site));
+        l.para(&format!(
+            "{}: the share of each hour's consumption matched (UTC; grey: none consumed).",
+            s.site
+        ));
+        l.prims(prims, height);
+    }
 }

@@ -340,13 +340,18 @@ impl<'f> Layout<'f> {
 
     /// A chart: the shared layout, scaled to the text width.
     pub(super) fn chart(&mut self, c: &BarChart) {
+        self.prims(chart::layout(c), chart::HEIGHT);
+    }
+
+    /// Chart primitives `height` chart units tall, scaled to the text width.
+    pub(super) fn prims(&mut self, prims: Vec<Prim>, height: f64) {
         let s = (WIDTH as f64 / chart::WIDTH) as f32;
-        let h = chart::HEIGHT as f32 * s;
+        let h = height as f32 * s;
         self.need(h + 8.0);
         let top = self.y;
         let to_x = |x: f64| LEFT + x as f32 * s;
         let to_y = |y: f64| top - y as f32 * s;
-        for p in chart::layout(c) {
+        for p in prims {
             match p {
                 Prim::Rect {
                     x, y, w, h, color, ..

@@ -1,0 +1,307 @@
+//! The hourly Scope 2 (GHG Protocol Scope 2 revision, EnergyTag granular certificates): per site
+//! and hour, the facility energy consumed (every consumer spread evenly over its time, as the
+//! 2015 allocation spreads it) is matched with the deliverable certificates produced in that
+//! hour; the rest takes the residual mix (else the grid factor); an hour's excess is not carried.
+//! The 24/7 CFE score adds the grid's carbon-free share of each unmatched hour.
+
+use super::market::Consumer;
+use crate::config::{Config, Site};
+use crate::findings::{codes, Finding};
+use crate::ingest::certificates::Certificate;
+use crate::ingest::grid::Hourly as Grid;
+use crate::ledger::hourly::{
+    Exemption, ExemptionOption, HourRow, HourlyAmounts, HourlySite, Scope2Hourly,
+};
+use crate::timeutil::Period;
+use chrono::{DateTime, TimeZone, Utc};
+use std::collections::BTreeMap;
+
+/// The thresholds (GWh a year) under which the revision's drafts let small consumers keep
+/// monthly or annual matching.
+const EXEMPTIONS_GWH: [f64; 3] = [5.0, 10.0, 50.0];
+
+/// Whether a certificate issued in market zone `cert` can be delivered to a site in `site`:
+/// the same zone, or a bidding zone inside the certificate's (`SE3` in `SE`, `SE-SE3` in `SE`).
+pub(crate) fn deliverable(cert: &str, site: &str) -> bool {
+    let (c, s) = (cert.to_uppercase(), site.to_uppercase());
+    if c == s || s.starts_with(&format!("{c}-")) {
+        return true;
+    }
+    s.len() > c.len() && s.starts_with(&c) && s[c.len()..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Per hour of one site: consumed kWh and location kg, deliverable and other certificates' kWh.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hour {
+    kwh: f64,
+    location_kg: f64,
+    deliverable_kwh: f64,
+    other_kwh: f64,
+}
+
+fn hour_start(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(3600) * 3600
+}
+
+/// Spread `amount` evenly over `[start, end)` into the hours it touches.
+fn spread(start: DateTime<Utc>, end: DateTime<Utc>, mut add: impl FnMut(i64, f64)) {
+    let (a, b) = (start.timestamp() as f64, end.timestamp() as f64);
+    if b <= a {
+        return;
+    }
+    let mut h = hour_start(start);
+    while (h as f64) < b {
+        let lo = a.max(h as f64);
+        let hi = b.min((h + 3600) as f64);
+        if hi > lo {
+            add(h, (hi - lo) / (b - a));
+        }
+        h += 3600;
+    }
+}
+
+/// The hourly Scope 2 of the owned and colocation sites, from the consumers (jobs and inventory
+/// lines) and the certificates; `None` without certificates.
+pub(crate) fn scope2_hourly(
+    cfg: &Config,
+    consumers: &[Consumer],
+    certificates: &[Certificate],
+    grid: &Grid,
+    period: &Period,
+) -> (Option<Scope2Hourly>, Vec<Finding>) {
+    let mut findings = Vec::new();
+    if certificates.is_empty() {
+        return (None, findings);
+    }
+    let mut hours: BTreeMap<&str, BTreeMap<i64, Hour>> = BTreeMap::new();
+    for c in consumers {
+        let Some(site) = c.site.as_deref().and_then(|s| cfg.site(s)) else {
+            continue;
+        };
+        if !site.kind.scope2() {
+            continue;
+        }
+        let m = hours.entry(site.id.as_str()).or_default();
+        spread(c.start, c.end, |h, share| {
+            let e = m.entry(h).or_default();
+            e.kwh += c.facility_kwh * share;
+            e.location_kg += c.location_kg * share;
+        });
+    }
+    let mut outside = 0usize;
+    for cert in certificates {
+        let Some(site) = cfg.site(&cert.site) else {
+            continue;
+        };
+        if !site.kind.scope2() {
+            findings.push(
+                Finding::error(
+                    codes::CERTIFICATES_CLOUD_SITE,
+                    format!(
+                        "certificate {} names cloud site '{}': the provider buys that electricity, so the organisation's certificates cannot cover it; it is not used",
+                        cert.id, site.id
+                    ),
+                )
+                .at(&cert.file, Some(cert.line)),
+            );
+            continue;
+        }
+        let (start, end) = (cert.start.max(period.start), cert.end.min(period.end));
+        if end <= start {
+            outside += 1;
+            continue;
+        }
+        // The part of its production inside the period, by time.
+        let inside =
+            (end - start).num_seconds() as f64 / (cert.end - cert.start).num_seconds() as f64;
+        let kwh = cert.wh / 1000.0 * inside;
+        let ok = site
+            .zone
+            .as_deref()
+            .is_some_and(|z| deliverable(&cert.zone, z));
+        let m = hours.entry(site.id.as_str()).or_default();
+        spread(start, end, |h, share| {
+            let e = m.entry(h).or_default();
+            if ok {
+                e.deliverable_kwh += kwh * share;
+            } else {
+                e.other_kwh += kwh * share;
+            }
+        });
+    }
+    if outside > 0 {
+        findings.push(Finding::info(
+            codes::CERTIFICATES_OUTSIDE,
+            format!("{outside} certificate(s) were produced outside the period and are not used"),
+        ));
+    }
+    let mut out = Scope2Hourly {
+        headline_method: cfg.report.scope2_method.as_str().to_string(),
+        ..Default::default()
+    };
+    for (id, by_hour) in &hours {
+        let Some(site) = cfg.site(id) else { continue };
+        let (line, rows) = site_hours(site, by_hour, grid, period, &mut findings);
+        out.sites.push(line);
+        out.hours.extend(rows);
+    }
+    out.totals = totals(&out.sites);
+    use chrono::Datelike;
+    let year_h = if chrono::NaiveDate::from_ymd_opt(period.start.year(), 2, 29).is_some() {
+        8784.0
+    } else {
+        8760.0
+    };
+    let period_h = (period.end - period.start).num_seconds() as f64 / 3600.0;
+    let annual_gwh = out.totals.consumption_kwh * year_h / period_h.max(1.0) / 1e6;
+    out.exemption = Exemption {
+        annual_gwh,
+        options: EXEMPTIONS_GWH
+            .iter()
+            .map(|&g| ExemptionOption {
+                gwh_per_year: g,
+                under: annual_gwh < g,
+            })
+            .collect(),
+    };
+    (Some(out), findings)
+}
+
+/// One site's line and hour rows.
+fn site_hours(
+    site: &Site,
+    by_hour: &BTreeMap<i64, Hour>,
+    grid: &Grid,
+    period: &Period,
+    findings: &mut Vec<Finding>,
+) -> (HourlySite, Vec<HourRow>) {
+    let series = site.zone.as_deref().and_then(|z| grid.cfe_series(z));
+    // A missing hour takes the series' mean over the period (else over all it holds).
+    let mean = series.and_then(|s| {
+        let (a, b) = (hour_start(period.start), hour_start(period.end));
+        let inside: Vec<f64> = s.range(a..b).map(|(_, v)| *v).collect();
+        let pool: Vec<f64> = if inside.is_empty() {
+            s.values().copied().collect()
+        } else {
+            inside
+        };
+        (!pool.is_empty()).then(|| pool.iter().sum::<f64>() / pool.len() as f64)
+    });
+    let mut l = HourlySite {
+        site: site.id.clone(),
+        zone: site.zone.clone(),
+        ..Default::default()
+    };
+    let (mut cfe_num, mut rows) = (0.0, Vec::new());
+    for (&h, x) in by_hour {
+        let matched = x.kwh.min(x.deliverable_kwh);
+        let unmatched = x.kwh - matched;
+        let rate = match site.residual_mix_g_per_kwh {
+            Some(g) => g / 1000.0,
+            None if x.kwh > 0.0 => x.location_kg / x.kwh,
+            None => 0.0,
+        };
+        let share = match series.and_then(|s| s.get(&h)) {
+            Some(v) => Some(*v),
+            None if x.kwh > 0.0 => {
+                l.cfe_hours_filled += u64::from(mean.is_some());
+                mean
+            }
+            None => mean,
+        };
+        cfe_num += matched + unmatched * share.unwrap_or(0.0);
+        l.amounts.consumption_kwh += x.kwh;
+        l.amounts.matched_kwh += matched;
+        l.amounts.unmatched_kwh += unmatched;
+        l.amounts.market_kgco2e += unmatched * rate;
+        l.amounts.excess_kwh += x.deliverable_kwh - matched;
+        l.amounts.not_deliverable_kwh += x.other_kwh;
+        l.amounts.certificates_kwh += x.deliverable_kwh + x.other_kwh;
+        rows.push(HourRow {
+            site: site.id.clone(),
+            hour: Utc
+                .timestamp_opt(h, 0)
+                .single()
+                .map(crate::timeutil::fmt_utc)
+                .unwrap_or_default(),
+            consumption_kwh: x.kwh,
+            matched_kwh: matched,
+            excess_kwh: x.deliverable_kwh - matched,
+            unmatched_kwh: unmatched,
+            not_deliverable_kwh: x.other_kwh,
+            grid_cfe: share,
+        });
+    }
+    let share = |a: f64| (l.amounts.consumption_kwh > 0.0).then(|| a / l.amounts.consumption_kwh);
+    l.amounts.matched_share = share(l.amounts.matched_kwh);
+    l.amounts.cfe_score = if series.is_some() {
+        share(cfe_num)
+    } else {
+        None
+    };
+    if l.amounts.not_deliverable_kwh > 0.0 {
+        findings.push(Finding::warning(
+            codes::CERTIFICATES_NOT_DELIVERABLE,
+            format!(
+                "site {}: {:.3} kWh of certificates were issued in another market zone than the site's ({}): not deliverable, not used",
+                site.id,
+                l.amounts.not_deliverable_kwh,
+                site.zone.as_deref().unwrap_or("no zone")
+            ),
+        ));
+    }
+    (l, rows)
+}
+
+/// The sites' sums; the CFE score over the sites that have one, weighted by consumption.
+fn totals(sites: &[HourlySite]) -> HourlyAmounts {
+    let mut t = HourlyAmounts::default();
+    let (mut cfe_num, mut cfe_den) = (0.0, 0.0);
+    for s in sites.iter().map(|s| &s.amounts) {
+        t.consumption_kwh += s.consumption_kwh;
+        t.matched_kwh += s.matched_kwh;
+        t.unmatched_kwh += s.unmatched_kwh;
+        t.market_kgco2e += s.market_kgco2e;
+        t.excess_kwh += s.excess_kwh;
+        t.not_deliverable_kwh += s.not_deliverable_kwh;
+        t.certificates_kwh += s.certificates_kwh;
+        if let Some(c) = s.cfe_score {
+            cfe_num += c * s.consumption_kwh;
+            cfe_den += s.consumption_kwh;
+        }
+    }
+    t.matched_share = (t.consumption_kwh > 0.0).then(|| t.matched_kwh / t.consumption_kwh);
+    t.cfe_score = (cfe_den > 0.0).then(|| cfe_num / cfe_den);
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliverability_by_zone() {
+        assert!(deliverable("GB", "GB"));
+        assert!(!deliverable("FR", "GB"));
+        assert!(deliverable("SE", "SE3"));
+        assert!(deliverable("SE", "SE-SE3"));
+        assert!(!deliverable("SE3", "SE4"));
+        assert!(!deliverable("DE", "DK1"));
+    }
+
+    #[test]
+    fn spreading_keeps_the_whole_amount() {
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let mut got = BTreeMap::new();
+        spread(
+            t("2026-07-01T00:30:00Z"),
+            t("2026-07-01T02:00:00Z"),
+            |h, s| {
+                got.insert(h, s);
+            },
+        );
+        let v: Vec<f64> = got.values().copied().collect();
+        assert_eq!(v.len(), 2);
+        assert!((v[0] - 1.0 / 3.0).abs() < 1e-12 && (v[1] - 2.0 / 3.0).abs() < 1e-12);
+    }
+}
