@@ -100,6 +100,7 @@ pub(crate) fn rule(f: Figure) -> Rule {
             Rule::SetBy("uncertainty bounds")
         }
         F::OverheadKwh | F::OverheadKgco2e => Rule::SetBy("overhead allocation"),
+        F::MarketHourlyKgco2e => Rule::SetBy("hourly matching"),
         F::KgPerGpuHour | F::KgPerMillionTokens => Rule::Derived,
     }
 }

@@ -10,7 +10,7 @@ use crate::findings::{codes, Finding};
 use crate::ingest::certificates::Certificate;
 use crate::ingest::grid::Hourly as Grid;
 use crate::ledger::hourly::{
-    Exemption, ExemptionOption, HourRow, HourlyAmounts, HourlySite, Scope2Hourly,
+    Exemption, ExemptionOption, HourRow, HourlyAmounts, HourlySite, HourlyWhatIf, Scope2Hourly,
 };
 use crate::timeutil::Period;
 use chrono::{DateTime, TimeZone, Utc};
@@ -60,15 +60,43 @@ fn spread(start: DateTime<Utc>, end: DateTime<Utc>, mut add: impl FnMut(i64, f64
     }
 }
 
+/// What became of one site-hour's consumption: the matched fraction, the kg per unmatched
+/// kWh, and the grid's carbon-free share.
+#[derive(Debug, Clone, Copy)]
+struct Fate {
+    matched: f64,
+    rate: f64,
+    cfe: Option<f64>,
+}
+
+/// One consumer's share of the hourly matching.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Share {
+    pub matched_kwh: f64,
+    pub unmatched_kwh: f64,
+    pub market_kg: f64,
+    /// matched + unmatched x the grid's CFE share (`None` without the share).
+    pub cfe_kwh: Option<f64>,
+}
+
+/// The hourly Scope 2 and each consumer's share of it (`None` for consumers at no owned or
+/// colocation site).
+pub(crate) struct Matching {
+    pub table: Scope2Hourly,
+    pub shares: Vec<Option<Share>>,
+}
+
 /// The hourly Scope 2 of the owned and colocation sites, from the consumers (jobs and inventory
-/// lines) and the certificates; `None` without certificates.
+/// lines, the first `teams.len()` of them jobs of those teams) and the certificates; `None`
+/// without certificates.
 pub(crate) fn scope2_hourly(
     cfg: &Config,
     consumers: &[Consumer],
+    teams: &[&str],
     certificates: &[Certificate],
     grid: &Grid,
     period: &Period,
-) -> (Option<Scope2Hourly>, Vec<Finding>) {
+) -> (Option<Matching>, Vec<Finding>) {
     let mut findings = Vec::new();
     if certificates.is_empty() {
         return (None, findings);
@@ -139,13 +167,17 @@ pub(crate) fn scope2_hourly(
         headline_method: cfg.report.scope2_method.as_str().to_string(),
         ..Default::default()
     };
+    let mut fates: BTreeMap<&str, BTreeMap<i64, Fate>> = BTreeMap::new();
     for (id, by_hour) in &hours {
         let Some(site) = cfg.site(id) else { continue };
-        let (line, rows) = site_hours(site, by_hour, grid, period, &mut findings);
+        let (line, rows, fate) = site_hours(site, by_hour, grid, period, &mut findings);
         out.sites.push(line);
         out.hours.extend(rows);
+        fates.insert(id, fate);
     }
     out.totals = totals(&out.sites);
+    let shares = shares(cfg, consumers, &fates);
+    out.whatifs = whatifs(consumers, teams, &shares, &out.sites);
     use chrono::Datelike;
     let year_h = if chrono::NaiveDate::from_ymd_opt(period.start.year(), 2, 29).is_some() {
         8784.0
@@ -164,7 +196,94 @@ pub(crate) fn scope2_hourly(
             })
             .collect(),
     };
-    (Some(out), findings)
+    (Some(Matching { table: out, shares }), findings)
+}
+
+/// Each consumer's matched and unmatched energy, market kg and CFE-weighted energy: its energy
+/// in each hour takes that site-hour's fate.
+fn shares(
+    cfg: &Config,
+    consumers: &[Consumer],
+    fates: &BTreeMap<&str, BTreeMap<i64, Fate>>,
+) -> Vec<Option<Share>> {
+    consumers
+        .iter()
+        .map(|c| {
+            let site = c.site.as_deref().and_then(|s| cfg.site(s))?;
+            let fate = fates.get(site.id.as_str())?;
+            let mut s = Share {
+                cfe_kwh: Some(0.0),
+                ..Default::default()
+            };
+            spread(c.start, c.end, |h, share| {
+                let Some(f) = fate.get(&h) else { return };
+                let kwh = c.facility_kwh * share;
+                let (m, u) = (kwh * f.matched, kwh * (1.0 - f.matched));
+                s.matched_kwh += m;
+                s.unmatched_kwh += u;
+                s.market_kg += u * f.rate;
+                s.cfe_kwh = match (s.cfe_kwh, f.cfe) {
+                    (Some(acc), Some(g)) => Some(acc + m + u * g),
+                    _ => None,
+                };
+            });
+            Some(s)
+        })
+        .collect()
+}
+
+/// Per team and site: the team's unmatched energy against the certificates the site left
+/// unmatched; what matching them would gain.
+fn whatifs(
+    consumers: &[Consumer],
+    teams: &[&str],
+    shares: &[Option<Share>],
+    sites: &[HourlySite],
+) -> Vec<HourlyWhatIf> {
+    let mut by: BTreeMap<(&str, &str), Share> = BTreeMap::new();
+    for ((c, team), s) in consumers.iter().zip(teams).zip(shares) {
+        let (Some(site), Some(s)) = (c.site.as_deref(), s) else {
+            continue;
+        };
+        let e = by.entry((team, site)).or_insert(Share {
+            cfe_kwh: Some(0.0),
+            ..Default::default()
+        });
+        e.matched_kwh += s.matched_kwh;
+        e.unmatched_kwh += s.unmatched_kwh;
+        e.market_kg += s.market_kg;
+        e.cfe_kwh = e.cfe_kwh.zip(s.cfe_kwh).map(|(a, b)| a + b);
+    }
+    let mut out = Vec::new();
+    for ((team, site), s) in by {
+        let Some(line) = sites.iter().find(|l| l.site == site) else {
+            continue;
+        };
+        let excess = line.amounts.excess_kwh;
+        let gain = s.unmatched_kwh.min(excess);
+        if gain <= 0.0 {
+            continue;
+        }
+        let total = s.matched_kwh + s.unmatched_kwh;
+        // The unmatched energy's mean carbon-free share, which matching would replace by 1.
+        let cfe_unmatched = s
+            .cfe_kwh
+            .map(|c| (c - s.matched_kwh) / s.unmatched_kwh.max(f64::MIN_POSITIVE));
+        out.push(HourlyWhatIf {
+            team: team.to_string(),
+            site: site.to_string(),
+            unmatched_kwh: s.unmatched_kwh,
+            excess_kwh: excess,
+            gain_kwh: gain,
+            saving_kgco2e: s.market_kg * gain / s.unmatched_kwh,
+            cfe_now: s.cfe_kwh.map(|c| c / total),
+            cfe_if_shifted: s
+                .cfe_kwh
+                .zip(cfe_unmatched)
+                .map(|(c, g)| (c + gain * (1.0 - g)) / total),
+        });
+    }
+    out
 }
 
 /// One site's line and hour rows.
@@ -174,7 +293,7 @@ fn site_hours(
     grid: &Grid,
     period: &Period,
     findings: &mut Vec<Finding>,
-) -> (HourlySite, Vec<HourRow>) {
+) -> (HourlySite, Vec<HourRow>, BTreeMap<i64, Fate>) {
     let series = site.zone.as_deref().and_then(|z| grid.cfe_series(z));
     // A missing hour takes the series' mean over the period (else over all it holds).
     let mean = series.and_then(|s| {
@@ -192,7 +311,7 @@ fn site_hours(
         zone: site.zone.clone(),
         ..Default::default()
     };
-    let (mut cfe_num, mut rows) = (0.0, Vec::new());
+    let (mut cfe_num, mut rows, mut fate) = (0.0, Vec::new(), BTreeMap::new());
     for (&h, x) in by_hour {
         let matched = x.kwh.min(x.deliverable_kwh);
         let unmatched = x.kwh - matched;
@@ -210,6 +329,16 @@ fn site_hours(
             None => mean,
         };
         cfe_num += matched + unmatched * share.unwrap_or(0.0);
+        if x.kwh > 0.0 {
+            fate.insert(
+                h,
+                Fate {
+                    matched: matched / x.kwh,
+                    rate,
+                    cfe: share,
+                },
+            );
+        }
         l.amounts.consumption_kwh += x.kwh;
         l.amounts.matched_kwh += matched;
         l.amounts.unmatched_kwh += unmatched;
@@ -250,7 +379,7 @@ fn site_hours(
             ),
         ));
     }
-    (l, rows)
+    (l, rows, fate)
 }
 
 /// The sites' sums; the CFE score over the sites that have one, weighted by consumption.

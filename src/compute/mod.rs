@@ -73,14 +73,28 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
     let n_jobs = consumers.len();
     consumers.extend(draft.consumers.iter().cloned());
     let market = market::allocate(cfg, &consumers, &period);
-    let (scope2_hourly, mut hourly_findings) = hourly::scope2_hourly(
+    let teams: Vec<&str> = res.rows.iter().map(|r| r.job.team.as_str()).collect();
+    let (matching, mut hourly_findings) = hourly::scope2_hourly(
         cfg,
         &consumers,
+        &teams,
         &ingested.certificates,
         &ingested.grid,
         &period,
     );
     findings.append(&mut hourly_findings);
+    // Each job's market-based figure with its certificates matched hour by hour.
+    let by_hour = matching.as_ref().map(|m| {
+        m.shares[..n_jobs]
+            .iter()
+            .map(|s| s.map(|s| s.market_kg))
+            .collect()
+    });
+    frame.set(
+        Figure::MarketHourlyKgco2e,
+        by_hour.unwrap_or_else(|| vec![None; n_jobs]),
+    )?;
+    let scope2_hourly = matching.map(|m| m.table);
     add_market_columns(&mut frame, cfg, &res.rows, &facility, &location, &market)?;
     let (inventory, job_rows) =
         inventory::finish(draft, &market.kg[..n_jobs], &market.kg[n_jobs..], &period);
@@ -139,10 +153,11 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
 fn all_set(frame: &emissions::JobFrame, cfg: &Config) -> Result<()> {
     let overhead = [Figure::OverheadKwh, Figure::OverheadKgco2e];
     let allocate = cfg.accounting.overhead == crate::config::Overhead::Allocate;
-    let waiting = frame
-        .unset()?
-        .into_iter()
-        .find(|(f, _)| !frame.is_empty() && (allocate || !overhead.contains(f)));
+    // Null by design: the overhead figures unless allocated, the hourly market-based figure
+    // without certificates (or for jobs at no owned or colocation site).
+    let waiting = frame.unset()?.into_iter().find(|(f, _)| {
+        !frame.is_empty() && *f != Figure::MarketHourlyKgco2e && (allocate || !overhead.contains(f))
+    });
     match waiting {
         Some((f, step)) => Err(crate::error::Error::new(format!(
             "internal error: {} was not set by the {step}",

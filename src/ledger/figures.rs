@@ -151,6 +151,11 @@ figures! {
     OverheadKwh overhead_kwh: Known,
     #[serde(skip_serializing_if = "Option::is_none")]
     OverheadKgco2e overhead_kgco2e: Known,
+    /// With granular certificates (`--certificates`): the market-based emissions with the
+    /// certificates matched hour by hour, over the jobs at owned and colocation sites; absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    MarketHourlyKgco2e market_hourly_kgco2e: Known,
 }
 
 impl Figure {
@@ -162,7 +167,10 @@ impl Figure {
     /// Whether report.json leaves it out when unknown (the overhead figures exist only with
     /// `overhead = "allocate"`); the CSV tables leave these out altogether.
     pub const fn optional_key(self) -> bool {
-        matches!(self, Figure::OverheadKwh | Figure::OverheadKgco2e)
+        matches!(
+            self,
+            Figure::OverheadKwh | Figure::OverheadKgco2e | Figure::MarketHourlyKgco2e
+        )
     }
 }
 

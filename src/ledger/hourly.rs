@@ -80,5 +80,26 @@ pub struct Scope2Hourly {
     pub sites: Vec<HourlySite>,
     pub totals: HourlyAmounts,
     pub exemption: Exemption,
+    /// Per team and site: what matching would gain had the team's unmatched hours run when the
+    /// site's certificates went unmatched.
+    pub whatifs: Vec<HourlyWhatIf>,
     pub hours: Vec<HourRow>,
+}
+
+/// A team's jobs at a site, against the site's certificates nobody used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HourlyWhatIf {
+    pub team: String,
+    pub site: String,
+    /// The team's jobs' energy in hours no certificate covered.
+    pub unmatched_kwh: f64,
+    /// The site's deliverable certificates unmatched in their hours.
+    pub excess_kwh: f64,
+    /// min(unmatched, excess): what could have been matched.
+    pub gain_kwh: f64,
+    /// The market-based emissions that energy had (residual mix, else the grid factor).
+    pub saving_kgco2e: f64,
+    /// The team's 24/7 CFE score at the site now, and had it run then.
+    pub cfe_now: Option<f64>,
+    pub cfe_if_shifted: Option<f64>,
 }

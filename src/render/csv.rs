@@ -602,6 +602,22 @@ fn scope2(r: &Report) -> Result<Vec<u8>> {
             x.residual_mix_source.clone(),
         ];
         row.extend(std::iter::repeat_n(String::new(), 6));
+        // The hourly matching beside the 2015 figures, where certificates were given.
+        let hourly = d.hourly.as_ref().and_then(|h| {
+            if kind == "total" {
+                Some(&h.totals)
+            } else {
+                h.sites
+                    .iter()
+                    .find(|s| s.site == x.site)
+                    .map(|s| &s.amounts)
+            }
+        });
+        row.extend([
+            hourly.map_or(String::new(), |a| num(a.market_kgco2e / 1000.0)),
+            opt(hourly.and_then(|a| a.matched_share)),
+            opt(hourly.and_then(|a| a.cfe_score)),
+        ]);
         rows.push(row);
     }
     for i in &d.instruments {
@@ -621,6 +637,7 @@ fn scope2(r: &Report) -> Result<Vec<u8>> {
             i.vintage_in_reporting_year.to_string(),
             i.same_market.to_string(),
         ]);
+        row.extend(std::iter::repeat_n(String::new(), 3));
         rows.push(row);
     }
     for e in &d.exclusions {
@@ -634,6 +651,7 @@ fn scope2(r: &Report) -> Result<Vec<u8>> {
             String::new(),
             String::new(),
         ]);
+        row.extend(std::iter::repeat_n(String::new(), 3));
         rows.push(row);
     }
     table(
@@ -655,6 +673,9 @@ fn scope2(r: &Report) -> Result<Vec<u8>> {
             "reference",
             "vintage_in_reporting_year",
             "same_market",
+            "market_hourly_tco2e",
+            "matched_share",
+            "cfe_score",
         ],
         rows,
     )

@@ -351,6 +351,7 @@ impl Report {
             &ledger.jobs,
             &ledger.sites,
             ledger.best_hardware.as_ref(),
+            scope2.hourly.as_ref().map_or(&[][..], |h| &h.whatifs[..]),
         );
         let lineage = crate::score::lineage::lineage(&ledger.jobs, &cfg.published_footprints);
         let reference = hardware_reference(cfg, factors, &ledger.period);

@@ -34,11 +34,15 @@ fn sum(jobs: &[&JobRow], f: impl Fn(&JobRow) -> f64) -> f64 {
     jobs.iter().map(|j| f(j)).sum::<f64>()
 }
 
-/// Market-based g/kWh of facility energy (location-based where no market figure exists).
+/// Market-based g/kWh of facility energy: hour by hour where granular certificates cover the
+/// job's site, else by the 2015 rules (location-based where no market figure exists).
 pub(super) fn clean_energy(jobs: &[&JobRow]) -> Metric {
     let facility = sum(jobs, |j| j.amounts.facility_energy_kwh);
     let market = sum(jobs, |j| {
-        j.amounts.market_kgco2e.unwrap_or(j.amounts.location_kgco2e)
+        j.amounts
+            .market_hourly_kgco2e
+            .or(j.amounts.market_kgco2e)
+            .unwrap_or(j.amounts.location_kgco2e)
     });
     if !positive(facility) {
         return Err("no facility energy".into());

@@ -24,6 +24,7 @@ pub fn whatifs(
     jobs: &[JobRow],
     sites: &[SiteFactor],
     best_hw: Option<&BestHardware>,
+    hourly: &[crate::ledger::hourly::HourlyWhatIf],
 ) -> Vec<WhatIf> {
     let mut by_team: BTreeMap<&str, Vec<&JobRow>> = BTreeMap::new();
     for j in jobs {
@@ -41,6 +42,7 @@ pub fn whatifs(
         out.extend(best_hw.and_then(|b| efficient_hardware(team, &js, b)));
         out.extend(avoid_failed_work(team, &js));
     }
+    out.extend(hourly.iter().filter_map(hourly_matching));
     out.sort_by(|a, b| {
         b.saving_kgco2e
             .total_cmp(&a.saving_kgco2e)
@@ -48,6 +50,28 @@ pub fn whatifs(
             .then(a.kind.cmp(&b.kind))
     });
     out
+}
+
+/// `hourly_matching`: the team's jobs run in the hours their site's certificates went unmatched.
+fn hourly_matching(w: &crate::ledger::hourly::HourlyWhatIf) -> Option<WhatIf> {
+    let cfe = match (w.cfe_now, w.cfe_if_shifted) {
+        (Some(a), Some(b)) => format!(
+            "; its 24/7 CFE score at {} would go from {:.0} % to {:.0} %",
+            w.site,
+            a * 100.0,
+            b * 100.0
+        ),
+        _ => String::new(),
+    };
+    saving(
+        &w.team,
+        "hourly_matching",
+        w.saving_kgco2e,
+        format!(
+            "{:.1} kWh of its jobs at {} ran in hours no certificate covered, while {:.1} kWh of the site's certificates went unmatched in other hours: run then, {:.1} kWh more would be matched (market-based, hour by hour){cfe}",
+            w.unmatched_kwh, w.site, w.excess_kwh, w.gain_kwh
+        ),
+    )
 }
 
 /// A what-if, when it saves anything.

@@ -191,7 +191,7 @@ fn the_scope2_table_lists_sites_instruments_and_criteria() {
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.iter().filter(|r| &r[0] == "instrument").count(), 2);
     assert_eq!(rows.iter().filter(|r| &r[0] == "total").count(), 1);
-    assert!(rows.iter().all(|r| r.len() == 17));
+    assert!(rows.iter().all(|r| r.len() == 20));
 }
 
 /// Three sites by who buys the power. `own` (FR, 100 g/kWh, PUE 1.5, residual mix 300 g/kWh,

@@ -52,6 +52,7 @@ GC-3,london-1,2026-07-01T05:00:00Z,2026-07-01T06:00:00Z,4000,wind,GB,WF-1,issued
 struct Run {
     r: serde_json::Value,
     csv: String,
+    scope2: String,
     html: String,
     pdf: String,
     code: i32,
@@ -82,6 +83,7 @@ fn run(certs: &str) -> Run {
     Run {
         r: read_json(&out.join("report.json")),
         csv: std::fs::read_to_string(out.join("csv/scope2-hourly.csv")).unwrap(),
+        scope2: std::fs::read_to_string(out.join("csv/scope2.csv")).unwrap(),
         html: std::fs::read_to_string(out.join("report.html")).unwrap(),
         pdf: pdf
             .get_pages()
@@ -95,7 +97,12 @@ fn run(certs: &str) -> Run {
 #[test]
 fn the_two_hour_case_by_hand() {
     let Run {
-        r, csv, html, pdf, ..
+        r,
+        csv,
+        scope2,
+        html,
+        pdf,
+        ..
     } = run(CERTS);
     // The HTML and the PDF carry the section, the comparison and the exemption options.
     // (The PDF wraps lines anywhere: compared without whitespace.)
@@ -138,6 +145,56 @@ fn the_two_hour_case_by_hand() {
         .unwrap()
         .iter()
         .any(|x| x["code"] == "certificates.not-deliverable"));
+    // The job holds all the consumption: its hourly market-based figure is the site's, and the
+    // clean-energy metric takes it (2.5 kg over 12.5 kWh = 200 g/kWh).
+    let j = super::job(&r, "j1");
+    assert!(close(f(&j["market_hourly_kgco2e"]), 2.5), "{j}");
+    let team = &r["teams"][0];
+    assert!(close(f(&team["market_hourly_kgco2e"]), 2.5));
+    let clean = team["score_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["practice"] == "clean_energy")
+        .unwrap();
+    assert!(close(f(&clean["metric"]), 200.0), "{clean}");
+    // The what-if: 6.25 kWh unmatched, 5.75 kWh of the site's certificates unmatched: 5.75 kWh
+    // more matched, 2.5 x 5.75 / 6.25 = 2.3 kg saved; CFE from 0.8 to (10 + 5.75 x 0.4) / 12.5
+    // = 0.984.
+    let w = &h["whatifs"][0];
+    assert!(
+        close(f(&w["gain_kwh"]), 5.75) && close(f(&w["saving_kgco2e"]), 2.3),
+        "{w}"
+    );
+    assert!(
+        close(f(&w["cfe_now"]), 0.8) && close(f(&w["cfe_if_shifted"]), 0.984),
+        "{w}"
+    );
+    let wi = r["whatifs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "hourly_matching")
+        .unwrap();
+    assert!(close(f(&wi["saving_kgco2e"]), 2.3));
+    assert!(
+        wi["message"]
+            .as_str()
+            .unwrap()
+            .contains("from 80 % to 98 %"),
+        "{wi}"
+    );
+    // scope2.csv sets the hourly figures beside the 2015 ones: 0.0025 t, half matched, CFE 0.8.
+    assert!(scope2
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",market_hourly_tco2e,matched_share,cfe_score"));
+    let site_row = scope2
+        .lines()
+        .find(|l| l.starts_with("site,london-1,"))
+        .unwrap();
+    assert!(site_row.ends_with(",0.0025,0.5,0.8"), "{site_row}");
     // The CSV: one row per site and hour, hours 0, 1 and 5.
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows[0], "site,hour,consumption_kwh,matched_kwh,excess_kwh,unmatched_kwh,not_deliverable_kwh,grid_cfe");
