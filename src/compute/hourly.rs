@@ -1,7 +1,7 @@
 //! The hourly Scope 2 (GHG Protocol Scope 2 revision, EnergyTag granular certificates): per site
-//! and hour, the facility energy consumed (every consumer spread evenly over its time, as the
-//! 2015 allocation spreads it) is matched with the deliverable certificates produced in that
-//! hour; the rest takes the residual mix (else the grid factor); an hour's excess is not carried.
+//! and hour, the facility energy consumed (sampled jobs by their hourly energy profile, other
+//! consumers spread evenly over their time) is matched with the deliverable certificates
+//! produced in that hour; the rest takes the residual mix (else the grid factor); an hour's excess is not carried.
 //! The 24/7 CFE score adds the grid's carbon-free share of each unmatched hour.
 
 use super::market::Consumer;
@@ -60,6 +60,45 @@ fn spread(start: DateTime<Utc>, end: DateTime<Utc>, mut add: impl FnMut(i64, f64
     }
 }
 
+/// A consumer's energy into its hours: by its profile where telemetry gives one, else evenly
+/// over its time.
+fn spread_consumer(c: &Consumer, mut add: impl FnMut(i64, f64)) {
+    match &c.profile {
+        Some(p) => {
+            let total: f64 = p.iter().map(|(_, w)| w).sum();
+            if total > 0.0 {
+                for (h, w) in p {
+                    add(*h, w / total);
+                }
+            }
+        }
+        None => spread(c.start, c.end, add),
+    }
+}
+
+/// The sampled jobs' hourly energy profiles by job id (telemetry covering the job and no meter
+/// of its own: as the hourly grid factors weigh them), when certificates are given (else none:
+/// nothing reads them).
+pub(crate) fn profiles(
+    jobs: &[crate::ingest::Job],
+    attribution: Option<&super::energy::Attribution>,
+    wanted: bool,
+) -> std::collections::HashMap<String, Vec<(i64, f64)>> {
+    let (Some(a), true) = (attribution, wanted) else {
+        return Default::default();
+    };
+    jobs.iter()
+        .zip(&a.jobs)
+        .filter(|(j, t)| t.covered_s > 0.0 && !t.hourly_j.is_empty() && j.metered.is_none())
+        .map(|(j, t)| {
+            (
+                j.job_id.clone(),
+                t.hourly_j.iter().map(|(h, w)| (*h, *w)).collect(),
+            )
+        })
+        .collect()
+}
+
 /// What became of one site-hour's consumption: the matched fraction, the kg per unmatched
 /// kWh, and the grid's carbon-free share.
 #[derive(Debug, Clone, Copy)]
@@ -110,7 +149,7 @@ pub(crate) fn scope2_hourly(
             continue;
         }
         let m = hours.entry(site.id.as_str()).or_default();
-        spread(c.start, c.end, |h, share| {
+        spread_consumer(c, |h, share| {
             let e = m.entry(h).or_default();
             e.kwh += c.facility_kwh * share;
             e.location_kg += c.location_kg * share;
@@ -215,7 +254,7 @@ fn shares(
                 cfe_kwh: Some(0.0),
                 ..Default::default()
             };
-            spread(c.start, c.end, |h, share| {
+            spread_consumer(c, |h, share| {
                 let Some(f) = fate.get(&h) else { return };
                 let kwh = c.facility_kwh * share;
                 let (m, u) = (kwh * f.matched, kwh * (1.0 - f.matched));

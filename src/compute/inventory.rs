@@ -378,6 +378,7 @@ impl Draft {
                 end: month.end,
                 facility_kwh: facility,
                 location_kg: kg,
+                profile: None,
             });
         } else if facility < 0.0 {
             // A ledger above its meter: no instrument covers the difference.

@@ -34,6 +34,9 @@ pub(crate) struct Consumer {
     pub end: DateTime<Utc>,
     pub facility_kwh: f64,
     pub location_kg: f64,
+    /// Its energy per hour (hour start, any unit) where telemetry gives the profile; `None`:
+    /// spread evenly. Only the hourly Scope 2 reads it (the 2015 allocation spreads evenly).
+    pub profile: Option<Vec<(i64, f64)>>,
 }
 
 /// The jobs as consumers: their site, their time clipped to the period, their facility energy
@@ -52,6 +55,7 @@ pub(crate) fn job_consumers(
             end: r.job.end.min(period.end),
             facility_kwh: facility_kwh[i],
             location_kg: location_kg[i],
+            profile: None,
         })
         .collect()
 }

@@ -52,6 +52,11 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
     let node_sites = node_sites(&ingested.jobs);
     let node_idle = attribution.as_ref().map(node_hours);
     let jobs = std::mem::take(&mut ingested.jobs);
+    let profiles = hourly::profiles(
+        &jobs,
+        attribution.as_ref(),
+        !ingested.certificates.is_empty(),
+    );
     let tel = attribution.as_ref().map(|a| a.jobs.as_slice());
     let res = resolve::resolve(cfg, factors, jobs, &period, tel, &ingested.grid);
     let mut findings = std::mem::take(&mut ingested.findings);
@@ -70,6 +75,9 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
     let mut draft = draft_inventory(&context, &res.rows, &frame, columns, node_idle.as_deref())?;
     findings.append(&mut draft.findings);
     let mut consumers = market::job_consumers(&res.rows, &facility, &location, &period);
+    for (c, r) in consumers.iter_mut().zip(&res.rows) {
+        c.profile = profiles.get(&r.job.job_id).cloned();
+    }
     let n_jobs = consumers.len();
     consumers.extend(draft.consumers.iter().cloned());
     let market = market::allocate(cfg, &consumers, &period);
