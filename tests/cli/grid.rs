@@ -128,13 +128,7 @@ fn real_electricity_maps_exports_are_read() {
 /// intensity is close to 250 g/kWh, where an even spread would give 200.
 #[test]
 fn sampled_jobs_weight_hours_by_their_energy() {
-    let base = chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z").unwrap();
-    let mut power = String::from("timestamp,node,device,power_w\n");
-    for k in 0..=120 {
-        let p = if k < 60 { 100.0 } else { 300.0 };
-        let t = base + chrono::Duration::seconds(k * 60);
-        power.push_str(&format!("{},n1,0,{p}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
-    }
+    let power = super::two_hour_power();
     let grid =
         "zone,timestamp,g_per_kwh\nFR,2026-07-01T00:00:00Z,100\nFR,2026-07-01T01:00:00Z,300\n";
     let jobs = "job_id,model,team,site,start,end,hardware,devices,nodes,gpu_ids\ns1,m,t,p,2026-07-01T00:00:00Z,2026-07-01T02:00:00Z,H100,1,n1,0\n";

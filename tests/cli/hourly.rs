@@ -278,13 +278,7 @@ fn without_certificates_there_is_no_hourly_scope2() {
 /// Spread evenly, hour 1 would draw 0.2008 kWh, and 0.2008 would be matched.
 #[test]
 fn sampled_jobs_are_matched_by_their_hourly_profile() {
-    let base = chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z").unwrap();
-    let mut power = String::from("timestamp,node,device,power_w\n");
-    for k in 0..=120 {
-        let p = if k < 60 { 100.0 } else { 300.0 };
-        let t = base + chrono::Duration::seconds(k * 60);
-        power.push_str(&format!("{},n1,0,{p}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
-    }
+    let power = super::two_hour_power();
     let cfg = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"power.csv\"]\ncertificates = [\"gc.csv\"]\n[[site]]\nid = \"p\"\nzone = \"FR\"\npue = 1.0\nresidual_mix_g_per_kwh = 60\n";
     let jobs = "job_id,model,team,site,start,end,hardware,devices,nodes,gpu_ids\ns1,m,t,p,2026-07-01T00:00:00Z,2026-07-01T02:00:00Z,H100,1,n1,0\n";
     let certs = "certificate_id,site,production_starting_interval,production_ending_interval,face_value_wh,energy_source,issue_market_zone\nGC-1,p,2026-07-01T01:00:00Z,2026-07-01T02:00:00Z,300,hydro,FR\n";
@@ -294,15 +288,7 @@ fn sampled_jobs_are_matched_by_their_hourly_profile() {
         ("power.csv", &power),
         ("gc.csv", certs),
     ]);
-    let out = d.path().join("out");
-    super::gl()
-        .args(["report", "--quiet", "--format", "json", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = read_json(&out.join("report.json"));
+    let r = super::report_json(d.path(), 0);
     assert_eq!(r["jobs"][0]["energy_source"], "sampled");
     let s = &r["scope2"]["hourly"]["sites"][0];
     let (h0, h1) = (366_000.0 / 3.6e6, 1_080_000.0 / 3.6e6);

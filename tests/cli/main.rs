@@ -118,6 +118,19 @@ pub fn python_with(modules: &str, what: &str) -> Option<PathBuf> {
     None
 }
 
+/// Power samples of device 0 of node n1 each minute from 2026-07-01 00:00 to 02:00 UTC: 100 W in
+/// the first hour, 300 W from 01:00 (one minute's ramp between).
+pub fn two_hour_power() -> String {
+    let base = chrono::DateTime::parse_from_rfc3339("2026-07-01T00:00:00Z").unwrap();
+    let mut power = String::from("timestamp,node,device,power_w\n");
+    for k in 0..=120 {
+        let p = if k < 60 { 100.0 } else { 300.0 };
+        let t = base + chrono::Duration::seconds(k * 60);
+        power.push_str(&format!("{},n1,0,{p}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
+    }
+    power
+}
+
 /// The findings of a report.json with `code`.
 pub fn findings_of(r: &serde_json::Value, code: &str) -> Vec<serde_json::Value> {
     r["findings"]
