@@ -187,6 +187,9 @@ pub(super) struct InstrumentSection {
     /// Where the certificate's energy was produced (a zone or country, e.g. "SE"): the GHG
     /// Protocol's same-market criterion.
     pub(super) market: Option<String>,
+    /// A PPA's metered output per hour (CSV `hour, mwh`, relative to this file): hourly
+    /// certificates for the hourly Scope 2.
+    pub(super) profile: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

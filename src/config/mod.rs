@@ -175,6 +175,9 @@ pub struct Instrument {
     pub technology: Option<String>,
     /// The market (zone or country) the energy was produced in, when given.
     pub market: Option<String>,
+    /// Its generation per hour (`profile`: a CSV `hour, mwh`), matched hour by hour as
+    /// certificates are; `None` when not given.
+    pub profile: Option<InputFile>,
 }
 
 /// A `[[hardware]]` entry adding to or overriding the embedded table.
@@ -655,7 +658,14 @@ impl Config {
         let (timezone, timezone_name) = timezone(args, &file.inputs, &w)?;
         let mut inputs = inputs::collect(&file.inputs, args, &base, &w, &mut findings)?;
         (inputs.timezone, inputs.timezone_name) = (timezone, timezone_name);
-        let sites = sites::sites(&file.site, &w)?;
+        let mut sites = sites::sites(&file.site, &w)?;
+        for p in sites
+            .iter_mut()
+            .flat_map(|s| &mut s.instruments)
+            .filter_map(|i| i.profile.as_mut())
+        {
+            p.path = base.join(&p.shown);
+        }
         check_hardware(&file.hardware, &w)?;
         check_codecarbon_sites(&file.codecarbon, &sites, &w)?;
         let utilisation = estimate(&file.estimate, &w)?;

@@ -3,7 +3,7 @@
 //! instruments of market-based Scope 2.
 
 use super::file::{InstrumentSection, MeterSection, PueSpec, SiteSection};
-use super::{line_of, Instrument, MeterScope, PueEntry, Site, SiteMeter, Where};
+use super::{line_of, InputFile, Instrument, MeterScope, PueEntry, Site, SiteMeter, Where};
 use crate::error::{Error, Result};
 use crate::timeutil::Period;
 
@@ -140,6 +140,11 @@ fn instrument(i: &InstrumentSection, bad: &dyn Fn(String) -> Error) -> Result<In
         reference: i.reference.clone(),
         technology: i.technology.as_ref().map(|t| t.trim().to_lowercase()),
         market: i.market.as_ref().map(|m| m.trim().to_string()),
+        // Resolved against the config's folder once the sites are read.
+        profile: i.profile.as_ref().map(|p| InputFile {
+            path: p.into(),
+            shown: p.clone(),
+        }),
     })
 }
 

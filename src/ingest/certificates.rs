@@ -29,6 +29,16 @@ pub(crate) struct Certificate {
     pub line: u64,
 }
 
+/// A CSV reader over `bytes` and its header, trimmed and in lower case.
+fn reader<'b>(bytes: &'b [u8], f: &InputFile) -> Result<(csv::Reader<&'b [u8]>, Vec<String>)> {
+    let mut rdr = super::csv_reader(bytes);
+    let header = super::csv_header(&mut rdr, &f.shown)?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    Ok((rdr, header))
+}
+
 /// Statuses of certificates that certify nothing any more.
 const NOT_USED: [&str; 2] = ["cancelled", "withdrawn"];
 
@@ -43,11 +53,7 @@ pub(crate) fn read(
     seen: &mut BTreeMap<String, (String, u64)>,
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<Certificate>> {
-    let mut rdr = super::csv_reader(bytes);
-    let header: Vec<String> = super::csv_header(&mut rdr, &f.shown)?
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
+    let (mut rdr, header) = reader(bytes, f)?;
     let col = |n: &str| header.iter().position(|h| h == n);
     let need = [
         "certificate_id",
@@ -216,7 +222,88 @@ fn certificate(
     Ok((c, dropped))
 }
 
-/// Granular certificates (`--certificates`, `[inputs] certificates`).
+/// A PPA's metered output per hour (`[[site.instrument]] profile`: CSV `hour, mwh`), as one
+/// hourly certificate per row, issued in the instrument's market (else the site's zone).
+fn profile(
+    bytes: &[u8],
+    f: &InputFile,
+    site: &crate::config::Site,
+    ins: &crate::config::Instrument,
+    cfg: &Config,
+    rec: &mut InputRecord,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Certificate>> {
+    let (mut rdr, header) = reader(bytes, f)?;
+    let (Some(h_col), Some(m_col)) = (
+        header.iter().position(|h| h == "hour"),
+        header.iter().position(|h| h == "mwh"),
+    ) else {
+        return Err(Error::in_file(
+            &f.shown,
+            "not a generation profile: it needs the columns hour, mwh",
+        )
+        .at_line(1)
+        .hint("a PPA's metered output, one row per hour: hour (the hour's start), mwh"));
+    };
+    let zone = ins
+        .market
+        .clone()
+        .or_else(|| site.zone.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, r) in rdr.records().enumerate() {
+        rec.rows += 1;
+        let line = i as u64 + 2;
+        let row = r
+            .map_err(|e| format!("unreadable row ({e})"))
+            .and_then(|r| {
+                let hour = r.get(h_col).unwrap_or("").trim().to_string();
+                let start = parse_timestamp(&hour, &cfg.inputs.timezone)
+                    .map(|s| s.utc)
+                    .map_err(|e| format!("hour '{hour}': {e}"))?;
+                let mwh = r.get(m_col).unwrap_or("").trim();
+                let v = mwh
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| format!("mwh '{mwh}' is not a number >= 0"))?;
+                Ok((start, v))
+            });
+        match row {
+            Ok((start, mwh)) => {
+                rec.rows_used += 1;
+                out.push(Certificate {
+                    id: format!("{}:{line}", f.shown),
+                    site: site.id.clone(),
+                    start,
+                    end: start + chrono::Duration::hours(1),
+                    wh: mwh * 1e6,
+                    energy_source: ins.technology.clone().unwrap_or_default(),
+                    zone: zone.to_uppercase(),
+                    device: Some(format!("{} {}", ins.kind, ins.reference)),
+                    file: f.shown.clone(),
+                    line,
+                });
+            }
+            Err(why) => {
+                rec.rows_rejected += 1;
+                findings.push(
+                    Finding::error(
+                        codes::CERTIFICATES_BAD_ROW,
+                        format!("{why}; the hour is not used"),
+                    )
+                    .at(&f.shown, Some(line)),
+                );
+            }
+        }
+    }
+    // Zero-output hours certify nothing.
+    out.retain(|c| c.wh > 0.0);
+    Ok(out)
+}
+
+/// Granular certificates (`--certificates`, `[inputs] certificates`), and the hourly
+/// generation profiles of `[[site.instrument]]` entries.
 pub(crate) struct CertificatesReader;
 
 impl super::Reader for CertificatesReader {
@@ -225,6 +312,10 @@ impl super::Reader for CertificatesReader {
     }
     fn given(&self, cfg: &Config) -> bool {
         !cfg.inputs.certificates.is_empty()
+            || cfg
+                .sites
+                .iter()
+                .any(|s| s.instruments.iter().any(|i| i.profile.is_some()))
     }
     fn stands_alone(&self) -> bool {
         false
@@ -240,6 +331,17 @@ impl super::Reader for CertificatesReader {
                 out.certificates.extend(c);
                 Ok(())
             },
-        )
+        )?;
+        for site in &cx.cfg.sites {
+            for ins in site.instruments.iter().filter(|i| i.profile.is_some()) {
+                let files: Vec<InputFile> = ins.profile.iter().cloned().collect();
+                super::each_file(&files, "generation profile", out, |bytes, f, rec, out| {
+                    let c = profile(bytes, f, site, ins, cx.cfg, rec, &mut out.findings)?;
+                    out.certificates.extend(c);
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(())
     }
 }

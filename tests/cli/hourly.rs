@@ -302,3 +302,37 @@ fn sampled_jobs_are_matched_by_their_hourly_profile() {
         "{s}"
     );
 }
+
+/// A PPA's metered output per hour (`[[site.instrument]] profile`) is matched as certificates
+/// are: 4 kWh in hour 0 and 8 kWh in hour 1 against 6.25 kWh a hour: 4 + 6.25 = 10.25 matched,
+/// 1.75 excess, 2.25 unmatched at 400 g = 0.9 kg. A row without a number is an error finding
+/// with its line.
+#[test]
+fn a_ppa_profile_is_matched_hour_by_hour() {
+    let config = CONFIG
+        .replace("certificates = [\"gc.csv\"]\n", "")
+        .replace("kind = \"REC\"", "kind = \"PPA\"\nprofile = \"ppa.csv\"");
+    let ppa = "hour,mwh\n2026-07-01T00:00:00Z,0.004\n2026-07-01T01:00:00Z,0.008\n2026-07-01T02:00:00Z,lots\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", &config),
+        ("jobs.csv", JOBS),
+        ("gb.csv", GRID),
+        ("ppa.csv", ppa),
+    ]);
+    let r = super::report_json(d.path(), 1);
+    let s = &r["scope2"]["hourly"]["sites"][0];
+    let f = |k: &str| s[k].as_f64().unwrap();
+    assert!(close(f("matched_kwh"), 10.25), "{s}");
+    assert!(close(f("excess_kwh"), 1.75));
+    assert!(close(f("market_kgco2e"), 0.9));
+    let bad = super::findings_of(&r, "certificates.bad-row");
+    assert_eq!(
+        (bad[0]["file"].as_str(), bad[0]["line"].as_u64()),
+        (Some("ppa.csv"), Some(4))
+    );
+    assert!(r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["kind"] == "generation profile" && i["rows_used"] == 2));
+}
