@@ -155,6 +155,7 @@ pub(crate) mod codes {
     pub(crate) const CLOUD_UNMATCHED: &str = "cloud.unmatched-rows";
     pub(crate) const CLOUD_NO_MONTH: &str = "cloud.month-missing";
     pub(crate) const CLOUD_RESTATED: &str = "cloud.restated";
+    pub(crate) const PERIOD_FROM_TELEMETRY: &str = "period.from-telemetry";
     pub(crate) const CERTIFICATES_BAD_ROW: &str = "certificates.bad-row";
     pub(crate) const CERTIFICATES_DUPLICATE: &str = "certificates.duplicate";
     pub(crate) const CERTIFICATES_NOT_USED: &str = "certificates.not-used";

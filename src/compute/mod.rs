@@ -46,8 +46,16 @@ fn monthly(rows: &[resolve::Resolved], cols: [&[f64]; 5]) -> Vec<MonthRow> {
 /// factors and tier, compute energy and emissions in a frame, allocate instruments, add the
 /// bounds, then aggregate.
 pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> Result<Ledger> {
-    let has_telemetry = !ingested.telemetry.is_empty() || ingested.pushdown.is_some();
-    let period = period(cfg, &ingested.jobs, has_telemetry)?;
+    let mut early = Vec::new();
+    let pushdown = ingested.pushdown.is_some();
+    let period = period(
+        cfg,
+        &ingested.jobs,
+        &ingested.telemetry,
+        pushdown,
+        &mut early,
+    )?;
+    ingested.findings.append(&mut early);
     let attribution = attribute(cfg, factors, &ingested, &period)?;
     let node_sites = node_sites(&ingested.jobs);
     let node_idle = attribution.as_ref().map(node_hours);
@@ -175,20 +183,65 @@ fn all_set(frame: &emissions::JobFrame, cfg: &Config) -> Result<()> {
     }
 }
 
-/// The period reported on: the configured one, else the jobs' span. Telemetry without jobs
-/// needs a period (there is nothing else to take it from).
-pub(crate) fn period(cfg: &Config, jobs: &[crate::ingest::Job], telemetry: bool) -> Result<Period> {
-    if jobs.is_empty() && cfg.report.period.is_none() && telemetry {
-        return Err(crate::error::Error::new(
-            "without jobs the report cannot take its period from them",
-        )
-        .hint(
-            "give --period (e.g. 2026-Q3) or [report] period to report on the fleet's telemetry",
+/// The period reported on: the configured one, else the jobs' span; telemetry without jobs
+/// covers the whole UTC days its samples span (a first pass over the files, and a note saying
+/// so). A pushdown's results alone carry no sample times: they need a period.
+pub(crate) fn period(
+    cfg: &Config,
+    jobs: &[crate::ingest::Job],
+    telemetry: &[crate::ingest::samples::Source],
+    pushdown: bool,
+    findings: &mut Vec<crate::findings::Finding>,
+) -> Result<Period> {
+    if jobs.is_empty() && cfg.report.period.is_none() && (pushdown || !telemetry.is_empty()) {
+        let none = || {
+            crate::error::Error::new("without jobs the report cannot take its period from them")
+                .hint("give --period (e.g. 2026-Q3) or [report] period to report on the fleet's telemetry")
+        };
+        if telemetry.is_empty() {
+            return Err(none());
+        }
+        let (lo, hi) = telemetry_span(cfg, telemetry)?.ok_or_else(none)?;
+        let day = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.date_naive().format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        };
+        let p = Period::parse(&format!("{}..{}", day(lo), day(hi)))
+            .map_err(|e| crate::error::Error::new(format!("internal error: {e}")))?;
+        findings.push(crate::findings::Finding::info(
+            crate::findings::codes::PERIOD_FROM_TELEMETRY,
+            format!(
+                "no period and no jobs: the report covers the whole UTC days the telemetry's samples span, {} (give --period to choose another)",
+                p.label
+            ),
         ));
+        return Ok(p);
     }
     Ok(resolve::period_of(cfg, jobs).unwrap_or_else(|| {
         Period::spanning(chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH)
     }))
+}
+
+/// The first and last sample time (ms) of the telemetry, read in a first pass over every source
+/// (counter readings count too); `None` when no sample has a time.
+fn telemetry_span(
+    cfg: &Config,
+    sources: &[crate::ingest::samples::Source],
+) -> Result<Option<(i64, i64)>> {
+    let mut span: Option<(i64, i64)> = None;
+    let mut widen = |t: i64| {
+        span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+    };
+    for src in sources {
+        let mut nodes = crate::ingest::samples::Nodes::default();
+        let mut out = crate::ingest::samples::ScanOutput::default();
+        crate::ingest::telemetry::scan(src, cfg, &mut nodes, &mut out, &mut |b| {
+            b.t_ms.iter().for_each(|t| widen(*t));
+        })?;
+        out.counters.iter().for_each(|c| widen(c.t_ms));
+    }
+    Ok(span)
 }
 
 /// Telemetry attributed to the jobs, when any telemetry (or a pushdown's results) was given.

@@ -45,7 +45,7 @@ pub(crate) fn write(
     }
     let ingested = crate::ingest::load(&cfg, &factors)?;
     findings.extend(ingested.findings);
-    let period = crate::compute::period(&cfg, &ingested.jobs, true)?;
+    let period = crate::compute::period(&cfg, &ingested.jobs, &[], true, &mut Vec::new())?;
     let claims = pushdown::claim_rows(&ingested.jobs, &factors, &period, &mut findings);
     let rules = pushdown::rules(&cfg, &period, &claims);
     let text = sql::generate(engine, &rules);

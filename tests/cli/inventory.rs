@@ -443,10 +443,10 @@ fn allocated_overhead_reconciles_teams_with_the_inventory() {
     assert!(p["teams"][0].get("overhead_kwh").is_none());
 }
 
-/// Without jobs and without a period there is nothing to take the period from: exit 2 with
-/// what to do.
+/// Without jobs and without a period, the period is the whole UTC day the samples span (here
+/// 1 July, 00:00 to 10:00), with a note; the idle fleet is the same as over the ten hours.
 #[test]
-fn telemetry_without_jobs_needs_a_period() {
+fn telemetry_without_jobs_or_period_spans_its_days() {
     let d = fleet(
         "",
         "job_id,model,team,site,start,end,hardware,devices,nodes\n",
@@ -457,14 +457,13 @@ fn telemetry_without_jobs_needs_a_period() {
         "",
     );
     std::fs::write(d.path().join("greenledger.toml"), cfg).unwrap();
-    super::gl()
-        .args(["report", "--quiet", "--config"])
-        .arg(d.path().join("greenledger.toml"))
-        .arg("--out")
-        .arg(d.path().join("out"))
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains("--period"));
+    let r = report_json(d.path(), 0);
+    assert_eq!(r["period"]["label"], "2026-07-01..2026-07-01");
+    assert_eq!(r["period"]["end"], "2026-07-02T00:00:00Z");
+    assert_eq!(codes_of(&r, "period.from-telemetry").len(), 1);
+    let row = &r["inventory"]["sites"][0];
+    assert!(close(f(row, "idle_accelerator_kwh"), 32.0));
+    assert!(close(f(row, "idle_host_kwh"), 10.0));
 }
 
 /// With allocated overhead, teams.csv and models.csv carry it, and the HTML teams table shows

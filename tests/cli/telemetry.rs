@@ -804,3 +804,44 @@ fn a_progress_bar_on_a_terminal() {
         "{shown}"
     );
 }
+
+/// A newcomer's first try: `report --telemetry gpu.csv`, no jobs, no config, no period. The
+/// report covers the whole UTC days the samples span (1 July 23:00 to 2 July 01:00: 1 and 2
+/// July) and says so; the fleet is idle: 300 W for 2 h = 0.6 kWh of idle energy (of a node no
+/// site names: outside the inventory, with a warning).
+#[test]
+fn telemetry_alone_reports_on_the_days_it_spans() {
+    let base = chrono::DateTime::parse_from_rfc3339("2026-07-01T23:00:00Z").unwrap();
+    let mut power = String::from("timestamp,node,device,power_w\n");
+    for k in 0..=120 {
+        let t = base + chrono::Duration::seconds(k * 60);
+        power.push_str(&format!("{},n1,0,300\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
+    }
+    let d = super::tmp_with(&[("gpu.csv", &power)]);
+    let out = d.path().join("out");
+    super::gl()
+        .args(["report", "--quiet", "--format", "json", "--telemetry"])
+        .arg(d.path().join("gpu.csv"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = super::read_json(&out.join("report.json"));
+    assert_eq!(r["period"]["start"], "2026-07-01T00:00:00Z");
+    assert_eq!(r["period"]["end"], "2026-07-03T00:00:00Z");
+    let said = super::findings_of(&r, "period.from-telemetry");
+    assert!(
+        said[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-07-01..2026-07-02"),
+        "{said:?}"
+    );
+    let t = &r["telemetry"];
+    assert_eq!(t["samples"], 121);
+    assert!(super::close(t["idle_kwh"].as_f64().unwrap(), 0.6), "{t}");
+    assert!(super::close(
+        t["nodes"][0]["idle_kwh"].as_f64().unwrap(),
+        0.6
+    ));
+}
