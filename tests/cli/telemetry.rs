@@ -845,3 +845,36 @@ fn telemetry_alone_reports_on_the_days_it_spans() {
         0.6
     ));
 }
+
+/// An energy counter that reads nothing (the same value at every scrape, as on vGPUs) while the
+/// power gauge reads 100 W: never a 0 kWh job. F [30, 150) on n3 is integrated from its power
+/// samples, 100 W x 120 s = 12,000 J, with a warning naming it.
+#[test]
+fn a_counter_that_reads_nothing_falls_back_to_the_power_samples() {
+    let mut dcgm = String::from("# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter\n# TYPE DCGM_FI_DEV_POWER_USAGE gauge\n");
+    for t in [0, 60, 120, 180] {
+        let at = BASE_MS + t * 1000;
+        dcgm.push_str(&format!(
+            "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{gpu=\"0\",Hostname=\"n3\"}} 5000000 {at}\n"
+        ));
+        dcgm.push_str(&format!(
+            "DCGM_FI_DEV_POWER_USAGE{{gpu=\"0\",Hostname=\"n3\"}} 100 {at}\n"
+        ));
+    }
+    let jobs = format!("{JOBS_HEADER}F,m,t,FR,{},{},H100,1,n3,0\n", ts(30), ts(150));
+    let cfg = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"dcgm.prom\"]\n";
+    let d = tmp_with(&[
+        ("greenledger.toml", cfg),
+        ("jobs.csv", &jobs),
+        ("dcgm.prom", &dcgm),
+    ]);
+    let r = report(d.path());
+    let f = job(&r, "F");
+    assert_eq!(f["energy_source"], "sampled", "{f}");
+    assert!(
+        close(f["it_energy_kwh"].as_f64().unwrap(), 12_000.0 / 3.6e6),
+        "{f}"
+    );
+    let w = super::findings_of(&r, "telemetry.zero-counter");
+    assert!(w[0]["message"].as_str().unwrap().ends_with(": F"), "{w:?}");
+}

@@ -164,6 +164,8 @@ struct Tallies {
     imputed_jobs: (u64, f64),
     /// Jobs that list nodes that no telemetry covers.
     unsampled: Vec<String>,
+    /// Jobs whose energy counters read nothing while their power samples read power.
+    zero_counter: Vec<String>,
     /// Jobs whose samples cover more device-time than they hold.
     over_covered: Vec<String>,
     /// Hardware names not in the table: jobs, and the first file and line naming it.
@@ -454,6 +456,16 @@ impl<'a> Resolver<'a> {
                     "{} job(s) list nodes but no telemetry covers them, so they are estimated: {}",
                     t.unsampled.len(),
                     t.unsampled.join(", ")
+                ),
+            ));
+        }
+        if !t.zero_counter.is_empty() {
+            findings.push(Finding::warning(
+                codes::TELEMETRY_ZERO_COUNTER,
+                format!(
+                    "{} job(s) have energy counters that read no energy while their power samples read power (vGPU or pre-Volta GPUs do this): their energy is integrated from the power samples instead: {}",
+                    t.zero_counter.len(),
+                    t.zero_counter.join(", ")
                 ),
             ));
         }

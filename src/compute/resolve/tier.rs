@@ -255,7 +255,16 @@ impl<'a> Resolver<'a> {
         }
         let t = ctx.tel?;
         let device_s = ctx.job.devices * ctx.inside;
-        if t.counter_covered_s > 0.0 {
+        // A counter that reads nothing while the power samples read power is broken, never a
+        // 0 kWh job: the samples are used.
+        let dead_counter = t.counter_covered_s > 0.0
+            && t.counter_j <= 0.0
+            && t.covered_s > 0.0
+            && t.sampled_j > 0.0;
+        if dead_counter {
+            self.tallies.zero_counter.push(ctx.job.job_id.clone());
+        }
+        if t.counter_covered_s > 0.0 && !dead_counter {
             Some((
                 Tier::Metered,
                 telemetered(t.counter_j, t.counter_covered_s, device_s),
