@@ -126,6 +126,7 @@ pub(crate) mod codes {
     pub(crate) const TELEMETRY_UNRECOGNISED: &str = "telemetry.unrecognised-format";
     pub(crate) const TELEMETRY_BAD_ROW: &str = "telemetry.bad-row";
     pub(crate) const TELEMETRY_ZERO_COUNTER: &str = "telemetry.zero-counter";
+    pub(crate) const TELEMETRY_DUAL_DIE: &str = "telemetry.dual-die";
     pub(crate) const TELEMETRY_NAIVE_TIMESTAMP: &str = "telemetry.naive-timestamp";
     pub(crate) const TELEMETRY_DEVICE_COLUMN: &str = "telemetry.device-column";
     pub(crate) const TELEMETRY_POWER_FIELD: &str = "telemetry.power-field";

@@ -1,6 +1,7 @@
 //! Input adapters, one per format. Each yields canonical rows and findings; none computes
 //! emissions.
 
+pub(crate) mod amd_smi;
 pub(crate) mod boamps;
 pub(crate) mod certificates;
 pub(crate) mod cloud_carbon;

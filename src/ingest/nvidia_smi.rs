@@ -87,12 +87,7 @@ impl SampleReader for NvidiaSmi {
             return Err(Error::in_file(shown, "the nvidia-smi log is empty"));
         };
         let mut cols = columns(first, cfg, shown)?;
-        let stem = src
-            .file
-            .path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "node".into());
+        let stem = src.stem();
         let data: Vec<&(u64, csv::StringRecord)> = records
             .iter()
             .skip(cols.skip)

@@ -75,6 +75,10 @@ pub(crate) enum Kind {
     GenericCsv,
     GenericParquet,
     NvidiaSmi,
+    /// Intel Gaudi `hl-smi -Q ... -f csv`: nvidia-smi's layout, read by its reader.
+    HlSmi,
+    /// AMD `amd-smi monitor` / `amd-smi metric` and `rocm-smi --showpower` CSV logs.
+    AmdSmi,
     DcgmText,
     DcgmJson,
     /// Whole-node power: `timestamp, node, power_w` (CSV or Parquet, no device column) and
@@ -96,6 +100,8 @@ impl Kind {
         match self {
             Kind::GenericCsv | Kind::GenericParquet => "power samples",
             Kind::NvidiaSmi => "nvidia-smi",
+            Kind::HlSmi => "hl-smi",
+            Kind::AmdSmi => "amd-smi",
             Kind::DcgmText | Kind::DcgmJson => "DCGM",
             Kind::NodeCsv | Kind::NodeParquet | Kind::NodeWide => "node power",
             Kind::WandbEvents => "W&B",
@@ -118,6 +124,17 @@ pub(crate) struct Source {
     /// The fetched samples of a live source (a server read once at the start of the run); a
     /// file's samples are read from the file at each pass.
     pub live: Option<std::sync::Arc<dyn LiveSource>>,
+}
+
+impl Source {
+    /// The file's name without its extension: the node of a log that names none.
+    pub(crate) fn stem(&self) -> String {
+        self.file
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "node".into())
+    }
 }
 
 /// The reader of one telemetry file format: streams a source's samples to compute as batches

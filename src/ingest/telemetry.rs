@@ -3,7 +3,7 @@
 //! W&B events, live sources); the batch types they all yield are in `samples`.
 
 use super::samples::{Kind, Nodes, SampleBatch, SampleReader, ScanOutput, Source};
-use super::{dcgm, generic, node_power, nvidia_smi, wandb, InputRecord};
+use super::{amd_smi, dcgm, generic, node_power, nvidia_smi, wandb, InputRecord};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -35,7 +35,12 @@ pub(crate) fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<
     }
     let first = text.lines().next().unwrap_or("").to_ascii_lowercase();
     if first.contains("power.draw") {
-        return Ok(Ok(Kind::NvidiaSmi));
+        // hl-smi's query fields are nvidia-smi's, with Gaudi's own (`*.aip`, `module_id`).
+        let gaudi = first.contains(".aip") || first.contains("module_id");
+        return Ok(Ok(if gaudi { Kind::HlSmi } else { Kind::NvidiaSmi }));
+    }
+    if amd_smi::is_amd(&first) {
+        return Ok(Ok(Kind::AmdSmi));
     }
     // `--format=csv,noheader`: a first field like 2026/07/14 08:12:53.353.
     let lead = first.split(',').next().unwrap_or("").trim();
@@ -111,7 +116,8 @@ pub(crate) fn reader(kind: Kind) -> &'static dyn SampleReader {
         Kind::GenericCsv | Kind::GenericParquet | Kind::NodeCsv | Kind::NodeParquet => {
             &generic::Generic
         }
-        Kind::NvidiaSmi => &nvidia_smi::NvidiaSmi,
+        Kind::NvidiaSmi | Kind::HlSmi => &nvidia_smi::NvidiaSmi,
+        Kind::AmdSmi => &amd_smi::AmdSmi,
         Kind::DcgmText => &dcgm::DcgmText,
         Kind::DcgmJson => &dcgm::DcgmJson,
         Kind::NodeWide => &node_power::NodeWide,

@@ -878,3 +878,129 @@ fn a_counter_that_reads_nothing_falls_back_to_the_power_samples() {
     let w = super::findings_of(&r, "telemetry.zero-counter");
     assert!(w[0]["message"].as_str().unwrap().ends_with(": F"), "{w:?}");
 }
+
+/// One telemetry file and jobs on its node, reported over 1 July: the report.json.
+fn one_log(name: &str, log: &str, jobs: &[(&str, &str)]) -> serde_json::Value {
+    let mut csv = String::from(JOBS_HEADER);
+    for (id, gpu) in jobs {
+        let node = name.split('.').next().unwrap();
+        csv.push_str(&format!(
+            "{id},m,t,FR,{},{},MI250X,1,{node},{gpu}\n",
+            ts(0),
+            ts(120)
+        ));
+    }
+    let cfg = format!("[report]\nperiod = \"2026-07-01..2026-07-01\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"{name}\"]\n");
+    let d = tmp_with(&[("greenledger.toml", &cfg), ("jobs.csv", &csv), (name, log)]);
+    report(d.path())
+}
+
+/// `amd-smi monitor --csv -w 60` to stdout: epoch seconds, N/A for a missing value, the header
+/// block repeated after a blank line. GPU 0 at 300 W from 0 to 120 s: 36,000 J.
+#[test]
+fn an_amd_smi_monitor_log_by_hand() {
+    let s = BASE_MS / 1000;
+    let log = format!(
+        "timestamp,gpu,power_usage,hotspot_temperature,gfx_util\n{s},0,300,51,97\n{s},1,N/A,40,0\n\ntimestamp,gpu,power_usage,hotspot_temperature,gfx_util\n{},0,300,52,98\n{},0,300,52,98\n",
+        s + 60,
+        s + 120
+    );
+    let r = one_log("mi01.csv", &log, &[("A", "0")]);
+    let a = job(&r, "A");
+    assert_eq!(a["energy_source"], "sampled", "{a}");
+    assert!(
+        close(a["it_energy_kwh"].as_f64().unwrap(), 36_000.0 / 3.6e6),
+        "{a}"
+    );
+    assert!(
+        a["energy_detail"].as_str().unwrap().contains("amd-smi"),
+        "{a}"
+    );
+}
+
+/// `amd-smi metric -p -E --csv -w 60`: the energy counter (J) makes the job metered: 1,000 J,
+/// 19,000 J, 37,000 J at 0, 60 and 120 s: 36,000 J.
+#[test]
+fn an_amd_smi_metric_log_with_its_energy_counter() {
+    let s = BASE_MS / 1000;
+    let log = format!(
+        "timestamp,gpu,socket_power,gfx_voltage,total_energy_consumption\n{s},0,290,0.8,1000\n{},0,310,0.8,19000\n{},0,300,0.8,37000\n",
+        s + 60,
+        s + 120
+    );
+    let r = one_log("mi02.csv", &log, &[("E", "0")]);
+    let e = job(&r, "E");
+    assert_eq!(e["energy_source"], "metered", "{e}");
+    assert!(
+        close(e["it_energy_kwh"].as_f64().unwrap(), 36_000.0 / 3.6e6),
+        "{e}"
+    );
+}
+
+/// `rocm-smi --showpower --csv` with the timestamp a wrapper prepends; devices as `card0`:
+/// 200 W for 120 s = 24,000 J.
+#[test]
+fn a_rocm_smi_log_by_hand() {
+    let log = format!(
+        "timestamp,device,Average Graphics Package Power (W)\n{},card0,200.0\n{},card0,200.0\n{},card0,200.0\n",
+        ts(0),
+        ts(60),
+        ts(120)
+    );
+    let r = one_log("mi03.csv", &log, &[("R", "0")]);
+    let j = job(&r, "R");
+    assert!(
+        close(j["it_energy_kwh"].as_f64().unwrap(), 24_000.0 / 3.6e6),
+        "{j}"
+    );
+}
+
+/// Intel Gaudi `hl-smi -Q timestamp,index,name,module_id,power.draw -f csv -l 60`: values with
+/// " W". 500 W for 120 s = 60,000 J, named hl-smi.
+#[test]
+fn an_hl_smi_log_by_hand() {
+    let at = |s: i64| {
+        chrono::DateTime::from_timestamp_millis(BASE_MS + s * 1000)
+            .unwrap()
+            .format("%Y/%m/%d %H:%M:%S%.3f")
+            .to_string()
+    };
+    let log = format!(
+        "timestamp, index, name, module_id, power.draw [W]\n{}, 0, HL-325L, 0, 500 W\n{}, 0, HL-325L, 0, 500 W\n{}, 0, HL-325L, 0, 500 W\n",
+        at(0),
+        at(60),
+        at(120)
+    );
+    let r = one_log("gaudi01.csv", &log, &[("H", "0")]);
+    let j = job(&r, "H");
+    assert!(
+        close(j["it_energy_kwh"].as_f64().unwrap(), 60_000.0 / 3.6e6),
+        "{j}"
+    );
+    assert!(
+        j["energy_detail"].as_str().unwrap().contains("hl-smi"),
+        "{j}"
+    );
+}
+
+/// An MI250X card: die 0 reports the card's 400 W, die 1 reports 0. A job on die 1 alone gets
+/// half the card: 200 W for 120 s = 24,000 J, with a note.
+#[test]
+fn a_dual_die_card_splits_its_power() {
+    let s = BASE_MS / 1000;
+    let mut log = String::from("timestamp,gpu,power_usage\n");
+    for t in [0, 60, 120] {
+        log.push_str(&format!("{},0,400\n{},1,0\n", s + t, s + t));
+    }
+    let r = one_log("mi04.csv", &log, &[("D1", "1")]);
+    let j = job(&r, "D1");
+    assert!(
+        close(j["it_energy_kwh"].as_f64().unwrap(), 24_000.0 / 3.6e6),
+        "{j}"
+    );
+    let note = super::findings_of(&r, "telemetry.dual-die");
+    assert!(
+        note[0]["message"].as_str().unwrap().contains("mi04:0+1"),
+        "{note:?}"
+    );
+}
