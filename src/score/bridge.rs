@@ -429,25 +429,17 @@ fn site_cell(side: &Side, other: &Side, site: &str) -> Cell {
     t
 }
 
-/// kgCO2e with its sign and one decimal, digits grouped (`-1,234.5 kg`).
+/// kgCO2e with its sign and one decimal, digits grouped (`−1,234.5 kg`).
 fn kg(x: f64) -> String {
-    let r = format!("{:.1}", x.abs());
-    let (int, dec) = r.split_once('.').unwrap_or((&r, "0"));
-    let mut g = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            g.push(',');
-        }
-        g.push(ch);
-    }
-    let sign = if x < 0.0 && r != "0.0" {
-        "−"
-    } else if x > 0.0 && r != "0.0" {
-        "+"
-    } else {
+    let g = crate::format::group_digits(x.abs(), 1);
+    let sign = if g == "0.0" {
         ""
+    } else if x < 0.0 {
+        "−"
+    } else {
+        "+"
     };
-    format!("{sign}{g}.{dec} kg")
+    format!("{sign}{g} kg")
 }
 
 /// A change in words: `30 % cleaner`, `12 % dirtier`, by the words for down and up.
