@@ -45,18 +45,12 @@ fn hour_start(t: DateTime<Utc>) -> i64 {
 
 /// Spread `amount` evenly over `[start, end)` into the hours it touches.
 fn spread(start: DateTime<Utc>, end: DateTime<Utc>, mut add: impl FnMut(i64, f64)) {
-    let (a, b) = (start.timestamp() as f64, end.timestamp() as f64);
+    let (a, b) = (start.timestamp(), end.timestamp());
     if b <= a {
         return;
     }
-    let mut h = hour_start(start);
-    while (h as f64) < b {
-        let lo = a.max(h as f64);
-        let hi = b.min((h + 3600) as f64);
-        if hi > lo {
-            add(h, (hi - lo) / (b - a));
-        }
-        h += 3600;
+    for (h, s) in super::resolve::grid::hours_of(a, b) {
+        add(h, s / (b - a) as f64);
     }
 }
 
@@ -89,12 +83,9 @@ pub(crate) fn profiles(
     };
     jobs.iter()
         .zip(&a.jobs)
-        .filter(|(j, t)| t.covered_s > 0.0 && !t.hourly_j.is_empty() && j.metered.is_none())
-        .map(|(j, t)| {
-            (
-                j.job_id.clone(),
-                t.hourly_j.iter().map(|(h, w)| (*h, *w)).collect(),
-            )
+        .filter_map(|(j, t)| {
+            let p = super::resolve::grid::energy_profile(j, Some(t))?;
+            Some((j.job_id.clone(), p.iter().map(|(h, w)| (*h, *w)).collect()))
         })
         .collect()
 }

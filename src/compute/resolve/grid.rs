@@ -193,14 +193,22 @@ fn annual(intensity: f64, zone: String, year: Option<i32>) -> GridUse {
     }
 }
 
+/// A job's energy profile, its sampled joules per hour (hour start), when telemetry covers it
+/// and no meter of its own does: what its hours weigh for hourly grid factors and the hourly
+/// Scope 2.
+pub(crate) fn energy_profile<'t>(
+    job: &crate::ingest::Job,
+    tel: Option<&'t crate::compute::energy::JobTelemetry>,
+) -> Option<&'t std::collections::BTreeMap<i64, f64>> {
+    tel.filter(|t| t.covered_s > 0.0 && !t.hourly_j.is_empty() && job.metered.is_none())
+        .map(|t| &t.hourly_j)
+}
+
 /// The weight of each hour of the job's time in the period (hour start, weight): its sampled
 /// joules when telemetry gives a profile (and no meter covers the job), else its seconds.
 fn hour_weights(ctx: &JobContext) -> Vec<(i64, f64)> {
-    let profile = ctx
-        .tel
-        .filter(|t| t.covered_s > 0.0 && !t.hourly_j.is_empty() && ctx.job.metered.is_none());
-    if let Some(t) = profile {
-        return t.hourly_j.iter().map(|(h, j)| (*h, *j)).collect();
+    if let Some(p) = energy_profile(ctx.job, ctx.tel) {
+        return p.iter().map(|(h, j)| (*h, *j)).collect();
     }
     hours_of(ctx.clip_a.timestamp(), ctx.clip_b.timestamp())
 }
