@@ -95,10 +95,7 @@ impl SampleReader for AmdSmi {
         let shown = src.file.shown.as_str();
         let bytes =
             std::fs::read(&src.file.path).map_err(|e| Error::io(shown, "read the AMD log", e))?;
-        let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes))
-            .into_owned();
-        let stem = src.stem();
-        let (rows, bad, read) = rows(&text, cfg, &stem, shown)?;
+        let (rows, bad, read) = rows(&bytes, cfg, &src.stem(), shown)?;
         if !bad.is_empty() {
             out.findings.push(
                 Finding::warning(
@@ -164,35 +161,32 @@ impl SampleReader for AmdSmi {
 }
 
 /// Every data row, with the lines of those set aside and the count read. Blank lines and
-/// repeated headers (watch mode) are skipped.
-fn rows(text: &str, cfg: &Config, stem: &str, shown: &str) -> Result<(Vec<Row>, Vec<u64>, u64)> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, first)) = lines.next() else {
-        return Err(Error::in_file(shown, "the AMD log is empty"));
-    };
-    let split = |l: &str| -> Vec<String> {
-        l.split(',')
-            .map(|c| c.trim().trim_matches('"').to_string())
-            .collect()
-    };
-    let header: Vec<String> = split(first)
+/// repeated headers (watch mode) are skipped; a row the CSV reader cannot read is set aside.
+fn rows(bytes: &[u8], cfg: &Config, stem: &str, shown: &str) -> Result<(Vec<Row>, Vec<u64>, u64)> {
+    let mut rdr = super::csv_reader(bytes);
+    let header: Vec<String> = super::csv_header(&mut rdr, shown)?
         .iter()
         .map(|h| h.to_ascii_lowercase())
         .collect();
     let cols = columns(&header, shown)?;
     let (mut out, mut bad, mut read) = (Vec::new(), Vec::new(), 0u64);
-    for (i, l) in lines {
-        let cells = split(l);
-        if cells.get(cols.time).map(|c| c.to_ascii_lowercase()) == Some(header[cols.time].clone()) {
+    for r in rdr.records() {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                read += 1;
+                bad.push(e.position().map_or(0, |p| p.line()));
+                continue;
+            }
+        };
+        let line = r.position().map_or(0, |p| p.line());
+        let get = |c: usize| r.get(c).unwrap_or("");
+        if get(cols.time).eq_ignore_ascii_case(&header[cols.time]) {
             continue;
         }
         read += 1;
-        let get = |c: usize| cells.get(c).map(String::as_str).unwrap_or("");
         let (Some(t), Some(d)) = (time_ms(get(cols.time), cfg), device(get(cols.device))) else {
-            bad.push(i as u64 + 1);
+            bad.push(line);
             continue;
         };
         let node = cols
