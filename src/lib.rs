@@ -48,6 +48,10 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
     ingested.findings.extend(config_findings);
     let ledger = compute::build(&cfg, &factors, ingested)?;
     let mut report = Report::new(&cfg, &factors, ledger, generated_at);
+    // The view-model once as report.json has it: each job's trail and the bridge's cells (jobs,
+    // inventory, cloud sites: nothing a later step changes) are read from it.
+    let view = report.to_json()?;
+    report.evidence = report::evidence::trails(&view);
     // The command line wins over `[report] previous`.
     let prev = match (&inputs.previous, &cfg.report.previous) {
         (Some(p), _) => Some((p.clone(), p.display().to_string())),
@@ -64,10 +68,7 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
             }
         }
         let before = score::bridge::side_of_json(&earlier);
-        let after = score::bridge::side_of_json(
-            &serde_json::to_value(&report)
-                .map_err(|e| Error::new(format!("internal error: {e}")))?,
-        );
+        let after = score::bridge::side_of_json(&view);
         let from = score::bridge::BridgeFrom {
             period: prev.period.clone(),
             sha256: prev.sha256.clone(),
@@ -78,8 +79,6 @@ pub fn build_report(inputs: &InputArgs, generated_at: Option<String>) -> Result<
         // The charts are data of the report: the bridge's waterfall joins them.
         report.charts = report::chart::charts(&report);
     }
-    // Each job's trail, from the finished view-model.
-    report.add_evidence()?;
     Ok(report)
 }
 

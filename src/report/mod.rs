@@ -416,12 +416,16 @@ impl Report {
         report
     }
 
-    /// Each job's trail, from the finished report (again after `--public`, so that the trails
-    /// carry its pseudonyms).
+    /// The view-model as report.json holds it.
+    pub fn to_json(&self) -> crate::error::Result<serde_json::Value> {
+        serde_json::to_value(self)
+            .map_err(|e| crate::error::Error::new(format!("internal error: {e}")))
+    }
+
+    /// Each job's trail, from the report (again after `--public`, so that the trails carry its
+    /// pseudonyms).
     pub fn add_evidence(&mut self) -> crate::error::Result<()> {
-        let v = serde_json::to_value(&*self)
-            .map_err(|e| crate::error::Error::new(format!("internal error: {e}")))?;
-        self.evidence = evidence::trails(&v);
+        self.evidence = evidence::trails(&self.to_json()?);
         Ok(())
     }
 
