@@ -134,17 +134,28 @@ fn header(dir: &Path, report: &Value, bytes: &[u8]) -> String {
 /// A job's trail, step by step, ending in its figures as report.json holds them.
 fn job_trail(report: &Value, job: &Value, s: &mut String) {
     let t = evidence::trail(report, job);
+    let held = match job.pointer("/cpu/cores").and_then(Value::as_f64) {
+        // A CPU-only job holds cores, not accelerators.
+        Some(cores) => format!(
+            "{} cores ({}, CPU-only)",
+            sig(cores),
+            text(job, "hardware").unwrap_or("?")
+        ),
+        None => format!(
+            "{} × {}",
+            job.get("devices")
+                .and_then(Value::as_f64)
+                .map_or("?".into(), sig),
+            text(job, "hardware").unwrap_or("?")
+        ),
+    };
     let _ = writeln!(
         s,
-        "job {}: team {}, model {}, site {}, {} × {}",
+        "job {}: team {}, model {}, site {}, {held}",
         t.job_id,
         text(job, "team").unwrap_or("?"),
         text(job, "model").unwrap_or("?"),
         text(job, "site").unwrap_or("(none)"),
-        job.get("devices")
-            .and_then(Value::as_f64)
-            .map_or("?".into(), sig),
-        text(job, "hardware").unwrap_or("?"),
     );
     let _ = writeln!(s, "\nsources");
     for x in &t.sources {

@@ -175,6 +175,8 @@ pub(crate) mod codes {
     pub(crate) const SACCT_SKIPPED: &str = "sacct.skipped-job";
     pub(crate) const SACCT_SHARED_ENERGY: &str = "sacct.shared-node-energy";
     pub(crate) const SACCT_NO_JOB: &str = "sacct.no-job";
+    pub(crate) const SACCT_ENERGY_NOT_MEASURED: &str = "sacct.energy-not-measured";
+    pub(crate) const SACCT_CPU_USAGE: &str = "sacct.cpu-usage";
     pub(crate) const ZEUS_BAD_ROW: &str = "zeus.bad-row";
     pub(crate) const ZEUS_NO_JOB: &str = "zeus.no-job";
     pub(crate) const ESRS_NO_TECHNOLOGY: &str = "esrs.instrument-without-technology";

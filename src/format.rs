@@ -29,6 +29,17 @@ pub(crate) fn group_digits(v: f64, decimals: usize) -> String {
     out
 }
 
+/// A number as a detail line prints it: up to four decimals, no trailing zeros, no grouping
+/// (`0.3725`, `10`, `1.5`).
+pub(crate) fn plain(x: f64) -> String {
+    let s = format!("{x:.4}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// A UTC instant as RFC 3339 (`2026-07-01T00:00:00Z`), as every output writes it.
 pub(crate) fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     crate::timeutil::fmt_utc(t)

@@ -10,6 +10,8 @@ use polars::prelude::*;
 pub(crate) struct Aggregates {
     pub totals: Amounts,
     pub teams: Vec<GroupRow>,
+    /// Each team's CPU-only jobs (teams without any are absent), sorted by team.
+    pub cpu_teams: Vec<GroupRow>,
     pub models: Vec<GroupRow>,
     pub tiers: Vec<TierShare>,
 }
@@ -73,6 +75,11 @@ fn strings(df: &DataFrame, k: Col) -> Result<Vec<String>> {
 }
 
 fn grouped(df: &DataFrame, by: &[Col]) -> Result<DataFrame> {
+    grouped_where(df, by, lit(true))
+}
+
+/// Sums of the rows `keep` selects, grouped by `by` and sorted by it.
+fn grouped_where(df: &DataFrame, by: &[Col], keep: Expr) -> Result<DataFrame> {
     let keys: Vec<Expr> = by.iter().map(|k| c(*k)).collect();
     let names: Vec<PlSmallStr> = by
         .iter()
@@ -80,11 +87,25 @@ fn grouped(df: &DataFrame, by: &[Col]) -> Result<DataFrame> {
         .collect();
     df.clone()
         .lazy()
+        .filter(keep)
         .group_by(keys)
         .agg(sum_exprs())
         .sort(names, SortMultipleOptions::default())
         .collect()
         .map_err(pe)
+}
+
+/// One row per team of a frame grouped by team.
+fn by_team(t: &DataFrame) -> Result<Vec<GroupRow>> {
+    let mut teams = Vec::new();
+    for (i, k) in strings(t, Col::Team)?.into_iter().enumerate() {
+        teams.push(GroupRow {
+            key: k,
+            team: None,
+            amounts: amounts_at(t, i)?,
+        });
+    }
+    Ok(teams)
 }
 
 /// Totals, teams (sorted by name), models (sorted by name) and the tier mix.
@@ -98,16 +119,12 @@ pub(crate) fn aggregate(frame: &JobFrame) -> Result<Aggregates> {
         .map_err(pe)?;
     let totals = amounts_at(&totals_df, 0)?;
 
-    let t = grouped(df, &[Col::Team])?;
-    let team_names = strings(&t, Col::Team)?;
-    let mut teams = Vec::new();
-    for (i, k) in team_names.into_iter().enumerate() {
-        teams.push(GroupRow {
-            key: k,
-            team: None,
-            amounts: amounts_at(&t, i)?,
-        });
-    }
+    let teams = by_team(&grouped(df, &[Col::Team])?)?;
+    let cpu_teams = by_team(&grouped_where(
+        df,
+        &[Col::Team],
+        c(Col::CpuOnly).gt(lit(0.0)),
+    )?)?;
 
     // A model belongs to the team with the most of its jobs (ties: the first by name).
     let mt = grouped(df, &[Col::Model, Col::Team])?;
@@ -151,6 +168,7 @@ pub(crate) fn aggregate(frame: &JobFrame) -> Result<Aggregates> {
     Ok(Aggregates {
         totals,
         teams,
+        cpu_teams,
         models,
         tiers,
     })

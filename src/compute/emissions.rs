@@ -35,6 +35,8 @@ pub(crate) enum Col {
     TokensFull,
     AcceleratorKwh,
     HostKwh,
+    /// 1 for a CPU-only job, else 0.
+    CpuOnly,
     /// A figure of [`Amounts`].
     Figure(Figure),
 }
@@ -58,6 +60,7 @@ impl Col {
             Col::TokensFull => "tokens_full",
             Col::AcceleratorKwh => "accelerator_kwh",
             Col::HostKwh => "host_kwh",
+            Col::CpuOnly => "cpu_only",
             Col::Figure(f) => f.name(),
         }
     }
@@ -135,6 +138,10 @@ impl JobFrame {
                 Column::new(n(Col::EmbodiedRate), o(&|r| r.embodied_per_device_hour)),
                 Column::new(n(Col::Wue), o(&|r| r.wue_l_per_kwh)),
                 Column::new(n(Col::TokensFull), o(&|r| r.job.tokens)),
+                Column::new(
+                    n(Col::CpuOnly),
+                    v(&|r| if r.job.cpu_only() { 1.0 } else { 0.0 }),
+                ),
             ],
         )
         .map_err(pe)?;
@@ -249,6 +256,9 @@ impl Columns {
 
 /// Where a job's energy came from, as the ledger states it.
 fn energy_detail(r: &Resolved) -> String {
+    if let Some(d) = &r.cpu_detail {
+        return d.clone();
+    }
     match (&r.job.metered, r.power_w) {
         (Some(m), _) => m.source.clone(),
         (None, _) if r.tier == super::Tier::Metered => {
@@ -310,6 +320,7 @@ fn job_row(
         sparsity: j.sparsity,
         parameters: j.parameters,
         active_parameters: j.active_parameters,
+        cpu: j.cpu.clone().filter(|_| j.cpu_only()),
         mfu: j.mfu,
         tokens: j.tokens,
         published: j.published.clone(),
@@ -397,6 +408,7 @@ mod tests {
             hourly: false,
             zone_period_avg: None,
             shift_best: None,
+            cpu_detail: None,
             tdp_w: Some(700.0),
             tflops: Some(989.0),
             measured_power_w: None,

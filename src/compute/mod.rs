@@ -145,6 +145,7 @@ pub(crate) fn build(cfg: &Config, factors: &Factors, mut ingested: Ingested) -> 
     Ok(Ledger {
         jobs,
         teams: agg.teams,
+        cpu_teams: agg.cpu_teams,
         models: agg.models,
         totals: agg.totals,
         tiers: agg.tiers,

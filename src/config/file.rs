@@ -64,6 +64,8 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub(super) estimate: EstimateSection,
     #[serde(default)]
+    pub(super) cpu: CpuSection,
+    #[serde(default)]
     pub(super) telemetry: TelemetrySection,
     #[serde(default)]
     pub(super) uncertainty: super::uncertainty::Uncertainty,
@@ -307,6 +309,16 @@ pub(super) struct BoampsSection {
 pub(super) struct EstimateSection {
     pub(super) utilisation: Option<f64>,
     pub(super) default_pue: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CpuSection {
+    pub(super) w_per_core: Option<f64>,
+    pub(super) w_per_gb: Option<f64>,
+    pub(super) usage: Option<f64>,
+    pub(super) node_cores: Option<f64>,
+    pub(super) source: Option<String>,
 }
 
 /// The configuration reference of the user guide and this loader cannot drift apart: every

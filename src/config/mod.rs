@@ -387,6 +387,31 @@ pub struct Estimate {
     pub default_pue: Option<f64>,
 }
 
+/// `[cpu]`: how CPU-only jobs are estimated (Green Algorithms' model: hours x (cores x power
+/// per core x core usage + memory GB x power per GB)).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Cpu {
+    /// Power per core, W, when the job's CPU model is not in the CPU table.
+    pub w_per_core: f64,
+    /// Where `w_per_core` comes from (the default, or `[cpu] source`).
+    pub core_source: String,
+    /// Power per GB of memory allocated, W.
+    pub w_per_gb: f64,
+    pub gb_source: String,
+    /// Core usage when the input does not measure it.
+    pub usage: f64,
+    /// Cores per node, to share node power between the CPU jobs on a node; `None`: the jobs
+    /// present share all of it.
+    pub node_cores: Option<f64>,
+}
+
+/// Green Algorithms' power per core of an unknown CPU ("Any" in its TDP_cpu table).
+pub(crate) const DEFAULT_W_PER_CORE: f64 = 12.0;
+/// Green Algorithms' memory power (its reference values, v2.2 onward).
+pub(crate) const DEFAULT_W_PER_GB: f64 = 0.3725;
+pub(crate) const GREEN_ALGORITHMS: &str =
+    "Green Algorithms (Lannelongue et al. 2021), green-algorithms-tool data v2.2";
+
 /// `[telemetry]`: how power samples are read.
 #[derive(Debug, Clone)]
 pub struct Telemetry {
@@ -497,6 +522,7 @@ pub struct Config {
     pub hardware: Vec<HardwareOverride>,
     pub codecarbon: Codecarbon,
     pub estimate: Estimate,
+    pub cpu: Cpu,
     pub telemetry: Telemetry,
     /// Relative uncertainties for the low/high bounds.
     pub uncertainty: uncertainty::Uncertainty,
@@ -669,6 +695,7 @@ impl Config {
         check_hardware(&file.hardware, &w)?;
         check_codecarbon_sites(&file.codecarbon, &sites, &w)?;
         let utilisation = estimate(&file.estimate, &w)?;
+        let cpu = cpu(&file.cpu, &w)?;
         let rubric = rubric(file.rubric.as_ref(), &w)?;
         let max_gap_given = args.max_gap_s.or(file.telemetry.max_gap_s);
         let max_gap_s = seconds(("[telemetry]", "max_gap_s"), max_gap_given, 120.0, &w)?;
@@ -702,6 +729,7 @@ impl Config {
                 utilisation,
                 default_pue: file.estimate.default_pue,
             },
+            cpu,
             telemetry: Telemetry {
                 max_gap_s,
                 nvidia_smi_columns: file.telemetry.nvidia_smi_columns,
@@ -1015,6 +1043,56 @@ fn estimate(e: &file::EstimateSection, w: &Where) -> Result<f64> {
         ));
     }
     Ok(utilisation)
+}
+
+/// `[cpu]`: powers above zero, usage in (0, 1], node cores at least 1.
+fn cpu(c: &file::CpuSection, w: &Where) -> Result<Cpu> {
+    let check = |key: &str, v: Option<f64>, ok: fn(f64) -> bool, what: &str| match v {
+        Some(x) if !ok(x) => Err(w.key("[cpu]", None, key, format!("[cpu] {key} {what}"))),
+        _ => Ok(()),
+    };
+    check(
+        "w_per_core",
+        c.w_per_core,
+        |x| x > 0.0 && x <= 1000.0,
+        "must be in (0, 1000] W",
+    )?;
+    check(
+        "w_per_gb",
+        c.w_per_gb,
+        |x| (0.0..=100.0).contains(&x),
+        "must be in 0..100 W",
+    )?;
+    check(
+        "usage",
+        c.usage,
+        |x| x > 0.0 && x <= 1.0,
+        "must be in (0, 1]",
+    )?;
+    check(
+        "node_cores",
+        c.node_cores,
+        |x| (1.0..=1e5).contains(&x),
+        "must be at least 1",
+    )?;
+    let given = c
+        .source
+        .clone()
+        .unwrap_or_else(|| "greenledger.toml [cpu]".to_string());
+    Ok(Cpu {
+        w_per_core: c.w_per_core.unwrap_or(DEFAULT_W_PER_CORE),
+        core_source: match c.w_per_core {
+            Some(_) => given.clone(),
+            None => format!("{GREEN_ALGORITHMS}, TDP per core of an unknown CPU"),
+        },
+        w_per_gb: c.w_per_gb.unwrap_or(DEFAULT_W_PER_GB),
+        gb_source: match c.w_per_gb {
+            Some(_) => given,
+            None => format!("{GREEN_ALGORITHMS}, memory power"),
+        },
+        usage: c.usage.unwrap_or(1.0),
+        node_cores: c.node_cores,
+    })
 }
 
 /// The rubric: the embedded one with `[rubric.<practice>]` overrides; an error points at the

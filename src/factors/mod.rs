@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 const GRID_CSV: &str = include_str!("data/grid.csv");
 const CLOUD_CSV: &str = include_str!("data/cloud_regions.csv");
 const HARDWARE_CSV: &str = include_str!("data/hardware.csv");
+const CPUS_CSV: &str = include_str!("data/cpus.csv");
 
 pub(crate) mod peers;
 
@@ -81,6 +82,25 @@ struct HardwareRow {
     year: Option<i32>,
 }
 
+/// One CPU model: what a CPU-only job's power per core comes from when its model is named.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CpuModel {
+    pub name: String,
+    /// `;`-separated other spellings (as `/proc/cpuinfo` and `lscpu` print the model).
+    pub aliases: String,
+    pub tdp_w: f64,
+    pub cores: f64,
+    pub source: String,
+    pub year: i32,
+}
+
+impl CpuModel {
+    /// Power per core at TDP, W.
+    pub fn w_per_core(&self) -> f64 {
+        self.tdp_w / self.cores
+    }
+}
+
 /// How a zone name was resolved to a grid factor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ZoneMatch<'a> {
@@ -101,6 +121,7 @@ pub struct Factors {
     iso3: BTreeMap<String, String>,
     cloud: BTreeMap<String, (String, String)>,
     pub hardware: Vec<Hardware>,
+    pub cpus: Vec<CpuModel>,
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(text: &str) -> Vec<T> {
@@ -253,7 +274,7 @@ impl Factors {
             })
             .collect();
         let mut hash = Sha256::new();
-        for part in [GRID_CSV, CLOUD_CSV, HARDWARE_CSV] {
+        for part in [GRID_CSV, CLOUD_CSV, HARDWARE_CSV, CPUS_CSV] {
             hash.update(part.as_bytes());
         }
         Factors {
@@ -264,6 +285,7 @@ impl Factors {
             iso3,
             cloud,
             hardware,
+            cpus: read_csv(CPUS_CSV),
         }
     }
 
@@ -335,6 +357,18 @@ impl Factors {
                     .iter()
                     .position(|h| h.aliases.iter().any(|a| normalise_hardware(a) == n))
             })
+    }
+
+    /// Find a CPU model by name or alias (case, vendor words and punctuation ignored).
+    pub fn cpu(&self, name: &str) -> Option<&CpuModel> {
+        let n = normalise_hardware(name);
+        if n.is_empty() {
+            return None;
+        }
+        self.cpus.iter().find(|c| {
+            normalise_hardware(&c.name) == n
+                || c.aliases.split(';').any(|a| normalise_hardware(a) == n)
+        })
     }
 
     /// Find an accelerator by name or alias (case, vendor words and punctuation ignored).

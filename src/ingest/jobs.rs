@@ -15,7 +15,7 @@ pub(crate) const REQUIRED: [&str; 7] = [
     "job_id", "model", "team", "start", "end", "hardware", "devices",
 ];
 /// Every column the manifest may have.
-pub(crate) const KNOWN: [&str; 27] = [
+pub(crate) const KNOWN: [&str; 30] = [
     "job_id",
     "model",
     "team",
@@ -43,6 +43,9 @@ pub(crate) const KNOWN: [&str; 27] = [
     "energy_kwh",
     "published",
     "boundary",
+    "cpus",
+    "memory_gb",
+    "cpu_usage",
 ];
 const PRECISIONS: [&str; 7] = ["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"];
 
@@ -233,8 +236,16 @@ impl Row<'_> {
         })
     }
 
-    /// The number of accelerators: required, at least 1.
-    fn devices(&mut self) -> Option<f64> {
+    /// The number of accelerators: required, at least 1; a CPU-only job (`cpus` given) has
+    /// none (empty or 0).
+    fn devices(&mut self, cpu_only: bool) -> Option<f64> {
+        if cpu_only
+            && self
+                .get("devices")
+                .is_none_or(|d| d.parse::<f64>() == Ok(0.0))
+        {
+            return Some(0.0);
+        }
         if self.get("devices").is_none() {
             self.error(
                 codes::JOBS_MISSING_VALUE,
@@ -246,7 +257,7 @@ impl Row<'_> {
         if d <= 0.0 {
             self.error(
                 codes::JOBS_BAD_NUMBER,
-                "'devices' must be at least 1".into(),
+                "'devices' must be at least 1 (a job on CPUs alone gives 'cpus' instead)".into(),
             );
             return None;
         }
@@ -345,7 +356,8 @@ fn row(
         findings,
         naive,
     };
-    let core = row.core();
+    let cpu = row.cpu();
+    let core = row.core(cpu.is_some());
     // Numbers that change the energy: a bad value rejects the row.
     let gpu_hours = row.number("gpu_hours", 0.0, 1e12);
     let avg_power_w = row.number("avg_power_w", 0.0, 1e5);
@@ -395,6 +407,7 @@ fn row(
             accelerator_share: None,
             source: "energy_kwh column".into(),
         }),
+        cpu,
         published: row.get("published"),
         from_codecarbon: false,
         placement: None,
@@ -407,12 +420,38 @@ fn row(
 }
 
 impl Row<'_> {
-    /// The cells every job needs: ids, a site or a zone, start and end, devices.
-    fn core(&mut self) -> Core {
+    /// The CPUs a job held (`cpus`, `memory_gb`, `cpu_usage`), when `cpus` is given; a bad
+    /// value rejects the row (it changes the energy of a CPU-only job).
+    fn cpu(&mut self) -> Option<super::CpuUse> {
+        let cores = self.number("cpus", 1.0, 1e7);
+        let memory_gb = self.number("memory_gb", 0.0, 1e9);
+        let usage = self.number("cpu_usage", 0.0, 1.0);
+        if cores.is_none()
+            && self.get("cpus").is_none()
+            && (self.get("memory_gb").is_some() || self.get("cpu_usage").is_some())
+        {
+            self.warn(
+                codes::JOBS_BAD_VALUE,
+                "'memory_gb' or 'cpu_usage' is given without 'cpus'; they are not used".into(),
+            );
+        }
+        Some(super::CpuUse {
+            cores: cores?,
+            memory_gb,
+            usage,
+        })
+    }
+
+    /// The cells every job needs: ids, a site or a zone, start and end, devices (none for a
+    /// CPU-only job, whose hardware may be empty or name its CPU model).
+    fn core(&mut self, cpu: bool) -> Core {
         let job_id = self.required("job_id");
         let model = self.required("model");
         let team = self.required("team");
-        let hardware = self.required("hardware");
+        let hardware = match self.get("hardware") {
+            None if cpu => Some("cpu".to_string()),
+            _ => self.required("hardware"),
+        };
         let site = self.get("site");
         let zone = self.get("zone");
         if site.is_none() && zone.is_none() {
@@ -430,7 +469,7 @@ impl Row<'_> {
             zone,
             start: self.stamp("start"),
             end: self.stamp("end"),
-            devices: self.devices(),
+            devices: self.devices(cpu),
         }
     }
 

@@ -130,6 +130,8 @@ pub struct Metered {
     pub source: String,
 }
 
+pub(crate) use crate::ledger::CpuUse;
+
 /// Where a canonical row came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Origin {
@@ -167,6 +169,9 @@ pub struct Job {
     pub gpu_hours: Option<f64>,
     pub avg_power_w: Option<f64>,
     pub metered: Option<Metered>,
+    /// The CPUs and memory held, when the input says (sacct, the manifest's `cpus`); a job
+    /// with no accelerator and this set is a CPU-only job.
+    pub cpu: Option<CpuUse>,
     pub published: Option<String>,
     /// CodeCarbon's own PUE was divided out of this job's metered energy.
     pub from_codecarbon: bool,
@@ -179,6 +184,11 @@ pub struct Job {
 }
 
 impl Job {
+    /// A job on CPUs alone: no accelerator, and the cores it held are known.
+    pub fn cpu_only(&self) -> bool {
+        self.devices <= 0.0 && self.cpu.is_some()
+    }
+
     /// A job with its identity, team, time and origin, and nothing else known: unknown
     /// hardware on one device, `other` work, completed (the reader sets what it knows).
     pub fn bare(
@@ -214,6 +224,7 @@ impl Job {
             gpu_hours: None,
             avg_power_w: None,
             metered: None,
+            cpu: None,
             published: None,
             from_codecarbon: false,
             placement: None,

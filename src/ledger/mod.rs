@@ -10,6 +10,19 @@ pub(crate) mod figures;
 pub(crate) mod hourly;
 pub(crate) use figures::{ratio, Amounts, Figure};
 
+/// The CPUs and memory a job held, for jobs that run on CPUs alone (data preparation,
+/// tokenisation, CPU evaluation): what their estimate needs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CpuUse {
+    /// CPU cores allocated (Slurm NCPUS / `cpu=` TRES, the manifest's `cpus`).
+    pub cores: f64,
+    /// Memory allocated, GB (Slurm `mem=` TRES or ReqMem, the manifest's `memory_gb`).
+    pub memory_gb: Option<f64>,
+    /// Mean share of the cores in use, 0..1 (TotalCPU / (cores x Elapsed), the manifest's
+    /// `cpu_usage`); `None` when not measured.
+    pub usage: Option<f64>,
+}
+
 /// One job's row of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRow {
@@ -33,6 +46,9 @@ pub struct JobRow {
     /// Parameters active per token (mixture-of-experts), when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_parameters: Option<f64>,
+    /// The CPUs and memory of a CPU-only job (which holds no accelerator: `devices` is 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuUse>,
     /// The run's measured model FLOPs utilisation, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mfu: Option<f64>,
@@ -130,6 +146,8 @@ pub struct Ledger {
     pub period: Period,
     pub jobs: Vec<JobRow>,
     pub teams: Vec<GroupRow>,
+    /// Each team's CPU-only jobs, summed (teams without any are absent).
+    pub cpu_teams: Vec<GroupRow>,
     pub models: Vec<GroupRow>,
     pub totals: Amounts,
     pub tiers: Vec<TierShare>,

@@ -209,6 +209,10 @@ fn teams(r: &Report) -> Result<Vec<u8>> {
     if overhead {
         header.extend(OVERHEAD_COLUMNS);
     }
+    let cpu = r.teams.iter().any(|t| t.cpu_only.is_some());
+    if cpu {
+        header.extend(CPU_COLUMNS);
+    }
     let rows = r
         .teams
         .iter()
@@ -225,11 +229,31 @@ fn teams(r: &Report) -> Result<Vec<u8>> {
             if overhead {
                 row.extend([opt(t.amounts.overhead_kwh), opt(t.amounts.overhead_kgco2e)]);
             }
+            if cpu {
+                let u = t.cpu_only.as_ref();
+                row.extend([
+                    u.map_or(0, |u| u.jobs).to_string(),
+                    num(u.map_or(0.0, |u| u.it_energy_kwh)),
+                    num(u.map_or(0.0, |u| u.facility_energy_kwh)),
+                    num(u.map_or(0.0, |u| u.location_kgco2e)),
+                    opt(u.and_then(|u| u.market_kgco2e)),
+                ]);
+            }
             row
         })
         .collect();
     table(header, rows)
 }
+
+/// When a team has CPU-only jobs: what of its amounts they make (they are in the amounts, and
+/// out of the practice scores).
+const CPU_COLUMNS: [&str; 5] = [
+    "cpu_only_jobs",
+    "cpu_only_it_energy_kwh",
+    "cpu_only_facility_energy_kwh",
+    "cpu_only_location_kgco2e",
+    "cpu_only_market_kgco2e",
+];
 
 /// With `[accounting] overhead = "allocate"`, teams and models carry their share of idle and
 /// unattributed energy: two more columns.

@@ -309,7 +309,14 @@ fn energy(report: &Value, j: &Value) -> Step {
         says,
         value: Some(it),
         unit: "kWh IT",
-        factors: if tier == "estimated" {
+        factors: if tier == "estimated" && j.get("cpu").is_some() {
+            // A CPU-only job: power per core (its model's, or the default) and memory power.
+            factors_named(report, &|n| {
+                n == "CPU power per core"
+                    || n == "memory power"
+                    || n == format!("TDP per core {hw}")
+            })
+        } else if tier == "estimated" {
             factors_named(report, &|n| n == format!("TDP {hw}"))
         } else {
             Vec::new()

@@ -55,6 +55,10 @@ pub struct TeamView {
     pub amounts: Amounts,
     /// Share of the organisation's location-based emissions.
     pub share: f64,
+    /// The team's CPU-only jobs (data preparation, tokenisation, CPU evaluation), included in
+    /// the team's amounts above but not in its practice scores; absent when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_only: Option<Amounts>,
     pub scores: Scores,
     /// The metric, evidence and reason behind each score.
     pub score_details: Vec<crate::score::PracticeScore>,
@@ -252,6 +256,18 @@ pub struct Methodology {
     pub embedded_hardware: usize,
     /// What `efficient_hardware` measures against (null: no accelerator with TFLOPS and TDP).
     pub hardware_reference: Option<crate::score::HardwareReference>,
+    /// How CPU-only jobs were estimated; absent when the report has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuMethod>,
+}
+
+/// The `[cpu]` settings behind CPU-only jobs' estimates, as the methodology states them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CpuMethod {
+    /// CPU-only jobs in the report.
+    pub jobs: usize,
+    #[serde(flatten)]
+    pub settings: crate::config::Cpu,
 }
 
 /// `[boamps]` as the BoAmps renderer reads it.
@@ -346,7 +362,8 @@ impl Report {
         );
         ledger.findings.extend(cloud_findings);
         let (esrs_e1, scope2) = disclosures(cfg, &mut ledger, &scope3);
-        let all: Vec<&JobRow> = ledger.jobs.iter().collect();
+        // CPU-only jobs are practice-neutral: the practices judge accelerator work.
+        let all: Vec<&JobRow> = ledger.jobs.iter().filter(|j| j.cpu.is_none()).collect();
         let whatifs = crate::score::whatif::whatifs(
             &ledger.jobs,
             &ledger.sites,
@@ -609,8 +626,17 @@ fn team_views(
         .teams
         .iter()
         .map(|g| {
-            let jobs: Vec<&JobRow> = ledger.jobs.iter().filter(|j| j.team == g.key).collect();
+            let jobs: Vec<&JobRow> = ledger
+                .jobs
+                .iter()
+                .filter(|j| j.team == g.key && j.cpu.is_none())
+                .collect();
             let card = crate::score::scorecard(&jobs, &cfg.rubric, reference);
+            let cpu_only = ledger
+                .cpu_teams
+                .iter()
+                .find(|c| c.key == g.key)
+                .map(|c| c.amounts.clone());
             TeamView {
                 share: if total_loc > 0.0 {
                     g.amounts.location_kgco2e / total_loc
@@ -619,6 +645,7 @@ fn team_views(
                 },
                 team: g.key.clone(),
                 amounts: g.amounts.clone(),
+                cpu_only,
                 scores: Scores::from(&card),
                 score_details: card.details,
             }
@@ -694,6 +721,13 @@ fn methodology(cfg: &Config, factors: &Factors, ledger: &Ledger) -> Methodology 
         embedded_cloud_regions: regions,
         embedded_hardware: hw,
         hardware_reference: hardware_reference(cfg, factors, &ledger.period),
+        cpu: {
+            let jobs = ledger.jobs.iter().filter(|j| j.cpu.is_some()).count();
+            (jobs > 0).then(|| CpuMethod {
+                jobs,
+                settings: cfg.cpu.clone(),
+            })
+        },
     }
 }
 

@@ -5,6 +5,7 @@ mod bench;
 mod boamps;
 mod bridge;
 mod codecarbon;
+mod cpu;
 mod disclosure;
 mod errors;
 mod estimate;

@@ -18,6 +18,8 @@ pub(super) struct Claim {
     pub(super) devices: Option<Vec<u32>>,
     pub(super) s: i64,
     pub(super) e: i64,
+    /// The cores of a CPU-only job (which holds no accelerator): its share of node power.
+    pub(super) cores: Option<f64>,
 }
 
 /// Claims of every job on every node, and findings for node lists that cannot be read.
@@ -42,6 +44,7 @@ pub(super) fn claims(
                     devices: Some(devices.clone()),
                     s,
                     e,
+                    cores: None,
                 });
             }
             continue;
@@ -63,7 +66,10 @@ pub(super) fn claims(
                 continue;
             }
         };
+        // A CPU-only job holds no accelerator of its nodes, only a share of their node power.
+        let cores = j.cpu.as_ref().filter(|_| j.cpu_only()).map(|c| c.cores);
         let devices = match j.gpu_ids.as_deref().map(expand_ids) {
+            _ if cores.is_some() => Some(Vec::new()),
             None => None,
             Some(Ok(ids)) => Some(ids),
             Some(Err(e)) => {
@@ -92,6 +98,7 @@ pub(super) fn claims(
                 devices: devices.clone(),
                 s,
                 e,
+                cores,
             });
         }
     }

@@ -46,6 +46,9 @@ pub(crate) struct JobTelemetry {
     /// devices), and whether node power covered any of the job's time.
     pub host_j: f64,
     pub host_known: bool,
+    /// Seconds of a CPU-only job's time that node power covers (its `host_j` is then all
+    /// its energy).
+    pub host_covered_s: f64,
     /// The readers whose samples gave the job's energy (e.g. "nvidia-smi", "DCGM"), sorted.
     pub sources: Vec<&'static str>,
     /// Bits of the telemetry sources (see `Dev::sources`), turned into `sources` at the end.
@@ -152,7 +155,9 @@ pub(crate) fn attribute(
     let resets = counters(&mut it, &scan_out.counters, &mut att.jobs);
     let lists = collect(&it, &nodes, &mut att);
     if it.node_power {
-        host_energy(&it, &nodes, &mut att);
+        host_energy(&it, &nodes, cfg.cpu.node_cores, &mut att);
+        // CPU nodes join the list there: keep it in name order.
+        att.nodes.sort_by(|a, b| a.node.cmp(&b.node));
     }
     node_shares(&it, &mut att.jobs);
     for jt in att.jobs.iter_mut() {
@@ -469,6 +474,57 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
     lists
 }
 
+/// Node power of a node without accelerators, shared in each window by the CPU-only jobs
+/// holding it, by their cores over the node's (`[cpu] node_cores`, else the cores of the jobs
+/// present: they are taken to fill the node); the rest is the node's idle host energy.
+fn cpu_node(
+    nd: &device::Dev,
+    claims: &[Claim],
+    node_cores: Option<f64>,
+    name: String,
+    att: &mut Attribution,
+) {
+    let Some(windows) = &nd.windows else { return };
+    let mut idle: BTreeMap<i64, f64> = BTreeMap::new();
+    for c in claims.iter().filter(|c| c.cores.is_some()) {
+        att.jobs[c.job].host_known = true;
+    }
+    for (k, &(a, b)) in windows.iter().enumerate() {
+        if nd.win_ms[k] == 0 {
+            continue;
+        }
+        let node_j = nd.win_j[k];
+        let holding: Vec<(usize, f64)> = claims
+            .iter()
+            .filter(|c| c.s <= a && c.e >= b)
+            .filter_map(|c| c.cores.map(|n| (c.job, n)))
+            .collect();
+        let present: f64 = holding.iter().map(|(_, n)| n).sum();
+        let whole = node_cores.unwrap_or(present).max(present);
+        let mut taken = 0.0;
+        for (job, cores) in holding {
+            let share = cores / whole;
+            let jt = &mut att.jobs[job];
+            jt.host_j += node_j * share;
+            jt.host_covered_s += nd.win_ms[k] as f64 / 1000.0;
+            taken += share;
+        }
+        *idle.entry(a.div_euclid(HOUR_MS) * 3600).or_default() += node_j * (1.0 - taken).max(0.0);
+    }
+    let span = nd.first_t.zip(nd.prev.map(|p| p.0));
+    match att.nodes.iter_mut().find(|n| n.node == name) {
+        Some(n) => n.idle_host_hourly_j = Some(idle),
+        None => att.nodes.push(NodeIdle {
+            node: name,
+            idle_kwh: 0.0,
+            total_kwh: 0.0,
+            idle_hourly_j: BTreeMap::new(),
+            idle_host_hourly_j: Some(idle),
+            span_ms: span,
+        }),
+    }
+}
+
 /// One device's data-quality counts, from the integrator or from an engine's results.
 struct Quality {
     rows: u64,
@@ -566,9 +622,10 @@ fn overlap_findings(it: &Integrator, jobs: &[Job], nodes: &Nodes, f: &mut Vec<Fi
 
 /// Host energy of every node with node power: in each window (hour and claim boundaries),
 /// node energy minus its accelerators' energy over the time the node power covers; shared by
-/// the jobs holding the window by their share of the node's devices, the rest idle. Nodes
-/// with node power but no accelerator samples cannot be split: a warning names them.
-fn host_energy(it: &Integrator, nodes: &Nodes, att: &mut Attribution) {
+/// the jobs holding the window by their share of the node's devices, the rest idle. A node
+/// without accelerators is shared by the CPU-only jobs on it (`cpu_node`). Other nodes with
+/// node power but no accelerator samples cannot be split: a warning names them.
+fn host_energy(it: &Integrator, nodes: &Nodes, node_cores: Option<f64>, att: &mut Attribution) {
     let mut by_node: BTreeMap<u32, (Option<usize>, Vec<usize>)> = BTreeMap::new();
     for (i, d) in it.devs.iter().enumerate() {
         let e = by_node.entry(d.node).or_default();
@@ -583,13 +640,17 @@ fn host_energy(it: &Integrator, nodes: &Nodes, att: &mut Attribution) {
     for (node, (whole, gpus)) in by_node {
         let Some(w) = whole else { continue };
         let name = nodes.name(node).to_string();
+        let nd = &it.devs[w];
+        let claims: &[Claim] = it.by_node.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+        if gpus.is_empty() && claims.iter().any(|c| c.cores.is_some()) {
+            cpu_node(nd, claims, node_cores, name, att);
+            continue;
+        }
         if gpus.is_empty() {
             unsplit.push(name);
             continue;
         }
-        let nd = &it.devs[w];
         let Some(windows) = &nd.windows else { continue };
-        let claims: &[Claim] = it.by_node.get(&node).map(Vec::as_slice).unwrap_or(&[]);
         for c in claims {
             att.jobs[c.job].host_known = true;
         }

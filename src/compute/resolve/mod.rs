@@ -67,6 +67,8 @@ pub struct Resolved {
     /// The lowest mean hourly intensity over the job's time shifted by -12..=12 h (hourly data
     /// covering every hour), for the carbon-aware what-if.
     pub shift_best: Option<f64>,
+    /// How a CPU-only job's energy was found.
+    pub cpu_detail: Option<String>,
     /// TDP of the accelerator, when known.
     pub tdp_w: Option<f64>,
     /// Dense 16-bit TFLOPS of the accelerator, when known.
@@ -322,6 +324,7 @@ impl<'a> Resolver<'a> {
             tdp_w: hw.and_then(|h| h.tdp_w),
             tflops: hw.and_then(|h| h.tflops),
             measured_power_w: energy.measured_power_w(&job, tel),
+            cpu_detail: energy.cpu_detail.clone(),
             tier: energy.tier,
             fraction: ctx.fraction,
             energy_fraction: energy.energy_fraction(ctx.fraction),
@@ -341,7 +344,11 @@ impl<'a> Resolver<'a> {
             factor_year: grid.year,
             embodied_per_device_hour: embodied,
             wue_l_per_kwh: wue,
-            hardware_name: hw.map(|h| h.name.clone()),
+            hardware_name: hw.map(|h| h.name.clone()).or_else(|| {
+                // A CPU-only job names its CPU model as the CPU table does.
+                let cpu = job.cpu_only().then(|| self.factors.cpu(&job.hardware));
+                cpu.flatten().map(|m| m.name.clone())
+            }),
             power_w: if energy.tier == Tier::Estimated {
                 energy.power_w
             } else {

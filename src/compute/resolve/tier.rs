@@ -6,7 +6,8 @@ use super::{JobContext, Resolver};
 use crate::compute::energy::JobTelemetry;
 use crate::factors::{self, Hardware};
 use crate::findings::{codes, Finding};
-use crate::ingest::Job;
+use crate::format::plain;
+use crate::ingest::{CpuUse, Job};
 use crate::ledger::{Boundary, Tier};
 
 /// The energy of a job as its best tier gives it.
@@ -28,6 +29,8 @@ pub(super) struct EnergyTier<'h> {
     pub hw: Option<&'h Hardware>,
     /// Energy from telemetry (counters or samples), when that is the tier.
     pub sampled: Option<Telemetered>,
+    /// How a CPU-only job's energy was found, as the ledger states it.
+    pub cpu_detail: Option<String>,
 }
 
 /// What a job's energy covers and how it splits.
@@ -82,6 +85,9 @@ impl<'a> Resolver<'a> {
     /// gives an energy: no meter, no samples, no average power and no TDP.
     pub(super) fn energy(&mut self, ctx: &JobContext) -> Option<EnergyTier<'a>> {
         let job = ctx.job;
+        if let Some(cpu) = job.cpu.as_ref().filter(|_| job.cpu_only()) {
+            return Some(self.cpu_energy(ctx, cpu));
+        }
         let factors: &'a factors::Factors = self.factors;
         let hw = factors.hardware(&job.hardware);
         let duration_h = crate::timeutil::seconds(job.start, job.end) / 3600.0;
@@ -121,7 +127,118 @@ impl<'a> Resolver<'a> {
             power_w,
             hw,
             sampled,
+            cpu_detail: None,
         })
+    }
+
+    /// A CPU-only job's energy, all of it the node's (no accelerator): a meter for the whole
+    /// job (ConsumedEnergyRaw, energy_kwh); else its share of node power; else its mean
+    /// power (`avg_power_w`) over its hours; else Green Algorithms' estimate, hours x (cores x
+    /// power per core x core usage + memory GB x power per GB), the power per core from the
+    /// CPU table when the job names a model it knows.
+    fn cpu_energy(&mut self, ctx: &JobContext, cpu: &CpuUse) -> EnergyTier<'a> {
+        let job = ctx.job;
+        let hours = crate::timeutil::seconds(job.start, job.end) / 3600.0;
+        let node = ctx
+            .tel
+            .filter(|t| t.host_known && t.host_covered_s > 0.0 && job.metered.is_none());
+        let (tier, it, sampled, detail) = match (&job.metered, node, job.avg_power_w) {
+            (Some(m), _, _) => (Tier::Metered, m.it_kwh, None, m.source.clone()),
+            (None, Some(t), _) => {
+                let tel = telemetered(t.host_j, t.host_covered_s, ctx.inside);
+                if tel.imputed_kwh > 0.0 {
+                    self.tallies.imputed_jobs.0 += 1;
+                    self.tallies.imputed_jobs.1 += tel.imputed_kwh;
+                }
+                let detail = format!(
+                    "its share of node power ({} of its cores' share; the node's own meter)",
+                    plain(cpu.cores)
+                );
+                (
+                    Tier::Sampled,
+                    tel.measured_kwh + tel.imputed_kwh,
+                    Some(tel),
+                    detail,
+                )
+            }
+            (None, None, Some(w)) => (
+                Tier::Estimated,
+                hours * w / 1000.0,
+                None,
+                format!("{} h x {} W (avg_power_w)", plain(hours), plain(w)),
+            ),
+            (None, None, None) => {
+                let (it, detail) = self.cpu_estimate(job, cpu, hours);
+                (Tier::Estimated, it, None, detail)
+            }
+        };
+        EnergyTier {
+            tier,
+            it_kwh_full: it,
+            boundary: Boundary::Node,
+            accelerator_kwh_full: Some(0.0),
+            host_kwh_full: Some(it),
+            host_assumed_kwh: 0.0,
+            device_hours_full: 0.0,
+            power_w: None,
+            hw: None,
+            sampled,
+            cpu_detail: Some(format!("CPU-only job: {detail}")),
+        }
+    }
+
+    /// Green Algorithms' CPU estimate (kWh) and how it was made; lists the factors it used.
+    fn cpu_estimate(&mut self, job: &Job, cpu: &CpuUse, hours: f64) -> (f64, String) {
+        let c = &self.cfg.cpu;
+        let (per_core, named) = match self.factors.cpu(&job.hardware) {
+            Some(m) => {
+                self.res.use_factor(
+                    format!("TDP per core {}", m.name),
+                    m.w_per_core(),
+                    "W/core",
+                    &format!("{} ({} W / {} cores)", m.source, m.tdp_w, m.cores),
+                    Some(m.year),
+                );
+                (m.w_per_core(), format!(" ({})", m.name))
+            }
+            None => {
+                self.res.use_factor(
+                    "CPU power per core".into(),
+                    c.w_per_core,
+                    "W/core",
+                    &c.core_source,
+                    None,
+                );
+                (c.w_per_core, String::new())
+            }
+        };
+        let usage = cpu.usage.unwrap_or(c.usage);
+        let gb = cpu.memory_gb.unwrap_or(0.0);
+        if gb > 0.0 {
+            self.res.use_factor(
+                "memory power".into(),
+                c.w_per_gb,
+                "W/GB",
+                &c.gb_source,
+                None,
+            );
+        }
+        let w = cpu.cores * per_core * usage + gb * c.w_per_gb;
+        let detail = format!(
+            "{} h x ({} cores x {} W{named} x {} usage{} + {} GB x {} W)",
+            plain(hours),
+            plain(cpu.cores),
+            plain(per_core),
+            plain(usage),
+            if cpu.usage.is_none() {
+                " (assumed)"
+            } else {
+                ""
+            },
+            plain(gb),
+            plain(c.w_per_gb)
+        );
+        (hours * w / 1000.0, detail)
     }
 
     /// The best tier and its energy (kWh; telemetry: with the imputed part), and the

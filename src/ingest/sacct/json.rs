@@ -89,6 +89,70 @@ fn step_name(s: &Value) -> String {
     }
 }
 
+/// Seconds of a `{seconds, microseconds}` time (microseconds may exceed a second: Slurm
+/// sums them per field), or a bare number of seconds.
+fn seconds(v: &Value) -> Option<f64> {
+    match v {
+        Value::Object(o) if o.contains_key("seconds") => {
+            let s = o.get("seconds").and_then(num)?;
+            Some(s + o.get("microseconds").and_then(num).unwrap_or(0.0) / 1e6)
+        }
+        other => num(other),
+    }
+}
+
+/// The job's CPU time (TotalCPU), seconds: its own `time.total`, else its steps' summed.
+fn cpu_time(j: &Value) -> Option<String> {
+    let own = j
+        .get("time")
+        .and_then(|t| t.get("total"))
+        .and_then(seconds)
+        .filter(|s| *s > 0.0);
+    let steps = || {
+        let list = j.get("steps")?.as_array()?;
+        let s: f64 = list
+            .iter()
+            .filter_map(|s| s.get("time")?.get("total").and_then(seconds))
+            .sum();
+        (s > 0.0).then_some(s)
+    };
+    own.or_else(steps).map(|s| s.to_string())
+}
+
+/// The allocation as `-P`'s AllocTRES: `cpu=`, `mem=` (MB), `node=`, `gres/gpu=` from the
+/// job's allocated TRES, else what it required (`required.CPUs`, memory per node or per CPU).
+fn alloc_tres(j: &Value, alloc: Option<&Value>) -> Option<String> {
+    let required = j.get("required");
+    let cpus = tres(alloc, "cpu", None)
+        .or_else(|| required.and_then(|r| r.get("CPUs")).and_then(num))
+        .filter(|c| *c > 0.0);
+    let per = |k: &str| {
+        required
+            .and_then(|r| r.get(k))
+            .and_then(num)
+            .filter(|m| *m > 0.0)
+    };
+    let nodes = tres(alloc, "node", None);
+    let mem = tres(alloc, "mem", None)
+        .filter(|m| *m > 0.0)
+        .or_else(|| per("memory_per_node").map(|m| m * nodes.unwrap_or(1.0)))
+        .or_else(|| Some(per("memory_per_cpu")? * cpus?));
+    let mut parts = Vec::new();
+    if let Some(c) = cpus {
+        parts.push(format!("cpu={c}"));
+    }
+    if let Some(m) = mem {
+        parts.push(format!("mem={m}M"));
+    }
+    if let Some(n) = nodes {
+        parts.push(format!("node={n}"));
+    }
+    if let Some(g) = tres(alloc, "gres", Some("gpu")) {
+        parts.push(format!("gres/gpu={g}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
 /// Every job of the export, with its allocation row and step energies, in file order.
 pub(super) fn jobs(body: &str, shown: &str) -> Result<Vec<(String, Acc)>> {
     let v: Value = serde_json::from_str(body).map_err(|e| {
@@ -122,10 +186,8 @@ pub(super) fn jobs(body: &str, shown: &str) -> Result<Vec<(String, Acc)>> {
         put("start", epoch(time.and_then(|t| t.get("start"))));
         put("end", epoch(time.and_then(|t| t.get("end"))));
         let alloc = j.get("tres").and_then(|t| t.get("allocated"));
-        put(
-            "alloctres",
-            tres(alloc, "gres", Some("gpu")).map(|n| format!("gres/gpu={n}")),
-        );
+        put("alloctres", alloc_tres(j, alloc));
+        put("totalcpu", cpu_time(j));
         let mut acc = Acc {
             line: i as u64 + 1,
             alloc_energy_j: tres(

@@ -7,7 +7,7 @@
 
 mod json;
 
-use super::{InputRecord, Job, Metered, Origin, Status};
+use super::{CpuUse, InputRecord, Job, Metered, Origin, Status};
 use crate::config::{Config, InputFile};
 use crate::error::{Error, Result};
 use crate::findings::{codes, Finding};
@@ -35,6 +35,80 @@ pub(crate) fn gpus(tres: &str) -> Option<f64> {
         }
     }
     n
+}
+
+/// The value of `key` in a TRES list (`billing=1,cpu=10,mem=40G,node=1`).
+fn tres_value<'t>(tres: &'t str, key: &str) -> Option<&'t str> {
+    tres.split(',')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.trim())
+}
+
+/// GB of a Slurm memory size (`40G`, `38400M`, `1T`, `512K`; a bare number is MB). Slurm's
+/// units are binary: 1 G = 1024 M.
+fn memory_gb(v: &str) -> Option<f64> {
+    let v = v.trim();
+    let (num, unit) = match v.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&v[..i], &v[i..i + 1]),
+        None => (v, "M"),
+    };
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let per_gb = match unit.to_ascii_uppercase().as_str() {
+        "K" => 1024.0 * 1024.0,
+        "M" => 1024.0,
+        "G" => 1.0,
+        "T" => 1.0 / 1024.0,
+        _ => return None,
+    };
+    Some(n / per_gb)
+}
+
+/// The memory a job was given, GB: the `mem=` of AllocTRES, else ReqMem (`3000Mc` per CPU,
+/// `48000Mn` or a bare size per node).
+fn job_memory_gb(get: &dyn Fn(&str) -> Option<String>, cores: f64) -> Option<f64> {
+    if let Some(m) = get("alloctres").and_then(|t| tres_value(&t, "mem").and_then(memory_gb)) {
+        return Some(m);
+    }
+    let req = get("reqmem")?;
+    let nodes = get("nnodes")
+        .or_else(|| get("allocnodes"))
+        .and_then(|n| n.parse::<f64>().ok())
+        .filter(|n| *n >= 1.0)
+        .unwrap_or(1.0);
+    let (size, per) = match req.strip_suffix(['c', 'n']) {
+        Some(size) => (size, if req.ends_with('c') { cores } else { nodes }),
+        None => (req.as_str(), nodes),
+    };
+    memory_gb(size).filter(|m| *m > 0.0).map(|m| m * per)
+}
+
+/// The CPUs and memory of a job from its allocation row, with its core usage (TotalCPU over
+/// cores x run time) when TotalCPU measures one that the cores could give; `None` when no
+/// core count is given.
+fn cpu_use(row: &BTreeMap<String, String>, run_s: f64) -> Option<CpuUse> {
+    let get = |k: &str| cell(row, k).map(String::from);
+    let cores = get("ncpus")
+        .or_else(|| get("alloccpus"))
+        .and_then(|n| n.parse::<f64>().ok())
+        .or_else(|| get("alloctres").and_then(|t| tres_value(&t, "cpu")?.parse().ok()))
+        .or_else(|| get("reqtres").and_then(|t| tres_value(&t, "cpu")?.parse().ok()))
+        .filter(|n: &f64| n.is_finite() && *n >= 1.0)?;
+    let cpu_s = get("totalcpu").and_then(|t| duration_s(&t));
+    let usage = cpu_s
+        .filter(|s| *s > 0.0 && run_s > 0.0)
+        .map(|s| s / (cores * run_s))
+        // Rounding of TotalCPU and of Start/End allows a hair over 1.
+        .filter(|u| *u <= 1.01)
+        .map(|u| u.min(1.0));
+    Some(CpuUse {
+        cores,
+        memory_gb: job_memory_gb(&get, cores),
+        usage,
+    })
 }
 
 /// Per-job accumulation across allocation and step rows.
@@ -70,6 +144,7 @@ struct Run {
     nodes: Option<String>,
     status: Status,
     metered: Option<Metered>,
+    cpu: Option<CpuUse>,
 }
 
 /// One sacct file being read: where findings go, and what is tallied for them.
@@ -88,6 +163,13 @@ struct Reader<'a> {
     missing: Vec<&'static str>,
     /// Jobs placed at Submit for Elapsed (no Start/End columns).
     from_submit: u64,
+    /// Whether the input has an energy field (the `ConsumedEnergyRaw` column, JSON's TRES).
+    energy_field: bool,
+    /// Counted jobs whose energy field says "not measured" (empty, 0, negative, unset).
+    energy_unmeasured: Vec<String>,
+    /// Counted CPU-only jobs whose core usage is not measured (no TotalCPU, 0, or more than
+    /// their cores could give).
+    usage_unknown: Vec<String>,
 }
 
 /// Read one sacct file into jobs (merged into `jobs`: manifest rows with the same id are
@@ -124,6 +206,7 @@ pub(crate) fn read(
         configured_columns(f, cfg)?
     };
     let mut r = Reader::new(f, cfg, rec, findings, delim);
+    r.energy_field = header.iter().any(|h| h == "consumedenergyraw");
     r.check_columns(&header)?;
     let (accs, order) = r.accumulate(lines, &header);
     r.emit(order.iter().map(|id| (id.as_str(), &accs[id])), jobs);
@@ -141,7 +224,8 @@ fn read_json(
     findings: &mut Vec<Finding>,
 ) -> Result<()> {
     let accs = json::jobs(text, &f.shown)?;
-    let r = Reader::new(f, cfg, rec, findings, "|".into());
+    let mut r = Reader::new(f, cfg, rec, findings, "|".into());
+    r.energy_field = true;
     // A JSON job is its allocation row and its steps, as in -P output.
     for (_, acc) in &accs {
         r.rec.rows += 1 + acc.steps;
@@ -249,6 +333,9 @@ impl<'a> Reader<'a> {
             delim,
             missing: Vec::new(),
             from_submit: 0,
+            energy_field: false,
+            energy_unmeasured: Vec::new(),
+            usage_unknown: Vec::new(),
         }
     }
 
@@ -406,6 +493,7 @@ impl<'a> Reader<'a> {
             .or_else(|| get("reqtres").and_then(gpus))
             .unwrap_or(0.0);
         let nodes = get("nodelist").map(String::from);
+        let cpu = cpu_use(row, crate::timeutil::seconds(start, end));
         let metered = acc.energy_j().map(|j| Metered {
             it_kwh: j / 3.6e6,
             boundary: crate::ledger::Boundary::Node,
@@ -425,12 +513,21 @@ impl<'a> Reader<'a> {
             if existing.nodes.is_none() {
                 existing.nodes = nodes;
             }
+            if existing.cpu.is_none() {
+                existing.cpu = cpu;
+            }
             self.rec.rows_used += 1;
             return None;
         }
-        if devices <= 0.0 && metered.is_none() {
-            self.skip("no GPUs allocated and no energy measured", id);
+        if devices <= 0.0 && metered.is_none() && cpu.is_none() {
+            self.skip("no GPUs or CPUs allocated and no energy measured", id);
             return None;
+        }
+        if self.energy_field && metered.is_none() {
+            self.energy_unmeasured.push(id.to_string());
+        }
+        if devices <= 0.0 && cpu.as_ref().is_some_and(|c| c.usage.is_none()) {
+            self.usage_unknown.push(id.to_string());
         }
         self.rec.rows_used += 1;
         let run = Run {
@@ -440,6 +537,7 @@ impl<'a> Reader<'a> {
             nodes,
             status,
             metered,
+            cpu,
         };
         Some(self.new_job(id, row, stem, acc.line, run))
     }
@@ -474,13 +572,20 @@ impl<'a> Reader<'a> {
             .and_then(|c| cfg.sacct.sites.get(c))
             .cloned()
             .or_else(|| cfg.sacct.site.clone());
-        j.hardware = get("partition")
-            .and_then(|p| cfg.sacct.partitions.get(p))
-            .cloned()
-            .or_else(|| cfg.sacct.hardware.clone())
-            .unwrap_or_else(|| "unknown".to_string());
-        (j.devices, j.nodes, j.status, j.metered) =
-            (run.devices, run.nodes, run.status, run.metered);
+        let partition = get("partition").and_then(|p| cfg.sacct.partitions.get(p));
+        // `[sacct] hardware` names the accelerators; a job without any ran on CPUs.
+        let default = if run.devices > 0.0 {
+            cfg.sacct.hardware.as_deref()
+        } else {
+            Some("cpu")
+        };
+        j.hardware = partition
+            .map(String::as_str)
+            .or(default)
+            .unwrap_or("unknown")
+            .to_string();
+        (j.devices, j.nodes, j.status, j.metered, j.cpu) =
+            (run.devices, run.nodes, run.status, run.metered, run.cpu);
         j
     }
 
@@ -551,15 +656,10 @@ impl<'a> Reader<'a> {
         for (why, ids) in &self.skipped {
             let n = ids.len() as u64;
             self.rec.rows_rejected += n;
-            let head: Vec<&str> = ids.iter().take(8).map(String::as_str).collect();
             self.findings.push(
                 Finding::info(
                     codes::SACCT_SKIPPED,
-                    format!(
-                        "{n} job(s) not counted: {why}: {}{}",
-                        head.join(", "),
-                        if ids.len() > 8 { " ..." } else { "" }
-                    ),
+                    format!("{n} job(s) not counted: {why}: {}", head(ids)),
                 )
                 .at(&self.f.shown, None),
             );
@@ -587,6 +687,26 @@ impl<'a> Reader<'a> {
                 .at(&self.f.shown, Some(1)),
             );
         }
+        if !self.energy_unmeasured.is_empty() {
+            let ids = &self.energy_unmeasured;
+            self.findings.push(
+                Finding::info(
+                    codes::SACCT_ENERGY_NOT_MEASURED,
+                    format!("{} job(s) have no measured energy (the energy field is empty, 0, negative or unset, which is how Slurm says it did not measure): their energy is estimated, never taken as 0 kWh: {}", ids.len(), head(ids)),
+                )
+                .at(&self.f.shown, None),
+            );
+        }
+        if !self.usage_unknown.is_empty() {
+            let ids = &self.usage_unknown;
+            self.findings.push(
+                Finding::info(
+                    codes::SACCT_CPU_USAGE,
+                    format!("{} CPU-only job(s) have no usable TotalCPU (missing, 0, or more than their cores could use in their run time): the core usage of [cpu] usage ({}) applies: {}", ids.len(), self.cfg.cpu.usage, head(ids)),
+                )
+                .at(&self.f.shown, None),
+            );
+        }
         if self.metered_shared > 0 {
             self.findings.push(
                 Finding::warning(
@@ -599,22 +719,39 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Seconds of a Slurm Elapsed value: `[D-]HH:MM:SS`, `MM:SS` or `MM:SS.mmm`.
-fn elapsed_s(v: &str) -> Option<i64> {
+/// The first eight ids of a list, and "..." when there are more.
+fn head(ids: &[String]) -> String {
+    let shown: Vec<&str> = ids.iter().take(8).map(String::as_str).collect();
+    format!(
+        "{}{}",
+        shown.join(", "),
+        if ids.len() > 8 { " ..." } else { "" }
+    )
+}
+
+/// Seconds of a Slurm duration: `[D-]HH:MM:SS`, `MM:SS`, `MM:SS.mmm` (TotalCPU), or plain
+/// seconds (sacct JSON, `*Raw` columns).
+fn duration_s(v: &str) -> Option<f64> {
     let (days, rest) = match v.trim().split_once('-') {
-        Some((d, r)) => (d.parse::<i64>().ok()?, r),
+        Some((d, r)) => (d.parse::<u32>().ok()?, r),
         None => (0, v.trim()),
     };
     let parts: Vec<f64> = rest
         .split(':')
-        .map(|p| p.parse::<f64>().ok())
+        .map(|p| p.parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0))
         .collect::<Option<Vec<f64>>>()?;
     let secs = match parts.as_slice() {
         [h, m, s] => h * 3600.0 + m * 60.0 + s,
         [m, s] => m * 60.0 + s,
+        [s] if days == 0 => *s,
         _ => return None,
     };
-    Some(days * 86400 + secs.round() as i64)
+    Some(f64::from(days) * 86400.0 + secs)
+}
+
+/// Whole seconds of a Slurm Elapsed value.
+fn elapsed_s(v: &str) -> Option<i64> {
+    duration_s(v).map(|s| s.round() as i64)
 }
 
 /// Slurm accounting (`--sacct`, `[inputs] sacct`): fills manifest jobs of the same id, or adds
@@ -637,7 +774,70 @@ impl super::Reader for SacctReader {
 
 #[cfg(test)]
 mod tests {
-    use super::gpus;
+    use super::{cpu_use, duration_s, gpus, memory_gb};
+    use std::collections::BTreeMap;
+
+    fn row(cells: &[(&str, &str)]) -> BTreeMap<String, String> {
+        cells
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn slurm_sizes_and_durations() {
+        assert_eq!(memory_gb("40G"), Some(40.0));
+        assert_eq!(memory_gb("38400M"), Some(37.5));
+        assert_eq!(memory_gb("38400"), Some(37.5));
+        assert_eq!(memory_gb("1T"), Some(1024.0));
+        assert_eq!(memory_gb("108200K"), Some(108200.0 / 1024.0 / 1024.0));
+        assert_eq!(memory_gb("12Q"), None);
+        assert_eq!(memory_gb("-1G"), None);
+        assert_eq!(duration_s("00:21.129"), Some(21.129));
+        assert_eq!(duration_s("05:00:00"), Some(18000.0));
+        assert_eq!(duration_s("1-02:00:00"), Some(93600.0));
+        assert_eq!(duration_s("1218.047"), Some(1218.047));
+        assert_eq!(duration_s("1-30"), None);
+        assert_eq!(duration_s("aa:00"), None);
+    }
+
+    /// Cores from NCPUS, else AllocCPUS, else the cpu TRES; memory per CPU or per node; usage
+    /// only when TotalCPU is one the cores could give.
+    #[test]
+    fn cpus_memory_and_usage() {
+        let c = cpu_use(
+            &row(&[
+                ("ncpus", "4"),
+                ("reqmem", "3000Mc"),
+                ("totalcpu", "02:00:00"),
+            ]),
+            3600.0,
+        )
+        .unwrap();
+        assert_eq!((c.cores, c.usage), (4.0, Some(0.5)));
+        assert!((c.memory_gb.unwrap() - 12000.0 / 1024.0).abs() < 1e-12);
+        let c = cpu_use(
+            &row(&[
+                ("alloctres", "billing=8,cpu=8,mem=64G,node=2"),
+                ("reqmem", "48000Mn"),
+                ("nnodes", "2"),
+            ]),
+            3600.0,
+        )
+        .unwrap();
+        assert_eq!((c.cores, c.memory_gb, c.usage), (8.0, Some(64.0), None));
+        let c = cpu_use(
+            &row(&[("alloccpus", "2"), ("reqmem", "48000Mn"), ("nnodes", "2")]),
+            1.0,
+        )
+        .unwrap();
+        assert!((c.memory_gb.unwrap() - 96000.0 / 1024.0).abs() < 1e-12);
+        // 3 h of CPU time from 2 cores in 1 h is impossible: not a usage.
+        let c = cpu_use(&row(&[("ncpus", "2"), ("totalcpu", "03:00:00")]), 3600.0).unwrap();
+        assert_eq!(c.usage, None);
+        assert!(cpu_use(&row(&[("ncpus", "0")]), 3600.0).is_none());
+        assert!(cpu_use(&row(&[("jobid", "1")]), 3600.0).is_none());
+    }
 
     #[test]
     fn gpu_counts_from_tres() {

@@ -246,12 +246,19 @@ pub(super) fn teams(l: &mut Layout, r: &Report) {
     let rows: Vec<Vec<String>> = r
         .teams
         .iter()
-        .map(|t| {
+        .flat_map(|t| {
             let a = &t.amounts;
             let mut row = vec![t.team.clone()];
             row.extend(amount_cells(a));
             row.extend([on(a.water_l, 0), on(a.kgco2e_per_gpu_hour, 3), pct(t.share)]);
-            row
+            // The team's CPU-only jobs: in its amounts, out of its practice scores.
+            let cpu = t.cpu_only.as_ref().map(|u| {
+                let mut sub = vec!["  of which CPU-only".to_string()];
+                sub.extend(amount_cells(u));
+                sub.extend([on(u.water_l, 0), "—".into(), "not scored".into()]);
+                sub
+            });
+            std::iter::once(row).chain(cpu)
         })
         .chain(std::iter::once({
             let a = &r.totals;
@@ -323,6 +330,14 @@ pub(super) fn scores(l: &mut Layout, r: &Report) {
     cols.push(col("overall", 0.9, true));
     l.table(&cols, &rows, 7.0);
     l.note("Scores run from 0 to 100 (the rubric in the methodology); — means the metric has no data for the team. Columns: clean energy, pretrained reuse, distillation, efficient training, compute efficiency (energy MFU), efficient hardware (TFLOPS per watt), hardware utilisation (power / TDP), carbon aware, low waste, transparency.");
+    let cpu: Vec<String> = r
+        .teams
+        .iter()
+        .filter_map(|t| Some(format!("{}: {}", t.team, t.cpu_only.as_ref()?.jobs)))
+        .collect();
+    if !cpu.is_empty() {
+        l.note(&format!("CPU-only jobs (data preparation, tokenisation, CPU evaluation; {}) count in every total but are practice-neutral: the practices judge accelerator work, so these jobs neither raise nor lower a score.", cpu.join(", ")));
+    }
     if let Some(c) = chart_of(r, "scores_by_team") {
         l.chart(c);
     }
