@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): the telemetry integration pushed down to Spark (local[2]) and DuckDB,
+# Benchmark (not a test): the telemetry integration pushed down to Spark (local[1] and local[2]) and DuckDB,
 # against greenledger in-process and the DuckDB reference (bench/reference_duckdb.py),
 # on a gen_fleet.py fleet, in the same run. Prints wall time, peak memory (/usr/bin/time -f %M;
 # for Spark the JVM's RSS, polled) and the rows per second each sustains; checks that
@@ -8,7 +8,8 @@
 #   bench/pushdown.sh [SIZES...]      sizes in millions of samples, default: 20
 # Environment: BENCH_DIR (default /tmp/greenledger-bench), RUNS (default 1),
 #              GREENLEDGER (default target/release/greenledger), PYTHON (with pyspark, duckdb,
-#              numpy, pyarrow; default: the test environment), SPARK_MASTER (default local[2]).
+#              numpy, pyarrow; default: the test environment), SPARK_MASTERS (default
+#              "local[1] local[2]": Spark runs once per master, for the scale-out).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/bench"
@@ -20,7 +21,7 @@ py=${PYTHON:-$venv}
 dir=${BENCH_DIR:-/tmp/greenledger-bench}
 runs=${RUNS:-1}
 gl=${GREENLEDGER:-$root/target/release/greenledger}
-master=${SPARK_MASTER:-local[2]}
+masters=${SPARK_MASTERS:-local[1] local[2]}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(20)
 [ -x "$gl" ] || { echo "build first: cargo build --release" >&2; exit 2; }
@@ -88,22 +89,29 @@ for m in "${sizes[@]}"; do
       read -r ps pm < <(measure "$gl" pushdown -q --engine "$engine" --out "$w/pd-$engine" "${inputs[@]}")
       line "pushdown ($engine)" "$ps" "$pm"
       if [ "$engine" = spark ]; then
-        # /usr/bin/time sees the Python driver, not the JVM it starts: poll the JVM's RSS.
-        (measure "$py" "$w/pd-$engine/run_spark.py" --samples "$f/power.parquet" --master "$master" --driver-memory 4g > "$w/spark.time") &
-        pid=$!
-        jvm=0
-        while kill -0 "$pid" 2>/dev/null; do
-          rss=$( (ps -C java -o rss= || true) | sort -n | tail -1 | tr -d " ")
-          if [ -n "$rss" ] && [ "$rss" -gt "$jvm" ]; then jvm=$rss; fi
-          sleep 0.5
+        for master in $masters; do
+          # /usr/bin/time sees the Python driver, not the JVM it starts (driver and executor in
+          # local mode) nor the Python workers: poll their RSS.
+          (measure "$py" "$w/pd-$engine/run_spark.py" --samples "$f/power.parquet" --master "$master" --driver-memory 4g --timings > "$w/spark.time" 2> "$w/spark.err") &
+          pid=$!
+          jvm=0; worker=0
+          while kill -0 "$pid" 2>/dev/null; do
+            rss=$( (ps -C java -o rss= || true) | sort -n | tail -1 | tr -d " ")
+            if [ -n "$rss" ] && [ "$rss" -gt "$jvm" ]; then jvm=$rss; fi
+            rss=$( (ps -eo rss=,args= | grep "pyspark.daemon\|pyspark.worker" | grep -v grep | awk '{s+=$1} END {print s+0}') )
+            if [ -n "$rss" ] && [ "$rss" -gt "$worker" ]; then worker=$rss; fi
+            sleep 0.5
+          done
+          wait "$pid"
+          read -r es em < "$w/spark.time"
+          line "spark run $master" "$es" "$em" "$n"
+          printf "      JVM (driver and executor) peak %d MiB, Python workers together peak %d MiB; %s\n" "$(( jvm / 1024 ))" "$(( worker / 1024 ))" "$(grep -o 'integrated [a-z ]*' "$w/spark.err" | head -1)"
+          sed -n 's/^ *\([0-9.]* s  .*\)/        \1/p' "$w/spark.err"
         done
-        wait "$pid"
-        read -r es em < "$w/spark.time"
-        [ "$jvm" -gt "$em" ] && em=$jvm
       else
         read -r es em < <(measure "$py" "$w/pd-$engine/run_duckdb.py" --samples "$f/power.parquet" --threads 2)
+        line "$engine run" "$es" "$em" "$n"
       fi
-      line "$engine run" "$es" "$em" "$n"
       read -r rs rm < <(measure "$gl" report -q --format json --out "$w/r-$engine" "${inputs[@]}" --pushdown "$w/pd-$engine")
       line "report --pushdown" "$rs" "$rm"
       echo "  $engine per-job energy vs in-process: $(agree "$w/in/report.json" "$w/r-$engine/report.json")"

@@ -12,7 +12,6 @@ use crate::findings::{Finding, Severity};
 use std::io::Write;
 use std::path::Path;
 
-const RUN_SPARK: &str = include_str!("run_spark.py");
 const RUN_DUCKDB: &str = include_str!("run_duckdb.py");
 
 /// What a pushdown folder was made of, for the summary line.
@@ -51,7 +50,7 @@ pub(crate) fn write(
     let text = sql::generate(engine, &rules);
     let driver = engine.driver();
     let driver_text = match engine {
-        sql::Engine::Spark => RUN_SPARK,
+        sql::Engine::Spark => sql::SPARK_DRIVER,
         sql::Engine::DuckDb => RUN_DUCKDB,
     };
     let files: crate::render::Rendered = vec![
@@ -114,10 +113,10 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
          Files\n\
          - claims.parquet: which job holds which device when (job_index, job_id, node, device, start_ms,\n\
          \x20 end_ms, limit_w; device empty = every device of the node; epoch milliseconds, clipped to the period)\n\
-         - job_energy.sql: the integration rules as SQL over the views `samples` (timestamp, node, device,\n\
-         \x20 power_w) and `claims`: duplicates at their mean, power outside [0, {factor} x TDP] dropped, segments\n\
-         \x20 longer than max_gap_s = {gap} s are gaps, straight-line segments clipped exactly to claims and period\n\
-         - {driver}: registers the views, runs the statements, writes the results\n\n\
+         - job_energy.sql: {sql}\n\
+         \x20 The rules: duplicates at their mean, power outside [0, {factor} x TDP] dropped, segments longer than\n\
+         \x20 max_gap_s = {gap} s are gaps, straight-line segments clipped exactly to claims and period\n\
+         - {driver}: {does}\n\n\
          Run\n\n{run}\n\
          Results (Parquet, one folder or file per result)\n\
          - job_energy(job_id, sampled_j, covered_s, samples, devices, node_devices)\n\
@@ -137,6 +136,14 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
         period = r.period,
         factor = r.limit_factor,
         gap = r.max_gap_s,
+        sql = match engine {
+            sql::Engine::DuckDb => "the integration rules as SQL over the views `samples` (timestamp, node, device,\n  power_w) and `claims`",
+            sql::Engine::Spark => "reads `samples` (timestamp, node, device, power_w) into rows, and sums the driver's\n  per-device rows when they are too many for the driver; its header names the driver's sha256",
+        },
+        does = match engine {
+            sql::Engine::DuckDb => "registers the views, runs the statements, writes the results",
+            sql::Engine::Spark => "integrates each device's rows in the Spark tasks (NumPy; no shuffle when the\n  samples lie by node or time), joins the pieces and writes the results (--timings: each stage)",
+        },
     )
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run greenledger's pushdown SQL on Apache Spark and write its six results as Parquet.
+"""Run greenledger's telemetry integration on Apache Spark and write its six results as Parquet.
 
   spark-submit run_spark.py --samples URI [URI ...] [--out URI]       (a cluster)
   python3 run_spark.py --samples URI [URI ...] [--out URI]            (local mode: pip install pyspark)
@@ -11,13 +11,33 @@ claims.parquet and job_energy.sql are read from beside this script (--claims, --
 Each result is written as a Parquet folder under --out (default: results/ beside this script):
 job_energy, job_hourly, device_energy, node_energy, node_hourly, quality.
 Then: greenledger report --pushdown <this folder> with the same config and jobs.
+
+How it runs: job_energy.sql reads the samples into rows (the node by its hash, device, time in
+epoch ms, power). Each Spark task integrates the devices whose rows it holds in one vectorised
+pass (`integrate` below: greenledger's in-process rules, operation for operation), with no
+shuffle; the claims travel with the function. The driver joins each device's pieces from
+different tasks (the segment between them) and sums the small per-device rows into the six
+results (`results`). When a device's rows in two tasks interleave in time, or two node names
+share a hash, the rows are instead shuffled once by (node, device) and each device integrated
+whole (applyInArrow). Needs pyspark 4, pyarrow and numpy on the workers; the driver holds the
+per-device rows (a few per device and hour).
 """
 import argparse
+import hashlib
 import os
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+HOUR_MS = 3_600_000
+
+# What each device's integration returns: one row per device, per claim, per claim and hour,
+# and per idle hour (kind says which; the other columns are null).
+OUT_SCHEMA = (
+    "kind string, node string, device bigint, job_id string, h bigint, j double, x double, "
+    "n bigint, parts bigint, dropped bigint, dups bigint, gaps bigint, gap_ms bigint, "
+    "first_ms bigint, last_ms bigint"
+)
 
 
 def statements(sql):
@@ -35,10 +55,352 @@ def statements(sql):
     return out
 
 
+def params(sql):
+    """The `-- param NAME = VALUE` lines of job_energy.sql, as integers."""
+    out = {}
+    for line in sql.splitlines():
+        if line.startswith("-- param "):
+            k, v = line[len("-- param "):].split("=", 1)
+            out[k.strip()] = int(v.strip())
+    return out
+
+
 def is_csv(paths, fmt):
     if fmt != "auto":
         return fmt == "csv"
     return all(p.rstrip("/").lower().endswith((".csv", ".csv.gz")) for p in paths)
+
+
+def trapezoid(t0, p0, t1, p1, a, b):
+    """Energy (J) of the straight line from (t0, p0) to (t1, p1) between a and b (ms):
+    greenledger's expression, operation for operation, so each piece is the same double."""
+    span = (t1 - t0).astype("float64")
+    pa = p0 + (p1 - p0) * ((a - t0).astype("float64") / span)
+    pb = p0 + (p1 - p0) * ((b - t0).astype("float64") / span)
+    return (pa + pb) / 2.0 * ((b - a).astype("float64") / 1000.0)
+
+
+def disjoint(claims):
+    """A device's claims (job_id, start, end, job_index) made disjoint: sorted by start, end and
+    job, an overlap stays with the earlier claim; empty ones are dropped."""
+    out, reach = [], None
+    for job_id, s0, e, _ in sorted(claims, key=lambda c: (c[1], c[2], c[3])):
+        s = min(reach, e) if reach is not None and s0 < reach else s0
+        if e > s:
+            out.append((job_id, s, e))
+        reach = e if reach is None else max(reach, e)
+    return out
+
+
+def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms):
+    """One device's rows (any order) as OUT_SCHEMA rows: valid rows at one instant count once at
+    their mean; a segment longer than max_gap_ms is a gap; each segment is clipped to the period,
+    cut at hours and at the claims; what no claim holds is idle. Also an `edge` row for its first
+    and last instant (time in h, mean power in j, rows at that instant in n), for stitching."""
+    none = (None,) * 6
+    rows = []
+    n_rows = len(t)
+    order = np.argsort(t, kind="stable")
+    t, p, ok = t[order], p[order], ok[order]
+    dropped = int(n_rows - ok.sum())
+    tv, pv = t[ok], p[ok]
+    if len(tv):
+        starts = np.flatnonzero(np.concatenate(([True], tv[1:] != tv[:-1])))
+        pt = tv[starts]
+        pp = np.add.reduceat(pv, starts) / np.diff(np.append(starts, len(tv)))
+    else:
+        pt, pp = tv, pv
+    dups = int(len(tv) - len(pt))
+    t0, t1, q0, q1 = pt[:-1], pt[1:], pp[:-1], pp[1:]
+    a, b = np.maximum(t0, p0_ms), np.minimum(t1, p1_ms)
+    inside = b > a
+    gap = (t1 - t0) > max_gap_ms
+    g = inside & gap
+    gaps, gap_ms = int(g.sum()), int((b[g] - a[g]).sum())
+    s = inside & ~gap
+    t0, t1, q0, q1, a, b = t0[s], t1[s], q0[s], q1[s], a[s], b[s]
+    e_all = trapezoid(t0, q0, t1, q1, a, b)
+    # Pieces: the segments cut at hour boundaries, in time order.
+    ha, hb = a // HOUR_MS, (b - 1) // HOUR_MS
+    cnt = hb - ha + 1
+    seg = np.repeat(np.arange(len(a)), cnt)
+    h = ha[seg] + (np.arange(len(seg)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    x, y = np.maximum(a[seg], h * HOUR_MS), np.minimum(b[seg], (h + 1) * HOUR_MS)
+    piece = np.where(cnt[seg] == 1, e_all[seg], trapezoid(t0[seg], q0[seg], t1[seg], q1[seg], x, y))
+    claimed_seg, claimed_piece = np.zeros(len(a)), np.zeros(len(x))
+    for job_id, cs, ce in disjoint(claims):
+        n_in = int(np.searchsorted(pt, ce, "left") - np.searchsorted(pt, cs, "left"))
+        lo, hi = np.searchsorted(b, cs, "right"), np.searchsorted(a, ce, "left")
+        if hi <= lo:
+            rows.append(("claim", node, device, job_id, None, 0.0, 0.0, n_in, 0) + none)
+            continue
+        ca, cb = np.maximum(a[lo:hi], cs), np.minimum(b[lo:hi], ce)
+        cj = trapezoid(t0[lo:hi], q0[lo:hi], t1[lo:hi], q1[lo:hi], ca, cb)
+        claimed_seg[lo:hi] += cj
+        plo, phi = np.searchsorted(y, cs, "right"), np.searchsorted(x, ce, "left")
+        sg = seg[plo:phi]
+        part = trapezoid(t0[sg], q0[sg], t1[sg], q1[sg], np.maximum(x[plo:phi], cs), np.minimum(y[plo:phi], ce))
+        claimed_piece[plo:phi] += part
+        covered = float(((cb - ca).astype("float64") / 1000.0).sum())
+        rows.append(("claim", node, device, job_id, None, float(cj.sum()), covered, n_in, 1) + none)
+        hh = h[plo:phi]
+        hs = np.flatnonzero(np.concatenate(([True], hh[1:] != hh[:-1])))
+        for hour, j in zip(hh[hs].tolist(), np.add.reduceat(part, hs).tolist()):
+            rows.append(("hour", node, device, job_id, hour, j, None, None, None) + none)
+    if len(h):
+        idle = piece - claimed_piece
+        hs = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))
+        for hour, j in zip(h[hs].tolist(), np.add.reduceat(idle, hs).tolist()):
+            rows.append(("idle", node, device, None, hour, j, None, None, None) + none)
+    first, last = (int(pt[0]), int(pt[-1])) if len(pt) else (None, None)
+    rows.append((
+        "device", node, device, None, None, float(e_all.sum()), float((e_all - claimed_seg).sum()),
+        n_rows, None, dropped, dups, gaps, gap_ms, first, last,
+    ))
+    if len(pt):
+        for which, i in (("first", 0), ("last", len(pt) - 1)):
+            at = int(((tv == pt[i])).sum())
+            rows.append(("edge", node, device, which, int(pt[i]), float(pp[i]), None, at, None) + none)
+    return rows
+
+
+def normalise(node):
+    """A node name as greenledger compares it: trimmed, up to the first dot, lower case (the
+    SQL's lower(split_part(trim(node), '.', 1)))."""
+    return node.strip(" ").split(".")[0].lower()
+
+
+def claims_of(claims_by_node, node, device):
+    """The claims (job_id, start, end, job_index) on one device: the node's, for that device or
+    for all of its devices."""
+    return [c[:4] for c in claims_by_node.get(node, ()) if c[4] is None or c[4] == device]
+
+
+def chunk_function(claims_by_node, limits, names, p0_ms, p1_ms, max_gap_ms):
+    """What mapInArrow runs on each task's rows (k: the node's hash, device, t, p), without a
+    shuffle: the devices in the task are integrated as they are there; each device's first and
+    last instant come back as edge rows, for the driver to join a device's pieces across tasks."""
+
+    def run(batches):
+        import numpy as np
+        import pyarrow as pa
+
+        tabs = [b for b in batches if b.num_rows]
+        if not tabs:
+            return
+        tab = pa.Table.from_batches(tabs)
+        read = tab.num_rows
+        import pyarrow.compute as pc
+
+        usable = pc.and_(pc.and_(pc.is_valid(tab["k"]), pc.is_valid(tab["device"])), pc.is_valid(tab["t"]))
+        tab = tab.filter(usable)
+        k = tab.column("k").to_numpy()
+        dev = tab.column("device").to_numpy()
+        t = tab.column("t").to_numpy()
+        p = tab.column("p").to_numpy(zero_copy_only=False)
+        keys = np.unique(k)
+        node_of = {int(x): normalise(names[int(x)]) if int(x) in names else UNNAMED % int(x) for x in keys}
+        nodes = sorted(set(node_of.values()))
+        ni = np.searchsorted(np.array(sorted(node_of)), k)
+        idx_of_key = np.array([nodes.index(node_of[int(x)]) for x in sorted(node_of)])
+        node_idx = idx_of_key[ni]
+        limit = np.array([limits.get(n, np.inf) for n in nodes])[node_idx]
+        with np.errstate(invalid="ignore"):
+            ok = (p >= 0.0) & (p <= 1.7976931348623157e308) & (p <= limit)
+        ok &= ~np.isnan(p)
+        order = np.lexsort((t, dev, node_idx))
+        node_idx, dev, t, p, ok = node_idx[order], dev[order], t[order], p[order], ok[order]
+        cut = np.flatnonzero((np.diff(node_idx) != 0) | (np.diff(dev) != 0)) + 1
+        bounds = np.concatenate(([0], cut, [len(t)]))
+        rows = [("read", None, None, None, None, None, None, read, None) + (None,) * 6]
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            if hi <= lo:
+                continue
+            node, device = nodes[int(node_idx[lo])], int(dev[lo])
+            rows += integrate(np, node, device, t[lo:hi], p[lo:hi], ok[lo:hi],
+                              claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms)
+        yield pa.RecordBatch.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
+
+    return run
+
+
+# Up to this many per-device rows, the driver sums them (a Spark job per result costs more).
+DRIVER_ROWS = 5_000_000
+
+# A node the claims do not name, by its hash, until the driver names it.
+UNNAMED = "\x00node#%d"
+
+
+def name_unknown(spark, seen, claims_by_node):
+    """Names for the nodes the pass knew only by hash (from one more pass over the node column):
+    {placeholder: name}; None when that cannot be done here: two names share a hash, or a name
+    is a claimed node spelt another way (its devices were integrated without their claims)."""
+    unnamed = [n for n in seen if n.startswith("\x00")]
+    if not unnamed:
+        return {}
+    raw = {}
+    for r in spark.sql("SELECT xxhash64(node) AS k, node FROM samples WHERE node IS NOT NULL GROUP BY node").collect():
+        raw.setdefault(r["k"], []).append(r["node"])
+    rename = {}
+    for n in unnamed:
+        names = raw.get(int(n.split("#", 1)[1]), [])
+        if len(names) != 1 or normalise(names[0]) in claims_by_node:
+            return None
+        rename[n] = normalise(names[0])
+    return rename
+
+
+def device_function(claims_by_node, p0_ms, p1_ms, max_gap_ms):
+    """What applyInArrow runs on each (node, device) group, after a shuffle by them: the way
+    used when a task's pieces cannot be joined (a device's rows interleaved across tasks)."""
+
+    def run(key, table):
+        import numpy as np
+        import pyarrow as pa
+
+        node, device = key[0].as_py(), key[1].as_py()
+        t = table.column("t").to_numpy()
+        p = table.column("p").to_numpy(zero_copy_only=False)
+        ok = table.column("ok").to_numpy(zero_copy_only=False)
+        rows = integrate(np, node, device, t, p, ok, claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms)
+        return pa.Table.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
+
+    return run
+
+
+def stitch(edges, claims_by_node, p0_ms, p1_ms, max_gap_ms):
+    """The segments between a device's pieces in different tasks, as OUT_SCHEMA rows (their
+    rows, duplicates and instants were counted by the tasks: only energy, gaps and claims' parts
+    here); None when the pieces overlap in time or share an instant (then the shuffle is needed)."""
+    import numpy as np
+
+    by_device = {}
+    for e in edges:
+        by_device.setdefault((e["node"], e["device"]), []).append(e)
+    rows = []
+    for (node, device), es in sorted(by_device.items()):
+        firsts = sorted((e["h"], e["j"]) for e in es if e["job_id"] == "first")
+        lasts = sorted((e["h"], e["j"]) for e in es if e["job_id"] == "last")
+        # Sorted apart, the pieces are disjoint exactly when each begins after the one before
+        # ends; an equal instant would need its duplicates averaged across tasks.
+        if any(f[0] <= l[0] for l, f in zip(lasts[:-1], firsts[1:])):
+            return None
+        for (l_t, l_p), (f_t, f_p) in zip(lasts[:-1], firsts[1:]):
+            seg = integrate(np, node, device, np.array([l_t, f_t], dtype="int64"), np.array([l_p, f_p]),
+                            np.array([True, True]), claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms)
+            for r in seg:
+                kind = r[0]
+                if kind == "edge":
+                    continue
+                if kind == "device":
+                    r = r[:7] + (0, None, 0, 0) + r[11:13] + (None, None)
+                elif kind == "claim":
+                    r = r[:7] + (0,) + r[8:]
+                rows.append(r)
+    return rows
+
+
+def results(pa, pc, out, rows_read):
+    """The six results from the per-device rows (an Arrow table of OUT_SCHEMA), with the
+    columns and rules of job_energy.sql's results for DuckDB: every sum is over its rows."""
+
+    def of(kind):
+        return out.filter(pc.equal(out["kind"], kind))
+
+    def grouped(t, keys, aggs):
+        # Columns named `<column>_<function>`, beside the keys.
+        return t.group_by(keys, use_threads=False).aggregate(aggs)
+
+    def sort(t, keys):
+        return t.sort_by([(k, "ascending") for k in keys])
+
+    dev = grouped(of("device"), ["node", "device"], [
+        ("n", "sum"), ("dropped", "sum"), ("dups", "sum"), ("gaps", "sum"), ("gap_ms", "sum"),
+        ("j", "sum"), ("x", "sum"), ("first_ms", "min"), ("last_ms", "max")])
+    device_energy = sort(pa.table({
+        "node": dev["node"], "device": dev["device"], "samples": dev["n_sum"], "dropped": dev["dropped_sum"],
+        "duplicates": dev["dups_sum"], "gaps": dev["gaps_sum"], "gap_ms": dev["gap_ms_sum"],
+        "total_j": dev["j_sum"], "idle_j": dev["x_sum"], "first_ms": dev["first_ms_min"], "last_ms": dev["last_ms_max"],
+    }), ["node", "device"])
+    nodes = grouped(device_energy, ["node"], [
+        ("device", "count"), ("total_j", "sum"), ("idle_j", "sum"), ("first_ms", "min"), ("last_ms", "max")])
+    node_energy = sort(pa.table({
+        "node": nodes["node"], "device_count": nodes["device_count"], "total_j": nodes["total_j_sum"],
+        "idle_j": nodes["idle_j_sum"], "first_ms": nodes["first_ms_min"], "last_ms": nodes["last_ms_max"],
+    }), ["node"])
+    claims = grouped(of("claim"), ["job_id", "node", "device"], [("j", "sum"), ("x", "sum"), ("parts", "max"), ("n", "sum")])
+    held = claims.filter(pc.greater(claims["parts_max"], 0))
+    per_job = grouped(held, ["job_id"], [("j_sum", "sum"), ("x_sum", "sum"), ("device", "count")])
+    node_count = dict(zip(node_energy["node"].to_pylist(), node_energy["device_count"].to_pylist()))
+    job_nodes = {}
+    for job, node in set(zip(held["job_id"].to_pylist(), held["node"].to_pylist())):
+        job_nodes[job] = job_nodes.get(job, 0) + node_count[node]
+    samples = dict(zip(*grouped(claims, ["job_id"], [("n_sum", "sum")]).select(["job_id", "n_sum_sum"]).to_pydict().values()))
+    jobs = per_job["job_id"].to_pylist()
+    job_energy = sort(pa.table({
+        "job_id": per_job["job_id"], "sampled_j": per_job["j_sum_sum"], "covered_s": per_job["x_sum_sum"],
+        "samples": pa.array([samples.get(j) or 0 for j in jobs], pa.int64()), "devices": per_job["device_count"],
+        "node_devices": pa.array([job_nodes[j] for j in jobs], pa.int64()),
+    }), ["job_id"])
+
+    def hourly(kind, key, value):
+        per_device = grouped(of(kind), list(dict.fromkeys([key, "node", "device", "h"])), [("j", "sum")])
+        nonzero = per_device.filter(pc.not_equal(per_device["j_sum"], 0.0))
+        g = grouped(nonzero, [key, "h"], [("j_sum", "sum")])
+        return sort(pa.table({key: g[key], "hour_start": pc.multiply(g["h"], 3600), value: g["j_sum_sum"]}), [key, "hour_start"])
+
+    quality = pa.table({
+        "rows": pa.array([rows_read], pa.int64()),
+        "samples": pa.array([pc.sum(device_energy["samples"]).as_py()], pa.int64()),
+        "devices": pa.array([device_energy.num_rows], pa.int64()),
+        "duplicates": pa.array([pc.sum(device_energy["duplicates"]).as_py()], pa.int64()),
+        "dropped": pa.array([pc.sum(device_energy["dropped"]).as_py()], pa.int64()),
+        "gaps": pa.array([pc.sum(device_energy["gaps"]).as_py()], pa.int64()),
+        "gap_s": pa.array([(pc.sum(device_energy["gap_ms"]).as_py() or 0) / 1000.0], pa.float64()),
+    })
+    return {
+        "job_energy": job_energy,
+        "job_hourly": hourly("hour", "job_id", "joules"),
+        "device_energy": device_energy,
+        "node_energy": node_energy,
+        "node_hourly": hourly("idle", "node", "idle_j"),
+        "quality": quality,
+    }
+
+
+def as_dicts(rows):
+    names = [f.split()[0] for f in OUT_SCHEMA.split(", ")]
+    return [dict(zip(names, r)) for r in rows]
+
+
+def out_arrow_schema(pa):
+    types = {"string": pa.string(), "bigint": pa.int64(), "double": pa.float64()}
+    return pa.schema([(f.split()[0], types[f.split()[1]]) for f in OUT_SCHEMA.split(", ")])
+
+
+def write(spark, table, target):
+    """One result as a Parquet folder: written here when the target is a local path, else by
+    Spark (hdfs://, s3a://, ...)."""
+    if "://" in target and not target.startswith("file://"):
+        spark.createDataFrame(table).coalesce(1).write.mode("overwrite").parquet(target)
+        return
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    path = target[len("file://"):] if target.startswith("file://") else target
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    pq.write_table(table, os.path.join(path, "part-00000.parquet"))
+
+
+def check_digest(sql):
+    """job_energy.sql names the sha256 of the driver it was written with: refuse to run another."""
+    want = next((l.split(":", 1)[1].strip() for l in sql.splitlines() if l.startswith("-- driver sha256:")), None)
+    with open(os.path.abspath(__file__), "rb") as f:
+        have = hashlib.sha256(f.read()).hexdigest()
+    if want != have:
+        sys.exit("run_spark.py (sha256 %s) is not the driver job_energy.sql was written for (%s): run greenledger pushdown again" % (have, want))
 
 
 def main():
@@ -51,7 +413,21 @@ def main():
     ap.add_argument("--master", help="Spark master when not run by spark-submit (default local[*])")
     ap.add_argument("--driver-memory", default="2g", help="local mode only (default 2g)")
     ap.add_argument("--shuffle-partitions", type=int, help="spark.sql.shuffle.partitions")
+    ap.add_argument("--timings", action="store_true", help="print each stage's seconds to stderr")
+    ap.add_argument("--split-bytes", type=int, help="spark.sql.files.maxPartitionBytes (local default: 16 MB)")
+    ap.add_argument("--sum-on", choices=["auto", "driver", "spark"], default="auto",
+                    help="where the per-device rows are summed into the results (auto: on the driver up to %d rows)" % 5_000_000)
     a = ap.parse_args()
+    began = time.time()
+
+    def stage(what):
+        if a.timings:
+            print("  %6.1f s  %s" % (time.time() - began, what), file=sys.stderr)
+
+    with open(a.sql, encoding="utf-8") as f:
+        sql = f.read()
+    check_digest(sql)
+    k = params(sql)
 
     from pyspark.sql import SparkSession
 
@@ -59,6 +435,8 @@ def main():
     # spark-submit starts the JVM and sets the master; plain python3 runs Spark locally.
     local = "PYSPARK_GATEWAY_PORT" not in os.environ
     if local:
+        # The workers run `integrate`: locally, with this Python (numpy, pyarrow).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.master(a.master or "local[*]").config("spark.driver.memory", a.driver_memory)
         builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
     elif a.master:
@@ -67,29 +445,106 @@ def main():
         builder = builder.config("spark.sql.shuffle.partitions", str(a.shuffle_partitions))
     elif local:
         builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
+    if a.split_bytes or local:
+        # Tasks of at most 16 MB of Parquet: enough of them to keep every core busy.
+        builder = builder.config("spark.sql.files.maxPartitionBytes", str(a.split_bytes or 16 << 20))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    stage("Spark started")
 
-    with open(a.sql, encoding="utf-8") as f:
-        sql = f.read()
     t0 = time.time()
     if is_csv(a.samples, a.format):
         samples = spark.read.option("header", True).option("inferSchema", False).csv(a.samples)
     else:
         samples = spark.read.parquet(*a.samples)
     samples.createOrReplaceTempView("samples")
-    spark.read.parquet(a.claims).createOrReplaceTempView("claims")
-    written = []
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if os.path.exists(a.claims):
+        # A local file is read here: a Spark job to read one small file costs seconds.
+        import pyarrow.parquet as pq
+
+        claims_table = pq.read_table(a.claims)
+        # greenledger writes text as Arrow's string views, which Spark does not take.
+        claims_table = claims_table.cast(pa.schema([
+            pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) else f.type) for f in claims_table.schema
+        ]))
+        claims = spark.createDataFrame(claims_table)
+        claim_rows = claims_table.to_pylist()
+    else:
+        claims = spark.read.parquet(a.claims)
+        claim_rows = [c.asDict() for c in claims.collect()]
+    claims.createOrReplaceTempView("claims")
+    by_node, limits = {}, {}
+    for c in claim_rows:
+        by_node.setdefault(c["node"], []).append((c["job_id"], c["start_ms"], c["end_ms"], c["job_index"], c["device"]))
+        if c["limit_w"] is not None:
+            limits[c["node"]] = max(limits.get(c["node"], c["limit_w"]), c["limit_w"])
+    # job_energy.sql's first statements read the samples into the views gl_raw (the rows as they are, the node by
+    # its hash) and gl_rows (the node as greenledger names it, and whether the power is valid).
     for name, text in statements(sql):
-        df = spark.sql(text)
-        if name is not None:
-            target = a.out.rstrip("/") + "/" + name
-            df.coalesce(1).write.mode("overwrite").parquet(target)
-            written.append(target)
-    q = spark.read.parquet(a.out.rstrip("/") + "/quality").collect()[0]
+        if name is None:
+            spark.sql(text)
+    args = (k["p0"], k["p1"], k["max_gap_ms"])
+
+    # The nodes by the hash of their name: the claims' nodes here; the others (a node no job
+    # held, or a name spelt otherwise than greenledger's) are named after the pass.
+    known = {}
+    for r in spark.sql("SELECT DISTINCT node, xxhash64(node) AS k FROM claims").collect():
+        known.setdefault(r["k"], []).append(r["node"])
+    stage("claims and samples read")
+    out, rows_read, how = None, None, "shuffled by device"
+    if all(len(v) == 1 for v in known.values()):
+        # No shuffle: each task integrates the devices as they lie in it; the driver joins a
+        # device's pieces from different tasks (the segment between them).
+        run = chunk_function(by_node, limits, {key: v[0] for key, v in known.items()}, *args)
+        parts = spark.table("gl_raw").mapInArrow(run, OUT_SCHEMA).cache()
+        small = parts.filter("kind IN ('edge', 'read')").collect()
+        stage("integrated in the tasks")
+        rows_read = sum(r["n"] for r in small if r["kind"] == "read")
+        seen = [r["node"] for r in parts.select("node").distinct().collect() if r["node"] is not None]
+        rename = name_unknown(spark, seen, by_node)
+        stage("nodes named")
+        if rename is not None:
+            if rename:
+                parts = parts.replace(rename, subset=["node"])
+            edges = [dict(r.asDict(), node=rename.get(r["node"], r["node"])) for r in small if r["kind"] == "edge"]
+            joins = stitch(edges, by_node, *args)
+            if joins is not None:
+                out = parts.unionByName(spark.createDataFrame(as_dicts(joins), OUT_SCHEMA))
+                how = "without a shuffle"
+    if out is None:
+        if rows_read is None:
+            rows_read = spark.table("samples").count()
+        run = device_function(by_node, *args)
+        out = spark.table("gl_rows").select("node", "device", "t", "p", "ok").groupBy("node", "device").applyInArrow(run, OUT_SCHEMA)
+    out = out.cache()
+    size = out.count()
+    stage("integrated (%s): %d per-device rows" % (how, size))
+    on_driver = a.sum_on == "driver" or (a.sum_on == "auto" and size <= DRIVER_ROWS)
+    if on_driver:
+        done = results(pa, pc, out.toArrow(), rows_read)
+        for name, table in done.items():
+            write(spark, table, a.out.rstrip("/") + "/" + name)
+        devices = done["quality"]["devices"][0].as_py()
+    else:
+        # Too many rows for the driver: job_energy.sql's result statements sum them in Spark.
+        out.createOrReplaceTempView("gl_out")
+        spark.createDataFrame([(rows_read,)], "rows bigint").createOrReplaceTempView("gl_read")
+        from concurrent.futures import ThreadPoolExecutor
+
+        def save(step):
+            name, text = step
+            spark.sql(text).coalesce(1).write.mode("overwrite").parquet(a.out.rstrip("/") + "/" + name)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(save, [st for st in statements(sql) if st[0] is not None]))
+        devices = spark.read.parquet(a.out.rstrip("/") + "/quality").collect()[0]["devices"]
+    stage("results written (summed %s)" % ("on the driver" if on_driver else "by Spark"))
     print(
-        "greenledger pushdown (Spark %s): %d sample rows, %d devices, %.1f s; results in %s"
-        % (spark.version, q["rows"], q["devices"], time.time() - t0, a.out),
+        "greenledger pushdown (Spark %s): %d sample rows, %d devices, integrated %s, %.1f s; results in %s"
+        % (spark.version, rows_read, devices, how, time.time() - t0, a.out),
         file=sys.stderr,
     )
     spark.stop()

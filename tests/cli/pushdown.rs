@@ -34,18 +34,21 @@ fn pushdown(engine: &str, inputs: &[&std::ffi::OsStr], out: &Path) {
 
 /// Run the folder's driver on `samples`.
 fn drive(py: &Path, dir: &Path, engine: &str, samples: &Path) {
+    drive_with(py, dir, engine, samples, &[]);
+}
+
+/// Run the folder's driver on `samples` with `extra` arguments; its stderr.
+fn drive_with(py: &Path, dir: &Path, engine: &str, samples: &Path, extra: &[&str]) -> String {
     let script = dir.join(format!("run_{engine}.py"));
     let mut c = Command::new(py);
-    c.arg(&script).arg("--samples").arg(samples);
+    c.arg(&script).arg("--samples").arg(samples).args(extra);
     if engine == "spark" {
         c.args(["--master", "local[2]", "--driver-memory", "1g"]);
     }
     let o = c.output().unwrap();
-    assert!(
-        o.status.success(),
-        "{engine} driver failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{engine} driver failed: {err}");
+    err
 }
 
 /// `report --format json` with `inputs` and extra arguments; (exit code, report.json, stderr).
@@ -335,6 +338,94 @@ fn spark_reproduces_the_in_process_integration() {
     quirks_are_seen(&r);
 }
 
+/// Spark's tasks each integrate the devices as they lie in them: fleet-s1's CSV (sorted by node,
+/// device and time) read in 64 KB splits puts each device's rows in several tasks, whose pieces
+/// the driver joins; an idle node named `IDLE-9.Cluster` is named after the pass (`idle-9`).
+/// The same rows twice (two files) interleave every device across tasks: the driver shuffles by
+/// device instead, and here Spark sums the per-device rows (job_energy.sql's results) rather
+/// than the driver. Both equal the in-process integration.
+#[test]
+fn spark_joins_a_device_across_tasks_or_shuffles() {
+    let Some(py) = python("pyspark") else { return };
+    let mut csv = std::fs::read_to_string(fixture("fleet-s1").join("power.csv")).unwrap();
+    for m in 0..30 {
+        csv.push_str(&format!(
+            "2026-07-01 00:{m:02}:00.000Z,IDLE-9.Cluster,3,{}\n",
+            60 + m
+        ));
+    }
+    let d = tmp_with(&[("power.csv", &csv)]);
+    let samples = d.path().join("power.csv");
+    let t = tempfile::tempdir().unwrap();
+    let inputs = fleet_inputs("fleet-s1");
+    let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
+    let tel = [std::ffi::OsStr::new("--telemetry"), samples.as_os_str()];
+    let (code_in, inproc, err) = report(&args, &tel, &t.path().join("in"));
+    assert!(code_in <= 1, "in-process: {err}");
+    let dir = t.path().join("pd");
+    pushdown("spark", &args, &dir);
+    let said = drive_with(
+        &py,
+        &dir,
+        "spark",
+        &samples,
+        &["--split-bytes", "65536", "--timings"],
+    );
+    assert!(said.contains("integrated without a shuffle"), "{said}");
+    assert!(said.contains("summed on the driver"), "{said}");
+    let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
+    let (code, pushed, err) = report(&args, &pd, &t.path().join("out"));
+    assert_eq!(code, code_in, "{err}");
+    same(
+        &without_engine_lines(inproc),
+        &without_engine_lines(pushed.clone()),
+        "",
+    )
+    .unwrap();
+    let nodes: Vec<&str> = pushed["telemetry"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["node"].as_str())
+        .collect();
+    assert!(nodes.contains(&"idle-9"), "{nodes:?}");
+    // The same rows in two files: every instant twice, in different tasks.
+    let twice = tempfile::tempdir().unwrap();
+    for f in ["a.csv", "b.csv"] {
+        std::fs::write(twice.path().join(f), &csv).unwrap();
+    }
+    let both = twice.path().join("*.csv");
+    let tel = [std::ffi::OsStr::new("--telemetry"), both.as_os_str()];
+    let (code_in, inproc, err) = report(&args, &tel, &t.path().join("in2"));
+    assert!(code_in <= 1, "in-process: {err}");
+    pushdown("spark", &args, &dir);
+    let said = drive_with(
+        &py,
+        &dir,
+        "spark",
+        twice.path(),
+        &[
+            "--split-bytes",
+            "65536",
+            "--format",
+            "csv",
+            "--sum-on",
+            "spark",
+            "--timings",
+        ],
+    );
+    assert!(said.contains("integrated shuffled by device"), "{said}");
+    assert!(said.contains("summed by Spark"), "{said}");
+    let (code, pushed, err) = report(&args, &pd, &t.path().join("out2"));
+    assert_eq!(code, code_in, "{err}");
+    same(
+        &without_engine_lines(inproc),
+        &without_engine_lines(pushed),
+        "",
+    )
+    .unwrap();
+}
+
 /// The generated fleet's quirks all reach the report (so the comparison tested each rule).
 fn quirks_are_seen(r: &serde_json::Value) {
     let t = &r["telemetry"];
@@ -565,4 +656,55 @@ fn unreadable_rows_are_a_finding() {
         job(&r, "J")["sampled_kwh"].as_f64().unwrap(),
         12000.0 / 3.6e6
     ));
+}
+
+/// The Spark driver integrates the samples itself, so job_energy.sql names its sha256: a
+/// folder whose SQL names another driver is refused by the report as made for another run, and
+/// an edited run_spark.py refuses to run (before Spark starts).
+#[test]
+fn an_edited_spark_driver_refuses_to_run() {
+    let Some(py) = python("pyspark") else { return };
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("pd");
+    let inputs = fleet_inputs("fleet-s1");
+    let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
+    pushdown("spark", &args, &dir);
+    let samples = fixture("fleet-s1").join("power.parquet");
+    drive(&py, &dir, "spark", &samples);
+    let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
+    let (code, _, err) = report(&args, &pd, &t.path().join("r0"));
+    assert!(code <= 1, "{err}");
+    let sql = dir.join("job_energy.sql");
+    let text = std::fs::read_to_string(&sql).unwrap();
+    let other: String = text
+        .lines()
+        .map(|l| match l.strip_prefix("-- driver sha256: ") {
+            Some(_) => format!("-- driver sha256: {}\n", "0".repeat(64)),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&sql, other).unwrap();
+    let (code, _, err) = report(&args, &pd, &t.path().join("r1"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("job_energy.sql differs"), "{err}");
+    std::fs::write(&sql, text).unwrap();
+    let driver = dir.join("run_spark.py");
+    let script = std::fs::read_to_string(&driver).unwrap();
+    std::fs::write(
+        &driver,
+        script.replace("k[\"max_gap_ms\"])", "k[\"max_gap_ms\"] * 2)"),
+    )
+    .unwrap();
+    let o = Command::new(&py)
+        .arg(&driver)
+        .arg("--samples")
+        .arg(&samples)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("is not the driver job_energy.sql was written for"),
+        "{err}"
+    );
 }

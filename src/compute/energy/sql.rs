@@ -93,13 +93,38 @@ fn trapezoid(a: &str, b: &str) -> String {
     format!("({pa} + {pb}) / 2E0 * (CAST(({b}) - ({a}) AS DOUBLE) / 1000E0)")
 }
 
+/// The Spark driver: it integrates each device's samples itself (the SQL only reads the rows
+/// and sums its per-device results), so its digest is part of the rules.
+pub(crate) const SPARK_DRIVER: &str = include_str!("../../pushdown/run_spark.py");
+
 /// The whole SQL file: header, the time zone, the shared tables, then one statement per
 /// result, each preceded by `-- result: NAME`. Statements end with `;` at the end of a line.
+///
+/// DuckDB runs it all: the integration is SQL. Spark runs the first statement (the rows), then
+/// its driver integrates each device in one vectorised pass after a single shuffle by (node,
+/// device) into the view `gl_out`, which the result statements sum: Spark's SQL path needed
+/// five materialisations of every sample, each a shuffle, and was ~30x slower than DuckDB.
 pub(crate) fn generate(engine: Engine, r: &Rules) -> String {
     let mut out = header(engine, r);
     out.push_str(&format!("{};\n\n", engine.set_time_zone(&r.time_zone)));
-    out.push_str(&shared_tables(engine, r));
-    out.push_str(&results(engine));
+    match engine {
+        Engine::DuckDb => {
+            out.push_str(&shared_tables(engine, r));
+            out.push_str(&results(engine));
+        }
+        Engine::Spark => {
+            out.push_str(&format!(
+                "-- every row, the node by its hash (the driver names it once per node); a row whose node, device or\n\
+                 -- time cannot be read is counted and not used (null k, device or t)\n\
+                 CREATE OR REPLACE TEMP VIEW gl_raw AS\n\
+                 SELECT CASE WHEN node IS NOT NULL THEN xxhash64(node) END AS k, TRY_CAST(device AS BIGINT) AS device, {epoch} AS t, TRY_CAST(power_w AS DOUBLE) AS p\n\
+                 FROM samples;\n\n",
+                epoch = engine.epoch_ms()
+            ));
+            out.push_str(&rows_view(engine));
+            out.push_str(&spark_results());
+        }
+    }
     out
 }
 
@@ -115,7 +140,7 @@ fn header(engine: Engine, r: &Rules) -> String {
          -- power limit: {factor} x the largest TDP of a node's jobs (claims.limit_w); negative or NaN power is dropped\n\
          -- naive timestamps: {tz}\n\
          -- claims: {rows} rows, sha256 {sha}\n\
-         -- Statements end with ';' at the end of a line; `-- result: NAME` marks each result.\n\n",
+         -- Statements end with ';' at the end of a line; `-- result: NAME` marks each result.\n{driver}\n",
         version = env!("CARGO_PKG_VERSION"),
         label = engine.label(),
         name = engine.name(),
@@ -128,14 +153,26 @@ fn header(engine: Engine, r: &Rules) -> String {
         tz = r.time_zone,
         rows = r.claims_rows,
         sha = r.claims_sha256,
+        driver = match engine {
+            Engine::DuckDb => String::new(),
+            Engine::Spark => {
+                use sha2::Digest;
+                format!(
+                    "-- driver sha256: {:x}\n\
+                     -- param p0 = {}\n-- param p1 = {}\n-- param max_gap_ms = {}\n",
+                    sha2::Sha256::digest(SPARK_DRIVER.as_bytes()),
+                    r.p0,
+                    r.p1,
+                    r.max_gap_ms
+                )
+            }
+        },
     )
 }
 
-/// Rows, instants, segments, hour pieces, claims and their parts: the tables the results read.
-fn shared_tables(e: Engine, r: &Rules) -> String {
-    let div = e.int_div();
-    let (p0, p1, gap) = (r.p0, r.p1, r.max_gap_ms);
-    let h = HOUR_MS;
+/// The samples as rows with a readable node, device and time, and whether their power is
+/// valid (finite, in [0, the node's limit]).
+fn rows_view(e: Engine) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "-- rows with a readable node, device and time; ok: finite power in [0, limit]\n\
@@ -152,6 +189,67 @@ fn shared_tables(e: Engine, r: &Rules) -> String {
         string = e.string_type(),
         epoch = e.epoch_ms(),
     ));
+    s
+}
+
+/// Spark's results, when the per-device rows its driver writes into `gl_out` (kind `device`,
+/// `claim`, `hour` or `idle`) are too many to sum on the driver: the same columns and rules as
+/// DuckDB's, and as the driver's own sums (`results` in run_spark.py). `gl_read` holds the
+/// rows read.
+fn spark_results() -> String {
+    let h = "3600";
+    format!(
+        "-- result: job_energy\n\
+         -- per job: joules and device-seconds within its claims and the period; valid instants\n\
+         -- inside its claims; the devices it held and the devices of the nodes it held them on\n\
+         SELECT a.job_id, a.sampled_j, a.covered_s, COALESCE(n.samples, 0) AS samples, a.devices, nd.node_devices\n\
+         FROM (SELECT job_id, sum(j) AS sampled_j, sum(cs) AS covered_s, count(*) AS devices FROM {claims} WHERE parts > 0 GROUP BY job_id) a\n\
+         JOIN (SELECT x.job_id, CAST(sum(c.n) AS BIGINT) AS node_devices\n\
+         \x20     FROM (SELECT DISTINCT job_id, node FROM {claims} WHERE parts > 0) x\n\
+         \x20     JOIN (SELECT node, count(*) AS n FROM {dev} GROUP BY node) c ON x.node = c.node\n\
+         \x20     GROUP BY x.job_id) nd ON a.job_id = nd.job_id\n\
+         LEFT JOIN (SELECT job_id, CAST(sum(n) AS BIGINT) AS samples FROM {claims} GROUP BY job_id) n ON a.job_id = n.job_id\n\
+         ORDER BY a.job_id;\n\n\
+         -- result: job_hourly\n\
+         -- per job and hour (start, epoch seconds): joules\n\
+         SELECT job_id, h * {h} AS hour_start, sum(j) AS joules\n\
+         FROM (SELECT job_id, node, device, h, sum(j) AS j FROM gl_out WHERE kind = 'hour' GROUP BY job_id, node, device, h) x\n\
+         WHERE j <> 0E0\n\
+         GROUP BY job_id, h\n\
+         ORDER BY job_id, hour_start;\n\n\
+         -- result: device_energy\n\
+         SELECT node, device, n AS samples, dropped, dups AS duplicates, gaps, gap_ms, j AS total_j, x AS idle_j, first_ms, last_ms\n\
+         FROM {dev} ORDER BY node, device;\n\n\
+         -- result: node_energy\n\
+         -- per node: devices, joules in the period, joules no job claims, first and last instant (epoch ms)\n\
+         SELECT node, count(*) AS device_count, sum(j) AS total_j, sum(x) AS idle_j, min(first_ms) AS first_ms, max(last_ms) AS last_ms\n\
+         FROM {dev} GROUP BY node ORDER BY node;\n\n\
+         -- result: node_hourly\n\
+         -- per node and hour (start, epoch seconds): joules no job claims\n\
+         SELECT node, h * {h} AS hour_start, sum(j) AS idle_j\n\
+         FROM (SELECT node, device, h, sum(j) AS j FROM gl_out WHERE kind = 'idle' GROUP BY node, device, h) x\n\
+         WHERE j <> 0E0\n\
+         GROUP BY node, h\n\
+         ORDER BY node, hour_start;\n\n\
+         -- result: quality\n\
+         -- rows of the samples, those used as samples (readable node, device and time), devices,\n\
+         -- duplicates, dropped samples, gaps and their seconds inside the period\n\
+         SELECT (SELECT rows FROM gl_read) AS rows, CAST(sum(n) AS BIGINT) AS samples, count(*) AS devices,\n\
+         \x20      CAST(sum(dups) AS BIGINT) AS duplicates, CAST(sum(dropped) AS BIGINT) AS dropped,\n\
+         \x20      CAST(sum(gaps) AS BIGINT) AS gaps, CAST(sum(gap_ms) AS DOUBLE) / 1000E0 AS gap_s\n\
+         FROM {dev};\n",
+        dev = "(SELECT node, device, sum(n) AS n, sum(dropped) AS dropped, sum(dups) AS dups, sum(gaps) AS gaps, sum(gap_ms) AS gap_ms, sum(j) AS j, sum(x) AS x, min(first_ms) AS first_ms, max(last_ms) AS last_ms FROM gl_out WHERE kind = 'device' GROUP BY node, device) d",
+        claims = "(SELECT job_id, node, device, sum(j) AS j, sum(x) AS cs, max(parts) AS parts, sum(n) AS n FROM gl_out WHERE kind = 'claim' GROUP BY job_id, node, device) g",
+    )
+}
+
+/// Rows, instants, segments, hour pieces, claims and their parts: the tables the results read.
+fn shared_tables(e: Engine, r: &Rules) -> String {
+    let div = e.int_div();
+    let (p0, p1, gap) = (r.p0, r.p1, r.max_gap_ms);
+    let h = HOUR_MS;
+    let mut s = String::new();
+    s.push_str(&rows_view(e));
     s.push_str(&format!(
         "-- each device's instants: the mean of the valid rows (duplicates count once), valid and dropped rows\n\
          {mat} gl_inst AS\n\
@@ -390,15 +488,50 @@ mod tests {
         "quality",
     ];
 
+    /// Spark's file reads the rows and sums its driver's per-device rows (when there are too
+    /// many for the driver); the driver, whose digest and parameters the header names,
+    /// integrates them.
+    #[test]
+    fn spark_reads_the_rows_and_names_its_driver() {
+        use sha2::Digest;
+        let sql = generate(Engine::Spark, &rules());
+        let st = statements(&sql);
+        let names: Vec<&str> = st.iter().filter_map(|(n, _)| n.as_deref()).collect();
+        assert_eq!(names, RESULTS.to_vec());
+        assert!(sql.contains("CREATE OR REPLACE TEMP VIEW gl_raw AS"));
+        assert!(sql.contains("CREATE OR REPLACE TEMP VIEW gl_rows AS"));
+        let sha = format!("{:x}", sha2::Sha256::digest(SPARK_DRIVER.as_bytes()));
+        assert!(sql.contains(&format!("-- driver sha256: {sha}\n")));
+        for line in [
+            "-- param p0 = 0",
+            "-- param p1 = 7200000",
+            "-- param max_gap_ms = 120000",
+        ] {
+            assert!(sql.contains(line), "{line}");
+        }
+        // The driver reads these names.
+        for name in [
+            "-- param ",
+            "-- driver sha256:",
+            "gl_raw",
+            "gl_rows",
+            "HOUR_MS = 3_600_000",
+        ] {
+            assert!(SPARK_DRIVER.contains(name), "{name}");
+        }
+    }
+
+    /// DuckDB's file is the rules as SQL; both files name every result once, each one statement.
     #[test]
     fn every_result_is_one_statement_and_the_rules_are_in_it() {
+        let sql = generate(Engine::DuckDb, &rules());
+        assert!(sql.contains("t1 - t0 > 120000"), "the gap rule");
+        assert!(sql.contains("greatest(t0, 0) AS a, least(t1, 7200000) AS b"));
         for e in [Engine::Spark, Engine::DuckDb] {
             let sql = generate(e, &rules());
             let st = statements(&sql);
             let names: Vec<&str> = st.iter().filter_map(|(n, _)| n.as_deref()).collect();
             assert_eq!(names, RESULTS.to_vec(), "{e:?}");
-            assert!(sql.contains("t1 - t0 > 120000"), "the gap rule");
-            assert!(sql.contains("greatest(t0, 0) AS a, least(t1, 7200000) AS b"));
             assert!(sql.contains(&format!(
                 "power limit: {} x",
                 super::super::LIMIT_TDP_FACTOR
