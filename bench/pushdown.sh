@@ -92,21 +92,21 @@ for m in "${sizes[@]}"; do
         for master in $masters; do
           # /usr/bin/time sees the Python driver, not the JVM it starts (driver and executor in
           # local mode) nor the Python workers: poll their RSS.
-          (measure "$py" "$w/pd-$engine/run_spark.py" --samples "$f/power.parquet" --master "$master" --driver-memory 4g --timings > "$w/spark.time" 2> "$w/spark.err") &
+          (/usr/bin/time -f "%e %M" -o "$w/spark.time" "$py" "$w/pd-$engine/run_spark.py" --samples "$f/power.parquet" --master "$master" --driver-memory 4g --timings > /dev/null 2> "$w/spark.err") &
           pid=$!
           jvm=0; worker=0
           while kill -0 "$pid" 2>/dev/null; do
             rss=$( (ps -C java -o rss= || true) | sort -n | tail -1 | tr -d " ")
             if [ -n "$rss" ] && [ "$rss" -gt "$jvm" ]; then jvm=$rss; fi
-            rss=$( (ps -eo rss=,args= | grep "pyspark.daemon\|pyspark.worker" | grep -v grep | awk '{s+=$1} END {print s+0}') )
+            rss=$( (ps -eo rss=,args= | grep "pyspark.daemon\|pyspark.worker" | grep -v grep || true) | awk '{s+=$1} END {print s+0}')
             if [ -n "$rss" ] && [ "$rss" -gt "$worker" ]; then worker=$rss; fi
             sleep 0.5
           done
           wait "$pid"
           read -r es em < "$w/spark.time"
           line "spark run $master" "$es" "$em" "$n"
-          printf "      JVM (driver and executor) peak %d MiB, Python workers together peak %d MiB; %s\n" "$(( jvm / 1024 ))" "$(( worker / 1024 ))" "$(grep -o 'integrated [a-z ]*' "$w/spark.err" | head -1)"
-          sed -n 's/^ *\([0-9.]* s  .*\)/        \1/p' "$w/spark.err"
+          printf "      JVM (driver and executor) peak %d MiB, Python workers together peak %d MiB; stages:\n" "$(( jvm / 1024 ))" "$(( worker / 1024 ))"
+          grep -E '^ +[0-9.]+ s  ' "$w/spark.err" | sed 's/^/    /' || true
         done
       else
         read -r es em < <(measure "$py" "$w/pd-$engine/run_duckdb.py" --samples "$f/power.parquet" --threads 2)

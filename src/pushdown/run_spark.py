@@ -445,6 +445,8 @@ def main():
         builder = builder.config("spark.sql.shuffle.partitions", str(a.shuffle_partitions))
     elif local:
         builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
+    # Large Arrow batches into the tasks' Python: fewer, cheaper conversions (32 bytes a row).
+    builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000000")
     if a.split_bytes or local:
         # Tasks of at most 16 MB of Parquet: enough of them to keep every core busy.
         builder = builder.config("spark.sql.files.maxPartitionBytes", str(a.split_bytes or 16 << 20))
@@ -500,10 +502,10 @@ def main():
         # device's pieces from different tasks (the segment between them).
         run = chunk_function(by_node, limits, {key: v[0] for key, v in known.items()}, *args)
         parts = spark.table("gl_raw").mapInArrow(run, OUT_SCHEMA).cache()
-        small = parts.filter("kind IN ('edge', 'read')").collect()
+        small = parts.filter("kind IN ('edge', 'read', 'device')").collect()
         stage("integrated in the tasks")
         rows_read = sum(r["n"] for r in small if r["kind"] == "read")
-        seen = [r["node"] for r in parts.select("node").distinct().collect() if r["node"] is not None]
+        seen = sorted({r["node"] for r in small if r["kind"] == "device"})
         rename = name_unknown(spark, seen, by_node)
         stage("nodes named")
         if rename is not None:
@@ -512,19 +514,29 @@ def main():
             edges = [dict(r.asDict(), node=rename.get(r["node"], r["node"])) for r in small if r["kind"] == "edge"]
             joins = stitch(edges, by_node, *args)
             if joins is not None:
-                out = parts.unionByName(spark.createDataFrame(as_dicts(joins), OUT_SCHEMA))
                 how = "without a shuffle"
+                extra = pa.Table.from_pylist(as_dicts(joins), schema=out_arrow_schema(pa))
+                if a.sum_on != "spark" and parts.count() + extra.num_rows <= DRIVER_ROWS:
+                    # Small: to the driver as they are, with the joins beside them.
+                    out = pa.concat_tables([parts.toArrow(), extra])
+                else:
+                    out = parts.unionByName(spark.createDataFrame(extra))
     if out is None:
         if rows_read is None:
             rows_read = spark.table("samples").count()
         run = device_function(by_node, *args)
         out = spark.table("gl_rows").select("node", "device", "t", "p", "ok").groupBy("node", "device").applyInArrow(run, OUT_SCHEMA)
-    out = out.cache()
-    size = out.count()
+    if isinstance(out, pa.Table):
+        size, on_driver = out.num_rows, True
+    else:
+        out = out.cache()
+        size = out.count()
+        on_driver = a.sum_on == "driver" or (a.sum_on == "auto" and size <= DRIVER_ROWS)
+        if on_driver:
+            out = out.toArrow()
     stage("integrated (%s): %d per-device rows" % (how, size))
-    on_driver = a.sum_on == "driver" or (a.sum_on == "auto" and size <= DRIVER_ROWS)
     if on_driver:
-        done = results(pa, pc, out.toArrow(), rows_read)
+        done = results(pa, pc, out, rows_read)
         for name, table in done.items():
             write(spark, table, a.out.rstrip("/") + "/" + name)
         devices = done["quality"]["devices"][0].as_py()
