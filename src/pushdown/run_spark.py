@@ -176,6 +176,112 @@ def claims_of(claims_by_node, node, device):
     return [c[:4] for c in claims_by_node.get(node, ()) if c[4] is None or c[4] == device]
 
 
+def device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, p0_ms, p1_ms, max_gap_ms):
+    """A task's usable rows (node_idx into nodes, device, t, p) as OUT_SCHEMA rows: which are
+    valid, grouped by device, each device integrated; and a `read` row with the rows read."""
+    limit = np.array([limits.get(n, np.inf) for n in nodes])[node_idx]
+    with np.errstate(invalid="ignore"):
+        ok = (p >= 0.0) & (p <= 1.7976931348623157e308) & (p <= limit)
+    ok &= ~np.isnan(p)
+    # The rows by device, in their order within each (integrate sorts a device's by time): a
+    # stable sort of one small integer key, cheaper than sorting by time too.
+    if len(dev) and dev.min() >= 0 and (dev.max() + 1) * max(len(nodes), 1) < 2**31:
+        order = np.argsort(node_idx * (int(dev.max()) + 1) + dev, kind="stable")
+    else:
+        order = np.lexsort((dev, node_idx))
+    node_idx, dev, t, p, ok = node_idx[order], dev[order], t[order], p[order], ok[order]
+    cut = np.flatnonzero((np.diff(node_idx) != 0) | (np.diff(dev) != 0)) + 1
+    bounds = np.concatenate(([0], cut, [len(t)]))
+    rows = [("read", None, None, None, None, None, None, read, None) + (None,) * 6]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi <= lo:
+            continue
+        node, device = nodes[int(node_idx[lo])], int(dev[lo])
+        rows += integrate(np, node, device, t[lo:hi], p[lo:hi], ok[lo:hi],
+                          claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms)
+    return rows
+
+
+def direct_plan(paths, fmt):
+    """The row groups of the samples, when they are local Parquet files whose columns pyarrow
+    reads exactly as job_energy.sql would: a time zone-aware timestamp in s or ms, a text node,
+    an integer device, a numeric power. Else None, and Spark reads the samples."""
+    if is_csv(paths, fmt):
+        return None
+    import glob
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = []
+    for p in paths:
+        p = p[len("file://"):] if p.startswith("file://") else p
+        if "://" in p:
+            return None
+        for hit in sorted(glob.glob(p)) or [p]:
+            if os.path.isdir(hit):
+                for root, dirs, names in os.walk(hit):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+                    files += [os.path.join(root, n) for n in sorted(names) if not n.startswith((".", "_"))]
+            elif os.path.isfile(hit):
+                files.append(hit)
+            else:
+                return None
+    items = []
+    for f in files:
+        try:
+            meta = pq.ParquetFile(f)
+        except Exception:
+            return None
+        schema = meta.schema_arrow
+        want = {"timestamp", "node", "device", "power_w"}
+        if not want <= set(schema.names):
+            return None
+        ts, node, dev, pw = (schema.field(n).type for n in ("timestamp", "node", "device", "power_w"))
+        if pa.types.is_dictionary(node):
+            node = node.value_type
+        if not (pa.types.is_timestamp(ts) and ts.tz is not None and ts.unit in ("s", "ms")
+                and (pa.types.is_string(node) or pa.types.is_large_string(node))
+                and pa.types.is_integer(dev) and (pa.types.is_floating(pw) or pa.types.is_integer(pw))):
+            return None
+        items += [(f, rg) for rg in range(meta.num_row_groups)]
+    return items
+
+
+def direct_function(claims_by_node, limits, p0_ms, p1_ms, max_gap_ms):
+    """What each task runs when the workers read the samples themselves (direct_plan): one row
+    group at a time, no conversion through Spark's rows; the node names come with the data."""
+
+    def run(items):
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        for path, rg in items:
+            tab = pq.ParquetFile(path).read_row_group(rg, columns=["timestamp", "node", "device", "power_w"])
+            read = tab.num_rows
+            usable = pc.and_(pc.and_(pc.is_valid(tab["timestamp"]), pc.is_valid(tab["node"])), pc.is_valid(tab["device"]))
+            if not pc.all(usable).as_py():
+                tab = tab.filter(usable)
+            node = pc.dictionary_encode(tab["node"]).combine_chunks()
+            nodes_raw = node.dictionary.to_pylist()
+            names = [normalise(n) for n in nodes_raw]
+            nodes = sorted(set(names))
+            remap = np.array([nodes.index(n) for n in names], dtype="int64")
+            node_idx = remap[node.indices.to_numpy(zero_copy_only=False)] if len(names) else np.zeros(0, "int64")
+            ts = tab["timestamp"].type
+            t = pc.cast(tab["timestamp"], pa.timestamp(ts.unit, ts.tz)).cast(pa.int64()).to_numpy()
+            if ts.unit == "s":
+                t = t * 1000
+            dev = pc.cast(tab["device"], pa.int64()).to_numpy()
+            p = pc.cast(tab["power_w"], pa.float64()).to_numpy(zero_copy_only=False)
+            for r in device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, p0_ms, p1_ms, max_gap_ms):
+                yield r
+
+    return run
+
+
 def chunk_function(claims_by_node, limits, names, p0_ms, p1_ms, max_gap_ms):
     """What mapInArrow runs on each task's rows (k: the node's hash, device, t, p), without a
     shuffle: the devices in the task are integrated as they are there; each device's first and
@@ -205,30 +311,13 @@ def chunk_function(claims_by_node, limits, names, p0_ms, p1_ms, max_gap_ms):
         ni = np.searchsorted(np.array(sorted(node_of)), k)
         idx_of_key = np.array([nodes.index(node_of[int(x)]) for x in sorted(node_of)])
         node_idx = idx_of_key[ni]
-        limit = np.array([limits.get(n, np.inf) for n in nodes])[node_idx]
-        with np.errstate(invalid="ignore"):
-            ok = (p >= 0.0) & (p <= 1.7976931348623157e308) & (p <= limit)
-        ok &= ~np.isnan(p)
-        # The rows by device, in their order within each (integrate sorts a device's by time): a
-        # stable sort of one small integer key, cheaper than sorting by time too.
-        if len(dev) and dev.min() >= 0 and (dev.max() + 1) * max(len(nodes), 1) < 2**31:
-            order = np.argsort(node_idx * (int(dev.max()) + 1) + dev, kind="stable")
-        else:
-            order = np.lexsort((dev, node_idx))
-        node_idx, dev, t, p, ok = node_idx[order], dev[order], t[order], p[order], ok[order]
-        cut = np.flatnonzero((np.diff(node_idx) != 0) | (np.diff(dev) != 0)) + 1
-        bounds = np.concatenate(([0], cut, [len(t)]))
-        rows = [("read", None, None, None, None, None, None, read, None) + (None,) * 6]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            if hi <= lo:
-                continue
-            node, device = nodes[int(node_idx[lo])], int(dev[lo])
-            rows += integrate(np, node, device, t[lo:hi], p[lo:hi], ok[lo:hi],
-                              claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms)
+        rows = device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, p0_ms, p1_ms, max_gap_ms)
         yield pa.RecordBatch.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
 
     return run
 
+
+OUT_NAMES = [f.split()[0] for f in OUT_SCHEMA.split(", ")]
 
 # Up to this many per-device rows, the driver sums them (a Spark job per result costs more).
 DRIVER_ROWS = 5_000_000
@@ -461,11 +550,6 @@ def main():
     stage("Spark started")
 
     t0 = time.time()
-    if is_csv(a.samples, a.format):
-        samples = spark.read.option("header", True).option("inferSchema", False).csv(a.samples)
-    else:
-        samples = spark.read.parquet(*a.samples)
-    samples.createOrReplaceTempView("samples")
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -478,32 +562,58 @@ def main():
         claims_table = claims_table.cast(pa.schema([
             pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) else f.type) for f in claims_table.schema
         ]))
-        claims = spark.createDataFrame(claims_table)
+        claims = None
         claim_rows = claims_table.to_pylist()
     else:
         claims = spark.read.parquet(a.claims)
         claim_rows = [c.asDict() for c in claims.collect()]
-    claims.createOrReplaceTempView("claims")
     by_node, limits = {}, {}
     for c in claim_rows:
         by_node.setdefault(c["node"], []).append((c["job_id"], c["start_ms"], c["end_ms"], c["job_index"], c["device"]))
         if c["limit_w"] is not None:
             limits[c["node"]] = max(limits.get(c["node"], c["limit_w"]), c["limit_w"])
-    # job_energy.sql's first statements read the samples into the views gl_raw (the rows as they are, the node by
-    # its hash) and gl_rows (the node as greenledger names it, and whether the power is valid).
-    for name, text in statements(sql):
-        if name is None:
-            spark.sql(text)
     args = (k["p0"], k["p1"], k["max_gap_ms"])
-
-    # The nodes by the hash of their name: the claims' nodes here; the others (a node no job
-    # held, or a name spelt otherwise than greenledger's) are named after the pass.
-    known = {}
-    for r in spark.sql("SELECT DISTINCT node, xxhash64(node) AS k FROM claims").collect():
-        known.setdefault(r["k"], []).append(r["node"])
-    stage("claims and samples read")
-    out, rows_read, how = None, None, "shuffled by device"
-    if all(len(v) == 1 for v in known.values()):
+    stage("claims read")
+    out, rows_read, how, known = None, None, "shuffled by device", {}
+    plan = direct_plan(a.samples, a.format)
+    if plan is not None:
+        # The workers read the row groups themselves: no rows through Spark, no shuffle.
+        run = direct_function(by_node, limits, *args)
+        rdd = spark.sparkContext.parallelize(plan, max(1, len(plan))).mapPartitions(run).cache()
+        small = [dict(zip(OUT_NAMES, r)) for r in rdd.filter(lambda r: r[0] in ("edge", "read", "device")).collect()]
+        stage("integrated in the tasks (row groups read by the workers)")
+        rows_read = sum(r["n"] for r in small if r["kind"] == "read")
+        edges = [r for r in small if r["kind"] == "edge"]
+        joins = stitch(edges, by_node, *args)
+        if joins is not None:
+            how = "without a shuffle, read by the workers"
+            if a.sum_on != "spark" and rdd.count() + len(joins) <= DRIVER_ROWS:
+                out = pa.Table.from_pylist(as_dicts(rdd.collect() + joins), schema=out_arrow_schema(pa))
+            else:
+                out = spark.createDataFrame(rdd, OUT_SCHEMA).unionByName(spark.createDataFrame(as_dicts(joins), OUT_SCHEMA))
+        else:
+            rows_read = None
+    if out is None:
+        # Spark reads the samples: job_energy.sql's first statements make them the views gl_raw
+        # (the rows as they are, the node by its hash) and gl_rows (the node as greenledger
+        # names it, and whether the power is valid).
+        if is_csv(a.samples, a.format):
+            samples = spark.read.option("header", True).option("inferSchema", False).csv(a.samples)
+        else:
+            samples = spark.read.parquet(*a.samples)
+        samples.createOrReplaceTempView("samples")
+        if claims is None:
+            claims = spark.createDataFrame(claims_table)
+        claims.createOrReplaceTempView("claims")
+        for name, text in statements(sql):
+            if name is None:
+                spark.sql(text)
+        # The nodes by the hash of their name: the claims' nodes here; the others (a node no
+        # job held, or a name spelt otherwise than greenledger's) are named after the pass.
+        for r in spark.sql("SELECT DISTINCT node, xxhash64(node) AS k FROM claims").collect():
+            known.setdefault(r["k"], []).append(r["node"])
+        stage("samples read by Spark")
+    if out is None and all(len(v) == 1 for v in known.values()):
         # No shuffle: each task integrates the devices as they lie in it; the driver joins a
         # device's pieces from different tasks (the segment between them).
         run = chunk_function(by_node, limits, {key: v[0] for key, v in known.items()}, *args)
