@@ -94,10 +94,10 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
              \x20 spark-submit {driver} --samples 's3a://lake/gpu_power/date=2026-07-*' --out s3a://lake/greenledger/results\n\n\
              Locally (pip install pyspark; Java 17 or later):\n\n\
              \x20 python3 {driver} --samples power/ --out results\n\n\
-             Sizing: measured with greenledger's bench/pushdown.sh (20M samples, one Parquet file), the\n\
-             whole driver run took 27.6 s on 2 cores and 31.3 s on 1 (JVM 1.2 GB, Python workers 1.0 GB):\n\
-             about 600,000 samples per core-second end to end, so a quarter of 10^11 samples needs roughly\n\
-             170,000 core-seconds, if it scales linearly. Add --timings to see each stage. Local mode uses every\n\
+             Sizing: measured with greenledger's bench/pushdown.sh (20M samples in one Parquet file read by the\n\
+             workers), the whole driver run took 15.1 s on 2 cores and 17.8 s on 1, JVM 0.4 GB; the integration\n\
+             runs at about 1.9M samples per core-second, so a quarter of 10^11 samples needs roughly 53,000\n\
+             core-seconds, if it scales linearly. Add --timings to see each stage. Local mode uses every\n\
              core (--master local[N] for fewer) and --driver-memory 2g.\n"
         ),
         sql::Engine::DuckDb => format!(

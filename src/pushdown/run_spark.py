@@ -12,15 +12,18 @@ Each result is written as a Parquet folder under --out (default: results/ beside
 job_energy, job_hourly, device_energy, node_energy, node_hourly, quality.
 Then: greenledger report --pushdown <this folder> with the same config and jobs.
 
-How it runs: job_energy.sql reads the samples into rows (the node by its hash, device, time in
-epoch ms, power). Each Spark task integrates the devices whose rows it holds in one vectorised
+How it runs: each Spark task integrates the devices whose rows it holds in one vectorised NumPy
 pass (`integrate` below: greenledger's in-process rules, operation for operation), with no
-shuffle; the claims travel with the function. The driver joins each device's pieces from
-different tasks (the segment between them) and sums the small per-device rows into the six
-results (`results`). When a device's rows in two tasks interleave in time, or two node names
-share a hash, the rows are instead shuffled once by (node, device) and each device integrated
-whole (applyInArrow). Needs pyspark 4, pyarrow and numpy on the workers; the driver holds the
-per-device rows (a few per device and hour).
+shuffle; the claims travel with the function. When the samples are local Parquet files whose
+columns read exactly as job_energy.sql would (a zoned timestamp in s or ms, a text node, an
+integer device, a numeric power), the tasks read their row groups themselves with pyarrow;
+otherwise Spark reads them (job_energy.sql's views) and hands them over as Arrow, the node by the
+hash of its name. The driver joins each device's pieces from different tasks (the segment
+between them) and sums the small per-device rows into the six results (`results`), or has Spark
+sum them with job_energy.sql's result statements when there are too many. When a device's rows
+in two tasks interleave in time, or a node's name is spelt otherwise than the claims', the rows
+are instead shuffled once by (node, device) and each device integrated whole (applyInArrow).
+Needs pyspark 4, pyarrow and numpy on the workers.
 """
 import argparse
 import hashlib
