@@ -93,8 +93,7 @@ impl SampleReader for AmdSmi {
         on_batch: &mut dyn FnMut(&SampleBatch),
     ) -> Result<u64> {
         let shown = src.file.shown.as_str();
-        let bytes =
-            std::fs::read(&src.file.path).map_err(|e| Error::io(shown, "read the AMD log", e))?;
+        let bytes = src.bytes("read the AMD log")?;
         let (rows, bad, read) = rows(&bytes, cfg, &src.stem(), shown)?;
         if !bad.is_empty() {
             out.findings.push(

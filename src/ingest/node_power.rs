@@ -6,7 +6,7 @@
 
 use super::samples::{parse_ms, Nodes, SampleBatch, SampleReader, ScanOutput, Source, NODE_DEVICE};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::findings::{codes, Finding};
 
 /// Names of the time column.
@@ -71,8 +71,7 @@ impl SampleReader for NodeWide {
         on_batch: &mut dyn FnMut(&SampleBatch),
     ) -> Result<u64> {
         let shown = src.file.shown.as_str();
-        let bytes = std::fs::read(&src.file.path)
-            .map_err(|e| Error::io(shown, "read the node power file", e))?;
+        let bytes = src.bytes("read the node power file")?;
         let mut rdr = super::csv_reader(&bytes);
         let header = super::csv_header(&mut rdr, shown)?;
         let ids: Vec<u32> = header

@@ -79,8 +79,7 @@ impl SampleReader for NvidiaSmi {
         on_batch: &mut dyn FnMut(&SampleBatch),
     ) -> Result<u64> {
         let shown = src.file.shown.as_str();
-        let bytes = std::fs::read(&src.file.path)
-            .map_err(|e| Error::io(shown, "read the nvidia-smi log", e))?;
+        let bytes = src.bytes("read the nvidia-smi log")?;
         let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
         let records = records(body, shown, out);
         let Some((_, first)) = records.first() else {

@@ -135,6 +135,12 @@ impl Source {
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "node".into())
     }
+
+    /// The file's bytes; `what` names it in the error ("read the nvidia-smi log").
+    pub(crate) fn bytes(&self, what: &str) -> crate::error::Result<Vec<u8>> {
+        std::fs::read(&self.file.path)
+            .map_err(|e| crate::error::Error::io(&self.file.shown, what, e))
+    }
 }
 
 /// The reader of one telemetry file format: streams a source's samples to compute as batches
