@@ -146,10 +146,7 @@ impl<'a> Resolver<'a> {
             (Some(m), _, _) => (Tier::Metered, m.it_kwh, None, m.source.clone()),
             (None, Some(t), _) => {
                 let tel = telemetered(t.host_j, t.host_covered_s, ctx.inside);
-                if tel.imputed_kwh > 0.0 {
-                    self.tallies.imputed_jobs.0 += 1;
-                    self.tallies.imputed_jobs.1 += tel.imputed_kwh;
-                }
+                self.tally_imputed(&tel);
                 let detail = format!(
                     "its share of node power ({} of its cores' share; the node's own meter)",
                     plain(cpu.cores)
@@ -184,6 +181,14 @@ impl<'a> Resolver<'a> {
             hw: None,
             sampled,
             cpu_detail: Some(format!("CPU-only job: {detail}")),
+        }
+    }
+
+    /// Count a job whose telemetry left time uncovered, and the energy imputed for it.
+    fn tally_imputed(&mut self, t: &Telemetered) {
+        if t.imputed_kwh > 0.0 {
+            self.tallies.imputed_jobs.0 += 1;
+            self.tallies.imputed_jobs.1 += t.imputed_kwh;
         }
     }
 
@@ -255,10 +260,7 @@ impl<'a> Resolver<'a> {
         match (&job.metered, power_w, self.telemetry_tier(ctx)) {
             (Some(m), _, _) => Some((Tier::Metered, m.it_kwh, None)),
             (None, _, Some((tier, t))) => {
-                if t.imputed_kwh > 0.0 {
-                    self.tallies.imputed_jobs.0 += 1;
-                    self.tallies.imputed_jobs.1 += t.imputed_kwh;
-                }
+                self.tally_imputed(&t);
                 if t.coverage > 1.001 {
                     self.tallies.over_covered.push(format!(
                         "{} ({:.0} %)",
