@@ -1,5 +1,5 @@
 //! The results of a pushdown run (`greenledger pushdown`, then Spark or DuckDB): the SQL that
-//! made them, the claims they were made for, and the six result tables, read with polars.
+//! made them, the claims they were made for, and the ten result tables, read with polars.
 //! Compute checks them against the claims and rules of this run and attributes them to jobs.
 
 use crate::config::InputFile;
@@ -62,6 +62,9 @@ pub(crate) struct ClaimRow {
     pub start_ms: i64,
     pub end_ms: i64,
     pub limit_w: Option<f64>,
+    /// A CPU-only job's cores (then `device` is empty and the claim holds no accelerator: it
+    /// only cuts the node's windows and takes a share of node power).
+    pub cores: Option<f64>,
 }
 
 /// `job_energy`: a job's joules and device-seconds within its claims and the period.
@@ -103,6 +106,50 @@ pub(crate) struct NodeEnergy {
     pub last_ms: Option<i64>,
 }
 
+/// `node_power`: one node's whole-node power samples (the node's device, `node/node`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NodePowerRow {
+    pub node: String,
+    pub samples: i64,
+    pub dropped: i64,
+    pub duplicates: i64,
+    pub gaps: i64,
+    pub gap_ms: i64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+}
+
+/// `node_windows`: node power and its accelerators' energy in one window of a node with node
+/// power (the period cut at every hour and claim boundary), where node power covers any of it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NodeWindowRow {
+    pub node: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub node_j: f64,
+    pub node_ms: i64,
+    pub gpu_j: f64,
+}
+
+/// `device_counters`: one device's energy-counter readings (those used), those not used, and
+/// the resets among them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DeviceCounters {
+    pub node: String,
+    pub device: i64,
+    pub readings: i64,
+    pub dropped: i64,
+    pub resets: i64,
+}
+
+/// `job_counters`: a job's joules from energy counters and the device-seconds they cover.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct JobCounters {
+    pub job_id: String,
+    pub counter_j: f64,
+    pub covered_s: f64,
+}
+
 /// `quality`: the totals of the data-quality counts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Quality {
@@ -113,6 +160,9 @@ pub(crate) struct Quality {
     pub dropped: i64,
     pub gaps: i64,
     pub gap_s: f64,
+    /// Rows read of node power and of energy counters (with those that cannot be read).
+    pub node_power_rows: i64,
+    pub counter_rows: i64,
 }
 
 /// Everything a pushdown folder holds.
@@ -132,6 +182,10 @@ pub(crate) struct Pushdown {
     pub nodes: Vec<NodeEnergy>,
     /// (node, hour start in epoch seconds, idle joules).
     pub node_hourly: Vec<(String, i64, f64)>,
+    pub node_power: Vec<NodePowerRow>,
+    pub node_windows: Vec<NodeWindowRow>,
+    pub device_counters: Vec<DeviceCounters>,
+    pub job_counters: Vec<JobCounters>,
     pub quality: Quality,
 }
 
@@ -184,6 +238,14 @@ pub(crate) fn read(dir: &InputFile, inputs: &mut Vec<InputRecord>) -> Result<Pus
     p.nodes = node_energy(&t.0, &t.1)?;
     let t = result(&results, "node_hourly", inputs)?;
     p.node_hourly = hourly(&t.0, &t.1, "node", "idle_j")?;
+    let t = result(&results, "node_power", inputs)?;
+    p.node_power = node_power(&t.0, &t.1)?;
+    let t = result(&results, "node_windows", inputs)?;
+    p.node_windows = node_windows(&t.0, &t.1)?;
+    let t = result(&results, "device_counters", inputs)?;
+    p.device_counters = device_counters(&t.0, &t.1)?;
+    let t = result(&results, "job_counters", inputs)?;
+    p.job_counters = job_counters(&t.0, &t.1)?;
     let t = result(&results, "quality", inputs)?;
     p.quality = quality(&t.0, &t.1)?;
     Ok(p)
@@ -341,6 +403,7 @@ fn claim_rows(df: &DataFrame, shown: &str) -> Result<Vec<ClaimRow>> {
         c.i64("end_ms")?,
         c.f64("limit_w")?,
     );
+    let cores = c.f64("cores")?;
     (0..df.height())
         .map(|r| {
             Ok(ClaimRow {
@@ -351,6 +414,7 @@ fn claim_rows(df: &DataFrame, shown: &str) -> Result<Vec<ClaimRow>> {
                 start_ms: c.need(s[r], "start_ms", r)?,
                 end_ms: c.need(e[r], "end_ms", r)?,
                 limit_w: lim[r],
+                cores: cores[r],
             })
         })
         .collect()
@@ -440,6 +504,76 @@ fn node_energy(df: &DataFrame, shown: &str) -> Result<Vec<NodeEnergy>> {
         .collect()
 }
 
+fn node_power(df: &DataFrame, shown: &str) -> Result<Vec<NodePowerRow>> {
+    let c = Cols { df, shown };
+    let (node, n, dr) = (c.str("node")?, c.i64("samples")?, c.i64("dropped")?);
+    let (du, g, gm) = (c.i64("duplicates")?, c.i64("gaps")?, c.i64("gap_ms")?);
+    let (f, l) = (c.i64("first_ms")?, c.i64("last_ms")?);
+    (0..df.height())
+        .map(|r| {
+            Ok(NodePowerRow {
+                node: c.need(node[r].clone(), "node", r)?,
+                samples: c.need(n[r], "samples", r)?,
+                dropped: c.need(dr[r], "dropped", r)?,
+                duplicates: c.need(du[r], "duplicates", r)?,
+                gaps: c.need(g[r], "gaps", r)?,
+                gap_ms: c.need(gm[r], "gap_ms", r)?,
+                first_ms: f[r],
+                last_ms: l[r],
+            })
+        })
+        .collect()
+}
+
+fn node_windows(df: &DataFrame, shown: &str) -> Result<Vec<NodeWindowRow>> {
+    let c = Cols { df, shown };
+    let (node, s, e) = (c.str("node")?, c.i64("start_ms")?, c.i64("end_ms")?);
+    let (nj, nm, gj) = (c.f64("node_j")?, c.i64("node_ms")?, c.f64("gpu_j")?);
+    (0..df.height())
+        .map(|r| {
+            Ok(NodeWindowRow {
+                node: c.need(node[r].clone(), "node", r)?,
+                start_ms: c.need(s[r], "start_ms", r)?,
+                end_ms: c.need(e[r], "end_ms", r)?,
+                node_j: c.need(nj[r], "node_j", r)?,
+                node_ms: c.need(nm[r], "node_ms", r)?,
+                gpu_j: c.need(gj[r], "gpu_j", r)?,
+            })
+        })
+        .collect()
+}
+
+fn device_counters(df: &DataFrame, shown: &str) -> Result<Vec<DeviceCounters>> {
+    let c = Cols { df, shown };
+    let (node, dev, n) = (c.str("node")?, c.i64("device")?, c.i64("readings")?);
+    let (dr, rs) = (c.i64("dropped")?, c.i64("resets")?);
+    (0..df.height())
+        .map(|r| {
+            Ok(DeviceCounters {
+                node: c.need(node[r].clone(), "node", r)?,
+                device: c.need(dev[r], "device", r)?,
+                readings: c.need(n[r], "readings", r)?,
+                dropped: c.need(dr[r], "dropped", r)?,
+                resets: c.need(rs[r], "resets", r)?,
+            })
+        })
+        .collect()
+}
+
+fn job_counters(df: &DataFrame, shown: &str) -> Result<Vec<JobCounters>> {
+    let c = Cols { df, shown };
+    let (id, j, cs) = (c.str("job_id")?, c.f64("counter_j")?, c.f64("covered_s")?);
+    (0..df.height())
+        .map(|r| {
+            Ok(JobCounters {
+                job_id: c.need(id[r].clone(), "job_id", r)?,
+                counter_j: c.need(j[r], "counter_j", r)?,
+                covered_s: c.need(cs[r], "covered_s", r)?,
+            })
+        })
+        .collect()
+}
+
 fn quality(df: &DataFrame, shown: &str) -> Result<Quality> {
     let c = Cols { df, shown };
     if df.height() != 1 {
@@ -467,6 +601,8 @@ fn quality(df: &DataFrame, shown: &str) -> Result<Quality> {
         dropped: sum(c.i64("dropped")?[0], "dropped")?,
         gaps: sum(c.i64("gaps")?[0], "gaps")?,
         gap_s,
+        node_power_rows: c.need(c.i64("node_power_rows")?[0], "node_power_rows", 0)?,
+        counter_rows: c.need(c.i64("counter_rows")?[0], "counter_rows", 0)?,
     })
 }
 
@@ -503,6 +639,10 @@ pub(crate) fn claims_parquet(rows: &[ClaimRow]) -> Result<Vec<u8>> {
             Column::new(
                 "limit_w".into(),
                 rows.iter().map(|r| r.limit_w).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "cores".into(),
+                rows.iter().map(|r| r.cores).collect::<Vec<_>>(),
             ),
         ],
     )
@@ -588,6 +728,8 @@ mod tests {
                 Column::new("dropped".into(), [samples]),
                 Column::new("gaps".into(), [samples]),
                 Column::new("gap_s".into(), [samples.map(|s| s as f64)]),
+                Column::new("node_power_rows".into(), [0i64]),
+                Column::new("counter_rows".into(), [0i64]),
             ])
         };
         assert_eq!(quality(&q(0, None), "q").unwrap().samples, 0);

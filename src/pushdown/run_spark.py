@@ -95,11 +95,13 @@ def disjoint(claims):
     return out
 
 
-def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms):
+def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms, cuts=None):
     """One device's rows (any order) as OUT_SCHEMA rows: valid rows at one instant count once at
     their mean; a segment longer than max_gap_ms is a gap; each segment is clipped to the period,
     cut at hours and at the claims; what no claim holds is idle. Also an `edge` row for its first
-    and last instant (time in h, mean power in j, rows at that instant in n), for stitching."""
+    and last instant (time in h, mean power in j, rows at that instant in n), for stitching; and,
+    with the cuts of its node's windows (a node with node power), a `win` row per window it
+    covers (start in h and first_ms, end in last_ms, joules in j, milliseconds in n)."""
     none = (None,) * 6
     rows = []
     n_rows = len(t)
@@ -155,6 +157,8 @@ def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms):
         hs = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))
         for hour, j in zip(h[hs].tolist(), np.add.reduceat(idle, hs).tolist()):
             rows.append(("idle", node, device, None, hour, j, None, None, None) + none)
+    if cuts is not None and len(a):
+        rows += windows(np, node, device, cuts, t0, q0, t1, q1, a, b)
     first, last = (int(pt[0]), int(pt[-1])) if len(pt) else (None, None)
     rows.append((
         "device", node, device, None, None, float(e_all.sum()), float((e_all - claimed_seg).sum()),
@@ -165,6 +169,103 @@ def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms):
             at = int(((tv == pt[i])).sum())
             rows.append(("edge", node, device, which, int(pt[i]), float(pp[i]), None, at, None) + none)
     return rows
+
+
+def windows(np, node, device, cuts, t0, q0, t1, q1, a, b):
+    """`win` rows: the segments [a, b) cut at the node's window cuts (which include every hour),
+    each window's joules and covered milliseconds, summed in time order as greenledger does."""
+    wa = np.searchsorted(cuts, a, "right") - 1
+    wb = np.searchsorted(cuts, b - 1, "right") - 1
+    cnt = wb - wa + 1
+    seg = np.repeat(np.arange(len(a)), cnt)
+    k = wa[seg] + (np.arange(len(seg)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    x, y = np.maximum(a[seg], cuts[k]), np.minimum(b[seg], cuts[k + 1])
+    j = trapezoid(t0[seg], q0[seg], t1[seg], q1[seg], x, y)
+    jsum = np.bincount(k, weights=j, minlength=len(cuts) - 1)
+    msum = np.bincount(k, weights=(y - x).astype("float64"), minlength=len(cuts) - 1)
+    return [("win", node, device, None, int(cuts[i]), float(jsum[i]), None, int(msum[i]), None,
+             None, None, None, None, int(cuts[i]), int(cuts[i + 1])) for i in np.flatnonzero(msum > 0).tolist()]
+
+
+def window_cuts(np, claims, p0_ms, p1_ms):
+    """A node's window cuts: the period [p0, p1) cut at every hour and at every start and end of
+    the node's claims (`claims`: (start, end) pairs, CPU-only ones too), sorted, unique."""
+    first = (p0_ms // HOUR_MS) * HOUR_MS
+    hours = [max(h, p0_ms) for h in range(first, p1_ms, HOUR_MS)]
+    inner = [c for s_, e_ in claims for c in (s_, e_) if p0_ms < c < p1_ms]
+    return np.unique(np.array(hours + [p1_ms] + inner, dtype="int64"))
+
+
+def node_function(cuts_by_node, p0_ms, p1_ms, max_gap_ms):
+    """What applyInArrow runs on each node's whole-node power (a shuffle by node): the node as
+    greenledger's device `node/node` (zero is a gap; no limit, no claims): an `npower` row with its
+    counts and span, and its `win` rows (device -1)."""
+
+    def run(key, table):
+        import numpy as np
+        import pyarrow as pa
+
+        node = key[0].as_py()
+        t = table.column("t").to_numpy()
+        p = table.column("p").to_numpy(zero_copy_only=False)
+        ok = table.column("ok").to_numpy(zero_copy_only=False)
+        rows = []
+        for r in integrate(np, node, -1, t, p, ok, [], p0_ms, p1_ms, max_gap_ms, cuts_by_node[node]):
+            if r[0] == "device":
+                rows.append(("npower",) + r[1:5] + (None, None) + r[7:])
+            elif r[0] == "win":
+                rows.append(r)
+        return pa.Table.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
+
+    return run
+
+
+def counter_function(claims_by_node):
+    """What applyInArrow runs on each device's energy-counter readings (a shuffle by node and
+    device): greenledger's rules (the smallest reading of an instant; a reading below the one
+    before is a reset, counted from zero; each delta spread evenly over its interval onto the
+    device's claims): a `cdev` row (readings used in n, not used in dropped, resets in parts), a
+    `device` row with no samples (the device is seen), and a `cnt` row per claim it covers."""
+
+    def run(key, table):
+        import numpy as np
+        import pyarrow as pa
+
+        node, device = key[0].as_py(), key[1].as_py()
+        t = table.column("t").to_numpy()
+        m = table.column("m").to_numpy(zero_copy_only=False)
+        ok = table.column("ok").to_numpy(zero_copy_only=False)
+        used = int(ok.sum())
+        t, m = t[ok], m[ok]
+        order = np.lexsort((m, t))
+        t, m = t[order], m[order]
+        keep = np.concatenate(([True], t[1:] != t[:-1])) if len(t) else np.zeros(0, bool)
+        t, m = t[keep], m[keep]
+        t0, t1, m0, m1 = t[:-1], t[1:], m[:-1], m[1:]
+        reset = m1 < m0
+        dj = np.where(reset, m1 / 1000.0, (m1 - m0) / 1000.0)
+        span = (t1 - t0).astype("float64")
+        rows = [("cdev", node, device, None, None, None, None, used, int(reset.sum()), len(ok) - used,
+                 None, None, None, None, None)]
+        if used:
+            rows.append(("device", node, device, None, None, 0.0, 0.0, 0, None, 0, 0, 0, 0, None, None))
+        for job_id, cs, ce in disjoint(claims_of(claims_by_node, node, device)):
+            lo, hi = np.searchsorted(t1, cs, "right"), np.searchsorted(t0, ce, "left")
+            o = np.minimum(t1[lo:hi], ce) - np.maximum(t0[lo:hi], cs)
+            on = o > 0
+            if on.any():
+                j = (dj[lo:hi] * o.astype("float64") / span[lo:hi])[on]
+                cov = o[on].astype("float64") / 1000.0
+                rows.append(("cnt", node, device, job_id, None, float(j.sum()), float(cov.sum()), None, None,
+                             None, None, None, None, None, None))
+        return pa.Table.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
+
+    return run
+
+
+def device_ok(pc, device):
+    """A device number greenledger reads: present, 0 or more, below 2^32 - 1 (that one is node power's)."""
+    return pc.fill_null(pc.and_(pc.greater_equal(device, 0), pc.less(device, 4294967295)), False)
 
 
 def normalise(node):
@@ -179,9 +280,10 @@ def claims_of(claims_by_node, node, device):
     return [c[:4] for c in claims_by_node.get(node, ()) if c[4] is None or c[4] == device]
 
 
-def device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, p0_ms, p1_ms, max_gap_ms):
+def device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     """A task's usable rows (node_idx into nodes, device, t, p) as OUT_SCHEMA rows: which are
-    valid, grouped by device, each device integrated; and a `read` row with the rows read."""
+    valid, grouped by device, each device integrated (with its node's window cuts when the node
+    has node power); and a `read` row with the rows read."""
     limit = np.array([limits.get(n, np.inf) for n in nodes])[node_idx]
     with np.errstate(invalid="ignore"):
         ok = (p >= 0.0) & (p <= 1.7976931348623157e308) & (p <= limit)
@@ -201,7 +303,7 @@ def device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, p0
             continue
         node, device = nodes[int(node_idx[lo])], int(dev[lo])
         rows += integrate(np, node, device, t[lo:hi], p[lo:hi], ok[lo:hi],
-                          claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms)
+                          claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms, cuts_by_node.get(node))
     return rows
 
 
@@ -251,7 +353,7 @@ def direct_plan(paths, fmt):
     return items
 
 
-def direct_function(claims_by_node, limits, p0_ms, p1_ms, max_gap_ms):
+def direct_function(claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     """What each task runs when the workers read the samples themselves (direct_plan): one row
     group at a time, no conversion through Spark's rows; the node names come with the data."""
 
@@ -264,7 +366,7 @@ def direct_function(claims_by_node, limits, p0_ms, p1_ms, max_gap_ms):
         for path, rg in items:
             tab = pq.ParquetFile(path).read_row_group(rg, columns=["timestamp", "node", "device", "power_w"])
             read = tab.num_rows
-            usable = pc.and_(pc.and_(pc.is_valid(tab["timestamp"]), pc.is_valid(tab["node"])), pc.is_valid(tab["device"]))
+            usable = pc.and_(pc.and_(pc.is_valid(tab["timestamp"]), pc.is_valid(tab["node"])), device_ok(pc, tab["device"]))
             if not pc.all(usable).as_py():
                 tab = tab.filter(usable)
             node = pc.dictionary_encode(tab["node"]).combine_chunks()
@@ -279,13 +381,13 @@ def direct_function(claims_by_node, limits, p0_ms, p1_ms, max_gap_ms):
                 t = t * 1000
             dev = pc.cast(tab["device"], pa.int64()).to_numpy()
             p = pc.cast(tab["power_w"], pa.float64()).to_numpy(zero_copy_only=False)
-            for r in device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, p0_ms, p1_ms, max_gap_ms):
+            for r in device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
                 yield r
 
     return run
 
 
-def chunk_function(claims_by_node, limits, names, p0_ms, p1_ms, max_gap_ms):
+def chunk_function(claims_by_node, limits, cuts_by_node, names, p0_ms, p1_ms, max_gap_ms):
     """What mapInArrow runs on each task's rows (k: the node's hash, device, t, p), without a
     shuffle: the devices in the task are integrated as they are there; each device's first and
     last instant come back as edge rows, for the driver to join a device's pieces across tasks."""
@@ -301,7 +403,7 @@ def chunk_function(claims_by_node, limits, names, p0_ms, p1_ms, max_gap_ms):
         read = tab.num_rows
         import pyarrow.compute as pc
 
-        usable = pc.and_(pc.and_(pc.is_valid(tab["k"]), pc.is_valid(tab["device"])), pc.is_valid(tab["t"]))
+        usable = pc.and_(pc.and_(pc.is_valid(tab["k"]), device_ok(pc, tab["device"])), pc.is_valid(tab["t"]))
         if not pc.all(usable).as_py():
             tab = tab.filter(usable)
         k = tab.column("k").to_numpy()
@@ -314,7 +416,7 @@ def chunk_function(claims_by_node, limits, names, p0_ms, p1_ms, max_gap_ms):
         ni = np.searchsorted(np.array(sorted(node_of)), k)
         idx_of_key = np.array([nodes.index(node_of[int(x)]) for x in sorted(node_of)])
         node_idx = idx_of_key[ni]
-        rows = device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, p0_ms, p1_ms, max_gap_ms)
+        rows = device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_ms)
         yield pa.RecordBatch.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
 
     return run
@@ -329,10 +431,11 @@ DRIVER_ROWS = 5_000_000
 UNNAMED = "\x00node#%d"
 
 
-def name_unknown(spark, seen, claims_by_node):
+def name_unknown(spark, seen, needed):
     """Names for the nodes the pass knew only by hash (from one more pass over the node column):
     {placeholder: name}; None when that cannot be done here: two names share a hash, or a name
-    is a claimed node spelt another way (its devices were integrated without their claims)."""
+    is a node in `needed` (claimed, or with node power) spelt another way (its devices were
+    integrated without their claims or windows)."""
     unnamed = [n for n in seen if n.startswith("\x00")]
     if not unnamed:
         return {}
@@ -342,13 +445,13 @@ def name_unknown(spark, seen, claims_by_node):
     rename = {}
     for n in unnamed:
         names = raw.get(int(n.split("#", 1)[1]), [])
-        if len(names) != 1 or normalise(names[0]) in claims_by_node:
+        if len(names) != 1 or normalise(names[0]) in needed:
             return None
         rename[n] = normalise(names[0])
     return rename
 
 
-def device_function(claims_by_node, p0_ms, p1_ms, max_gap_ms):
+def device_function(claims_by_node, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     """What applyInArrow runs on each (node, device) group, after a shuffle by them: the way
     used when a task's pieces cannot be joined (a device's rows interleaved across tasks)."""
 
@@ -360,13 +463,14 @@ def device_function(claims_by_node, p0_ms, p1_ms, max_gap_ms):
         t = table.column("t").to_numpy()
         p = table.column("p").to_numpy(zero_copy_only=False)
         ok = table.column("ok").to_numpy(zero_copy_only=False)
-        rows = integrate(np, node, device, t, p, ok, claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms)
+        rows = integrate(np, node, device, t, p, ok, claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms,
+                         cuts_by_node.get(node))
         return pa.Table.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
 
     return run
 
 
-def stitch(edges, claims_by_node, p0_ms, p1_ms, max_gap_ms):
+def stitch(edges, claims_by_node, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     """The segments between a device's pieces in different tasks, as OUT_SCHEMA rows (their
     rows, duplicates and instants were counted by the tasks: only energy, gaps and claims' parts
     here); None when the pieces overlap in time or share an instant (then the shuffle is needed)."""
@@ -385,7 +489,8 @@ def stitch(edges, claims_by_node, p0_ms, p1_ms, max_gap_ms):
             return None
         for (l_t, l_p), (f_t, f_p) in zip(lasts[:-1], firsts[1:]):
             seg = integrate(np, node, device, np.array([l_t, f_t], dtype="int64"), np.array([l_p, f_p]),
-                            np.array([True, True]), claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms)
+                            np.array([True, True]), claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms,
+                            cuts_by_node.get(node))
             for r in seg:
                 kind = r[0]
                 if kind == "edge":
@@ -398,9 +503,11 @@ def stitch(edges, claims_by_node, p0_ms, p1_ms, max_gap_ms):
     return rows
 
 
-def results(pa, pc, out, rows_read):
-    """The six results from the per-device rows (an Arrow table of OUT_SCHEMA), with the
-    columns and rules of job_energy.sql's results for DuckDB: every sum is over its rows."""
+def results(pa, pc, out, read):
+    """The ten results from the per-device rows (an Arrow table of OUT_SCHEMA), with the
+    columns and rules of job_energy.sql's results for DuckDB: every sum is over its rows.
+    `read`: the rows read of the samples, node power and counters."""
+    rows_read, node_power_rows, counter_rows = read
 
     def of(kind):
         return out.filter(pc.equal(out["kind"], kind))
@@ -447,6 +554,33 @@ def results(pa, pc, out, rows_read):
         g = grouped(nonzero, [key, "h"], [("j_sum", "sum")])
         return sort(pa.table({key: g[key], "hour_start": pc.multiply(g["h"], 3600), value: g["j_sum_sum"]}), [key, "hour_start"])
 
+    npower = grouped(of("npower"), ["node"], [
+        ("n", "sum"), ("dropped", "sum"), ("dups", "sum"), ("gaps", "sum"), ("gap_ms", "sum"),
+        ("first_ms", "min"), ("last_ms", "max")])
+    node_power = sort(pa.table({
+        "node": npower["node"], "samples": npower["n_sum"], "dropped": npower["dropped_sum"],
+        "duplicates": npower["dups_sum"], "gaps": npower["gaps_sum"], "gap_ms": npower["gap_ms_sum"],
+        "first_ms": npower["first_ms_min"], "last_ms": npower["last_ms_max"],
+    }), ["node"])
+    win = of("win")
+    own = grouped(win.filter(pc.equal(win["device"], -1)), ["node", "h"], [("last_ms", "max"), ("j", "sum"), ("n", "sum")])
+    own = own.filter(pc.greater(own["n_sum"], 0))
+    gpus = grouped(win.filter(pc.not_equal(win["device"], -1)), ["node", "h"], [("j", "sum")])
+    gpu_j = dict(zip(zip(gpus["node"].to_pylist(), gpus["h"].to_pylist()), gpus["j_sum"].to_pylist()))
+    keys = list(zip(own["node"].to_pylist(), own["h"].to_pylist()))
+    node_windows = sort(pa.table({
+        "node": own["node"], "start_ms": own["h"], "end_ms": own["last_ms_max"], "node_j": own["j_sum"],
+        "node_ms": own["n_sum"], "gpu_j": pa.array([gpu_j.get(k, 0.0) for k in keys], pa.float64()),
+    }), ["node", "start_ms"])
+    cdev = grouped(of("cdev"), ["node", "device"], [("n", "sum"), ("dropped", "sum"), ("parts", "sum")])
+    device_counters = sort(pa.table({
+        "node": cdev["node"], "device": cdev["device"], "readings": cdev["n_sum"],
+        "dropped": cdev["dropped_sum"], "resets": cdev["parts_sum"],
+    }), ["node", "device"])
+    cnt = grouped(of("cnt"), ["job_id"], [("j", "sum"), ("x", "sum")])
+    job_counters = sort(pa.table({
+        "job_id": cnt["job_id"], "counter_j": cnt["j_sum"], "covered_s": cnt["x_sum"],
+    }), ["job_id"])
     quality = pa.table({
         "rows": pa.array([rows_read], pa.int64()),
         "samples": pa.array([pc.sum(device_energy["samples"]).as_py()], pa.int64()),
@@ -455,6 +589,8 @@ def results(pa, pc, out, rows_read):
         "dropped": pa.array([pc.sum(device_energy["dropped"]).as_py()], pa.int64()),
         "gaps": pa.array([pc.sum(device_energy["gaps"]).as_py()], pa.int64()),
         "gap_s": pa.array([(pc.sum(device_energy["gap_ms"]).as_py() or 0) / 1000.0], pa.float64()),
+        "node_power_rows": pa.array([node_power_rows], pa.int64()),
+        "counter_rows": pa.array([counter_rows], pa.int64()),
     })
     return {
         "job_energy": job_energy,
@@ -462,6 +598,10 @@ def results(pa, pc, out, rows_read):
         "device_energy": device_energy,
         "node_energy": node_energy,
         "node_hourly": hourly("idle", "node", "idle_j"),
+        "node_power": node_power,
+        "node_windows": node_windows,
+        "device_counters": device_counters,
+        "job_counters": job_counters,
         "quality": quality,
     }
 
@@ -492,6 +632,15 @@ def write(spark, table, target):
     pq.write_table(table, os.path.join(path, "part-00000.parquet"))
 
 
+def table_of(spark, paths, fmt, empty):
+    """The rows of `paths` (Parquet, or CSV as text), or an empty table of the schema `empty`."""
+    if not paths:
+        return spark.createDataFrame([], empty)
+    if is_csv(paths, fmt):
+        return spark.read.option("header", True).option("inferSchema", False).csv(paths)
+    return spark.read.parquet(*paths)
+
+
 def check_digest(sql):
     """job_energy.sql names the sha256 of the driver it was written with: refuse to run another."""
     want = next((l.split(":", 1)[1].strip() for l in sql.splitlines() if l.startswith("-- driver sha256:")), None)
@@ -504,6 +653,9 @@ def check_digest(sql):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", nargs="+", required=True, metavar="URI")
+    ap.add_argument("--node-power", nargs="+", default=[], metavar="URI", help="whole-node power (timestamp, node, power_w)")
+    ap.add_argument("--counters", nargs="+", default=[], metavar="URI",
+                    help="energy counters (timestamp, node, device, energy_mj or energy_j)")
     ap.add_argument("--format", choices=["auto", "parquet", "csv"], default="auto")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), metavar="URI")
     ap.add_argument("--claims", default=os.path.join(HERE, "claims.parquet"), metavar="URI")
@@ -570,24 +722,60 @@ def main():
     else:
         claims = spark.read.parquet(a.claims)
         claim_rows = [c.asDict() for c in claims.collect()]
-    by_node, limits = {}, {}
+    by_node, limits, bounds = {}, {}, {}
     for c in claim_rows:
-        by_node.setdefault(c["node"], []).append((c["job_id"], c["start_ms"], c["end_ms"], c["job_index"], c["device"]))
+        # A CPU-only job's claim (with cores) holds no accelerator: it only cuts the node's windows.
+        if c.get("cores") is None:
+            by_node.setdefault(c["node"], []).append((c["job_id"], c["start_ms"], c["end_ms"], c["job_index"], c["device"]))
+        bounds.setdefault(c["node"], []).append((c["start_ms"], c["end_ms"]))
         if c["limit_w"] is not None:
             limits[c["node"]] = max(limits.get(c["node"], c["limit_w"]), c["limit_w"])
     args = (k["p0"], k["p1"], k["max_gap_ms"])
+    if claims is None:
+        claims = spark.createDataFrame(claims_table)
+    claims.createOrReplaceTempView("claims")
     stage("claims read")
+    import numpy as np
+
+    def run_view(view):
+        # The statement of job_energy.sql that makes `view`.
+        spark.sql(next(t for n, t in statements(sql) if n is None and ("TEMP VIEW %s AS" % view) in t))
+
+    # Node power and energy counters: small beside the samples, each shuffled once (by node, by
+    # device) and integrated whole. Node power comes first: its nodes' windows are cut in the
+    # samples' pass too (their accelerators' energy per window).
+    extra, cuts_by_node, node_power_rows, counter_rows = [], {}, 0, 0
+    table_of(spark, a.node_power, a.format, "timestamp string, node string, power_w double").createOrReplaceTempView("node_power")
+    run_view("gl_nrows")
+    if a.node_power:
+        node_power_rows = spark.table("node_power").count()
+        for r in spark.sql("SELECT DISTINCT node FROM gl_nrows").collect():
+            cuts_by_node[r["node"]] = window_cuts(np, bounds.get(r["node"], []), *args[:2])
+        run = node_function(cuts_by_node, *args)
+        extra.append(spark.table("gl_nrows").groupBy("node").applyInArrow(run, OUT_SCHEMA).toArrow())
+        stage("node power integrated (%d nodes)" % len(cuts_by_node))
+    counters = table_of(spark, a.counters, a.format, "timestamp string, node string, device bigint, energy_mj double")
+    if "energy_mj" not in [c.lower() for c in counters.columns] and "energy_j" in [c.lower() for c in counters.columns]:
+        # amd-smi counts joules: the SQL reads millijoules.
+        counters = counters.withColumn("energy_mj", counters["energy_j"].cast("double") * 1000)
+    counters.createOrReplaceTempView("counters")
+    run_view("gl_crows")
+    if a.counters:
+        counter_rows = spark.table("counters").count()
+        run = counter_function(by_node)
+        extra.append(spark.table("gl_crows").groupBy("node", "device").applyInArrow(run, OUT_SCHEMA).toArrow())
+        stage("energy counters spread")
     out, rows_read, how, known = None, None, "shuffled by device", {}
     plan = direct_plan(a.samples, a.format)
     if plan is not None:
         # The workers read the row groups themselves: no rows through Spark, no shuffle.
-        run = direct_function(by_node, limits, *args)
+        run = direct_function(by_node, limits, cuts_by_node, *args)
         rdd = spark.sparkContext.parallelize(plan, max(1, len(plan))).mapPartitions(run).cache()
         small = [dict(zip(OUT_NAMES, r)) for r in rdd.filter(lambda r: r[0] in ("edge", "read", "device")).collect()]
         stage("integrated in the tasks (row groups read by the workers)")
         rows_read = sum(r["n"] for r in small if r["kind"] == "read")
         edges = [r for r in small if r["kind"] == "edge"]
-        joins = stitch(edges, by_node, *args)
+        joins = stitch(edges, by_node, cuts_by_node, *args)
         if joins is not None:
             how = "without a shuffle, read by the workers"
             if a.sum_on != "spark" and rdd.count() + len(joins) <= DRIVER_ROWS:
@@ -605,46 +793,49 @@ def main():
         else:
             samples = spark.read.parquet(*a.samples)
         samples.createOrReplaceTempView("samples")
-        if claims is None:
-            claims = spark.createDataFrame(claims_table)
-        claims.createOrReplaceTempView("claims")
         for name, text in statements(sql):
-            if name is None:
+            if name is None and "TEMP VIEW gl_nrows" not in text and "TEMP VIEW gl_crows" not in text:
                 spark.sql(text)
-        # The nodes by the hash of their name: the claims' nodes here; the others (a node no
-        # job held, or a name spelt otherwise than greenledger's) are named after the pass.
-        for r in spark.sql("SELECT DISTINCT node, xxhash64(node) AS k FROM claims").collect():
+        # The nodes by the hash of their name: the claims' and node power's nodes here; the
+        # others (a node no job held, or a name spelt otherwise than greenledger's) are named
+        # after the pass.
+        for r in spark.sql("SELECT DISTINCT node, xxhash64(node) AS k FROM (SELECT node FROM claims UNION SELECT node FROM gl_nrows)").collect():
             known.setdefault(r["k"], []).append(r["node"])
         stage("samples read by Spark")
     if out is None and all(len(v) == 1 for v in known.values()):
         # No shuffle: each task integrates the devices as they lie in it; the driver joins a
         # device's pieces from different tasks (the segment between them).
-        run = chunk_function(by_node, limits, {key: v[0] for key, v in known.items()}, *args)
+        run = chunk_function(by_node, limits, cuts_by_node, {key: v[0] for key, v in known.items()}, *args)
         parts = spark.table("gl_raw").mapInArrow(run, OUT_SCHEMA).cache()
         small = parts.filter("kind IN ('edge', 'read', 'device')").collect()
         stage("integrated in the tasks")
         rows_read = sum(r["n"] for r in small if r["kind"] == "read")
         seen = sorted({r["node"] for r in small if r["kind"] == "device"})
-        rename = name_unknown(spark, seen, by_node)
+        # A node with node power needs its accelerators' windows: one named only now was
+        # integrated without them, as a claimed node would have been without its claims.
+        rename = name_unknown(spark, seen, set(by_node) | set(cuts_by_node))
         stage("nodes named")
         if rename is not None:
             if rename:
                 parts = parts.replace(rename, subset=["node"])
             edges = [dict(r.asDict(), node=rename.get(r["node"], r["node"])) for r in small if r["kind"] == "edge"]
-            joins = stitch(edges, by_node, *args)
+            joins = stitch(edges, by_node, cuts_by_node, *args)
             if joins is not None:
                 how = "without a shuffle"
-                extra = pa.Table.from_pylist(as_dicts(joins), schema=out_arrow_schema(pa))
-                if a.sum_on != "spark" and parts.count() + extra.num_rows <= DRIVER_ROWS:
+                joined = pa.Table.from_pylist(as_dicts(joins), schema=out_arrow_schema(pa))
+                if a.sum_on != "spark" and parts.count() + joined.num_rows <= DRIVER_ROWS:
                     # Small: to the driver as they are, with the joins beside them.
-                    out = pa.concat_tables([parts.toArrow(), extra])
+                    out = pa.concat_tables([parts.toArrow(), joined])
                 else:
-                    out = parts.unionByName(spark.createDataFrame(extra))
+                    out = parts.unionByName(spark.createDataFrame(joined))
     if out is None:
         if rows_read is None:
             rows_read = spark.table("samples").count()
-        run = device_function(by_node, *args)
+        run = device_function(by_node, cuts_by_node, *args)
         out = spark.table("gl_rows").select("node", "device", "t", "p", "ok").groupBy("node", "device").applyInArrow(run, OUT_SCHEMA)
+    if extra:
+        more = pa.concat_tables(extra)
+        out = pa.concat_tables([out, more]) if isinstance(out, pa.Table) else out.unionByName(spark.createDataFrame(more))
     if isinstance(out, pa.Table):
         size, on_driver = out.num_rows, True
     else:
@@ -655,14 +846,15 @@ def main():
             out = out.toArrow()
     stage("integrated (%s): %d per-device rows" % (how, size))
     if on_driver:
-        done = results(pa, pc, out, rows_read)
+        done = results(pa, pc, out, (rows_read, node_power_rows, counter_rows))
         for name, table in done.items():
             write(spark, table, a.out.rstrip("/") + "/" + name)
         devices = done["quality"]["devices"][0].as_py()
     else:
         # Too many rows for the driver: job_energy.sql's result statements sum them in Spark.
         out.createOrReplaceTempView("gl_out")
-        spark.createDataFrame([(rows_read,)], "rows bigint").createOrReplaceTempView("gl_read")
+        spark.createDataFrame([(rows_read, node_power_rows, counter_rows)],
+                              "rows bigint, node_power_rows bigint, counter_rows bigint").createOrReplaceTempView("gl_read")
         from concurrent.futures import ThreadPoolExecutor
 
         def save(step):

@@ -153,14 +153,30 @@ fn agrees(
     inputs: &[std::ffi::OsString],
     samples: &Path,
 ) -> serde_json::Value {
+    agrees_with(py, engine, inputs, &[samples], samples, &[])
+}
+
+/// [`agrees`] with more telemetry: in-process reads the files `telemetry`, the engine's driver
+/// `samples` and the arguments `driver` (`--node-power`, `--counters`, ...).
+fn agrees_with(
+    py: &Path,
+    engine: &str,
+    inputs: &[std::ffi::OsString],
+    telemetry: &[&Path],
+    samples: &Path,
+    driver: &[&str],
+) -> serde_json::Value {
     let t = tempfile::tempdir().unwrap();
     let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
-    let tel = [std::ffi::OsStr::new("--telemetry"), samples.as_os_str()];
+    let tel: Vec<&std::ffi::OsStr> = telemetry
+        .iter()
+        .flat_map(|f| [std::ffi::OsStr::new("--telemetry"), f.as_os_str()])
+        .collect();
     let (code_in, inproc, err) = report(&args, &tel, &t.path().join("in"));
     assert!(code_in == 0 || code_in == 1, "in-process: {err}");
     let dir = t.path().join("pd");
     pushdown(engine, &args, &dir);
-    let said = drive_with(py, &dir, engine, samples, &[]);
+    let said = drive_with(py, &dir, engine, samples, driver);
     if engine == "spark" && samples.extension().is_some_and(|e| e == "parquet") {
         // Parquet with a zoned timestamp: the workers read the row groups themselves.
         assert!(said.contains("read by the workers"), "{said}");
@@ -258,19 +274,28 @@ fn quirky_fleet() -> tempfile::TempDir {
         j-short,m3,gamma,dc,2026-07-01T04:00:00Z,2026-07-01T05:00:30Z,gpu-c,,H100-SXM5-80GB,4,pretraining,completed\n\
         j-two,m3,gamma,dc,2026-07-01T05:00:00Z,2026-07-01T05:59:00Z,gpu-a;gpu-c,,H100-SXM5-80GB,8,pretraining,completed\n\
         j-none,m4,gamma,dc,2026-07-01T01:00:00Z,2026-07-01T02:00:00Z,gpu-z,,H100-SXM5-80GB,8,pretraining,completed\n";
-    let mut grid = String::from("zone,timestamp,g_per_kwh\n");
-    for h in 0..24 {
-        grid.push_str(&format!("FR,2026-07-01T{h:02}:00:00Z,{}\n", 40 + 7 * h));
-    }
-    let cfg = "[report]\nperiod = \"2026-07-01..2026-07-01\"\n\
-        [telemetry]\nmax_gap_s = 60\n\
-        [[site]]\nid = \"dc\"\nname = \"DC\"\ngrid_zone = \"FR\"\npue = 1.25\nnodes = [\"gpu-a\", \"gpu-b\", \"gpu-c\"]\n";
+    let (grid, cfg) = day_config(&["gpu-a", "gpu-b", "gpu-c"]);
     tmp_with(&[
-        ("greenledger.toml", cfg),
+        ("greenledger.toml", &cfg),
         ("jobs.csv", jobs),
         ("power.csv", &power),
         ("grid.csv", &grid),
     ])
+}
+
+/// An hourly FR grid for 2026-07-01, and a config for that day (`max_gap_s = 60`) with one
+/// site holding `nodes`.
+fn day_config(nodes: &[&str]) -> (String, String) {
+    let mut grid = String::from("zone,timestamp,g_per_kwh\n");
+    for h in 0..24 {
+        grid.push_str(&format!("FR,2026-07-01T{h:02}:00:00Z,{}\n", 40 + 7 * h));
+    }
+    let cfg = format!(
+        "[report]\nperiod = \"2026-07-01..2026-07-01\"\n\
+         [telemetry]\nmax_gap_s = 60\n\
+         [[site]]\nid = \"dc\"\nname = \"DC\"\ngrid_zone = \"FR\"\npue = 1.25\nnodes = {nodes:?}\n"
+    );
+    (grid, cfg)
 }
 
 fn fleet_inputs(case: &str) -> Vec<std::ffi::OsString> {
@@ -724,6 +749,268 @@ fn an_edited_spark_driver_refuses_to_run() {
     assert!(!o.status.success());
     assert!(
         err.contains("is not the driver job_energy.sql was written for"),
+        "{err}"
+    );
+}
+
+/// A fleet with node power and energy counters beside the accelerators' samples, with their
+/// quirks: gpu-a (two GPUs) with node power every 30 s and counters, one reset, one NaN reading
+/// and one instant read twice; gpu-b with node power that reads 0 at times (a BMC's gap) and
+/// below its GPUs for an hour, and a third GPU seen only by its counter; cpu-1, no GPU, node
+/// power shared by two CPU-only jobs by cores; idle-9, node power alone (cannot be split).
+/// Returns the folder: config, jobs, grid, and the inputs twice (in-process: power.csv,
+/// node.csv, counters.prom; the engines: power.csv, node.csv, counters.csv).
+fn power_fleet() -> tempfile::TempDir {
+    let base = chrono::DateTime::parse_from_rfc3339("2026-06-30T23:50:00Z")
+        .unwrap()
+        .timestamp();
+    let stamp = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let mut power = String::from("timestamp,node,device,power_w\n");
+    let mut node = String::from("timestamp,node,power_w\n");
+    let mut counters = String::from("timestamp,node,device,energy_mj\n");
+    let mut prom = String::from("# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter\n");
+    let mut count = |t: i64, n: &str, d: u32, mj: &str| {
+        counters.push_str(&format!("{},{n},{d},{mj}\n", stamp(t)));
+        prom.push_str(&format!(
+            "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{gpu=\"{d}\",Hostname=\"{n}\"}} {mj} {}\n",
+            t * 1000
+        ));
+    };
+    let mut energy = [[0.0f64; 3]; 2];
+    let mut reset_at = 0.0;
+    let mut k: u64 = 11;
+    let steps = 6 * 360 + 120;
+    for step in 0..steps {
+        let t = base + step * 10;
+        let mut gpus = [0.0f64; 2];
+        for (ni, n) in ["gpu-a", "gpu-b"].iter().enumerate() {
+            for d in 0..2u32 {
+                k = k
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let w = 100.0 + ((k >> 33) % 50000) as f64 / 100.0;
+                power.push_str(&format!("{},{n},{d},{w:.2}\n", stamp(t)));
+                gpus[ni] += w;
+                energy[ni][d as usize] += w * 10.0 * 1000.0;
+            }
+            // The counter-only GPU of gpu-b draws 90 W.
+            energy[1][2] += 90.0 * 10.0 * 1000.0;
+        }
+        if step % 3 == 0 {
+            let since = step * 10;
+            let host_a = 300.0 + (step % 7) as f64 * 3.5;
+            node.push_str(&format!("{},gpu-a,{:.2}\n", stamp(t), gpus[0] + host_a));
+            // gpu-b: every 17th reading is 0 (no reading); from 03:00 to 04:00 the BMC reads
+            // less than the GPUs draw.
+            let b = if step % 17 == 0 {
+                0.0
+            } else if (3 * 3600 + 600..4 * 3600 + 600).contains(&since) {
+                150.0
+            } else {
+                gpus[1] + 210.0
+            };
+            node.push_str(&format!("{},GPU-B.cluster,{b:.2}\n", stamp(t)));
+            node.push_str(&format!(
+                "{},cpu-1,{:.2}\n",
+                stamp(t),
+                180.0 + (step % 11) as f64 * 4.0
+            ));
+            node.push_str(&format!("{},idle-9,{:.2}\n", stamp(t), 95.0));
+            if step == 900 {
+                // gpu-a/1's counter restarts at step 900 (a driver reload): it reads 1 kJ there.
+                reset_at = energy[0][1] - 1.0e6;
+            }
+            for d in 0..2u32 {
+                let mj = energy[0][d as usize] - if d == 1 { reset_at } else { 0.0 };
+                let v = if d == 0 && step == 600 {
+                    "NaN".to_string()
+                } else {
+                    format!("{mj:.0}")
+                };
+                count(t, "gpu-a", d, &v);
+                if d == 0 && step == 300 {
+                    // The same instant read twice: the smaller reading counts.
+                    count(t, "gpu-a", d, &format!("{:.0}", mj + 5000.0));
+                }
+            }
+            count(t, "gpu-b", 2, &format!("{:.0}", energy[1][2]));
+        }
+    }
+    let jobs = "job_id,model,team,site,start,end,nodes,gpu_ids,hardware,devices,cpus,training_type,status\n\
+        j-a,m1,alpha,dc,2026-07-01T00:30:00Z,2026-07-01T03:30:00Z,gpu-a,,H100-SXM5-80GB,2,,pretraining,completed\n\
+        j-a2,m1,alpha,dc,2026-07-01T04:00:00Z,2026-07-01T05:00:00Z,gpu-a,1,H100-SXM5-80GB,1,,fine-tuning,completed\n\
+        j-b,m2,beta,dc,2026-07-01T01:00:00Z,2026-07-01T05:30:00Z,gpu-b,\"0,2\",H100-SXM5-80GB,2,,fine-tuning,completed\n\
+        c-1,m3,gamma,dc,2026-07-01T01:00:00Z,2026-07-01T04:00:00Z,cpu-1,,,,16,pretraining,completed\n\
+        c-2,m3,gamma,dc,2026-07-01T02:00:00Z,2026-07-01T05:00:00Z,cpu-1,,,,48,pretraining,completed\n";
+    let (grid, cfg) = day_config(&["gpu-a", "gpu-b", "cpu-1", "idle-9"]);
+    tmp_with(&[
+        ("greenledger.toml", &cfg),
+        ("jobs.csv", jobs),
+        ("power.csv", &power),
+        ("node.csv", &node),
+        ("counters.csv", &counters),
+        ("counters.prom", &prom),
+        ("grid.csv", &grid),
+    ])
+}
+
+/// The fleet's inputs: config, jobs and grid.
+fn power_inputs(d: &Path) -> Vec<std::ffi::OsString> {
+    quirky_inputs(d)
+}
+
+/// Node power, energy counters and CPU-only jobs through an engine: the report equals the
+/// in-process one, and each rule of these inputs shows in it.
+fn power_agrees(py: &Path, engine: &str, driver: &[&str]) {
+    let d = power_fleet();
+    let p = |f: &str| d.path().join(f);
+    let (node, counters) = (p("node.csv"), p("counters.csv"));
+    let mut args = vec![
+        "--node-power",
+        node.to_str().unwrap(),
+        "--counters",
+        counters.to_str().unwrap(),
+    ];
+    args.extend_from_slice(driver);
+    let r = agrees_with(
+        py,
+        engine,
+        &power_inputs(d.path()),
+        &[&p("power.csv"), &p("node.csv"), &p("counters.prom")],
+        &p("power.csv"),
+        &args,
+    );
+    let t = &r["telemetry"];
+    // gpu-a/1's reset.
+    assert_eq!(t["counter_resets"], 1, "{t}");
+    // gpu-b's zero readings are dropped (and nothing else: the GPUs' are clean): node power is
+    // read at every third of 2,280 steps, 0 at every 17th of those (steps 0, 51, ..., 2,244).
+    assert_eq!(t["dropped"], 45, "{t}");
+    let codes = super::finding_codes(&r);
+    for code in ["telemetry.node-power-unsplit", "telemetry.dropped-power"] {
+        assert!(codes.contains(&code), "{code}: {codes:?}");
+    }
+    let text = serde_json::to_string(&r["findings"]).unwrap();
+    assert!(text.contains("idle-9"), "the unsplit node is named");
+    assert!(
+        text.contains("1 energy-counter readings"),
+        "the NaN reading"
+    );
+    // Counters give j-a and j-b their energy (j-b's from its counter-only GPU too); node power
+    // the CPU-only jobs theirs.
+    for id in ["j-a", "j-b"] {
+        assert_eq!(job(&r, id)["energy_source"], "metered", "{id}");
+    }
+    for id in ["c-1", "c-2"] {
+        let j = job(&r, id);
+        assert_eq!(j["energy_source"], "sampled", "{id}: {j}");
+        let detail = j["energy_detail"].as_str().unwrap();
+        assert!(detail.contains("share of node power"), "{id}: {detail}");
+    }
+}
+
+#[test]
+fn duckdb_reproduces_node_power_and_counters() {
+    let Some(py) = python("duckdb") else { return };
+    power_agrees(&py, "duckdb", &[]);
+}
+
+#[test]
+fn spark_reproduces_node_power_and_counters() {
+    let Some(py) = python("pyspark") else { return };
+    power_agrees(&py, "spark", &[]);
+    // The per-device rows summed by Spark (job_energy.sql's result statements), not the driver.
+    power_agrees(&py, "spark", &["--sum-on", "spark"]);
+}
+
+/// Node power and counter rows the engine cannot read are counted and reported, as samples
+/// are; a node window that this run does not cut (results edited, or made with other claims)
+/// is refused.
+#[test]
+fn node_power_and_counter_rows_are_checked() {
+    let Some(py) = python("duckdb") else { return };
+    let node = "timestamp,node,power_w\n\
+        2026-07-01T01:00:00Z,n1,500\nyesterday,n1,500\n2026-07-01T01:01:00Z,n1,500\n2026-07-01T01:02:00Z,,500\n";
+    let counters = "timestamp,node,device,energy_mj\n\
+        2026-07-01T01:00:00Z,n1,0,1000\n2026-07-01T01:01:00Z,n1,0,many\n2026-07-01T01:01:30Z,n1,-1,5000\n\
+        2026-07-01T01:02:00Z,n1,0,25001000\n";
+    let (d, dir, inputs) = one_gpu(
+        &py,
+        ("2026-07-01T01:00:00Z", "2026-07-01T01:02:00Z"),
+        "2026-07-01T01:00:00Z,n1,0,100\n2026-07-01T01:01:00Z,n1,0,100\n2026-07-01T01:02:00Z,n1,0,100\n",
+    );
+    std::fs::write(d.path().join("node.csv"), node).unwrap();
+    std::fs::write(d.path().join("counters.csv"), counters).unwrap();
+    let (n, c) = (d.path().join("node.csv"), d.path().join("counters.csv"));
+    drive_with(
+        &py,
+        &dir,
+        "duckdb",
+        &d.path().join("power.csv"),
+        &[
+            "--node-power",
+            n.to_str().unwrap(),
+            "--counters",
+            c.to_str().unwrap(),
+        ],
+    );
+    let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
+    let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
+    let (code, r, err) = report(&args, &pd, &d.path().join("out"));
+    assert_eq!(code, 1, "{err}");
+    let said: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "telemetry.unrecognised-format")
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        said.iter().any(|m| m.starts_with("2 of 4 node power rows")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|m| m.starts_with("2 of 4 energy-counter rows")),
+        "{said:?}"
+    );
+    // The counter: 1,000 mJ at 01:00, 25,001,000 mJ at 01:02: 25 kJ over the job's 120 s.
+    let j = job(&r, "J");
+    assert_eq!(j["energy_source"], "metered", "{j}");
+    assert!(super::close(
+        j["accelerator_kwh"].as_f64().unwrap(),
+        25_000.0 / 3.6e6
+    ));
+    // Node power is read at 01:00 and 01:01 (the row at 01:02 names no node): 500 W over
+    // [01:00, 01:01) = 30 kJ. The job's window is [01:00, 01:02), where the GPU draws 12 kJ;
+    // node power covers half of it, so 6 kJ of it is taken off: host 24 kJ, all the job's (it
+    // holds the node's only device).
+    assert!(
+        super::close(j["host_kwh"].as_f64().unwrap(), 24_000.0 / 3.6e6),
+        "{j}"
+    );
+    // A window moved by a millisecond is not one this run cuts.
+    let o = Command::new(&py)
+        .args([
+            "-c",
+            "import sys, pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc\n\
+             t = pq.read_table(sys.argv[1])\n\
+             t = t.set_column(1, 'start_ms', pc.add(t['start_ms'], 1))\n\
+             pq.write_table(t, sys.argv[1])",
+        ])
+        .arg(dir.join("results").join("node_windows.parquet"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, _, err) = report(&args, &pd, &d.path().join("out2"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("node_windows has a window") && err.contains("does not cut"),
         "{err}"
     );
 }

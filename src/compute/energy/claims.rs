@@ -105,6 +105,24 @@ pub(super) fn claims(
     by_node
 }
 
+/// A node's windows: the period `[p0, p1)` cut at every hour and at every start and end of the
+/// node's claims (CPU-only claims too), in time order. Host energy is split per window.
+pub(super) fn windows(p0: i64, p1: i64, claims: &[Claim]) -> Vec<(i64, i64)> {
+    let mut cuts: Vec<i64> = Vec::new();
+    let mut h = p0.div_euclid(HOUR_MS) * HOUR_MS;
+    while h < p1 {
+        cuts.push(h.max(p0));
+        h += HOUR_MS;
+    }
+    cuts.push(p1);
+    for c in claims {
+        cuts.extend([c.s, c.e].into_iter().filter(|t| *t > p0 && *t < p1));
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|p| (p[0], p[1])).collect()
+}
+
 /// Everything integration needs while scanning.
 pub(super) struct Integrator {
     pub(super) params: Params,
@@ -169,26 +187,13 @@ impl Integrator {
         i
     }
 
-    /// The node's windows: the period cut at every hour and every claim start and end.
+    /// The node's windows (see [`windows`]), made once per node and shared by its devices.
     fn windows_of(&mut self, node: u32) -> std::sync::Arc<Vec<(i64, i64)>> {
         if let Some(w) = self.windows.get(&node) {
             return w.clone();
         }
-        let (p0, p1) = (self.params.p0, self.params.p1);
-        let mut cuts: Vec<i64> = Vec::new();
-        let mut h = p0.div_euclid(HOUR_MS) * HOUR_MS;
-        while h < p1 {
-            cuts.push(h.max(p0));
-            h += HOUR_MS;
-        }
-        cuts.push(p1);
-        for c in self.by_node.get(&node).into_iter().flatten() {
-            cuts.extend([c.s, c.e].into_iter().filter(|t| *t > p0 && *t < p1));
-        }
-        cuts.sort_unstable();
-        cuts.dedup();
-        let w: std::sync::Arc<Vec<(i64, i64)>> =
-            std::sync::Arc::new(cuts.windows(2).map(|p| (p[0], p[1])).collect());
+        let claims = self.by_node.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+        let w = std::sync::Arc::new(windows(self.params.p0, self.params.p1, claims));
         self.windows.insert(node, w.clone());
         w
     }

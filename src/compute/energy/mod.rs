@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 
 mod claims;
 mod device;
+pub(super) mod host;
 pub(crate) mod pushdown;
 pub(crate) mod sql;
 
@@ -152,12 +153,18 @@ pub(crate) fn attribute(
     for d in it.devs.iter_mut() {
         d.finish(&params);
     }
-    let resets = counters(&mut it, &scan_out.counters, &mut att.jobs);
+    let mut bad_readings = 0;
+    let resets = counters(
+        &mut it,
+        &scan_out.counters,
+        &mut att.jobs,
+        &mut bad_readings,
+    );
+    counter_findings(bad_readings, &mut att.findings);
     let lists = collect(&it, &nodes, &mut att);
     if it.node_power {
-        host_energy(&it, &nodes, cfg.cpu.node_cores, &mut att);
-        // CPU nodes join the list there: keep it in name order.
-        att.nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        let list = host::from_integrator(&it, &nodes);
+        host::host_energy(&list, &it.by_node, cfg.cpu.node_cores, &mut att);
     }
     node_shares(&it, &mut att.jobs);
     for jt in att.jobs.iter_mut() {
@@ -351,10 +358,21 @@ fn resort_late(
 
 /// Energy counters: deltas between readings (a reading below the previous one is a reset,
 /// counted from zero), each spread evenly over its interval onto the device's claims. Returns
-/// the number of resets.
-fn counters(it: &mut Integrator, readings: &[CounterReading], jobs: &mut [JobTelemetry]) -> u64 {
+/// the number of resets; readings that are no count are added to `dropped`.
+fn counters(
+    it: &mut Integrator,
+    readings: &[CounterReading],
+    jobs: &mut [JobTelemetry],
+    dropped: &mut u64,
+) -> u64 {
     let mut by_dev: BTreeMap<(u32, u32), Vec<(i64, f64)>> = BTreeMap::new();
     for c in readings {
+        // A reading that is no count (NaN, infinite, negative) would poison every delta it
+        // bounds: it is not used, and counted.
+        if !(c.mj.is_finite() && c.mj >= 0.0) {
+            *dropped += 1;
+            continue;
+        }
         by_dev
             .entry((c.node, c.device))
             .or_default()
@@ -388,6 +406,16 @@ fn counters(it: &mut Integrator, readings: &[CounterReading], jobs: &mut [JobTel
         }
     }
     resets
+}
+
+/// A warning for energy-counter readings that were not used.
+pub(super) fn counter_findings(dropped: u64, f: &mut Vec<Finding>) {
+    if dropped > 0 {
+        f.push(Finding::warning(
+            codes::TELEMETRY_DROPPED,
+            format!("{dropped} energy-counter readings that are not a finite, non-negative count were not used"),
+        ));
+    }
 }
 
 /// The devices a finding names: with dropped samples, with gaps, out of order.
@@ -474,57 +502,6 @@ fn collect(it: &Integrator, nodes: &Nodes, att: &mut Attribution) -> DeviceLists
     lists
 }
 
-/// Node power of a node without accelerators, shared in each window by the CPU-only jobs
-/// holding it, by their cores over the node's (`[cpu] node_cores`, else the cores of the jobs
-/// present: they are taken to fill the node); the rest is the node's idle host energy.
-fn cpu_node(
-    nd: &device::Dev,
-    claims: &[Claim],
-    node_cores: Option<f64>,
-    name: String,
-    att: &mut Attribution,
-) {
-    let Some(windows) = &nd.windows else { return };
-    let mut idle: BTreeMap<i64, f64> = BTreeMap::new();
-    for c in claims.iter().filter(|c| c.cores.is_some()) {
-        att.jobs[c.job].host_known = true;
-    }
-    for (k, &(a, b)) in windows.iter().enumerate() {
-        if nd.win_ms[k] == 0 {
-            continue;
-        }
-        let node_j = nd.win_j[k];
-        let holding: Vec<(usize, f64)> = claims
-            .iter()
-            .filter(|c| c.s <= a && c.e >= b)
-            .filter_map(|c| c.cores.map(|n| (c.job, n)))
-            .collect();
-        let present: f64 = holding.iter().map(|(_, n)| n).sum();
-        let whole = node_cores.unwrap_or(present).max(present);
-        let mut taken = 0.0;
-        for (job, cores) in holding {
-            let share = cores / whole;
-            let jt = &mut att.jobs[job];
-            jt.host_j += node_j * share;
-            jt.host_covered_s += nd.win_ms[k] as f64 / 1000.0;
-            taken += share;
-        }
-        *idle.entry(a.div_euclid(HOUR_MS) * 3600).or_default() += node_j * (1.0 - taken).max(0.0);
-    }
-    let span = nd.first_t.zip(nd.prev.map(|p| p.0));
-    match att.nodes.iter_mut().find(|n| n.node == name) {
-        Some(n) => n.idle_host_hourly_j = Some(idle),
-        None => att.nodes.push(NodeIdle {
-            node: name,
-            idle_kwh: 0.0,
-            total_kwh: 0.0,
-            idle_hourly_j: BTreeMap::new(),
-            idle_host_hourly_j: Some(idle),
-            span_ms: span,
-        }),
-    }
-}
-
 /// One device's data-quality counts, from the integrator or from an engine's results.
 struct Quality {
     rows: u64,
@@ -533,6 +510,21 @@ struct Quality {
     gaps: u64,
     gap_ms: i64,
     out_of_order: bool,
+}
+
+impl Quality {
+    /// An engine's counts: it sorts, so it cannot see samples arrive out of order.
+    fn sorted(rows: i64, duplicates: i64, dropped: i64, gaps: i64, gap_ms: i64) -> Quality {
+        let n = |v: i64| v.max(0) as u64;
+        Quality {
+            rows: n(rows),
+            duplicates: n(duplicates),
+            dropped: n(dropped),
+            gaps: n(gaps),
+            gap_ms,
+            out_of_order: false,
+        }
+    }
 }
 
 impl From<&device::Dev> for Quality {
@@ -617,82 +609,5 @@ fn overlap_findings(it: &Integrator, jobs: &[Job], nodes: &Nodes, f: &mut Vec<Fi
             )
             .at(&second.origin.file, Some(second.origin.line)),
         );
-    }
-}
-
-/// Host energy of every node with node power: in each window (hour and claim boundaries),
-/// node energy minus its accelerators' energy over the time the node power covers; shared by
-/// the jobs holding the window by their share of the node's devices, the rest idle. A node
-/// without accelerators is shared by the CPU-only jobs on it (`cpu_node`). Other nodes with
-/// node power but no accelerator samples cannot be split: a warning names them.
-fn host_energy(it: &Integrator, nodes: &Nodes, node_cores: Option<f64>, att: &mut Attribution) {
-    let mut by_node: BTreeMap<u32, (Option<usize>, Vec<usize>)> = BTreeMap::new();
-    for (i, d) in it.devs.iter().enumerate() {
-        let e = by_node.entry(d.node).or_default();
-        if d.whole_node {
-            e.0 = Some(i);
-        } else {
-            e.1.push(i);
-        }
-    }
-    let mut unsplit = Vec::new();
-    let mut negative = 0u64;
-    for (node, (whole, gpus)) in by_node {
-        let Some(w) = whole else { continue };
-        let name = nodes.name(node).to_string();
-        let nd = &it.devs[w];
-        let claims: &[Claim] = it.by_node.get(&node).map(Vec::as_slice).unwrap_or(&[]);
-        if gpus.is_empty() && claims.iter().any(|c| c.cores.is_some()) {
-            cpu_node(nd, claims, node_cores, name, att);
-            continue;
-        }
-        if gpus.is_empty() {
-            unsplit.push(name);
-            continue;
-        }
-        let Some(windows) = &nd.windows else { continue };
-        for c in claims {
-            att.jobs[c.job].host_known = true;
-        }
-        let devices = gpus.len() as f64;
-        let mut idle: BTreeMap<i64, f64> = BTreeMap::new();
-        for (k, &(a, b)) in windows.iter().enumerate() {
-            if nd.win_ms[k] == 0 {
-                continue;
-            }
-            let covered = nd.win_ms[k] as f64 / (b - a) as f64;
-            let gpu: f64 = gpus.iter().map(|&g| it.devs[g].win_j[k]).sum();
-            let mut host = nd.win_j[k] - gpu * covered;
-            if host < 0.0 {
-                negative += 1;
-                host = 0.0;
-            }
-            let mut taken = 0.0;
-            for c in claims.iter().filter(|c| c.s <= a && c.e >= b) {
-                let share = match &c.devices {
-                    Some(d) => (d.len() as f64 / devices).min(1.0),
-                    None => 1.0,
-                };
-                let share = share.min(1.0 - taken);
-                att.jobs[c.job].host_j += host * share;
-                taken += share;
-            }
-            *idle.entry(a.div_euclid(HOUR_MS) * 3600).or_default() += host * (1.0 - taken);
-        }
-        if let Some(n) = att.nodes.iter_mut().find(|n| n.node == name) {
-            n.idle_host_hourly_j = Some(idle);
-        }
-    }
-    if !unsplit.is_empty() {
-        att.findings.push(Finding::warning(
-            codes::TELEMETRY_NODE_POWER_UNSPLIT,
-            format!("node power of {} node(s) has no accelerator samples beside it, so the host cannot be told from the accelerators; it is not used: {}", unsplit.len(), list(&unsplit)),
-        ));
-    }
-    if negative > 0 {
-        att.findings.push(Finding::warning(
-            codes::TELEMETRY_NODE_POWER_UNSPLIT,
-            format!("in {negative} window(s) node power was below its accelerators' power (clocks or scales differ); the host counts zero there"),
-        ));
     }
 }

@@ -47,6 +47,8 @@ fn expanded(
     for (n, cs) in &by_node {
         for c in cs {
             let devices: Vec<Option<i64>> = match &c.devices {
+                // A CPU-only job: one row, no device, its cores.
+                Some(d) if d.is_empty() && c.cores.is_some() => vec![None],
                 Some(d) => d.iter().map(|&x| Some(x as i64)).collect(),
                 None => vec![None],
             };
@@ -59,6 +61,7 @@ fn expanded(
                     start_ms: c.s,
                     end_ms: c.e,
                     limit_w: limits.get(n).copied(),
+                    cores: c.cores,
                 });
             }
         }
@@ -82,12 +85,10 @@ pub(crate) fn claims_digest(rows: &[ClaimRow]) -> String {
     let mut h = sha2::Sha256::new();
     for r in rows {
         let device = r.device.map(|d| d.to_string()).unwrap_or_default();
-        let limit = r
-            .limit_w
-            .map(|l| l.to_bits().to_string())
-            .unwrap_or_default();
+        let bits = |v: Option<f64>| v.map(|l| l.to_bits().to_string()).unwrap_or_default();
+        let (limit, cores) = (bits(r.limit_w), bits(r.cores));
         h.update(format!(
-            "{}\t{}\t{}\t{device}\t{}\t{}\t{limit}\n",
+            "{}\t{}\t{}\t{device}\t{}\t{}\t{limit}\t{cores}\n",
             r.job_index, r.job_id, r.node, r.start_ms, r.end_ms
         ));
     }
@@ -129,17 +130,17 @@ pub(crate) fn attribute(
         .enumerate()
         .map(|(i, j)| (j.job_id.as_str(), i))
         .collect();
-    for r in &p.jobs {
-        let Some(&i) = index.get(r.job_id.as_str()) else {
-            return Err(stale(
+    // A result naming a job this run does not have was made for another run.
+    let job = |result: &str, id: &str| {
+        index.get(id).copied().ok_or_else(|| {
+            stale(
                 p,
-                &format!(
-                    "job_energy names job '{}', which this run does not have",
-                    r.job_id
-                ),
-            ));
-        };
-        let jt = &mut att.jobs[i];
+                &format!("{result} names job '{id}', which this run does not have"),
+            )
+        })
+    };
+    for r in &p.jobs {
+        let jt = &mut att.jobs[job("job_energy", &r.job_id)?];
         jt.sampled_j = r.sampled_j;
         jt.covered_s = r.covered_s;
         if r.covered_s > 0.0 {
@@ -150,16 +151,30 @@ pub(crate) fn attribute(
         }
     }
     for (id, h, j) in &p.job_hourly {
-        let Some(&i) = index.get(id.as_str()) else {
-            return Err(stale(
-                p,
-                &format!("job_hourly names job '{id}', which this run does not have"),
-            ));
-        };
-        *att.jobs[i].hourly_j.entry(*h).or_default() += j;
+        *att.jobs[job("job_hourly", id)?]
+            .hourly_j
+            .entry(*h)
+            .or_default() += j;
+    }
+    for r in &p.job_counters {
+        let jt = &mut att.jobs[job("job_counters", &r.job_id)?];
+        jt.counter_j += r.counter_j;
+        jt.counter_covered_s += r.covered_s;
     }
     let lists = devices(p, &mut att)?;
     att.nodes = nodes(p);
+    let mut ids = ids;
+    let with_power = node_power(p, period, &mut ids, &by_node)?;
+    if !p.node_power.is_empty() {
+        super::host::host_energy(&with_power, &by_node, cfg.cpu.node_cores, &mut att);
+    }
+    let dropped: i64 = p.device_counters.iter().map(|d| d.dropped).sum();
+    super::counter_findings(dropped.max(0) as u64, &mut att.findings);
+    att.stats.counter_resets = p
+        .device_counters
+        .iter()
+        .map(|d| d.resets.max(0) as u64)
+        .sum();
     overlaps(jobs, ids, by_node, p, &mut att.findings);
     telemetry_findings(&att.stats, cfg, &lists, &mut att.findings);
     Ok(att)
@@ -203,26 +218,33 @@ fn check(cfg: &Config, period: &Period, p: &Pushdown, rows: &[ClaimRow]) -> Resu
 /// Data-quality counts and energy totals from the devices, in the in-process order (node,
 /// device); the engine's `quality` row must agree.
 fn devices(p: &Pushdown, att: &mut Attribution) -> Result<DeviceLists> {
-    let mut devs: Vec<&crate::ingest::pushdown::DeviceEnergy> = p.devices.iter().collect();
-    devs.sort_by(|a, b| (&a.node, a.device).cmp(&(&b.node, b.device)));
+    // The in-process order: by node, then device, the node's own power last.
+    let mut devs: Vec<(&str, u64, Quality, f64, f64)> = p
+        .devices
+        .iter()
+        .map(|d| {
+            let q = Quality::sorted(d.samples, d.duplicates, d.dropped, d.gaps, d.gap_ms);
+            (d.node.as_str(), d.device as u64, q, d.total_j, d.idle_j)
+        })
+        .collect();
+    devs.extend(p.node_power.iter().map(|n| {
+        let q = Quality::sorted(n.samples, n.duplicates, n.dropped, n.gaps, n.gap_ms);
+        (n.node.as_str(), u64::MAX, q, 0.0, 0.0)
+    }));
+    devs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let mut lists = DeviceLists::default();
     let st = &mut att.stats;
-    for d in &devs {
-        let name = format!("{}/gpu{}", d.node, d.device);
-        // An engine sorts: it cannot see samples arrive out of order.
-        let q = Quality {
-            rows: d.samples as u64,
-            duplicates: d.duplicates as u64,
-            dropped: d.dropped as u64,
-            gaps: d.gaps as u64,
-            gap_ms: d.gap_ms,
-            out_of_order: false,
+    for (node, device, q, total_j, idle_j) in devs {
+        let name = if device == u64::MAX {
+            format!("{node}/node")
+        } else {
+            format!("{node}/gpu{device}")
         };
         data_quality(q, name, st, &mut lists);
-        st.total_kwh += d.total_j / 3.6e6;
-        st.idle_kwh += d.idle_j / 3.6e6;
+        st.total_kwh += total_j / 3.6e6;
+        st.idle_kwh += idle_j / 3.6e6;
     }
-    st.devices = devs.len();
+    st.devices = p.devices.len();
     st.engine = Some(format!(
         "{} (greenledger pushdown; job_energy.sql sha256 {})",
         p.engine.label(),
@@ -230,12 +252,15 @@ fn devices(p: &Pushdown, att: &mut Attribution) -> Result<DeviceLists> {
     ));
     st.allocated_kwh = st.total_kwh - st.idle_kwh;
     let q = &p.quality;
+    let of = |f: fn(&crate::ingest::pushdown::DeviceEnergy) -> i64| -> i64 {
+        p.devices.iter().map(f).sum()
+    };
     let sums = (
-        st.samples as i64,
-        st.devices as i64,
-        st.duplicates as i64,
-        st.dropped as i64,
-        st.gaps as i64,
+        of(|d| d.samples),
+        p.devices.len() as i64,
+        of(|d| d.duplicates),
+        of(|d| d.dropped),
+        of(|d| d.gaps),
     );
     if (q.samples, q.devices, q.duplicates, q.dropped, q.gaps) != sums {
         return Err(Error::in_file(
@@ -244,15 +269,36 @@ fn devices(p: &Pushdown, att: &mut Attribution) -> Result<DeviceLists> {
         )
         .hint("the results come from different runs: run the engine again into an empty folder"));
     }
-    if q.rows > q.samples {
-        att.findings.push(Finding::error(
-            codes::TELEMETRY_UNRECOGNISED,
-            format!(
-                "{} of {} sample rows have no readable timestamp, node or device and are not used (the engine cannot name their lines: check the samples' columns)",
-                q.rows - q.samples,
-                q.rows
-            ),
-        ).at(&p.shown, None));
+    let node_samples: i64 = p.node_power.iter().map(|n| n.samples).sum();
+    let readings: i64 = p
+        .device_counters
+        .iter()
+        .map(|d| d.readings + d.dropped)
+        .sum();
+    for (rows, used, what, columns) in [
+        (q.rows, q.samples, "sample", "timestamp, node or device"),
+        (
+            q.node_power_rows,
+            node_samples,
+            "node power",
+            "timestamp or node",
+        ),
+        (
+            q.counter_rows,
+            readings,
+            "energy-counter",
+            "timestamp, node, device or energy",
+        ),
+    ] {
+        if rows > used {
+            att.findings.push(Finding::error(
+                codes::TELEMETRY_UNRECOGNISED,
+                format!(
+                    "{} of {rows} {what} rows have no readable {columns} and are not used (the engine cannot name their lines: check the {what} columns)",
+                    rows - used,
+                ),
+            ).at(&p.shown, None));
+        }
     }
     att.findings.push(
         Finding::info(
@@ -285,11 +331,88 @@ fn nodes(p: &Pushdown) -> Vec<NodeIdle> {
             total_kwh: n.total_j / 3.6e6,
             idle_hourly_j: hourly.remove(n.node.as_str()).unwrap_or_default(),
             idle_host_hourly_j: None,
-            span_ms: n.first_ms.zip(n.last_ms),
+            span_ms: widen(
+                n.first_ms.zip(n.last_ms),
+                p.node_power
+                    .iter()
+                    .find(|w| w.node == n.node)
+                    .and_then(|w| w.first_ms.zip(w.last_ms)),
+            ),
         })
         .collect();
     out.sort_by(|a, b| a.node.cmp(&b.node));
     out
+}
+
+/// The time two spans cover together.
+fn widen(a: Option<(i64, i64)>, b: Option<(i64, i64)>) -> Option<(i64, i64)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The nodes with node power and their windows, after checking that each window is one this
+/// run cuts (the period at every hour and claim boundary of the node).
+fn node_power(
+    p: &Pushdown,
+    period: &Period,
+    ids: &mut Nodes,
+    by_node: &HashMap<u32, Vec<Claim>>,
+) -> Result<Vec<super::host::NodePower>> {
+    let (p0, p1) = (
+        period.start.timestamp_millis(),
+        period.end.timestamp_millis(),
+    );
+    let mut gpus: HashMap<&str, usize> = HashMap::new();
+    for d in &p.devices {
+        *gpus.entry(d.node.as_str()).or_default() += 1;
+    }
+    let mut wins: HashMap<&str, Vec<&crate::ingest::pushdown::NodeWindowRow>> = HashMap::new();
+    for w in &p.node_windows {
+        wins.entry(w.node.as_str()).or_default().push(w);
+    }
+    let mut out = Vec::new();
+    for n in &p.node_power {
+        let id = ids.id(&n.node);
+        let cut =
+            super::claims::windows(p0, p1, by_node.get(&id).map(Vec::as_slice).unwrap_or(&[]));
+        let mut rows = wins.remove(n.node.as_str()).unwrap_or_default();
+        rows.sort_by_key(|w| w.start_ms);
+        let mut windows = Vec::with_capacity(rows.len());
+        for w in rows {
+            if cut.binary_search(&(w.start_ms, w.end_ms)).is_err() {
+                return Err(stale(
+                    p,
+                    &format!(
+                        "node_windows has a window [{}, {}) of node '{}' that this run does not cut",
+                        w.start_ms, w.end_ms, n.node
+                    ),
+                ));
+            }
+            windows.push(super::host::Window {
+                a: w.start_ms,
+                b: w.end_ms,
+                node_j: w.node_j,
+                node_ms: w.node_ms,
+                gpu_j: w.gpu_j,
+            });
+        }
+        out.push(super::host::NodePower {
+            node: id,
+            name: n.node.clone(),
+            windows,
+            gpus: gpus.get(n.node.as_str()).copied().unwrap_or(0),
+            span: n.first_ms.zip(n.last_ms),
+        });
+    }
+    if let Some(node) = wins.keys().next() {
+        return Err(stale(
+            p,
+            &format!("node_windows names node '{node}', which node_power does not have"),
+        ));
+    }
+    Ok(out)
 }
 
 /// Jobs claiming one device at once: the same claims, made disjoint for every device the

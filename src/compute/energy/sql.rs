@@ -131,7 +131,8 @@ pub(crate) fn generate(engine: Engine, r: &Rules) -> String {
 fn header(engine: Engine, r: &Rules) -> String {
     format!(
         "-- greenledger {version} pushdown: {label} SQL over the views `samples` (timestamp, node, device,\n\
-         -- power_w) and `claims` (claims.parquet). Generated from the rules greenledger applies in-process\n\
+         -- power_w), `node_power` (timestamp, node, power_w), `counters` (timestamp, node, device, energy_mj)\n\
+         -- and `claims` (claims.parquet). Generated from the rules greenledger applies in-process\n\
          -- (user guide: Methodology, \"Power samples to job energy\"); do not edit: `greenledger report --pushdown`\n\
          -- regenerates this file and refuses results made by another.\n\
          -- engine: {name}\n\
@@ -185,7 +186,26 @@ fn rows_view(e: Engine) -> String {
          \x20 FROM samples\n\
          ) r\n\
          LEFT JOIN (SELECT node, max(limit_w) AS limit_w FROM claims GROUP BY node) l ON r.node = l.node\n\
-         WHERE r.node IS NOT NULL AND r.device IS NOT NULL AND r.t IS NOT NULL;\n\n",
+         WHERE r.node IS NOT NULL AND r.device >= 0 AND r.device < 4294967295 AND r.t IS NOT NULL;\n\n\
+         -- node power rows (the view `node_power`: timestamp, node, power_w) with a readable node and time;\n\
+         -- ok: finite power above 0 (a BMC writes 0 when it has no reading: a gap)\n\
+         CREATE OR REPLACE TEMP VIEW gl_nrows AS\n\
+         SELECT node, t, p, COALESCE(p > 0E0 AND p <= 1.7976931348623157E308, FALSE) AS ok\n\
+         FROM (\n\
+         \x20 SELECT lower(split_part(trim(CAST(node AS {string})), '.', 1)) AS node, {epoch} AS t, TRY_CAST(power_w AS DOUBLE) AS p\n\
+         \x20 FROM node_power\n\
+         ) r\n\
+         WHERE node IS NOT NULL AND t IS NOT NULL;\n\n\
+         -- energy-counter rows (the view `counters`: timestamp, node, device, energy_mj) with a readable node,\n\
+         -- device, time and energy; ok: a finite count of at least 0 mJ\n\
+         CREATE OR REPLACE TEMP VIEW gl_crows AS\n\
+         SELECT node, device, t, m, COALESCE(m >= 0E0 AND m <= 1.7976931348623157E308, FALSE) AS ok\n\
+         FROM (\n\
+         \x20 SELECT lower(split_part(trim(CAST(node AS {string})), '.', 1)) AS node, TRY_CAST(device AS BIGINT) AS device,\n\
+         \x20        {epoch} AS t, TRY_CAST(energy_mj AS DOUBLE) AS m\n\
+         \x20 FROM counters\n\
+         ) r\n\
+         WHERE node IS NOT NULL AND device >= 0 AND device < 4294967295 AND t IS NOT NULL AND m IS NOT NULL;\n\n",
         string = e.string_type(),
         epoch = e.epoch_ms(),
     ));
@@ -231,12 +251,34 @@ fn spark_results() -> String {
          WHERE j <> 0E0\n\
          GROUP BY node, h\n\
          ORDER BY node, hour_start;\n\n\
+         -- result: node_power\n\
+         -- per node with node power: its rows, drops, duplicates, gaps, first and last instant\n\
+         SELECT node, CAST(sum(n) AS BIGINT) AS samples, CAST(sum(dropped) AS BIGINT) AS dropped, CAST(sum(dups) AS BIGINT) AS duplicates,\n\
+         \x20      CAST(sum(gaps) AS BIGINT) AS gaps, CAST(sum(gap_ms) AS BIGINT) AS gap_ms, min(first_ms) AS first_ms, max(last_ms) AS last_ms\n\
+         FROM gl_out WHERE kind = 'npower' GROUP BY node ORDER BY node;\n\n\
+         -- result: node_windows\n\
+         -- per node with node power and window it covers: node joules and milliseconds, its accelerators' joules\n\
+         SELECT n.node, n.ws AS start_ms, n.we AS end_ms, n.j AS node_j, n.ms AS node_ms, COALESCE(a.j, 0E0) AS gpu_j\n\
+         FROM (SELECT node, h AS ws, max(last_ms) AS we, sum(j) AS j, CAST(sum(n) AS BIGINT) AS ms FROM gl_out\n\
+         \x20     WHERE kind = 'win' AND device = -1 GROUP BY node, h) n\n\
+         LEFT JOIN (SELECT node, h AS ws, sum(j) AS j FROM gl_out WHERE kind = 'win' AND device <> -1 GROUP BY node, h) a\n\
+         \x20 ON n.node = a.node AND n.ws = a.ws\n\
+         WHERE n.ms > 0\n\
+         ORDER BY n.node, start_ms;\n\n\
+         -- result: device_counters\n\
+         -- per device with energy-counter rows: readings used, not used (no count), resets\n\
+         SELECT node, device, CAST(sum(n) AS BIGINT) AS readings, CAST(sum(dropped) AS BIGINT) AS dropped, CAST(sum(parts) AS BIGINT) AS resets\n\
+         FROM gl_out WHERE kind = 'cdev' GROUP BY node, device ORDER BY node, device;\n\n\
+         -- result: job_counters\n\
+         -- per job: counter joules (each delta spread evenly over its interval) and the device-seconds they cover\n\
+         SELECT job_id, sum(j) AS counter_j, sum(x) AS covered_s FROM gl_out WHERE kind = 'cnt' GROUP BY job_id ORDER BY job_id;\n\n\
          -- result: quality\n\
          -- rows of the samples, those used as samples (readable node, device and time), devices,\n\
-         -- duplicates, dropped samples, gaps and their seconds inside the period\n\
+         -- duplicates, dropped samples, gaps and their seconds inside the period; rows of node power and counters\n\
          SELECT (SELECT rows FROM gl_read) AS rows, CAST(sum(n) AS BIGINT) AS samples, count(*) AS devices,\n\
          \x20      CAST(sum(dups) AS BIGINT) AS duplicates, CAST(sum(dropped) AS BIGINT) AS dropped,\n\
-         \x20      CAST(sum(gaps) AS BIGINT) AS gaps, CAST(sum(gap_ms) AS DOUBLE) / 1000E0 AS gap_s\n\
+         \x20      CAST(sum(gaps) AS BIGINT) AS gaps, CAST(sum(gap_ms) AS DOUBLE) / 1000E0 AS gap_s,\n\
+         \x20      (SELECT node_power_rows FROM gl_read) AS node_power_rows, (SELECT counter_rows FROM gl_read) AS counter_rows\n\
          FROM {dev};\n",
         dev = "(SELECT node, device, sum(n) AS n, sum(dropped) AS dropped, sum(dups) AS dups, sum(gaps) AS gaps, sum(gap_ms) AS gap_ms, sum(j) AS j, sum(x) AS x, min(first_ms) AS first_ms, max(last_ms) AS last_ms FROM gl_out WHERE kind = 'device' GROUP BY node, device) d",
         claims = "(SELECT job_id, node, device, sum(j) AS j, sum(x) AS cs, max(parts) AS parts, sum(n) AS n FROM gl_out WHERE kind = 'claim' GROUP BY job_id, node, device) g",
@@ -251,19 +293,32 @@ fn shared_tables(e: Engine, r: &Rules) -> String {
     let mut s = String::new();
     s.push_str(&rows_view(e));
     s.push_str(&format!(
-        "-- each device's instants: the mean of the valid rows (duplicates count once), valid and dropped rows\n\
+        "-- each device's instants: the mean of the valid rows (duplicates count once), valid and dropped rows;\n\
+         -- node power is the node's device -1\n\
          {mat} gl_inst AS\n\
          SELECT node, device, t, avg(CASE WHEN ok THEN p END) AS p,\n\
          \x20      CAST(sum(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS n_ok, CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS BIGINT) AS n_bad\n\
-         FROM gl_rows GROUP BY node, device, t;\n\n\
+         FROM (SELECT node, device, t, p, ok FROM gl_rows\n\
+         \x20     UNION ALL SELECT node, CAST(-1 AS BIGINT) AS device, t, p, ok FROM gl_nrows) r\n\
+         GROUP BY node, device, t;\n\n\
          CREATE OR REPLACE TEMP VIEW gl_points AS\n\
          SELECT node, device, t, p, n_ok - 1 AS dups FROM gl_inst WHERE n_ok > 0;\n\n",
         mat = e.materialise(),
     ));
     s.push_str(&format!(
-        "-- every device seen (with any row, valid or not)\n\
+        "-- energy-counter readings: one per device and time (the smallest), and the deltas between them (a\n\
+         -- reading below the one before is a reset: the energy since it counts from zero)\n\
+         {mat} gl_cnt AS\n\
+         SELECT node, device, t, min(m) AS m FROM gl_crows WHERE ok GROUP BY node, device, t;\n\n\
+         {mat} gl_cdelta AS\n\
+         SELECT node, device, t0, t1, CASE WHEN m1 >= m0 THEN (m1 - m0) / 1000E0 ELSE m1 / 1000E0 END AS dj, m1 < m0 AS reset\n\
+         FROM (SELECT node, device, t AS t0, m AS m0, lead(t) OVER w AS t1, lead(m) OVER w AS m1\n\
+         \x20     FROM gl_cnt WINDOW w AS (PARTITION BY node, device ORDER BY t)) x\n\
+         WHERE t1 IS NOT NULL;\n\n\
+         -- every accelerator seen (with any sample row, valid or not, or a valid counter reading)\n\
          {mat} gl_devices AS\n\
-         SELECT DISTINCT node, device FROM gl_inst;\n\n",
+         SELECT DISTINCT node, device FROM gl_inst WHERE device <> -1\n\
+         UNION SELECT DISTINCT node, device FROM gl_cnt;\n\n",
         mat = e.materialise(),
     ));
     s.push_str(&format!(
@@ -296,9 +351,46 @@ fn shared_tables(e: Engine, r: &Rules) -> String {
         piece = trapezoid(&x, &y),
         explode = e.explode(&format!("s.a {div} {h}"), &format!("(s.b - 1) {div} {h}")),
     ));
+    s.push_str(&windows_table(e, r));
     s.push_str(&claim_tables(e));
-    s.push_str(&device_table(e));
+    s.push_str(&device_table(e, "gl_devices", "gl_device"));
+    s.push_str(&device_table(
+        e,
+        "(SELECT DISTINCT node, device FROM gl_inst WHERE device = -1)",
+        "gl_node",
+    ));
     s
+}
+
+/// The windows of each node with node power (the period cut at every hour and at every start
+/// and end of the node's claims, CPU-only ones too), and each device's energy and covered
+/// milliseconds in each: host energy is node power minus its accelerators', window by window.
+fn windows_table(e: Engine, r: &Rules) -> String {
+    let div = e.int_div();
+    let (p0, p1, h) = (r.p0, r.p1, HOUR_MS);
+    let (x, y) = ("greatest(g.x, w.ws)", "least(g.y, w.we)");
+    format!(
+        "-- the windows of the nodes with node power: the period cut at every hour and claim start and end\n\
+         {mat} gl_windows AS\n\
+         SELECT node, ws, we, ws {div} {h} AS h\n\
+         FROM (SELECT node, c AS ws, lead(c) OVER (PARTITION BY node ORDER BY c) AS we\n\
+         \x20     FROM (SELECT DISTINCT node, c FROM (\n\
+         \x20       SELECT n.node, k.c FROM (SELECT DISTINCT node FROM gl_inst WHERE device = -1) n\n\
+         \x20       CROSS JOIN (SELECT greatest(x * {h}, {p0}) AS c FROM (SELECT {hours} AS x) hs UNION ALL SELECT {p1} AS c) k\n\
+         \x20       UNION ALL\n\
+         \x20       SELECT c.node, c.c FROM (SELECT node, start_ms AS c FROM claims UNION ALL SELECT node, end_ms AS c FROM claims) c\n\
+         \x20       JOIN (SELECT DISTINCT node FROM gl_inst WHERE device = -1) n ON c.node = n.node\n\
+         \x20       WHERE c.c > {p0} AND c.c < {p1}) a) b) w\n\
+         WHERE we IS NOT NULL;\n\n\
+         -- each device's energy and covered milliseconds in each window of its node (pieces lie within an hour)\n\
+         {mat} gl_wparts AS\n\
+         SELECT g.node, g.device, w.ws, w.we, sum({part}) AS j, CAST(sum({y} - {x}) AS BIGINT) AS ms\n\
+         FROM gl_pieces g JOIN gl_windows w ON g.node = w.node AND g.h = w.h AND w.ws < g.y AND w.we > g.x\n\
+         GROUP BY g.node, g.device, w.ws, w.we;\n\n",
+        mat = e.materialise(),
+        hours = e.explode(&format!("{p0} {div} {h}"), &format!("({p1} - 1) {div} {h}")),
+        part = trapezoid(x, y),
+    )
 }
 
 /// Claims made disjoint and cut by hour, and each piece's part in each claim.
@@ -309,8 +401,9 @@ fn claim_tables(e: Engine) -> String {
     s.push_str(&format!(
         "-- claims on the devices seen (no device: all of the node's), made disjoint per device (the\n\
          -- earlier-starting job keeps an overlap), one row per hour they touch\n\
-         {mat} gl_claims AS\n\
-         SELECT job_index, job_id, node, device, s, e, {explode} AS h\n\
+         -- (a CPU-only job's claim, with cores, holds no accelerator)\n\
+         {mat} gl_dclaims AS\n\
+         SELECT job_index, job_id, node, device, s, e\n\
          FROM (\n\
          \x20 SELECT job_index, job_id, node, device, CASE WHEN reach IS NOT NULL AND s0 < reach THEN least(reach, e) ELSE s0 END AS s, e\n\
          \x20 FROM (\n\
@@ -318,9 +411,12 @@ fn claim_tables(e: Engine) -> String {
          \x20          max(c.end_ms) OVER (PARTITION BY d.node, d.device ORDER BY c.start_ms, c.end_ms, c.job_index\n\
          \x20                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach\n\
          \x20   FROM claims c JOIN gl_devices d ON c.node = d.node AND (c.device IS NULL OR c.device = d.device)\n\
+         \x20   WHERE c.cores IS NULL\n\
          \x20 ) o\n\
          ) c\n\
-         WHERE e > s;\n\n",
+         WHERE e > s;\n\n\
+         {mat} gl_claims AS\n\
+         SELECT job_index, job_id, node, device, s, e, {explode} AS h FROM gl_dclaims;\n\n",
         mat = e.materialise(),
         explode = e.explode(&format!("s {div} {h}"), &format!("(e - 1) {div} {h}")),
     ));
@@ -342,17 +438,18 @@ fn claim_tables(e: Engine) -> String {
     s
 }
 
-/// Per device: rows, drops, duplicates, gaps, energy and idle energy, first and last instant.
-fn device_table(e: Engine) -> String {
+/// Per device of `devices` into `table`: rows, drops, duplicates, gaps, energy and idle
+/// energy, first and last instant (a device seen only by its counters has no rows).
+fn device_table(e: Engine, devices: &str, table: &str) -> String {
     format!(
         "-- per device: rows, drops, duplicates, gaps (the part inside the period), energy, idle energy\n\
-         {mat} gl_device AS\n\
-         SELECT d.node, d.device, r.samples, r.dropped, COALESCE(pt.duplicates, 0) AS duplicates,\n\
+         {mat} {table} AS\n\
+         SELECT d.node, d.device, COALESCE(r.samples, 0) AS samples, COALESCE(r.dropped, 0) AS dropped, COALESCE(pt.duplicates, 0) AS duplicates,\n\
          \x20      COALESCE(gp.gaps, 0) AS gaps, COALESCE(gp.gap_ms, 0) AS gap_ms,\n\
          \x20      COALESCE(en.total_j, 0E0) AS total_j, COALESCE(en.idle_j, 0E0) AS idle_j,\n\
          \x20      pt.first_ms, pt.last_ms\n\
-         FROM gl_devices d\n\
-         JOIN (SELECT node, device, CAST(sum(n_ok + n_bad) AS BIGINT) AS samples, CAST(sum(n_bad) AS BIGINT) AS dropped\n\
+         FROM {devices} d\n\
+         LEFT JOIN (SELECT node, device, CAST(sum(n_ok + n_bad) AS BIGINT) AS samples, CAST(sum(n_bad) AS BIGINT) AS dropped\n\
          \x20     FROM gl_inst GROUP BY node, device) r ON d.node = r.node AND d.device = r.device\n\
          LEFT JOIN (SELECT node, device, CAST(sum(dups) AS BIGINT) AS duplicates, min(t) AS first_ms, max(t) AS last_ms\n\
          \x20          FROM gl_points GROUP BY node, device) pt ON d.node = pt.node AND d.device = pt.device\n\
@@ -419,21 +516,59 @@ fn results(e: Engine) -> String {
          \x20     FROM gl_pieces g\n\
          \x20     LEFT JOIN (SELECT node, device, t0, h, sum(part_j) AS claimed FROM gl_parts GROUP BY node, device, t0, h) k\n\
          \x20       ON g.node = k.node AND g.device = k.device AND g.t0 = k.t0 AND g.h = k.h\n\
+         \x20     WHERE g.device <> -1\n\
          \x20     GROUP BY g.node, g.device, g.h) x\n\
          WHERE j <> 0E0\n\
          GROUP BY node, h\n\
          ORDER BY node, hour_start;\n\n"
     ));
     s.push_str(
+        "-- result: node_power\n\
+         -- per node with node power: its rows, drops, duplicates, gaps, first and last instant\n\
+         SELECT node, samples, dropped, duplicates, gaps, gap_ms, first_ms, last_ms FROM gl_node ORDER BY node;\n\n\
+         -- result: node_windows\n\
+         -- per node with node power and window it covers: node joules and milliseconds, its accelerators' joules\n\
+         SELECT n.node, n.ws AS start_ms, n.we AS end_ms, n.j AS node_j, n.ms AS node_ms, COALESCE(a.j, 0E0) AS gpu_j\n\
+         FROM (SELECT * FROM gl_wparts WHERE device = -1 AND ms > 0) n\n\
+         LEFT JOIN (SELECT node, ws, sum(j) AS j FROM gl_wparts WHERE device <> -1 GROUP BY node, ws) a\n\
+         \x20 ON n.node = a.node AND n.ws = a.ws\n\
+         ORDER BY n.node, start_ms;\n\n",
+    );
+    s.push_str(&counter_results(e));
+    s.push_str(
         "-- result: quality\n\
          -- rows of the samples, those used as samples (readable node, device and time), devices,\n\
-         -- duplicates, dropped samples, gaps and their seconds inside the period\n\
+         -- duplicates, dropped samples, gaps and their seconds inside the period; rows of node power and counters\n\
          SELECT (SELECT count(*) FROM samples) AS rows, CAST(sum(samples) AS BIGINT) AS samples, count(*) AS devices,\n\
          \x20      CAST(sum(duplicates) AS BIGINT) AS duplicates, CAST(sum(dropped) AS BIGINT) AS dropped,\n\
-         \x20      CAST(sum(gaps) AS BIGINT) AS gaps, CAST(sum(gap_ms) AS DOUBLE) / 1000E0 AS gap_s\n\
+         \x20      CAST(sum(gaps) AS BIGINT) AS gaps, CAST(sum(gap_ms) AS DOUBLE) / 1000E0 AS gap_s,\n\
+         \x20      (SELECT count(*) FROM node_power) AS node_power_rows, (SELECT count(*) FROM counters) AS counter_rows\n\
          FROM gl_device;\n",
     );
     s
+}
+
+/// Energy counters: each device's readings, drops and resets, and each delta spread over the
+/// device's claims by the time they share ([`super::counters`], operation for operation).
+fn counter_results(_e: Engine) -> String {
+    let o = "CAST(least(d.t1, c.e) - greatest(d.t0, c.s) AS DOUBLE)";
+    format!(
+        "-- result: device_counters\n\
+         -- per device with energy-counter rows: readings used, not used (no count), resets\n\
+         SELECT r.node, r.device, r.readings, r.dropped, COALESCE(x.resets, 0) AS resets\n\
+         FROM (SELECT node, device, CAST(sum(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS readings,\n\
+         \x20            CAST(sum(CASE WHEN ok THEN 0 ELSE 1 END) AS BIGINT) AS dropped\n\
+         \x20     FROM gl_crows GROUP BY node, device) r\n\
+         LEFT JOIN (SELECT node, device, CAST(sum(CASE WHEN reset THEN 1 ELSE 0 END) AS BIGINT) AS resets\n\
+         \x20          FROM gl_cdelta GROUP BY node, device) x ON r.node = x.node AND r.device = x.device\n\
+         ORDER BY r.node, r.device;\n\n\
+         -- result: job_counters\n\
+         -- per job: counter joules (each delta spread evenly over its interval) and the device-seconds they cover\n\
+         SELECT c.job_id, sum(d.dj * {o} / CAST(d.t1 - d.t0 AS DOUBLE)) AS counter_j, sum({o} / 1000E0) AS covered_s\n\
+         FROM gl_cdelta d JOIN gl_dclaims c ON d.node = c.node AND d.device = c.device AND d.t0 < c.e AND d.t1 > c.s\n\
+         GROUP BY c.job_id\n\
+         ORDER BY c.job_id;\n\n"
+    )
 }
 
 #[cfg(test)]
@@ -479,12 +614,16 @@ mod tests {
     }
 
     /// The results an engine writes, in the order the SQL produces them.
-    const RESULTS: [&str; 6] = [
+    const RESULTS: [&str; 10] = [
         "job_energy",
         "job_hourly",
         "device_energy",
         "node_energy",
         "node_hourly",
+        "node_power",
+        "node_windows",
+        "device_counters",
+        "job_counters",
         "quality",
     ];
 
