@@ -9,7 +9,9 @@
 # Environment: BENCH_DIR (default /tmp/greenledger-bench), RUNS (default 1),
 #              GREENLEDGER (default target/release/greenledger), PYTHON (with pyspark, duckdb,
 #              numpy, pyarrow; default: the test environment), SPARK_MASTERS (default
-#              "local[1] local[2]": Spark runs once per master, for the scale-out).
+#              "local[1] local[2]": Spark runs once per master, for the scale-out), NODE_POWER
+#              (set: also Spark local[2] and DuckDB with node power and energy counters made by
+#              bench/gen_node_counters.py).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/bench"
@@ -57,16 +59,38 @@ measure() { # prints "seconds peak_kib"
   cat "$log"; rm -f "$log" "$log.err"
 }
 
-# Per-job sampled kWh of two report.json files agree to 1e-9 relative.
+# Per-job sampled kWh (or the key $3) of two report.json files agree to 1e-9 relative.
 agree() {
-  "$py" - "$1" "$2" <<'PY'
+  "$py" - "$1" "$2" "${3:-sampled_kwh}" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-ja = {j["job_id"]: j["sampled_kwh"] for j in a["jobs"]}
-jb = {j["job_id"]: j["sampled_kwh"] for j in b["jobs"]}
+key = sys.argv[3]
+ja = {j["job_id"]: j[key] for j in a["jobs"]}
+jb = {j["job_id"]: j[key] for j in b["jobs"]}
 bad = [k for k in ja if abs(ja[k] - jb.get(k, float("nan"))) > 1e-9 * max(abs(ja[k]), 1e-12)]
 print("equal" if not bad and ja.keys() == jb.keys() else "DIFFER: %s" % bad[:5])
 PY
+}
+
+# One Spark driver run: master, pushdown folder, step name, driver arguments. /usr/bin/time sees
+# the Python driver, not the JVM it starts (driver and executor in local mode) nor the Python
+# workers: their RSS is polled.
+spark_run() {
+  local master=$1 pd=$2 name=$3; shift 3
+  (/usr/bin/time -f "%e %M" -o "$w/spark.time" "$py" "$pd/run_spark.py" "$@" --master "$master" --driver-memory 4g --timings > /dev/null 2> "$w/spark.err") &
+  local pid=$! jvm=0 worker=0 rss
+  while kill -0 "$pid" 2>/dev/null; do
+    rss=$( (ps -C java -o rss= || true) | sort -n | tail -1 | tr -d " ")
+    if [ -n "$rss" ] && [ "$rss" -gt "$jvm" ]; then jvm=$rss; fi
+    rss=$( (ps -eo rss=,args= | grep "pyspark.daemon\|pyspark.worker" | grep -v grep || true) | awk '{s+=$1} END {print s+0}')
+    if [ -n "$rss" ] && [ "$rss" -gt "$worker" ]; then worker=$rss; fi
+    sleep 0.5
+  done
+  wait "$pid" || { cat "$w/spark.err" >&2; return 1; }
+  read -r es em < "$w/spark.time"
+  line "$name" "$es" "$em" "$n"
+  printf "      JVM (driver and executor) peak %d MiB, Python workers together peak %d MiB; stages:\n" "$(( jvm / 1024 ))" "$(( worker / 1024 ))"
+  grep -E '^ +[0-9.]+ s  ' "$w/spark.err" | sed 's/^/    /' || true
 }
 
 printf "%-5s %-3s %-22s %10s %10s %14s %12s\n" size run step seconds peak_MiB Msamples_per_s vs_duckdb_ref
@@ -90,23 +114,7 @@ for m in "${sizes[@]}"; do
       line "pushdown ($engine)" "$ps" "$pm"
       if [ "$engine" = spark ]; then
         for master in $masters; do
-          # /usr/bin/time sees the Python driver, not the JVM it starts (driver and executor in
-          # local mode) nor the Python workers: poll their RSS.
-          (/usr/bin/time -f "%e %M" -o "$w/spark.time" "$py" "$w/pd-$engine/run_spark.py" --samples "$f/power.parquet" --master "$master" --driver-memory 4g --timings > /dev/null 2> "$w/spark.err") &
-          pid=$!
-          jvm=0; worker=0
-          while kill -0 "$pid" 2>/dev/null; do
-            rss=$( (ps -C java -o rss= || true) | sort -n | tail -1 | tr -d " ")
-            if [ -n "$rss" ] && [ "$rss" -gt "$jvm" ]; then jvm=$rss; fi
-            rss=$( (ps -eo rss=,args= | grep "pyspark.daemon\|pyspark.worker" | grep -v grep || true) | awk '{s+=$1} END {print s+0}')
-            if [ -n "$rss" ] && [ "$rss" -gt "$worker" ]; then worker=$rss; fi
-            sleep 0.5
-          done
-          wait "$pid"
-          read -r es em < "$w/spark.time"
-          line "spark run $master" "$es" "$em" "$n"
-          printf "      JVM (driver and executor) peak %d MiB, Python workers together peak %d MiB; stages:\n" "$(( jvm / 1024 ))" "$(( worker / 1024 ))"
-          grep -E '^ +[0-9.]+ s  ' "$w/spark.err" | sed 's/^/    /' || true
+          spark_run "$master" "$w/pd-$engine" "spark run $master" --samples "$f/power.parquet"
         done
       else
         read -r es em < <(measure "$py" "$w/pd-$engine/run_duckdb.py" --samples "$f/power.parquet" --threads 2)
@@ -116,6 +124,21 @@ for m in "${sizes[@]}"; do
       line "report --pushdown" "$rs" "$rm"
       echo "  $engine per-job energy vs in-process: $(agree "$w/in/report.json" "$w/r-$engine/report.json")"
     done
+    if [ -n "${NODE_POWER:-}" ]; then
+      # The same samples with node power and energy counters (bench/gen_node_counters.py):
+      # Spark local[2] and DuckDB, each report's per-job IT energy held against the other's.
+      [ -f "$f/counters.parquet" ] || "$py" "$tools/gen_node_counters.py" "$f" >&2
+      more=(--node-power "$f/node_power.parquet" --counters "$f/counters.parquet")
+      nc=$(rows_of "$f/counters.parquet")
+      spark_run "local[2]" "$w/pd-spark" "spark + node, counters" --samples "$f/power.parquet" "${more[@]}"
+      read -r rs rm < <(measure "$gl" report -q --format json --out "$w/rn-spark" "${inputs[@]}" --pushdown "$w/pd-spark")
+      line "report --pushdown" "$rs" "$rm"
+      read -r es em < <(measure "$py" "$w/pd-duckdb/run_duckdb.py" --samples "$f/power.parquet" "${more[@]}" --threads 2)
+      line "duckdb + node, counters" "$es" "$em" "$(( n + nc ))"
+      read -r rs rm < <(measure "$gl" report -q --format json --out "$w/rn-duckdb" "${inputs[@]}" --pushdown "$w/pd-duckdb")
+      line "report --pushdown" "$rs" "$rm"
+      echo "  with node power and $nc counter readings, Spark vs DuckDB per-job IT energy: $(agree "$w/rn-spark/report.json" "$w/rn-duckdb/report.json" it_energy_kwh)"
+    fi
     rm -rf "$w"
   done
 done

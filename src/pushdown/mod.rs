@@ -91,7 +91,8 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
         sql::Engine::Spark => format!(
             "On a cluster (the samples on any file system Spark reads; copy the results into this\n\
              folder's results/ before the report):\n\n\
-             \x20 spark-submit {driver} --samples 's3a://lake/gpu_power/date=2026-07-*' --out s3a://lake/greenledger/results\n\n\
+             \x20 spark-submit {driver} --samples 's3a://lake/gpu_power/date=2026-07-*' --out s3a://lake/greenledger/results \\\n\
+             \x20     [--node-power 's3a://lake/bmc_power/*'] [--counters 's3a://lake/dcgm_energy/*']\n\n\
              Locally (pip install pyspark; Java 17 or later):\n\n\
              \x20 python3 {driver} --samples power/ --out results\n\n\
              Sizing: measured with greenledger's bench/pushdown.sh (20M samples in one Parquet file read by the\n\
@@ -102,7 +103,7 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
         ),
         sql::Engine::DuckDb => format!(
             "On one machine (pip install duckdb):\n\n\
-             \x20 python3 {driver} --samples 'power/*.parquet' --out results\n"
+             \x20 python3 {driver} --samples 'power/*.parquet' --out results [--node-power node/] [--counters energy/]\n"
         ),
     };
     format!(
@@ -113,11 +114,16 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
          reports) on the small results.\n\n\
          Files\n\
          - claims.parquet: which job holds which device when (job_index, job_id, node, device, start_ms,\n\
-         \x20 end_ms, limit_w; device empty = every device of the node; epoch milliseconds, clipped to the period)\n\
+         \x20 end_ms, limit_w, cores; device empty = every device of the node, or with cores a CPU-only job that\n\
+         \x20 holds no accelerator; epoch milliseconds, clipped to the period)\n\
          - job_energy.sql: {sql}\n\
          \x20 The rules: duplicates at their mean, power outside [0, {factor} x TDP] dropped, segments longer than\n\
          \x20 max_gap_s = {gap} s are gaps, straight-line segments clipped exactly to claims and period\n\
          - {driver}: {does}\n\n\
+         Inputs (Parquet, or CSV with a header)\n\
+         - --samples: accelerator power, timestamp, node, device, power_w\n\
+         - --node-power (optional): whole-node power (BMC), timestamp, node, power_w; 0 is a gap\n\
+         - --counters (optional): energy counters, timestamp, node, device, energy_mj (DCGM) or energy_j\n\n\
          Run\n\n{run}\n\
          Results (Parquet, one folder or file per result)\n\
          - job_energy(job_id, sampled_j, covered_s, samples, devices, node_devices)\n\
@@ -125,7 +131,11 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
          - device_energy(node, device, samples, dropped, duplicates, gaps, gap_ms, total_j, idle_j, first_ms, last_ms)\n\
          - node_energy(node, device_count, total_j, idle_j, first_ms, last_ms)\n\
          - node_hourly(node, hour_start, idle_j)\n\
-         - quality(rows, samples, devices, duplicates, dropped, gaps, gap_s)\n\n\
+         - node_power(node, samples, dropped, duplicates, gaps, gap_ms, first_ms, last_ms)\n\
+         - node_windows(node, start_ms, end_ms, node_j, node_ms, gpu_j)  windows cut at hours and claim bounds\n\
+         - device_counters(node, device, readings, dropped, resets)\n\
+         - job_counters(job_id, counter_j, covered_s)\n\
+         - quality(rows, samples, devices, duplicates, dropped, gaps, gap_s, node_power_rows, counter_rows)\n\n\
          Then\n\n\
          \x20 greenledger report --pushdown <this folder> --config ... --jobs ... --out report\n\n\
          with the same config, jobs and period: the report checks that job_energy.sql is the one it would\n\

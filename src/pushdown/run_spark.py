@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Run greenledger's telemetry integration on Apache Spark and write its six results as Parquet.
+"""Run greenledger's telemetry integration on Apache Spark and write its ten results as Parquet.
 
-  spark-submit run_spark.py --samples URI [URI ...] [--out URI]       (a cluster)
-  python3 run_spark.py --samples URI [URI ...] [--out URI]            (local mode: pip install pyspark)
+  spark-submit run_spark.py --samples URI [URI ...] [--node-power URI ...] [--counters URI ...] [--out URI]
+  python3 run_spark.py --samples URI [URI ...] ...                    (local mode: pip install pyspark)
 
 URI: a file, a folder (partitioned folders too) or a glob, on any file system Spark reads
-(file paths, hdfs://, s3a://, gs://, abfss://). The samples have the columns
-timestamp, node, device, power_w (Parquet, or CSV with a header: --format csv, or a .csv name).
+(file paths, hdfs://, s3a://, gs://, abfss://), Parquet or CSV with a header (--format csv, or
+a .csv name). The samples have the columns timestamp, node, device, power_w; node power (BMC,
+the whole server) timestamp, node, power_w; energy counters timestamp, node, device and
+energy_mj (DCGM's total energy) or energy_j (amd-smi's).
 claims.parquet and job_energy.sql are read from beside this script (--claims, --sql).
 Each result is written as a Parquet folder under --out (default: results/ beside this script):
-job_energy, job_hourly, device_energy, node_energy, node_hourly, quality.
+job_energy, job_hourly, device_energy, node_energy, node_hourly, node_power, node_windows,
+device_counters, job_counters, quality.
 Then: greenledger report --pushdown <this folder> with the same config and jobs.
 
 How it runs: each Spark task integrates the devices whose rows it holds in one vectorised NumPy
@@ -19,10 +22,13 @@ columns read exactly as job_energy.sql would (a zoned timestamp in s or ms, a te
 integer device, a numeric power), the tasks read their row groups themselves with pyarrow;
 otherwise Spark reads them (job_energy.sql's views) and hands them over as Arrow, the node by the
 hash of its name. The driver joins each device's pieces from different tasks (the segment
-between them) and sums the small per-device rows into the six results (`results`), or has Spark
+between them) and sums the small per-device rows into the ten results (`results`), or has Spark
 sum them with job_energy.sql's result statements when there are too many. When a device's rows
 in two tasks interleave in time, or a node's name is spelt otherwise than the claims', the rows
 are instead shuffled once by (node, device) and each device integrated whole (applyInArrow).
+Node power and counters, small beside the samples, are shuffled once each (by node, by device)
+and integrated whole; node power first, so that the samples' pass also cuts the windows (hours
+and claim bounds) of those nodes' accelerators, from which greenledger splits host energy.
 Needs pyspark 4, pyarrow and numpy on the workers.
 """
 import argparse
@@ -632,10 +638,8 @@ def write(spark, table, target):
     pq.write_table(table, os.path.join(path, "part-00000.parquet"))
 
 
-def table_of(spark, paths, fmt, empty):
-    """The rows of `paths` (Parquet, or CSV as text), or an empty table of the schema `empty`."""
-    if not paths:
-        return spark.createDataFrame([], empty)
+def table_of(spark, paths, fmt):
+    """The rows of `paths`: Parquet, or CSV as text (job_energy.sql casts)."""
     if is_csv(paths, fmt):
         return spark.read.option("header", True).option("inferSchema", False).csv(paths)
     return spark.read.parquet(*paths)
@@ -731,9 +735,6 @@ def main():
         if c["limit_w"] is not None:
             limits[c["node"]] = max(limits.get(c["node"], c["limit_w"]), c["limit_w"])
     args = (k["p0"], k["p1"], k["max_gap_ms"])
-    if claims is None:
-        claims = spark.createDataFrame(claims_table)
-    claims.createOrReplaceTempView("claims")
     stage("claims read")
     import numpy as np
 
@@ -745,22 +746,23 @@ def main():
     # device) and integrated whole. Node power comes first: its nodes' windows are cut in the
     # samples' pass too (their accelerators' energy per window).
     extra, cuts_by_node, node_power_rows, counter_rows = [], {}, 0, 0
-    table_of(spark, a.node_power, a.format, "timestamp string, node string, power_w double").createOrReplaceTempView("node_power")
-    run_view("gl_nrows")
     if a.node_power:
+        table_of(spark, a.node_power, a.format).createOrReplaceTempView("node_power")
+        run_view("gl_nrows")
         node_power_rows = spark.table("node_power").count()
         for r in spark.sql("SELECT DISTINCT node FROM gl_nrows").collect():
             cuts_by_node[r["node"]] = window_cuts(np, bounds.get(r["node"], []), *args[:2])
         run = node_function(cuts_by_node, *args)
         extra.append(spark.table("gl_nrows").groupBy("node").applyInArrow(run, OUT_SCHEMA).toArrow())
         stage("node power integrated (%d nodes)" % len(cuts_by_node))
-    counters = table_of(spark, a.counters, a.format, "timestamp string, node string, device bigint, energy_mj double")
-    if "energy_mj" not in [c.lower() for c in counters.columns] and "energy_j" in [c.lower() for c in counters.columns]:
-        # amd-smi counts joules: the SQL reads millijoules.
-        counters = counters.withColumn("energy_mj", counters["energy_j"].cast("double") * 1000)
-    counters.createOrReplaceTempView("counters")
-    run_view("gl_crows")
     if a.counters:
+        counters = table_of(spark, a.counters, a.format)
+        names = [c.lower() for c in counters.columns]
+        if "energy_mj" not in names and "energy_j" in names:
+            # amd-smi counts joules: the SQL reads millijoules.
+            counters = counters.withColumn("energy_mj", counters["energy_j"].cast("double") * 1000)
+        counters.createOrReplaceTempView("counters")
+        run_view("gl_crows")
         counter_rows = spark.table("counters").count()
         run = counter_function(by_node)
         extra.append(spark.table("gl_crows").groupBy("node", "device").applyInArrow(run, OUT_SCHEMA).toArrow())
@@ -793,13 +795,17 @@ def main():
         else:
             samples = spark.read.parquet(*a.samples)
         samples.createOrReplaceTempView("samples")
+        if claims is None:
+            claims = spark.createDataFrame(claims_table)
+        claims.createOrReplaceTempView("claims")
         for name, text in statements(sql):
             if name is None and "TEMP VIEW gl_nrows" not in text and "TEMP VIEW gl_crows" not in text:
                 spark.sql(text)
         # The nodes by the hash of their name: the claims' and node power's nodes here; the
         # others (a node no job held, or a name spelt otherwise than greenledger's) are named
         # after the pass.
-        for r in spark.sql("SELECT DISTINCT node, xxhash64(node) AS k FROM (SELECT node FROM claims UNION SELECT node FROM gl_nrows)").collect():
+        nodes = "SELECT node FROM claims" + (" UNION SELECT node FROM gl_nrows" if a.node_power else "")
+        for r in spark.sql("SELECT DISTINCT node, xxhash64(node) AS k FROM (%s)" % nodes).collect():
             known.setdefault(r["k"], []).append(r["node"])
         stage("samples read by Spark")
     if out is None and all(len(v) == 1 for v in known.values()):
