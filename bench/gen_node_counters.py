@@ -27,6 +27,8 @@ def main():
     ap.add_argument("--host-w", type=float, default=250.0)
     a = ap.parse_args()
     t = pq.read_table(os.path.join(a.fleet, "power.parquet"), columns=["timestamp", "node", "device", "power_w"])
+    if pa.types.is_dictionary(t.schema.field("node").type):
+        t = t.set_column(1, "node", pc.cast(t["node"], pa.string()))
     t = t.filter(pc.and_(pc.is_valid(t["power_w"]), pc.is_finite(t["power_w"])))
     t = t.sort_by([("node", "ascending"), ("device", "ascending"), ("timestamp", "ascending")])
     tz = t["timestamp"].type

@@ -202,36 +202,46 @@ def window_cuts(np, claims, p0_ms, p1_ms):
     return np.unique(np.array(hours + [p1_ms] + inner, dtype="int64"))
 
 
-def node_function(cuts_by_node, p0_ms, p1_ms, max_gap_ms):
+def node_function(bounds, p0_ms, p1_ms, max_gap_ms):
     """What applyInArrow runs on each node's whole-node power (a shuffle by node): the node as
     greenledger's device `node/node` (zero is a gap; no limit, no claims): an `npower` row with its
-    counts and span, and its `win` rows (device -1)."""
+    counts and span, and its `win` rows (device -1) in its windows, cut from `bounds` (the claims'
+    (start, end) by node)."""
 
     def run(key, table):
         import numpy as np
         import pyarrow as pa
 
         node = key[0].as_py()
+        cuts = window_cuts(np, bounds.get(node, []), p0_ms, p1_ms)
         t = table.column("t").to_numpy()
         p = table.column("p").to_numpy(zero_copy_only=False)
         ok = table.column("ok").to_numpy(zero_copy_only=False)
-        rows = []
-        for r in integrate(np, node, -1, t, p, ok, [], p0_ms, p1_ms, max_gap_ms, cuts_by_node[node]):
-            if r[0] == "device":
-                rows.append(("npower",) + r[1:5] + (None, None) + r[7:])
-            elif r[0] == "win":
-                rows.append(r)
+        rows = [r for r in node_kinds(integrate(np, node, -1, t, p, ok, [], p0_ms, p1_ms, max_gap_ms, cuts))
+                if r[0] != "edge"]
         return pa.Table.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
 
     return run
 
 
+def node_kinds(rows):
+    """Node power's rows (device -1) as the results read them: its `device` row becomes `npower`
+    (counts and span; its energy is only in its windows), its `win` and `edge` rows stay; its
+    idle hours are no accelerator's idle energy and go. Other rows pass."""
+    out = []
+    for r in rows:
+        if r[2] != -1:
+            out.append(r)
+        elif r[0] == "device":
+            out.append(("npower",) + r[1:5] + (None, None) + r[7:])
+        elif r[0] in ("win", "edge", "read"):
+            out.append(r)
+    return out
+
+
 def counter_function(claims_by_node):
     """What applyInArrow runs on each device's energy-counter readings (a shuffle by node and
-    device): greenledger's rules (the smallest reading of an instant; a reading below the one
-    before is a reset, counted from zero; each delta spread evenly over its interval onto the
-    device's claims): a `cdev` row (readings used in n, not used in dropped, resets in parts), a
-    `device` row with no samples (the device is seen), and a `cnt` row per claim it covers."""
+    device): `counter_rows` of the whole device."""
 
     def run(key, table):
         import numpy as np
@@ -241,32 +251,76 @@ def counter_function(claims_by_node):
         t = table.column("t").to_numpy()
         m = table.column("m").to_numpy(zero_copy_only=False)
         ok = table.column("ok").to_numpy(zero_copy_only=False)
-        used = int(ok.sum())
-        t, m = t[ok], m[ok]
-        order = np.lexsort((m, t))
-        t, m = t[order], m[order]
-        keep = np.concatenate(([True], t[1:] != t[:-1])) if len(t) else np.zeros(0, bool)
-        t, m = t[keep], m[keep]
-        t0, t1, m0, m1 = t[:-1], t[1:], m[:-1], m[1:]
-        reset = m1 < m0
-        dj = np.where(reset, m1 / 1000.0, (m1 - m0) / 1000.0)
-        span = (t1 - t0).astype("float64")
-        rows = [("cdev", node, device, None, None, None, None, used, int(reset.sum()), len(ok) - used,
-                 None, None, None, None, None)]
-        if used:
-            rows.append(("device", node, device, None, None, 0.0, 0.0, 0, None, 0, 0, 0, 0, None, None))
-        for job_id, cs, ce in disjoint(claims_of(claims_by_node, node, device)):
-            lo, hi = np.searchsorted(t1, cs, "right"), np.searchsorted(t0, ce, "left")
-            o = np.minimum(t1[lo:hi], ce) - np.maximum(t0[lo:hi], cs)
-            on = o > 0
-            if on.any():
-                j = (dj[lo:hi] * o.astype("float64") / span[lo:hi])[on]
-                cov = o[on].astype("float64") / 1000.0
-                rows.append(("cnt", node, device, job_id, None, float(j.sum()), float(cov.sum()), None, None,
-                             None, None, None, None, None, None))
+        rows = [r for r in counter_rows(np, node, device, t, m, ok, claims_of(claims_by_node, node, device))
+                if r[0] != "cedge"]
         return pa.Table.from_pylist(as_dicts(rows), schema=out_arrow_schema(pa))
 
     return run
+
+
+def counter_rows(np, node, device, t, m, ok, claims):
+    """One device's energy-counter readings (any order; ok: a finite count of at least 0) by
+    greenledger's rules: the smallest reading of an instant counts; a reading below the one before
+    is a reset, counted from zero; each delta is spread evenly over its interval onto the device's
+    claims. A `cdev` row (readings used in n, not used in dropped, resets in parts), a `device`
+    row with no samples (the device is seen), a `cnt` row per claim covered, and `cedge` rows for
+    its first and last instant (time in h, reading in j), for stitching."""
+    used = int(ok.sum())
+    t, m = t[ok], m[ok]
+    order = np.lexsort((m, t))
+    t, m = t[order], m[order]
+    keep = np.concatenate(([True], t[1:] != t[:-1])) if len(t) else np.zeros(0, bool)
+    t, m = t[keep], m[keep]
+    reset = m[1:] < m[:-1]
+    dj = np.where(reset, m[1:] / 1000.0, (m[1:] - m[:-1]) / 1000.0)
+    rows = [("cdev", node, device, None, None, None, None, used, int(reset.sum()), len(ok) - used,
+             None, None, None, None, None)]
+    if used:
+        rows.append(("device", node, device, None, None, 0.0, 0.0, 0, None, 0, 0, 0, 0, None, None))
+        for which, i in (("first", 0), ("last", len(t) - 1)):
+            rows.append(("cedge", node, device, which, int(t[i]), float(m[i])) + (None,) * 9)
+    return rows + spread(np, node, device, t[:-1], t[1:], dj, claims)
+
+
+def spread(np, node, device, t0, t1, dj, claims):
+    """`cnt` rows: the deltas dj over [t0, t1) (sorted) spread evenly onto the claims, by the
+    milliseconds each shares with them: greenledger's arithmetic, (dj x shared) / span."""
+    rows = []
+    span = (t1 - t0).astype("float64")
+    for job_id, cs, ce in disjoint(claims):
+        lo, hi = np.searchsorted(t1, cs, "right"), np.searchsorted(t0, ce, "left")
+        o = np.minimum(t1[lo:hi], ce) - np.maximum(t0[lo:hi], cs)
+        on = o > 0
+        if on.any():
+            j = (dj[lo:hi] * o.astype("float64") / span[lo:hi])[on]
+            cov = o[on].astype("float64") / 1000.0
+            rows.append(("cnt", node, device, job_id, None, float(j.sum()), float(cov.sum()), None, None,
+                         None, None, None, None, None, None))
+    return rows
+
+
+def counter_stitch(edges, claims_by_node):
+    """The deltas between a device's counter readings in different tasks (the last reading of one
+    piece to the first of the next), as `cnt` rows and a `cdev` row with their resets; None when
+    the pieces overlap in time or share an instant (then the readings are shuffled by device)."""
+    import numpy as np
+
+    pairs = between(edges)
+    if pairs is None:
+        return None
+    rows = []
+    for (node, device), gaps in pairs:
+        if not gaps:
+            continue
+        t0 = np.array([g[0][0] for g in gaps], dtype="int64")
+        t1 = np.array([g[1][0] for g in gaps], dtype="int64")
+        m0 = np.array([g[0][1] for g in gaps])
+        m1 = np.array([g[1][1] for g in gaps])
+        reset = m1 < m0
+        dj = np.where(reset, m1 / 1000.0, (m1 - m0) / 1000.0)
+        rows.append(("cdev", node, device, None, None, None, None, 0, int(reset.sum()), 0) + (None,) * 5)
+        rows += spread(np, node, device, t0, t1, dj, claims_of(claims_by_node, node, device))
+    return rows
 
 
 def device_ok(pc, device):
@@ -282,7 +336,9 @@ def normalise(node):
 
 def claims_of(claims_by_node, node, device):
     """The claims (job_id, start, end, job_index) on one device: the node's, for that device or
-    for all of its devices."""
+    for all of its devices; none on node power (device -1), which no job claims."""
+    if device == -1:
+        return []
     return [c[:4] for c in claims_by_node.get(node, ()) if c[4] is None or c[4] == device]
 
 
@@ -313,10 +369,20 @@ def device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, cu
     return rows
 
 
-def direct_plan(paths, fmt):
-    """The row groups of the samples, when they are local Parquet files whose columns pyarrow
-    reads exactly as job_energy.sql would: a time zone-aware timestamp in s or ms, a text node,
-    an integer device, a numeric power. Else None, and Spark reads the samples."""
+# What the workers read of each input, when they read it themselves: its columns (the value
+# last; energy in J is read as mJ), and whether it has a device.
+DIRECT = {
+    "samples": (("timestamp", "node", "device", "power_w"),),
+    "node": (("timestamp", "node", "power_w"),),
+    "counters": (("timestamp", "node", "device", "energy_mj"), ("timestamp", "node", "device", "energy_j")),
+}
+
+
+def direct_plan(paths, fmt, kind="samples"):
+    """The row groups of an input (`kind`, see DIRECT) and the columns to read, when it is local
+    Parquet files whose columns pyarrow reads exactly as job_energy.sql would: a time zone-aware
+    timestamp in s or ms, a text node, an integer device, a numeric value. Else None, and Spark
+    reads the input."""
     if is_csv(paths, fmt):
         return None
     import glob
@@ -338,30 +404,36 @@ def direct_plan(paths, fmt):
                 files.append(hit)
             else:
                 return None
-    items = []
+    items, columns = [], None
     for f in files:
         try:
             meta = pq.ParquetFile(f)
         except Exception:
             return None
         schema = meta.schema_arrow
-        want = {"timestamp", "node", "device", "power_w"}
-        if not want <= set(schema.names):
+        cols = next((c for c in DIRECT[kind] if set(c) <= set(schema.names)), None)
+        if cols is None or columns not in (None, cols):
             return None
-        ts, node, dev, pw = (schema.field(n).type for n in ("timestamp", "node", "device", "power_w"))
+        columns = cols
+        types = {n: schema.field(n).type for n in cols}
+        ts, node, value = types["timestamp"], types["node"], types[cols[-1]]
         if pa.types.is_dictionary(node):
             node = node.value_type
         if not (pa.types.is_timestamp(ts) and ts.tz is not None and ts.unit in ("s", "ms")
                 and (pa.types.is_string(node) or pa.types.is_large_string(node))
-                and pa.types.is_integer(dev) and (pa.types.is_floating(pw) or pa.types.is_integer(pw))):
+                and ("device" not in types or pa.types.is_integer(types["device"]))
+                and (pa.types.is_floating(value) or pa.types.is_integer(value))):
             return None
         items += [(f, rg) for rg in range(meta.num_row_groups)]
-    return items
+    return items, columns
 
 
-def direct_function(claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
-    """What each task runs when the workers read the samples themselves (direct_plan): one row
-    group at a time, no conversion through Spark's rows; the node names come with the data."""
+def direct_function(kind, columns, claims_by_node, limits, cuts_by_node, bounds, p0_ms, p1_ms, max_gap_ms):
+    """What each task runs when the workers read an input themselves (direct_plan): one row
+    group at a time, no conversion through Spark's rows; the node names come with the data.
+    Samples: their devices integrated (device_rows); node power: each node integrated in its
+    windows (node_kinds); counters: each device's readings (counter_rows). Each with `edge` or
+    `cedge` rows for the driver to stitch pieces of one device in different tasks."""
 
     def run(items):
         import numpy as np
@@ -370,9 +442,13 @@ def direct_function(claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_
         import pyarrow.parquet as pq
 
         for path, rg in items:
-            tab = pq.ParquetFile(path).read_row_group(rg, columns=["timestamp", "node", "device", "power_w"])
+            tab = pq.ParquetFile(path).read_row_group(rg, columns=list(columns))
             read = tab.num_rows
-            usable = pc.and_(pc.and_(pc.is_valid(tab["timestamp"]), pc.is_valid(tab["node"])), device_ok(pc, tab["device"]))
+            usable = pc.and_(pc.is_valid(tab["timestamp"]), pc.is_valid(tab["node"]))
+            if "device" in columns:
+                usable = pc.and_(usable, device_ok(pc, tab["device"]))
+            if kind == "counters":
+                usable = pc.and_(usable, pc.is_valid(tab[columns[-1]]))
             if not pc.all(usable).as_py():
                 tab = tab.filter(usable)
             node = pc.dictionary_encode(tab["node"]).combine_chunks()
@@ -385,10 +461,36 @@ def direct_function(claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_
             t = pc.cast(tab["timestamp"], pa.timestamp(ts.unit, ts.tz)).cast(pa.int64()).to_numpy()
             if ts.unit == "s":
                 t = t * 1000
-            dev = pc.cast(tab["device"], pa.int64()).to_numpy()
-            p = pc.cast(tab["power_w"], pa.float64()).to_numpy(zero_copy_only=False)
-            for r in device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
-                yield r
+            v = pc.cast(tab[columns[-1]], pa.float64()).to_numpy(zero_copy_only=False)
+            if columns[-1] == "energy_j":
+                v = v * 1000
+            if kind == "samples":
+                dev = pc.cast(tab["device"], pa.int64()).to_numpy()
+                yield from device_rows(np, nodes, node_idx, dev, t, v, read, claims_by_node, limits, cuts_by_node,
+                                       p0_ms, p1_ms, max_gap_ms)
+                continue
+            yield ("read", None, None, None, None, None, None, read, None) + (None,) * 6
+            dev = pc.cast(tab["device"], pa.int64()).to_numpy() if "device" in columns else np.full(len(t), -1)
+            with np.errstate(invalid="ignore"):
+                if kind == "node":
+                    ok = (v > 0.0) & (v <= 1.7976931348623157e308)
+                else:
+                    ok = (v >= 0.0) & (v <= 1.7976931348623157e308)
+            order = np.lexsort((dev, node_idx))
+            node_idx, dev, t, v, ok = node_idx[order], dev[order], t[order], v[order], ok[order]
+            cut = np.flatnonzero((np.diff(node_idx) != 0) | (np.diff(dev) != 0)) + 1
+            bounds_ = np.concatenate(([0], cut, [len(t)]))
+            for lo, hi in zip(bounds_[:-1], bounds_[1:]):
+                if hi <= lo:
+                    continue
+                name, device = nodes[int(node_idx[lo])], int(dev[lo])
+                if kind == "node":
+                    cuts = window_cuts(np, bounds.get(name, []), p0_ms, p1_ms)
+                    yield from node_kinds(integrate(np, name, -1, t[lo:hi], v[lo:hi], ok[lo:hi], [], p0_ms, p1_ms,
+                                                    max_gap_ms, cuts))
+                else:
+                    yield from counter_rows(np, name, device, t[lo:hi], v[lo:hi], ok[lo:hi],
+                                            claims_of(claims_by_node, name, device))
 
     return run
 
@@ -476,24 +578,37 @@ def device_function(claims_by_node, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     return run
 
 
+def between(edges):
+    """Each device's pieces in different tasks from their edge rows (first and last instant: time
+    in h, value in j), in time order: [((node, device), [(last of one, first of the next), ...])],
+    each instant a (time, value); None when pieces overlap in time or share an instant (an equal
+    instant would need its readings merged across tasks)."""
+    by_device = {}
+    for e in edges:
+        by_device.setdefault((e["node"], e["device"]), []).append(e)
+    out = []
+    for key, es in sorted(by_device.items()):
+        firsts = sorted((e["h"], e["j"]) for e in es if e["job_id"] == "first")
+        lasts = sorted((e["h"], e["j"]) for e in es if e["job_id"] == "last")
+        # Sorted apart, the pieces are disjoint exactly when each begins after the one before ends.
+        if any(f[0] <= l[0] for l, f in zip(lasts[:-1], firsts[1:])):
+            return None
+        out.append((key, list(zip(lasts[:-1], firsts[1:]))))
+    return out
+
+
 def stitch(edges, claims_by_node, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     """The segments between a device's pieces in different tasks, as OUT_SCHEMA rows (their
     rows, duplicates and instants were counted by the tasks: only energy, gaps and claims' parts
     here); None when the pieces overlap in time or share an instant (then the shuffle is needed)."""
     import numpy as np
 
-    by_device = {}
-    for e in edges:
-        by_device.setdefault((e["node"], e["device"]), []).append(e)
+    pairs = between(edges)
+    if pairs is None:
+        return None
     rows = []
-    for (node, device), es in sorted(by_device.items()):
-        firsts = sorted((e["h"], e["j"]) for e in es if e["job_id"] == "first")
-        lasts = sorted((e["h"], e["j"]) for e in es if e["job_id"] == "last")
-        # Sorted apart, the pieces are disjoint exactly when each begins after the one before
-        # ends; an equal instant would need its duplicates averaged across tasks.
-        if any(f[0] <= l[0] for l, f in zip(lasts[:-1], firsts[1:])):
-            return None
-        for (l_t, l_p), (f_t, f_p) in zip(lasts[:-1], firsts[1:]):
+    for (node, device), gaps in pairs:
+        for (l_t, l_p), (f_t, f_p) in gaps:
             seg = integrate(np, node, device, np.array([l_t, f_t], dtype="int64"), np.array([l_p, f_p]),
                             np.array([True, True]), claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms,
                             cuts_by_node.get(node))
@@ -746,32 +861,70 @@ def main():
     # device) and integrated whole. Node power comes first: its nodes' windows are cut in the
     # samples' pass too (their accelerators' energy per window).
     extra, cuts_by_node, node_power_rows, counter_rows = [], {}, 0, 0
+
+    def direct(kind, paths):
+        # The workers read the row groups themselves and the driver joins a device's pieces:
+        # (rows, rows read), or None when the input is not such Parquet or pieces interleave.
+        found = direct_plan(paths, a.format, kind)
+        if found is None:
+            return None
+        items, columns = found
+        run = direct_function(kind, columns, by_node, limits, cuts_by_node, bounds, *args)
+        rows = spark.sparkContext.parallelize(items, max(1, len(items))).mapPartitions(run).collect()
+        edges = [dict(zip(OUT_NAMES, r)) for r in rows if r[0] in ("edge", "cedge")]
+        if kind == "node":
+            cuts = {e["node"]: window_cuts(np, bounds.get(e["node"], []), *args[:2]) for e in edges}
+            joins = stitch(edges, by_node, cuts, *args)
+            joins = None if joins is None else node_kinds(joins)
+        else:
+            joins = counter_stitch(edges, by_node)
+        if joins is None:
+            return None
+        read = sum(r[7] for r in rows if r[0] == "read")
+        kept = [r for r in rows if r[0] not in ("edge", "cedge", "read")] + joins
+        return pa.Table.from_pylist(as_dicts(kept), schema=out_arrow_schema(pa)), read
+
     if a.node_power:
-        table_of(spark, a.node_power, a.format).createOrReplaceTempView("node_power")
-        run_view("gl_nrows")
-        node_power_rows = spark.table("node_power").count()
-        for r in spark.sql("SELECT DISTINCT node FROM gl_nrows").collect():
-            cuts_by_node[r["node"]] = window_cuts(np, bounds.get(r["node"], []), *args[:2])
-        run = node_function(cuts_by_node, *args)
-        extra.append(spark.table("gl_nrows").groupBy("node").applyInArrow(run, OUT_SCHEMA).toArrow())
-        stage("node power integrated (%d nodes)" % len(cuts_by_node))
+        done = direct("node", a.node_power)
+        if done is not None:
+            how_node = "read by the workers"
+        else:
+            how_node = "shuffled by node"
+            table_of(spark, a.node_power, a.format).createOrReplaceTempView("node_power")
+            run_view("gl_nrows")
+            run = node_function(bounds, *args)
+            done = (spark.table("gl_nrows").groupBy("node").applyInArrow(run, OUT_SCHEMA).toArrow(),
+                    spark.table("node_power").count())
+        extra.append(done[0])
+        node_power_rows = done[1]
+        for node in set(done[0].filter(pc.equal(done[0]["kind"], "npower"))["node"].to_pylist()):
+            cuts_by_node[node] = window_cuts(np, bounds.get(node, []), *args[:2])
+        stage("node power integrated (%d nodes, %s)" % (len(cuts_by_node), how_node))
     if a.counters:
-        counters = table_of(spark, a.counters, a.format)
-        names = [c.lower() for c in counters.columns]
-        if "energy_mj" not in names and "energy_j" in names:
-            # amd-smi counts joules: the SQL reads millijoules.
-            counters = counters.withColumn("energy_mj", counters["energy_j"].cast("double") * 1000)
-        counters.createOrReplaceTempView("counters")
-        run_view("gl_crows")
-        counter_rows = spark.table("counters").count()
-        run = counter_function(by_node)
-        extra.append(spark.table("gl_crows").groupBy("node", "device").applyInArrow(run, OUT_SCHEMA).toArrow())
-        stage("energy counters spread")
+        done = direct("counters", a.counters)
+        if done is not None:
+            how_counters = "read by the workers"
+        else:
+            how_counters = "shuffled by device"
+            counters = table_of(spark, a.counters, a.format)
+            names = [c.lower() for c in counters.columns]
+            if "energy_mj" not in names and "energy_j" in names:
+                # amd-smi counts joules: the SQL reads millijoules.
+                counters = counters.withColumn("energy_mj", counters["energy_j"].cast("double") * 1000)
+            counters.createOrReplaceTempView("counters")
+            run_view("gl_crows")
+            run = counter_function(by_node)
+            done = (spark.table("gl_crows").groupBy("node", "device").applyInArrow(run, OUT_SCHEMA).toArrow(),
+                    spark.table("counters").count())
+        extra.append(done[0])
+        counter_rows = done[1]
+        stage("energy counters spread (%s)" % how_counters)
     out, rows_read, how, known = None, None, "shuffled by device", {}
     plan = direct_plan(a.samples, a.format)
     if plan is not None:
         # The workers read the row groups themselves: no rows through Spark, no shuffle.
-        run = direct_function(by_node, limits, cuts_by_node, *args)
+        plan, columns = plan
+        run = direct_function("samples", columns, by_node, limits, cuts_by_node, bounds, *args)
         rdd = spark.sparkContext.parallelize(plan, max(1, len(plan))).mapPartitions(run).cache()
         small = [dict(zip(OUT_NAMES, r)) for r in rdd.filter(lambda r: r[0] in ("edge", "read", "device")).collect()]
         stage("integrated in the tasks (row groups read by the workers)")
@@ -804,7 +957,8 @@ def main():
         # The nodes by the hash of their name: the claims' and node power's nodes here; the
         # others (a node no job held, or a name spelt otherwise than greenledger's) are named
         # after the pass.
-        nodes = "SELECT node FROM claims" + (" UNION SELECT node FROM gl_nrows" if a.node_power else "")
+        spark.createDataFrame([(n,) for n in sorted(cuts_by_node)], "node string").createOrReplaceTempView("gl_power_nodes")
+        nodes = "SELECT node FROM claims UNION SELECT node FROM gl_power_nodes"
         for r in spark.sql("SELECT DISTINCT node, xxhash64(node) AS k FROM (%s)" % nodes).collect():
             known.setdefault(r["k"], []).append(r["node"])
         stage("samples read by Spark")

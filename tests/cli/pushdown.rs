@@ -153,7 +153,7 @@ fn agrees(
     inputs: &[std::ffi::OsString],
     samples: &Path,
 ) -> serde_json::Value {
-    agrees_with(py, engine, inputs, &[samples], samples, &[])
+    agrees_with(py, engine, inputs, &[samples], samples, &[]).0
 }
 
 /// [`agrees`] with more telemetry: in-process reads the files `telemetry`, the engine's driver
@@ -165,7 +165,7 @@ fn agrees_with(
     telemetry: &[&Path],
     samples: &Path,
     driver: &[&str],
-) -> serde_json::Value {
+) -> (serde_json::Value, String) {
     let t = tempfile::tempdir().unwrap();
     let args: Vec<&std::ffi::OsStr> = inputs.iter().map(|s| s.as_os_str()).collect();
     let tel: Vec<&std::ffi::OsStr> = telemetry
@@ -183,7 +183,11 @@ fn agrees_with(
     }
     let pd = [std::ffi::OsStr::new("--pushdown"), dir.as_os_str()];
     let (code, pushed, err) = report(&args, &pd, &t.path().join("out"));
-    assert_eq!(code, code_in, "report --pushdown: {err}");
+    assert_eq!(
+        code, code_in,
+        "report --pushdown: {err}; its findings {}; in-process {}",
+        pushed["findings"], inproc["findings"]
+    );
     assert_eq!(
         pushed["telemetry"]["engine"]
             .as_str()
@@ -211,7 +215,7 @@ fn agrees_with(
     ) {
         panic!("{engine} on {}: {e}", samples.display());
     }
-    pushed
+    (pushed, said)
 }
 
 /// A fleet with every quirk the rules handle, made deterministically: three nodes named three
@@ -342,6 +346,28 @@ fn duckdb_reproduces_the_in_process_integration() {
         "duckdb",
         &quirky_inputs(d.path()),
         &d.path().join("power.csv"),
+    );
+    quirks_are_seen(&r);
+    // The same as Parquet, NaN power a NaN double (DuckDB must not take it for a number from
+    // the column's statistics, which leave NaN out).
+    let o = Command::new(&py)
+        .args([
+            "-c",
+            "import pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as c, pyarrow.parquet as pq\n\
+             types = c.ConvertOptions(column_types={'timestamp': pa.string(), 'power_w': pa.float64()}, null_values=[''])\n\
+             t = c.read_csv('power.csv', convert_options=types)\n\
+             assert pc.sum(pc.is_nan(t['power_w'])).as_py() > 0\n\
+             pq.write_table(t, 'power.parquet')",
+        ])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = agrees(
+        &py,
+        "duckdb",
+        &quirky_inputs(d.path()),
+        &d.path().join("power.parquet"),
     );
     quirks_are_seen(&r);
 }
@@ -864,12 +890,27 @@ fn power_inputs(d: &Path) -> Vec<std::ffi::OsString> {
     quirky_inputs(d)
 }
 
-/// Node power, energy counters and CPU-only jobs through an engine: the report equals the
-/// in-process one, and each rule of these inputs shows in it.
-fn power_agrees(py: &Path, engine: &str, driver: &[&str]) {
+/// Node power, energy counters and CPU-only jobs through an engine (node power and counters
+/// from `node` and `counters` in the fleet's folder, made by `make` there first): the report
+/// equals the in-process one, and each rule of these inputs shows in it. The driver's stderr.
+fn power_agrees(
+    py: &Path,
+    engine: &str,
+    (node, counters): (&str, &str),
+    make: Option<&str>,
+    driver: &[&str],
+) -> String {
     let d = power_fleet();
     let p = |f: &str| d.path().join(f);
-    let (node, counters) = (p("node.csv"), p("counters.csv"));
+    if let Some(code) = make {
+        let o = Command::new(py)
+            .args(["-c", code])
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (node, counters) = (p(node), p(counters));
     let mut args = vec![
         "--node-power",
         node.to_str().unwrap(),
@@ -877,7 +918,7 @@ fn power_agrees(py: &Path, engine: &str, driver: &[&str]) {
         counters.to_str().unwrap(),
     ];
     args.extend_from_slice(driver);
-    let r = agrees_with(
+    let (r, said) = agrees_with(
         py,
         engine,
         &power_inputs(d.path()),
@@ -912,20 +953,44 @@ fn power_agrees(py: &Path, engine: &str, driver: &[&str]) {
         let detail = j["energy_detail"].as_str().unwrap();
         assert!(detail.contains("share of node power"), "{id}: {detail}");
     }
+    said
 }
+
+/// Node power and counters as Parquet (zoned timestamps) in row groups of 300 rows, so that each
+/// node's and device's rows lie in several tasks.
+const AS_PARQUET: &str = "import pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as c, pyarrow.parquet as pq\n\
+    types = c.ConvertOptions(column_types={'power_w': pa.float64(), 'energy_mj': pa.float64()}, null_values=[''])\n\
+    for f in ('node', 'counters'):\n\
+    \x20   pq.write_table(c.read_csv(f + '.csv', convert_options=types), f + '.parquet', row_group_size=300)\n";
 
 #[test]
 fn duckdb_reproduces_node_power_and_counters() {
     let Some(py) = python("duckdb") else { return };
-    power_agrees(&py, "duckdb", &[]);
+    power_agrees(&py, "duckdb", ("node.csv", "counters.csv"), None, &[]);
+    power_agrees(
+        &py,
+        "duckdb",
+        ("node.parquet", "counters.parquet"),
+        Some(AS_PARQUET),
+        &[],
+    );
 }
 
 #[test]
 fn spark_reproduces_node_power_and_counters() {
     let Some(py) = python("pyspark") else { return };
-    power_agrees(&py, "spark", &[]);
+    let csv = ("node.csv", "counters.csv");
+    let said = power_agrees(&py, "spark", csv, None, &["--timings"]);
+    assert!(said.contains("4 nodes, shuffled by node"), "{said}");
+    assert!(said.contains("spread (shuffled by device)"), "{said}");
     // The per-device rows summed by Spark (job_energy.sql's result statements), not the driver.
-    power_agrees(&py, "spark", &["--sum-on", "spark"]);
+    power_agrees(&py, "spark", csv, None, &["--sum-on", "spark"]);
+    // Parquet the workers read themselves, each node's and device's rows in several tasks:
+    // the driver joins the pieces.
+    let parquet = ("node.parquet", "counters.parquet");
+    let said = power_agrees(&py, "spark", parquet, Some(AS_PARQUET), &["--timings"]);
+    assert!(said.contains("4 nodes, read by the workers"), "{said}");
+    assert!(said.contains("spread (read by the workers)"), "{said}");
 }
 
 /// Node power and counter rows the engine cannot read are counted and reported, as samples

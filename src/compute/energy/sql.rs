@@ -43,6 +43,16 @@ impl Engine {
         }
     }
 
+    /// `x` is a finite number (not NaN nor infinite). DuckDB folds `x <= 1.79E308` to true from
+    /// a Parquet column's statistics, which leave NaN out: a NaN would pass; `isfinite` is read
+    /// row by row. Spark orders NaN above every number, so the bound excludes it.
+    fn finite(self, x: &str) -> String {
+        match self {
+            Engine::Spark => format!("{x} <= 1.7976931348623157E308"),
+            Engine::DuckDb => format!("isfinite({x})"),
+        }
+    }
+
     fn set_time_zone(self, tz: &str) -> String {
         match self {
             Engine::Spark => format!("SET spark.sql.session.timeZone = {tz}"),
@@ -179,7 +189,7 @@ fn rows_view(e: Engine) -> String {
         "-- rows with a readable node, device and time; ok: finite power in [0, limit]\n\
          CREATE OR REPLACE TEMP VIEW gl_rows AS\n\
          SELECT r.node, r.device, r.t, r.p,\n\
-         \x20      COALESCE(r.p >= 0E0 AND r.p <= 1.7976931348623157E308 AND (l.limit_w IS NULL OR r.p <= l.limit_w), FALSE) AS ok\n\
+         \x20      COALESCE(r.p >= 0E0 AND {finite_p} AND (l.limit_w IS NULL OR r.p <= l.limit_w), FALSE) AS ok\n\
          FROM (\n\
          \x20 SELECT lower(split_part(trim(CAST(node AS {string})), '.', 1)) AS node,\n\
          \x20        TRY_CAST(device AS BIGINT) AS device, {epoch} AS t, TRY_CAST(power_w AS DOUBLE) AS p\n\
@@ -190,7 +200,7 @@ fn rows_view(e: Engine) -> String {
          -- node power rows (the view `node_power`: timestamp, node, power_w) with a readable node and time;\n\
          -- ok: finite power above 0 (a BMC writes 0 when it has no reading: a gap)\n\
          CREATE OR REPLACE TEMP VIEW gl_nrows AS\n\
-         SELECT node, t, p, COALESCE(p > 0E0 AND p <= 1.7976931348623157E308, FALSE) AS ok\n\
+         SELECT node, t, p, COALESCE(p > 0E0 AND {finite_np}, FALSE) AS ok\n\
          FROM (\n\
          \x20 SELECT lower(split_part(trim(CAST(node AS {string})), '.', 1)) AS node, {epoch} AS t, TRY_CAST(power_w AS DOUBLE) AS p\n\
          \x20 FROM node_power\n\
@@ -199,7 +209,7 @@ fn rows_view(e: Engine) -> String {
          -- energy-counter rows (the view `counters`: timestamp, node, device, energy_mj) with a readable node,\n\
          -- device, time and energy; ok: a finite count of at least 0 mJ\n\
          CREATE OR REPLACE TEMP VIEW gl_crows AS\n\
-         SELECT node, device, t, m, COALESCE(m >= 0E0 AND m <= 1.7976931348623157E308, FALSE) AS ok\n\
+         SELECT node, device, t, m, COALESCE(m >= 0E0 AND {finite_m}, FALSE) AS ok\n\
          FROM (\n\
          \x20 SELECT lower(split_part(trim(CAST(node AS {string})), '.', 1)) AS node, TRY_CAST(device AS BIGINT) AS device,\n\
          \x20        {epoch} AS t, TRY_CAST(energy_mj AS DOUBLE) AS m\n\
@@ -208,6 +218,9 @@ fn rows_view(e: Engine) -> String {
          WHERE node IS NOT NULL AND device >= 0 AND device < 4294967295 AND t IS NOT NULL AND m IS NOT NULL;\n\n",
         string = e.string_type(),
         epoch = e.epoch_ms(),
+        finite_p = e.finite("r.p"),
+        finite_np = e.finite("p"),
+        finite_m = e.finite("m"),
     ));
     s
 }
