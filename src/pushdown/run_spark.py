@@ -26,9 +26,10 @@ between them) and sums the small per-device rows into the ten results (`results`
 sum them with job_energy.sql's result statements when there are too many. When a device's rows
 in two tasks interleave in time, or a node's name is spelt otherwise than the claims', the rows
 are instead shuffled once by (node, device) and each device integrated whole (applyInArrow).
-Node power and counters, small beside the samples, are shuffled once each (by node, by device)
-and integrated whole; node power first, so that the samples' pass also cuts the windows (hours
-and claim bounds) of those nodes' accelerators, from which greenledger splits host energy.
+Node power and counters go the same way (read by the workers from local Parquet, their pieces
+joined on the driver; else shuffled once, by node or by device, and integrated whole); node power
+first, so that the samples' pass also cuts the windows (hours and claim bounds) of those nodes'
+accelerators, from which greenledger splits host energy.
 Needs pyspark 4, pyarrow and numpy on the workers.
 """
 import argparse
