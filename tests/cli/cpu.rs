@@ -350,3 +350,66 @@ fn node_power_of_a_cpu_node_is_shared_by_cores() {
     assert!(close(f(job(&r, "a"), "it_energy_kwh"), 0.05));
     assert!(close(f(job(&r, "b"), "it_energy_kwh"), 0.15));
 }
+
+/// A CPU-only job beside an accelerator job on a node with node power: 1000 W for 1 h on g01,
+/// its two GPUs at 200 W each, so its host draws 1000 - 400 = 600 Wh. With `[cpu] node_cores =
+/// 64` the CPU job c (16 cores) takes 16/64 of it, 150 Wh; the GPU job G (GPU 0 of 2) half,
+/// 300 Wh, beside its 200 Wh of GPU; idle: 150 Wh of host and GPU 1's 200 Wh. The jobs and idle
+/// make the node's 1000 Wh exactly. Without node_cores, c is estimated (16 cores x 12 W = 192
+/// Wh), G keeps its 300 Wh and idle host is 300 Wh: a warning says c's draw is counted twice.
+#[test]
+fn a_cpu_job_beside_accelerators_takes_its_cores_share_of_the_host() {
+    let (mut node, mut gpus) = (
+        String::from("timestamp,g01_power_w\n"),
+        String::from("timestamp,node,device,power_w\n"),
+    );
+    for m in 0..=60 {
+        let t = format!("2026-07-01T{:02}:{:02}:00Z", m / 60, m % 60);
+        node.push_str(&format!("{t},1000\n"));
+        for d in 0..2 {
+            gpus.push_str(&format!("{t},g01,{d},200\n"));
+        }
+    }
+    let jobs = "job_id,model,team,site,start,end,hardware,devices,gpu_ids,cpus,nodes\n\
+                G,llm,ml,hpc,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,H100-SXM5-80GB,1,0,,g01\n\
+                c,tok,data,hpc,2026-07-01T00:00:00Z,2026-07-01T01:00:00Z,,,,16,g01\n";
+    let config = |extra: &str| {
+        format!("[report]\nperiod = \"2026-Q3\"\n[inputs]\njobs = [\"jobs.csv\"]\ntelemetry = [\"node.csv\", \"gpus.csv\"]\n{extra}[[site]]\nid = \"hpc\"\nzone = \"FR\"\npue = 1.0\nnodes = [\"g01\"]\n")
+    };
+    let files = |cfg: &str| {
+        tmp_with(&[
+            ("greenledger.toml", cfg),
+            ("jobs.csv", jobs),
+            ("node.csv", &node),
+            ("gpus.csv", &gpus),
+        ])
+    };
+    let d = files(&config("[cpu]\nnode_cores = 64\n"));
+    let r = report_json(d.path(), 0);
+    let (g, c) = (job(&r, "G"), job(&r, "c"));
+    assert_eq!(c["energy_source"], "sampled", "{c}");
+    assert!(close(f(c, "it_energy_kwh"), 0.15), "{c}");
+    assert!(close(f(g, "accelerator_kwh"), 0.2), "{g}");
+    assert!(close(f(g, "host_kwh"), 0.3), "{g}");
+    let row = &r["inventory"]["sites"][0];
+    assert!(close(f(row, "idle_host_kwh"), 0.15), "{row}");
+    assert!(close(f(row, "idle_accelerator_kwh"), 0.2), "{row}");
+    assert!(close(f(row, "it_energy_kwh"), 1.0), "{row}");
+
+    let d = files(&config(""));
+    let r = report_json(d.path(), 0);
+    let (g, c) = (job(&r, "G"), job(&r, "c"));
+    assert_eq!(c["energy_source"], "estimated", "{c}");
+    assert!(close(f(c, "it_energy_kwh"), 0.192), "{c}");
+    assert!(close(f(g, "host_kwh"), 0.3), "{g}");
+    let row = &r["inventory"]["sites"][0];
+    assert!(close(f(row, "idle_host_kwh"), 0.3), "{row}");
+    let warned = findings_of(&r, "telemetry.node-power-unsplit");
+    assert!(
+        warned.iter().any(|w| {
+            let m = w["message"].as_str().unwrap();
+            m.contains("counted twice") && m.contains("g01")
+        }),
+        "{warned:?}"
+    );
+}

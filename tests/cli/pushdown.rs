@@ -783,7 +783,8 @@ fn an_edited_spark_driver_refuses_to_run() {
 /// quirks: gpu-a (two GPUs) with node power every 30 s and counters, one reset, one NaN reading
 /// and one instant read twice; gpu-b with node power that reads 0 at times (a BMC's gap) and
 /// below its GPUs for an hour, and a third GPU seen only by its counter; cpu-1, no GPU, node
-/// power shared by two CPU-only jobs by cores; idle-9, node power alone (cannot be split).
+/// power shared by two CPU-only jobs by cores (`node_cores = 64`); a third CPU-only job beside
+/// j-a on gpu-a; idle-9, node power alone (cannot be split).
 /// Returns the folder: config, jobs, grid, and the inputs twice (in-process: power.csv,
 /// node.csv, counters.prom; the engines: power.csv, node.csv, counters.csv).
 fn power_fleet() -> tempfile::TempDir {
@@ -872,8 +873,10 @@ fn power_fleet() -> tempfile::TempDir {
         j-a2,m1,alpha,dc,2026-07-01T04:00:00Z,2026-07-01T05:00:00Z,gpu-a,1,H100-SXM5-80GB,1,,fine-tuning,completed\n\
         j-b,m2,beta,dc,2026-07-01T01:00:00Z,2026-07-01T05:30:00Z,gpu-b,\"0,2\",H100-SXM5-80GB,2,,fine-tuning,completed\n\
         c-1,m3,gamma,dc,2026-07-01T01:00:00Z,2026-07-01T04:00:00Z,cpu-1,,,,16,pretraining,completed\n\
-        c-2,m3,gamma,dc,2026-07-01T02:00:00Z,2026-07-01T05:00:00Z,cpu-1,,,,48,pretraining,completed\n";
+        c-2,m3,gamma,dc,2026-07-01T02:00:00Z,2026-07-01T05:00:00Z,cpu-1,,,,48,pretraining,completed\n\
+        c-3,m3,gamma,dc,2026-07-01T02:15:00Z,2026-07-01T03:05:00Z,gpu-a,,,,8,pretraining,completed\n";
     let (grid, cfg) = day_config(&["gpu-a", "gpu-b", "cpu-1", "idle-9"]);
+    let cfg = format!("{cfg}[cpu]\nnode_cores = 64\n");
     tmp_with(&[
         ("greenledger.toml", &cfg),
         ("jobs.csv", jobs),
@@ -947,7 +950,8 @@ fn power_agrees(
     for id in ["j-a", "j-b"] {
         assert_eq!(job(&r, id)["energy_source"], "metered", "{id}");
     }
-    for id in ["c-1", "c-2"] {
+    // c-3 runs beside j-a on gpu-a: its cores' share of that node's host energy.
+    for id in ["c-1", "c-2", "c-3"] {
         let j = job(&r, id);
         assert_eq!(j["energy_source"], "sampled", "{id}: {j}");
         let detail = j["energy_detail"].as_str().unwrap();

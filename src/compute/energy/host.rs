@@ -76,10 +76,12 @@ pub(super) fn from_integrator(it: &Integrator, nodes: &Nodes) -> Vec<NodePower> 
 }
 
 /// Host energy of every node with node power, into the jobs' `host_j` and the nodes' idle host
-/// energy per hour: shared by the jobs holding each window by their share of the node's
-/// devices, the rest idle. A node without accelerators is shared by the CPU-only jobs on it
-/// ([`cpu_node`]). Other nodes with node power but no accelerators cannot be split: a warning
-/// names them.
+/// energy per hour. In each window, CPU-only jobs beside the accelerator jobs take their cores'
+/// share first (of `[cpu] node_cores`; without it their share is unknown: they are estimated,
+/// and a warning says the host energy they drew is counted again); the accelerator jobs then
+/// take their share of the node's devices, up to what is left; the rest is idle. A node without
+/// accelerators is shared by the CPU-only jobs on it ([`cpu_node`]). Other nodes with node power
+/// but no accelerators cannot be split: a warning names them.
 pub(super) fn host_energy(
     nodes: &[NodePower],
     by_node: &HashMap<u32, Vec<Claim>>,
@@ -87,6 +89,7 @@ pub(super) fn host_energy(
     att: &mut Attribution,
 ) {
     let mut unsplit = Vec::new();
+    let mut beside = Vec::new();
     let mut negative = 0u64;
     for np in nodes {
         let claims: &[Claim] = by_node.get(&np.node).map(Vec::as_slice).unwrap_or(&[]);
@@ -101,6 +104,9 @@ pub(super) fn host_energy(
         for c in claims {
             att.jobs[c.job].host_known = true;
         }
+        if node_cores.is_none() && claims.iter().any(|c| c.cores.is_some()) {
+            beside.push(np.name.clone());
+        }
         let devices = np.gpus as f64;
         let mut idle: BTreeMap<i64, f64> = BTreeMap::new();
         for w in &np.windows {
@@ -111,7 +117,18 @@ pub(super) fn host_energy(
                 host = 0.0;
             }
             let mut taken = 0.0;
-            for c in claims.iter().filter(|c| c.s <= w.a && c.e >= w.b) {
+            let holding = claims.iter().filter(|c| c.s <= w.a && c.e >= w.b);
+            if let Some(whole) = node_cores {
+                for c in holding.clone() {
+                    let Some(cores) = c.cores else { continue };
+                    let share = (cores / whole).min(1.0 - taken);
+                    let jt = &mut att.jobs[c.job];
+                    jt.host_j += host * share;
+                    jt.host_covered_s += w.node_ms as f64 / 1000.0;
+                    taken += share;
+                }
+            }
+            for c in holding.filter(|c| c.cores.is_none()) {
                 let share = match &c.devices {
                     Some(d) => (d.len() as f64 / devices).min(1.0),
                     None => 1.0,
@@ -133,6 +150,13 @@ pub(super) fn host_energy(
         att.findings.push(Finding::warning(
             codes::TELEMETRY_NODE_POWER_UNSPLIT,
             format!("node power of {} node(s) has no accelerator samples beside it, so the host cannot be told from the accelerators; it is not used: {}", unsplit.len(), list(&unsplit)),
+        ));
+    }
+    if !beside.is_empty() {
+        beside.sort();
+        att.findings.push(Finding::warning(
+            codes::TELEMETRY_NODE_POWER_UNSPLIT,
+            format!("CPU-only jobs ran beside accelerator jobs on {} node(s) with node power, whose cores are not known: their share of the host energy cannot be told, so they are estimated, and the host energy they drew stays with the accelerator jobs and idle (counted twice in the inventory); set [cpu] node_cores: {}", beside.len(), list(&beside)),
         ));
     }
     if negative > 0 {
