@@ -110,7 +110,6 @@ def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms, cuts
     with the cuts of its node's windows (a node with node power), a `win` row per window it
     covers (start in h and first_ms, end in last_ms, joules in j, milliseconds in n)."""
     none = (None,) * 6
-    rows = []
     n_rows = len(t)
     order = np.argsort(t, kind="stable")
     t, p, ok = t[order], p[order], ok[order]
@@ -123,7 +122,25 @@ def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms, cuts
     else:
         pt, pp = tv, pv
     dups = int(len(tv) - len(pt))
-    t0, t1, q0, q1 = pt[:-1], pt[1:], pp[:-1], pp[1:]
+    rows, e_all, idle, gaps, gap_ms = segments(np, node, device, pt[:-1], pp[:-1], pt[1:], pp[1:], claims,
+                                               p0_ms, p1_ms, max_gap_ms, cuts, pt)
+    first, last = (int(pt[0]), int(pt[-1])) if len(pt) else (None, None)
+    rows.append(("device", node, device, None, None, e_all, idle, n_rows, None, dropped, dups, gaps, gap_ms, first, last))
+    if len(pt):
+        for which, i in (("first", 0), ("last", len(pt) - 1)):
+            at = int(((tv == pt[i])).sum())
+            rows.append(("edge", node, device, which, int(pt[i]), float(pp[i]), None, at, None) + none)
+    return rows
+
+
+def segments(np, node, device, t0, q0, t1, q1, claims, p0_ms, p1_ms, max_gap_ms, cuts=None, pt=None):
+    """A device's segments from (t0, q0) to (t1, q1), sorted and disjoint, as OUT_SCHEMA rows: a
+    segment longer than max_gap_ms is a gap; each is clipped to the period, cut at hours and at the
+    claims; what no claim holds is idle; with `cuts`, `win` rows. With the device's instants `pt`,
+    each claim's row counts the instants in it, and a claim no segment reaches has a row too.
+    Returns (rows, joules, idle joules, gaps, gap milliseconds inside the period)."""
+    none = (None,) * 6
+    rows = []
     a, b = np.maximum(t0, p0_ms), np.minimum(t1, p1_ms)
     inside = b > a
     gap = (t1 - t0) > max_gap_ms
@@ -141,10 +158,11 @@ def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms, cuts
     piece = np.where(cnt[seg] == 1, e_all[seg], trapezoid(t0[seg], q0[seg], t1[seg], q1[seg], x, y))
     claimed_seg, claimed_piece = np.zeros(len(a)), np.zeros(len(x))
     for job_id, cs, ce in disjoint(claims):
-        n_in = int(np.searchsorted(pt, ce, "left") - np.searchsorted(pt, cs, "left"))
+        n_in = 0 if pt is None else int(np.searchsorted(pt, ce, "left") - np.searchsorted(pt, cs, "left"))
         lo, hi = np.searchsorted(b, cs, "right"), np.searchsorted(a, ce, "left")
         if hi <= lo:
-            rows.append(("claim", node, device, job_id, None, 0.0, 0.0, n_in, 0) + none)
+            if pt is not None:
+                rows.append(("claim", node, device, job_id, None, 0.0, 0.0, n_in, 0) + none)
             continue
         ca, cb = np.maximum(a[lo:hi], cs), np.minimum(b[lo:hi], ce)
         cj = trapezoid(t0[lo:hi], q0[lo:hi], t1[lo:hi], q1[lo:hi], ca, cb)
@@ -166,16 +184,7 @@ def integrate(np, node, device, t, p, ok, claims, p0_ms, p1_ms, max_gap_ms, cuts
             rows.append(("idle", node, device, None, hour, j, None, None, None) + none)
     if cuts is not None and len(a):
         rows += windows(np, node, device, cuts, t0, q0, t1, q1, a, b)
-    first, last = (int(pt[0]), int(pt[-1])) if len(pt) else (None, None)
-    rows.append((
-        "device", node, device, None, None, float(e_all.sum()), float((e_all - claimed_seg).sum()),
-        n_rows, None, dropped, dups, gaps, gap_ms, first, last,
-    ))
-    if len(pt):
-        for which, i in (("first", 0), ("last", len(pt) - 1)):
-            at = int(((tv == pt[i])).sum())
-            rows.append(("edge", node, device, which, int(pt[i]), float(pp[i]), None, at, None) + none)
-    return rows
+    return rows, float(e_all.sum()), float((e_all - claimed_seg).sum()), gaps, gap_ms
 
 
 def windows(np, node, device, cuts, t0, q0, t1, q1, a, b):
@@ -608,20 +617,18 @@ def stitch(edges, claims_by_node, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     if pairs is None:
         return None
     rows = []
-    for (node, device), gaps in pairs:
-        for (l_t, l_p), (f_t, f_p) in gaps:
-            seg = integrate(np, node, device, np.array([l_t, f_t], dtype="int64"), np.array([l_p, f_p]),
-                            np.array([True, True]), claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms,
-                            cuts_by_node.get(node))
-            for r in seg:
-                kind = r[0]
-                if kind == "edge":
-                    continue
-                if kind == "device":
-                    r = r[:7] + (0, None, 0, 0) + r[11:13] + (None, None)
-                elif kind == "claim":
-                    r = r[:7] + (0,) + r[8:]
-                rows.append(r)
+    for (node, device), between_pieces in pairs:
+        if not between_pieces:
+            continue
+        # All of a device's segments between its pieces at once: sorted, disjoint.
+        t0 = np.array([l[0] for l, _ in between_pieces], dtype="int64")
+        q0 = np.array([l[1] for l, _ in between_pieces], dtype="float64")
+        t1 = np.array([f[0] for _, f in between_pieces], dtype="int64")
+        q1 = np.array([f[1] for _, f in between_pieces], dtype="float64")
+        more, e_all, idle, gaps, gap_ms = segments(np, node, device, t0, q0, t1, q1, claims_of(claims_by_node, node, device),
+                                                   p0_ms, p1_ms, max_gap_ms, cuts_by_node.get(node))
+        rows += more
+        rows.append(("device", node, device, None, None, e_all, idle, 0, None, 0, 0, gaps, gap_ms, None, None))
     return rows
 
 
