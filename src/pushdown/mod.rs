@@ -96,9 +96,9 @@ fn readme(engine: sql::Engine, driver: &str, r: &sql::Rules, jobs: usize) -> Str
              Locally (pip install pyspark; Java 17 or later):\n\n\
              \x20 python3 {driver} --samples power/ --out results\n\n\
              Sizing: measured with greenledger's bench/pushdown.sh (20M samples in one Parquet file read by the\n\
-             workers), the whole driver run took 13.2 s on 2 cores and 16.4 s on 1, JVM 0.45 GB, and 15.7 s on 2\n\
-             cores with node power and 20M counter readings beside; the integration runs at about 2.1M samples\n\
-             per core-second, so a quarter of 10^11 samples needs roughly 48,000 core-seconds, if it scales\n\
+             workers), the whole driver run took 13.3 s on 2 cores and 15.4 s on 1, JVM 0.45 GB, and 16.1 s on 2\n\
+             cores with node power and 20M counter readings beside; the integration runs at about 2.2M samples\n\
+             per core-second, so a quarter of 10^11 samples needs roughly 45,000 core-seconds, if it scales\n\
              linearly. Add --timings to see each stage. Local mode uses every\n\
              core (--master local[N] for fewer) and --driver-memory 2g.\n"
         ),
