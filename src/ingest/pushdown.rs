@@ -385,6 +385,19 @@ impl Cols<'_> {
     fn err(&self, name: &str, e: PolarsError) -> Error {
         Error::in_file(self.shown, format!("column '{name}': {e}"))
     }
+    /// A device number (0 to 2^32 - 2; the last is node power's in-process), or an error at its
+    /// row: an engine's results are read, never bent into a device.
+    fn device(&self, v: Option<i64>, row: usize) -> Result<i64> {
+        let d = self.need(v, "device", row)?;
+        if !(0..u32::MAX as i64).contains(&d) {
+            return Err(Error::in_file(
+                self.shown,
+                format!("row {}: device {d} is not a device number", row + 1),
+            )
+            .hint("the results are damaged: run the engine again"));
+        }
+        Ok(d)
+    }
     /// A value that must be present, or an error at its row.
     fn need<T>(&self, v: Option<T>, name: &str, row: usize) -> Result<T> {
         v.ok_or_else(|| {
@@ -471,7 +484,7 @@ fn device_energy(df: &DataFrame, shown: &str) -> Result<Vec<DeviceEnergy>> {
         .map(|r| {
             Ok(DeviceEnergy {
                 node: c.need(node[r].clone(), "node", r)?,
-                device: c.need(dev[r], "device", r)?,
+                device: c.device(dev[r], r)?,
                 samples: c.need(n[r], "samples", r)?,
                 dropped: c.need(dr[r], "dropped", r)?,
                 duplicates: c.need(du[r], "duplicates", r)?,
@@ -551,7 +564,7 @@ fn device_counters(df: &DataFrame, shown: &str) -> Result<Vec<DeviceCounters>> {
         .map(|r| {
             Ok(DeviceCounters {
                 node: c.need(node[r].clone(), "node", r)?,
-                device: c.need(dev[r], "device", r)?,
+                device: c.device(dev[r], r)?,
                 readings: c.need(n[r], "readings", r)?,
                 dropped: c.need(dr[r], "dropped", r)?,
                 resets: c.need(rs[r], "resets", r)?,
@@ -715,6 +728,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("'idle_j' is empty"), "{e}");
+    }
+
+    /// A device number no device can have (negative, or node power's own) is refused, never
+    /// read as a device.
+    #[test]
+    fn a_device_out_of_range_is_refused() {
+        let counters = |device: i64| {
+            frame(vec![
+                Column::new("node".into(), ["n1"]),
+                Column::new("device".into(), [device]),
+                Column::new("readings".into(), [3i64]),
+                Column::new("dropped".into(), [0i64]),
+                Column::new("resets".into(), [0i64]),
+            ])
+        };
+        assert_eq!(device_counters(&counters(7), "c").unwrap()[0].device, 7);
+        for bad in [-1, u32::MAX as i64] {
+            let e = device_counters(&counters(bad), "c")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("device {bad} is not a device number")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub(crate) fn attribute(
         jobs: vec![JobTelemetry::default(); jobs.len()],
         ..Default::default()
     };
-    let (ids, by_node, rows) = expanded(jobs, factors, period, &mut att.findings);
+    let (mut ids, by_node, rows) = expanded(jobs, factors, period, &mut att.findings);
     check(cfg, period, p, &rows)?;
     let index: HashMap<&str, usize> = jobs
         .iter()
@@ -163,7 +163,6 @@ pub(crate) fn attribute(
     }
     let lists = devices(p, &mut att)?;
     att.nodes = nodes(p);
-    let mut ids = ids;
     let with_power = node_power(p, period, &mut ids, &by_node)?;
     if !p.node_power.is_empty() {
         super::host::host_energy(&with_power, &by_node, cfg.cpu.node_cores, &mut att);
