@@ -252,6 +252,8 @@ fn stream(
     for (si, src) in sources.iter().enumerate() {
         let mut last = (u32::MAX, u32::MAX, 0usize);
         let mut used = 0u64;
+        // Energy-counter readings are used rows too (DCGM and amd-smi files carry both).
+        let counters_before = scan_out.counters.len();
         let bit = 1u64 << si.min(63);
         let scanned = telemetry::scan(src, cfg, nodes, scan_out, &mut |b: &SampleBatch| {
             it.feed(b, &mut last, bit);
@@ -263,6 +265,7 @@ fn stream(
             }
         });
         // A file that cannot be read is an error finding for that file; the run goes on.
+        used += (scan_out.counters.len() - counters_before) as u64;
         let rows = scanned.unwrap_or_else(|e| {
             scan_out.findings.push(unreadable(src, e, used));
             used
@@ -282,12 +285,12 @@ fn stream(
 }
 
 /// The finding for a telemetry file that could not be read to its end: where, why, what to
-/// do, and whether samples before the problem were used.
+/// do, and whether rows before the problem were used.
 fn unreadable(src: &Source, e: crate::error::Error, used: u64) -> Finding {
     let what = if used == 0 {
         "the file is not used".to_string()
     } else {
-        format!("its first {used} samples are used, the rest is not")
+        format!("its first {used} rows are used, the rest is not")
     };
     let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
     Finding::error(
