@@ -171,7 +171,7 @@ pub(crate) fn run(inputs: &InputArgs, engine: sql::Engine, out: &Path, force: bo
     if !inputs.quiet {
         let _ = writeln!(
             err,
-            "wrote {}: {} claims of {} jobs for {}; next: python3 {}/{driver} --samples <samples>, then greenledger report --pushdown {}",
+            "wrote {}: {} claims of {} jobs for {}; next: python3 {}/{driver} --samples <samples> [--node-power <node power>] [--counters <energy counters>], then greenledger report --pushdown {}",
             out.display(),
             w.claims,
             w.jobs,
