@@ -86,6 +86,11 @@ pub(crate) enum Kind {
     NodeCsv,
     NodeParquet,
     NodeWide,
+    /// Energy counters in the long layout: `timestamp, node, device, energy_mj` (or `energy_j`),
+    /// CSV or Parquet, as a data lake holds DCGM's or amd-smi's counters (and the pushdown
+    /// engines read them).
+    CounterCsv,
+    CounterParquet,
     /// Weights & Biases `wandb-events.jsonl`.
     WandbEvents,
     /// DCGM series fetched from a Prometheus-compatible server (no file).
@@ -104,6 +109,7 @@ impl Kind {
             Kind::AmdSmi => "amd-smi",
             Kind::DcgmText | Kind::DcgmJson => "DCGM",
             Kind::NodeCsv | Kind::NodeParquet | Kind::NodeWide => "node power",
+            Kind::CounterCsv | Kind::CounterParquet => "energy counters",
             Kind::WandbEvents => "W&B",
             Kind::Prometheus => "Prometheus (DCGM)",
             Kind::Mlflow => "MLflow system metrics",
@@ -113,6 +119,11 @@ impl Kind {
     /// Whole-node power rather than accelerator power.
     pub(crate) fn whole_node(&self) -> bool {
         matches!(self, Kind::NodeCsv | Kind::NodeParquet | Kind::NodeWide)
+    }
+
+    /// Energy counters in the long layout rather than power.
+    pub(crate) fn counters(&self) -> bool {
+        matches!(self, Kind::CounterCsv | Kind::CounterParquet)
     }
 }
 

@@ -63,6 +63,9 @@ pub(crate) fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<
     if generic::resolve_node_columns(&cols).is_ok() {
         return Ok(Ok(Kind::NodeCsv));
     }
+    if generic::resolve_counter_columns(&cols).is_ok() {
+        return Ok(Ok(Kind::CounterCsv));
+    }
     // The wide layout's node names keep their case (the first line as written).
     let mut lines = text.lines();
     let raw = cells(lines.next().unwrap_or(""));
@@ -74,7 +77,7 @@ pub(crate) fn detect(f: &InputFile, cfg: &Config) -> Result<std::result::Result<
         return Ok(Err(why));
     }
     Ok(Err(format!(
-        "not a telemetry format greenledger reads (first line: '{}'); expected generic samples (timestamp,node,device,power_w), an nvidia-smi --query-gpu CSV with power.draw, or a DCGM exporter scrape / query_range JSON",
+        "not a telemetry format greenledger reads (first line: '{}'); expected generic samples (timestamp,node,device,power_w), node power (timestamp,node,power_w), energy counters (timestamp,node,device,energy_mj), an nvidia-smi --query-gpu CSV with power.draw, or a DCGM exporter scrape / query_range JSON",
         first.chars().take(80).collect::<String>()
     )))
 }
@@ -106,6 +109,7 @@ fn parquet_kind(f: &InputFile) -> Kind {
         .map(|s| s.iter_names().map(|n| n.to_string()).collect());
     match names {
         Some(n) if generic::resolve_node_columns(&n).is_ok() => Kind::NodeParquet,
+        Some(n) if generic::resolve_counter_columns(&n).is_ok() => Kind::CounterParquet,
         _ => Kind::GenericParquet,
     }
 }
@@ -113,9 +117,12 @@ fn parquet_kind(f: &InputFile) -> Kind {
 /// The reader of each kind of telemetry file.
 pub(crate) fn reader(kind: Kind) -> &'static dyn SampleReader {
     match kind {
-        Kind::GenericCsv | Kind::GenericParquet | Kind::NodeCsv | Kind::NodeParquet => {
-            &generic::Generic
-        }
+        Kind::GenericCsv
+        | Kind::GenericParquet
+        | Kind::NodeCsv
+        | Kind::NodeParquet
+        | Kind::CounterCsv
+        | Kind::CounterParquet => &generic::Generic,
         Kind::NvidiaSmi | Kind::HlSmi => &nvidia_smi::NvidiaSmi,
         Kind::AmdSmi => &amd_smi::AmdSmi,
         Kind::DcgmText => &dcgm::DcgmText,

@@ -785,8 +785,8 @@ fn an_edited_spark_driver_refuses_to_run() {
 /// below its GPUs for an hour, and a third GPU seen only by its counter; cpu-1, no GPU, node
 /// power shared by two CPU-only jobs by cores (`node_cores = 64`); a third CPU-only job beside
 /// j-a on gpu-a; idle-9, node power alone (cannot be split).
-/// Returns the folder: config, jobs, grid, and the inputs twice (in-process: power.csv,
-/// node.csv, counters.prom; the engines: power.csv, node.csv, counters.csv).
+/// Returns the folder: config, jobs, grid, power.csv, node.csv and counters.csv (read by
+/// greenledger in-process and by the engines alike).
 fn power_fleet() -> tempfile::TempDir {
     let base = chrono::DateTime::parse_from_rfc3339("2026-06-30T23:50:00Z")
         .unwrap()
@@ -800,13 +800,8 @@ fn power_fleet() -> tempfile::TempDir {
     let mut power = String::from("timestamp,node,device,power_w\n");
     let mut node = String::from("timestamp,node,power_w\n");
     let mut counters = String::from("timestamp,node,device,energy_mj\n");
-    let mut prom = String::from("# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter\n");
     let mut count = |t: i64, n: &str, d: u32, mj: &str| {
         counters.push_str(&format!("{},{n},{d},{mj}\n", stamp(t)));
-        prom.push_str(&format!(
-            "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{gpu=\"{d}\",Hostname=\"{n}\"}} {mj} {}\n",
-            t * 1000
-        ));
     };
     let mut energy = [[0.0f64; 3]; 2];
     let mut reset_at = 0.0;
@@ -883,7 +878,6 @@ fn power_fleet() -> tempfile::TempDir {
         ("power.csv", &power),
         ("node.csv", &node),
         ("counters.csv", &counters),
-        ("counters.prom", &prom),
         ("grid.csv", &grid),
     ])
 }
@@ -894,8 +888,9 @@ fn power_inputs(d: &Path) -> Vec<std::ffi::OsString> {
 }
 
 /// Node power, energy counters and CPU-only jobs through an engine (node power and counters
-/// from `node` and `counters` in the fleet's folder, made by `make` there first): the report
-/// equals the in-process one, and each rule of these inputs shows in it. The driver's stderr.
+/// from `node` and `counters` in the fleet's folder, made by `make` there first; in-process
+/// reads the same files): the report equals the in-process one, and each rule of these inputs
+/// shows in it. The driver's stderr.
 fn power_agrees(
     py: &Path,
     engine: &str,
@@ -925,7 +920,7 @@ fn power_agrees(
         py,
         engine,
         &power_inputs(d.path()),
-        &[&p("power.csv"), &p("node.csv"), &p("counters.prom")],
+        &[&p("power.csv"), &node, &counters],
         &p("power.csv"),
         &args,
     );

@@ -65,8 +65,7 @@ fn open(src: &Source, shown: &str) -> Result<(Reader, [Option<usize>; 4])> {
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect();
-    let cols = columns_of(&header, src.kind.whole_node())
-        .map_err(|m| Error::in_file(shown, m).at_line(1))?;
+    let cols = columns_of(&header, src.kind).map_err(|m| Error::in_file(shown, m).at_line(1))?;
     let idx = cols.map(|c| c.and_then(|c| header.iter().position(|h| *h == c)));
     Ok((rdr, idx))
 }

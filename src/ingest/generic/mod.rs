@@ -44,12 +44,39 @@ pub(crate) fn resolve_node_columns(cols: &[String]) -> std::result::Result<[Stri
     }
 }
 
-/// The columns of a generic file: time, node, device (`None` for node power), power.
+/// Energy columns of counters in the long layout, and the millijoules in one of their units.
+const ENERGY: [(&str, f64); 2] = [("energy_mj", 1.0), ("energy_j", 1000.0)];
+
+/// Find the four columns of energy counters (`timestamp, node, device, energy_mj` or
+/// `energy_j`, no power column) among `cols` (case-insensitive): their names as in the file, and
+/// the millijoules per unit of the energy column.
+pub(crate) fn resolve_counter_columns(
+    cols: &[String],
+) -> std::result::Result<([String; 4], f64), String> {
+    let energy = ENERGY.iter().find_map(|(name, scale)| {
+        cols.iter()
+            .find(|c| c.trim().eq_ignore_ascii_case(name))
+            .map(|c| (c.clone(), *scale))
+    });
+    match (spellings(cols), energy) {
+        ([Some(t), Some(n), Some(d), None], Some((e, scale))) => Ok(([t, n, d, e], scale)),
+        _ => Err(format!(
+            "energy counters need the columns timestamp, node, device, energy_mj (or energy_j); found {}",
+            cols.join(", ")
+        )),
+    }
+}
+
+/// The columns of a generic file of `kind`: time, node, device (`None` for node power), power
+/// (or energy, for counters).
 pub(crate) fn columns_of(
     cols: &[String],
-    whole_node: bool,
+    kind: Kind,
 ) -> std::result::Result<[Option<String>; 4], String> {
-    if whole_node {
+    if kind.counters() {
+        let ([t, n, d, e], _) = resolve_counter_columns(cols)?;
+        Ok([Some(t), Some(n), Some(d), Some(e)])
+    } else if kind.whole_node() {
         let [t, n, p] = resolve_node_columns(cols)?;
         Ok([Some(t), Some(n), None, Some(p)])
     } else {
@@ -85,11 +112,65 @@ impl SampleReader for Generic {
         out: &mut ScanOutput,
         on_batch: &mut dyn FnMut(&SampleBatch),
     ) -> Result<u64> {
+        if src.kind.counters() {
+            return scan_counters(src, cfg, nodes, out);
+        }
         if matches!(src.kind, Kind::GenericCsv | Kind::NodeCsv) {
             return scan_csv(src, cfg, nodes, out, on_batch);
         }
         scan_parquet(src, cfg, nodes, out, on_batch, WINDOW_BYTES)
     }
+}
+
+/// Energy counters in the long layout: read as samples are (the same columns, timestamps and
+/// bad-row findings), each row a reading in millijoules rather than a power sample. An energy
+/// that is not a number reads as NaN, which the integrator drops and counts.
+fn scan_counters(
+    src: &Source,
+    cfg: &Config,
+    nodes: &mut Nodes,
+    out: &mut ScanOutput,
+) -> Result<u64> {
+    let shown = src.file.shown.as_str();
+    let names: Vec<String> = if src.kind == Kind::CounterParquet {
+        let path = PlRefPath::try_from_path(&src.file.path).map_err(pe(shown))?;
+        let mut lf =
+            LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(pe(shown))?;
+        let schema = lf.collect_schema().map_err(pe(shown))?;
+        schema.iter_names().map(|n| n.to_string()).collect()
+    } else {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_path(&src.file.path)
+            .map_err(|e| Error::in_file(shown, format!("cannot read the header: {e}")))?;
+        let header = rdr.headers().map_err(|e| {
+            Error::in_file(shown, format!("cannot read the header: {e}")).at_line(1)
+        })?;
+        header
+            .iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+            .collect()
+    };
+    let (_, scale) =
+        resolve_counter_columns(&names).map_err(|m| Error::in_file(shown, m).at_line(1))?;
+    let mut readings = Vec::new();
+    let mut keep = |b: &SampleBatch| {
+        for r in 0..b.len() {
+            readings.push(super::samples::CounterReading {
+                node: b.node[r],
+                device: b.device[r],
+                t_ms: b.t_ms[r],
+                mj: b.power_w[r] * scale,
+            });
+        }
+    };
+    let rows = if src.kind == Kind::CounterCsv {
+        scan_csv(src, cfg, nodes, out, &mut keep)
+    } else {
+        scan_parquet(src, cfg, nodes, out, &mut keep, WINDOW_BYTES)
+    };
+    out.counters.extend(readings);
+    rows
 }
 
 /// [`scan`] of a Parquet file in windows of at least `window_bytes` bytes of the file.
@@ -238,8 +319,8 @@ fn lazy_frame(src: &Source, shown: &str) -> Result<LazyFrame> {
     let mut lf = LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(pe(shown))?;
     let schema = lf.collect_schema().map_err(pe(shown))?;
     let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    let [t, n, d, p] = columns_of(&names, src.kind.whole_node())
-        .map_err(|m| Error::in_file(shown, m).at_line(1))?;
+    let [t, n, d, p] =
+        columns_of(&names, src.kind).map_err(|m| Error::in_file(shown, m).at_line(1))?;
     let name = |c: Option<String>| c.unwrap_or_default();
     let device = match d {
         // Non-strict numeric casts: a value that is not a number becomes null (a bad row).
@@ -521,5 +602,58 @@ mod tests {
         assert_eq!(group_windows(&g(&[3, 3]), 80), [(0, 6)]);
         // A file without row groups is one empty window (its columns are still checked).
         assert_eq!(group_windows(&[], 8), [(0, 0)]);
+    }
+
+    /// Counters in the long layout are told from samples and node power by their columns; a
+    /// file in joules is read in millijoules; an energy that is no number is NaN (the integrator
+    /// drops and counts it), a device that is no number is a bad row.
+    #[test]
+    fn long_layout_counters_read_as_millijoules() {
+        let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (_, mj) =
+            resolve_counter_columns(&cols(&["timestamp", "node", "device", "energy_mj"])).unwrap();
+        assert_eq!(mj, 1.0);
+        let (names, j) =
+            resolve_counter_columns(&cols(&["Timestamp", "host", "gpu", "Energy_J"])).unwrap();
+        assert_eq!((names[3].as_str(), j), ("Energy_J", 1000.0));
+        // A power column makes it samples, not counters.
+        let both = cols(&["timestamp", "node", "device", "power_w", "energy_mj"]);
+        assert!(resolve_counter_columns(&both).is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("energy.csv");
+        std::fs::write(
+            &path,
+            "timestamp,node,device,energy_j\n\
+             2026-07-01T00:00:00Z,gpu01.cluster,0,1.5\n\
+             2026-07-01T00:00:10Z,gpu01,0,many\n\
+             2026-07-01T00:00:20Z,gpu01,x,9\n",
+        )
+        .unwrap();
+        let (cfg, _) = Config::load(&crate::cli::InputArgs::default()).unwrap();
+        let src = Source {
+            file: InputFile {
+                path: path.clone(),
+                shown: "energy.csv".into(),
+            },
+            kind: Kind::CounterCsv,
+            live: None,
+        };
+        let (mut nodes, mut out) = (Nodes::default(), ScanOutput::default());
+        let rows = Generic
+            .scan(&src, &cfg, &mut nodes, &mut out, &mut |_| {
+                panic!("counters are no power samples")
+            })
+            .unwrap();
+        assert_eq!(rows, 3);
+        let r = &out.counters;
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!((nodes.name(r[0].node), r[0].device), ("gpu01", 0));
+        assert_eq!((r[0].t_ms, r[0].mj), (1_782_864_000_000, 1500.0));
+        assert!(r[1].mj.is_nan());
+        assert!(out
+            .findings
+            .iter()
+            .any(|f| f.message.contains("device 'x' is not a number")));
     }
 }
