@@ -281,8 +281,7 @@ def counter_rows(np, node, device, t, m, ok, claims):
     t, m = t[order], m[order]
     keep = np.concatenate(([True], t[1:] != t[:-1])) if len(t) else np.zeros(0, bool)
     t, m = t[keep], m[keep]
-    reset = m[1:] < m[:-1]
-    dj = np.where(reset, m[1:] / 1000.0, (m[1:] - m[:-1]) / 1000.0)
+    reset, dj = counter_deltas(np, m[:-1], m[1:])
     rows = [("cdev", node, device, None, None, None, None, used, int(reset.sum()), len(ok) - used,
              None, None, None, None, None)]
     if used:
@@ -290,6 +289,13 @@ def counter_rows(np, node, device, t, m, ok, claims):
         for which, i in (("first", 0), ("last", len(t) - 1)):
             rows.append(("cedge", node, device, which, int(t[i]), float(m[i])) + (None,) * 9)
     return rows + spread(np, node, device, t[:-1], t[1:], dj, claims)
+
+
+def counter_deltas(np, m0, m1):
+    """Whether each reading m1 is a reset (below the reading m0 before it), and the joules since
+    m0: m1 - m0, or after a reset m1 itself (counted from zero; the part before it is lost)."""
+    reset = m1 < m0
+    return reset, np.where(reset, m1 / 1000.0, (m1 - m0) / 1000.0)
 
 
 def spread(np, node, device, t0, t1, dj, claims):
@@ -319,15 +325,8 @@ def counter_stitch(edges, claims_by_node):
     if pairs is None:
         return None
     rows = []
-    for (node, device), gaps in pairs:
-        if not gaps:
-            continue
-        t0 = np.array([g[0][0] for g in gaps], dtype="int64")
-        t1 = np.array([g[1][0] for g in gaps], dtype="int64")
-        m0 = np.array([g[0][1] for g in gaps])
-        m1 = np.array([g[1][1] for g in gaps])
-        reset = m1 < m0
-        dj = np.where(reset, m1 / 1000.0, (m1 - m0) / 1000.0)
+    for (node, device), (t0, m0, t1, m1) in pairs:
+        reset, dj = counter_deltas(np, m0, m1)
         rows.append(("cdev", node, device, None, None, None, None, 0, int(reset.sum()), 0) + (None,) * 5)
         rows += spread(np, node, device, t0, t1, dj, claims_of(claims_by_node, node, device))
     return rows
@@ -352,6 +351,20 @@ def claims_of(claims_by_node, node, device):
     return [c[:4] for c in claims_by_node.get(node, ()) if c[4] is None or c[4] == device]
 
 
+def device_groups(np, n_nodes, node_idx, dev):
+    """The rows by (node, device), in their order within each (integrate sorts a device's by
+    time): the stable order and each device's (lo, hi) in it. A stable sort of one small integer
+    key when the devices allow, cheaper than sorting by time too."""
+    if len(dev) and dev.min() >= 0 and (dev.max() + 1) * max(n_nodes, 1) < 2**31:
+        order = np.argsort(node_idx * (int(dev.max()) + 1) + dev, kind="stable")
+    else:
+        order = np.lexsort((dev, node_idx))
+    node_idx, dev = node_idx[order], dev[order]
+    cut = np.flatnonzero((np.diff(node_idx) != 0) | (np.diff(dev) != 0)) + 1
+    bounds = np.concatenate(([0], cut, [len(dev)]))
+    return order, [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
 def device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     """A task's usable rows (node_idx into nodes, device, t, p) as OUT_SCHEMA rows: which are
     valid, grouped by device, each device integrated (with its node's window cuts when the node
@@ -360,19 +373,10 @@ def device_rows(np, nodes, node_idx, dev, t, p, read, claims_by_node, limits, cu
     with np.errstate(invalid="ignore"):
         ok = (p >= 0.0) & (p <= 1.7976931348623157e308) & (p <= limit)
     ok &= ~np.isnan(p)
-    # The rows by device, in their order within each (integrate sorts a device's by time): a
-    # stable sort of one small integer key, cheaper than sorting by time too.
-    if len(dev) and dev.min() >= 0 and (dev.max() + 1) * max(len(nodes), 1) < 2**31:
-        order = np.argsort(node_idx * (int(dev.max()) + 1) + dev, kind="stable")
-    else:
-        order = np.lexsort((dev, node_idx))
+    order, groups = device_groups(np, len(nodes), node_idx, dev)
     node_idx, dev, t, p, ok = node_idx[order], dev[order], t[order], p[order], ok[order]
-    cut = np.flatnonzero((np.diff(node_idx) != 0) | (np.diff(dev) != 0)) + 1
-    bounds = np.concatenate(([0], cut, [len(t)]))
     rows = [("read", None, None, None, None, None, None, read, None) + (None,) * 6]
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        if hi <= lo:
-            continue
+    for lo, hi in groups:
         node, device = nodes[int(node_idx[lo])], int(dev[lo])
         rows += integrate(np, node, device, t[lo:hi], p[lo:hi], ok[lo:hi],
                           claims_of(claims_by_node, node, device), p0_ms, p1_ms, max_gap_ms, cuts_by_node.get(node))
@@ -486,13 +490,9 @@ def direct_function(kind, columns, claims_by_node, limits, cuts_by_node, bounds,
                     ok = (v > 0.0) & (v <= 1.7976931348623157e308)
                 else:
                     ok = (v >= 0.0) & (v <= 1.7976931348623157e308)
-            order = np.lexsort((dev, node_idx))
+            order, groups = device_groups(np, len(nodes), node_idx, dev)
             node_idx, dev, t, v, ok = node_idx[order], dev[order], t[order], v[order], ok[order]
-            cut = np.flatnonzero((np.diff(node_idx) != 0) | (np.diff(dev) != 0)) + 1
-            bounds_ = np.concatenate(([0], cut, [len(t)]))
-            for lo, hi in zip(bounds_[:-1], bounds_[1:]):
-                if hi <= lo:
-                    continue
+            for lo, hi in groups:
                 name, device = nodes[int(node_idx[lo])], int(dev[lo])
                 if kind == "node":
                     cuts = window_cuts(np, bounds.get(name, []), p0_ms, p1_ms)
@@ -589,10 +589,13 @@ def device_function(claims_by_node, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
 
 
 def between(edges):
-    """Each device's pieces in different tasks from their edge rows (first and last instant: time
-    in h, value in j), in time order: [((node, device), [(last of one, first of the next), ...])],
-    each instant a (time, value); None when pieces overlap in time or share an instant (an equal
-    instant would need its readings merged across tasks)."""
+    """Each device in several tasks, from its pieces' edge rows (first and last instant: time in
+    h, value in j): [((node, device), (t0, v0, t1, v1))], the arrays of the instants from the last
+    of one piece (t0, v0) to the first of the next (t1, v1), in time order; None when pieces
+    overlap in time or share an instant (an equal instant would need its readings merged across
+    tasks)."""
+    import numpy as np
+
     by_device = {}
     for e in edges:
         by_device.setdefault((e["node"], e["device"]), []).append(e)
@@ -603,7 +606,11 @@ def between(edges):
         # Sorted apart, the pieces are disjoint exactly when each begins after the one before ends.
         if any(f[0] <= l[0] for l, f in zip(lasts[:-1], firsts[1:])):
             return None
-        out.append((key, list(zip(lasts[:-1], firsts[1:]))))
+        if len(firsts) > 1:
+            out.append((key, (np.array([l[0] for l in lasts[:-1]], dtype="int64"),
+                              np.array([l[1] for l in lasts[:-1]], dtype="float64"),
+                              np.array([f[0] for f in firsts[1:]], dtype="int64"),
+                              np.array([f[1] for f in firsts[1:]], dtype="float64"))))
     return out
 
 
@@ -617,14 +624,8 @@ def stitch(edges, claims_by_node, cuts_by_node, p0_ms, p1_ms, max_gap_ms):
     if pairs is None:
         return None
     rows = []
-    for (node, device), between_pieces in pairs:
-        if not between_pieces:
-            continue
+    for (node, device), (t0, q0, t1, q1) in pairs:
         # All of a device's segments between its pieces at once: sorted, disjoint.
-        t0 = np.array([l[0] for l, _ in between_pieces], dtype="int64")
-        q0 = np.array([l[1] for l, _ in between_pieces], dtype="float64")
-        t1 = np.array([f[0] for _, f in between_pieces], dtype="int64")
-        q1 = np.array([f[1] for _, f in between_pieces], dtype="float64")
         more, e_all, idle, gaps, gap_ms = segments(np, node, device, t0, q0, t1, q1, claims_of(claims_by_node, node, device),
                                                    p0_ms, p1_ms, max_gap_ms, cuts_by_node.get(node))
         rows += more
