@@ -547,7 +547,7 @@ fn results(e: Engine) -> String {
          \x20 ON n.node = a.node AND n.ws = a.ws\n\
          ORDER BY n.node, start_ms;\n\n",
     );
-    s.push_str(&counter_results(e));
+    s.push_str(&counter_results());
     s.push_str(
         "-- result: quality\n\
          -- rows of the samples, those used as samples (readable node, device and time), devices,\n\
@@ -563,7 +563,7 @@ fn results(e: Engine) -> String {
 
 /// Energy counters: each device's readings, drops and resets, and each delta spread over the
 /// device's claims by the time they share ([`super::counters`], operation for operation).
-fn counter_results(_e: Engine) -> String {
+fn counter_results() -> String {
     let o = "CAST(least(d.t1, c.e) - greatest(d.t0, c.s) AS DOUBLE)";
     format!(
         "-- result: device_counters\n\
